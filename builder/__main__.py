@@ -1,0 +1,230 @@
+"""The command line: python -m builder presets | train | predict | export | spec | worker.
+
+Bad input ends with one line `error: ...` on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem with the user's input: printed as `error: ...`, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {message} (see `python -m builder {self.prog.split()[-1]} --help`)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m builder", description="RNN Studio: design, train, evaluate and export RNNs.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("presets", help="list the presets")
+
+    t = sub.add_parser("train", help="train a model on a CSV into a run directory")
+    t.add_argument("--data", required=True, help="training CSV")
+    src = t.add_mutually_exclusive_group()
+    src.add_argument("--preset", help="preset name (see `presets`); default stacked_lstm / bigru_classifier")
+    src.add_argument("--spec", help="spec JSON file")
+    t.add_argument("--task", choices=["forecast", "classify"])
+    t.add_argument("--target", nargs="+", dest="targets", help="column(s) to forecast")
+    t.add_argument("--time-col")
+    t.add_argument("--features", nargs="+", help="covariate / feature columns (default: every numeric column)")
+    t.add_argument("--lookback", type=int)
+    t.add_argument("--horizon", type=int)
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--learning-rate", type=float)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--missing", choices=["interpolate", "ffill", "drop", "refuse"])
+    t.add_argument("--season-length", type=int)
+    t.add_argument("--id-col")
+    t.add_argument("--order-col")
+    t.add_argument("--label-col")
+    t.add_argument("--test-data", help="evaluate on this CSV instead of a held-out part")
+    t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    t.add_argument("--out", required=True, help="run directory to create")
+
+    pr = sub.add_parser("predict", help="forecast after the data's end, or classify each sequence")
+    pr.add_argument("--run", required=True)
+    pr.add_argument("--data", required=True)
+    pr.add_argument("--out", required=True, help="output CSV")
+
+    e = sub.add_parser("export", help="copy a run's SavedModel, model.keras and metadata to a directory")
+    e.add_argument("--run", required=True)
+    e.add_argument("--out", required=True)
+
+    s = sub.add_parser("spec", help="print a preset's spec as JSON (or the JSON Schema)")
+    s.add_argument("--preset", default=None)
+    s.add_argument("--schema", action="store_true")
+    return p
+
+
+def build_spec(args: argparse.Namespace) -> Any:
+    """The spec from --spec / --preset with the command-line overrides applied."""
+    from builder import ModelSpec, load_preset
+
+    if args.spec:
+        spec = ModelSpec.from_json(args.spec)
+    else:
+        name = args.preset or ("bigru_classifier" if args.task == "classify" else "stacked_lstm")
+        spec = load_preset(name)
+    data: dict[str, Any] = {}
+    for key in ("targets", "time_col", "features", "lookback", "horizon", "missing", "season_length",
+                "id_col", "order_col", "label_col"):
+        value = getattr(args, key)
+        if value is not None:
+            data[key] = value
+    training = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "seed") if getattr(args, k) is not None}
+    changes: dict[str, Any] = {"data": data, "training": training}
+    if args.task:
+        changes["task"] = args.task
+        if args.task == "classify" and spec.training.loss in {"mse", "mae", "huber"}:
+            training["loss"] = "auto"
+    return spec.updated(**changes)
+
+
+def _printer(spec: Any) -> Any:
+    tty = sys.stderr.isatty()
+    epochs = spec.training.epochs
+
+    def progress(epoch: int, batch: int | None, logs: dict[str, Any]) -> None:
+        if batch is not None:
+            if tty:
+                sys.stderr.write(f"\repoch {epoch + 1}/{epochs}  batch {batch + 1}  loss {logs.get('loss', float('nan')):.4f}")
+                sys.stderr.flush()
+            return
+        parts = [f"epoch {epoch + 1}/{epochs}", f"loss {logs.get('loss', float('nan')):.4f}"]
+        if "val_loss" in logs:
+            parts.append(f"val_loss {logs['val_loss']:.4f}")
+        parts.append(f"{logs.get('seconds', 0):.1f}s")
+        sys.stderr.write(("\r" if tty else "") + "  ".join(parts) + "\n")
+        sys.stderr.flush()
+
+    return progress
+
+
+def format_metrics(metrics: dict[str, Any]) -> str:
+    """A small text table of the model beside its baselines."""
+    if metrics.get("task") == "forecast":
+        rows = [f"{'':16}{'MAE':>12}{'RMSE':>12}{'sMAPE %':>10}{'MASE':>8}"]
+        for who in ("model", "naive", "seasonal_naive"):
+            m = metrics[who]
+            rows.append(f"{who:16}{m['mae']:12.4g}{m['rmse']:12.4g}{m['smape']:10.2f}{m['mase']:8.3f}")
+        rows.append(f"({metrics['n_windows']} {metrics['part']} windows, season length {metrics['season_length']})")
+        return "\n".join(rows)
+    m, b = metrics["model"], metrics["majority_class"]
+    return (f"{'':16}{'accuracy':>10}{'macro-F1':>10}\n{'model':16}{m['accuracy']:10.3f}{m['macro_f1']:10.3f}\n"
+            f"{'majority class':16}{b['accuracy']:10.3f}{b['macro_f1']:10.3f}\n({metrics['n_sequences']} test sequences)")
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from builder.train import train_run
+
+    out = Path(args.out)
+    if args.resume:
+        from builder.spec import ModelSpec
+
+        if not (out / "spec.json").exists():
+            raise CliError(f"--resume: {out} is not a run directory (no spec.json)")
+        spec = ModelSpec.from_json(out / "spec.json")
+    else:
+        if out.exists() and any(out.iterdir()):
+            raise CliError(f"--out {out}: the directory exists and is not empty; choose a new run directory (or --resume)")
+        spec = build_spec(args)
+    t0 = time.time()
+    metrics = train_run(spec, args.data, out, test_path=args.test_data,
+                        progress=None if args.quiet else _printer(spec), resume=args.resume)
+    data_info = json.loads((out / "data.json").read_text())
+    for note in data_info.get("notices", []):
+        print(f"note: {note}", file=sys.stderr)
+    print(format_metrics(metrics))
+    print(f"run directory: {out}  ({time.time() - t0:.1f}s)")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from builder.predict import predict_file
+
+    out = predict_file(args.run, args.data, args.out)
+    print(f"wrote {len(out)} rows to {args.out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from builder.export import export_run
+    from builder.runs import Run
+
+    path = export_run(Run(args.run), args.out)
+    print(f"exported to {path}")
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from builder import list_presets
+
+    for p in list_presets():
+        print(f"{p['name']:22} {p['task']:9} {p['title']}\n{'':32}{p['when_to_use']}")
+    return 0
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    from builder import ModelSpec, load_preset
+
+    if args.schema:
+        print(json.dumps(ModelSpec.model_json_schema(), indent=2))
+    else:
+        print((load_preset(args.preset) if args.preset else ModelSpec()).to_json())
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "predict": cmd_predict, "export": cmd_export, "presets": cmd_presets, "spec": cmd_spec}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
+    from builder.data import DataError
+    from builder.spec import SpecError
+
+    args = _parser().parse_args(argv)
+    if args.command in {"train", "predict", "export"}:
+        from builder.quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+    try:
+        return COMMANDS[args.command](args)
+    except (CliError, DataError, SpecError, FileNotFoundError, ValueError) as err:
+        sys.stderr.write(f"\nerror: {err}\n" if sys.stderr.isatty() else f"error: {err}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except Exception as err:  # training failures (NaN loss ...) and anything unexpected: one line, no traceback
+        from builder.train import TrainingError
+
+        if isinstance(err, TrainingError):
+            sys.stderr.write(f"error: training failed: {err}\n")
+            return 1
+        sys.stderr.write(f"error: unexpected {type(err).__name__}: {err} (set RNN_STUDIO_DEBUG=1 for a traceback)\n")
+        if os.environ.get("RNN_STUDIO_DEBUG"):
+            raise
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

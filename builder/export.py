@@ -1,0 +1,144 @@
+"""Export: model.keras, a TensorFlow SavedModel with raw units in and out, and metadata.json.
+
+The SavedModel's `serve` signature takes `window`: float32 [batch, lookback, n_features] in the data's
+own units (features in metadata["features"] order; for classification, pad shorter sequences at the
+end with NaN) and returns `output`: [batch, horizon, n_targets] in the targets' units, or
+[batch, n_classes] class probabilities. Scaling is inside the graph; loading needs TensorFlow only:
+
+    import tensorflow as tf
+    m = tf.saved_model.load("saved_model")
+    y = m.serve(tf.constant(windows, tf.float32))
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from builder.runs import Run, atomic_write_json
+from builder.spec import ModelSpec
+
+SERVING_SNIPPET = """import numpy as np
+import tensorflow as tf
+
+model = tf.saved_model.load("saved_model")
+windows = np.zeros((1, {lookback}, {n_features}), dtype="float32")  # raw values, columns {features}
+print(model.serve(tf.constant(windows)).numpy())  # {output}
+"""
+
+
+def metadata_for(spec: ModelSpec, record: dict[str, Any], raw_model: Any) -> dict[str, Any]:
+    """The serving contract written beside the SavedModel."""
+    import keras
+
+    is_forecast = spec.task == "forecast"
+    return {
+        "format": "rnn-studio/1",
+        "task": spec.task,
+        "lookback": int(record["lookback"]),
+        "horizon": int(record["horizon"]) if is_forecast else None,
+        "features": list(record["features"]),
+        "targets": list(record["targets"]) if is_forecast else [],
+        "classes": list(record.get("classes") or []),
+        "time_col": record.get("time_col"),
+        "freq": record.get("freq"),
+        "last_time": record.get("last_time"),
+        "id_col": record.get("id_col"),
+        "label_col": record.get("label_col"),
+        "input": {"name": "window", "dtype": "float32", "shape": [None, int(record["lookback"]), len(record["features"])],
+                  "units": "raw (the CSV's own units)", "padding": None if is_forecast else "NaN at the end"},
+        "output": {"shape": list(raw_model.output_shape),
+                   "meaning": "forecasts in the targets' own units" if is_forecast else "class probabilities"},
+        "signature": "serve",
+        "params": int(raw_model.count_params()),
+        "keras_version": keras.__version__,
+        "spec": spec.model_dump(mode="json"),
+    }
+
+
+def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None, n_features: int) -> Path:
+    """Write a SavedModel with a `serve` endpoint (float32 [batch, lookback, n_features] -> output).
+
+    Written to a temporary directory and moved into place.
+    """
+    import keras
+    import tensorflow as tf
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(raw_model)
+        archive.add_endpoint(
+            name="serve",
+            fn=lambda window: raw_model(window, training=False),
+            input_signature=[tf.TensorSpec([None, lookback, n_features], tf.float32, name="window")],
+        )
+        archive.write_out(str(tmp), verbose=False)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def save_keras(raw_model: Any, path: str | Path) -> None:
+    """model.keras, written under a temporary name and renamed into place."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    raw_model.save(tmp)
+    tmp.replace(path)
+
+
+def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, record: dict[str, Any]) -> dict[str, Any]:
+    """Write model.keras, saved_model/ and metadata.json into a run directory; returns the metadata."""
+    save_keras(raw_model, run.file("model.keras"))
+    lookback = int(record["lookback"]) if spec.task == "forecast" else None
+    export_saved_model(raw_model, run.file("saved_model"), lookback, len(record["features"]))
+    meta = metadata_for(spec, record, raw_model)
+    atomic_write_json(run.file("metadata.json"), meta)
+    return meta
+
+
+def load_run_model(run: Run) -> Any:
+    """The run's model.keras, loaded in Keras safe mode (no arbitrary code)."""
+    import keras
+
+    import builder.cells  # noqa: F401  (registers the custom cells)
+    import builder.layers  # noqa: F401
+
+    path = run.file("model.keras")
+    if not path.exists():
+        raise FileNotFoundError(f"{run.path}: no model.keras; has the run finished?")
+    return keras.saving.load_model(path, safe_mode=True)
+
+
+def export_run(run: Run, out_dir: str | Path) -> Path:
+    """Copy a finished run's deployable artifacts to `out_dir`: saved_model/, model.keras, metadata.json,
+    spec.json and a README with the serving snippet."""
+    out_dir = Path(out_dir)
+    for name in ("saved_model", "model.keras", "metadata.json", "spec.json"):
+        if not run.file(name).exists():
+            raise FileNotFoundError(f"{run.path}: {name} is missing; has the run finished?")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if (out_dir / "saved_model").exists():
+        shutil.rmtree(out_dir / "saved_model")
+    shutil.copytree(run.file("saved_model"), out_dir / "saved_model")
+    for name in ("model.keras", "metadata.json", "spec.json"):
+        shutil.copy2(run.file(name), out_dir / name)
+    meta = run.read_json("metadata.json", {})
+    (out_dir / "README.txt").write_text(serving_snippet(meta), encoding="utf-8")
+    return out_dir
+
+
+def serving_snippet(meta: dict[str, Any]) -> str:
+    """A short Python snippet that loads the SavedModel with TensorFlow alone and calls it."""
+    out = (f"[batch, {meta.get('horizon')}, {len(meta.get('targets', []))}] forecasts of {meta.get('targets')}"
+           if meta.get("task") == "forecast" else f"[batch, {len(meta.get('classes', []))}] probabilities of {meta.get('classes')}")
+    return SERVING_SNIPPET.format(lookback=meta.get("lookback"), n_features=len(meta.get("features", [])),
+                                  features=meta.get("features"), output=out)

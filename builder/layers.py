@@ -1,0 +1,120 @@
+"""Small registered Keras layers that the built models need besides the recurrent cells.
+
+`Standardize` puts the data's own units into the model (so a saved model takes raw inputs),
+`Unstandardize` maps scaled predictions back to the targets' units, and `AttentionPooling`
+summarises a sequence with additive attention. keras.ops only, so they trace into a SavedModel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class Standardize(keras.layers.Layer):
+    """(x - mean) / scale per feature, with the statistics stored as non-trainable weights.
+
+    Input [batch, time, n_features] in raw units -> output of the same shape, scaled.
+    With `mask_nan=True` a time step whose features are all NaN is padding: it is set to 0 and
+    masked (Keras masking), so recurrent layers skip it. Any other NaN is set to 0 (the mean).
+    """
+
+    def __init__(self, n_features: int, mask_nan: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n_features = int(n_features)
+        self.mask_nan = bool(mask_nan)
+        self.supports_masking = True
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.mean = self.add_weight(shape=(self.n_features,), initializer="zeros", trainable=False, name="mean")
+        self.scale = self.add_weight(shape=(self.n_features,), initializer="ones", trainable=False, name="scale")
+
+    def set_statistics(self, mean: np.ndarray, scale: np.ndarray) -> None:
+        """Store the scaler learned on the training part: mean and scale, each [n_features]."""
+        scale = np.where(np.asarray(scale, dtype=np.float64) == 0, 1.0, scale)
+        self.mean.assign(np.asarray(mean, dtype="float32"))
+        self.scale.assign(np.asarray(scale, dtype="float32"))
+
+    def call(self, inputs: Any) -> Any:
+        x = ops.cast(inputs, "float32")
+        x = (x - self.mean) / self.scale
+        return ops.where(ops.isnan(x), ops.zeros_like(x), x)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        if not self.mask_nan:
+            return mask
+        return ops.any(ops.logical_not(ops.isnan(inputs)), axis=-1)
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "n_features": self.n_features, "mask_nan": self.mask_nan}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class Unstandardize(keras.layers.Layer):
+    """y * scale + mean per target: [batch, horizon, n_targets] scaled -> the targets' own units."""
+
+    def __init__(self, n_targets: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n_targets = int(n_targets)
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.mean = self.add_weight(shape=(self.n_targets,), initializer="zeros", trainable=False, name="mean")
+        self.scale = self.add_weight(shape=(self.n_targets,), initializer="ones", trainable=False, name="scale")
+
+    def set_statistics(self, mean: np.ndarray, scale: np.ndarray) -> None:
+        """Store the target scaler: mean and scale, each [n_targets]."""
+        scale = np.where(np.asarray(scale, dtype=np.float64) == 0, 1.0, scale)
+        self.mean.assign(np.asarray(mean, dtype="float32"))
+        self.scale.assign(np.asarray(scale, dtype="float32"))
+
+    def call(self, inputs: Any) -> Any:
+        return inputs * self.scale + self.mean
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "n_targets": self.n_targets}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class AttentionPooling(keras.layers.Layer):
+    """Additive (Bahdanau-style) attention pooling over time.
+
+    scores_t = v^T tanh(W h_t + b); a = softmax_t(scores) over unmasked steps; out = sum_t a_t h_t.
+    Input [batch, time, ch] (+ optional mask [batch, time]) -> output [batch, ch].
+    """
+
+    def __init__(self, units: int = 32, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.units = int(units)
+        self.supports_masking = True
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        ch = int(input_shape[-1])
+        self.w = self.add_weight(shape=(ch, self.units), initializer="glorot_uniform", name="w")
+        self.b = self.add_weight(shape=(self.units,), initializer="zeros", name="b")
+        self.v = self.add_weight(shape=(self.units, 1), initializer="glorot_uniform", name="v")
+
+    def call(self, inputs: Any, mask: Any = None) -> Any:
+        scores = ops.matmul(ops.tanh(ops.matmul(inputs, self.w) + self.b), self.v)[..., 0]  # [B, T]
+        if mask is not None:
+            scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+        weights = ops.softmax(scores, axis=-1)
+        return ops.sum(inputs * weights[..., None], axis=1)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "units": self.units}

@@ -1,0 +1,56 @@
+"""Presets: small JSON files in presets/, each a full ModelSpec with a name, description and when to use it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from builder.spec import ModelSpec, SpecError
+
+PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
+DEFAULT_PRESET = "stacked_lstm"
+
+
+def preset_dirs() -> list[Path]:
+    """Built-in presets first, then user presets from $RNN_STUDIO_PRESETS (colon-separated)."""
+    extra = [Path(p) for p in os.environ.get("RNN_STUDIO_PRESETS", "").split(os.pathsep) if p]
+    return [PRESET_DIR, *extra]
+
+
+def _preset_files() -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for d in preset_dirs():
+        if d.is_dir():
+            for p in sorted(d.glob("*.json")):
+                files.setdefault(p.stem, p)
+    return files
+
+
+def list_presets() -> list[dict[str, str]]:
+    """[{name, title, description, when_to_use, task}] for every preset, default first."""
+    out = []
+    for name, path in _preset_files().items():
+        spec = ModelSpec.from_json(path)
+        out.append({"name": name, "title": spec.name, "description": spec.description,
+                    "when_to_use": spec.when_to_use, "task": spec.task})
+    out.sort(key=lambda p: (p["name"] != DEFAULT_PRESET, p["name"]))
+    return out
+
+
+def load_preset(name: str) -> ModelSpec:
+    """The validated spec of a preset by file name (e.g. "stacked_lstm")."""
+    files = _preset_files()
+    if name not in files:
+        raise SpecError(f"unknown preset {name!r}; expected one of {sorted(files)}")
+    return ModelSpec.from_json(files[name])
+
+
+def save_preset(spec: ModelSpec, directory: str | Path, name: str | None = None) -> Path:
+    """Write `spec` as directory/<name>.json (name defaults to a slug of spec.name)."""
+    slug = re.sub(r"[^a-z0-9_]+", "_", (name or spec.name).lower()).strip("_") or "preset"
+    path = Path(directory) / f"{slug}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(spec.model_dump(mode="json", exclude_defaults=False), indent=2) + "\n", encoding="utf-8")
+    return path
