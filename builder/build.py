@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import keras
 
-from builder.layers import AttentionPooling, Standardize, Unstandardize
+from builder.layers import AddLastValue, AttentionPooling, Standardize, Unstandardize
 from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock
 
 DEFAULT_LOOKBACK = 24
@@ -58,7 +58,8 @@ def build_model(spec: ModelSpec, n_features: int, n_outputs: int | None = None) 
     if spec.task == "forecast" and lookback is None:
         lookback = DEFAULT_LOOKBACK
     inputs = keras.Input(shape=(lookback, n_features), name="window")
-    x = Standardize(n_features, mask_nan=spec.task == "classify", name="standardize")(inputs)
+    scaled = Standardize(n_features, mask_nan=spec.task == "classify", name="standardize")(inputs)
+    x = scaled
 
     blocks = spec.blocks
     # the last recurrent layer before the head returns only its final output unless attention follows
@@ -88,6 +89,10 @@ def build_model(spec: ModelSpec, n_features: int, n_outputs: int | None = None) 
         horizon = spec.data.horizon
         x = keras.layers.Dense(horizon * n_out, name="forecast")(x)
         outputs = keras.layers.Reshape((horizon, n_out), name="horizon_by_target")(x)
+        if spec.residual:
+            if n_out > n_features:
+                raise ValueError(f"residual forecast needs the {n_out} targets among the {n_features} inputs")
+            outputs = AddLastValue(n_out, name="add_last_value")([scaled, outputs])
     else:
         outputs = keras.layers.Dense(n_out, activation="softmax", name="probabilities")(x)
     return keras.Model(inputs, outputs, name=_model_name(spec.name))
@@ -111,3 +116,11 @@ def count_params(spec: ModelSpec, n_features: int, n_outputs: int | None = None)
 def _model_name(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name).strip("_")
     return cleaned or "model"
+
+
+def summary_text(spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> str:
+    """The Keras model summary as plain text."""
+    model = build_model(spec, n_features, n_outputs)
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
+    return "\n".join(lines)

@@ -118,3 +118,26 @@ class AttentionPooling(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "units": self.units}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class AddLastValue(keras.layers.Layer):
+    """Residual forecast: delta [batch, horizon, k] + the last input step's first k channels.
+
+    Called on [scaled inputs [batch, time, F], delta]; the targets are the first k input channels, so
+    the result is the naive (last value) forecast plus the predicted change, in scaled units.
+    """
+
+    def __init__(self, n_targets: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n_targets = int(n_targets)
+
+    def call(self, inputs: list[Any]) -> Any:
+        x, delta = inputs
+        return delta + x[:, -1:, : self.n_targets]
+
+    def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+        return input_shape[1]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "n_targets": self.n_targets}

@@ -165,6 +165,11 @@ class ModelSpec(_Strict):
         description="Layers in order: conv front end, recurrent blocks, optional attention, dense head.",
     )
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    residual: bool = Field(
+        True,
+        description="Forecast only: predict the change from the last observed value of each target "
+        "(the naive forecast is added back inside the model). Helps on trending series.",
+    )
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ModelSpec:
