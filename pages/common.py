@@ -1,0 +1,107 @@
+"""Streamlit glue shared by the pages: session access, cached loaders, error display.
+
+Not a page (app.py lists the pages explicitly). Logic lives in builder.ui_support; this file only
+binds it to st.session_state and st.cache_*.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from builder.data import DataError
+from builder.spec import ModelSpec, SpecError
+from builder.ui_support import file_token, session_defaults
+
+USER_ERRORS = (DataError, SpecError, ValueError, FileNotFoundError, KeyError, OSError)
+
+
+def ensure_session() -> None:
+    """Session defaults (app.py sets them; a page run on its own sets them too)."""
+    missing = [k for k in ("spec", "source", "run_id", "spec_rev", "preset", "applied_upload")
+               if k not in st.session_state]
+    if missing:
+        defaults = session_defaults()
+        for k in missing:
+            st.session_state[k] = defaults[k]
+
+
+def spec() -> ModelSpec:
+    """The session's spec (validated; falls back to the default if the stored one is broken)."""
+    ensure_session()
+    try:
+        return ModelSpec.from_dict(st.session_state["spec"])
+    except (SpecError, TypeError):
+        st.session_state["spec"] = session_defaults()["spec"]
+        return ModelSpec.from_dict(st.session_state["spec"])
+
+
+def set_spec(new: ModelSpec | dict[str, Any], replace: bool = False) -> None:
+    """Store a new spec; `replace` also resets editor widgets (preset, upload, block list changes)."""
+    st.session_state["spec"] = new.model_dump(mode="json") if isinstance(new, ModelSpec) else new
+    if replace:
+        st.session_state["spec_rev"] = int(st.session_state.get("spec_rev", 0)) + 1
+
+
+def rev() -> int:
+    return int(st.session_state.get("spec_rev", 0))
+
+
+@st.cache_data(show_spinner="Reading the CSV…", max_entries=16)
+def _load_table(path: str, token: str) -> tuple[pd.DataFrame, list[str]]:
+    from builder.data import load_table
+
+    df = load_table(path)
+    return df, list(df.attrs.get("notices", []))
+
+
+def load_source(source: dict[str, str] | None) -> pd.DataFrame:
+    """The source CSV as a DataFrame (cached on path, size and mtime); raises DataError."""
+    if not source:
+        raise DataError("no data chosen yet: pick a sample or upload a CSV on the Data page")
+    df, notices = _load_table(source["path"], file_token(source["path"]))
+    df = df.copy()
+    df.attrs["source"] = source.get("name") or source["path"]
+    df.attrs["notices"] = notices
+    return df
+
+
+@st.cache_data(show_spinner="Checking the data against the spec…", max_entries=64)
+def _overview(path: str, token: str, name: str, data_json: str, task: str) -> dict[str, Any]:
+    from builder.ui_support import data_overview
+
+    df, notices = _load_table(path, token)
+    df = df.copy()
+    df.attrs["source"] = name
+    df.attrs["notices"] = notices
+    s = ModelSpec.from_dict({"task": task, "data": json.loads(data_json),
+                             "training": {"loss": "auto"}}, source="spec")
+    return data_overview(df, s)
+
+
+def overview(source: dict[str, str] | None, s: ModelSpec) -> dict[str, Any]:
+    """Prepared-data summary for the spec's data settings (cached); raises DataError / SpecError."""
+    if not source:
+        raise DataError("no data chosen yet: pick a sample or upload a CSV on the Data page")
+    return _overview(source["path"], file_token(source["path"]), source.get("name") or source["path"],
+                     s.data.model_dump_json(), s.task)
+
+
+def show_error(err: BaseException, prefix: str = "") -> None:
+    """A user-facing error: the library's message, never a traceback."""
+    text = str(err) or type(err).__name__
+    st.error(f"{prefix}{text}", icon="⚠️")
+
+
+def data_shape(source: dict[str, str] | None, s: ModelSpec) -> tuple[int, int, str | None]:
+    """(n_features, n_outputs, problem) for the spec on the session's data; defaults when unknown."""
+    try:
+        ov = overview(source, s)
+        return int(ov["n_features"]), int(ov["n_outputs"]), None
+    except USER_ERRORS as err:
+        n_out = max(1, len(s.data.targets)) if s.task == "forecast" else 2
+        n_feat = max(n_out, len(s.data.targets) + len(s.data.features or []), 1)
+        return n_feat, n_out, str(err)

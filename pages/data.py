@@ -1,0 +1,239 @@
+"""Data: choose a CSV, look at it, and say which columns the model reads and predicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from builder.data import DataError, detect_time_column, numeric_columns, resolve_sequence_columns
+from builder.spec import ModelSpec
+from builder.ui_support import chart_frame, column_summary, guess_task, sample_files, save_upload, validate
+from pages import common
+
+common.ensure_session()
+st.title("📄 Data")
+st.caption("Pick a bundled sample or upload your own CSV, then tell the model what to read and what to predict. "
+           "Everything you choose here is kept in the session's spec.")
+
+NONE = "(none)"
+s = common.spec()
+source = st.session_state["source"]
+r = common.rev()
+
+
+def _new_source(new: dict[str, str]) -> None:
+    """Switch the session to another CSV: column choices reset, the task guessed from the file."""
+    st.session_state["source"] = new
+    d = st.session_state["spec"]
+    data = dict(d["data"])
+    data.update({"time_col": None, "targets": [], "features": None, "id_col": None, "order_col": None,
+                 "label_col": None, "lookback": None if d.get("task") == "classify" else data.get("lookback")})
+    candidate = {**d, "data": data}
+    try:
+        task = guess_task(common.load_source(new))
+    except common.USER_ERRORS:
+        task = d.get("task", "forecast")
+    if task != d.get("task"):
+        candidate["task"] = task
+        candidate["training"] = {**d["training"], "loss": "auto"}
+        candidate["data"]["lookback"] = None
+    spec_new, _ = validate(candidate)
+    common.set_spec(spec_new or candidate, replace=True)
+
+
+# ---- source ------------------------------------------------------------------------------------------
+samples = sample_files()
+src_col, info_col = st.columns([3, 2])
+with src_col:
+    modes = ["Bundled sample", "Upload a CSV"]
+    mode = st.radio("Source", modes, horizontal=True, key="data_mode",
+                    index=1 if source and source.get("kind") == "upload" else 0)
+    if mode == "Bundled sample":
+        if not samples:
+            st.info("No bundled samples found in datasets/. Upload a CSV instead.")
+        else:
+            names = [p.name for p in samples]
+            current = source["name"] if source and source.get("kind") == "sample" and source["name"] in names else None
+            choice = st.selectbox("Sample", names, index=names.index(current) if current else 0,
+                                  help="Small public data sets bundled with RNN Studio (see datasets/README.md).")
+            path = str(samples[names.index(choice)])
+            if not source or source.get("path") != path:
+                _new_source({"path": path, "name": choice, "kind": "sample"})
+                st.rerun()
+    else:
+        up = st.file_uploader("CSV file", type=["csv", "txt", "tsv"],
+                              help="One row per time step (forecast) or per step of a labelled sequence "
+                                   "(classify). Separators, decimal commas and encodings are detected.")
+        if up is not None:
+            try:
+                path = str(save_upload(up.getvalue(), up.name))
+            except (OSError, ValueError) as err:
+                common.show_error(err, "Could not store the upload: ")
+            else:
+                if not source or source.get("path") != path:
+                    _new_source({"path": path, "name": up.name, "kind": "upload"})
+                    st.rerun()
+        elif source and source.get("kind") != "upload":
+            st.caption(f"Still using **{source['name']}** until you upload a file.")
+
+source = st.session_state["source"]
+if not source:
+    st.warning("No data yet: upload a CSV to begin.")
+    st.stop()
+
+try:
+    df = common.load_source(source)
+except common.USER_ERRORS as err:
+    common.show_error(err)
+    st.info("Fix the file and upload it again, or pick a bundled sample.")
+    st.stop()
+
+with info_col:
+    st.metric("Rows × columns", f"{len(df):,} × {len(df.columns)}")
+    st.caption(f"File: **{source['name']}**")
+    for note in df.attrs.get("notices", []):
+        st.caption(f"ℹ️ {note}")
+
+with st.expander("Preview and column summary", expanded=True):
+    prev, summ = st.columns([3, 2])
+    prev.dataframe(df.head(200), height=260, width="stretch")
+    summ.dataframe(column_summary(df), height=260, hide_index=True, width="stretch")
+
+# ---- task and columns ----------------------------------------------------------------------------------
+st.subheader("Task and columns")
+tasks = {"forecast": "Forecast future values", "classify": "Classify whole sequences"}
+task = st.radio("Task", list(tasks), format_func=tasks.get, horizontal=True, key=f"d{r}_task",
+                index=list(tasks).index(s.task),
+                help="Forecast: predict the next steps of numeric columns. Classify: one label per sequence "
+                     "(long format: sequence id, order, features, label).")
+d = s.data
+cols: list[str] = list(df.columns)
+changes: dict[str, Any] = {}
+plot_cols: list[str] = []
+plot_time: str | None = None
+
+if task == "forecast":
+    c1, c2, c3 = st.columns(3)
+    detected = detect_time_column(df)
+    time_default = d.time_col if d.time_col in cols else detected
+    time_opts = [NONE, *cols]
+    time_col = c1.selectbox("Time column", time_opts, key=f"d{r}_time",
+                            index=time_opts.index(time_default) if time_default else 0,
+                            help="Timestamps that order the rows; detected automatically.")
+    time_col = None if time_col == NONE else time_col
+    numeric = numeric_columns(df, exclude=(time_col,))
+    if not numeric:
+        st.error(f"{source['name']}: no numeric columns to forecast besides the time column; "
+                 f"columns are {cols[:20]}")
+        st.stop()
+    tdefault = [t for t in d.targets if t in numeric] or numeric[:1]
+    targets = c2.multiselect("Targets (to forecast)", numeric, default=tdefault, key=f"d{r}_targets",
+                             help="One or more numeric columns the model predicts.")
+    others = [c for c in numeric if c not in targets]
+    fdefault = others if d.features is None else [f for f in d.features if f in others]
+    features = c3.multiselect("Covariates (extra inputs)", others, default=fdefault, key=f"d{r}_features",
+                              help="Other numeric columns the model reads besides the targets' own history.")
+    w1, w2, w3, w4 = st.columns(4)
+    lookback = w1.number_input("Lookback (steps)", 1, 100_000, int(d.lookback or 24), key=f"d{r}_lookback",
+                               help="How many past steps each input window holds.")
+    horizon = w2.number_input("Horizon (steps ahead)", 1, 10_000, int(d.horizon), key=f"d{r}_horizon",
+                              help="How many future steps each forecast covers.")
+    season = w3.number_input("Season length (0 = infer)", 0, 100_000, int(d.season_length or 0),
+                             key=f"d{r}_season", help="For the seasonal-naive baseline, e.g. 12 for monthly data.")
+    stride = w4.number_input("Window stride", 1, 10_000, int(d.stride), key=f"d{r}_stride",
+                             help="Step between consecutive training windows (1 = every window).")
+    changes = {"time_col": time_col, "targets": targets, "features": features, "lookback": int(lookback),
+               "horizon": int(horizon), "season_length": int(season) or None, "stride": int(stride),
+               "id_col": None, "order_col": None, "label_col": None}
+    plot_cols, plot_time = targets + features, time_col
+else:
+    try:
+        g_id, g_order, g_label, g_feat = resolve_sequence_columns(df, d)
+    except DataError:
+        g_id, g_order, g_label, g_feat = None, None, None, []
+    c1, c2, c3 = st.columns(3)
+    id_col = c1.selectbox("Sequence id column", cols, key=f"d{r}_id",
+                          index=cols.index(g_id) if g_id in cols else 0,
+                          help="Rows with the same id form one sequence.")
+    label_opts = [c for c in cols if c != id_col]
+    label_col = c2.selectbox("Label column", label_opts, key=f"d{r}_label",
+                             index=label_opts.index(g_label) if g_label in label_opts else len(label_opts) - 1,
+                             help="The class of each sequence (one value per sequence).")
+    order_opts = [NONE, *[c for c in cols if c not in (id_col, label_col)]]
+    order_col = c3.selectbox("Order column", order_opts, key=f"d{r}_order",
+                             index=order_opts.index(g_order) if g_order in order_opts else 0,
+                             help="Step number within a sequence; (none) keeps the file order.")
+    order_col = None if order_col == NONE else order_col
+    numeric = numeric_columns(df, exclude=(id_col, label_col, order_col))
+    fdefault = [f for f in (d.features if d.features is not None else g_feat) if f in numeric] or numeric
+    features = st.multiselect("Feature columns", numeric, default=fdefault, key=f"d{r}_cfeatures",
+                              help="Numeric columns the model reads at every step.")
+    w1, w2 = st.columns(2)
+    lookback = w1.number_input("Sequence length (0 = longest)", 0, 100_000, int(d.lookback or 0),
+                               key=f"d{r}_clookback",
+                               help="Longer sequences keep their last steps; shorter ones are padded and masked.")
+    changes = {"id_col": id_col, "label_col": label_col, "order_col": order_col, "features": features,
+               "lookback": int(lookback) or None, "time_col": None, "targets": []}
+
+st.subheader("Split and cleaning")
+s1, s2, s3, s4 = st.columns(4)
+val = s1.slider("Validation fraction", 0.0, 0.5, float(d.val_fraction), 0.05, key=f"d{r}_val",
+                help="Held out after the training part; used for early stopping.")
+test = s2.slider("Test fraction", 0.0, 0.5, float(d.test_fraction), 0.05, key=f"d{r}_test",
+                 help="The last part of the data, used only for the final metrics.")
+missing_opts = ["interpolate", "ffill", "drop", "refuse"]
+missing = s3.selectbox("Missing values", missing_opts, index=missing_opts.index(d.missing), key=f"d{r}_missing",
+                       help="interpolate in time, forward-fill, drop the rows, or refuse a file with gaps.")
+scaler_opts = ["standard", "minmax", "none"]
+scaler = s4.selectbox("Scaling", scaler_opts, index=scaler_opts.index(d.scaler), key=f"d{r}_scaler",
+                      help="Fit on the training part only; built into the exported model.")
+changes.update({"val_fraction": float(val), "test_fraction": float(test), "missing": missing, "scaler": scaler})
+
+# ---- apply to the spec -----------------------------------------------------------------------------
+candidate = s.model_dump(mode="json")
+if task != s.task:
+    candidate["training"]["loss"] = "auto"
+candidate["task"] = task
+candidate["data"].update(changes)
+new_spec, problem = validate(candidate)
+if problem:
+    common.show_error(ValueError(problem))
+elif new_spec is not None and new_spec.model_dump(mode="json") != st.session_state["spec"]:
+    common.set_spec(new_spec)
+current: ModelSpec = new_spec or s
+
+# ---- chart, then the full check (it prepares the data the way training will) ----------------------
+if task == "forecast" and plot_cols:
+    st.subheader("Series")
+    st.line_chart(chart_frame(df, plot_time, plot_cols), height=300)
+elif task == "classify" and changes.get("features"):
+    st.subheader("One sequence")
+    ids = list(dict.fromkeys(df[changes["id_col"]].tolist()))[:500]
+    pick = st.selectbox("Sequence", ids, key=f"d{r}_plotid")
+    one = df[df[changes["id_col"]] == pick]
+    st.caption(f"Label: **{one[changes['label_col']].iloc[0]}**")
+    st.line_chart(chart_frame(one.reset_index(drop=True), changes.get("order_col"), changes["features"]), height=260)
+
+st.subheader("Check")
+try:
+    ov = common.overview(source, current)
+except common.USER_ERRORS as err:
+    common.show_error(err)
+else:
+    if ov["task"] == "forecast":
+        m1, m2, m3, m4 = st.columns(4)
+        m1.metric("Rows (train / val / test)", f"{ov['train']} / {ov['val']} / {ov['test']}")
+        m2.metric("Training windows", ov["windows"]["train"])
+        m3.metric("Inputs → outputs", f"{ov['n_features']} → {ov['n_outputs']} × {ov['horizon']}")
+        m4.metric("Season length", ov["season_length"], help=f"Detected frequency: {ov['freq'] or 'unknown'}")
+    else:
+        m1, m2, m3 = st.columns(3)
+        seqs = ov["sequences"]
+        m1.metric("Sequences (train / val / test)", f"{seqs['train']} / {seqs['val']} / {seqs['test']}")
+        m2.metric("Classes", len(ov["classes"]), help=", ".join(map(str, ov["classes"][:30])))
+        m3.metric("Steps × features", f"{ov['lookback']} × {ov['n_features']}")
+    st.success("The data fits the spec. Next: design the model on the **Design** page.", icon="✅")
+    for note in ov.get("notices", []):
+        st.caption(f"ℹ️ {note}")
+

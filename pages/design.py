@@ -1,0 +1,230 @@
+"""Design: start from a preset, then edit the network block by block; see its size, summary and diagram."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import streamlit as st
+
+from builder import paths
+from builder.diagram import to_dot
+from builder.presets import save_preset
+from builder.spec import CELL_LABELS, PROJECTED_CELLS, ModelSpec, SpecError
+from builder.ui_support import (
+    BLOCK_LABELS,
+    all_presets,
+    apply_preset,
+    block_title,
+    field_specs,
+    insert_block,
+    load_any_preset,
+    move_block,
+    parse_spec_upload,
+    remove_block,
+    slug,
+    validate,
+)
+from pages import common
+
+common.ensure_session()
+st.title("🧩 Design")
+st.caption("Start from a preset, then change the network block by block. Every change is checked at once; "
+           "the parameter count, Keras summary and diagram follow the spec.")
+
+s = common.spec()
+source = st.session_state["source"]
+n_feat, n_out, shape_problem = common.data_shape(source, s)
+
+
+# ---- callbacks (run before the rerun, so the editor redraws from the new spec) -----------------------
+def _use_preset(name: str) -> None:
+    try:
+        new = apply_preset(st.session_state["spec"], load_any_preset(name))
+    except SpecError as err:
+        st.session_state["design_error"] = str(err)
+        return
+    common.set_spec(new, replace=True)
+    st.session_state["preset"] = name
+    st.session_state["design_error"] = None
+
+
+def _change_blocks(blocks: list[dict[str, Any]]) -> None:
+    candidate = {**st.session_state["spec"], "blocks": blocks}
+    new, err = validate(candidate)
+    if err:
+        st.session_state["design_error"] = err
+        return
+    common.set_spec(new, replace=True)
+    st.session_state["design_error"] = None
+
+
+def _move(i: int, delta: int) -> None:
+    _change_blocks(move_block(st.session_state["spec"]["blocks"], i, delta))
+
+
+def _remove(i: int) -> None:
+    _change_blocks(remove_block(st.session_state["spec"]["blocks"], i))
+
+
+def _add() -> None:
+    kind = st.session_state.get("design_add_kind", "recurrent")
+    _change_blocks(insert_block(st.session_state["spec"]["blocks"], kind))
+
+
+# ---- preset gallery --------------------------------------------------------------------------------
+with st.expander("Preset gallery", expanded=True):
+    presets = all_presets()
+    per_row = 3
+    for start in range(0, len(presets), per_row):
+        row = st.columns(per_row)
+        for col, p in zip(row, presets[start:start + per_row], strict=False):
+            with col.container(border=True):
+                mark = " ✓" if st.session_state.get("preset") == p["name"] else ""
+                st.markdown(f"**{p['title']}**{mark}  \n`{p['name']}` · {p['task']}"
+                            + (" · saved" if p["source"] == "saved" else ""))
+                st.caption(p["description"] or "—")
+                if p["when_to_use"]:
+                    st.caption(f"*When to use:* {p['when_to_use']}")
+                st.button("Use this preset", key=f"preset_{p['name']}", on_click=_use_preset, args=(p["name"],),
+                          width="stretch")
+
+if st.session_state.get("design_error"):
+    common.show_error(ValueError(st.session_state["design_error"]))
+if shape_problem:
+    st.warning(f"Data check: {shape_problem}. Sizes below assume {n_feat} input(s) and {n_out} output(s).")
+
+r = common.rev()
+s = common.spec()
+edit_col, view_col = st.columns([3, 2], gap="large")
+
+# ---- editor ----------------------------------------------------------------------------------------
+with edit_col:
+    st.subheader("Model")
+    top1, top2 = st.columns([2, 1])
+    name = top1.text_input("Name", s.name, max_chars=80, key=f"m{r}_name", help="Used for run folders and presets.")
+    residual = s.residual
+    if s.task == "forecast":
+        residual = top2.toggle("Residual forecast", s.residual, key=f"m{r}_residual",
+                               help=ModelSpec.model_fields["residual"].description)
+    new_blocks: list[dict[str, Any]] = []
+    for i, block in enumerate(s.blocks):
+        b = block.model_dump(mode="json")
+        with st.container(border=True):
+            head, up, down, rm = st.columns([8, 1, 1, 1], vertical_alignment="center")
+            head.markdown(f"**{block_title(i, b)}**  \n<small>{BLOCK_LABELS[b['kind']]}</small>",
+                          unsafe_allow_html=True)
+            up.button("↑", key=f"m{r}_{i}_up", on_click=_move, args=(i, -1), disabled=i == 0, help="Move up")
+            down.button("↓", key=f"m{r}_{i}_down", on_click=_move, args=(i, 1), disabled=i == len(s.blocks) - 1,
+                        help="Move down")
+            rm.button("✕", key=f"m{r}_{i}_rm", on_click=_remove, args=(i,), disabled=len(s.blocks) == 1,
+                      help="Remove this block")
+            values = dict(b)
+            shown = []
+            for f in field_specs(b["kind"]):
+                if f["name"] == "proj_units" and b.get("cell") not in PROJECTED_CELLS:
+                    continue
+                if f["name"] == "merge_mode" and not b.get("bidirectional"):
+                    continue
+                shown.append(f)
+            cols = st.columns(3)
+            for k, f in enumerate(shown):
+                col = cols[k % 3]
+                key = f"m{r}_{i}_{f['name']}"
+                cur = b.get(f["name"])
+                if f["widget"] == "select":
+                    opts = f["options"]
+                    fmt = CELL_LABELS.get if f["name"] == "cell" else str
+                    values[f["name"]] = col.selectbox(f["label"], opts, index=opts.index(cur), key=key,
+                                                      format_func=fmt, help=f["help"])
+                elif f["widget"] == "bool":
+                    values[f["name"]] = col.toggle(f["label"], bool(cur), key=key, help=f["help"])
+                elif f["widget"] == "int":
+                    if cur is None:  # optional field now needed (projection size): propose half the units
+                        cur = max(1, int(b.get("units", 2)) // 2)
+                    values[f["name"]] = int(col.number_input(f["label"], int(f["min"] or 0), int(f["max"] or 10**6),
+                                                             int(cur), step=1, key=key, help=f["help"]))
+                else:
+                    hi = 0.95 if f["exclusive_max"] else float(f["max"] or 1.0)
+                    values[f["name"]] = float(col.number_input(f["label"], float(f["min"] or 0.0), hi, float(cur),
+                                                               step=0.05, format="%.2f", key=key, help=f["help"]))
+            if values.get("cell") in PROJECTED_CELLS and values.get("proj_units") is None:
+                values["proj_units"] = max(1, int(values.get("units", 2)) // 2)
+            if values.get("cell") not in PROJECTED_CELLS and b["kind"] == "recurrent":
+                values["proj_units"] = None
+            new_blocks.append(values)
+
+    a1, a2 = st.columns([2, 1], vertical_alignment="bottom")
+    a1.selectbox("Add a block", list(BLOCK_LABELS), format_func=BLOCK_LABELS.get, key="design_add_kind",
+                 help="Conv blocks go first, recurrent blocks next, then at most one attention block, "
+                      "then the dense head.")
+    a2.button("Add block", on_click=_add, width="stretch")
+
+    candidate = {**st.session_state["spec"], "name": name or "custom", "residual": bool(residual),
+                 "blocks": new_blocks}
+    new_spec, problem = validate(candidate)
+    if problem:
+        common.show_error(ValueError(problem))
+    elif new_spec is not None and new_spec.model_dump(mode="json") != st.session_state["spec"]:
+        common.set_spec(new_spec)
+        s = new_spec
+
+
+# ---- live view -------------------------------------------------------------------------------------
+@st.cache_data(show_spinner="Building the model to count its parameters…", max_entries=64)
+def _model_facts(spec_json: str, n_features: int, n_outputs: int) -> tuple[int | None, str, str | None]:
+    from builder.build import count_params, summary_text
+
+    try:
+        spec = ModelSpec.from_dict(json.loads(spec_json))
+        return count_params(spec, n_features, n_outputs), summary_text(spec, n_features, n_outputs), None
+    except Exception as err:  # a spec that validates but cannot be built: show the reason, not a traceback
+        return None, "", f"{type(err).__name__}: {err}"
+
+
+with view_col:
+    st.subheader("Size and shape")
+    params, summary, build_error = _model_facts(s.model_dump_json(), n_feat, n_out)
+    p1, p2 = st.columns(2)
+    p1.metric("Trainable parameters", f"{params:,}" if params is not None else "–")
+    p2.metric("Inputs → outputs", f"{n_feat} → {n_out}" + (f" × {s.data.horizon}" if s.task == "forecast" else ""))
+    if build_error:
+        st.error(f"The model cannot be built: {build_error}")
+    st.graphviz_chart(to_dot(s, n_feat, n_out), width="stretch")
+    with st.expander("Keras summary"):
+        st.code(summary or "—", language=None)
+
+# ---- spec file and presets -------------------------------------------------------------------------
+st.subheader("Spec file")
+f1, f2, f3 = st.columns(3)
+with f1:
+    st.download_button("⬇️ Download spec JSON", s.to_json(), file_name=f"{slug(s.name)}.spec.json",
+                       mime="application/json", width="stretch",
+                       help="The whole spec: data window, model and training settings.")
+with f2:
+    up = st.file_uploader("Load a spec JSON", type=["json"], key="spec_upload",
+                          help="A spec downloaded here or written by hand; it is validated before use.")
+    if up is not None:
+        data = up.getvalue()
+        digest = hashlib.sha256(data).hexdigest()
+        if digest != st.session_state.get("applied_upload"):
+            try:
+                loaded = parse_spec_upload(data)
+            except SpecError as err:
+                common.show_error(err)
+            else:
+                st.session_state["applied_upload"] = digest
+                common.set_spec(loaded, replace=True)
+                st.rerun()
+with f3:
+    preset_name = st.text_input("Save as preset", value=slug(s.name).replace("-", "_"), key=f"m{r}_preset_name",
+                                help="Stored in this studio's data folder; it appears in the gallery above.")
+    if st.button("💾 Save preset", width="stretch"):
+        try:
+            path = save_preset(s, paths.subdir("presets"), preset_name or None)
+        except (OSError, ValueError) as err:
+            common.show_error(err)
+        else:
+            st.session_state["preset"] = path.stem
+            st.success(f"Saved preset `{path.stem}`.")

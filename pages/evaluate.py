@@ -1,0 +1,127 @@
+"""Evaluate: test metrics against simple baselines, actual vs predicted, errors, runs side by side."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from builder.runs import Run
+from builder.ui_support import (
+    compare_table,
+    confusion_frame,
+    file_token,
+    finished_runs,
+    history_frame,
+    metrics_table,
+    residual_histogram,
+    test_predictions,
+)
+from pages import common
+
+common.ensure_session()
+st.title("📊 Evaluate")
+st.caption("Scores on the held-out test part, next to baselines any model must beat: the last value (naive), "
+           "the value one season ago (seasonal naive), or the most common class.")
+
+runs = finished_runs()
+if not runs:
+    st.info("No finished runs yet. Train a model on the **Train** page first.")
+    st.stop()
+
+ids = [r.path.name for r in runs]
+cur = st.session_state.get("run_id")
+default = [cur] if cur in ids else ids[:1]
+chosen = st.multiselect("Runs", ids, default=default, key="eval_runs",
+                        help="Pick one run to inspect, or several to compare them side by side.")
+if not chosen:
+    st.info("Pick at least one run.")
+    st.stop()
+selected = [Run(runs[ids.index(c)].path) for c in chosen]
+primary = selected[0]
+
+
+@st.cache_data(show_spinner="Predicting on the test part…", max_entries=16)
+def _predictions(run_dir: str, token: str) -> dict:
+    return test_predictions(run_dir)
+
+
+if len(selected) > 1:
+    st.subheader("Side by side")
+    st.dataframe(compare_table(selected), hide_index=True, width="stretch")
+    curves = {}
+    for run in selected:
+        h = history_frame(run.history())
+        if "val_loss" in h:
+            curves[run.path.name] = h["val_loss"]
+    if curves:
+        st.caption("Validation loss per epoch")
+        st.line_chart(pd.DataFrame(curves), height=240, x_label="epoch", y_label="val loss")
+    st.divider()
+
+metrics = primary.read_json("metrics.json") or {}
+spec = primary.read_json("spec.json") or {}
+st.subheader(f"`{primary.path.name}` · {spec.get('name', '')}")
+try:
+    table = metrics_table(metrics)
+except (KeyError, TypeError, AttributeError) as err:
+    common.show_error(ValueError(f"{primary.path.name}: metrics.json is incomplete ({err})"))
+    st.stop()
+
+if metrics.get("task") == "forecast":
+    m, n, sn = metrics["model"], metrics["naive"], metrics["seasonal_naive"]
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("MAE", f"{m['mae']:.4g}", f"{m['mae'] - n['mae']:+.4g} vs naive", delta_color="inverse")
+    c2.metric("RMSE", f"{m['rmse']:.4g}", f"{m['rmse'] - n['rmse']:+.4g} vs naive", delta_color="inverse")
+    c3.metric("sMAPE", f"{m['smape']:.4g}", f"{m['smape'] - sn['smape']:+.4g} vs seasonal", delta_color="inverse")
+    c4.metric("MASE", f"{m['mase']:.4g}", help="Below 1: better than a seasonal-naive forecast on the training part.")
+    st.dataframe(table.style.format("{:.4g}"), width="stretch")
+    st.caption(f"{metrics.get('n_windows')} {metrics.get('part', 'test')} windows · season length "
+               f"{metrics.get('season_length')} · best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}")
+
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Error by horizon step** (MAE)")
+        by_step = metrics.get("model_mae_by_step") or []
+        st.bar_chart(pd.DataFrame({"step": range(1, len(by_step) + 1), "MAE": by_step}).set_index("step"),
+                     height=240)
+    try:
+        pred = _predictions(str(primary.path), file_token(primary.file("model.keras")))
+    except common.USER_ERRORS as err:
+        common.show_error(err, "Could not predict on the test part: ")
+    else:
+        frame = pred["frame"]
+        with right:
+            st.markdown("**Residuals** (actual − predicted)")
+            st.bar_chart(residual_histogram(frame["error"].to_numpy()), height=240)
+        st.markdown(f"**Actual vs predicted** on the {pred['part']} part")
+        p1, p2 = st.columns(2)
+        target = p1.selectbox("Target", pred["targets"], key="eval_target")
+        step = p2.slider("Horizon step", 1, max(pred["horizon"], 2), 1, key="eval_step",
+                         disabled=pred["horizon"] == 1, help="Forecasts made this many steps ahead.")
+        step = min(step, pred["horizon"])
+        sub = frame[(frame["target"] == target) & (frame["step"] == step)].set_index("time")
+        st.line_chart(sub[["actual", "predicted"]], height=300)
+elif metrics.get("task") == "classify":
+    m, b = metrics["model"], metrics["majority_class"]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Accuracy", f"{m['accuracy']:.3f}", f"{m['accuracy'] - b['accuracy']:+.3f} vs majority")
+    c2.metric("Macro F1", f"{m['macro_f1']:.3f}", f"{m['macro_f1'] - b['macro_f1']:+.3f} vs majority")
+    c3.metric("Test sequences", metrics.get("n_sequences", "–"))
+    st.dataframe(table.style.format("{:.3f}"), width="stretch")
+    st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
+    cm = confusion_frame(metrics)
+    heat = alt.Chart(cm).mark_rect().encode(
+        x=alt.X("predicted:N", sort=None), y=alt.Y("true:N", sort=None),
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="blues")), tooltip=["true", "predicted", "count"],
+    )
+    text = alt.Chart(cm).mark_text(baseline="middle").encode(
+        x=alt.X("predicted:N", sort=None), y=alt.Y("true:N", sort=None), text="count:Q")
+    st.altair_chart(heat + text, width="stretch")
+else:
+    st.warning(f"{primary.path.name}: no metrics recorded.")
+
+with st.expander("Training curve"):
+    h = history_frame(primary.history())
+    if len(h):
+        st.line_chart(h, height=240, x_label="epoch", y_label="loss")

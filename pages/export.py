@@ -1,0 +1,116 @@
+"""Export & predict: download the trained model, see how to serve it, forecast ahead, predict on new data."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from builder.export import serving_snippet
+from builder.runs import Run
+from builder.ui_support import csv_bytes, file_token, finished_runs, run_data_path, zip_dir_bytes
+from pages import common
+
+common.ensure_session()
+st.title("📦 Export & predict")
+st.caption("The SavedModel takes raw windows in your data's own units and returns forecasts (or class "
+           "probabilities) in the same units: scaling is inside the graph, and loading it needs TensorFlow only.")
+
+runs = [r for r in finished_runs() if r.file("metadata.json").exists()]
+if not runs:
+    st.info("No exported runs yet. Train a model on the **Train** page first.")
+    st.stop()
+ids = [r.path.name for r in runs]
+cur = st.session_state.get("run_id")
+pick = st.selectbox("Run", ids, index=ids.index(cur) if cur in ids else 0, key="export_run")
+run = Run(runs[ids.index(pick)].path)
+meta = run.read_json("metadata.json") or {}
+
+
+@st.cache_data(show_spinner="Zipping the SavedModel…", max_entries=8)
+def _zip(folder: str, token: str) -> bytes:
+    return zip_dir_bytes(folder, "saved_model")
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _read_bytes(path: str, token: str) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+# ---- downloads -------------------------------------------------------------------------------------
+st.subheader("Download")
+d1, d2, d3, d4 = st.columns(4)
+try:
+    sm = run.file("saved_model")
+    d1.download_button("⬇️ SavedModel (zip)", _zip(str(sm), file_token(sm / "saved_model.pb")),
+                       file_name=f"{run.path.name}-saved_model.zip", mime="application/zip", width="stretch",
+                       type="primary", help="TensorFlow SavedModel with a `serve` signature.")
+    for col, name, mime in ((d2, "model.keras", "application/octet-stream"),
+                            (d3, "spec.json", "application/json"), (d4, "metadata.json", "application/json")):
+        path = run.file(name)
+        col.download_button(f"⬇️ {name}", _read_bytes(str(path), file_token(path)),
+                            file_name=f"{run.path.name}-{name}", mime=mime, width="stretch")
+except common.USER_ERRORS as err:
+    common.show_error(err, "Artifacts are missing: ")
+
+info1, info2 = st.columns([3, 2])
+with info1:
+    st.markdown("**Serve it with TensorFlow alone**")
+    st.code(serving_snippet(meta), language="python")
+with info2:
+    st.markdown("**Contract**")
+    params = meta.get("params")
+    st.markdown(
+        f"- task: **{meta.get('task')}**\n"
+        f"- input `window`: `{meta.get('input', {}).get('shape')}` float32, features `{meta.get('features')}`\n"
+        f"- output: `{meta.get('output', {}).get('shape')}`, {meta.get('output', {}).get('meaning', '')}\n"
+        f"- parameters: {params:,}" if isinstance(params, int) else f"- task: **{meta.get('task')}**"
+    )
+
+
+@st.cache_data(show_spinner="Forecasting…", max_entries=16)
+def _forecast(run_dir: str, token: str, data_path: str, data_token: str):
+    from builder.data import load_table
+    from builder.predict import forecast_next
+
+    return forecast_next(Run(run_dir), load_table(data_path))
+
+
+# ---- forecast ahead --------------------------------------------------------------------------------
+if meta.get("task") == "forecast":
+    st.subheader(f"Forecast the next {meta.get('horizon')} step(s)")
+    data_path = run_data_path(run)
+    st.caption(f"From the last {meta.get('lookback')} rows of the training data"
+               + (f" (`{data_path.rsplit('/', 1)[-1]}`)" if data_path else "") + ".")
+    if st.button("🔮 Forecast", key="export_forecast") or st.session_state.get("_forecast_for") == run.path.name:
+        st.session_state["_forecast_for"] = run.path.name
+        try:
+            if not data_path:
+                raise FileNotFoundError(f"{run.path.name}: the run does not record its data file")
+            fc = _forecast(str(run.path), file_token(run.file("model.keras")), data_path, file_token(data_path))
+        except common.USER_ERRORS as err:
+            common.show_error(err)
+        else:
+            f1, f2 = st.columns([2, 3])
+            f1.dataframe(fc, hide_index=True, width="stretch")
+            f1.download_button("⬇️ Forecast CSV", csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
+                               mime="text/csv", key="dl_forecast")
+            f2.line_chart(fc.set_index(fc.columns[0]), height=260)
+
+# ---- predict on a new file -------------------------------------------------------------------------
+st.subheader("Predict on a new CSV")
+st.caption("Forecast: the file's last rows must have the training columns; the forecast follows its end. "
+           "Classify: one prediction per sequence id.")
+up = st.file_uploader("CSV with the same columns as the training data", type=["csv", "txt", "tsv"],
+                      key="export_upload")
+if up is not None:
+    from builder.predict import predict_file
+
+    try:
+        with st.spinner("Predicting…"):
+            out = predict_file(run.path, up.getvalue())
+    except common.USER_ERRORS as err:
+        common.show_error(err)
+    else:
+        st.dataframe(out, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(out)))
+        st.download_button("⬇️ Predictions CSV", csv_bytes(out), file_name=f"{run.path.name}-predictions.csv",
+                           mime="text/csv", key="dl_predictions")

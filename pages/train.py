@@ -1,0 +1,157 @@
+"""Train: fit settings, start a run in its own process, watch it live, stop it, reopen older runs."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from builder import worker
+from builder.spec import ModelSpec
+from builder.ui_support import (
+    current_run,
+    format_seconds,
+    history_frame,
+    new_run_dir,
+    progress_view,
+    run_by_id,
+    runs_table,
+    validate,
+)
+from pages import common
+
+common.ensure_session()
+st.title("🏋️ Train")
+st.caption("Training runs in its own process, so this page stays responsive: switch pages, reload or open a "
+           "second tab and the run is still here.")
+
+s = common.spec()
+source = st.session_state["source"]
+r = common.rev()
+t = s.training
+
+# ---- fit settings ----------------------------------------------------------------------------------
+with st.container(border=True):
+    st.markdown("**Fit settings**")
+    c1, c2, c3, c4 = st.columns(4)
+    epochs = c1.number_input("Epochs", 1, 100_000, int(t.epochs), key=f"t{r}_epochs",
+                             help="Maximum passes over the training windows.")
+    batch = c2.number_input("Batch size", 1, 65_536, int(t.batch_size), key=f"t{r}_batch",
+                            help="Windows per training step.")
+    opts = ["adam", "adamw", "rmsprop", "sgd", "nadam"]
+    optimizer = c3.selectbox("Optimizer", opts, index=opts.index(t.optimizer), key=f"t{r}_opt")
+    lr = c4.number_input("Learning rate", 1e-6, 10.0, float(t.learning_rate), format="%.5f", step=1e-4,
+                         key=f"t{r}_lr", help="Initial learning rate.")
+    d1, d2, d3, d4 = st.columns(4)
+    clip_modes = ["norm", "value", "off"]
+    clip_mode = "norm" if t.clipnorm is not None else ("value" if t.clipvalue is not None else "off")
+    clip_mode = d1.selectbox("Gradient clipping", clip_modes, index=clip_modes.index(clip_mode), key=f"t{r}_clip",
+                             help="Clip each gradient by its L2 norm, or each element by value (one at a time).")
+    clip_value = d2.number_input("Clip at", 1e-4, 1e6, float(t.clipnorm or t.clipvalue or 1.0), key=f"t{r}_clipv",
+                                 disabled=clip_mode == "off")
+    patience = d3.number_input("Early-stopping patience (0 = off)", 0, 10_000, int(t.patience or 0),
+                               key=f"t{r}_patience", help="Epochs without validation improvement before stopping.")
+    seed = d4.number_input("Seed", 0, 2**31 - 1, int(t.seed), key=f"t{r}_seed",
+                           help="Same seed, same data and spec: same run.")
+    training = {**s.training.model_dump(mode="json"), "epochs": int(epochs), "batch_size": int(batch),
+                "optimizer": optimizer, "learning_rate": float(lr), "patience": int(patience) or None,
+                "seed": int(seed), "clipnorm": float(clip_value) if clip_mode == "norm" else None,
+                "clipvalue": float(clip_value) if clip_mode == "value" else None}
+    new_spec, problem = validate({**st.session_state["spec"], "training": training})
+    if problem:
+        common.show_error(ValueError(problem))
+    elif new_spec is not None:
+        if new_spec.model_dump(mode="json") != st.session_state["spec"]:
+            common.set_spec(new_spec)
+        s = new_spec
+
+# ---- start -----------------------------------------------------------------------------------------
+run = current_run(st.session_state.get("run_id"))
+active = run is not None and run.status().get("state") in ("queued", "running")
+b1, b2, b3 = st.columns([2, 2, 3], vertical_alignment="center")
+data_name = source["name"] if source else "no data"
+b3.caption(f"Data: **{data_name}** · model: **{s.name}** · {s.task} · {len(s.blocks)} block(s)")
+data_problem = None
+try:
+    common.overview(source, s)
+except common.USER_ERRORS as err:
+    data_problem = str(err)
+if b1.button("▶️ Train", type="primary", disabled=bool(problem) or data_problem is not None or active,
+             width="stretch", help="Start a new run with this spec and data."):
+    try:
+        run_dir = new_run_dir(s, st.session_state.get("preset"))
+        run = worker.start(run_dir, ModelSpec.from_dict(st.session_state["spec"]), source["path"])
+    except common.USER_ERRORS as err:
+        common.show_error(err, "Could not start training: ")
+    else:
+        st.session_state["run_id"] = run.path.name
+        st.rerun()
+if b2.button("⏹ Stop", disabled=not active, width="stretch",
+             help="Stop at the next batch; the best weights so far are kept and evaluated."):
+    run.request_stop()
+    st.toast("Stop requested: the run finishes its current batch, then saves the best weights.")
+if data_problem:
+    common.show_error(ValueError(data_problem), "Fix the data first: ")
+
+
+# ---- live progress ---------------------------------------------------------------------------------
+def _draw(run_id: str) -> None:
+    run = run_by_id(run_id)
+    if run is None:
+        st.info("This run no longer exists.")
+        return
+    v = progress_view(run)
+    icon = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹", "failed": "❌",
+            "interrupted": "⚠️"}.get(v["state"], "")
+    st.markdown(f"#### {icon} `{run.path.name}` — {v['state']}")
+    batch = f", batch {v['batch']}/{v['steps'] or '?'}" if v["batch"] and v["active"] else ""
+    st.progress(v["fraction"], text=f"epoch {v['epoch'] or 0}/{v['epochs']}{batch} · {v['message']}")
+    m1, m2, m3, m4 = st.columns(4)
+    last = v["history"][-1] if v["history"] else {}
+    m1.metric("Elapsed", format_seconds(v["elapsed"]))
+    m2.metric("ETA", format_seconds(v["eta"]) if v["active"] else "–")
+    loss = v["logs"].get("loss", last.get("loss"))
+    m3.metric("Loss", f"{loss:.4g}" if isinstance(loss, (int, float)) else "–")
+    val = last.get("val_loss")
+    m4.metric("Val loss", f"{val:.4g}" if isinstance(val, (int, float)) else "–")
+    hist = history_frame(v["history"])
+    if len(hist):
+        st.line_chart(hist, height=260, x_label="epoch", y_label="loss")
+    elif v["active"]:
+        st.caption("The loss curve appears after the first epoch.")
+    if v["state"] == "failed":
+        st.error(f"Training failed: {v['message']}")
+    elif v["state"] == "interrupted":
+        st.warning(f"The run was interrupted: {v['message']}")
+    elif v["state"] in ("finished", "stopped"):
+        metrics = run.read_json("metrics.json") or {}
+        if metrics.get("task") == "forecast":
+            st.success(f"Test MAE {metrics['model']['mae']:.4g} vs naive {metrics['naive']['mae']:.4g} "
+                       f"and seasonal naive {metrics['seasonal_naive']['mae']:.4g}. See **Evaluate** for more.")
+        elif metrics.get("task") == "classify":
+            st.success(f"Test accuracy {metrics['model']['accuracy']:.3f} vs majority class "
+                       f"{metrics['majority_class']['accuracy']:.3f}. See **Evaluate** for more.")
+    if st.session_state.get("_live_was_active") and not v["active"]:
+        st.session_state["_live_was_active"] = False
+        st.rerun(scope="app")  # redraw the page: buttons, run list, no more polling
+    st.session_state["_live_was_active"] = v["active"]
+
+
+if run is not None:
+    st.session_state["_live_was_active"] = active
+    live = st.fragment(run_every=1.0 if active else None)(_draw)
+    with st.container(border=True):
+        live(run.path.name)
+
+# ---- all runs --------------------------------------------------------------------------------------
+st.subheader("All runs")
+table = runs_table()
+if table.empty:
+    st.caption("No runs yet.")
+else:
+    st.dataframe(table, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)))
+    o1, o2 = st.columns([3, 1], vertical_alignment="bottom")
+    ids = table["run"].tolist()
+    cur = st.session_state.get("run_id")
+    pick = o1.selectbox("Reopen a run", ids, index=ids.index(cur) if cur in ids else 0, key="train_reopen")
+    if o2.button("Open", width="stretch"):
+        st.session_state["run_id"] = pick
+        st.rerun()
