@@ -89,9 +89,7 @@ def _sniff_dialect(text: str) -> tuple[str, str, str | None]:
     decimal, thousands = ".", None
     if sep == ";" and re.search(r"(^|;)\s*\"?-?\d+,\d+\"?\s*(;|$)", sample, flags=re.M):
         decimal, thousands = ",", "."
-    elif sep != "," and re.search(r"\d,\d{3}", sample):
-        thousands = ","
-    elif sep == "," and re.search(r"\"-?\d{1,3}(,\d{3})+(\.\d+)?\"", sample):
+    elif sep != "," and re.search(r"\d,\d{3}", sample) or sep == "," and re.search(r"\"-?\d{1,3}(,\d{3})+(\.\d+)?\"", sample):
         thousands = ","
     return sep, decimal, thousands
 
@@ -192,19 +190,20 @@ def _parses_as_time(s: pd.Series) -> bool:
 
 
 def numeric_columns(df: pd.DataFrame, exclude: tuple[str | None, ...] = ()) -> list[str]:
-    """Columns that are numeric, or text that is numeric for at least 90% of its non-empty cells."""
+    """Columns that are numeric, or text that is numeric for at least half of its non-empty cells.
+
+    (A mostly-numeric text column is kept so that its bad cells are reported by row, not ignored.)
+    """
     out = []
     for col in df.columns:
         if col in exclude:
             continue
         s = df[col]
-        if pd.api.types.is_bool_dtype(s):
-            out.append(col)
-        elif pd.api.types.is_numeric_dtype(s):
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             out.append(col)
         else:
             nonnull = s.dropna()
-            if len(nonnull) and pd.to_numeric(nonnull, errors="coerce").notna().mean() >= 0.9:
+            if len(nonnull) and pd.to_numeric(nonnull, errors="coerce").notna().mean() >= 0.5:
                 out.append(col)
     return out
 
@@ -517,10 +516,11 @@ def _infer_freq(time: pd.DatetimeIndex | None) -> str | None:
     if time is None or len(time) < 3:
         return None
     try:
-        freq = pd.infer_freq(time[: min(len(time), 1000)])
-    except (TypeError, ValueError):
-        freq = None
-    return freq
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            offset = pd.infer_freq(time[: min(len(time), 1000)])
+    except (TypeError, ValueError, KeyError):
+        return None
+    return None if offset is None else getattr(offset, "freqstr", str(offset))
 
 
 def season_from_freq(freq: str | None) -> int:

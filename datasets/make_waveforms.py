@@ -32,7 +32,7 @@ def make(n_per_class: int = 60, seed: int = 7) -> pd.DataFrame:
                 wave = 2 * ((arg / (2 * np.pi)) % 1.0) - 1
             wave = amp * wave + rng.normal(0, 0.25, n)
             slope = np.gradient(wave) + rng.normal(0, 0.1, n)
-            rows += [(sid, int(i), round(float(w), 4), round(float(s), 4), label) for i, w, s in zip(t, wave, slope)]
+            rows += [(sid, int(i), round(float(w), 4), round(float(s), 4), label) for i, w, s in zip(t, wave, slope, strict=False)]
             sid += 1
     return pd.DataFrame(rows, columns=["sequence_id", "t", "wave", "slope", "label"])
 

@@ -1,0 +1,63 @@
+"""Shared test fixtures: tiny data sets, a private data directory, quiet TensorFlow."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+DATASETS = REPO / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def _studio_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own data directory (runs, uploads, exports)."""
+    home = tmp_path_factory.mktemp("studio-home")
+    monkeypatch.setenv("RNN_STUDIO_HOME", str(home))
+    return home
+
+
+def make_series_csv(path: Path, n: int = 120, seed: int = 0, covariate: bool = True) -> Path:
+    """A daily series with a weekly season and trend (+ an optional covariate): time,y[,x]."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = 10 + 0.05 * t + 3 * np.sin(2 * np.pi * t / 7) + rng.normal(0, 0.3, n)
+    df = pd.DataFrame({"time": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"), "y": y.round(4)})
+    if covariate:
+        df["x"] = (np.cos(2 * np.pi * t / 7) + rng.normal(0, 0.1, n)).round(4)
+    df.to_csv(path, index=False)
+    return path
+
+
+def make_sequences_csv(path: Path, n_per_class: int = 12, seed: int = 0) -> Path:
+    """Long-format labelled sequences of unequal length: sequence_id,t,a,b,label (2 classes)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    sid = 0
+    for label, freq in (("slow", 0.1), ("fast", 0.4)):
+        for _ in range(n_per_class):
+            n = int(rng.integers(8, 16))
+            t = np.arange(n)
+            a = np.sin(2 * np.pi * freq * t + rng.uniform(0, 6)) + rng.normal(0, 0.1, n)
+            b = rng.normal(0, 1, n)
+            rows += [(sid, int(i), float(x), float(z), label) for i, x, z in zip(t, a, b, strict=False)]
+            sid += 1
+    pd.DataFrame(rows, columns=["sequence_id", "t", "a", "b", "label"]).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def series_csv(tmp_path: Path) -> Path:
+    return make_series_csv(tmp_path / "series.csv")
+
+
+@pytest.fixture
+def sequences_csv(tmp_path: Path) -> Path:
+    return make_sequences_csv(tmp_path / "sequences.csv")

@@ -1,0 +1,76 @@
+"""The CLI: defaults that work, predict and export, and `error: ...` with exit status 2 for bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from contextlib import nullcontext
+
+import pandas as pd
+import pytest
+
+from builder.__main__ import main
+from tests.conftest import REPO
+
+
+def test_train_predict_export(series_csv, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(series_csv), "--out", str(run), "--epochs", "1", "--lookback", "8",
+                 "--horizon", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "seasonal_naive" in out and "MASE" in out
+    assert main(["predict", "--run", str(run), "--data", str(series_csv), "--out", str(tmp_path / "f.csv")]) == 0
+    forecast = pd.read_csv(tmp_path / "f.csv")
+    assert list(forecast.columns) == ["time", "y"] and len(forecast) == 3
+    assert list(forecast["time"]) == ["2020-04-30", "2020-05-01", "2020-05-02"]  # the days after the data's end
+    assert main(["export", "--run", str(run), "--out", str(tmp_path / "exp")]) == 0
+    assert (tmp_path / "exp" / "saved_model" / "saved_model.pb").exists()
+    assert json.loads((tmp_path / "exp" / "metadata.json").read_text())["targets"] == ["y"]
+
+
+def test_classify_with_separate_test_file(sequences_csv, tmp_path, capsys):
+    df = pd.read_csv(sequences_csv)
+    df[df.sequence_id % 4 != 0].to_csv(tmp_path / "train.csv", index=False)
+    df[df.sequence_id % 4 == 0].to_csv(tmp_path / "test.csv", index=False)
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "train.csv"), "--test-data", str(tmp_path / "test.csv"),
+                 "--task", "classify", "--id-col", "sequence_id", "--label-col", "label", "--epochs", "1",
+                 "--out", str(run), "--quiet"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_sequences"] == 6  # exactly the test file's sequences
+    assert main(["predict", "--run", str(run), "--data", str(tmp_path / "test.csv"), "--out", str(tmp_path / "p.csv")]) == 0
+    pred = pd.read_csv(tmp_path / "p.csv")
+    assert list(pred.columns) == ["sequence_id", "label", "predicted", "p_fast", "p_slow"] and len(pred) == 6
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--data", "missing.csv", "--out", "{tmp}/r"], "error: missing.csv: file not found"),
+        (["train", "--data", "{series}", "--target", "nope", "--out", "{tmp}/r"], "target column(s) ['nope'] not found"),
+        (["train", "--data", "{series}", "--lookback", "0", "--out", "{tmp}/r"], "field `data.lookback`"),
+        (["train", "--data", "{series}", "--preset", "nope", "--out", "{tmp}/r"], "unknown preset 'nope'"),
+        (["train", "--data", "{series}", "--lookback", "500", "--out", "{tmp}/r"], "need at least"),
+        (["train", "--data", "{series}", "--epochs", "x", "--out", "{tmp}/r"], "error: argument --epochs"),
+        (["predict", "--run", "{tmp}", "--data", "{series}", "--out", "{tmp}/p.csv"], "no metadata.json"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_status_2(args, message, series_csv, tmp_path, capsys):
+    argv = [a.format(tmp=tmp_path, series=series_csv) for a in args]
+    with pytest.raises(SystemExit) if "--epochs" in argv and "x" in argv else nullcontext():
+        code = main(argv)
+        assert code == 2
+    err = capsys.readouterr().err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], err
+
+
+def test_subprocess_exit_status_and_no_traceback(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"\x00\x01\x02binary\x00")
+    proc = subprocess.run([sys.executable, "-m", "builder", "train", "--data", str(bad), "--out", str(tmp_path / "r")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"error: {bad}: expected a text CSV file, found binary content (NUL bytes)"]
+    assert "Traceback" not in proc.stderr

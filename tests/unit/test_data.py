@@ -1,0 +1,152 @@
+"""Reading CSVs, choosing columns, chronological splits, scalers fit on train only, lazy windows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from builder import ModelSpec
+from builder.data import (
+    DataError,
+    detect_time_column,
+    load_table,
+    prepare_sequences,
+    prepare_series,
+    season_from_freq,
+    series_dataset,
+    series_windows,
+    split_sizes,
+)
+from tests.conftest import SHARED_DATA
+
+
+def spec_with(**data) -> ModelSpec:
+    return ModelSpec().updated(data=data)
+
+
+def test_reads_series_and_detects_time(series_csv):
+    df = load_table(series_csv)
+    assert detect_time_column(df) == "time"
+    data = prepare_series(df, spec_with(lookback=10, horizon=3))
+    assert data.targets == ["y"] and data.features == ["y", "x"]
+    assert data.freq == "D" and data.season_length == 7
+    assert data.values.shape == (120, 2) and data.values.dtype == np.float32
+
+
+def test_windows_are_plain_slices_and_split_chronologically(series_csv):
+    data = prepare_series(load_table(series_csv), spec_with(lookback=10, horizon=3))
+    n_train, n_val = split_sizes(120, 0.15, 0.15, 3)
+    assert (data.n_train, data.n_val) == (n_train, n_val) == (84, 18)
+    tr, va, te = (data.window_starts(p) for p in ("train", "val", "test"))
+    # every target row of a part lies inside that part
+    assert tr.max() + 10 + 3 <= 84 and va.min() + 10 >= 84 and va.max() + 13 <= 102 and te.min() + 10 >= 102
+    assert te.max() + 13 == 120
+    x, y = series_windows(data, "test")
+    s = te[0]
+    np.testing.assert_array_equal(x[0], data.values[s : s + 10])
+    np.testing.assert_array_equal(y[0], data.values[s + 10 : s + 13, :1])
+
+
+def test_scaler_sees_only_the_training_rows(series_csv):
+    df = load_table(series_csv)
+    base = prepare_series(df, spec_with(lookback=10))
+    # changing the held-out rows must not move the scaler
+    df2 = df.copy()
+    df2.loc[base.n_train :, "y"] = 1e6
+    moved = prepare_series(df2, spec_with(lookback=10))
+    np.testing.assert_allclose(base.x_scaler.mean, moved.x_scaler.mean)
+    np.testing.assert_allclose(base.x_scaler.scale, moved.x_scaler.scale)
+    np.testing.assert_allclose(base.x_scaler.mean[0], df["y"][: base.n_train].mean(), rtol=1e-6)
+
+
+def test_tf_dataset_matches_the_slices(series_csv):
+    data = prepare_series(load_table(series_csv), spec_with(lookback=10, horizon=3))
+    ds = series_dataset(data, "val", batch_size=4)
+    xb, yb = next(iter(ds))
+    x, y = series_windows(data, "val")
+    np.testing.assert_allclose(xb.numpy(), x[:4])
+    np.testing.assert_allclose(yb.numpy(), data.y_scaler.transform(y[:4].reshape(-1, 1)).reshape(4, 3, 1), rtol=1e-6)
+
+
+def test_too_short_series_says_how_many_rows_are_needed(tmp_path):
+    path = tmp_path / "short.csv"
+    pd.DataFrame({"time": pd.date_range("2020", periods=20, freq="D"), "v": range(20)}).to_csv(path, index=False)
+    with pytest.raises(DataError) as err:
+        prepare_series(load_table(path), spec_with(lookback=24, horizon=2))
+    msg = str(err.value)
+    assert "20 rows are too few" in msg and "need at least" in msg
+    need = int(msg.split("need at least ")[1].split()[0])
+    ok = tmp_path / "ok.csv"
+    pd.DataFrame({"time": pd.date_range("2020", periods=need, freq="D"), "v": range(need)}).to_csv(ok, index=False)
+    prepare_series(load_table(ok), spec_with(lookback=24, horizon=2))  # exactly enough works
+
+
+def test_non_numeric_cells_name_rows_and_column(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("time,v\n2020-01-01,1\n2020-01-02,two\n2020-01-03,3\n")
+    with pytest.raises(DataError, match=r"bad.csv: column `v` expected numbers, found text in 1 row\(s\) \(row 3: 'two'\)"):
+        prepare_series(load_table(path), spec_with(lookback=1))
+
+
+def test_missing_values_are_interpolated_with_a_notice(tmp_path):
+    path = tmp_path / "gaps.csv"
+    path.write_text("time,v\n" + "".join(f"2020-01-{d:02d},{'' if d == 5 else d}\n" for d in range(1, 31)))
+    data = prepare_series(load_table(path), spec_with(lookback=3))
+    assert data.values[4, 0] == pytest.approx(5.0)
+    assert any("interpolated 1 missing" in n for n in data.notices)
+    with pytest.raises(DataError, match="policy is `refuse`"):
+        prepare_series(load_table(path), spec_with(lookback=3, missing="refuse"))
+
+
+def test_semicolons_and_decimal_commas(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text("time;v\n" + "".join(f"2020-01-{d:02d};{d},5\n" for d in range(1, 29)))
+    df = load_table(path)
+    assert df["v"].iloc[0] == pytest.approx(1.5)
+
+
+def test_empty_and_header_only_files(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    (tmp_path / "header.csv").write_text("time,v\n")
+    with pytest.raises(DataError, match="empty.csv: the file is empty"):
+        load_table(tmp_path / "empty.csv")
+    with pytest.raises(DataError, match="header.csv: the file has a header"):
+        load_table(tmp_path / "header.csv")
+
+
+@pytest.mark.parametrize(("freq", "season"), [("D", 7), ("W-SUN", 52), ("MS", 12), ("QS-OCT", 4), ("30min", 48), ("h", 24), ("YS-JAN", 1), (None, 1)])
+def test_season_from_frequency(freq, season):
+    assert season_from_freq(freq) == season
+
+
+def test_sequences_are_padded_masked_and_split_by_sequence(sequences_csv):
+    spec = ModelSpec().updated(task="classify")
+    data = prepare_sequences(load_table(sequences_csv), spec)
+    assert data.classes == ["fast", "slow"]
+    assert data.x.shape[0] == 24 and data.x.shape[1] == data.lengths.max() and data.x.shape[2] == 2
+    for i, n in enumerate(data.lengths):
+        assert not np.isnan(data.x[i, :n]).any() and np.isnan(data.x[i, n:]).all()
+    counts = {p: int((data.split == p).sum()) for p in ("train", "val", "test")}
+    assert counts == {"train": 16, "val": 4, "test": 4}
+    for p in ("val", "test"):  # stratified: both classes in each held-out part
+        assert set(data.y[data.split == p]) == {0, 1}
+
+
+def test_single_class_is_refused(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("sequence_id,t,a,label\n" + "".join(f"{i // 3},{i % 3},{i},x\n" for i in range(12)))
+    with pytest.raises(DataError, match="single class"):
+        prepare_sequences(load_table(path), ModelSpec().updated(task="classify"))
+
+
+@pytest.mark.skipif(not SHARED_DATA.exists(), reason="shared data not present")
+def test_every_shared_forecasting_file_prepares():
+    for path in sorted((SHARED_DATA / "forecasting").glob("*.csv")):
+        df = load_table(path)
+        try:
+            data = prepare_series(df, ModelSpec())
+        except DataError as err:
+            assert path.stem == "shampoo_sales_monthly" and "too few" in str(err)
+            continue
+        assert np.isfinite(data.values).all(), path

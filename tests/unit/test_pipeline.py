@@ -1,0 +1,130 @@
+"""Every preset builds and trains; a run directory is complete; the SavedModel serves raw units with TF alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from builder import ModelSpec, build_model, list_presets, load_preset
+from builder.data import load_table, prepare_sequences, prepare_series, series_windows
+from builder.runs import Run
+from builder.train import TrainingError, fit, train_run
+
+TINY = {"epochs": 1, "batch_size": 16}
+
+
+def tiny(spec: ModelSpec, **data) -> ModelSpec:
+    """Shrink a preset: at most 8 units per layer, one epoch."""
+    blocks = []
+    for b in spec.model_dump(mode="json")["blocks"]:
+        for key in ("units", "filters"):
+            if key in b:
+                b[key] = min(b[key], 8)
+        if b.get("proj_units"):
+            b["proj_units"] = 4
+        blocks.append(b)
+    return spec.updated(blocks=blocks, training=TINY, data=data)
+
+
+@pytest.mark.parametrize("name", [p["name"] for p in list_presets()])
+def test_every_preset_builds_and_trains_one_epoch(name, series_csv, sequences_csv):
+    spec = load_preset(name)
+    if spec.task == "forecast":
+        spec = tiny(spec, lookback=8, horizon=2)
+        data = prepare_series(load_table(series_csv), spec)
+        n_out = 1
+    else:
+        spec = tiny(spec)
+        data = prepare_sequences(load_table(sequences_csv), spec)
+        n_out = 2
+    model = build_model(spec, 2, n_out)
+    expected = (None, 2, 1) if spec.task == "forecast" else (None, 2)
+    assert model.output_shape == expected
+    result = fit(spec, data)
+    assert len(result.history) == 1 and np.isfinite(result.history[0]["loss"])
+
+
+def test_forecast_run_directory_and_saved_model_round_trip(series_csv, tmp_path):
+    spec = tiny(load_preset("stacked_lstm"), lookback=8, horizon=3).updated(training={"epochs": 2})
+    run_dir = tmp_path / "run"
+    metrics = train_run(spec, series_csv, run_dir)
+    for name in ("spec.json", "data.json", "history.jsonl", "status.json", "model.keras", "metrics.json",
+                 "metadata.json", "saved_model/saved_model.pb"):
+        assert (run_dir / name).exists(), name
+    run = Run(run_dir)
+    assert run.status()["state"] == "finished" and len(run.history()) == 2
+    assert set(metrics) >= {"model", "naive", "seasonal_naive"} and metrics["season_length"] == 7
+    meta = json.loads((run_dir / "metadata.json").read_text())
+    assert meta["task"] == "forecast" and meta["lookback"] == 8 and meta["horizon"] == 3
+    assert meta["features"] == ["y", "x"] and meta["targets"] == ["y"] and meta["time_col"] == "time"
+
+    # the .keras model on raw windows, against the SavedModel in a process that imports only tensorflow
+    from builder.export import load_run_model
+
+    data = prepare_series(load_table(series_csv), spec)
+    x, y = series_windows(data, "test")
+    keras_pred = load_run_model(run).predict(x, verbose=0)
+    assert keras_pred.shape == y.shape
+    # raw units: predictions live on the data's scale, not the standardised one
+    assert abs(keras_pred.mean() - y.mean()) < 5 * y.std()
+    np.save(tmp_path / "x.npy", x)
+    code = textwrap.dedent(f"""
+        import sys, numpy as np, tensorflow as tf
+        m = tf.saved_model.load({str(run_dir / 'saved_model')!r})
+        np.save({str(tmp_path / 'tf.npy')!r}, m.serve(tf.constant(np.load({str(tmp_path / 'x.npy')!r}))).numpy())
+        assert not any(k.startswith("builder") for k in sys.modules), "builder was imported"
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
+    np.testing.assert_allclose(np.load(tmp_path / "tf.npy"), keras_pred, atol=1e-5, rtol=1e-5)
+
+
+def test_classification_run(sequences_csv, tmp_path):
+    spec = tiny(load_preset("bigru_classifier")).updated(training={"epochs": 2})
+    metrics = train_run(spec, sequences_csv, tmp_path / "run")
+    assert metrics["task"] == "classify" and 0 <= metrics["model"]["accuracy"] <= 1
+    assert np.array(metrics["confusion_matrix"]).sum() == metrics["n_sequences"] == 4
+    meta = json.loads((tmp_path / "run" / "metadata.json").read_text())
+    assert meta["classes"] == ["fast", "slow"] and meta["horizon"] is None
+
+
+def test_training_is_deterministic_under_a_seed(series_csv):
+    spec = tiny(load_preset("stacked_lstm"), lookback=8).updated(training={"epochs": 2})
+    data = prepare_series(load_table(series_csv), spec)
+    a = fit(spec, data).history
+    b = fit(spec, data).history
+    assert [r["loss"] for r in a] == [r["loss"] for r in b]
+
+
+def test_nan_loss_stops_with_advice(series_csv):
+    spec = tiny(load_preset("simple_rnn_baseline"), lookback=8).updated(
+        training={"learning_rate": 10.0, "clipnorm": None, "optimizer": "sgd", "epochs": 3}, data={"scaler": "none"})
+    data = prepare_series(load_table(series_csv), spec)
+    data.values = data.values * np.float32(1e18)  # make the loss overflow
+    data.y_scaler.scale[:] = 1.0
+    with pytest.raises(TrainingError, match="learning rate"):
+        fit(spec, data)
+
+
+def test_early_stopping_keeps_the_best_epoch(series_csv, tmp_path):
+    spec = tiny(load_preset("simple_rnn_baseline"), lookback=8).updated(
+        training={"epochs": 40, "patience": 1, "learning_rate": 0.05})
+    data = prepare_series(load_table(series_csv), spec)
+    result = fit(spec, data)
+    assert result.stopped_early and len(result.history) < 40
+    best = min(result.history, key=lambda r: r["val_loss"])
+    assert result.best_epoch == best["epoch"]
+
+
+def test_stop_request_ends_the_run_and_keeps_weights(series_csv, tmp_path):
+    spec = tiny(load_preset("simple_rnn_baseline"), lookback=8).updated(training={"epochs": 50, "patience": None})
+    run = Run(tmp_path / "run")
+    run.path.mkdir()
+    run.request_stop()
+    data = prepare_series(load_table(series_csv), spec)
+    result = fit(spec, data, run=run)
+    assert result.stopped_by_user and len(result.history) == 1
