@@ -1,0 +1,199 @@
+"""Training throughput of every recurrent cell, ours (Keras 3 / TF) against a PyTorch twin.
+
+Fixed configuration: batch 64, window 48, 8 features, 2 recurrent layers x 64
+units (projection 32 for lstm_proj / proj_grU), Dense/Linear to 1 output, MSE,
+Adam. Each side: ``--warmup`` steps, then ``--repeats`` timed runs of
+``--steps`` train steps; the best run counts (the machine is shared).
+
+Every measurement runs in its own fresh process (TensorFlow's and PyTorch's
+thread pools in one process slow each other down several-fold on 2 cores).
+Ours is measured with ``jit_compile=False`` and ``True`` and the faster is
+reported (column ``jit``). PyTorch twins: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``,
+``nn.LSTM(proj_size=32)``; ``nn.LSTM`` stands in for the cells PyTorch lacks
+(peephole_lstm, cifg_lstm, proj_gru). PyTorch runs with
+``torch.set_num_threads(2)``; the torch column is skipped if torch is missing.
+
+    /work/main/.torchvenv/bin/python bench/cells.py            # full table
+    /work/main/.torchvenv/bin/python bench/cells.py --steps 5 --repeats 1 --cells lstm   # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BATCH, WINDOW, FEATURES, UNITS, PROJ, LAYERS = 64, 48, 8, 64, 32, 2
+CELLS = ["simple_rnn", "lstm", "gru", "lstm_proj", "peephole_lstm", "cifg_lstm", "proj_gru"]
+#: cell -> (torch class, extra kwargs, label)
+TORCH_TWIN: dict[str, tuple[str, dict[str, Any], str]] = {
+    "simple_rnn": ("RNN", {}, "nn.RNN"),
+    "lstm": ("LSTM", {}, "nn.LSTM"),
+    "gru": ("GRU", {}, "nn.GRU"),
+    "lstm_proj": ("LSTM", {"proj_size": PROJ}, "nn.LSTM(proj_size=32)"),
+    "peephole_lstm": ("LSTM", {}, "nn.LSTM (stand-in)"),
+    "cifg_lstm": ("LSTM", {}, "nn.LSTM (stand-in)"),
+    "proj_gru": ("LSTM", {}, "nn.LSTM (stand-in)"),
+}
+
+
+def make_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` (BATCH, WINDOW, FEATURES) and ``y`` (BATCH, 1), float32."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(BATCH, WINDOW, FEATURES)).astype("float32")
+    return x, x.mean(axis=(1, 2))[:, None].astype("float32")
+
+
+def keras_recurrent_layer(cell: str, return_sequences: bool) -> Any:
+    """One recurrent ``keras.layers.Layer`` of kind ``cell`` with UNITS units."""
+    import keras
+
+    from builder.cells import CUSTOM_CELLS, PROJECTED_CELLS
+
+    builtin = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+    if cell in builtin:
+        return builtin[cell](UNITS, return_sequences=return_sequences)
+    proj = PROJ if cell in PROJECTED_CELLS else None
+    return keras.layers.RNN(CUSTOM_CELLS[cell](UNITS, proj_units=proj), return_sequences=return_sequences)
+
+
+def keras_model(cell: str, jit_compile: bool) -> Any:
+    """``keras.Model``: LAYERS stacked recurrent layers -> Dense(1); compiled with Adam + MSE."""
+    import keras
+
+    inp = keras.Input((WINDOW, FEATURES))
+    h = inp
+    for k in range(LAYERS):
+        h = keras_recurrent_layer(cell, return_sequences=k < LAYERS - 1)(h)
+    model = keras.Model(inp, keras.layers.Dense(1)(h))
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit_compile)
+    return model
+
+
+def time_keras(cell: str, jit_compile: bool, steps: int, warmup: int, repeats: int) -> float:
+    """Best samples/s over ``repeats`` runs of ``steps`` ``train_on_batch`` calls."""
+    x, y = make_data()
+    model = keras_model(cell, jit_compile)
+    for _ in range(warmup):
+        model.train_on_batch(x, y)
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = model.train_on_batch(x, y)
+        float(np.asarray(loss))  # make sure the work is done
+        best = max(best, steps * BATCH / (time.perf_counter() - start))
+    return best
+
+
+def time_torch(cell: str, steps: int, warmup: int, repeats: int) -> float | None:
+    """Best samples/s of the PyTorch twin, or None if torch is not importable."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    kind, extra, _ = TORCH_TWIN[cell]
+    rnn = getattr(torch.nn, kind)(FEATURES, UNITS, num_layers=LAYERS, batch_first=True, **extra)
+    head = torch.nn.Linear(extra.get("proj_size") or UNITS, 1)
+    params = list(rnn.parameters()) + list(head.parameters())
+    opt = torch.optim.Adam(params, lr=1e-3)
+    x_np, y_np = make_data()
+    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
+
+    def step() -> float:
+        opt.zero_grad(set_to_none=True)
+        out, _ = rnn(x)
+        loss = torch.nn.functional.mse_loss(head(out[:, -1]), y)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
+    for _ in range(warmup):
+        step()
+    best = 0.0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = step()
+        float(loss)
+        best = max(best, steps * BATCH / (time.perf_counter() - start))
+    return best
+
+
+def measure(side: str, cell: str, jit: bool, args: argparse.Namespace) -> float | None:
+    """Run one measurement in a fresh process; None if that side cannot run (torch missing)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", side, "--cells", cell]
+    cmd += ["--jit", "on" if jit else "off", "--steps", str(args.steps), "--warmup", str(args.warmup)]
+    cmd += ["--repeats", str(args.repeats)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")]
+    if result.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stderr[-3000:]}")
+    value = lines[-1].split()[1]
+    return None if value == "None" else float(value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse arguments, measure every cell (one process each), print a markdown table."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cells", nargs="+", default=CELLS, choices=CELLS)
+    parser.add_argument("--steps", type=int, default=50, help="timed train steps per repeat")
+    parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (tracing/compiling)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best counts")
+    parser.add_argument("--jit", choices=["both", "on", "off"], default="both")
+    parser.add_argument("--worker", choices=["keras", "torch"], help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    modes = {"both": [False, True], "on": [True], "off": [False]}[args.jit]
+
+    if args.worker:  # child process: one cell, one side, one jit mode
+        cell = args.cells[0]
+        if args.worker == "torch":
+            value = time_torch(cell, args.steps, args.warmup, args.repeats)
+        else:
+            value = time_keras(cell, modes[0], args.steps, args.warmup, args.repeats)
+        print(f"RESULT {value}")
+        return
+
+    print(
+        f"batch {BATCH}, window {WINDOW}, {FEATURES} features, {LAYERS}x{UNITS} units (proj {PROJ}), "
+        f"{args.steps} steps x best of {args.repeats}, cpus {os.cpu_count()}",
+        flush=True,
+    )
+    rows = []
+    for cell in args.cells:
+        ours = {jit: measure("keras", cell, jit, args) for jit in modes}
+        best_jit = max(ours, key=lambda j: ours[j] or 0.0)
+        theirs = measure("torch", cell, False, args)
+        rows.append((cell, ours, best_jit, theirs))
+        detail = ", ".join(f"jit_compile={j}: {v:.0f}" for j, v in ours.items())
+        print(f"  {cell}: ours {detail}; torch {theirs if theirs is None else round(theirs)}", flush=True)
+
+    has_torch = any(r[3] is not None for r in rows)
+    print()
+    header = "| cell | samples/s ours | jit_compile | samples/s PyTorch | PyTorch twin | ratio |"
+    print(header)
+    print("|" + "---|" * (header.count(" | ") + 1))
+    for cell, ours, best_jit, theirs in rows:
+        if has_torch and theirs is not None:
+            twin = TORCH_TWIN[cell][2]
+            ratio = ours[best_jit] / theirs
+            print(f"| {cell} | {ours[best_jit]:.0f} | {best_jit} | {theirs:.0f} | {twin} | {ratio:.2f}x |")
+        else:
+            print(f"| {cell} | {ours[best_jit]:.0f} | {best_jit} | - | - | - |")
+
+
+if __name__ == "__main__":
+    main()
