@@ -23,6 +23,8 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
+from builder.limits import LimitError, describe
+from builder.limits import current as current_limits
 from builder.spec import DataSettings, ModelSpec
 
 TIME_NAMES = ("time", "date", "datetime", "timestamp", "ds", "period", "month", "week", "day", "year")
@@ -99,10 +101,16 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
 
     Detects encoding (UTF-8, UTF-8 with BOM, UTF-16, Latin-1), separator (, ; tab |), decimal commas
     and thousands separators. The frame's `attrs["source"]` holds the display name and
-    `attrs["notices"]` what was assumed. Raises DataError for empty, binary or malformed files.
+    `attrs["notices"]` what was assumed. Raises DataError for empty, binary or malformed files, and for
+    files beyond the limits of `builder.limits` (columns are counted from the header before reading;
+    rows while reading). `max_rows` reads only the first rows (a preview) instead of refusing more.
     """
     head, default_name = _read_head(source)
     name = name or default_name
+    try:
+        limits = current_limits()
+    except LimitError as err:
+        raise DataError(str(err)) from None
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise DataError(f"{name}: the file is empty; expected a header row and data rows")
     encoding = _detect_encoding(head, name)
@@ -111,21 +119,37 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     notices: list[str] = []
     if encoding == "utf-16":
         notices.append("read as UTF-16 text")
+    if encoding == "utf-8-sig":
+        notices.append("removed the UTF-8 byte-order mark at the start of the file")
     if encoding == "latin-1":
         notices.append("the file is not valid UTF-8; read as Latin-1")
     if sep != ",":
         notices.append(f"separator detected: {sep!r}")
     if decimal == ",":
         notices.append("decimal commas detected")
+    elif thousands:
+        notices.append(f"numbers with a thousands separator {thousands!r} read as plain numbers")
+
+    header, complete = _header_fields(head_text, sep)
+    if len(header) > limits.max_columns:
+        more = "" if complete else "at least "
+        raise DataError(
+            f"{name}: the header has {more}{len(header)} columns; {describe('max_columns', limits.max_columns)}"
+        )
+    names = [h.strip() for h in (header if complete else header[:-1])]
+    dupes = sorted({n for n in names if n and names.count(n) > 1})
+    if dupes:
+        raise DataError(f"{name}: duplicate column names {dupes}; expected each column name once")
 
     if isinstance(source, bytes):
         handle: Any = io.BytesIO(source)
     else:
         handle = source
+    cap = max_rows if max_rows is not None else limits.max_rows + 1
     try:
         df = pd.read_csv(
             handle, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
-            skipinitialspace=True, nrows=max_rows, low_memory=False,
+            skipinitialspace=True, nrows=cap, low_memory=False,
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file is empty; expected a header row and data rows") from None
@@ -135,10 +159,17 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         raise DataError(f"{name}: text is not valid {encoding} at byte {err.start}") from None
     if df.shape[0] == 0:
         raise DataError(f"{name}: the file has a header ({len(df.columns)} columns) but no data rows")
+    if max_rows is None and len(df) > limits.max_rows:
+        raise DataError(f"{name}: more than {limits.max_rows:,} rows; {describe('max_rows', limits.max_rows)}")
+    if len(df.columns) > limits.max_columns:
+        raise DataError(f"{name}: {len(df.columns)} columns; {describe('max_columns', limits.max_columns)}")
     df.columns = [str(c).strip() for c in df.columns]
-    dupes = _duplicate_columns(df.columns)
+    dupes = _duplicate_columns(df.columns) if not complete else []
     if dupes:
         raise DataError(f"{name}: duplicate column names {dupes}; expected each column name once")
+    _check_field_sizes(df, source, name, limits.max_field_chars)
+    if len(df.columns) > 1 and df.iloc[:, -1].isna().any():
+        _check_short_rows(source, encoding, sep, len(df.columns), name)
     unnamed = [c for c in df.columns if c.startswith("Unnamed: ") and df[c].isna().all()]
     if unnamed:
         df = df.drop(columns=unnamed)
@@ -146,6 +177,68 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     df.attrs["source"] = name
     df.attrs["notices"] = notices
     return df
+
+
+def _header_fields(head_text: str, sep: str) -> tuple[list[str], bool]:
+    """The header's fields from the first bytes, and whether the whole header line was among them."""
+    first, newline, _ = head_text.lstrip("\ufeff").partition("\n")
+    try:
+        fields = next(csv.reader([first.rstrip("\r")], delimiter=sep), [])
+    except csv.Error:
+        fields = first.split(sep)
+    return fields, bool(newline)
+
+
+def _source_size(source: Source) -> int | None:
+    if isinstance(source, (str, Path)):
+        return Path(source).stat().st_size
+    if isinstance(source, bytes):
+        return len(source)
+    return None
+
+
+def _check_field_sizes(df: pd.DataFrame, source: Source, name: str, limit: int) -> None:
+    """Refuse a cell longer than `limit` characters (only text columns of a file larger than the limit)."""
+    size = _source_size(source)
+    if size is not None and size <= limit:
+        return
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            continue
+        lengths = s.astype("string").str.len()
+        if lengths.max(skipna=True) is not pd.NA and lengths.max(skipna=True) > limit:
+            row = int(np.argmax(lengths.fillna(0).to_numpy()))
+            raise DataError(
+                f"{name}: row {row + 2}, column `{col}` has a field of {int(lengths.iloc[row]):,} characters; "
+                f"{describe('max_field_chars', limit)}"
+            )
+
+
+def _check_short_rows(source: Source, encoding: str, sep: str, n_columns: int, name: str) -> None:
+    """Rows with fewer fields than the header (pandas would fill them with missing values silently)."""
+    if isinstance(source, (str, Path)):
+        fh: Any = open(source, encoding=encoding, newline="")  # noqa: SIM115 (closed below)
+    elif isinstance(source, bytes):
+        fh = io.TextIOWrapper(io.BytesIO(source), encoding=encoding, newline="")
+    else:
+        pos = source.tell()
+        source.seek(0)
+        fh = io.TextIOWrapper(io.BytesIO(source.read()), encoding=encoding, newline="")
+        source.seek(pos)
+    try:
+        reader = csv.reader(fh, delimiter=sep, skipinitialspace=True)
+        next(reader, None)
+        for record in reader:
+            if record and any(f.strip() for f in record) and len(record) < n_columns:
+                raise DataError(
+                    f"{name}: row {reader.line_num} has {len(record)} fields, expected {n_columns} "
+                    "like the header (ragged row)"
+                )
+    except (csv.Error, UnicodeDecodeError):
+        return
+    finally:
+        fh.close()
 
 
 def _duplicate_columns(columns: pd.Index) -> list[str]:
@@ -199,6 +292,8 @@ def numeric_columns(df: pd.DataFrame, exclude: tuple[str | None, ...] = ()) -> l
         if col in exclude:
             continue
         s = df[col]
+        if s.isna().all():
+            continue  # an all-empty column carries nothing (see empty_columns)
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             out.append(col)
         else:
@@ -208,11 +303,16 @@ def numeric_columns(df: pd.DataFrame, exclude: tuple[str | None, ...] = ()) -> l
     return out
 
 
+def empty_columns(df: pd.DataFrame) -> list[str]:
+    """Columns without a single value."""
+    return [c for c in df.columns if df[c].isna().all()]
+
+
 def to_numeric(df: pd.DataFrame, col: str, source: str) -> pd.Series:
     """Column as float64; cells that are present but not numbers are an error naming the rows."""
-    s = df[col]
     if col not in df.columns:
         raise DataError(f"{source}: column `{col}` not found; columns are {list(df.columns)}")
+    s = df[col]
     if pd.api.types.is_bool_dtype(s):
         return s.astype("float64")
     values = pd.to_numeric(s, errors="coerce")
@@ -317,23 +417,28 @@ class SeriesData:
         """[T, n_targets] raw target values."""
         return self.values[:, : len(self.targets)]
 
-    def window_starts(self, part: str) -> np.ndarray:
-        """Start rows s of the windows of one part; a window's targets are rows [s+L, s+L+H).
+    def window_range(self, part: str) -> tuple[int, int]:
+        """[lo, hi) of the start rows s of one part's windows; a window's targets are rows [s+L, s+L+H).
 
         A window belongs to the part that holds all of its target rows.
         """
         L, H, T = self.lookback, self.horizon, self.n_rows
-        lo_hi = {
+        lo, hi = {
             "train": (0, self.n_train),
             "val": (self.n_train, self.n_train + self.n_val),
             "test": (self.n_train + self.n_val, T),
             "all": (0, T),
         }[part]
-        first_target = max(lo_hi[0], L)
-        last_target = lo_hi[1] - H  # inclusive start of the last full horizon
+        first_target = max(lo, L)
+        last_target = hi - H  # start of the last full horizon
         if last_target < first_target:
-            return np.zeros(0, dtype=np.int64)
-        return np.arange(first_target - L, last_target - L + 1, dtype=np.int64)
+            return (0, 0)
+        return (first_target - L, last_target - L + 1)
+
+    def window_starts(self, part: str) -> np.ndarray:
+        """Start rows of one part's windows, as an array (small parts; evaluation)."""
+        lo, hi = self.window_range(part)
+        return np.arange(lo, hi, dtype=np.int64)
 
 
 @dataclass
@@ -397,6 +502,9 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec) -> SeriesData:
     notices = list(df.attrs.get("notices", []))
     time_col, targets, covariates = resolve_series_columns(df, settings)
     columns = targets + covariates
+    ignored = [c for c in empty_columns(df) if c not in columns and c != time_col]
+    if ignored and settings.features is None:
+        notices.append(f"column(s) {ignored} are empty; ignored")
     time, table, freq, read_notices = read_series(df, time_col, columns, settings.missing)
     notices += read_notices
     lookback = settings.lookback or DEFAULT_FORECAST_LOOKBACK
@@ -411,6 +519,7 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec) -> SeriesData:
             f"val {settings.val_fraction:.0%} and test {settings.test_fraction:.0%}; need at least "
             f"{need} rows (or a shorter lookback / horizon)"
         )
+    _check_windows(max(0, T - lookback - horizon + 1), "windows", source)
     values = table.to_numpy(dtype=np.float32)
     constant = [c for c in columns if np.nanstd(table[c].to_numpy()[:n_train]) == 0]
     if constant:
@@ -428,6 +537,12 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec) -> SeriesData:
     data.x_scaler = Scaler.fit(settings.scaler, train)
     data.y_scaler = Scaler.fit(settings.scaler, train[:, : len(targets)])
     return data
+
+
+def _check_windows(n: int, what: str, source: str) -> None:
+    limit = current_limits().max_windows
+    if n > limit:
+        raise DataError(f"{source}: {n:,} {what}; {describe('max_windows', limit)} (use a larger stride or fewer rows)")
 
 
 def read_series(
@@ -609,6 +724,10 @@ def prepare_sequences(
         ids += f_ids
         lengths += [len(x) for x in f_xs]
         tags += [tag] * len(f_xs)
+    _check_windows(len(xs), "sequences", source)
+    ignored = [c for c in empty_columns(df) if c not in features and c not in (id_col, order_col, label_col)]
+    if ignored and settings.features is None:
+        notices.append(f"column(s) {ignored} are empty; ignored")
     class_list = classes or sorted(set(ys), key=_label_sort_key)
     if len(class_list) < 2:
         raise DataError(f"{source}: label column `{label_col}` has a single class {class_list}; classification needs at least two")
@@ -743,30 +862,63 @@ def _split_sequences(y: np.ndarray, tags: np.ndarray, settings: DataSettings, se
 # ------------------------------------------------------------------------------------------------------
 # Windows
 # ------------------------------------------------------------------------------------------------------
+class _WindowBatches:
+    """Callable generator of window batches for tf.data: numpy slices of the [T, F] array, no copies held.
+
+    Each call is one epoch: a fresh permutation of the part's window starts when shuffling (seeded by
+    the seed and the epoch count, so runs repeat), in order otherwise. Yields x [B, L, F] raw float32,
+    and unless `inputs_only`, y [B, H, n_targets] scaled float32.
+    """
+
+    def __init__(self, data: SeriesData, part: str, batch_size: int, shuffle: bool, seed: int, stride: int,
+                 inputs_only: bool = False) -> None:
+        lo, hi = data.window_range(part)
+        self.data, self.lo, self.n = data, lo, max(0, (hi - lo + stride - 1) // stride) if hi > lo else 0
+        self.stride, self.batch_size, self.shuffle, self.seed = stride, batch_size, shuffle, seed
+        self.inputs_only = inputs_only
+        self.epoch = 0
+        self.offs_x = np.arange(data.lookback)
+        self.offs_y = np.arange(data.lookback, data.lookback + data.horizon)
+        self.y_mean = data.y_scaler.mean.astype(np.float32)
+        self.y_scale = data.y_scaler.scale.astype(np.float32)
+
+    def __call__(self) -> Any:
+        if self.shuffle:
+            rng = np.random.default_rng([self.seed, self.epoch])
+            dtype = np.int32 if self.n < 2**31 else np.int64
+            order = rng.permutation(np.arange(self.n, dtype=dtype))
+        else:
+            order = None
+        self.epoch += 1
+        values, k = self.data.values, len(self.data.targets)
+        for i in range(0, self.n, self.batch_size):
+            idx = order[i : i + self.batch_size] if order is not None else np.arange(i, min(i + self.batch_size, self.n))
+            starts = self.lo + idx.astype(np.int64) * self.stride
+            x = values[starts[:, None] + self.offs_x]
+            if self.inputs_only:
+                yield x
+                continue
+            y = (values[starts[:, None] + self.offs_y, :k] - self.y_mean) / self.y_scale
+            yield x, y
+
+
 def series_dataset(
     data: SeriesData, part: str, batch_size: int, shuffle: bool = False, seed: int = 0, stride: int = 1,
+    inputs_only: bool = False,
 ) -> Any:
     """tf.data pipeline of (x [B, L, F] raw, y [B, H, n_targets] scaled) windows, made lazily.
 
-    Only start indices are held; each batch gathers its windows from the [T, F] array.
+    Nothing is materialised: each batch slices its windows from the [T, F] array as it is needed
+    (`x = values[s : s + L]`, `y = values[s + L : s + L + H, :n_targets]`), and shuffling permutes
+    window numbers once per epoch. With `inputs_only`, batches are x alone (for prediction).
     """
     import tensorflow as tf
 
-    starts = data.window_starts(part)[::stride]
-    values = tf.constant(data.values)
-    y_scaled = tf.constant(data.y_scaler.transform(data.target_values))
-    L, H = data.lookback, data.horizon
-    offs_x = tf.range(L, dtype=tf.int64)
-    offs_y = tf.range(L, L + H, dtype=tf.int64)
-    ds = tf.data.Dataset.from_tensor_slices(starts)
-    if shuffle:
-        ds = ds.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-
-    def gather(s: Any) -> tuple[Any, Any]:
-        return tf.gather(values, s[:, None] + offs_x), tf.gather(y_scaled, s[:, None] + offs_y)
-
-    return ds.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+    L, H, F, k = data.lookback, data.horizon, len(data.features), len(data.targets)
+    x_spec = tf.TensorSpec((None, L, F), tf.float32)
+    signature: Any = x_spec if inputs_only else (x_spec, tf.TensorSpec((None, H, k), tf.float32))
+    gen = _WindowBatches(data, part, batch_size, shuffle, seed, stride, inputs_only)
+    return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(tf.data.AUTOTUNE)
 
 
 def series_windows(data: SeriesData, part: str) -> tuple[np.ndarray, np.ndarray]:
