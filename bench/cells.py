@@ -1,7 +1,7 @@
 """Training throughput of every recurrent cell, ours (Keras 3 / TF) against a PyTorch twin.
 
 Fixed configuration: batch 64, window 48, 8 features, 2 recurrent layers x 64
-units (projection 32 for lstm_proj / proj_grU), Dense/Linear to 1 output, MSE,
+units (projection 32 for lstm_proj / proj_gru), Dense/Linear to 1 output, MSE,
 Adam. Each side: ``--warmup`` steps, then ``--repeats`` timed runs of
 ``--steps`` train steps; the best run counts (the machine is shared).
 
@@ -169,7 +169,8 @@ def main(argv: list[str] | None = None) -> None:
 
     print(
         f"batch {BATCH}, window {WINDOW}, {FEATURES} features, {LAYERS}x{UNITS} units (proj {PROJ}), "
-        f"{args.steps} steps x best of {args.repeats}, cpus {os.cpu_count()}",
+        f"{args.steps} steps x best of {args.repeats}, cpus {os.cpu_count()}, "
+        f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
     rows = []
@@ -182,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {cell}: ours {detail}; torch {theirs if theirs is None else round(theirs)}", flush=True)
 
     has_torch = any(r[3] is not None for r in rows)
+    print(f"load average at the end {os.getloadavg()[0]:.1f} (the machine may be shared)")
     print()
     header = "| cell | samples/s ours | jit_compile | samples/s PyTorch | PyTorch twin | ratio |"
     print(header)

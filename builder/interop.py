@@ -413,7 +413,8 @@ def _torch_weights_from_cell(cell: keras.layers.Layer, mode: str, sfx: str) -> S
 def state_dict_from_keras(obj: keras.Model | keras.layers.Layer) -> tuple[StateDict, TorchRNNConfig]:
     """Torch state dict and config for a Keras recurrent layer or a model stacking them.
 
-    All recurrent layers of a model (in ``model.layers`` order) must share the
+    A model may hold only Input, Dropout and recurrent layers (no heads, no
+    Masking). All recurrent layers of a model (in ``model.layers`` order) must share the
     cell type, units, projection, bias and direction. ``batch_first`` is False
     only for a model whose input is named :data:`TIME_MAJOR_INPUT` (as
     :func:`from_torch` makes); ``dropout`` is the rate of ``dropout_l{k}``
@@ -421,6 +422,20 @@ def state_dict_from_keras(obj: keras.Model | keras.layers.Layer) -> tuple[StateD
     (``bias_hh`` is zeros).
     """
     if isinstance(obj, keras.Model):
+        allowed = (
+            keras.layers.InputLayer,
+            keras.layers.RNN,
+            keras.layers.Bidirectional,
+            keras.layers.Dropout,
+        )
+        others = [
+            f"{layer.name} ({type(layer).__name__})" for layer in obj.layers if not isinstance(layer, allowed)
+        ]
+        if others:
+            raise ValueError(
+                "Received a model with layers a torch.nn.LSTM/GRU cannot hold; expected only recurrent, "
+                f"Dropout and Input layers, got {others}."
+            )
         layers = [
             layer for layer in obj.layers if isinstance(layer, (keras.layers.RNN, keras.layers.Bidirectional))
         ]

@@ -138,6 +138,10 @@ def test_errors_name_the_problem() -> None:
         TorchRNNConfig(mode="GRU", input_size=2, hidden_size=3, proj_size=2)
     with pytest.raises(ValueError, match="mode"):
         TorchRNNConfig(mode="RNN_TANH", input_size=2, hidden_size=3)  # type: ignore[arg-type]
+    inp = keras.Input((None, 3))
+    with_head = keras.Model(inp, keras.layers.Dense(1)(keras.layers.LSTM(4)(inp)))
+    with pytest.raises(ValueError, match="Dense"):
+        state_dict_from_keras(with_head)
     config, state, _ = load_fixture(GOLDEN / "lstm_basic.npz")
     del state["bias_hh_l0"]
     with pytest.raises(ValueError, match="bias_hh_l0"):
