@@ -1,0 +1,371 @@
+"""Section 1: training throughput of the forecast presets, our training loop against a PyTorch twin.
+
+Ours is `builder.train.fit` minus its run bookkeeping: `set_seed`, `prepare_series`, `series_dataset`
+(shuffled tf.data windows), `build_model`, `compile_model`, `model.fit` with a per-batch callback that
+reads the loss (as fit's own callback does). The PyTorch twin has the same blocks and sizes (Conv1d,
+nn.LSTM / nn.GRU / nn.RNN, Linear layers, Linear head, residual last value), Adam with the same
+clipnorm and MSE, and trains on the same scaled windows, shuffled each epoch.
+
+Configuration (bench.cells): batch 64, lookback 48, 8 features, horizon 1; 2 threads on both sides.
+Every measurement runs in its own fresh process; the first epoch is warm-up (tracing / compiling),
+then the best of the timed epochs counts (the machine is shared). samples/s = windows / epoch seconds.
+
+    .torchvenv/bin/python -m bench.throughput [--quick]          # this section's rows as a table
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from bench.cells import BATCH, FEATURES, ROOT, TORCH_TWIN, WINDOW
+
+PRESETS = ["stacked_lstm", "deep_gru", "lstmp", "simple_rnn_baseline", "cldnn"]
+THREADS = 2
+
+
+# ---------------------------------------------------------------------------------------------------
+# Shared helpers (also used by bench.predict_latency)
+# ---------------------------------------------------------------------------------------------------
+def call_worker(module: str, args: list[str], timeout: float = 900) -> dict[str, Any]:
+    """Run `python -m module --worker ... args` in a fresh process; its last `RESULT {json}` line."""
+    cmd = [sys.executable, "-m", module, *args]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT, timeout=timeout)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def emit(result: dict[str, Any]) -> None:
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def torch_available() -> bool:
+    """Whether `import torch` works in this interpreter (checked in a subprocess: no torch import here)."""
+    proc = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True)
+    return proc.returncode == 0
+
+
+def set_tf_threads(n: int = THREADS) -> None:
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(n)
+    tf.config.threading.set_inter_op_parallelism_threads(n)
+
+
+def bench_spec(preset: str, jit: bool | str = "auto", batch: int = BATCH) -> Any:
+    """The preset with lookback 48, horizon 1, batch 64 and the given jit_compile."""
+    from builder.presets import load_preset
+
+    return load_preset(preset).updated(
+        data={"lookback": WINDOW, "horizon": 1}, training={"batch_size": batch, "jit_compile": jit}
+    )
+
+
+def make_frame(rows: int, seed: int = 0) -> Any:
+    """An hourly series with FEATURES columns (first = target): daily season, trend, noise."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    t = np.arange(rows)
+    cols = {"time": pd.date_range("2020-01-01", periods=rows, freq="h")}
+    for k in range(FEATURES):
+        cols[f"s{k}"] = (np.sin(2 * np.pi * t / 24 + k) + 0.001 * t * (k + 1) + rng.normal(0, 0.2, rows)).astype("float32")
+    return pd.DataFrame(cols)
+
+
+def rows_for_windows(n_windows: int, batch: int = BATCH) -> int:
+    """Rows whose training part (default 70/15/15 split) holds a multiple of `batch` windows, at least
+    `n_windows` (no partial last batch: XLA would compile a second shape and retrace every epoch)."""
+    from builder.data import split_sizes
+
+    rows = int(np.ceil((n_windows + WINDOW + 1) / 0.7))
+    while True:
+        n_train, _ = split_sizes(rows, 0.15, 0.15, 1)
+        windows = n_train - WINDOW
+        if windows >= n_windows and windows % batch == 0:
+            return rows
+        rows += 1
+
+
+def prepared(preset: str, steps: int, jit: bool | str = "auto", batch: int = BATCH) -> tuple[Any, Any]:
+    """(spec, SeriesData) with about `steps` training batches."""
+    from builder.data import prepare_series
+
+    spec = bench_spec(preset, jit, batch)
+    data = prepare_series(make_frame(rows_for_windows(steps * batch, batch)), spec)
+    return spec, data
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ours
+# ---------------------------------------------------------------------------------------------------
+#: our variants, measured one after the other in one process: (name, op determinism, jit_compile)
+VARIANTS = [("fit", True, "auto"), ("xla", False, True), ("noxla", False, False)]
+
+
+def disable_op_determinism() -> None:
+    from tensorflow.python.framework import config
+
+    config.disable_op_determinism()
+
+
+def keras_training(preset: str, jit: bool | str, steps: int, epochs: int, batch: int = BATCH,
+                   deterministic: bool = True, unroll: bool = False) -> dict[str, Any]:
+    """Best samples/s over `epochs` timed epochs of our training loop (after one warm-up epoch).
+
+    `deterministic=True` is what `builder.train.fit` does (`set_seed` enables TF op determinism, and
+    with it Keras silently turns `jit_compile=True` into False); False measures what XLA would give.
+    """
+    import keras
+
+    from builder.build import build_model
+    from builder.data import series_dataset
+    from builder.train import compile_model, set_seed
+
+    spec, data = prepared(preset, steps, jit, batch)
+    set_seed(spec.training.seed)
+    if not deterministic:
+        disable_op_determinism()
+    train_ds = series_dataset(data, "train", batch, shuffle=True, seed=spec.training.seed, stride=1)
+    n_windows = len(data.window_starts("train"))
+    model = build_model(spec, len(data.features), len(data.targets))
+    model.get_layer("standardize").set_statistics(data.x_scaler.mean, data.x_scaler.scale)
+    if unroll:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.RNN):
+                layer.unroll = True
+    compile_model(model, spec)
+
+    class Timer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self.t0 = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            float((logs or {}).get("loss", 0.0))  # fit's StudioCallback reads the loss every batch
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.seconds.append(time.perf_counter() - self.t0)
+
+    timer = Timer()
+    model.fit(train_ds, epochs=1 + epochs, callbacks=[timer], verbose=0, shuffle=False)
+    timed = timer.seconds[1:]
+    disable_op_determinism()
+    return {"samples_per_s": n_windows / min(timed), "warmup_s": timer.seconds[0], "windows": n_windows,
+            "params": int(model.count_params()), "jit_compile": bool(model.jit_compile)}
+
+
+def keras_variants(preset: str, steps: int, epochs: int, batch: int = BATCH,
+                   variants: list[str] | None = None, unroll: bool = False) -> dict[str, Any]:
+    """Each of VARIANTS (or the named ones) measured in turn in this process."""
+    import warnings
+
+    set_tf_threads()
+    out = {}
+    for name, det, jit in VARIANTS:
+        if variants and name not in variants:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            out[name] = keras_training(preset, jit, steps, epochs, batch, deterministic=det, unroll=unroll)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# PyTorch twin
+# ---------------------------------------------------------------------------------------------------
+def torch_twin(spec: Any, n_features: int, n_out: int) -> Any:
+    """An nn.Module with the spec's blocks: [B, L, F] scaled -> [B, horizon, n_out] scaled."""
+    import torch
+    from torch import nn
+
+    acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "sigmoid": nn.Sigmoid, "linear": nn.Identity}
+
+    class Conv(nn.Module):
+        def __init__(self, block: Any, ch: int) -> None:
+            super().__init__()
+            self.pad = {"causal": (block.kernel_size - 1, 0), "valid": (0, 0),
+                        "same": ((block.kernel_size - 1) // 2, block.kernel_size // 2)}[block.padding]
+            self.conv = nn.Conv1d(ch, block.filters, block.kernel_size)
+            self.act = acts[block.activation]()
+            self.pool = nn.MaxPool1d(block.pool_size, ceil_mode=True) if block.pool_size > 1 else nn.Identity()
+
+        def forward(self, x: Any) -> Any:  # [B, T, C]
+            y = self.act(self.conv(nn.functional.pad(x.transpose(1, 2), self.pad)))
+            return self.pool(y).transpose(1, 2)
+
+    class Recurrent(nn.Module):
+        def __init__(self, block: Any, ch: int, last: bool) -> None:
+            super().__init__()
+            kind, _, _ = TORCH_TWIN[block.cell]
+            extra = {"proj_size": block.proj_units} if block.cell == "lstm_proj" else {}
+            self.rnn = getattr(nn, kind)(ch, block.units, num_layers=block.num_layers, batch_first=True,
+                                         dropout=block.dropout if block.num_layers > 1 else 0.0,
+                                         bidirectional=block.bidirectional, **extra)
+            self.last = last
+            self.out = (block.proj_units if extra else block.units) * (2 if block.bidirectional else 1)
+
+        def forward(self, x: Any) -> Any:
+            y, _ = self.rnn(x)
+            return y[:, -1] if self.last else y
+
+    class Twin(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            layers: list[nn.Module] = []
+            ch = n_features
+            rec = [i for i, b in enumerate(spec.blocks) if b.kind == "recurrent"]
+            for i, b in enumerate(spec.blocks):
+                if b.kind == "conv":
+                    layers.append(Conv(b, ch))
+                    ch = b.filters
+                elif b.kind == "recurrent":
+                    layer = Recurrent(b, ch, last=i == rec[-1])
+                    layers.append(layer)
+                    ch = layer.out
+                elif b.kind == "dense":
+                    layers += [nn.Linear(ch, b.units), acts[b.activation]()]
+                    if b.dropout > 0:
+                        layers.append(nn.Dropout(b.dropout))
+                    ch = b.units
+                else:
+                    raise NotImplementedError(f"no PyTorch twin for a {b.kind} block")
+            self.body = nn.Sequential(*layers)
+            self.head = nn.Linear(ch, spec.data.horizon * n_out)
+
+        def forward(self, x: Any) -> Any:
+            y = self.head(self.body(x)).view(-1, spec.data.horizon, n_out)
+            return y + x[:, -1:, :n_out] if spec.residual else y
+
+    torch.manual_seed(spec.training.seed)
+    return Twin()
+
+
+def scaled_windows(data: Any, part: str = "train") -> tuple[np.ndarray, np.ndarray]:
+    """Materialised (x scaled [N, L, F], y scaled [N, H, T]) float32 windows, as the model sees them."""
+    from builder.data import series_windows
+
+    x, y = series_windows(data, part)
+    n, length, f = x.shape
+    xs = data.x_scaler.transform(x.reshape(-1, f)).reshape(n, length, f)
+    ys = data.y_scaler.transform(y.reshape(-1, y.shape[-1])).reshape(y.shape)
+    return xs.astype("float32"), ys.astype("float32")
+
+
+def torch_training(preset: str, steps: int, epochs: int, batch: int = BATCH) -> dict[str, Any]:
+    """Best samples/s over `epochs` timed epochs of the PyTorch twin (after one warm-up epoch)."""
+    import torch
+
+    torch.set_num_threads(THREADS)
+    spec, data = prepared(preset, steps, batch=batch)
+    x_np, y_np = scaled_windows(data)
+    x, y = torch.from_numpy(x_np), torch.from_numpy(y_np)
+    model = torch_twin(spec, x.shape[-1], y.shape[-1])
+    model.train()
+    opt = torch.optim.Adam(model.parameters(), lr=spec.training.learning_rate)
+    clip = spec.training.clipnorm
+    gen = torch.Generator().manual_seed(spec.training.seed)
+
+    seconds = []
+    for _ in range(1 + epochs):
+        t0 = time.perf_counter()
+        order = torch.randperm(len(x), generator=gen)
+        for i in range(0, len(x), batch):
+            idx = order[i:i + batch]
+            opt.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.mse_loss(model(x[idx]), y[idx])
+            loss.backward()
+            if clip is not None:  # Keras clipnorm clips each gradient tensor to this norm
+                for p in model.parameters():
+                    torch.nn.utils.clip_grad_norm_([p], clip)
+            opt.step()
+            loss.item()
+        seconds.append(time.perf_counter() - t0)
+    return {"samples_per_s": len(x) / min(seconds[1:]), "warmup_s": seconds[0], "windows": len(x),
+            "params": int(sum(p.numel() for p in model.parameters()))}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Section
+# ---------------------------------------------------------------------------------------------------
+def sizes(quick: bool) -> tuple[int, int]:
+    """(batches per epoch, timed epochs)."""
+    return (4, 2) if quick else (40, 3)
+
+
+def run(quick: bool = False, presets: list[str] | None = None, log: Any = None) -> list[dict[str, Any]]:
+    """Rows of the table: per preset, our loop as fit runs it vs PyTorch, then XLA on vs off."""
+    steps, epochs = sizes(quick)
+    has_torch = torch_available()
+    rows: list[dict[str, Any]] = []
+    common = ["--steps", str(steps), "--epochs", str(epochs)]
+    wins = {True: 0, False: 0}
+    for preset in presets or PRESETS:
+        ours = call_worker("bench.throughput", ["--worker", "keras", "--preset", preset, *common])
+        theirs = call_worker("bench.throughput", ["--worker", "torch", "--preset", preset, *common]) if has_torch else None
+        fit, xla, noxla = ours["fit"], ours["xla"], ours["noxla"]
+        if log:
+            log(f"  train {preset}: fit {fit['samples_per_s']:.0f}, xla {xla['samples_per_s']:.0f}, "
+                f"no-xla {noxla['samples_per_s']:.0f}, torch {theirs['samples_per_s'] if theirs else 'n/a'}")
+        o = fit["samples_per_s"]
+        note = (f"as builder.train.fit runs it (jit auto -> {fit['jit_compile']}, op determinism on); params "
+                f"{fit['params']:,}" + (f" vs {theirs['params']:,}" if theirs else "") + f"; {fit['windows']} windows/epoch")
+        if preset == "deep_gru":
+            note += "; Keras recurrent_dropout 0.1 + input dropout, torch dropout between layers only"
+        rows.append({"figure": f"train {preset}: samples/s vs PyTorch twin", "ours": o,
+                     "reference": theirs["samples_per_s"] if theirs else "n/a",
+                     "ratio": o / theirs["samples_per_s"] if theirs else None, "unit": "samples/s", "note": note})
+        if theirs:
+            rows.append({"figure": f"train {preset}: XLA (jit_compile=True, determinism off) vs PyTorch",
+                         "ours": xla["samples_per_s"], "reference": theirs["samples_per_s"],
+                         "ratio": xla["samples_per_s"] / theirs["samples_per_s"], "unit": "samples/s",
+                         "note": "what fit would reach if jit_compile=True took effect"})
+        wins[xla["samples_per_s"] > noxla["samples_per_s"]] += 1
+        rows.append({"figure": f"train {preset}: jit_compile=True vs False", "ours": xla["samples_per_s"],
+                     "reference": noxla["samples_per_s"], "ratio": xla["samples_per_s"] / noxla["samples_per_s"],
+                     "unit": "samples/s",
+                     "note": f"both with op determinism off; first epoch (trace/compile) {xla['warmup_s']:.1f} s "
+                             f"with XLA vs {noxla['warmup_s']:.1f} s"})
+    rows.append({"figure": "train: presets where jit_compile=True is faster", "ours": wins[True],
+                 "reference": wins[True] + wins[False], "ratio": None, "unit": "presets",
+                 "note": "spec default 'auto' = False on CPU; and set_seed's op determinism turns True into False"})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--worker", choices=["keras", "torch"])
+    p.add_argument("--preset", choices=PRESETS, default="stacked_lstm")
+    p.add_argument("--variants", nargs="+", choices=[v[0] for v in VARIANTS])
+    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch", type=int, default=BATCH)
+    p.add_argument("--unroll", action="store_true", help="unroll the recurrent layers (experiment)")
+    p.add_argument("--quick", action="store_true")
+    args = p.parse_args(argv)
+    if args.worker == "keras":
+        emit(keras_variants(args.preset, args.steps, args.epochs, args.batch, args.variants, args.unroll))
+    elif args.worker == "torch":
+        emit(torch_training(args.preset, args.steps, args.epochs, args.batch))
+    else:
+        from bench.run import print_table
+
+        print_table(run(args.quick, log=lambda m: print(m, file=sys.stderr, flush=True)))
+
+
+if __name__ == "__main__":
+    main()
