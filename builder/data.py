@@ -30,6 +30,7 @@ from builder.spec import DataSettings, ModelSpec
 TIME_NAMES = ("time", "date", "datetime", "timestamp", "ds", "period", "month", "week", "day", "year")
 SNIFF_BYTES = 65_536
 DEFAULT_FORECAST_LOOKBACK = 24
+SCALER_CHUNK = 1_000_000
 
 
 class DataError(ValueError):
@@ -308,32 +309,45 @@ def empty_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if df[c].isna().all()]
 
 
-def to_numeric(df: pd.DataFrame, col: str, source: str) -> pd.Series:
-    """Column as float64; cells that are present but not numbers are an error naming the rows."""
+def to_numeric(df: pd.DataFrame, col: str, source: str, row_offset: int = 0) -> pd.Series:
+    """Column as floats; cells that are present but not numbers are an error naming the rows.
+
+    Row numbers are file lines (header = 1); `row_offset` counts the data rows before `df` (chunks).
+    """
     if col not in df.columns:
         raise DataError(f"{source}: column `{col}` not found; columns are {list(df.columns)}")
     s = df[col]
     if pd.api.types.is_bool_dtype(s):
         return s.astype("float64")
-    values = pd.to_numeric(s, errors="coerce")
-    bad = values.isna() & s.notna() & (s.astype(str).str.strip() != "")
+    if pd.api.types.is_float_dtype(s):
+        values = s  # already numbers (float32 stays float32: no copy for large files)
+    elif pd.api.types.is_numeric_dtype(s):
+        values = s.astype("float64")
+    else:
+        values = pd.to_numeric(s, errors="coerce")
+    suspect = values.isna().to_numpy() & s.notna().to_numpy()
+    bad = pd.Series(False, index=s.index)
+    if suspect.any():  # text cells that did not parse (blank ones are missing values, not errors)
+        bad[suspect] = s[suspect].astype(str).str.strip() != ""
     if bad.any():
-        rows = (np.flatnonzero(bad.to_numpy()) + 2).tolist()
-        examples = ", ".join(f"row {r}: {str(s.iloc[r - 2])[:30]!r}" for r in rows[:3])
+        rows = (np.flatnonzero(bad.to_numpy()) + 2 + row_offset).tolist()
+        examples = ", ".join(f"row {r}: {str(s.iloc[r - 2 - row_offset])[:30]!r}" for r in rows[:3])
         more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
         raise DataError(
             f"{source}: column `{col}` expected numbers, found text in {len(rows)} row(s) ({examples}{more})"
         )
-    values = values.astype("float64")
-    finite = np.isfinite(values.to_numpy()) | values.isna().to_numpy()
+    if not pd.api.types.is_float_dtype(values):
+        values = values.astype("float64")
+    arr = values.to_numpy()
+    finite = np.isfinite(arr) | np.isnan(arr)
     if not finite.all():
-        rows = (np.flatnonzero(~finite) + 2).tolist()
+        rows = (np.flatnonzero(~finite) + 2 + row_offset).tolist()
         raise DataError(
             f"{source}: column `{col}` has infinite values in row(s) {rows[:5]}; expected finite numbers"
         )
-    big = values.abs() > 1e30
+    big = np.abs(arr) > 1e30
     if big.any():
-        rows = (np.flatnonzero(big.to_numpy()) + 2).tolist()
+        rows = (np.flatnonzero(big) + 2 + row_offset).tolist()
         raise DataError(f"{source}: column `{col}` has values beyond ±1e30 in row(s) {rows[:5]}")
     return values
 
@@ -364,7 +378,8 @@ class Scaler:
         if kind == "none":
             return cls(kind, np.zeros(k), np.ones(k))
         est = StandardScaler() if kind == "standard" else MinMaxScaler()
-        est.fit(train)
+        for i in range(0, max(len(train), 1), SCALER_CHUNK):  # chunks bound the copies sklearn makes
+            est.partial_fit(train[i : i + SCALER_CHUNK])
         if kind == "standard":
             mean, scale = est.mean_, est.scale_
         else:
@@ -507,9 +522,21 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec) -> SeriesData:
         notices.append(f"column(s) {ignored} are empty; ignored")
     time, table, freq, read_notices = read_series(df, time_col, columns, settings.missing)
     notices += read_notices
+    return series_from_arrays(
+        spec, source, table.to_numpy(dtype=np.float32), time, time_col, targets, covariates, freq, notices
+    )
+
+
+def series_from_arrays(
+    spec: ModelSpec, source: str, values: np.ndarray, time: pd.DatetimeIndex | None, time_col: str | None,
+    targets: list[str], covariates: list[str], freq: str | None, notices: list[str],
+) -> SeriesData:
+    """Split checked values [T, targets + covariates] float32 in time order and fit the scalers on train."""
+    settings = spec.data
+    columns = targets + covariates
     lookback = settings.lookback or DEFAULT_FORECAST_LOOKBACK
     horizon = settings.horizon
-    T = len(table)
+    T = len(values)
     n_train, n_val = split_sizes(T, settings.val_fraction, settings.test_fraction, horizon)
     if n_train < lookback + horizon:
         need = next(t for t in range(T + 1, 10 * (T + lookback + horizon) + 100)
@@ -519,9 +546,9 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec) -> SeriesData:
             f"val {settings.val_fraction:.0%} and test {settings.test_fraction:.0%}; need at least "
             f"{need} rows (or a shorter lookback / horizon)"
         )
-    _check_windows(max(0, T - lookback - horizon + 1), "windows", source)
-    values = table.to_numpy(dtype=np.float32)
-    constant = [c for c in columns if np.nanstd(table[c].to_numpy()[:n_train]) == 0]
+    _check_windows(max(0, T - lookback - horizon + 1) // settings.stride, "windows", source)
+    train = values[:n_train]
+    constant = [c for j, c in enumerate(columns) if np.nanmin(train[:, j]) == np.nanmax(train[:, j])]
     if constant:
         notices.append(f"column(s) {constant} are constant in the training part; they carry no signal")
     season = settings.season_length or season_from_freq(freq)
@@ -533,7 +560,6 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec) -> SeriesData:
         lookback=lookback, horizon=horizon, n_train=n_train, n_val=n_val, season_length=season, freq=freq,
         notices=notices,
     )
-    train = values[:n_train]
     data.x_scaler = Scaler.fit(settings.scaler, train)
     data.y_scaler = Scaler.fit(settings.scaler, train[:, : len(targets)])
     return data
@@ -945,6 +971,11 @@ def load_and_prepare(
     path: Source, spec: ModelSpec, test_path: Source | None = None, name: str | None = None,
 ) -> SeriesData | SequenceData:
     """Read the CSV(s) and prepare them for the spec's task."""
+    if spec.task == "forecast" and test_path is None and name is None:
+        from builder.stream import read_series_file, should_stream
+
+        if should_stream(path):
+            return read_series_file(path, spec)
     df = load_table(path, name=name)
     if spec.task == "forecast":
         if test_path is not None:
