@@ -168,7 +168,7 @@ with edit_col:
         common.show_error(ValueError(problem))
     elif new_spec is not None and new_spec.model_dump(mode="json") != st.session_state["spec"]:
         common.set_spec(new_spec)
-        s = new_spec
+        st.rerun()  # redraw titles and dependent fields (projection size, merge mode) from the new spec
 
 
 # ---- live view -------------------------------------------------------------------------------------

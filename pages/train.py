@@ -65,6 +65,8 @@ with st.container(border=True):
 
 # ---- start -----------------------------------------------------------------------------------------
 run = current_run(st.session_state.get("run_id"))
+if run is not None and st.session_state.get("run_id") != run.path.name:
+    st.session_state["run_id"] = run.path.name  # found on disk (reload, second tab): keep showing it
 active = run is not None and run.status().get("state") in ("queued", "running")
 b1, b2, b3 = st.columns([2, 2, 3], vertical_alignment="center")
 data_name = source["name"] if source else "no data"
@@ -87,6 +89,7 @@ if b1.button("▶️ Train", type="primary", disabled=bool(problem) or data_prob
 if b2.button("⏹ Stop", disabled=not active, width="stretch",
              help="Stop at the next batch; the best weights so far are kept and evaluated."):
     run.request_stop()
+    st.session_state["stop_requested"] = run.path.name
     st.toast("Stop requested: the run finishes its current batch, then saves the best weights.")
 if data_problem:
     common.show_error(ValueError(data_problem), "Fix the data first: ")
@@ -99,6 +102,8 @@ def _draw(run_id: str) -> None:
         st.info("This run no longer exists.")
         return
     v = progress_view(run)
+    if v["active"] and st.session_state.get("stop_requested") == run_id and not run.stop_requested():
+        run.request_stop()  # the worker clears stop requests when it starts: repeat one made before that
     icon = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹", "failed": "❌",
             "interrupted": "⚠️"}.get(v["state"], "")
     st.markdown(f"#### {icon} `{run.path.name}` — {v['state']}")

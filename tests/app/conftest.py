@@ -1,0 +1,74 @@
+"""AppTest fixtures: a throw-away data directory, a tiny series CSV and app factories with seeded state."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+REPO = Path(__file__).resolve().parents[2]
+APP = str(REPO / "app.py")
+PAGES = ["pages/data.py", "pages/design.py", "pages/train.py", "pages/evaluate.py", "pages/export.py"]
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every app test writes runs, uploads and presets under its own temporary RNN_STUDIO_HOME."""
+    home = tmp_path / "studio-home"
+    monkeypatch.setenv("RNN_STUDIO_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """120 monthly rows of a noisy seasonal series with one covariate."""
+    path = tmp_path_factory.mktemp("data") / "tiny_monthly.csv"
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    y = 100 + 0.5 * t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, t.size)
+    x = np.cos(2 * np.pi * t / 12)
+    dates = [f"{2000 + k // 12}-{k % 12 + 1:02d}-01" for k in t]
+    lines = ["month,sales,promo"] + [f"{d},{a:.3f},{b:.3f}" for d, a, b in zip(dates, y, x, strict=True)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def tiny_spec(**training: object) -> dict:
+    """A small, fast forecast spec for the tiny CSV."""
+    from builder.spec import ModelSpec
+
+    return ModelSpec.from_dict({
+        "name": "tiny lstm", "task": "forecast",
+        "data": {"time_col": "month", "targets": ["sales"], "features": [], "lookback": 12, "horizon": 3},
+        "blocks": [{"kind": "recurrent", "cell": "lstm", "units": 8}, {"kind": "dense", "units": 8}],
+        "training": {"epochs": 1, "batch_size": 16, "patience": None, **training},
+    }).model_dump(mode="json")
+
+
+def make_app(page: str | None = None, seed: dict | None = None, timeout: float = 90) -> AppTest:
+    """The app (via app.py) on `page`, with session state seeded before the first run."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    for key, value in (seed or {}).items():
+        at.session_state[key] = value
+    at.run()
+    if page and page != "pages/data.py":
+        at.switch_page(page)
+        at.run()
+    return at
+
+
+def seeded(csv: Path, **extra: object) -> dict:
+    return {"source": {"path": str(csv), "name": csv.name, "kind": "upload"}, "spec": tiny_spec(),
+            "spec_rev": 0, **extra}
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def by_label(elements, label: str):
+    found = [w for w in elements if w.label == label]
+    assert found, f"no widget labelled {label!r}; have {[w.label for w in elements]}"
+    return found[0]

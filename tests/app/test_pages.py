@@ -1,0 +1,134 @@
+"""Every page renders from a fresh session and from seeded state; Data and Design edit the spec."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.app.conftest import PAGES, by_label, errors, make_app, seeded
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_from_fresh_session(page: str) -> None:
+    at = make_app(page)
+    assert not at.exception
+    assert at.title, "every page has a title"
+    if page == "pages/data.py":
+        assert not errors(at), errors(at)
+        assert at.session_state["source"] is not None, "a bundled sample is chosen at once"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_renders_from_seeded_state(page: str, tiny_csv) -> None:
+    at = make_app(page, seeded(tiny_csv, run_id="does-not-exist"))
+    assert not at.exception
+    assert not errors(at), errors(at)
+
+
+def test_data_page_widgets_change_the_spec(tiny_csv) -> None:
+    at = make_app("pages/data.py", seeded(tiny_csv))
+    by_label(at.number_input, "Lookback (steps)").set_value(6).run()
+    by_label(at.number_input, "Horizon (steps ahead)").set_value(2).run()
+    by_label(at.slider, "Test fraction").set_value(0.2).run()
+    by_label(at.selectbox, "Missing values").set_value("ffill").run()
+    assert not at.exception
+    data = at.session_state["spec"]["data"]
+    assert (data["lookback"], data["horizon"], data["test_fraction"], data["missing"]) == (6, 2, 0.2, "ffill")
+    by_label(at.multiselect, "Covariates (extra inputs)").set_value(["promo"]).run()
+    assert at.session_state["spec"]["data"]["features"] == ["promo"]
+    assert any("fits the spec" in s.value for s in at.success)
+
+
+def test_data_page_reports_a_window_too_long_inline(tiny_csv) -> None:
+    at = make_app("pages/data.py", seeded(tiny_csv))
+    by_label(at.number_input, "Lookback (steps)").set_value(500).run()
+    assert not at.exception
+    assert any("too few" in e for e in errors(at)), errors(at)
+
+
+def test_data_page_upload_and_bad_csv(tiny_csv) -> None:
+    at = make_app("pages/data.py", seeded(tiny_csv))
+    by_label(at.radio, "Source").set_value("Upload a CSV").run()
+    at.file_uploader[0].upload("bad.csv", b"a,b\n1,2\n3,4,5,6\n", "text/csv").run()
+    assert not at.exception
+    assert any("ragged" in e or "row" in e for e in errors(at)), errors(at)
+    at.file_uploader[0].upload("good.csv", tiny_csv.read_bytes(), "text/csv").run()
+    assert not at.exception
+    assert at.session_state["source"]["name"] == "good.csv"
+    assert not errors(at), errors(at)
+
+
+def test_data_page_classification_sample(tmp_path) -> None:
+    rows = ["sequence_id,t,x,label"]
+    for sid in range(30):
+        for t in range(10):
+            rows.append(f"{sid},{t},{(sid % 2) * t + 0.1 * t},{'up' if sid % 2 else 'flat'}")
+    csv = tmp_path / "seqs.csv"
+    csv.write_text("\n".join(rows) + "\n")
+    at = make_app("pages/data.py", seeded(csv))
+    by_label(at.radio, "Task").set_value("classify").run()
+    assert not at.exception
+    spec = at.session_state["spec"]
+    assert spec["task"] == "classify"
+    assert (spec["data"]["id_col"], spec["data"]["label_col"]) == ("sequence_id", "label")
+    assert not errors(at), errors(at)
+
+
+def test_design_preset_blocks_and_validation(tiny_csv) -> None:
+    at = make_app("pages/design.py", seeded(tiny_csv))
+    assert not at.exception
+    at.button(key="preset_attention_lstm").click().run()
+    spec = at.session_state["spec"]
+    assert any(b["kind"] == "attention" for b in spec["blocks"])
+    assert spec["data"]["targets"] == ["sales"], "the data choices survive a preset"
+    n = len(spec["blocks"])
+    at.selectbox(key="design_add_kind").set_value("dense").run()
+    by_label(at.button, "Add block").click().run()
+    assert len(at.session_state["spec"]["blocks"]) == n + 1
+    rev = at.session_state["spec_rev"]
+    at.button(key=f"m{rev}_{n}_rm").click().run()
+    assert len(at.session_state["spec"]["blocks"]) == n
+    # move the dense head above the attention block: refused with a message naming the block
+    blocks = at.session_state["spec"]["blocks"]
+    dense = max(i for i, b in enumerate(blocks) if b["kind"] == "dense")
+    rev = at.session_state["spec_rev"]
+    at.button(key=f"m{rev}_{dense}_up").click().run()
+    assert not at.exception
+    assert at.session_state["spec"]["blocks"] == blocks
+    assert any("blocks." in e for e in errors(at)), errors(at)
+
+
+def test_design_field_edits_and_projection(tiny_csv) -> None:
+    at = make_app("pages/design.py", seeded(tiny_csv))
+    at.number_input(key="m0_0_units").set_value(16).run()
+    assert at.session_state["spec"]["blocks"][0]["units"] == 16
+    at.selectbox(key="m0_0_cell").set_value("lstm_proj").run()
+    block = at.session_state["spec"]["blocks"][0]
+    assert (block["cell"], block["proj_units"]) == ("lstm_proj", 8)
+    at.number_input(key="m0_0_proj_units").set_value(16).run()
+    assert not at.exception
+    assert any("proj_units" in e for e in errors(at)), errors(at)
+    assert at.session_state["spec"]["blocks"][0]["proj_units"] == 8, "an invalid edit is not stored"
+    at.number_input(key="m0_0_proj_units").set_value(4).run()
+    assert at.session_state["spec"]["blocks"][0]["proj_units"] == 4
+    assert not errors(at), errors(at)
+    at.toggle(key="m0_0_bidirectional").set_value(True).run()
+    assert at.session_state["spec"]["blocks"][0]["bidirectional"] is True
+    assert any(m.label == "Trainable parameters" and m.value != "–" for m in at.metric)
+
+
+def test_design_spec_upload_and_save_preset(tiny_csv, studio_home) -> None:
+    import json
+
+    at = make_app("pages/design.py", seeded(tiny_csv))
+    at.file_uploader(key="spec_upload").upload("bad.json", b'{"blocks": [{"kind": "dense"}]}', "application/json").run()
+    assert not at.exception
+    assert any("recurrent" in e for e in errors(at)), errors(at)
+    good = dict(at.session_state["spec"], name="uploaded model")
+    at.file_uploader(key="spec_upload").upload("good.json", json.dumps(good).encode(), "application/json").run()
+    assert at.session_state["spec"]["name"] == "uploaded model"
+    rev = at.session_state["spec_rev"]
+    at.text_input(key=f"m{rev}_preset_name").set_value("my_model").run()
+    by_label(at.button, "💾 Save preset").click().run()
+    assert (studio_home / "presets" / "my_model.json").exists()
+    at.run()
+    assert at.button(key="preset_my_model") is not None

@@ -1,0 +1,70 @@
+"""builder.diagram: spec -> Graphviz DOT, without Keras, matching the builder's layers and shapes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from builder import list_presets, load_preset
+from builder.diagram import to_dot
+from builder.spec import ModelSpec
+
+
+def _spec(blocks: list[dict], task: str = "forecast", **data: object) -> ModelSpec:
+    return ModelSpec.from_dict({"task": task, "blocks": blocks, "data": data})
+
+
+def test_stacked_lstm_nodes_and_shapes() -> None:
+    spec = _spec([{"kind": "recurrent", "cell": "lstm", "units": 64, "num_layers": 2}, {"kind": "dense", "units": 32}],
+                 lookback=24, horizon=3)
+    dot = to_dot(spec, n_features=2, n_outputs=1)
+    assert dot.startswith("digraph model {") and dot.rstrip().endswith("}")
+    assert dot.count("LSTM #0 layer") == 2
+    assert "[batch, 24, 64]" in dot, "the first layer returns all steps"
+    assert "[batch, 64]" in dot, "the last layer returns only its final step"
+    assert "[batch, 3, 1]" in dot and "horizon 3" in dot
+    assert "Add last observed value" in dot
+
+
+def test_bidirectional_projection_conv_and_attention_widths() -> None:
+    spec = _spec([
+        {"kind": "conv", "filters": 16, "kernel_size": 5, "padding": "valid", "pool_size": 2},
+        {"kind": "recurrent", "cell": "lstm_proj", "units": 32, "proj_units": 8, "bidirectional": True},
+        {"kind": "attention", "units": 4},
+        {"kind": "dense", "units": 10, "dropout": 0.1},
+    ], lookback=20, horizon=1)
+    dot = to_dot(spec, n_features=3, n_outputs=2)
+    assert "[batch, 16, 16]" in dot, "valid conv: 20 - 5 + 1 = 16 steps"
+    assert "[batch, 8, 16]" in dot, "pooling by 2 halves the steps"
+    assert "[batch, 8, 16]" in dot and "proj 8" in dot and "bidirectional (concat)" in dot
+    assert "Attention pooling" in dot and "dropout 0.1" in dot
+
+
+def test_classifier_has_softmax_and_variable_length() -> None:
+    spec = _spec([{"kind": "recurrent", "cell": "gru", "units": 8}], task="classify")
+    dot = to_dot(spec, n_features=1, n_outputs=4)
+    assert "variable length" in dot and "4 classes" in dot and "[batch, T, 1]" in dot
+    assert "residual" not in dot
+
+
+def test_labels_are_escaped() -> None:
+    spec = _spec([{"kind": "recurrent"}]).updated(name='a "quoted" name')
+    dot = to_dot(spec)
+    assert dot.count("{") == dot.count("}")
+
+
+@pytest.mark.parametrize("name", [p["name"] for p in list_presets()])
+def test_every_preset_draws(name: str) -> None:
+    spec = load_preset(name)
+    dot = to_dot(spec, n_features=3, n_outputs=2)
+    layers = sum(b.num_layers for b in spec.recurrent_blocks)
+    assert dot.count("->") >= layers + 3
+
+
+def test_no_keras_or_tensorflow_import() -> None:
+    code = ("import sys; from builder.diagram import to_dot; from builder import load_preset; "
+            "to_dot(load_preset('cldnn'), 2, 1); "
+            "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'heavy import'")
+    subprocess.run([sys.executable, "-c", code], check=True)
