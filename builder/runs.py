@@ -12,14 +12,24 @@ A run directory is self-describing:
     metadata.json   the serving contract (task, lookback, horizon, features, targets, classes, ...)
     saved_model/    TensorFlow SavedModel with a `serve` signature
 Every file is written under a temporary name and renamed into place, so no reader sees half a file.
+
+Training slots: at most RNN_STUDIO_MAX_WORKERS (default: the number of CPU cores) workers train at once
+on one data directory. A worker takes a slot with `worker_slot(run)`: an exclusive `fcntl.flock` on one
+of the files `<data dir>/.workers/slot-<i>.lock`, which the kernel releases when the process ends, even
+by SIGKILL. Workers that find every slot taken wait in a first-come queue (one ticket file each under
+`.workers/queue/`, named by arrival time and pid; tickets of dead processes are discarded) and show
+`state: queued` with their `queue_position` (1 = next) in status.json.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,20 +107,45 @@ class Run:
 
     # ---- status ------------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
-        """The status record; a 'running' run whose worker process is gone reads as 'interrupted'."""
+        """The status record; a running or queued run whose worker process is gone reads as 'interrupted'."""
         st = self.read_json("status.json", {"state": "queued"})
-        if st.get("state") == "running" and st.get("pid") and not _pid_alive(int(st["pid"])):
+        if st.get("state") in ("running", "queued") and st.get("pid") and not _pid_alive(int(st["pid"])):
             st = {**st, "state": "interrupted", "message": "the training process ended unexpectedly"}
         return st
 
     def set_status(self, state: str, **fields: Any) -> None:
         if state not in STATES:
             raise ValueError(f"unknown run state {state!r}; expected one of {STATES}")
-        st = self.read_json("status.json", {})
-        st.update(fields)
-        st["state"] = state
-        st["updated"] = time.time()
-        self.write_json("status.json", st)
+        with self._status_lock():
+            st = self.read_json("status.json", {})
+            st.update(fields)
+            if state != "queued":
+                st.pop("queue_position", None)
+            st["state"] = state
+            st["updated"] = time.time()
+            self.write_json("status.json", st)
+
+    def update_status_if(self, state: str, **fields: Any) -> bool:
+        """Add `fields` to the status only while it is still `state` (no lost update across processes)."""
+        with self._status_lock():
+            st = self.read_json("status.json", {})
+            if st.get("state") != state:
+                return False
+            st.update(fields)
+            st["updated"] = time.time()
+            self.write_json("status.json", st)
+            return True
+
+    @contextlib.contextmanager
+    def _status_lock(self) -> Iterator[None]:
+        """Serialise read-modify-write of status.json between processes."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.file(".status.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
 
     # ---- history and progress ----------------------------------------------------------------------
     def append_history(self, record: dict[str, Any]) -> None:
@@ -167,3 +202,112 @@ def list_runs(root: str | Path) -> list[Run]:
         return []
     runs = [Run(p) for p in root.iterdir() if (p / "spec.json").exists()]
     return sorted(runs, key=lambda r: r.file("spec.json").stat().st_mtime, reverse=True)
+
+
+# ------------------------------------------------------------------------------------------------------
+# Training slots and the queue
+# ------------------------------------------------------------------------------------------------------
+def slots_dir() -> Path:
+    """Where slot locks and queue tickets live: $RNN_STUDIO_SLOTS_DIR, else <data dir>/.workers."""
+    env = os.environ.get("RNN_STUDIO_SLOTS_DIR")
+    if env:
+        path = Path(env).expanduser()
+    else:
+        from builder.paths import data_root
+
+        path = data_root() / ".workers"
+    (path / "queue").mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _try_slot(folder: Path, max_workers: int, label: str) -> int | None:
+    """An open descriptor holding one free slot's lock, or None when all are taken."""
+    for i in range(max_workers):
+        fd = os.open(folder / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        os.ftruncate(fd, 0)
+        os.write(fd, label.encode())
+        return fd
+    return None
+
+
+def running_workers(folder: Path | None = None) -> int:
+    """How many slots are held by live processes (as recorded in the slot files)."""
+    folder = folder or slots_dir()
+    n = 0
+    for lock in folder.glob("slot-*.lock"):
+        try:
+            pid = int(lock.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if _pid_alive(pid):
+            n += 1
+    return n
+
+
+def _live_tickets(queue: Path) -> list[Path]:
+    live = []
+    for t in sorted(queue.glob("*.ticket")):
+        try:
+            pid = int(t.stem.rsplit("-", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if _pid_alive(pid):
+            live.append(t)
+        else:
+            t.unlink(missing_ok=True)  # its worker died while waiting
+    return live
+
+
+@contextlib.contextmanager
+def worker_slot(
+    run: Run | None = None, max_workers: int | None = None, poll: float = 0.2,
+    on_wait: Callable[[int, int], None] | None = None,
+) -> Iterator[None]:
+    """Hold one of `max_workers` training slots for the duration of the block; wait in line for one.
+
+    While waiting, `run`'s status is `queued` with `queue_position` (1 = next) and `on_wait(position,
+    running)` is called when the position changes. The slot is freed on exit, or by the kernel when the
+    process dies.
+    """
+    if max_workers is None:
+        from builder.limits import current
+
+        max_workers = current().max_workers
+    folder = slots_dir()
+    pid = os.getpid()
+    label = f"{pid} {run.path if run is not None else ''}\n"
+    ticket = folder / "queue" / f"{time.time_ns():020d}-{pid}.ticket"
+    ticket.write_text(label)
+    fd: int | None = None
+    last = None
+    try:
+        while True:
+            live = _live_tickets(folder / "queue")
+            position = live.index(ticket) + 1 if ticket in live else 1
+            if position == 1:
+                fd = _try_slot(folder, max_workers, label)
+                if fd is not None:
+                    break
+            if position != last:
+                last = position
+                running = running_workers(folder)
+                if run is not None:
+                    run.set_status(
+                        "queued", pid=pid, queue_position=position,
+                        message=f"waiting for a free training slot: number {position} in the queue, "
+                                f"{running} of {max_workers} slots busy (RNN_STUDIO_MAX_WORKERS)",
+                    )
+                if on_wait is not None:
+                    on_wait(position, running)
+            time.sleep(poll)
+    finally:
+        ticket.unlink(missing_ok=True)
+    try:
+        yield
+    finally:
+        os.close(fd)

@@ -3,6 +3,9 @@
 The run directory holds spec.json and job.json ({"data": path, "test_data": path or null, "resume": bool});
 the worker trains, writing status.json, progress.json, history.jsonl and the artifacts as it goes.
 `start(...)` launches a worker from another process (the UI) and returns at once.
+
+At most RNN_STUDIO_MAX_WORKERS workers (default: the number of CPU cores) train at once; the others wait,
+before loading TensorFlow, with status `queued` and their `queue_position` (see `builder.runs.worker_slot`).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from builder.runs import Run, atomic_write_json
+from builder.runs import Run, atomic_write_json, worker_slot
 from builder.spec import ModelSpec
 
 
@@ -27,7 +30,7 @@ def start(run_dir: str | Path, spec: ModelSpec, data_path: str | Path, test_path
     atomic_write_json(run.file("job.json"), {"data": str(data_path), "test_data": str(test_path) if test_path else None,
                                              "resume": resume, "submitted": time.time()})
     run.file("stop.request").unlink(missing_ok=True)
-    run.set_status("queued", message="starting the training process")
+    run.set_status("queued", message="starting the training process", pid=None)
     log = open(run.file("worker.log"), "ab")  # noqa: SIM115 (handed to the child)
     proc = subprocess.Popen(
         [sys.executable, "-m", "builder.worker", str(run.path)],
@@ -35,7 +38,7 @@ def start(run_dir: str | Path, spec: ModelSpec, data_path: str | Path, test_path
         cwd=str(Path(__file__).resolve().parent.parent),
     )
     log.close()
-    run.set_status("queued", pid=proc.pid, message="starting the training process")
+    run.update_status_if("queued", pid=proc.pid)  # unless the worker has already moved on
     return run
 
 
@@ -45,20 +48,22 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         sys.stderr.write("usage: python -m builder.worker RUN_DIR\n")
         return 2
-    from builder.quiet import import_tensorflow_quietly
-
-    import_tensorflow_quietly()
-    from builder.train import train_run
-
     run = Run(argv[0])
     job = run.read_json("job.json")
     if not job:
         sys.stderr.write(f"error: {run.path}: no job.json\n")
         return 2
-    run.set_status("running", pid=os.getpid(), message="starting")
+    run.set_status("queued", pid=os.getpid(), message="waiting for a training slot")
     try:
-        spec = ModelSpec.from_json(run.file("spec.json"))
-        train_run(spec, job["data"], run.path, test_path=job.get("test_data"), resume=bool(job.get("resume")))
+        with worker_slot(run):
+            run.set_status("running", pid=os.getpid(), message="starting")
+            from builder.quiet import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
+            from builder.train import train_run
+
+            spec = ModelSpec.from_json(run.file("spec.json"))
+            train_run(spec, job["data"], run.path, test_path=job.get("test_data"), resume=bool(job.get("resume")))
     except Exception as err:  # status.json already says failed with the message
         if run.status().get("state") != "failed":
             run.set_status("failed", message=str(err), error_type=type(err).__name__)
