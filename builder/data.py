@@ -947,6 +947,12 @@ def series_dataset(
     return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(tf.data.AUTOTUNE)
 
 
+def series_targets(data: SeriesData, part: str) -> np.ndarray:
+    """Raw targets of one part's windows, y [N, H, n_targets] (small: no input windows)."""
+    starts = data.window_starts(part)
+    return data.target_values[starts[:, None] + np.arange(data.lookback, data.lookback + data.horizon)]
+
+
 def series_windows(data: SeriesData, part: str) -> tuple[np.ndarray, np.ndarray]:
     """Materialised (x [N, L, F], y [N, H, n_targets]) raw windows of one part (for evaluation only)."""
     starts = data.window_starts(part)

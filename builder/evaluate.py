@@ -64,10 +64,10 @@ def evaluate_forecast(data: Any, predictions: np.ndarray, part: str = "test") ->
     Returns {"part", "n_windows", "season_length", "targets": {name: {model, naive, seasonal_naive}},
     "model"/"naive"/"seasonal_naive": mean over targets}.
     """
-    from builder.data import series_windows
+    from builder.data import series_targets
 
     starts = data.window_starts(part)
-    _, y = series_windows(data, part)
+    y = series_targets(data, part)
     series = data.target_values.astype(np.float64)
     L, H, m = data.lookback, data.horizon, data.season_length
     candidates = {

@@ -27,6 +27,9 @@ NAN_ADVICE = (
 )
 
 
+PREDICT_BATCH = 1024
+
+
 class TrainingError(RuntimeError):
     """Training could not produce a usable model (e.g. the loss became NaN)."""
 
@@ -190,6 +193,9 @@ def fit(
         has_val = bool((data.split == "val").any())
         val_ds = sequence_dataset(data, "val", t.batch_size) if has_val else None
         n_train = int((data.split == "train").sum())
+    from builder.limits import check_model_size
+
+    check_model_size(spec, n_features, n_out)  # refuse a model too large before building it
     model = build_model(spec, n_features, n_out)
     model.get_layer("standardize").set_statistics(data.x_scaler.mean, data.x_scaler.scale)
     compile_model(model, spec)
@@ -266,7 +272,7 @@ def train_run(
     """
     import os
 
-    from builder.data import load_and_prepare, series_windows
+    from builder.data import load_and_prepare, series_dataset
     from builder.evaluate import evaluate_classification, evaluate_forecast
     from builder.export import export_run_artifacts
 
@@ -285,12 +291,9 @@ def train_run(
         result = fit(spec, data, run, _progress_writer(run, spec, progress), resume=resume)
         run.set_status("running", message="evaluating")
         if isinstance(data, SeriesData):
-            x_test, _ = series_windows(data, "test")
-            part = "test"
-            if len(x_test) == 0:
-                x_test, _ = series_windows(data, "val")
-                part = "val"
-            metrics = evaluate_forecast(data, predict_windows(result.raw_model, x_test), part)
+            part = next(p for p in ("test", "val", "train") if np.subtract(*data.window_range(p)[::-1]) > 0)
+            inputs = series_dataset(data, part, PREDICT_BATCH, inputs_only=True)
+            metrics = evaluate_forecast(data, np.asarray(result.raw_model.predict(inputs, verbose=0)), part)
         else:
             test_mask = data.split == "test"
             if not test_mask.any():
