@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from builder.runs import Run, atomic_write_json
+from builder.runs import Run, atomic_write_json, atomic_write_text
 from builder.spec import ModelSpec
 
 SERVING_SNIPPET = """import numpy as np
@@ -126,13 +126,21 @@ def export_run(run: Run, out_dir: str | Path) -> Path:
         if not run.file(name).exists():
             raise FileNotFoundError(f"{run.path}: {name} is missing; has the run finished?")
     out_dir.mkdir(parents=True, exist_ok=True)
-    if (out_dir / "saved_model").exists():
-        shutil.rmtree(out_dir / "saved_model")
-    shutil.copytree(run.file("saved_model"), out_dir / "saved_model")
+    # every piece is copied under a temporary name and renamed into place: no half-written file
+    tmp = Path(tempfile.mkdtemp(prefix=".saved_model.", dir=out_dir))
+    try:
+        shutil.copytree(run.file("saved_model"), tmp / "saved_model")
+        if (out_dir / "saved_model").exists():
+            shutil.rmtree(out_dir / "saved_model")
+        (tmp / "saved_model").rename(out_dir / "saved_model")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     for name in ("model.keras", "metadata.json", "spec.json"):
-        shutil.copy2(run.file(name), out_dir / name)
+        part = out_dir / f".{name}.tmp"
+        shutil.copy2(run.file(name), part)
+        part.replace(out_dir / name)
     meta = run.read_json("metadata.json", {})
-    (out_dir / "README.txt").write_text(serving_snippet(meta), encoding="utf-8")
+    atomic_write_text(out_dir / "README.txt", serving_snippet(meta))
     return out_dir
 
 

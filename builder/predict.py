@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from builder.data import DataError, Source, group_sequences, load_table, pad_sequences, read_series
-from builder.runs import Run
+from builder.runs import Run, atomic_write_text
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -30,12 +30,15 @@ def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _inert(v: Any) -> Any:
-    if isinstance(v, str) and v.startswith(FORMULA_PREFIXES):
-        try:
-            float(v)
-            return v  # a real negative or signed number
-        except ValueError:
-            return "'" + v
+    """`'` + v for a text cell that starts (after spaces) with = + - @ tab or CR, unless it is a plain number."""
+    if isinstance(v, str) and v.lstrip(" ").startswith(FORMULA_PREFIXES):
+        if v == v.strip():
+            try:
+                float(v)
+                return v  # a real negative or signed number
+            except ValueError:
+                pass
+        return "'" + v
     return v
 
 
@@ -115,6 +118,5 @@ def predict_file(run_dir: str | Path, data: Source, out_csv: str | Path | None =
     df = load_table(data)
     out = forecast_next(run, df) if meta["task"] == "forecast" else classify_sequences(run, df)
     if out_csv is not None:
-        Path(out_csv).parent.mkdir(parents=True, exist_ok=True)
-        csv_safe(out).to_csv(out_csv, index=False)
+        atomic_write_text(out_csv, csv_safe(out).to_csv(index=False))
     return out
