@@ -518,7 +518,7 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec) -> SeriesData:
     time_col, targets, covariates = resolve_series_columns(df, settings)
     columns = targets + covariates
     ignored = [c for c in empty_columns(df) if c not in columns and c != time_col]
-    if ignored and settings.features is None:
+    if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
     time, table, freq, read_notices = read_series(df, time_col, columns, settings.missing)
     notices += read_notices
@@ -752,7 +752,7 @@ def prepare_sequences(
         tags += [tag] * len(f_xs)
     _check_windows(len(xs), "sequences", source)
     ignored = [c for c in empty_columns(df) if c not in features and c not in (id_col, order_col, label_col)]
-    if ignored and settings.features is None:
+    if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
     class_list = classes or sorted(set(ys), key=_label_sort_key)
     if len(class_list) < 2:
