@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -425,7 +426,9 @@ assert "builder" not in sys.modules, "the export must not need builder"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def saved_model_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def saved_model_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[subprocess.Popen[str], np.ndarray, Path]]:
     """Export the all-cells model as a SavedModel and start a TensorFlow-only process that loads it.
 
     A fresh process needs ~13 s here just to import TensorFlow, so it is started
@@ -462,7 +465,9 @@ def saved_model_run(tmp_path_factory: pytest.TempPathFactory) -> Any:
         proc.communicate()
 
 
-def test_saved_model_export_loads_with_tensorflow_alone(saved_model_run: Any) -> None:
+def test_saved_model_export_loads_with_tensorflow_alone(
+    saved_model_run: tuple[subprocess.Popen[str], np.ndarray, Path],
+) -> None:
     proc, expected, y_path = saved_model_run
     _, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 0, stderr[-3000:]
