@@ -85,7 +85,7 @@ def content(name: str) -> bytes:
         return _lines("time,y,x", rows)
     if name == "all_empty_column":
         return _lines("time,y,x,empty", [r + "," for r in good])
-    if name in ("missing_values", "missing_refused"):
+    if name in ("missing_values", "missing_refused", "missing_ffill", "missing_drop"):
         rows = list(good)
         for k in (5, 6, 20):
             rows[k] = rows[k].replace(f",{_y(k)},", ",,")
@@ -173,6 +173,10 @@ CASES: dict[str, Case] = {
     "missing_values": Case("missing_values.csv", "notice", "interpolated 3 missing values"),
     "missing_refused": Case("missing_refused.csv", "error", "first in row 7); the missing-value policy is `refuse`",
                             args=("--missing", "refuse"), settings={"missing": "refuse"}),
+    "missing_ffill": Case("missing_ffill.csv", "notice", "forward-filled 3 missing values",
+                          args=("--missing", "ffill"), settings={"missing": "ffill"}),
+    "missing_drop": Case("missing_drop.csv", "notice", "dropped 3 rows with missing values",
+                         args=("--missing", "drop"), settings={"missing": "drop"}),
     "constant_column": Case("constant_column.csv", "notice", "column(s) ['c'] are constant"),
     "inf_values": Case("inf_values.csv", "error", "column `y` has infinite values in row(s) [9]"),
     "huge_values": Case("huge_values.csv", "error", "column `y` has values beyond ±1e30 in row(s) [11]"),
