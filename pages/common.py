@@ -93,7 +93,7 @@ def overview(source: dict[str, str] | None, s: ModelSpec) -> dict[str, Any]:
 def show_error(err: BaseException, prefix: str = "") -> None:
     """A user-facing error: the library's message, never a traceback."""
     text = str(err) or type(err).__name__
-    st.error(f"{prefix}{text}", icon="⚠️")
+    st.error(f"{prefix}{text}", icon=":material/error:")
 
 
 def data_shape(source: dict[str, str] | None, s: ModelSpec) -> tuple[int, int, str | None]:

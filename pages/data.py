@@ -12,7 +12,7 @@ from builder.ui_support import chart_frame, column_summary, guess_task, sample_f
 from pages import common
 
 common.ensure_session()
-st.title("📄 Data")
+st.title("Data")
 st.caption("Pick a bundled sample or upload your own CSV, then tell the model what to read and what to predict. "
            "Everything you choose here is kept in the session's spec.")
 
@@ -93,7 +93,7 @@ with info_col:
     st.metric("Rows × columns", f"{len(df):,} × {len(df.columns)}")
     st.caption(f"File: **{source['name']}**")
     for note in df.attrs.get("notices", []):
-        st.caption(f"ℹ️ {note}")
+        st.caption(f":material/info: {note}")
 
 with st.expander("Preview and column summary", expanded=True):
     prev, summ = st.columns([3, 2])
@@ -233,7 +233,7 @@ else:
         m1.metric("Sequences (train / val / test)", f"{seqs['train']} / {seqs['val']} / {seqs['test']}")
         m2.metric("Classes", len(ov["classes"]), help=", ".join(map(str, ov["classes"][:30])))
         m3.metric("Steps × features", f"{ov['lookback']} × {ov['n_features']}")
-    st.success("The data fits the spec. Next: design the model on the **Design** page.", icon="✅")
+    st.success("The data fits the spec. Next: design the model on the **Design** page.", icon=":material/check_circle:")
     for note in ov.get("notices", []):
-        st.caption(f"ℹ️ {note}")
+        st.caption(f":material/info: {note}")
 

@@ -29,7 +29,7 @@ from builder.ui_support import (
 from pages import common
 
 common.ensure_session()
-st.title("🧩 Design")
+st.title("Design")
 st.caption("Start from a preset, then change the network block by block. Every change is checked at once; "
            "the parameter count, Keras summary and diagram follow the spec.")
 
@@ -115,10 +115,10 @@ with edit_col:
             head, up, down, rm = st.columns([8, 1, 1, 1], vertical_alignment="center")
             head.markdown(f"**{block_title(i, b)}**  \n<small>{BLOCK_LABELS[b['kind']]}</small>",
                           unsafe_allow_html=True)
-            up.button("↑", key=f"m{r}_{i}_up", on_click=_move, args=(i, -1), disabled=i == 0, help="Move up")
-            down.button("↓", key=f"m{r}_{i}_down", on_click=_move, args=(i, 1), disabled=i == len(s.blocks) - 1,
+            up.button("", icon=":material/arrow_upward:", key=f"m{r}_{i}_up", on_click=_move, args=(i, -1), disabled=i == 0, help="Move up")
+            down.button("", icon=":material/arrow_downward:", key=f"m{r}_{i}_down", on_click=_move, args=(i, 1), disabled=i == len(s.blocks) - 1,
                         help="Move down")
-            rm.button("✕", key=f"m{r}_{i}_rm", on_click=_remove, args=(i,), disabled=len(s.blocks) == 1,
+            rm.button("", icon=":material/delete:", key=f"m{r}_{i}_rm", on_click=_remove, args=(i,), disabled=len(s.blocks) == 1,
                       help="Remove this block")
             values = dict(b)
             shown = []
@@ -159,7 +159,7 @@ with edit_col:
     a1.selectbox("Add a block", list(BLOCK_LABELS), format_func=BLOCK_LABELS.get, key="design_add_kind",
                  help="Conv blocks go first, recurrent blocks next, then at most one attention block, "
                       "then the dense head.")
-    a2.button("Add block", on_click=_add, width="stretch")
+    a2.button("Add block", icon=":material/add:", on_click=_add, width="stretch")
 
     candidate = {**st.session_state["spec"], "name": name or "custom", "residual": bool(residual),
                  "blocks": new_blocks}
@@ -199,7 +199,7 @@ with view_col:
 st.subheader("Spec file")
 f1, f2, f3 = st.columns(3)
 with f1:
-    st.download_button("⬇️ Download spec JSON", s.to_json(), file_name=f"{slug(s.name)}.spec.json",
+    st.download_button("Download spec JSON", icon=":material/download:", data=s.to_json(), file_name=f"{slug(s.name)}.spec.json",
                        mime="application/json", width="stretch",
                        help="The whole spec: data window, model and training settings.")
 with f2:
@@ -220,7 +220,7 @@ with f2:
 with f3:
     preset_name = st.text_input("Save as preset", value=slug(s.name).replace("-", "_"), key=f"m{r}_preset_name",
                                 help="Stored in this studio's data folder; it appears in the gallery above.")
-    if st.button("💾 Save preset", width="stretch"):
+    if st.button("Save preset", icon=":material/save:", width="stretch"):
         try:
             path = save_preset(s, paths.subdir("presets"), preset_name or None)
         except (OSError, ValueError) as err:

@@ -14,13 +14,12 @@ from builder.ui_support import (
     finished_runs,
     history_frame,
     metrics_table,
-    residual_histogram,
     test_predictions,
 )
 from pages import common
 
 common.ensure_session()
-st.title("📊 Evaluate")
+st.title("Evaluate")
 st.caption("Scores on the held-out test part, next to baselines any model must beat: the last value (naive), "
            "the value one season ago (seasonal naive), or the most common class.")
 
@@ -93,7 +92,10 @@ if metrics.get("task") == "forecast":
         frame = pred["frame"]
         with right:
             st.markdown("**Residuals** (actual − predicted)")
-            st.bar_chart(residual_histogram(frame["error"].to_numpy()), height=240)
+            hist = alt.Chart(frame[["error"]]).mark_bar().encode(
+                x=alt.X("error:Q", bin=alt.Bin(maxbins=30), title="actual − predicted"),
+                y=alt.Y("count():Q", title="windows"))
+            st.altair_chart(hist.properties(height=240), width="stretch")
         st.markdown(f"**Actual vs predicted** on the {pred['part']} part")
         p1, p2 = st.columns(2)
         target = p1.selectbox("Target", pred["targets"], key="eval_target")

@@ -10,7 +10,7 @@ from builder.ui_support import csv_bytes, file_token, finished_runs, run_data_pa
 from pages import common
 
 common.ensure_session()
-st.title("📦 Export & predict")
+st.title("Export & predict")
 st.caption("The SavedModel takes raw windows in your data's own units and returns forecasts (or class "
            "probabilities) in the same units: scaling is inside the graph, and loading it needs TensorFlow only.")
 
@@ -41,13 +41,13 @@ st.subheader("Download")
 d1, d2, d3, d4 = st.columns(4)
 try:
     sm = run.file("saved_model")
-    d1.download_button("⬇️ SavedModel (zip)", _zip(str(sm), file_token(sm / "saved_model.pb")),
+    d1.download_button("SavedModel (zip)", icon=":material/download:", data=_zip(str(sm), file_token(sm / "saved_model.pb")),
                        file_name=f"{run.path.name}-saved_model.zip", mime="application/zip", width="stretch",
                        type="primary", help="TensorFlow SavedModel with a `serve` signature.")
     for col, name, mime in ((d2, "model.keras", "application/octet-stream"),
                             (d3, "spec.json", "application/json"), (d4, "metadata.json", "application/json")):
         path = run.file(name)
-        col.download_button(f"⬇️ {name}", _read_bytes(str(path), file_token(path)),
+        col.download_button(name, icon=":material/download:", data=_read_bytes(str(path), file_token(path)),
                             file_name=f"{run.path.name}-{name}", mime=mime, width="stretch")
 except common.USER_ERRORS as err:
     common.show_error(err, "Artifacts are missing: ")
@@ -81,7 +81,7 @@ if meta.get("task") == "forecast":
     data_path = run_data_path(run)
     st.caption(f"From the last {meta.get('lookback')} rows of the training data"
                + (f" (`{data_path.rsplit('/', 1)[-1]}`)" if data_path else "") + ".")
-    if st.button("🔮 Forecast", key="export_forecast") or st.session_state.get("_forecast_for") == run.path.name:
+    if st.button("Forecast", icon=":material/trending_up:", key="export_forecast") or st.session_state.get("_forecast_for") == run.path.name:
         st.session_state["_forecast_for"] = run.path.name
         try:
             if not data_path:
@@ -92,7 +92,7 @@ if meta.get("task") == "forecast":
         else:
             f1, f2 = st.columns([2, 3])
             f1.dataframe(fc, hide_index=True, width="stretch")
-            f1.download_button("⬇️ Forecast CSV", csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
+            f1.download_button("Forecast CSV", icon=":material/download:", data=csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
                                mime="text/csv", key="dl_forecast")
             f2.line_chart(fc.set_index(fc.columns[0]), height=260)
 
@@ -112,5 +112,5 @@ if up is not None:
         common.show_error(err)
     else:
         st.dataframe(out, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(out)))
-        st.download_button("⬇️ Predictions CSV", csv_bytes(out), file_name=f"{run.path.name}-predictions.csv",
+        st.download_button("Predictions CSV", icon=":material/download:", data=csv_bytes(out), file_name=f"{run.path.name}-predictions.csv",
                            mime="text/csv", key="dl_predictions")

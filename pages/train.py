@@ -19,7 +19,7 @@ from builder.ui_support import (
 from pages import common
 
 common.ensure_session()
-st.title("🏋️ Train")
+st.title("Train")
 st.caption("Training runs in its own process, so this page stays responsive: switch pages, reload or open a "
            "second tab and the run is still here.")
 
@@ -76,7 +76,7 @@ try:
     common.overview(source, s)
 except common.USER_ERRORS as err:
     data_problem = str(err)
-if b1.button("▶️ Train", type="primary", disabled=bool(problem) or data_problem is not None or active,
+if b1.button("Train", icon=":material/play_arrow:", type="primary", disabled=bool(problem) or data_problem is not None or active,
              width="stretch", help="Start a new run with this spec and data."):
     try:
         run_dir = new_run_dir(s, st.session_state.get("preset"))
@@ -86,7 +86,7 @@ if b1.button("▶️ Train", type="primary", disabled=bool(problem) or data_prob
     else:
         st.session_state["run_id"] = run.path.name
         st.rerun()
-if b2.button("⏹ Stop", disabled=not active, width="stretch",
+if b2.button("Stop", icon=":material/stop:", disabled=not active, width="stretch",
              help="Stop at the next batch; the best weights so far are kept and evaluated."):
     run.request_stop()
     st.session_state["stop_requested"] = run.path.name
@@ -104,8 +104,9 @@ def _draw(run_id: str) -> None:
     v = progress_view(run)
     if v["active"] and st.session_state.get("stop_requested") == run_id and not run.stop_requested():
         run.request_stop()  # the worker clears stop requests when it starts: repeat one made before that
-    icon = {"queued": "⏳", "running": "🏃", "finished": "✅", "stopped": "⏹", "failed": "❌",
-            "interrupted": "⚠️"}.get(v["state"], "")
+    icon = {"queued": ":material/hourglass_top:", "running": ":material/directions_run:",
+            "finished": ":material/check_circle:", "stopped": ":material/stop_circle:", "failed": ":material/error:",
+            "interrupted": ":material/warning:"}.get(v["state"], "")
     st.markdown(f"#### {icon} `{run.path.name}` — {v['state']}")
     batch = f", batch {v['batch']}/{v['steps'] or '?'}" if v["batch"] and v["active"] else ""
     st.progress(v["fraction"], text=f"epoch {v['epoch'] or 0}/{v['epochs']}{batch} · {v['message']}")

@@ -128,7 +128,7 @@ def test_design_spec_upload_and_save_preset(tiny_csv, studio_home) -> None:
     assert at.session_state["spec"]["name"] == "uploaded model"
     rev = at.session_state["spec_rev"]
     at.text_input(key=f"m{rev}_preset_name").set_value("my_model").run()
-    by_label(at.button, "💾 Save preset").click().run()
+    by_label(at.button, "Save preset").click().run()
     assert (studio_home / "presets" / "my_model.json").exists()
     at.run()
     assert at.button(key="preset_my_model") is not None

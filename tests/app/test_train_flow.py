@@ -26,7 +26,7 @@ def test_train_page_runs_a_worker_and_the_result_flows_on(tiny_csv, studio_home)
     assert at.session_state["spec"]["training"]["epochs"] == 2
     by_label(at.number_input, "Epochs").set_value(1).run()
     t0 = time.time()
-    by_label(at.button, "▶️ Train").click().run()
+    by_label(at.button, "Train").click().run()
     assert not at.exception
     run_id = at.session_state["run_id"]
     assert run_id and (studio_home / "runs" / run_id / "spec.json").exists()
@@ -54,7 +54,7 @@ def test_train_page_runs_a_worker_and_the_result_flows_on(tiny_csv, studio_home)
     ex = make_app("pages/export.py", seeded(tiny_csv, run_id=run_id), timeout=120)
     assert not ex.exception and not errors(ex), errors(ex)
     labels = [b.label for b in ex.get("download_button")]
-    assert "⬇️ SavedModel (zip)" in labels and "⬇️ model.keras" in labels
+    assert "SavedModel (zip)" in labels and "model.keras" in labels
     ex.button(key="export_forecast").click().run()
     assert not ex.exception and not errors(ex), errors(ex)
     forecast = ex.dataframe[0].value
@@ -67,12 +67,12 @@ def test_train_page_runs_a_worker_and_the_result_flows_on(tiny_csv, studio_home)
 def test_train_page_shows_a_running_run_after_reload(tiny_csv, studio_home) -> None:
     at = make_app("pages/train.py", seeded(tiny_csv), timeout=120)
     by_label(at.number_input, "Epochs").set_value(40).run()
-    by_label(at.button, "▶️ Train").click().run()
+    by_label(at.button, "Train").click().run()
     run_id = at.session_state["run_id"]
     # a second tab: a fresh session with no run id finds the running run on disk
     other = make_app("pages/train.py", seeded(tiny_csv, run_id=None), timeout=120)
     heads = [m.value for m in other.markdown if m.value.startswith("#### ")]
     assert heads and run_id in heads[0]
-    by_label(other.button, "⏹ Stop").click().run()
+    by_label(other.button, "Stop").click().run()
     head = _wait_finished(other)
     assert "stopped" in head or "finished" in head, head
