@@ -148,8 +148,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CliError(f"--out {out}: the directory exists and is not empty; choose a new run directory (or --resume)")
         spec = build_spec(args)
     t0 = time.time()
-    metrics = train_run(spec, args.data, out, test_path=args.test_data,
-                        progress=None if args.quiet else _printer(spec), resume=args.resume)
+    from builder.runs import Run, worker_slot
+
+    def waiting(position: int, running: int) -> None:
+        print(f"waiting for a free training slot: number {position} in the queue, {running} busy "
+              "(RNN_STUDIO_MAX_WORKERS)", file=sys.stderr)
+
+    with worker_slot(Run(out), on_wait=waiting):  # at most RNN_STUDIO_MAX_WORKERS trainings at once
+        metrics = train_run(spec, args.data, out, test_path=args.test_data,
+                            progress=None if args.quiet else _printer(spec), resume=args.resume)
     data_info = json.loads((out / "data.json").read_text())
     for note in data_info.get("notices", []):
         print(f"note: {note}", file=sys.stderr)

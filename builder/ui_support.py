@@ -568,3 +568,30 @@ def csv_bytes(df: pd.DataFrame) -> bytes:
     from builder.predict import csv_safe
 
     return csv_safe(df).to_csv(index=False).encode("utf-8")
+
+
+def forecast_with_history(df: pd.DataFrame, meta: dict[str, Any], forecast: pd.DataFrame,
+                          n_history: int | None = None) -> pd.DataFrame:
+    """Recent actual values and the forecast on one time axis (the forecast starts at the last actual point).
+
+    Columns: "<target>" (actual) and "<target> forecast"; index: time (or step number).
+    """
+    targets = list(meta.get("targets") or [])
+    time_col = meta.get("time_col")
+    n = n_history or 3 * int(meta.get("lookback") or 24)
+    hist = chart_frame(df, time_col, targets, max_points=10**9).tail(n)
+    key = forecast.columns[0]
+    idx = forecast[key]
+    if time_col and not isinstance(hist.index, pd.RangeIndex):
+        idx = pd.to_datetime(idx.astype(str), errors="coerce", format="mixed") \
+            if not pd.api.types.is_numeric_dtype(hist.index) else pd.to_numeric(idx, errors="coerce")
+    else:
+        hist = hist.reset_index(drop=True)
+        hist.index = hist.index + (len(df) - len(hist) + 1)
+    fc = pd.DataFrame({f"{t} forecast": forecast[t].to_numpy() for t in targets}, index=pd.Index(idx))
+    if len(hist):
+        last = pd.DataFrame({f"{t} forecast": [hist[t].iloc[-1]] for t in targets}, index=hist.index[-1:])
+        fc = pd.concat([last, fc])
+    out = pd.concat([hist, fc], axis=1)
+    out.index.name = time_col or "step"
+    return out

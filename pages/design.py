@@ -200,7 +200,7 @@ st.subheader("Spec file")
 f1, f2, f3 = st.columns(3)
 with f1:
     st.download_button("Download spec JSON", icon=":material/download:", data=s.to_json(), file_name=f"{slug(s.name)}.spec.json",
-                       mime="application/json", width="stretch",
+                       mime="application/json", width="stretch", on_click="ignore",
                        help="The whole spec: data window, model and training settings.")
 with f2:
     up = st.file_uploader("Load a spec JSON", type=["json"], key="spec_upload",

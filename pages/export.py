@@ -6,7 +6,14 @@ import streamlit as st
 
 from builder.export import serving_snippet
 from builder.runs import Run
-from builder.ui_support import csv_bytes, file_token, finished_runs, run_data_path, zip_dir_bytes
+from builder.ui_support import (
+    csv_bytes,
+    file_token,
+    finished_runs,
+    forecast_with_history,
+    run_data_path,
+    zip_dir_bytes,
+)
 from pages import common
 
 common.ensure_session()
@@ -42,13 +49,14 @@ d1, d2, d3, d4 = st.columns(4)
 try:
     sm = run.file("saved_model")
     d1.download_button("SavedModel (zip)", icon=":material/download:", data=_zip(str(sm), file_token(sm / "saved_model.pb")),
-                       file_name=f"{run.path.name}-saved_model.zip", mime="application/zip", width="stretch",
+                       file_name=f"{run.path.name}-saved_model.zip", mime="application/zip", width="stretch", on_click="ignore",
                        type="primary", help="TensorFlow SavedModel with a `serve` signature.")
     for col, name, mime in ((d2, "model.keras", "application/octet-stream"),
                             (d3, "spec.json", "application/json"), (d4, "metadata.json", "application/json")):
         path = run.file(name)
         col.download_button(name, icon=":material/download:", data=_read_bytes(str(path), file_token(path)),
-                            file_name=f"{run.path.name}-{name}", mime=mime, width="stretch")
+                            file_name=f"{run.path.name}-{name}", mime=mime, width="stretch",
+                            on_click="ignore")
 except common.USER_ERRORS as err:
     common.show_error(err, "Artifacts are missing: ")
 
@@ -93,8 +101,14 @@ if meta.get("task") == "forecast":
             f1, f2 = st.columns([2, 3])
             f1.dataframe(fc, hide_index=True, width="stretch")
             f1.download_button("Forecast CSV", icon=":material/download:", data=csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
-                               mime="text/csv", key="dl_forecast")
-            f2.line_chart(fc.set_index(fc.columns[0]), height=260)
+                               mime="text/csv", key="dl_forecast", on_click="ignore")
+            try:
+                from builder.data import load_table
+
+                chart = forecast_with_history(load_table(data_path), meta, fc)
+                f2.line_chart(chart, height=280)
+            except common.USER_ERRORS as err:
+                f2.caption(f"No chart: {err}")
 
 # ---- predict on a new file -------------------------------------------------------------------------
 st.subheader("Predict on a new CSV")
@@ -113,4 +127,4 @@ if up is not None:
     else:
         st.dataframe(out, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(out)))
         st.download_button("Predictions CSV", icon=":material/download:", data=csv_bytes(out), file_name=f"{run.path.name}-predictions.csv",
-                           mime="text/csv", key="dl_predictions")
+                           mime="text/csv", key="dl_predictions", on_click="ignore")

@@ -1,0 +1,109 @@
+"""builder.ui_support: the plain helpers behind the pages (no Streamlit, no TensorFlow)."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+import time
+import zipfile
+
+import pandas as pd
+import pytest
+
+from builder import ui_support as u
+from builder.runs import Run
+from builder.spec import ModelSpec, SpecError
+
+
+def test_block_editing_keeps_the_order_rules() -> None:
+    blocks = ModelSpec.from_dict({"blocks": [{"kind": "recurrent"}, {"kind": "dense"}]}).model_dump(mode="json")["blocks"]
+    for kind in ("conv", "attention", "recurrent", "dense"):
+        blocks = u.insert_block(blocks, kind)
+        ModelSpec.from_dict({"blocks": blocks})  # still valid
+    assert [b["kind"] for b in blocks] == ["conv", "recurrent", "recurrent", "attention", "dense", "dense"]
+    assert [b["kind"] for b in u.move_block(blocks, 1, -1)][:2] == ["recurrent", "conv"]
+    assert u.move_block(blocks, 0, -1) == blocks
+    assert len(u.remove_block(blocks, 0)) == 5
+
+
+def test_field_specs_come_from_the_schema() -> None:
+    fields = {f["name"]: f for f in u.field_specs("recurrent")}
+    assert fields["cell"]["widget"] == "select" and "lstm_proj" in fields["cell"]["options"]
+    assert fields["units"]["widget"] == "int" and fields["units"]["min"] == 1 and fields["units"]["max"] == 4096
+    assert fields["proj_units"]["optional"] and fields["bidirectional"]["widget"] == "bool"
+    assert fields["dropout"]["widget"] == "float" and fields["dropout"]["exclusive_max"]
+    assert all(f["help"] for f in fields.values())
+
+
+def test_apply_preset_keeps_the_data_choices() -> None:
+    current = ModelSpec.from_dict({"data": {"targets": ["sales"], "lookback": 12}}).model_dump(mode="json")
+    new = u.apply_preset(current, ModelSpec.from_dict({"name": "p", "blocks": [{"kind": "recurrent", "cell": "gru"}]}))
+    assert new["data"]["targets"] == ["sales"] and new["blocks"][0]["cell"] == "gru" and new["name"] == "p"
+    other = u.apply_preset(current, ModelSpec.from_dict({"task": "classify", "blocks": [{"kind": "recurrent"}]}))
+    assert other["task"] == "classify" and other["data"]["targets"] == []
+
+
+def test_spec_upload_errors_are_readable() -> None:
+    with pytest.raises(SpecError, match="not valid JSON"):
+        u.parse_spec_upload(b"{nope")
+    with pytest.raises(SpecError, match="units"):
+        u.parse_spec_upload(json.dumps({"blocks": [{"kind": "recurrent", "units": 0}]}).encode())
+
+
+def test_save_upload_is_content_addressed_and_safe(studio_home) -> None:
+    a = u.save_upload(b"t,y\n1,2\n", "../../etc/passwd")
+    b = u.save_upload(b"t,y\n1,2\n", "other name.csv")
+    assert a.parent == b.parent == studio_home / "uploads"
+    assert a.name.startswith(b.name[:12]) and ".." not in a.name
+
+
+def test_column_summary_and_chart_frame() -> None:
+    df = pd.DataFrame({"time": ["2020-01-01", "2020-01-02", "2020-01-03"], "y": [1.0, None, 3.0], "s": ["a", "b", "c"]})
+    summary = u.column_summary(df).set_index("column")
+    assert summary.loc["time", "type"] == "time" and summary.loc["y", "missing"] == 1
+    assert (summary.loc["y", "min"], summary.loc["y", "max"]) == ("1", "3") and summary.loc["s", "type"] == "text"
+    chart = u.chart_frame(df, "time", ["y"])
+    assert isinstance(chart.index, pd.DatetimeIndex) and list(chart.columns) == ["y"]
+
+
+def test_progress_view_eta_and_runs_table(studio_home) -> None:
+    run = Run(studio_home / "runs" / "r1")
+    run.write_json("spec.json", ModelSpec.from_dict({"training": {"epochs": 4, "batch_size": 10}}).model_dump(mode="json"))
+    run.write_json("data.json", {"windows": {"train": 100, "val": 10, "test": 10}})
+    run.set_status("running", message="training")
+    run.append_history({"epoch": 1, "loss": 1.0, "val_loss": 2.0})
+    run.write_json("progress.json", {"epoch": 2, "epochs": 4, "batch": 5, "elapsed": 15.0, "time": time.time(), "logs": {}})
+    v = u.progress_view(run)
+    assert v["steps"] == 10 and v["fraction"] == pytest.approx(1.5 / 4)
+    assert v["eta"] == pytest.approx(25.0, rel=0.1) and v["active"]
+    table = u.runs_table()
+    assert table.loc[0, "run"] == "r1" and table.loc[0, "epochs"] == "1/4" and table.loc[0, "best val loss"] == 2.0
+    assert u.current_run(None).path == run.path, "a running run on disk is found without a session id"
+
+
+def test_metrics_tables_and_confusion() -> None:
+    fm = {"task": "forecast", "season_length": 12,
+          **{k: {"mae": 1.0, "rmse": 2.0, "smape": 3.0, "mase": 0.5} for k in ("model", "naive", "seasonal_naive")}}
+    assert list(u.metrics_table(fm).index) == ["model", "naive (last value)", "seasonal naive (m=12)"]
+    cm = {"task": "classify", "classes": ["a", "b"], "confusion_matrix": [[3, 1], [0, 4]],
+          "model": {"accuracy": 0.875, "macro_f1": 0.87}, "majority_class": {"accuracy": 0.5, "macro_f1": 0.33, "class": "a"}}
+    assert u.metrics_table(cm).loc["model", "accuracy"] == 0.875
+    assert u.confusion_frame(cm)["count"].tolist() == [3, 1, 0, 4]
+
+
+def test_zip_and_csv_bytes(tmp_path) -> None:
+    (tmp_path / "sm" / "variables").mkdir(parents=True)
+    (tmp_path / "sm" / "saved_model.pb").write_bytes(b"pb")
+    (tmp_path / "sm" / "variables" / "v.index").write_bytes(b"ix")
+    names = zipfile.ZipFile(io.BytesIO(u.zip_dir_bytes(tmp_path / "sm", "saved_model"))).namelist()
+    assert sorted(names) == ["saved_model/saved_model.pb", "saved_model/variables/v.index"]
+    assert b"'=cmd" in u.csv_bytes(pd.DataFrame({"a": ["=cmd"]}))
+
+
+def test_helpers_do_not_import_tensorflow() -> None:
+    import subprocess
+
+    code = ("import sys, builder.ui_support, builder.diagram; "
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
