@@ -164,3 +164,28 @@ def test_a_dead_worker_reads_as_interrupted(tmp_path, state):
     run = Run(tmp_path / "r")
     run.set_status(state, pid=proc.pid)
     assert run.status()["state"] == "interrupted"
+
+
+def test_cli_training_waits_for_a_slot(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RNN_STUDIO_MAX_WORKERS", "1")
+    status = tmp_path / "run" / "status.json"
+    holder = subprocess.Popen(  # holds the only slot until the CLI's run shows that it is queued
+        [sys.executable, "-c", "import pathlib, sys, time\nfrom builder.runs import worker_slot\n"
+         "status = pathlib.Path(sys.argv[1])\n"
+         "with worker_slot():\n    print('held', flush=True)\n"
+         "    while not (status.exists() and 'queued' in status.read_text()):\n        time.sleep(0.05)\n",
+         str(status)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        data = make_series_csv(tmp_path / "s.csv", n=60)
+        spec = tmp_path / "spec.json"
+        spec.write_text(small_spec(epochs=1).to_json())
+        assert main(["train", "--data", str(data), "--spec", str(spec), "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert "waiting for a free training slot: number 1 in the queue, 1 busy (RNN_STUDIO_MAX_WORKERS)" in err
+    assert Run(tmp_path / "run").status()["state"] == "finished"
