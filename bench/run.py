@@ -64,10 +64,12 @@ def _fmt(value: Any) -> str:
 
 def ratio_text(row: dict[str, Any]) -> str:
     r = row.get("ratio")
-    if r is None and isinstance(row.get("ours"), (int, float)) and isinstance(row.get("reference"), (int, float)) \
+    if "ratio" not in row and isinstance(row.get("ours"), (int, float)) and isinstance(row.get("reference"), (int, float)) \
             and not isinstance(row.get("ours"), bool) and row["reference"]:
         r = row["ours"] / row["reference"]
-    return "-" if r is None else f"{r:.2f}x"
+    if r is None:
+        return "-"
+    return f"{r:.3g}x" if abs(r) < 0.1 else f"{r:.2f}x"
 
 
 def print_table(rows: list[dict[str, Any]], file: Any = None) -> None:
