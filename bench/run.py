@@ -34,7 +34,7 @@ if str(ROOT) not in sys.path:
 
 SECTIONS = ["train", "app", "predict", "data"]
 DATA_ROWS = 10_000_000
-QUICK_DATA_ROWS = 100_000
+QUICK_DATA_ROWS = 200_000  # data_scale needs > 300 x 256 training windows
 
 
 def log(message: str) -> None:
