@@ -70,7 +70,8 @@ if run is not None and st.session_state.get("run_id") != run.path.name:
 active = run is not None and run.status().get("state") in ("queued", "running")
 b1, b2, b3 = st.columns([2, 2, 3], vertical_alignment="center")
 data_name = source["name"] if source else "no data"
-b3.caption(f"Data: **{data_name}** · model: **{s.name}** · {s.task} · {len(s.blocks)} block(s)")
+b3.caption(f"Data: **{data_name}** · model: **{s.name}** · {s.task} · {len(s.blocks)} block(s) · "
+           f"{s.training.epochs} epochs")
 data_problem = None
 try:
     common.overview(source, s)

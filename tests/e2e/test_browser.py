@@ -161,6 +161,7 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
             epochs = page.get_by_label("Epochs", exact=True)
             epochs.fill("2")
             epochs.press("Enter")
+            page.get_by_text(re.compile(r"· 2 epochs")).wait_for(timeout=30_000)
             _idle(page)
             timings["page_switch_idle_s"] = _switch_pairs(page, 1, r"Fit settings")[0]
             first_progress: dict[str, float] = {}
@@ -208,6 +209,13 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
             zpath = tmp_path / "saved_model.zip"
             dl.value.save_as(str(zpath))
             _shot(page, "5_export.png")
+        except Exception:
+            page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
+            for run_dir in home.glob("runs/*"):
+                for name in ("status.json", "progress.json", "worker.log"):
+                    if (run_dir / name).exists():
+                        (OUT / f"failure-{name}").write_bytes((run_dir / name).read_bytes())
+            raise
         finally:
             browser.close()
             server.terminate()
@@ -216,6 +224,7 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
             log.close()
+            (OUT / "e2e-server.log").write_bytes((tmp_path / "server.log").read_bytes())
 
     with zipfile.ZipFile(zpath) as zf:
         zf.extractall(tmp_path / "unzipped")
