@@ -132,3 +132,40 @@ def test_design_spec_upload_and_save_preset(tiny_csv, studio_home) -> None:
     assert (studio_home / "presets" / "my_model.json").exists()
     at.run()
     assert at.button(key="preset_my_model") is not None
+
+
+def _fake_run(home, name: str, metrics: dict, task: str = "forecast") -> None:
+    from builder.runs import Run
+    from builder.spec import ModelSpec
+
+    run = Run(home / "runs" / name)
+    run.write_json("spec.json", ModelSpec.from_dict({"name": name, "task": task}).model_dump(mode="json"))
+    run.set_status("finished", message="done")
+    run.append_history({"epoch": 1, "loss": 1.0, "val_loss": 1.5})
+    run.append_history({"epoch": 2, "loss": 0.5, "val_loss": 1.2})
+    run.write_json("metrics.json", metrics)
+    run.write_json("metadata.json", {"task": task, "params": 10, "lookback": 4, "features": ["x"], "targets": []})
+
+
+def test_evaluate_classification_and_side_by_side(tiny_csv, studio_home) -> None:
+    classify = {"task": "classify", "classes": ["a", "b"], "confusion_matrix": [[3, 1], [0, 4]], "n_sequences": 8,
+                "model": {"accuracy": 0.875, "macro_f1": 0.87},
+                "majority_class": {"accuracy": 0.5, "macro_f1": 0.33, "class": "a"}, "epochs_run": 2}
+    _fake_run(studio_home, "run-a", classify, "classify")
+    _fake_run(studio_home, "run-b", {**classify, "model": {"accuracy": 0.75, "macro_f1": 0.7}}, "classify")
+    at = make_app("pages/evaluate.py", seeded(tiny_csv, run_id="run-a"))
+    assert not at.exception and not errors(at), errors(at)
+    assert {"Accuracy", "Macro F1"} <= {m.label for m in at.metric}
+    at.multiselect(key="eval_runs").set_value(["run-a", "run-b"]).run()
+    assert not at.exception
+    compare = at.dataframe[0].value
+    assert compare["run"].tolist() == ["run-a", "run-b"] and compare["accuracy"].tolist() == [0.875, 0.75]
+
+
+def test_export_page_reports_missing_artifacts(tiny_csv, studio_home) -> None:
+    forecast = {"task": "forecast", **{k: {"mae": 1.0, "rmse": 1.0, "smape": 1.0, "mase": 1.0}
+                                       for k in ("model", "naive", "seasonal_naive")}}
+    _fake_run(studio_home, "run-f", forecast)
+    at = make_app("pages/export.py", seeded(tiny_csv, run_id="run-f"))
+    assert not at.exception
+    assert any("missing" in e for e in errors(at)), errors(at)
