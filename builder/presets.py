@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 
+from builder.runs import atomic_write_text, safe_child
 from builder.spec import ModelSpec, SpecError
 
 PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
@@ -50,7 +51,6 @@ def load_preset(name: str) -> ModelSpec:
 def save_preset(spec: ModelSpec, directory: str | Path, name: str | None = None) -> Path:
     """Write `spec` as directory/<name>.json (name defaults to a slug of spec.name)."""
     slug = re.sub(r"[^a-z0-9_]+", "_", (name or spec.name).lower()).strip("_") or "preset"
-    path = Path(directory) / f"{slug}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(spec.model_dump(mode="json", exclude_defaults=False), indent=2) + "\n", encoding="utf-8")
+    path = safe_child(directory, f"{slug}.json")
+    atomic_write_text(path, json.dumps(spec.model_dump(mode="json"), indent=2) + "\n")
     return path

@@ -205,7 +205,9 @@ class ModelSpec(_Strict):
         """The spec as indented JSON (written to `path` too, if given)."""
         text = self.model_dump_json(indent=2)
         if path is not None:
-            Path(path).write_text(text + "\n", encoding="utf-8")
+            from builder.runs import atomic_write_text
+
+            atomic_write_text(path, text + "\n")
         return text
 
     def updated(self, **changes: Any) -> ModelSpec:
