@@ -135,15 +135,21 @@ def column_summary(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def to_datetime(raw: pd.Series) -> pd.Series:
+    """Timestamps for display; mixed UTC offsets are converted to UTC (unparseable cells become NaT)."""
+    text = raw.astype(str)
+    try:
+        return pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError):
+        return pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+
+
 def chart_frame(df: pd.DataFrame, time_col: str | None, columns: list[str], max_points: int = 5000) -> pd.DataFrame:
     """The chosen numeric columns indexed by time (or row number), thinned to at most max_points rows."""
     out = pd.DataFrame({c: pd.to_numeric(df[c], errors="coerce") for c in columns if c in df.columns})
     if time_col and time_col in df.columns:
         raw = df[time_col]
-        if pd.api.types.is_numeric_dtype(raw):
-            idx = raw
-        else:
-            idx = pd.to_datetime(raw.astype(str), errors="coerce", format="mixed")
+        idx = raw if pd.api.types.is_numeric_dtype(raw) else to_datetime(raw)
         if idx.notna().mean() > 0.9:
             out.index = pd.Index(idx, name=time_col)
             out = out[out.index.notna()].sort_index()
@@ -583,8 +589,7 @@ def forecast_with_history(df: pd.DataFrame, meta: dict[str, Any], forecast: pd.D
     key = forecast.columns[0]
     idx = forecast[key]
     if time_col and not isinstance(hist.index, pd.RangeIndex):
-        idx = pd.to_datetime(idx.astype(str), errors="coerce", format="mixed") \
-            if not pd.api.types.is_numeric_dtype(hist.index) else pd.to_numeric(idx, errors="coerce")
+        idx = to_datetime(idx) if not pd.api.types.is_numeric_dtype(hist.index) else pd.to_numeric(idx, errors="coerce")
     else:
         hist = hist.reset_index(drop=True)
         hist.index = hist.index + (len(df) - len(hist) + 1)

@@ -11,10 +11,7 @@ from tests.data.make_bad_corpus import CASES, case_path, content
 # where the page words a case itself instead of showing the library's message
 UI_FRAGMENTS = {"no_numeric": "no numeric columns to forecast besides the time column"}
 # known page bugs (not in builder.data): strict, so the marker must go when the page is fixed
-UI_BUGS = {
-    "mixed_timezones": "builder.ui_support.chart_frame calls pd.to_datetime(format='mixed') without utc=True, "
-                       "which raises on mixed offsets; the library reads the file (see the CLI test)",
-}
+UI_BUGS: dict[str, str] = {}
 
 
 def seed(name: str, path) -> dict:
