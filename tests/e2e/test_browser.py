@@ -136,6 +136,9 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
             _title(page, "Data")
             page.get_by_test_id("stDataFrame").first.wait_for(timeout=60_000)
             timings["startup_to_first_page_s"] = round(time.perf_counter() - t0, 2)
+            maps = Path(f"/proc/{server.pid}/maps")
+            timings["tensorflow_loaded_at_first_page"] = (
+                "pywrap_tensorflow" in maps.read_text() if maps.exists() else None)
 
             # ---- Data: upload a CSV ---------------------------------------------------------------
             page.get_by_text("Upload a CSV", exact=True).click()
@@ -247,4 +250,5 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
     (OUT / "e2e_timings.json").write_text(json.dumps(timings, indent=2) + "\n")
     print(json.dumps(timings, indent=2))
     assert timings["startup_to_first_page_s"] < 60
+    assert timings["tensorflow_loaded_at_first_page"] is not True, "the first page must not import TensorFlow"
     assert all(a < 15 for a in timings["page_switch_while_training_s"])
