@@ -40,6 +40,10 @@ selected = [Run(runs[ids.index(c)].path) for c in chosen]
 primary = selected[0]
 
 
+def _fmt(spec: str):
+    return lambda v: format(v, spec) if isinstance(v, (int, float)) else "–"
+
+
 @st.cache_data(show_spinner="Predicting on the test part…", max_entries=16)
 def _predictions(run_dir: str, token: str) -> dict:
     return test_predictions(run_dir)
@@ -74,7 +78,7 @@ if metrics.get("task") == "forecast":
     c2.metric("RMSE", f"{m['rmse']:.4g}", f"{m['rmse'] - n['rmse']:+.4g} vs naive", delta_color="inverse")
     c3.metric("sMAPE", f"{m['smape']:.4g}", f"{m['smape'] - sn['smape']:+.4g} vs seasonal", delta_color="inverse")
     c4.metric("MASE", f"{m['mase']:.4g}", help="Below 1: better than a seasonal-naive forecast on the training part.")
-    st.dataframe(table.style.format("{:.4g}"), width="stretch")
+    st.dataframe(table.style.format(_fmt(".4g")), width="stretch")
     st.caption(f"{metrics.get('n_windows')} {metrics.get('part', 'test')} windows · season length "
                f"{metrics.get('season_length')} · best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}")
 
@@ -110,7 +114,7 @@ elif metrics.get("task") == "classify":
     c1.metric("Accuracy", f"{m['accuracy']:.3f}", f"{m['accuracy'] - b['accuracy']:+.3f} vs majority")
     c2.metric("Macro F1", f"{m['macro_f1']:.3f}", f"{m['macro_f1'] - b['macro_f1']:+.3f} vs majority")
     c3.metric("Test sequences", metrics.get("n_sequences", "–"))
-    st.dataframe(table.style.format("{:.3f}"), width="stretch")
+    st.dataframe(table.style.format(_fmt(".3f")), width="stretch")
     st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
     cm = confusion_frame(metrics)
     heat = alt.Chart(cm).mark_rect().encode(
