@@ -143,6 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not (out / "spec.json").exists():
             raise CliError(f"--resume: {out} is not a run directory (no spec.json)")
         spec = ModelSpec.from_json(out / "spec.json")
+        (out / "stop.request").unlink(missing_ok=True)  # a stop asked of the interrupted run is not for this one
     else:
         if out.exists() and any(out.iterdir()):
             raise CliError(f"--out {out}: the directory exists and is not empty; choose a new run directory (or --resume)")

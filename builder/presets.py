@@ -15,9 +15,11 @@ DEFAULT_PRESET = "stacked_lstm"
 
 
 def preset_dirs() -> list[Path]:
-    """Built-in presets first, then user presets from $RNN_STUDIO_PRESETS (colon-separated)."""
+    """Built-in presets first, then the data directory's presets/, then $RNN_STUDIO_PRESETS (colon-separated)."""
+    from builder.paths import subdir
+
     extra = [Path(p) for p in os.environ.get("RNN_STUDIO_PRESETS", "").split(os.pathsep) if p]
-    return [PRESET_DIR, *extra]
+    return [PRESET_DIR, subdir("presets"), *extra]
 
 
 def _preset_files() -> dict[str, Path]:
@@ -30,13 +32,23 @@ def _preset_files() -> dict[str, Path]:
 
 
 def list_presets() -> list[dict[str, str]]:
-    """[{name, title, description, when_to_use, task}] for every preset, default first."""
+    """[{name, title, description, when_to_use, task, source}] for every preset, default first.
+
+    source is "builtin" (presets/) or "saved" (the data directory or $RNN_STUDIO_PRESETS); a saved file
+    that no longer validates is left out (a built-in one is an error).
+    """
     out = []
     for name, path in _preset_files().items():
-        spec = ModelSpec.from_json(path)
+        builtin = path.parent == PRESET_DIR
+        try:
+            spec = ModelSpec.from_json(path)
+        except SpecError:
+            if builtin:
+                raise
+            continue
         out.append({"name": name, "title": spec.name, "description": spec.description,
-                    "when_to_use": spec.when_to_use, "task": spec.task})
-    out.sort(key=lambda p: (p["name"] != DEFAULT_PRESET, p["name"]))
+                    "when_to_use": spec.when_to_use, "task": spec.task, "source": "builtin" if builtin else "saved"})
+    out.sort(key=lambda p: (p["source"] != "builtin", p["name"] != DEFAULT_PRESET, p["name"]))
     return out
 
 

@@ -184,7 +184,6 @@ def fit(
         train_ds = series_dataset(data, "train", t.batch_size, shuffle=True, seed=t.seed, stride=spec.data.stride)
         has_val = len(data.window_starts("val")) > 0
         val_ds = series_dataset(data, "val", t.batch_size) if has_val else None
-        n_train = len(data.window_starts("train")[:: spec.data.stride])
     else:
         from builder.data import sequence_dataset
 
@@ -192,7 +191,6 @@ def fit(
         train_ds = sequence_dataset(data, "train", t.batch_size, shuffle=True, seed=t.seed)
         has_val = bool((data.split == "val").any())
         val_ds = sequence_dataset(data, "val", t.batch_size) if has_val else None
-        n_train = int((data.split == "train").sum())
     from builder.limits import check_model_size
 
     check_model_size(spec, n_features, n_out)  # refuse a model too large before building it
@@ -205,7 +203,7 @@ def fit(
         state = run.read_json("checkpoints/last.json", {})
         model.load_weights(run.file("checkpoints/last.weights.h5"))
         initial_epoch, best = int(state.get("epoch", 0)), float(state.get("best", np.inf))
-    steps = int(np.ceil(n_train / t.batch_size))
+    steps = int(np.ceil(n_train_items(data, spec) / t.batch_size))
     cb = _callback_class()(spec, steps, run, progress, "val_loss" if has_val else "loss", initial_epoch, best)
     if resume and run is not None and run.file("checkpoints/best.weights.h5").exists():
         cb.best_epoch = int(run.read_json("checkpoints/last.json", {}).get("best_epoch", 0))
@@ -280,15 +278,15 @@ def train_run(
     run.path.mkdir(parents=True, exist_ok=True)
     if not resume:
         run.write_json("spec.json", spec.model_dump(mode="json"))
-    run.file("stop.request").unlink(missing_ok=True)
     run.set_status("running", pid=os.getpid(), started=time.time(), message="reading data")
     try:
         data = load_and_prepare(data_path, spec, test_path)
         record = data_record(data, spec, str(data_path))
         record["test_source"] = str(test_path) if test_path else None
         run.write_json("data.json", record)
-        run.set_status("running", message="training", epochs=spec.training.epochs)
-        result = fit(spec, data, run, _progress_writer(run, spec, progress), resume=resume)
+        steps = int(np.ceil(n_train_items(data, spec) / spec.training.batch_size))
+        run.set_status("running", message="training", epochs=spec.training.epochs, steps=steps)
+        result = fit(spec, data, run, _progress_writer(run, spec, progress, steps), resume=resume)
         run.set_status("running", message="evaluating")
         if isinstance(data, SeriesData):
             part = next(p for p in ("test", "val", "train") if np.subtract(*data.window_range(p)[::-1]) > 0)
@@ -316,7 +314,15 @@ def train_run(
         raise
 
 
-def _progress_writer(run: Run, spec: ModelSpec, inner: ProgressFn | None) -> ProgressFn:
+def n_train_items(data: SeriesData | SequenceData, spec: ModelSpec) -> int:
+    """Training windows (after the stride) or training sequences."""
+    if isinstance(data, SeriesData):
+        lo, hi = data.window_range("train")
+        return max(0, -(-(hi - lo) // spec.data.stride))
+    return int((data.split == "train").sum())
+
+
+def _progress_writer(run: Run, spec: ModelSpec, inner: ProgressFn | None, steps: int | None = None) -> ProgressFn:
     """Wrap a progress callable so that batch progress also lands in progress.json (at most 4 times/s)."""
     state = {"t": 0.0, "start": time.time()}
 
@@ -328,7 +334,8 @@ def _progress_writer(run: Run, spec: ModelSpec, inner: ProgressFn | None) -> Pro
             return
         state["t"] = now
         run.write_json("progress.json", {
-            "epoch": epoch + 1, "epochs": spec.training.epochs, "batch": None if batch is None else batch + 1,
+            "epoch": epoch + 1, "epochs": spec.training.epochs, "steps": steps,
+            "batch": None if batch is None else batch + 1,
             "logs": logs, "elapsed": round(now - state["start"], 2), "time": now,
         })
 

@@ -285,28 +285,12 @@ def apply_preset(current: dict[str, Any], preset: ModelSpec) -> dict[str, Any]:
 
 def all_presets() -> list[dict[str, str]]:
     """Built-in presets, then presets saved in this data directory (source: builtin / saved)."""
-    out = [{**p, "source": "builtin"} for p in list_presets()]
-    names = {p["name"] for p in out}
-    for path in sorted(paths.subdir("presets").glob("*.json")):
-        if path.stem in names:
-            continue
-        try:
-            spec = ModelSpec.from_json(path)
-        except SpecError:
-            continue
-        out.append({"name": path.stem, "title": spec.name, "description": spec.description,
-                    "when_to_use": spec.when_to_use, "task": spec.task, "source": "saved"})
-    return out
+    return list_presets()
 
 
 def load_any_preset(name: str) -> ModelSpec:
-    saved = paths.subdir("presets") / f"{name}.json"
-    try:
-        return load_preset(name)
-    except SpecError:
-        if saved.exists():
-            return ModelSpec.from_json(saved)
-        raise
+    """A built-in or saved preset by name."""
+    return load_preset(name)
 
 
 def parse_spec_upload(data: bytes) -> ModelSpec:
