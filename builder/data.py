@@ -944,7 +944,9 @@ def series_dataset(
     x_spec = tf.TensorSpec((None, L, F), tf.float32)
     signature: Any = x_spec if inputs_only else (x_spec, tf.TensorSpec((None, H, k), tf.float32))
     gen = _WindowBatches(data, part, batch_size, shuffle, seed, stride, inputs_only)
-    return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.from_generator(gen, output_signature=signature)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-gen.n // batch_size)))  # Keras knows the steps
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def series_targets(data: SeriesData, part: str) -> np.ndarray:
