@@ -99,7 +99,7 @@ def child(mode: str, path: str, rows: int) -> dict:
     load_peak = _rss_mb()
     raw_mb = data.values.nbytes / 2**20
     windows = {p: int(np.subtract(*data.window_range(p)[::-1])) for p in ("train", "val", "test")}
-    ds = series_dataset(data, "train", BATCH, shuffle=True, seed=0)
+    ds = series_dataset(data, "train", BATCH, shuffle=True, seed=0).repeat()  # small --quick files too
     it = iter(ds)
     next(it)
     t0 = time.perf_counter()
