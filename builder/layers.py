@@ -14,8 +14,27 @@ import numpy as np
 from keras import ops
 
 
+class _AffineStats(keras.layers.Layer):
+    """Holds a per-channel mean and scale as non-trainable weights (set from a fitted scaler)."""
+
+    size: int
+
+    def build(self, input_shape: tuple[int | None, ...]) -> None:
+        self.mean = self.add_weight(shape=(self.size,), initializer="zeros", trainable=False, name="mean")
+        self.scale = self.add_weight(shape=(self.size,), initializer="ones", trainable=False, name="scale")
+
+    def set_statistics(self, mean: np.ndarray, scale: np.ndarray) -> None:
+        """Store a scaler learned on the training part: mean and scale, each [size] (zero scale -> 1)."""
+        scale = np.where(np.asarray(scale, dtype=np.float64) == 0, 1.0, scale)
+        self.mean.assign(np.asarray(mean, dtype="float32"))
+        self.scale.assign(np.asarray(scale, dtype="float32"))
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape
+
+
 @keras.saving.register_keras_serializable(package="builder")
-class Standardize(keras.layers.Layer):
+class Standardize(_AffineStats):
     """(x - mean) / scale per feature, with the statistics stored as non-trainable weights.
 
     Input [batch, time, n_features] in raw units -> output of the same shape, scaled.
@@ -25,19 +44,9 @@ class Standardize(keras.layers.Layer):
 
     def __init__(self, n_features: int, mask_nan: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.n_features = int(n_features)
+        self.n_features = self.size = int(n_features)
         self.mask_nan = bool(mask_nan)
         self.supports_masking = True
-
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
-        self.mean = self.add_weight(shape=(self.n_features,), initializer="zeros", trainable=False, name="mean")
-        self.scale = self.add_weight(shape=(self.n_features,), initializer="ones", trainable=False, name="scale")
-
-    def set_statistics(self, mean: np.ndarray, scale: np.ndarray) -> None:
-        """Store the scaler learned on the training part: mean and scale, each [n_features]."""
-        scale = np.where(np.asarray(scale, dtype=np.float64) == 0, 1.0, scale)
-        self.mean.assign(np.asarray(mean, dtype="float32"))
-        self.scale.assign(np.asarray(scale, dtype="float32"))
 
     def call(self, inputs: Any) -> Any:
         x = ops.cast(inputs, "float32")
@@ -49,36 +58,20 @@ class Standardize(keras.layers.Layer):
             return mask
         return ops.any(ops.logical_not(ops.isnan(inputs)), axis=-1)
 
-    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
-        return input_shape
-
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n_features": self.n_features, "mask_nan": self.mask_nan}
 
 
 @keras.saving.register_keras_serializable(package="builder")
-class Unstandardize(keras.layers.Layer):
+class Unstandardize(_AffineStats):
     """y * scale + mean per target: [batch, horizon, n_targets] scaled -> the targets' own units."""
 
     def __init__(self, n_targets: int, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.n_targets = int(n_targets)
-
-    def build(self, input_shape: tuple[int | None, ...]) -> None:
-        self.mean = self.add_weight(shape=(self.n_targets,), initializer="zeros", trainable=False, name="mean")
-        self.scale = self.add_weight(shape=(self.n_targets,), initializer="ones", trainable=False, name="scale")
-
-    def set_statistics(self, mean: np.ndarray, scale: np.ndarray) -> None:
-        """Store the target scaler: mean and scale, each [n_targets]."""
-        scale = np.where(np.asarray(scale, dtype=np.float64) == 0, 1.0, scale)
-        self.mean.assign(np.asarray(mean, dtype="float32"))
-        self.scale.assign(np.asarray(scale, dtype="float32"))
+        self.n_targets = self.size = int(n_targets)
 
     def call(self, inputs: Any) -> Any:
         return inputs * self.scale + self.mean
-
-    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
-        return input_shape
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n_targets": self.n_targets}
