@@ -956,7 +956,8 @@ def series_targets(data: SeriesData, part: str) -> np.ndarray:
 
 
 def series_windows(data: SeriesData, part: str) -> tuple[np.ndarray, np.ndarray]:
-    """Materialised (x [N, L, F], y [N, H, n_targets]) raw windows of one part (for evaluation only)."""
+    """Materialised (x [N, L, F], y [N, H, n_targets]) raw windows of one part: the plain-slicing reference
+    for tests and benchmarks on small data (training and evaluation stream through `series_dataset`)."""
     starts = data.window_starts(part)
     L, H = data.lookback, data.horizon
     x = data.values[starts[:, None] + np.arange(L)]

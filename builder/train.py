@@ -254,6 +254,20 @@ def predict_windows(raw_model: Any, x: np.ndarray, batch_size: int = 1024) -> np
     return np.asarray(raw_model.predict(x, batch_size=batch_size, verbose=0))
 
 
+def forecast_held_out(data: SeriesData, raw_model: Any) -> tuple[str, np.ndarray]:
+    """(part, raw forecasts [N, H, n_targets]) on the first non-empty of test, val, train.
+
+    Windows stream through the lazy pipeline, so a large test part is never materialised.
+    """
+    from builder.data import series_dataset
+
+    part = next((p for p in ("test", "val", "train") if np.subtract(*data.window_range(p)[::-1]) > 0), None)
+    if part is None:
+        raise ValueError(f"{data.source}: no complete window to evaluate")
+    inputs = series_dataset(data, part, PREDICT_BATCH, inputs_only=True)
+    return part, np.asarray(raw_model.predict(inputs, verbose=0))
+
+
 def data_record(data: SeriesData | SequenceData, spec: ModelSpec, source_path: str | None) -> dict[str, Any]:
     """What data.json stores: resolved columns, split sizes, scalers and notices."""
     if isinstance(data, SeriesData):
@@ -290,7 +304,7 @@ def train_run(
     """
     import os
 
-    from builder.data import load_and_prepare, series_dataset
+    from builder.data import load_and_prepare
     from builder.evaluate import evaluate_classification, evaluate_forecast
     from builder.export import export_run_artifacts
 
@@ -309,9 +323,8 @@ def train_run(
         result = fit(spec, data, run, _progress_writer(run, spec, progress, steps), resume=resume)
         run.set_status("running", message="evaluating")
         if isinstance(data, SeriesData):
-            part = next(p for p in ("test", "val", "train") if np.subtract(*data.window_range(p)[::-1]) > 0)
-            inputs = series_dataset(data, part, PREDICT_BATCH, inputs_only=True)
-            metrics = evaluate_forecast(data, np.asarray(result.raw_model.predict(inputs, verbose=0)), part)
+            part, preds = forecast_held_out(data, result.raw_model)
+            metrics = evaluate_forecast(data, preds, part)
         else:
             test_mask = data.split == "test"
             if not test_mask.any():

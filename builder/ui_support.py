@@ -480,9 +480,9 @@ def test_predictions(run_dir: str | Path) -> dict[str, Any]:
 
     Returns {"targets", "horizon", "part", "frame": DataFrame(time, step, target, actual, predicted, error)}.
     """
-    from builder.data import load_and_prepare, series_windows
+    from builder.data import load_and_prepare, series_targets
     from builder.export import load_run_model
-    from builder.train import predict_windows
+    from builder.train import forecast_held_out
 
     run = Run(run_dir)
     spec = ModelSpec.from_dict(run.read_json("spec.json") or {}, source=str(run.file("spec.json")))
@@ -494,12 +494,8 @@ def test_predictions(run_dir: str | Path) -> dict[str, Any]:
     if not path:
         raise FileNotFoundError(f"{run.path}: the run does not record its data file")
     data = load_and_prepare(path, spec, job.get("test_data"))
-    part = "test"
-    x, y = series_windows(data, part)
-    if len(x) == 0:
-        part = "val"
-        x, y = series_windows(data, part)
-    pred = predict_windows(load_run_model(run), x)
+    part, pred = forecast_held_out(data, load_run_model(run))
+    y = series_targets(data, part)
     starts = data.window_starts(part)
     rows = []
     for h in range(data.horizon):
@@ -512,17 +508,6 @@ def test_predictions(run_dir: str | Path) -> dict[str, Any]:
     if not frame.empty:
         frame["error"] = frame["actual"] - frame["predicted"]
     return {"targets": data.targets, "horizon": data.horizon, "part": part, "frame": frame}
-
-
-def residual_histogram(errors: np.ndarray, bins: int = 30) -> pd.DataFrame:
-    """Counts of residuals per bin, indexed by the bin centre."""
-    errors = np.asarray(errors, dtype=float)
-    errors = errors[np.isfinite(errors)]
-    if errors.size == 0:
-        return pd.DataFrame({"count": []})
-    counts, edges = np.histogram(errors, bins=bins)
-    centres = (edges[:-1] + edges[1:]) / 2
-    return pd.DataFrame({"residual": np.round(centres, 6), "count": counts}).set_index("residual")
 
 
 def confusion_frame(metrics: dict[str, Any]) -> pd.DataFrame:

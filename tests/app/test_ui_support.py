@@ -8,6 +8,7 @@ import sys
 import time
 import zipfile
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -107,3 +108,27 @@ def test_helpers_do_not_import_tensorflow() -> None:
     code = ("import sys, builder.ui_support, builder.diagram; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_test_predictions_align_with_the_data(tmp_path) -> None:
+    """Actual vs predicted on the test part: actual values and times are the CSV's own rows."""
+    from builder import load_preset
+    from builder.train import train_run
+    from builder.ui_support import test_predictions
+    from tests.conftest import make_series_csv
+
+    csv = make_series_csv(tmp_path / "s.csv")
+    spec = load_preset("simple_rnn_baseline").updated(
+        data={"lookback": 8, "horizon": 2}, training={"epochs": 1, "batch_size": 16},
+        blocks=[{"kind": "recurrent", "cell": "simple_rnn", "units": 4}])
+    run_dir = tmp_path / "run"
+    metrics = train_run(spec, csv, run_dir)
+    (run_dir / "job.json").write_text(f'{{"data": "{csv}"}}')
+    out = test_predictions(str(run_dir))
+    frame = out["frame"]
+    assert out["part"] == "test" and len(frame) == 2 * metrics["n_windows"]
+    raw = pd.read_csv(csv, parse_dates=["time"]).set_index("time")["y"]
+    np.testing.assert_allclose(frame["actual"], raw.loc[frame["time"]], atol=1e-4)
+    # the page's errors agree with the run's own evaluation, step by step
+    for h, mae in enumerate(metrics["model_mae_by_step"], start=1):
+        assert abs(frame[frame.step == h]["error"]).mean() == pytest.approx(mae, rel=1e-4)
