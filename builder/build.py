@@ -107,20 +107,14 @@ def wrap_raw_output(model: keras.Model, spec: ModelSpec) -> keras.Model:
     return keras.Model(model.input, outputs, name=f"{model.name}_raw")
 
 
-def count_params(spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> int:
-    """Trainable parameter count of the model `spec` describes."""
-    model = build_model(spec, n_features, n_outputs)
-    return int(sum(int(keras.ops.size(w)) for w in model.trainable_weights))
-
-
 def _model_name(name: str) -> str:
     cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name).strip("_")
     return cleaned or "model"
 
 
-def summary_text(spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> str:
-    """The Keras model summary as plain text."""
+def model_facts(spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> tuple[int, str]:
+    """(trainable parameter count, Keras summary as plain text) from one build of the model."""
     model = build_model(spec, n_features, n_outputs)
     lines: list[str] = []
     model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
-    return "\n".join(lines)
+    return int(sum(int(keras.ops.size(w)) for w in model.trainable_weights)), "\n".join(lines)

@@ -76,7 +76,6 @@ def to_dot(spec: ModelSpec, n_features: int = 1, n_outputs: int | None = None) -
     recurrent_idx = [i for i, k in enumerate(kinds) if k == "recurrent"]
     last_rec = recurrent_idx[-1] if recurrent_idx else -1
     width = n_features
-    has_time = True
     for i, block in enumerate(spec.blocks):
         if isinstance(block, ConvBlock):
             if time is not None and block.padding == "valid":
@@ -105,15 +104,12 @@ def to_dot(spec: ModelSpec, n_features: int = 1, n_outputs: int | None = None) -
                 seq_note = "all steps" if returns_seq else "last step"
                 add(f"{title}\n{', '.join(parts)}\n→ {seq_note}", "recurrent",
                     _shape("batch", time, width) if returns_seq else _shape("batch", width))
-                has_time = returns_seq
         elif isinstance(block, AttentionBlock):
             add(f"Attention pooling #{i}\nscore units {block.units}", "attention", _shape("batch", width))
-            has_time = False
         elif isinstance(block, DenseBlock):
             width = block.units
             drop = f", dropout {block.dropout:g}" if block.dropout else ""
             add(f"Dense #{i}\n{block.units} units, {block.activation}{drop}", "dense", _shape("batch", width))
-    del has_time
 
     if forecast:
         h = spec.data.horizon

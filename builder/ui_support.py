@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from builder import paths
-from builder.presets import list_presets, load_preset
+from builder.presets import load_preset
 from builder.runs import Run, list_runs, safe_child
 from builder.spec import (
     AttentionBlock,
@@ -283,16 +283,6 @@ def apply_preset(current: dict[str, Any], preset: ModelSpec) -> dict[str, Any]:
     return spec.model_dump(mode="json")
 
 
-def all_presets() -> list[dict[str, str]]:
-    """Built-in presets, then presets saved in this data directory (source: builtin / saved)."""
-    return list_presets()
-
-
-def load_any_preset(name: str) -> ModelSpec:
-    """A built-in or saved preset by name."""
-    return load_preset(name)
-
-
 def parse_spec_upload(data: bytes) -> ModelSpec:
     """An uploaded spec JSON -> ModelSpec (SpecError with a readable message otherwise)."""
     try:
@@ -379,21 +369,6 @@ def finished_runs(root: Path | None = None) -> list[Run]:
     return [r for r in list_runs(root or paths.subdir("runs")) if r.file("metrics.json").exists()]
 
 
-def steps_per_epoch(run: Run) -> int | None:
-    info = run.read_json("data.json") or {}
-    spec = run.read_json("spec.json") or {}
-    batch = int(spec.get("training", {}).get("batch_size", 64))
-    stride = int(spec.get("data", {}).get("stride", 1))
-    if "windows" in info:
-        n = int(info["windows"].get("train", 0))
-        n = math.ceil(n / stride)
-    elif "sequences" in info:
-        n = int(info["sequences"].get("train", 0))
-    else:
-        return None
-    return max(1, math.ceil(n / batch)) if n else None
-
-
 def progress_view(run: Run) -> dict[str, Any]:
     """What the progress panel draws: state, message, epoch, batch, fraction done, elapsed, ETA, history."""
     status = run.status()
@@ -403,7 +378,7 @@ def progress_view(run: Run) -> dict[str, Any]:
     epochs = int(prog.get("epochs") or spec.get("training", {}).get("epochs", 1))
     epoch = int(prog.get("epoch") or 0)
     batch = prog.get("batch")
-    steps = steps_per_epoch(run)
+    steps = prog.get("steps") or status.get("steps")
     done_epochs = len(hist)
     frac = done_epochs / epochs
     if batch and steps and epoch > done_epochs:
@@ -489,8 +464,7 @@ def test_predictions(run_dir: str | Path) -> dict[str, Any]:
     if spec.task != "forecast":
         raise ValueError("actual vs predicted applies to forecast runs")
     job = run.read_json("job.json") or {}
-    info = run.read_json("data.json") or {}
-    path = job.get("data") or info.get("source")
+    path = run_data_path(run)
     if not path:
         raise FileNotFoundError(f"{run.path}: the run does not record its data file")
     data = load_and_prepare(path, spec, job.get("test_data"))

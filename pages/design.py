@@ -10,16 +10,14 @@ import streamlit as st
 
 from builder import paths
 from builder.diagram import to_dot
-from builder.presets import save_preset
+from builder.presets import list_presets, load_preset, save_preset
 from builder.spec import CELL_LABELS, PROJECTED_CELLS, ModelSpec, SpecError
 from builder.ui_support import (
     BLOCK_LABELS,
-    all_presets,
     apply_preset,
     block_title,
     field_specs,
     insert_block,
-    load_any_preset,
     move_block,
     parse_spec_upload,
     remove_block,
@@ -41,7 +39,7 @@ n_feat, n_out, shape_problem = common.data_shape(source, s)
 # ---- callbacks (run before the rerun, so the editor redraws from the new spec) -----------------------
 def _use_preset(name: str) -> None:
     try:
-        new = apply_preset(st.session_state["spec"], load_any_preset(name))
+        new = apply_preset(st.session_state["spec"], load_preset(name))
     except SpecError as err:
         st.session_state["design_error"] = str(err)
         return
@@ -75,7 +73,7 @@ def _add() -> None:
 
 # ---- preset gallery --------------------------------------------------------------------------------
 with st.expander("Preset gallery", expanded=True):
-    presets = all_presets()
+    presets = list_presets()
     per_row = 3
     for start in range(0, len(presets), per_row):
         row = st.columns(per_row)
@@ -174,11 +172,11 @@ with edit_col:
 # ---- live view -------------------------------------------------------------------------------------
 @st.cache_data(show_spinner="Building the model to count its parameters…", max_entries=64)
 def _model_facts(spec_json: str, n_features: int, n_outputs: int) -> tuple[int | None, str, str | None]:
-    from builder.build import count_params, summary_text
+    from builder.build import model_facts
 
     try:
         spec = ModelSpec.from_dict(json.loads(spec_json))
-        return count_params(spec, n_features, n_outputs), summary_text(spec, n_features, n_outputs), None
+        return (*model_facts(spec, n_features, n_outputs), None)
     except Exception as err:  # a spec that validates but cannot be built: show the reason, not a traceback
         return None, "", f"{type(err).__name__}: {err}"
 

@@ -74,7 +74,8 @@ def test_progress_view_eta_and_runs_table(studio_home) -> None:
     run.write_json("data.json", {"windows": {"train": 100, "val": 10, "test": 10}})
     run.set_status("running", message="training")
     run.append_history({"epoch": 1, "loss": 1.0, "val_loss": 2.0})
-    run.write_json("progress.json", {"epoch": 2, "epochs": 4, "batch": 5, "elapsed": 15.0, "time": time.time(), "logs": {}})
+    run.write_json("progress.json", {"epoch": 2, "epochs": 4, "steps": 10, "batch": 5, "elapsed": 15.0,
+                                     "time": time.time(), "logs": {}})
     v = u.progress_view(run)
     assert v["steps"] == 10 and v["fraction"] == pytest.approx(1.5 / 4)
     assert v["eta"] == pytest.approx(25.0, rel=0.1) and v["active"]
