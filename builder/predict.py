@@ -109,14 +109,21 @@ def classify_sequences(run: Run, df: pd.DataFrame, model: Any | None = None) -> 
     return out
 
 
-def predict_file(run_dir: str | Path, data: Source, out_csv: str | Path | None = None) -> pd.DataFrame:
-    """Predict with a finished run on a CSV; write the (formula-safe) result to `out_csv` if given."""
+def predict_file(
+    run_dir: str | Path, data: Source, out_csv: str | Path | None = None, model: Any | None = None,
+    name: str | None = None,
+) -> pd.DataFrame:
+    """Predict with a finished run on a CSV; write the (formula-safe) result to `out_csv` if given.
+
+    `model`: the run's loaded model, to skip loading model.keras again (the UI caches it);
+    `name`: the file name that messages use for uploaded bytes.
+    """
     run = Run(run_dir)
     meta = run.read_json("metadata.json")
     if not meta:
         raise FileNotFoundError(f"{run.path}: no metadata.json; is this a finished run directory?")
-    df = load_table(data)
-    out = forecast_next(run, df) if meta["task"] == "forecast" else classify_sequences(run, df)
+    df = load_table(data, name=name)
+    out = forecast_next(run, df, model) if meta["task"] == "forecast" else classify_sequences(run, df, model)
     if out_csv is not None:
         atomic_write_text(out_csv, csv_safe(out).to_csv(index=False))
     return out

@@ -58,6 +58,23 @@ def _load_table(path: str, token: str) -> tuple[pd.DataFrame, list[str]]:
     return df, list(df.attrs.get("notices", []))
 
 
+def load_path(path: str) -> pd.DataFrame:
+    """A CSV on disk as a DataFrame, through the same cache as the Data page; raises DataError."""
+    df, notices = _load_table(path, file_token(path))
+    df = df.copy()
+    df.attrs["source"], df.attrs["notices"] = path, notices
+    return df
+
+
+@st.cache_resource(max_entries=4)
+def run_model(run_dir: str, token: str) -> Any:
+    """A finished run's model.keras, loaded once per file version (token: size and mtime)."""
+    from builder.export import load_run_model
+    from builder.runs import Run
+
+    return load_run_model(Run(run_dir))
+
+
 def load_source(source: dict[str, str] | None) -> pd.DataFrame:
     """The source CSV as a DataFrame (cached on path, size and mtime); raises DataError."""
     if not source:

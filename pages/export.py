@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from builder.export import serving_snippet
@@ -77,10 +79,16 @@ with info2:
 
 @st.cache_data(show_spinner="Forecasting…", max_entries=16)
 def _forecast(run_dir: str, token: str, data_path: str, data_token: str):
-    from builder.data import load_table
     from builder.predict import forecast_next
 
-    return forecast_next(Run(run_dir), load_table(data_path))
+    return forecast_next(Run(run_dir), common.load_path(data_path), common.run_model(run_dir, token))
+
+
+@st.cache_data(show_spinner="Predicting…", max_entries=8)
+def _predict(run_dir: str, token: str, digest: str, data: bytes, name: str):
+    from builder.predict import predict_file
+
+    return predict_file(run_dir, data, model=common.run_model(run_dir, token), name=name)
 
 
 # ---- forecast ahead --------------------------------------------------------------------------------
@@ -103,9 +111,7 @@ if meta.get("task") == "forecast":
             f1.download_button("Forecast CSV", icon=":material/download:", data=csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
                                mime="text/csv", key="dl_forecast", on_click="ignore")
             try:
-                from builder.data import load_table
-
-                chart = forecast_with_history(load_table(data_path), meta, fc)
+                chart = forecast_with_history(common.load_path(data_path), meta, fc)
                 f2.line_chart(chart, height=280)
             except common.USER_ERRORS as err:
                 f2.caption(f"No chart: {err}")
@@ -117,11 +123,10 @@ st.caption("Forecast: the file's last rows must have the training columns; the f
 up = st.file_uploader("CSV with the same columns as the training data", type=["csv", "txt", "tsv"],
                       key="export_upload")
 if up is not None:
-    from builder.predict import predict_file
-
     try:
-        with st.spinner("Predicting…"):
-            out = predict_file(run.path, up.getvalue())
+        data = up.getvalue()
+        out = _predict(str(run.path), file_token(run.file("model.keras")), hashlib.sha256(data).hexdigest(),
+                       data, up.name)
     except common.USER_ERRORS as err:
         common.show_error(err)
     else:
