@@ -75,6 +75,30 @@ def run_model(run_dir: str, token: str) -> Any:
     return load_run_model(Run(run_dir))
 
 
+@st.cache_data(max_entries=16)
+def source_summary(path: str, token: str) -> pd.DataFrame:
+    """Per-column summary (type, missing, min, max) of a CSV, cached per file version."""
+    from builder.ui_support import column_summary
+
+    return column_summary(_load_table(path, token)[0])
+
+
+@st.cache_data(max_entries=32)
+def source_chart(path: str, token: str, time_col: str | None, columns: tuple[str, ...]) -> pd.DataFrame:
+    """The chosen columns over time for st.line_chart, cached per file version and choice."""
+    from builder.ui_support import chart_frame
+
+    return chart_frame(_load_table(path, token)[0], time_col, list(columns))
+
+
+@st.cache_data(ttl=30, max_entries=4)
+def presets(folder_token: str) -> list[dict[str, str]]:
+    """Every preset (built-in and saved), re-read when a preset folder changes (token) or after 30 s."""
+    from builder.presets import list_presets
+
+    return list_presets()
+
+
 def load_source(source: dict[str, str] | None) -> pd.DataFrame:
     """The source CSV as a DataFrame (cached on path, size and mtime); raises DataError."""
     if not source:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from builder.data import DataError, detect_time_column, numeric_columns, resolve_sequence_columns
 from builder.spec import ModelSpec
-from builder.ui_support import chart_frame, column_summary, guess_task, sample_files, save_upload, validate
+from builder.ui_support import chart_frame, file_token, guess_task, sample_files, save_upload, validate
 from pages import common
 
 common.ensure_session()
@@ -98,7 +98,7 @@ with info_col:
 with st.expander("Preview and column summary", expanded=True):
     prev, summ = st.columns([3, 2])
     prev.dataframe(df.head(200), height=260, width="stretch")
-    summ.dataframe(column_summary(df), height=260, hide_index=True, width="stretch")
+    summ.dataframe(common.source_summary(source["path"], file_token(source["path"])), height=260, hide_index=True, width="stretch")
 
 # ---- task and columns ----------------------------------------------------------------------------------
 st.subheader("Task and columns")
@@ -206,7 +206,8 @@ current: ModelSpec = new_spec or s
 # ---- chart, then the full check (it prepares the data the way training will) ----------------------
 if task == "forecast" and plot_cols:
     st.subheader("Series")
-    st.line_chart(chart_frame(df, plot_time, plot_cols), height=300)
+    st.line_chart(common.source_chart(source["path"], file_token(source["path"]), plot_time, tuple(plot_cols)),
+                  height=300)
 elif task == "classify" and changes.get("features"):
     st.subheader("One sequence")
     ids = list(dict.fromkeys(df[changes["id_col"]].tolist()))[:500]

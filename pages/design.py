@@ -10,13 +10,14 @@ import streamlit as st
 
 from builder import paths
 from builder.diagram import to_dot
-from builder.presets import list_presets, load_preset, save_preset
+from builder.presets import load_preset, save_preset
 from builder.spec import CELL_LABELS, PROJECTED_CELLS, ModelSpec, SpecError
 from builder.ui_support import (
     BLOCK_LABELS,
     apply_preset,
     block_title,
     field_specs,
+    file_token,
     insert_block,
     move_block,
     parse_spec_upload,
@@ -73,7 +74,7 @@ def _add() -> None:
 
 # ---- preset gallery --------------------------------------------------------------------------------
 with st.expander("Preset gallery", expanded=True):
-    presets = list_presets()
+    presets = common.presets(file_token(paths.subdir("presets")))
     per_row = 3
     for start in range(0, len(presets), per_row):
         row = st.columns(per_row)
