@@ -52,16 +52,24 @@ def make_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x, x.mean(axis=(1, 2))[:, None].astype("float32")
 
 
-def keras_recurrent_layer(cell: str, return_sequences: bool) -> Any:
-    """One recurrent ``keras.layers.Layer`` of kind ``cell`` with UNITS units."""
+def keras_recurrent_layer(cell: str, return_sequences: bool, fused: bool = True) -> Any:
+    """One recurrent layer of kind ``cell`` with UNITS units, as ``builder.build`` makes it.
+
+    ``fused=False`` gives the plain Keras layer over the same cell (keras.layers.RNN's loop).
+    """
     import keras
 
+    from builder.build import recurrent_layer
     from builder.cells import CUSTOM_CELLS, PROJECTED_CELLS
+    from builder.spec import RecurrentBlock
 
+    proj = PROJ if cell in PROJECTED_CELLS else None
+    if fused:
+        block = RecurrentBlock(cell=cell, units=UNITS, proj_units=proj)
+        return recurrent_layer(block, return_sequences, name=f"{cell}_{int(return_sequences)}")
     builtin = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
     if cell in builtin:
         return builtin[cell](UNITS, return_sequences=return_sequences)
-    proj = PROJ if cell in PROJECTED_CELLS else None
     return keras.layers.RNN(CUSTOM_CELLS[cell](UNITS, proj_units=proj), return_sequences=return_sequences)
 
 

@@ -26,20 +26,26 @@ def resolve_n_outputs(spec: ModelSpec, n_outputs: int | None) -> int:
 
 
 def recurrent_layer(block: RecurrentBlock, return_sequences: bool, name: str) -> keras.layers.Layer:
-    """One recurrent layer of `block` ([batch, time, ch] -> [batch, (time,) out]), bidirectional if asked."""
+    """One recurrent layer of `block` ([batch, time, ch] -> [batch, (time,) out]), bidirectional if asked.
+
+    The layers are ``builder.recurrent``'s Fused* subclasses of Keras's RNN layers:
+    same weights, config and results, with a fused whole-sequence loop on the CPU.
+    """
+    from builder.recurrent import FusedGRU, FusedLSTM, FusedRNN, FusedSimpleRNN
+
     common = {"dropout": block.dropout, "recurrent_dropout": block.recurrent_dropout}
     if block.cell == "simple_rnn":
-        layer = keras.layers.SimpleRNN(block.units, return_sequences=return_sequences, name=name, **common)
+        layer = FusedSimpleRNN(block.units, return_sequences=return_sequences, name=name, **common)
     elif block.cell == "lstm":
-        layer = keras.layers.LSTM(block.units, return_sequences=return_sequences, name=name, **common)
+        layer = FusedLSTM(block.units, return_sequences=return_sequences, name=name, **common)
     elif block.cell == "gru":
-        layer = keras.layers.GRU(block.units, return_sequences=return_sequences, name=name, **common)
+        layer = FusedGRU(block.units, return_sequences=return_sequences, name=name, **common)
     else:
         from builder.cells import CUSTOM_CELLS, PROJECTED_CELLS
 
         extra = {"proj_units": block.proj_units} if block.cell in PROJECTED_CELLS else {}
         cell = CUSTOM_CELLS[block.cell](block.units, **extra, **common)
-        layer = keras.layers.RNN(cell, return_sequences=return_sequences, name=name)
+        layer = FusedRNN(cell, return_sequences=return_sequences, name=name)
     if block.bidirectional:
         return keras.layers.Bidirectional(layer, merge_mode=block.merge_mode, name=f"bi_{name}")
     return layer

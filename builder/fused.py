@@ -1,0 +1,523 @@
+"""Fused whole-sequence recurrences with a hand-written backward pass (BPTT).
+
+Why: ``keras.layers.RNN`` runs a cell step by step and lets autodiff
+differentiate the loop. On the CPU that costs more than the arithmetic: autodiff
+keeps one accumulator per intermediate of every step, the gate activations run
+as several small kernels, and the weight gradients are summed one step at a time.
+This module runs the same equations as the cells, but:
+
+* the input projection ``x_t @ W (+ b)`` of every step is one matmul before the
+  loop (``(T*B, D) @ (D, KU)``);
+* the gate non-linearities of a step are one ``tanh`` over all gate blocks
+  (``sigmoid(z) = 0.5 * tanh(z / 2) + 0.5``);
+* training runs under ``keras.ops.custom_gradient``: the forward loop stores the
+  states and gate activations, the backward loop does one matmul per step
+  (``dz @ R^T``), and the weight gradients are single large matmuls after it
+  (``dW = X^T dZ``, ``dR = S^T dZ``, ``dX = dZ W^T``);
+* inference (``training=False``: predict, evaluate, the exported SavedModel) runs
+  a lean forward loop that stores nothing but the outputs asked for.
+
+Everything is ``keras.ops``. Results equal ``keras.layers.RNN`` over the same
+cell to float32 round-off (tests/unit/test_fused.py compares outputs and every
+gradient). ``fused_kind`` says whether a cell has a fused form; anything else
+(masks, unrolling, other activations, Keras's ``implementation=1``) falls back
+to ``keras.layers.RNN``'s loop in :class:`builder.layers` ``FusedRNN``.
+
+Shapes: ``T`` time steps, ``B`` batch, ``D`` input features, ``U`` units, ``P``
+projection, ``O`` output size (= size of state 0), ``K`` gate blocks. Sequences
+inside this module are time-major ``(T, B, .)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+Tensor = Any
+
+
+def _const(values: np.ndarray) -> Tensor:
+    return ops.convert_to_tensor(np.asarray(values, dtype="float32"))
+
+
+def _gate_consts(kinds: str, units: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """Per-column constants for one-``tanh`` gate activations.
+
+    ``kinds`` has one letter per gate block: ``s`` (sigmoid) or ``t`` (tanh).
+    Returns ``(scale, shift, p, q)`` each (K*U,) so that the activations are
+    ``a = tanh(z * scale) * scale + shift`` and their derivatives ``da/dz = p +
+    a * (q - a)`` (``a(1-a)`` for sigmoid, ``1 - a^2`` for tanh).
+    """
+    sig = np.array([k == "s" for k in kinds]).repeat(units)
+    scale = np.where(sig, 0.5, 1.0)
+    shift = np.where(sig, 0.5, 0.0)
+    p = np.where(sig, 0.0, 1.0)
+    q = np.where(sig, 1.0, 0.0)
+    return _const(scale), _const(shift), _const(p), _const(q)
+
+
+def _is(fn: Any, name: str) -> bool:
+    return getattr(fn, "__name__", None) == name
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How one cell family runs fused.
+
+    Attributes:
+        name: the family (``simple``, ``lstm``, ``cifg``, ``peephole``,
+            ``lstm_proj``, ``gru``, ``proj_gru``).
+        state_sizes: sizes of the states, state 0 feeds the recurrent matmul
+            and is the output.
+        gates: K*U, width of ``zx`` and of the recurrent matmul.
+        split_bias: True if the bias is ``(2, KU)`` (input row, recurrent row,
+            GRU ``reset_after`` style); False if ``(KU,)`` added to ``zx``.
+        extra: names of the cell's extra weights, in order.
+        saved: widths of the per-step tensors the forward stores for the
+            backward (beyond the states).
+        stored: widths of the per-step tensors the backward stores for
+            :meth:`extra_grads`.
+    """
+
+    name: str
+    state_sizes: tuple[int, ...]
+    gates: int
+    split_bias: bool
+    extra: tuple[str, ...]
+    saved: tuple[int, ...]
+    stored: tuple[int, ...]
+
+
+def fused_kind(cell: Any) -> Kind | None:
+    """The fused family of ``cell``, or None when only the generic loop can run it.
+
+    Fused: ``keras.layers.SimpleRNNCell`` (tanh), ``LSTMCell`` and ``GRUCell``
+    (tanh/sigmoid, ``implementation=2``, i.e. no recurrent dropout; GRU with
+    ``reset_after=True``), and the builder cells with tanh/sigmoid activations.
+    """
+    from builder.cells import CIFGLSTMCell, LSTMProjCell, PeepholeLSTMCell, ProjGRUCell
+
+    act = getattr(cell, "activation", None)
+    rec = getattr(cell, "recurrent_activation", None)
+    u = getattr(cell, "units", None)
+    if isinstance(cell, keras.layers.SimpleRNNCell):
+        return Kind("simple", (u,), u, False, (), (), ()) if _is(act, "tanh") else None
+    if not (_is(act, "tanh") and _is(rec, "sigmoid")):
+        return None
+    if isinstance(cell, keras.layers.LSTMCell):
+        if cell.implementation != 2:
+            return None
+        return Kind("lstm", (u, u), 4 * u, False, (), (4 * u, u), ())
+    if isinstance(cell, keras.layers.GRUCell):
+        if cell.implementation != 2 or not cell.reset_after:
+            return None
+        return Kind("gru", (u,), 3 * u, True, (), (3 * u, u), ())
+    if isinstance(cell, CIFGLSTMCell):
+        return Kind("cifg", (u, u), 3 * u, False, (), (3 * u, u), ())
+    if isinstance(cell, PeepholeLSTMCell):
+        extra = ("input_peephole", "forget_peephole", "output_peephole")
+        return Kind("peephole", (u, u), 4 * u, False, extra, (4 * u, u), ())
+    if isinstance(cell, LSTMProjCell):
+        p = cell.proj_units
+        return Kind("lstm_proj", (p, u), 4 * u, False, ("projection_kernel",), (4 * u, u, u), (p,))
+    if isinstance(cell, ProjGRUCell):
+        p = cell.proj_units
+        return Kind("proj_gru", (p, u), 3 * u, True, ("projection_kernel",), (3 * u, u, u), (p,))
+    return None
+
+
+# ----------------------------------------------------------------------------
+# One step of each family, forward and backward.
+#
+# forward(zx, m, prev, w) -> (new_states, saved)
+#   zx: (B, KU) input part (bias included), m: (B, KU) recurrent part
+#   (``state0_{t-1} @ R``, plus the recurrent bias for split-bias families),
+#   prev: previous states, w: dict of weights and constants.
+# backward(d_new, saved, prev, new, w) -> (d_zx, d_m, d_prev, stored)
+#   d_new: gradients reaching the new states (outputs included);
+#   d_prev: the gradients to the previous states through the cell itself (the
+#   recurrent matmul's share, d_m @ R^T, is added by the driver).
+# ----------------------------------------------------------------------------
+
+
+def _lstm_core(a: Tensor, c_prev: Tensor, u: int) -> tuple[Tensor, Tensor]:
+    i, f, g, o = a[:, :u], a[:, u : 2 * u], a[:, 2 * u : 3 * u], a[:, 3 * u :]
+    c = f * c_prev + i * g
+    return c, o
+
+
+def _fwd_simple(zx: Tensor, m: Tensor, prev: list[Tensor], w: dict) -> tuple[list[Tensor], list[Tensor]]:
+    return [ops.tanh(zx + m)], []
+
+
+def _bwd_simple(d_new, saved, prev, new, w):
+    dz = d_new[0] * (1.0 - new[0] * new[0])
+    return dz, dz, [None], []
+
+
+def _fwd_lstm(zx, m, prev, w):
+    u = w["units"]
+    a = ops.tanh((zx + m) * w["scale"]) * w["scale"] + w["shift"]
+    c, o = _lstm_core(a, prev[1], u)
+    tc = ops.tanh(c)
+    return [o * tc, c], [a, tc]
+
+
+def _lstm_dz(dh, dc_in, a, tc, c_prev, w):
+    """Backward of ``c = f c_prev + i g``, ``h = o tanh(c)``: (dz (B,4U), dc (B,U))."""
+    u = w["units"]
+    i, f, g, o = a[:, :u], a[:, u : 2 * u], a[:, 2 * u : 3 * u], a[:, 3 * u :]
+    dc = dc_in + dh * o * (1.0 - tc * tc)
+    da = ops.concatenate([dc * g, dc * c_prev, dc * i, dh * tc], axis=-1)
+    return da * (w["p"] + a * (w["q"] - a)), dc * f
+
+
+def _bwd_lstm(d_new, saved, prev, new, w):
+    a, tc = saved
+    dz, dc_prev = _lstm_dz(d_new[0], d_new[1], a, tc, prev[1], w)
+    return dz, dz, [None, dc_prev], []
+
+
+def _fwd_cifg(zx, m, prev, w):
+    u = w["units"]
+    a = ops.tanh((zx + m) * w["scale"]) * w["scale"] + w["shift"]
+    f, g, o = a[:, :u], a[:, u : 2 * u], a[:, 2 * u :]
+    c = g + f * (prev[1] - g)
+    tc = ops.tanh(c)
+    return [o * tc, c], [a, tc]
+
+
+def _bwd_cifg(d_new, saved, prev, new, w):
+    u = w["units"]
+    a, tc = saved
+    dh = d_new[0]
+    f, g, o = a[:, :u], a[:, u : 2 * u], a[:, 2 * u :]
+    dc = d_new[1] + dh * o * (1.0 - tc * tc)
+    da = ops.concatenate([dc * (prev[1] - g), dc * (1.0 - f), dh * tc], axis=-1)
+    dz = da * (w["p"] + a * (w["q"] - a))
+    return dz, dz, [None, dc * f], []
+
+
+def _fwd_peephole(zx, m, prev, w):
+    u = w["units"]
+    z = zx + m
+    c_prev = prev[1]
+    pre = ops.concatenate(
+        [z[:, :u] + w["input_peephole"] * c_prev, z[:, u : 2 * u] + w["forget_peephole"] * c_prev,
+         z[:, 2 * u : 3 * u]],
+        axis=-1,
+    )
+    s3 = w["scale"][: 3 * u]
+    a3 = ops.tanh(pre * s3) * s3 + w["shift"][: 3 * u]
+    i, f, g = a3[:, :u], a3[:, u : 2 * u], a3[:, 2 * u :]
+    c = f * c_prev + i * g
+    o = ops.sigmoid(z[:, 3 * u :] + w["output_peephole"] * c)
+    tc = ops.tanh(c)
+    return [o * tc, c], [ops.concatenate([a3, o], axis=-1), tc]
+
+
+def _bwd_peephole(d_new, saved, prev, new, w):
+    u = w["units"]
+    a, tc = saved
+    i, f, g, o = a[:, :u], a[:, u : 2 * u], a[:, 2 * u : 3 * u], a[:, 3 * u :]
+    dh = d_new[0]
+    dzo = dh * tc * o * (1.0 - o)
+    dc = d_new[1] + dh * o * (1.0 - tc * tc) + dzo * w["output_peephole"]
+    dzi = dc * g * i * (1.0 - i)
+    dzf = dc * prev[1] * f * (1.0 - f)
+    dzg = dc * i * (1.0 - g * g)
+    dc_prev = dc * f + dzi * w["input_peephole"] + dzf * w["forget_peephole"]
+    dz = ops.concatenate([dzi, dzf, dzg, dzo], axis=-1)
+    return dz, dz, [None, dc_prev], []
+
+
+def _fwd_lstm_proj(zx, m, prev, w):
+    u = w["units"]
+    a = ops.tanh((zx + m) * w["scale"]) * w["scale"] + w["shift"]
+    c, o = _lstm_core(a, prev[1], u)
+    tc = ops.tanh(c)
+    h = o * tc
+    return [ops.matmul(h, w["projection_kernel"]), c], [a, tc, h]
+
+
+def _bwd_lstm_proj(d_new, saved, prev, new, w):
+    a, tc, _ = saved
+    dr = d_new[0]
+    dh = ops.matmul(dr, w["projection_kernel_t"])
+    dz, dc_prev = _lstm_dz(dh, d_new[1], a, tc, prev[1], w)
+    return dz, dz, [None, dc_prev], [dr]
+
+
+def _gru_fwd(zx, m, h_prev, w):
+    """Keras ``reset_after=True`` GRU: returns (h, [z, q, n] (B,3U), m_n (B,U))."""
+    u = w["units"]
+    s2 = w["scale"][: 2 * u]
+    zq = ops.tanh((zx[:, : 2 * u] + m[:, : 2 * u]) * s2) * s2 + w["shift"][: 2 * u]
+    z, q = zq[:, :u], zq[:, u:]
+    m_n = m[:, 2 * u :]
+    n = ops.tanh(zx[:, 2 * u :] + q * m_n)
+    h = n + z * (h_prev - n)
+    return h, ops.concatenate([zq, n], axis=-1), m_n
+
+
+def _gru_bwd(dh, a, m_n, h_prev, w):
+    """Backward of :func:`_gru_fwd`: (d_zx, d_m, dh_prev through the interpolation)."""
+    u = w["units"]
+    z, q, n = a[:, :u], a[:, u : 2 * u], a[:, 2 * u :]
+    dn = dh * (1.0 - z) * (1.0 - n * n)
+    dzq = ops.concatenate([dh * (h_prev - n), dn * m_n], axis=-1) * (a[:, : 2 * u] * (1.0 - a[:, : 2 * u]))
+    return ops.concatenate([dzq, dn], axis=-1), ops.concatenate([dzq, dn * q], axis=-1), dh * z
+
+
+def _fwd_gru(zx, m, prev, w):
+    h, a, m_n = _gru_fwd(zx, m, prev[0], w)
+    return [h], [a, m_n]
+
+
+def _bwd_gru(d_new, saved, prev, new, w):
+    a, m_n = saved
+    d_zx, d_m, dh_prev = _gru_bwd(d_new[0], a, m_n, prev[0], w)
+    return d_zx, d_m, [dh_prev], []
+
+
+def _fwd_proj_gru(zx, m, prev, w):
+    h, a, m_n = _gru_fwd(zx, m, prev[1], w)
+    return [ops.matmul(h, w["projection_kernel"]), h], [a, m_n, h]
+
+
+def _bwd_proj_gru(d_new, saved, prev, new, w):
+    a, m_n, _ = saved
+    dr = d_new[0]
+    dh = d_new[1] + ops.matmul(dr, w["projection_kernel_t"])
+    d_zx, d_m, dh_prev = _gru_bwd(dh, a, m_n, prev[1], w)
+    return d_zx, d_m, [None, dh_prev], [dr]
+
+
+_STEPS: dict[str, tuple[Callable, Callable, str]] = {
+    # family: (forward, backward, gate kinds for the one-tanh constants)
+    "simple": (_fwd_simple, _bwd_simple, "t"),
+    "lstm": (_fwd_lstm, _bwd_lstm, "ssts"),
+    "cifg": (_fwd_cifg, _bwd_cifg, "sts"),
+    "peephole": (_fwd_peephole, _bwd_peephole, "ssts"),
+    "lstm_proj": (_fwd_lstm_proj, _bwd_lstm_proj, "ssts"),
+    "gru": (_fwd_gru, _bwd_gru, "sst"),
+    "proj_gru": (_fwd_proj_gru, _bwd_proj_gru, "sst"),
+}
+
+
+def _extra_grads(kind: Kind, w: dict, states: list[Tensor], saved: list[Tensor], stored: list[Tensor],
+                 d_zx: Tensor) -> list[Tensor]:
+    """Gradients of the extra weights from whole-sequence buffers (time-major).
+
+    ``states[k]`` is ``(T+1, B, size_k)`` with the initial state at index 0.
+    """
+    if kind.name == "peephole":
+        u = w["units"]
+        c_prev, c_new = states[1][:-1], states[1][1:]
+        return [
+            ops.sum(d_zx[..., :u] * c_prev, axis=(0, 1)),
+            ops.sum(d_zx[..., u : 2 * u] * c_prev, axis=(0, 1)),
+            ops.sum(d_zx[..., 3 * u :] * c_new, axis=(0, 1)),
+        ]
+    if kind.name in ("lstm_proj", "proj_gru"):
+        h, dr = saved[-1], stored[0]
+        u = h.shape[-1]
+        return [ops.matmul(ops.transpose(ops.reshape(h, (-1, u))), ops.reshape(dr, (-1, dr.shape[-1])))]
+    return []
+
+
+def _flat(x: Tensor) -> Tensor:
+    return ops.reshape(x, (-1, x.shape[-1]))
+
+
+def _project(x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
+    """``x @ kernel (+ bias)`` for time-major ``x`` (T, B, D) -> (T, B, KU), one matmul."""
+    t, b = ops.shape(x)[0], ops.shape(x)[1]
+    z = ops.matmul(_flat(x), kernel)
+    if bias is not None:
+        z = z + bias
+    return ops.reshape(z, (t, b, kernel.shape[-1]))
+
+
+def _row(buf: Tensor, t: Tensor) -> Tensor:
+    """``buf[t]`` for a time-major buffer, as a dynamic slice."""
+    return ops.squeeze(ops.slice(buf, (t, 0, 0), (1, ops.shape(buf)[1], buf.shape[-1])), axis=0)
+
+
+def _put(buf: Tensor, t: Tensor, value: Tensor) -> Tensor:
+    return ops.slice_update(buf, (t, 0, 0), ops.expand_dims(value, 0))
+
+
+def run_fused(
+    kind: Kind,
+    x: Tensor,
+    initial_states: Sequence[Tensor],
+    kernel: Tensor,
+    recurrent_kernel: Tensor,
+    bias: Tensor | None,
+    extra: Sequence[Tensor],
+    recurrent_mask: Tensor | None,
+    training: bool,
+    return_sequences: bool,
+) -> tuple[Tensor, list[Tensor]]:
+    """Run one recurrent layer over a whole sequence.
+
+    Args:
+        kind: from :func:`fused_kind`.
+        x: ``(T, B, D)`` time-major inputs, already reversed for
+            ``go_backwards`` and already multiplied by the input dropout mask.
+        initial_states: one ``(B, size_k)`` tensor per state.
+        kernel, recurrent_kernel, bias, extra: the cell's weights as tensors
+            (``bias`` None without ``use_bias``).
+        recurrent_mask: ``(B, O)`` recurrent dropout mask or None.
+        training: True runs the custom-gradient version (stores what the
+            backward needs); False runs a lean forward loop.
+        return_sequences: whether the caller needs every step's output.
+
+    Returns:
+        ``(outputs, final_states)``: ``outputs`` ``(T, B, O)`` (time-major, the
+        processing order) when ``return_sequences`` or ``training``, else None;
+        ``final_states`` one ``(B, size_k)`` tensor per state.
+    """
+    fwd, bwd, gate_kinds = _STEPS[kind.name]
+    units = kind.gates // len(gate_kinds)
+    scale, shift, p, q = _gate_consts(gate_kinds, units)
+    n_states = len(kind.state_sizes)
+    bias_x = bias_r = None
+    if bias is not None:
+        bias_x, bias_r = (bias[0], bias[1]) if kind.split_bias else (bias, None)
+
+    def consts(extra_values: Sequence[Tensor]) -> dict:
+        w = {"units": units, "scale": scale, "shift": shift, "p": p, "q": q}
+        w.update(zip(kind.extra, extra_values))
+        if "projection_kernel" in w:
+            w["projection_kernel_t"] = ops.transpose(w["projection_kernel"])
+        return w
+
+    def recurrent(s0: Tensor, r_kernel: Tensor, b_r: Tensor | None) -> Tensor:
+        if recurrent_mask is not None:
+            s0 = s0 * recurrent_mask
+        m = ops.matmul(s0, r_kernel)
+        return m if b_r is None else m + b_r
+
+    steps = x.shape[0]
+    batch = ops.shape(x)[1]
+
+    if not training:
+        w = consts(extra)
+        zx_all = _project(x, kernel, bias_x)
+        out_buf = ops.zeros((steps, batch, kind.state_sizes[0]), dtype=x.dtype) if return_sequences else None
+
+        def lean_body(t, carry):
+            states, out = list(carry[:n_states]), carry[n_states]
+            new, _ = fwd(_row(zx_all, t), recurrent(states[0], recurrent_kernel, bias_r), states, w)
+            if return_sequences:
+                out = _put(out, t, new[0])
+            return (*new, out)
+
+        dummy = out_buf if return_sequences else ops.zeros((), dtype=x.dtype)
+        result = ops.fori_loop(0, steps, lean_body, (*initial_states, dummy))
+        return (result[n_states] if return_sequences else None), list(result[:n_states])
+
+    n_extra = len(kind.extra)
+
+    @ops.custom_gradient
+    def fused(x, *args):
+        init = list(args[:n_states])
+        k, rk = args[n_states], args[n_states + 1]
+        rest = args[n_states + 2 :]
+        b_x = b_r = None
+        if bias is not None:
+            b = rest[0]
+            rest = rest[1:]
+            b_x, b_r = (b[0], b[1]) if kind.split_bias else (b, None)
+        extra_values = rest[:n_extra]
+        w = consts(extra_values)
+        zx_all = _project(x, k, b_x)
+        state_bufs = [
+            _put(ops.zeros((steps + 1, batch, size), dtype=x.dtype), 0, s0)
+            for size, s0 in zip(kind.state_sizes, init)
+        ]
+        saved_bufs = [ops.zeros((steps, batch, width), dtype=x.dtype) for width in kind.saved]
+
+        def body(t, carry):
+            states, bufs, saved = list(carry[:n_states]), carry[n_states : 2 * n_states], carry[2 * n_states :]
+            new, keep = fwd(_row(zx_all, t), recurrent(states[0], rk, b_r), states, w)
+            bufs = [_put(buf, t + 1, s) for buf, s in zip(bufs, new)]
+            saved = [_put(buf, t, s) for buf, s in zip(saved, keep)]
+            return (*new, *bufs, *saved)
+
+        result = ops.fori_loop(0, steps, body, (*init, *state_bufs, *saved_bufs))
+        finals = list(result[:n_states])
+        states_seq = list(result[n_states : 2 * n_states])
+        saved_seq = list(result[2 * n_states :])
+        outputs = states_seq[0][1:]
+
+        def grad(*upstream: Tensor) -> list[Tensor]:
+            d_out = upstream[0]
+            d_final = [
+                ops.zeros_like(f) if g is None else g for f, g in zip(finals, upstream[1 : 1 + n_states])
+            ]
+            if d_out is None:
+                d_out = ops.zeros_like(outputs)
+            rk_t = ops.transpose(rk)
+            same = kind.name not in ("gru", "proj_gru")
+            dzx_buf = ops.zeros((steps, batch, kind.gates), dtype=x.dtype)
+            dm_buf = None if same else ops.zeros((steps, batch, kind.gates), dtype=x.dtype)
+            stored_bufs = [ops.zeros((steps, batch, width), dtype=x.dtype) for width in kind.stored]
+
+            def back(j, carry):
+                t = steps - 1 - j
+                d_states = list(carry[:n_states])
+                dzx, dm, stored = carry[n_states], carry[n_states + 1], carry[n_states + 2 :]
+                d_states[0] = d_states[0] + _row(d_out, t)
+                prev = [_row(buf, t) for buf in states_seq]
+                new = [_row(buf, t + 1) for buf in states_seq]
+                keep = [_row(buf, t) for buf in saved_seq]
+                d_zx, d_m, d_prev, to_store = bwd(d_states, keep, prev, new, w)
+                d_rec = ops.matmul(d_m, rk_t)
+                if recurrent_mask is not None:
+                    d_rec = d_rec * recurrent_mask
+                d_prev = [d_rec if d_prev[0] is None else d_prev[0] + d_rec] + [
+                    ops.zeros_like(s) if d is None else d for d, s in zip(d_prev[1:], prev[1:])
+                ]
+                dzx = _put(dzx, t, d_zx)
+                if dm is not None and not same:
+                    dm = _put(dm, t, d_m)
+                stored = [_put(buf, t, s) for buf, s in zip(stored, to_store)]
+                return (*d_prev, dzx, dm if dm is not None else ops.zeros((), dtype=x.dtype), *stored)
+
+            dm_init = dm_buf if dm_buf is not None else ops.zeros((), dtype=x.dtype)
+            res = ops.fori_loop(0, steps, back, (*d_final, dzx_buf, dm_init, *stored_bufs))
+            d_init = list(res[:n_states])
+            dzx_seq = res[n_states]
+            dm_seq = dzx_seq if same else res[n_states + 1]
+            stored_seq = list(res[n_states + 2 :])
+
+            dzx_flat, dm_flat = _flat(dzx_seq), _flat(dm_seq)
+            d_x = ops.reshape(ops.matmul(dzx_flat, ops.transpose(k)), ops.shape(x))
+            d_k = ops.matmul(ops.transpose(_flat(x)), dzx_flat)
+            s_prev = states_seq[0][:-1]
+            if recurrent_mask is not None:
+                s_prev = s_prev * recurrent_mask
+            d_rk = ops.matmul(ops.transpose(_flat(s_prev)), dm_flat)
+            grads = [d_x, *d_init, d_k, d_rk]
+            if bias is not None:
+                d_bx = ops.sum(dzx_flat, axis=0)
+                grads.append(ops.stack([d_bx, ops.sum(dm_flat, axis=0)]) if kind.split_bias else d_bx)
+            grads += _extra_grads(kind, w, states_seq, saved_seq, stored_seq, dzx_seq)
+            return grads
+
+        return (outputs, *finals), grad
+
+    args: list[Tensor] = [*initial_states, kernel, recurrent_kernel]
+    if bias is not None:
+        args.append(bias)
+    args += list(extra)
+    result = fused(x, *args)
+    return result[0], list(result[1:])

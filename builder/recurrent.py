@@ -1,0 +1,119 @@
+"""Recurrent layers that run the fused whole-sequence loop of :mod:`builder.fused` when they can.
+
+``FusedRNN`` (for the builder cells), ``FusedLSTM``, ``FusedGRU`` and
+``FusedSimpleRNN`` are ``keras.layers.RNN`` / ``LSTM`` / ``GRU`` / ``SimpleRNN``
+with one method replaced: ``inner_loop``. Everything else (constructor,
+weights, ``get_config``, dropout-mask set-up, ``go_backwards``, states,
+``Bidirectional``) is Keras's own, and so are the results: the fused loop
+computes the same equations, only faster on the CPU.
+
+The Keras loop still runs when the fused one cannot:
+
+* a mask reaches the layer (padded classification sequences);
+* ``unroll=True``; activations other than tanh/sigmoid; Keras's
+  ``implementation=1`` (builtin LSTM/GRU with recurrent dropout); a GRU with
+  ``reset_after=False``; stacked cells;
+* a builtin LSTM or GRU on a GPU, where Keras's cuDNN kernel is faster.
+
+Input shapes ``(B, T, D)``; outputs as the Keras layer they extend.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import keras
+from keras import ops
+
+from builder.fused import fused_kind, run_fused
+
+Tensor = Any
+
+
+@functools.cache
+def _has_gpu() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def _as_tensor(variable: Any) -> Tensor:
+    """A read of ``variable`` as a plain tensor (so custom_gradient sees no variable use)."""
+    return ops.convert_to_tensor(variable)
+
+
+class _FusedLoop:
+    """Mixin for ``keras.layers.RNN`` subclasses: a fused ``inner_loop`` when possible."""
+
+    #: True for builtin layers that Keras runs with cuDNN on a GPU.
+    _cudnn_capable = False
+
+    def _fused_ready(self, mask: Tensor | None) -> Any:
+        if mask is not None or self.unroll or (self._cudnn_capable and _has_gpu()):
+            return None
+        return fused_kind(self.cell)
+
+    def inner_loop(
+        self, sequences: Tensor, initial_state: list[Tensor], mask: Tensor | None, training: bool = False
+    ) -> tuple[Tensor, Tensor, list[Tensor]]:
+        """``sequences`` (B, T, D) -> ``(last_output (B, O), outputs (B, T or 1, O), states)``."""
+        if isinstance(mask, (list, tuple)):
+            mask = mask[0]
+        kind = self._fused_ready(mask)
+        if kind is None:
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        cell = self.cell
+        x = sequences
+        if training and cell.dropout > 0.0:
+            x = x * ops.expand_dims(cell.get_dropout_mask(sequences[:, 0, :]), 1)
+        recurrent_mask = None
+        if training and cell.recurrent_dropout > 0.0:
+            recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
+        x = ops.transpose(x, (1, 0, 2))
+        if self.go_backwards:
+            x = ops.flip(x, axis=0)
+        bias = _as_tensor(cell.bias) if getattr(cell, "bias", None) is not None else None
+        extra = [_as_tensor(getattr(cell, name)) for name in kind.extra]
+        outputs, finals = run_fused(
+            kind,
+            x,
+            list(initial_state),
+            _as_tensor(cell.kernel),
+            _as_tensor(cell.recurrent_kernel),
+            bias,
+            extra,
+            recurrent_mask,
+            training=bool(training),
+            return_sequences=self.return_sequences,
+        )
+        last = finals[0]
+        if self.return_sequences:
+            outputs = ops.transpose(outputs, (1, 0, 2))
+        else:
+            outputs = ops.expand_dims(last, 1)
+        return last, outputs, finals
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class FusedRNN(_FusedLoop, keras.layers.RNN):
+    """``keras.layers.RNN`` with the fused loop for the builder cells (see module docstring)."""
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class FusedLSTM(_FusedLoop, keras.layers.LSTM):
+    """``keras.layers.LSTM`` with the fused loop on the CPU; cuDNN on a GPU as before."""
+
+    _cudnn_capable = True
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class FusedGRU(_FusedLoop, keras.layers.GRU):
+    """``keras.layers.GRU`` with the fused loop on the CPU; cuDNN on a GPU as before."""
+
+    _cudnn_capable = True
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class FusedSimpleRNN(_FusedLoop, keras.layers.SimpleRNN):
+    """``keras.layers.SimpleRNN`` with the fused loop."""
