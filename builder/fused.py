@@ -78,8 +78,8 @@ class Kind:
         split_bias: True if the bias is ``(2, KU)`` (input row, recurrent row,
             GRU ``reset_after`` style); False if ``(KU,)`` added to ``zx``.
         extra: names of the cell's extra weights, in order.
-        saved: widths of the per-step tensors the forward stores for the
-            backward (beyond the states).
+        saved: shapes (without batch) of the per-step tensors the forward
+            stores for the backward (beyond the states).
         stored: widths of the per-step tensors the backward stores for
             :meth:`extra_grads`.
     """
@@ -89,8 +89,13 @@ class Kind:
     gates: int
     split_bias: bool
     extra: tuple[str, ...]
-    saved: tuple[int, ...]
+    saved: tuple[tuple[int, ...], ...]
     stored: tuple[int, ...]
+
+
+def _lstm_saved(k: int, u: int) -> tuple[tuple[int, ...], ...]:
+    """Per-step shapes an LSTM-family forward stores: M (k, U), N, E, F (U each)."""
+    return ((k, u), (u,), (u,), (u,))
 
 
 def fused_kind(cell: Any) -> Kind | None:
@@ -112,22 +117,22 @@ def fused_kind(cell: Any) -> Kind | None:
     if isinstance(cell, keras.layers.LSTMCell):
         if cell.implementation != 2:
             return None
-        return Kind("lstm", (u, u), 4 * u, False, (), (4 * u, u), ())
+        return Kind("lstm", (u, u), 4 * u, False, (), _lstm_saved(3, u), ())
     if isinstance(cell, keras.layers.GRUCell):
         if cell.implementation != 2 or not cell.reset_after:
             return None
-        return Kind("gru", (u,), 3 * u, True, (), (3 * u, u), ())
+        return Kind("gru", (u,), 3 * u, True, (), ((3 * u,), (u,)), ())
     if isinstance(cell, CIFGLSTMCell):
-        return Kind("cifg", (u, u), 3 * u, False, (), (3 * u, u), ())
+        return Kind("cifg", (u, u), 3 * u, False, (), _lstm_saved(2, u), ())
     if isinstance(cell, PeepholeLSTMCell):
         extra = ("input_peephole", "forget_peephole", "output_peephole")
-        return Kind("peephole", (u, u), 4 * u, False, extra, (4 * u, u), ())
+        return Kind("peephole", (u, u), 4 * u, False, extra, _lstm_saved(3, u), ())
     if isinstance(cell, LSTMProjCell):
         p = cell.proj_units
-        return Kind("lstm_proj", (p, u), 4 * u, False, ("projection_kernel",), (4 * u, u, u), (p,))
+        return Kind("lstm_proj", (p, u), 4 * u, False, ("projection_kernel",), (*_lstm_saved(3, u), (u,)), (p,))
     if isinstance(cell, ProjGRUCell):
         p = cell.proj_units
-        return Kind("proj_gru", (p, u), 3 * u, True, ("projection_kernel",), (3 * u, u, u), (p,))
+        return Kind("proj_gru", (p, u), 3 * u, True, ("projection_kernel",), ((3 * u,), (u,), (u,)), (p,))
     return None
 
 
@@ -145,12 +150,6 @@ def fused_kind(cell: Any) -> Kind | None:
 # ----------------------------------------------------------------------------
 
 
-def _lstm_core(a: Tensor, c_prev: Tensor, u: int) -> tuple[Tensor, Tensor]:
-    i, f, g, o = a[:, :u], a[:, u : 2 * u], a[:, 2 * u : 3 * u], a[:, 3 * u :]
-    c = f * c_prev + i * g
-    return c, o
-
-
 def _fwd_simple(zx: Tensor, m: Tensor, prev: list[Tensor], w: dict) -> tuple[list[Tensor], list[Tensor]]:
     return [ops.tanh(zx + m)], []
 
@@ -160,26 +159,45 @@ def _bwd_simple(d_new, saved, prev, new, w):
     return dz, dz, [None], []
 
 
-def _fwd_lstm(zx, m, prev, w):
+def _lstm_pre(dh_coeff: Tensor, tc: Tensor, o: Tensor, blocks: list[Tensor]) -> list[Tensor]:
+    """What the LSTM-family backward needs from a forward step, precomputed.
+
+    ``blocks`` are ``dz_k / dc`` for the gate blocks fed by ``dc`` (each (B, U));
+    returns ``[M (B, k, U), N (B, U), E (B, U), F (B, U)]`` with ``dz_o = dh * N``,
+    ``dc = dc_in + dh * E``, ``dc_prev = dc * F`` (F is ``dh_coeff``).
+    """
+    n = tc * o * (1.0 - o)
+    e = o * (1.0 - tc * tc)
+    return [ops.stack(blocks, axis=1), n, e, dh_coeff]
+
+
+def _lstm_family_bwd(dh: Tensor, dc_in: Tensor, saved: list[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+    """Backward of one LSTM-family step from :func:`_lstm_pre`'s tensors: (dz, dc, dc_prev)."""
+    m, n, e, f = saved[:4]
+    dc = dc_in + dh * e
+    k, u = m.shape[1], m.shape[2]
+    dz = ops.concatenate([ops.reshape(ops.expand_dims(dc, 1) * m, (-1, k * u)), dh * n], axis=-1)
+    return dz, dc, dc * f
+
+
+def _lstm_fwd_core(zx, m, c_prev, w):
+    """Plain LSTM gates (i, f, g, o): (h, c, saved for the backward)."""
     u = w["units"]
     a = ops.tanh((zx + m) * w["scale"]) * w["scale"] + w["shift"]
-    c, o = _lstm_core(a, prev[1], u)
-    tc = ops.tanh(c)
-    return [o * tc, c], [a, tc]
-
-
-def _lstm_dz(dh, dc_in, a, tc, c_prev, w):
-    """Backward of ``c = f c_prev + i g``, ``h = o tanh(c)``: (dz (B,4U), dc (B,U))."""
-    u = w["units"]
     i, f, g, o = a[:, :u], a[:, u : 2 * u], a[:, 2 * u : 3 * u], a[:, 3 * u :]
-    dc = dc_in + dh * o * (1.0 - tc * tc)
-    da = ops.concatenate([dc * g, dc * c_prev, dc * i, dh * tc], axis=-1)
-    return da * (w["p"] + a * (w["q"] - a)), dc * f
+    c = f * c_prev + i * g
+    tc = ops.tanh(c)
+    blocks = [g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)]
+    return o * tc, c, _lstm_pre(f, tc, o, blocks)
+
+
+def _fwd_lstm(zx, m, prev, w):
+    h, c, saved = _lstm_fwd_core(zx, m, prev[1], w)
+    return [h, c], saved
 
 
 def _bwd_lstm(d_new, saved, prev, new, w):
-    a, tc = saved
-    dz, dc_prev = _lstm_dz(d_new[0], d_new[1], a, tc, prev[1], w)
+    dz, _, dc_prev = _lstm_family_bwd(d_new[0], d_new[1], saved)
     return dz, dz, [None, dc_prev], []
 
 
@@ -187,69 +205,45 @@ def _fwd_cifg(zx, m, prev, w):
     u = w["units"]
     a = ops.tanh((zx + m) * w["scale"]) * w["scale"] + w["shift"]
     f, g, o = a[:, :u], a[:, u : 2 * u], a[:, 2 * u :]
-    c = g + f * (prev[1] - g)
+    c_prev = prev[1]
+    c = g + f * (c_prev - g)
     tc = ops.tanh(c)
-    return [o * tc, c], [a, tc]
+    blocks = [(c_prev - g) * f * (1.0 - f), (1.0 - f) * (1.0 - g * g)]
+    return [o * tc, c], _lstm_pre(f, tc, o, blocks)
 
 
-def _bwd_cifg(d_new, saved, prev, new, w):
-    u = w["units"]
-    a, tc = saved
-    dh = d_new[0]
-    f, g, o = a[:, :u], a[:, u : 2 * u], a[:, 2 * u :]
-    dc = d_new[1] + dh * o * (1.0 - tc * tc)
-    da = ops.concatenate([dc * (prev[1] - g), dc * (1.0 - f), dh * tc], axis=-1)
-    dz = da * (w["p"] + a * (w["q"] - a))
-    return dz, dz, [None, dc * f], []
+_bwd_cifg = _bwd_lstm
 
 
 def _fwd_peephole(zx, m, prev, w):
     u = w["units"]
     z = zx + m
     c_prev = prev[1]
-    pre = ops.concatenate(
-        [z[:, :u] + w["input_peephole"] * c_prev, z[:, u : 2 * u] + w["forget_peephole"] * c_prev,
-         z[:, 2 * u : 3 * u]],
-        axis=-1,
-    )
+    p_i, p_f, p_o = w["input_peephole"], w["forget_peephole"], w["output_peephole"]
+    pre = ops.concatenate([z[:, :u] + p_i * c_prev, z[:, u : 2 * u] + p_f * c_prev, z[:, 2 * u : 3 * u]], axis=-1)
     s3 = w["scale"][: 3 * u]
     a3 = ops.tanh(pre * s3) * s3 + w["shift"][: 3 * u]
     i, f, g = a3[:, :u], a3[:, u : 2 * u], a3[:, 2 * u :]
     c = f * c_prev + i * g
-    o = ops.sigmoid(z[:, 3 * u :] + w["output_peephole"] * c)
+    o = ops.sigmoid(z[:, 3 * u :] + p_o * c)
     tc = ops.tanh(c)
-    return [o * tc, c], [ops.concatenate([a3, o], axis=-1), tc]
+    d_i, d_f = g * i * (1.0 - i), c_prev * f * (1.0 - f)
+    m_, n, e, _ = _lstm_pre(f, tc, o, [d_i, d_f, i * (1.0 - g * g)])
+    # the output gate sees c_t, the input and forget gates see c_{t-1}
+    return [o * tc, c], [m_, n, e + n * p_o, f + d_i * p_i + d_f * p_f]
 
 
-def _bwd_peephole(d_new, saved, prev, new, w):
-    u = w["units"]
-    a, tc = saved
-    i, f, g, o = a[:, :u], a[:, u : 2 * u], a[:, 2 * u : 3 * u], a[:, 3 * u :]
-    dh = d_new[0]
-    dzo = dh * tc * o * (1.0 - o)
-    dc = d_new[1] + dh * o * (1.0 - tc * tc) + dzo * w["output_peephole"]
-    dzi = dc * g * i * (1.0 - i)
-    dzf = dc * prev[1] * f * (1.0 - f)
-    dzg = dc * i * (1.0 - g * g)
-    dc_prev = dc * f + dzi * w["input_peephole"] + dzf * w["forget_peephole"]
-    dz = ops.concatenate([dzi, dzf, dzg, dzo], axis=-1)
-    return dz, dz, [None, dc_prev], []
+_bwd_peephole = _bwd_lstm
 
 
 def _fwd_lstm_proj(zx, m, prev, w):
-    u = w["units"]
-    a = ops.tanh((zx + m) * w["scale"]) * w["scale"] + w["shift"]
-    c, o = _lstm_core(a, prev[1], u)
-    tc = ops.tanh(c)
-    h = o * tc
-    return [ops.matmul(h, w["projection_kernel"]), c], [a, tc, h]
+    h, c, saved = _lstm_fwd_core(zx, m, prev[1], w)
+    return [ops.matmul(h, w["projection_kernel"]), c], [*saved, h]
 
 
 def _bwd_lstm_proj(d_new, saved, prev, new, w):
-    a, tc, _ = saved
     dr = d_new[0]
-    dh = ops.matmul(dr, w["projection_kernel_t"])
-    dz, dc_prev = _lstm_dz(dh, d_new[1], a, tc, prev[1], w)
+    dz, _, dc_prev = _lstm_family_bwd(ops.matmul(dr, w["projection_kernel_t"]), d_new[1], saved)
     return dz, dz, [None, dc_prev], [dr]
 
 
@@ -345,12 +339,15 @@ def _project(x: Tensor, kernel: Tensor, bias: Tensor | None) -> Tensor:
 
 
 def _row(buf: Tensor, t: Tensor) -> Tensor:
-    """``buf[t]`` for a time-major buffer, as a dynamic slice."""
-    return ops.squeeze(ops.slice(buf, (t, 0, 0), (1, ops.shape(buf)[1], buf.shape[-1])), axis=0)
+    """``buf[t]`` for a time-major buffer (T, B, ...), as a dynamic slice."""
+    rest = tuple(buf.shape[2:])
+    start = (t,) + (0,) * (1 + len(rest))
+    return ops.squeeze(ops.slice(buf, start, (1, ops.shape(buf)[1], *rest)), axis=0)
 
 
 def _put(buf: Tensor, t: Tensor, value: Tensor) -> Tensor:
-    return ops.slice_update(buf, (t, 0, 0), ops.expand_dims(value, 0))
+    """``buf`` with ``buf[t] = value``, as a dynamic update slice."""
+    return ops.slice_update(buf, (t,) + (0,) * (len(buf.shape) - 1), ops.expand_dims(value, 0))
 
 
 def run_fused(
@@ -394,7 +391,7 @@ def run_fused(
 
     def consts(extra_values: Sequence[Tensor]) -> dict:
         w = {"units": units, "scale": scale, "shift": shift, "p": p, "q": q}
-        w.update(zip(kind.extra, extra_values))
+        w.update(zip(kind.extra, extra_values, strict=True))
         if "projection_kernel" in w:
             w["projection_kernel_t"] = ops.transpose(w["projection_kernel"])
         return w
@@ -441,15 +438,15 @@ def run_fused(
         zx_all = _project(x, k, b_x)
         state_bufs = [
             _put(ops.zeros((steps + 1, batch, size), dtype=x.dtype), 0, s0)
-            for size, s0 in zip(kind.state_sizes, init)
+            for size, s0 in zip(kind.state_sizes, init, strict=True)
         ]
-        saved_bufs = [ops.zeros((steps, batch, width), dtype=x.dtype) for width in kind.saved]
+        saved_bufs = [ops.zeros((steps, batch, *shape), dtype=x.dtype) for shape in kind.saved]
 
         def body(t, carry):
             states, bufs, saved = list(carry[:n_states]), carry[n_states : 2 * n_states], carry[2 * n_states :]
             new, keep = fwd(_row(zx_all, t), recurrent(states[0], rk, b_r), states, w)
-            bufs = [_put(buf, t + 1, s) for buf, s in zip(bufs, new)]
-            saved = [_put(buf, t, s) for buf, s in zip(saved, keep)]
+            bufs = [_put(buf, t + 1, s) for buf, s in zip(bufs, new, strict=True)]
+            saved = [_put(buf, t, s) for buf, s in zip(saved, keep, strict=True)]
             return (*new, *bufs, *saved)
 
         result = ops.fori_loop(0, steps, body, (*init, *state_bufs, *saved_bufs))
@@ -461,7 +458,7 @@ def run_fused(
         def grad(*upstream: Tensor) -> list[Tensor]:
             d_out = upstream[0]
             d_final = [
-                ops.zeros_like(f) if g is None else g for f, g in zip(finals, upstream[1 : 1 + n_states])
+                ops.zeros_like(f) if g is None else g for f, g in zip(finals, upstream[1 : 1 + n_states], strict=True)
             ]
             if d_out is None:
                 d_out = ops.zeros_like(outputs)
@@ -484,12 +481,12 @@ def run_fused(
                 if recurrent_mask is not None:
                     d_rec = d_rec * recurrent_mask
                 d_prev = [d_rec if d_prev[0] is None else d_prev[0] + d_rec] + [
-                    ops.zeros_like(s) if d is None else d for d, s in zip(d_prev[1:], prev[1:])
+                    ops.zeros_like(s) if d is None else d for d, s in zip(d_prev[1:], prev[1:], strict=True)
                 ]
                 dzx = _put(dzx, t, d_zx)
                 if dm is not None and not same:
                     dm = _put(dm, t, d_m)
-                stored = [_put(buf, t, s) for buf, s in zip(stored, to_store)]
+                stored = [_put(buf, t, s) for buf, s in zip(stored, to_store, strict=True)]
                 return (*d_prev, dzx, dm if dm is not None else ops.zeros((), dtype=x.dtype), *stored)
 
             dm_init = dm_buf if dm_buf is not None else ops.zeros((), dtype=x.dtype)
@@ -521,3 +518,73 @@ def run_fused(
     args += list(extra)
     result = fused(x, *args)
     return result[0], list(result[1:])
+
+
+def default_shards() -> int:
+    """How many batch shards a training step's recurrences run in parallel on the CPU.
+
+    One per CPU core this process may use (at most 8), or ``RNN_STUDIO_RECURRENT_SHARDS``.
+    """
+    import os
+
+    raw = os.environ.get("RNN_STUDIO_RECURRENT_SHARDS")
+    if raw:
+        return max(1, int(raw))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def run_fused_sharded(
+    kind: Kind,
+    x: Tensor,
+    initial_states: Sequence[Tensor],
+    kernel: Tensor,
+    recurrent_kernel: Tensor,
+    bias: Tensor | None,
+    extra: Sequence[Tensor],
+    recurrent_mask: Tensor | None,
+    return_sequences: bool,
+    shards: int,
+) -> tuple[Tensor, list[Tensor]]:
+    """:func:`run_fused` for training, split into ``shards`` batch shards that run in parallel.
+
+    Each shard is one XLA-compiled ``tf.function`` call (forward and custom
+    backward). Inside a graph that is not itself XLA-compiled, TensorFlow's
+    executor runs independent calls on separate inter-op threads, so the
+    sequential loops use every core; inside an XLA-compiled graph the calls are
+    inlined and run one after another (same results either way: the shards are
+    independent sequences, and the weight gradients are summed over shards).
+    Shapes as :func:`run_fused`; outputs are concatenated back along the batch.
+    """
+    import tensorflow as tf
+
+    has_bias, n_extra, has_mask = bias is not None, len(extra), recurrent_mask is not None
+    n_states = len(initial_states)
+
+    def one_shard(xs: Tensor, *args: Tensor) -> tuple[Tensor, ...]:
+        init = list(args[:n_states])
+        k, rk = args[n_states], args[n_states + 1]
+        rest = list(args[n_states + 2 :])
+        b = rest.pop(0) if has_bias else None
+        ex, rest = rest[:n_extra], rest[n_extra:]
+        rm = rest[0] if has_mask else None
+        outputs, finals = run_fused(kind, xs, init, k, rk, b, ex, rm, True, return_sequences)
+        return (outputs, *finals)
+
+    compiled = tf.function(one_shard, jit_compile=True)
+    batch = tf.shape(x)[1]
+    sizes = tf.stack([batch // shards + tf.cast(i < batch % shards, tf.int32) for i in range(shards)])
+    xs = tf.split(x, sizes, num=shards, axis=1)
+    inits = [tf.split(s, sizes, num=shards, axis=0) for s in initial_states]
+    masks = tf.split(recurrent_mask, sizes, num=shards, axis=0) if has_mask else None
+    weights = [kernel, recurrent_kernel, *([bias] if has_bias else []), *extra]
+    results = []
+    for i in range(shards):
+        args = [inits[k][i] for k in range(n_states)] + weights + ([masks[i]] if has_mask else [])
+        results.append(compiled(xs[i], *args))
+    outputs = tf.concat([r[0] for r in results], axis=1)
+    finals = [tf.concat([r[1 + k] for r in results], axis=0) for k in range(n_states)]
+    return outputs, finals

@@ -26,7 +26,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from builder.fused import fused_kind, run_fused
+from builder.fused import default_shards, fused_kind, run_fused, run_fused_sharded
 
 Tensor = Any
 
@@ -39,8 +39,10 @@ def _has_gpu() -> bool:
 
 
 def _as_tensor(variable: Any) -> Tensor:
-    """A read of ``variable`` as a plain tensor (so custom_gradient sees no variable use)."""
-    return ops.convert_to_tensor(variable)
+    """A read of ``variable`` as a plain tensor (custom_gradient and tf.function calls take tensors)."""
+    import tensorflow as tf
+
+    return tf.identity(getattr(variable, "value", variable))
 
 
 class _FusedLoop:
@@ -75,23 +77,22 @@ class _FusedLoop:
             x = ops.flip(x, axis=0)
         bias = _as_tensor(cell.bias) if getattr(cell, "bias", None) is not None else None
         extra = [_as_tensor(getattr(cell, name)) for name in kind.extra]
-        outputs, finals = run_fused(
-            kind,
-            x,
-            list(initial_state),
-            _as_tensor(cell.kernel),
-            _as_tensor(cell.recurrent_kernel),
-            bias,
-            extra,
-            recurrent_mask,
-            training=bool(training),
-            return_sequences=self.return_sequences,
-        )
-        last = finals[0]
-        if self.return_sequences:
-            outputs = ops.transpose(outputs, (1, 0, 2))
+        weights = (_as_tensor(cell.kernel), _as_tensor(cell.recurrent_kernel), bias, extra, recurrent_mask)
+        shards = default_shards() if training and not _has_gpu() else 1
+        batch = x.shape[1]
+        if batch is not None and batch < 2 * shards:
+            shards = 1
+        if shards > 1:
+            outputs, finals = run_fused_sharded(
+                kind, x, list(initial_state), *weights, return_sequences=self.return_sequences, shards=shards
+            )
         else:
-            outputs = ops.expand_dims(last, 1)
+            outputs, finals = run_fused(
+                kind, x, list(initial_state), *weights, training=bool(training),
+                return_sequences=self.return_sequences,
+            )
+        last = finals[0]
+        outputs = ops.transpose(outputs, (1, 0, 2)) if self.return_sequences else ops.expand_dims(last, 1)
         return last, outputs, finals
 
 

@@ -1,0 +1,161 @@
+"""The fused recurrent loop (builder/fused.py, builder/recurrent.py) against Keras's own loop.
+
+Every cell, with random (not initial) weights: outputs, final states and the
+gradients of a loss with respect to the inputs and every weight must equal those
+of ``keras.layers.RNN`` / ``LSTM`` / ``GRU`` / ``SimpleRNN`` over the same cell.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import ops
+
+from builder import fused
+from builder.cells import CUSTOM_CELLS, PROJECTED_CELLS
+from builder.recurrent import FusedGRU, FusedLSTM, FusedRNN, FusedSimpleRNN
+
+CELLS = ["simple_rnn", "lstm", "gru", "lstm_proj", "peephole_lstm", "cifg_lstm", "proj_gru"]
+BUILTIN = {
+    "simple_rnn": (FusedSimpleRNN, keras.layers.SimpleRNN),
+    "lstm": (FusedLSTM, keras.layers.LSTM),
+    "gru": (FusedGRU, keras.layers.GRU),
+}
+LAYOUTS = {
+    "sequences+state": {"return_sequences": True, "return_state": True},
+    "last": {"return_sequences": False},
+    "backwards": {"return_sequences": True, "go_backwards": True},
+}
+
+
+def pair(name: str, units: int = 4, **kwargs: object) -> tuple[keras.layers.Layer, keras.layers.Layer]:
+    """(fused layer, Keras reference layer) for ``name`` with identical settings."""
+    cell_kw = {k: kwargs.pop(k) for k in ("dropout", "recurrent_dropout", "seed") if k in kwargs}
+    if name in BUILTIN:
+        ours, ref = BUILTIN[name]
+        return ours(units, **cell_kw, **kwargs), ref(units, **cell_kw, **kwargs)
+    extra = {"proj_units": 2} if name in PROJECTED_CELLS else {}
+    cls = CUSTOM_CELLS[name]
+    return (
+        FusedRNN(cls(units, **extra, **cell_kw), **kwargs),
+        keras.layers.RNN(cls(units, **extra, **cell_kw), **kwargs),
+    )
+
+
+def outputs_and_grads(layer: keras.layers.Layer, x: tf.Tensor, training: bool = True) -> list[np.ndarray]:
+    """Outputs of ``layer(x)`` and d(loss)/d(x, weights) for a loss that weighs every output."""
+
+    @tf.function
+    def run(x: tf.Tensor) -> list[tf.Tensor]:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            outs = tf.nest.flatten(layer(x, training=training))
+            loss = sum(ops.sum(o * ops.cos(o + k)) for k, o in enumerate(outs))
+        return outs + tape.gradient(loss, [x, *layer.trainable_variables])
+
+    return [np.asarray(t) for t in run(x)]
+
+
+def built_pair(name: str, x: tf.Tensor, **kwargs: object) -> tuple[keras.layers.Layer, keras.layers.Layer]:
+    ours, ref = pair(name, **kwargs)
+    ours.build(x.shape)
+    ref.build(x.shape)
+    rng = np.random.default_rng(1)
+    weights = [w + rng.normal(scale=0.3, size=w.shape).astype("float32") for w in ours.get_weights()]
+    ours.set_weights(weights)
+    ref.set_weights(weights)
+    return ours, ref
+
+
+def assert_same(a: list[np.ndarray], b: list[np.ndarray]) -> None:
+    assert len(a) == len(b)
+    for p, q in zip(a, b, strict=True):
+        np.testing.assert_allclose(p, q, rtol=2e-5, atol=2e-5)
+
+
+def data(batch: int = 3, steps: int = 7, features: int = 5) -> tf.Tensor:
+    return tf.constant(np.random.default_rng(0).normal(size=(batch, steps, features)).astype("float32"))
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("name", CELLS)
+def test_fused_equals_keras_loop_outputs_and_gradients(name: str, layout: str) -> None:
+    x = data()
+    ours, ref = built_pair(name, x, **LAYOUTS[layout])
+    assert fused.fused_kind(ours.cell) is not None
+    assert_same(outputs_and_grads(ours, x), outputs_and_grads(ref, x))
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_inference_loop_equals_keras(name: str) -> None:
+    x = data()
+    ours, ref = built_pair(name, x, return_sequences=True, return_state=True)
+    got = [np.asarray(t) for t in tf.nest.flatten(ours(x, training=False))]
+    want = [np.asarray(t) for t in tf.nest.flatten(ref(x, training=False))]
+    assert_same(got, want)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "peephole_lstm", "proj_gru"])
+@pytest.mark.parametrize("batch", [7, 16])
+def test_sharded_training_equals_keras(name: str, batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Uneven (7 -> 4 + 3) and even batch shards give the unsharded results."""
+    monkeypatch.setenv("RNN_STUDIO_RECURRENT_SHARDS", "2")
+    calls = []
+    real = fused.run_fused_sharded
+    monkeypatch.setattr(
+        "builder.recurrent.run_fused_sharded", lambda *a, **k: calls.append(k["shards"]) or real(*a, **k)
+    )
+    x = data(batch=batch)
+    ours, ref = built_pair(name, x, return_sequences=True, return_state=True)
+    assert_same(outputs_and_grads(ours, x), outputs_and_grads(ref, x))
+    assert calls == [2]
+
+
+@pytest.mark.parametrize("name", ["simple_rnn", "lstm", "cifg_lstm", "lstm_proj", "proj_gru"])
+def test_dropout_masks_match_keras(name: str) -> None:
+    """Same seed, same per-sequence masks: input dropout (all cells), recurrent dropout (ours)."""
+    rec = 0.0 if name in ("lstm", "gru") else 0.4
+    x = data()
+    ours, ref = built_pair(name, x, return_sequences=True, dropout=0.3, recurrent_dropout=rec, seed=7)
+    assert fused.fused_kind(ours.cell) is not None
+    assert_same(outputs_and_grads(ours, x), outputs_and_grads(ref, x))
+
+
+def test_masked_input_falls_back_to_the_keras_loop() -> None:
+    x = data().numpy()
+    x[0, 4:] = 0.0
+    ours, ref = built_pair("lstm", tf.constant(x), return_sequences=True)
+    masking = keras.layers.Masking(0.0)
+    got = ours(masking(tf.constant(x)))
+    want = ref(masking(tf.constant(x)))
+    np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-6)
+
+
+def test_fused_kind_declines_what_it_cannot_run() -> None:
+    assert fused.fused_kind(keras.layers.LSTMCell(3, recurrent_dropout=0.2)) is None  # implementation 1
+    assert fused.fused_kind(keras.layers.GRUCell(3, reset_after=False)) is None
+    assert fused.fused_kind(keras.layers.SimpleRNNCell(3, activation="relu")) is None
+    assert fused.fused_kind(CUSTOM_CELLS["cifg_lstm"](3, activation="relu")) is None
+    assert fused.fused_kind(keras.layers.LSTMCell(3)).name == "lstm"
+
+
+@pytest.mark.parametrize("name", CELLS)
+def test_fused_layers_round_trip_through_keras_files(name: str, tmp_path: object) -> None:
+    x = data()
+    ours, _ = built_pair(name, x, return_sequences=True)
+    inp = keras.Input(x.shape[1:])
+    model = keras.Model(inp, keras.layers.Bidirectional(ours)(inp))
+    path = f"{tmp_path}/m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert type(loaded.layers[1].forward_layer) is type(ours)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_default_shards_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RNN_STUDIO_RECURRENT_SHARDS", "3")
+    assert fused.default_shards() == 3
+    monkeypatch.delenv("RNN_STUDIO_RECURRENT_SHARDS")
+    assert 1 <= fused.default_shards() <= 8
