@@ -81,7 +81,9 @@ class Kind:
         saved: shapes (without batch) of the per-step tensors the forward
             stores for the backward (beyond the states).
         stored: widths of the per-step tensors the backward stores for
-            :meth:`extra_grads`.
+            :func:`_extra_grads`.
+        keep_states: the states whose whole sequence the forward stores (state 0
+            always: it is the output and feeds the recurrent weight gradient).
     """
 
     name: str
@@ -91,6 +93,7 @@ class Kind:
     extra: tuple[str, ...]
     saved: tuple[tuple[int, ...], ...]
     stored: tuple[int, ...]
+    keep_states: tuple[int, ...] = (0,)
 
 
 def _lstm_saved(k: int, u: int) -> tuple[tuple[int, ...], ...]:
@@ -126,13 +129,14 @@ def fused_kind(cell: Any) -> Kind | None:
         return Kind("cifg", (u, u), 3 * u, False, (), _lstm_saved(2, u), ())
     if isinstance(cell, PeepholeLSTMCell):
         extra = ("input_peephole", "forget_peephole", "output_peephole")
-        return Kind("peephole", (u, u), 4 * u, False, extra, _lstm_saved(3, u), ())
+        return Kind("peephole", (u, u), 4 * u, False, extra, _lstm_saved(3, u), (), keep_states=(0, 1))
     if isinstance(cell, LSTMProjCell):
         p = cell.proj_units
         return Kind("lstm_proj", (p, u), 4 * u, False, ("projection_kernel",), (*_lstm_saved(3, u), (u,)), (p,))
     if isinstance(cell, ProjGRUCell):
         p = cell.proj_units
-        return Kind("proj_gru", (p, u), 3 * u, True, ("projection_kernel",), ((3 * u,), (u,), (u,)), (p,))
+        saved = ((3 * u,), (u,), (u,))
+        return Kind("proj_gru", (p, u), 3 * u, True, ("projection_kernel",), saved, (p,), keep_states=(0, 1))
     return None
 
 
@@ -436,23 +440,26 @@ def run_fused(
         extra_values = rest[:n_extra]
         w = consts(extra_values)
         zx_all = _project(x, k, b_x)
+        kept = kind.keep_states
         state_bufs = [
-            _put(ops.zeros((steps + 1, batch, size), dtype=x.dtype), 0, s0)
-            for size, s0 in zip(kind.state_sizes, init, strict=True)
+            _put(ops.zeros((steps + 1, batch, kind.state_sizes[j]), dtype=x.dtype), 0, init[j]) for j in kept
         ]
         saved_bufs = [ops.zeros((steps, batch, *shape), dtype=x.dtype) for shape in kind.saved]
 
         def body(t, carry):
-            states, bufs, saved = list(carry[:n_states]), carry[n_states : 2 * n_states], carry[2 * n_states :]
+            n_kept = len(kept)
+            states, bufs, saved = list(carry[:n_states]), carry[n_states : n_states + n_kept], carry[n_states + n_kept :]
             new, keep = fwd(_row(zx_all, t), recurrent(states[0], rk, b_r), states, w)
-            bufs = [_put(buf, t + 1, s) for buf, s in zip(bufs, new, strict=True)]
+            bufs = [_put(buf, t + 1, new[j]) for buf, j in zip(bufs, kept, strict=True)]
             saved = [_put(buf, t, s) for buf, s in zip(saved, keep, strict=True)]
             return (*new, *bufs, *saved)
 
         result = ops.fori_loop(0, steps, body, (*init, *state_bufs, *saved_bufs))
         finals = list(result[:n_states])
-        states_seq = list(result[n_states : 2 * n_states])
-        saved_seq = list(result[2 * n_states :])
+        states_seq: list[Tensor | None] = [None] * n_states
+        for pos, j in enumerate(kept):
+            states_seq[j] = result[n_states + pos]
+        saved_seq = list(result[n_states + len(kept) :])
         outputs = states_seq[0][1:]
 
         def grad(*upstream: Tensor) -> list[Tensor]:
@@ -473,15 +480,15 @@ def run_fused(
                 d_states = list(carry[:n_states])
                 dzx, dm, stored = carry[n_states], carry[n_states + 1], carry[n_states + 2 :]
                 d_states[0] = d_states[0] + _row(d_out, t)
-                prev = [_row(buf, t) for buf in states_seq]
-                new = [_row(buf, t + 1) for buf in states_seq]
+                prev = [None if buf is None else _row(buf, t) for buf in states_seq]
+                new = [None if buf is None else _row(buf, t + 1) for buf in states_seq]
                 keep = [_row(buf, t) for buf in saved_seq]
                 d_zx, d_m, d_prev, to_store = bwd(d_states, keep, prev, new, w)
                 d_rec = ops.matmul(d_m, rk_t)
                 if recurrent_mask is not None:
                     d_rec = d_rec * recurrent_mask
                 d_prev = [d_rec if d_prev[0] is None else d_prev[0] + d_rec] + [
-                    ops.zeros_like(s) if d is None else d for d, s in zip(d_prev[1:], prev[1:], strict=True)
+                    ops.zeros_like(s) if d is None else d for d, s in zip(d_prev[1:], d_states[1:], strict=True)
                 ]
                 dzx = _put(dzx, t, d_zx)
                 if dm is not None and not same:
