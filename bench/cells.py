@@ -7,13 +7,17 @@ Adam. Each side: ``--warmup`` steps, then ``--repeats`` timed runs of
 
 Every measurement runs in its own fresh process (TensorFlow's and PyTorch's
 thread pools in one process slow each other down several-fold on 2 cores).
-Ours is measured with ``jit_compile=False`` and ``True`` and the faster is
-reported (column ``jit``). PyTorch twins: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``,
+Ours is the layer ``builder.build`` makes (the fused loop of builder/fused.py),
+measured with ``jit_compile=False`` and ``True``; the ratio uses the faster.
+``--keras-loop`` adds Keras's own loop over the same cells (``keras.layers.RNN`` /
+``LSTM`` / ``GRU`` / ``SimpleRNN``, XLA) as a second reference. ``--rounds N``
+interleaves N measurements of every variant and keeps each one's best, so a
+slow spell on the shared machine does not fall on one side only. PyTorch twins: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``,
 ``nn.LSTM(proj_size=32)``; ``nn.LSTM`` stands in for the cells PyTorch lacks
 (peephole_lstm, cifg_lstm, proj_gru). PyTorch runs with
 ``torch.set_num_threads(2)``; the torch column is skipped if torch is missing.
 
-    /work/main/.torchvenv/bin/python bench/cells.py            # full table
+    /work/main/.torchvenv/bin/python bench/cells.py --rounds 2 --keras-loop   # full table
     /work/main/.torchvenv/bin/python bench/cells.py --steps 5 --repeats 1 --cells lstm   # smoke
 """
 
@@ -73,23 +77,26 @@ def keras_recurrent_layer(cell: str, return_sequences: bool, fused: bool = True)
     return keras.layers.RNN(CUSTOM_CELLS[cell](UNITS, proj_units=proj), return_sequences=return_sequences)
 
 
-def keras_model(cell: str, jit_compile: bool) -> Any:
+def keras_model(cell: str, jit_compile: bool, fused: bool = True) -> Any:
     """``keras.Model``: LAYERS stacked recurrent layers -> Dense(1); compiled with Adam + MSE."""
     import keras
 
     inp = keras.Input((WINDOW, FEATURES))
     h = inp
     for k in range(LAYERS):
-        h = keras_recurrent_layer(cell, return_sequences=k < LAYERS - 1)(h)
+        h = keras_recurrent_layer(cell, return_sequences=k < LAYERS - 1, fused=fused)(h)
     model = keras.Model(inp, keras.layers.Dense(1)(h))
+    from builder.recurrent import set_training_shards
+
+    set_training_shards(model, jit_compile)  # as builder.train.compile_model does
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit_compile)
     return model
 
 
-def time_keras(cell: str, jit_compile: bool, steps: int, warmup: int, repeats: int) -> float:
+def time_keras(cell: str, jit_compile: bool, steps: int, warmup: int, repeats: int, fused: bool = True) -> float:
     """Best samples/s over ``repeats`` runs of ``steps`` ``train_on_batch`` calls."""
     x, y = make_data()
-    model = keras_model(cell, jit_compile)
+    model = keras_model(cell, jit_compile, fused)
     for _ in range(warmup):
         model.train_on_batch(x, y)
     best = 0.0
@@ -138,11 +145,11 @@ def time_torch(cell: str, steps: int, warmup: int, repeats: int) -> float | None
     return best
 
 
-def measure(side: str, cell: str, jit: bool, args: argparse.Namespace) -> float | None:
+def measure(side: str, cell: str, jit: bool, args: argparse.Namespace, loop: str = "fused") -> float | None:
     """Run one measurement in a fresh process; None if that side cannot run (torch missing)."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", side, "--cells", cell]
     cmd += ["--jit", "on" if jit else "off", "--steps", str(args.steps), "--warmup", str(args.warmup)]
-    cmd += ["--repeats", str(args.repeats)]
+    cmd += ["--repeats", str(args.repeats), "--loop", loop]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -160,8 +167,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cells", nargs="+", default=CELLS, choices=CELLS)
     parser.add_argument("--steps", type=int, default=50, help="timed train steps per repeat")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (tracing/compiling)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best counts")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per process; the best counts")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure every variant this many times, interleaved; the best counts")
     parser.add_argument("--jit", choices=["both", "on", "off"], default="both")
+    parser.add_argument("--keras-loop", action="store_true",
+                        help="also measure Keras's own loop over the same cells (keras.layers.RNN, XLA)")
+    parser.add_argument("--loop", choices=["fused", "keras"], default="fused", help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=["keras", "torch"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     modes = {"both": [False, True], "on": [True], "off": [False]}[args.jit]
@@ -171,38 +183,51 @@ def main(argv: list[str] | None = None) -> None:
         if args.worker == "torch":
             value = time_torch(cell, args.steps, args.warmup, args.repeats)
         else:
-            value = time_keras(cell, modes[0], args.steps, args.warmup, args.repeats)
+            value = time_keras(cell, modes[0], args.steps, args.warmup, args.repeats, args.loop == "fused")
         print(f"RESULT {value}")
         return
 
     print(
         f"batch {BATCH}, window {WINDOW}, {FEATURES} features, {LAYERS}x{UNITS} units (proj {PROJ}), "
-        f"{args.steps} steps x best of {args.repeats}, cpus {os.cpu_count()}, "
+        f"{args.steps} steps x best of {args.repeats} x {args.rounds} rounds, cpus {os.cpu_count()}, "
         f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
+    variants: list[tuple[str, str, bool, str]] = [(f"jit={j}", "keras", j, "fused") for j in modes]
+    if args.keras_loop:
+        variants.append(("keras_loop", "keras", True, "keras"))
+    variants.append(("torch", "torch", False, "fused"))
     rows = []
     for cell in args.cells:
-        ours = {jit: measure("keras", cell, jit, args) for jit in modes}
-        best_jit = max(ours, key=lambda j: ours[j] or 0.0)
-        theirs = measure("torch", cell, False, args)
-        rows.append((cell, ours, best_jit, theirs))
-        detail = ", ".join(f"jit_compile={j}: {v:.0f}" for j, v in ours.items())
-        print(f"  {cell}: ours {detail}; torch {theirs if theirs is None else round(theirs)}", flush=True)
+        best: dict[str, float | None] = {}
+        for _ in range(args.rounds):
+            for name, side, jit, loop in variants:
+                value = measure(side, cell, jit, args, loop)
+                if value is not None and (best.get(name) or 0.0) < value:
+                    best[name] = value
+                best.setdefault(name, value)
+        rows.append((cell, best))
+        print("  " + cell + ": " + ", ".join(f"{k} {v if v is None else round(v)}" for k, v in best.items()), flush=True)
 
-    has_torch = any(r[3] is not None for r in rows)
     print(f"load average at the end {os.getloadavg()[0]:.1f} (the machine may be shared)")
     print()
-    header = "| cell | samples/s ours | jit_compile | samples/s PyTorch | PyTorch twin | ratio |"
+    ours_cols = [f"jit={j}" for j in modes]
+    header = "| cell | " + " | ".join(f"ours {c} samples/s" for c in ours_cols)
+    header += " | Keras loop samples/s" if args.keras_loop else ""
+    header += " | PyTorch samples/s | PyTorch twin | ours (best) / PyTorch |"
+    header += " fused / Keras loop |" if args.keras_loop else ""
     print(header)
-    print("|" + "---|" * (header.count(" | ") + 1))
-    for cell, ours, best_jit, theirs in rows:
-        if has_torch and theirs is not None:
-            twin = TORCH_TWIN[cell][2]
-            ratio = ours[best_jit] / theirs
-            print(f"| {cell} | {ours[best_jit]:.0f} | {best_jit} | {theirs:.0f} | {twin} | {ratio:.2f}x |")
-        else:
-            print(f"| {cell} | {ours[best_jit]:.0f} | {best_jit} | - | - | - |")
+    print("|" + "---|" * header.count(" | ") + "---|")
+    for cell, best in rows:
+        ours = max(best[c] or 0.0 for c in ours_cols)
+        line = f"| {cell} | " + " | ".join(f"{best[c]:.0f}" for c in ours_cols)
+        if args.keras_loop:
+            line += f" | {best['keras_loop']:.0f}"
+        theirs = best["torch"]
+        line += f" | {theirs:.0f} | {TORCH_TWIN[cell][2]} | {ours / theirs:.2f}x |" if theirs else " | - | - | - |"
+        if args.keras_loop:
+            line += f" {ours / best['keras_loop']:.2f}x |"
+        print(line)
 
 
 if __name__ == "__main__":

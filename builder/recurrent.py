@@ -50,6 +50,9 @@ class _FusedLoop:
 
     #: True for builtin layers that Keras runs with cuDNN on a GPU.
     _cudnn_capable = False
+    #: batch shards for training: None = one per CPU core (:func:`builder.fused.default_shards`);
+    #: :func:`set_training_shards` sets 1 when the whole train step is XLA-compiled.
+    training_shards: int | None = None
 
     def _fused_ready(self, mask: Tensor | None) -> Any:
         if mask is not None or self.unroll or (self._cudnn_capable and _has_gpu()):
@@ -78,7 +81,9 @@ class _FusedLoop:
         bias = _as_tensor(cell.bias) if getattr(cell, "bias", None) is not None else None
         extra = [_as_tensor(getattr(cell, name)) for name in kind.extra]
         weights = (_as_tensor(cell.kernel), _as_tensor(cell.recurrent_kernel), bias, extra, recurrent_mask)
-        shards = default_shards() if training and not _has_gpu() else 1
+        shards = 1
+        if training and not _has_gpu():
+            shards = self.training_shards or default_shards()
         batch = x.shape[1]
         if batch is not None and batch < 2 * shards:
             shards = 1
@@ -118,3 +123,33 @@ class FusedGRU(_FusedLoop, keras.layers.GRU):
 @keras.saving.register_keras_serializable(package="builder")
 class FusedSimpleRNN(_FusedLoop, keras.layers.SimpleRNN):
     """``keras.layers.SimpleRNN`` with the fused loop."""
+
+
+def fused_layers(model: keras.Model) -> list[_FusedLoop]:
+    """Every fused recurrent layer in ``model``, including both directions of a Bidirectional."""
+    found: list[_FusedLoop] = []
+
+    def walk(layer: Any) -> None:
+        if isinstance(layer, _FusedLoop):
+            found.append(layer)
+        for attr in ("forward_layer", "backward_layer", "layer"):
+            inner = getattr(layer, attr, None)
+            if isinstance(inner, keras.layers.Layer):
+                walk(inner)
+        for inner in getattr(layer, "layers", []) or []:
+            walk(inner)
+
+    walk(model)
+    return found
+
+
+def set_training_shards(model: keras.Model, jit_compile: bool | str) -> None:
+    """Match the fused layers' batch sharding to how the train step is compiled.
+
+    Shards run in parallel only as separate XLA calls inside a train step that is
+    not itself XLA-compiled; inside an XLA-compiled step they would run one after
+    another, and with a dynamic batch size force recompilation. So: one shard
+    when ``jit_compile`` is True, one per CPU core otherwise.
+    """
+    for layer in fused_layers(model):
+        layer.training_shards = 1 if jit_compile is True else None

@@ -92,14 +92,22 @@ def test_classification_run(sequences_csv, tmp_path):
     assert meta["classes"] == ["fast", "slow"] and meta["horizon"] is None
 
 
-@pytest.mark.parametrize("jit", ["auto", False])
-def test_training_is_deterministic_under_a_seed(series_csv, jit):
-    # deep_gru: dropout and recurrent dropout, so the seeded random streams are exercised too
-    spec = tiny(load_preset("deep_gru"), lookback=8).updated(training={"epochs": 2, "jit_compile": jit})
+@pytest.mark.parametrize(("preset", "jit", "xla"), [
+    ("deep_gru", "auto", True),  # recurrent dropout: Keras's loop, so "auto" means XLA on the CPU
+    ("deep_gru", False, False),
+    ("cifg", "auto", False),  # fused loop: "auto" means no whole-step XLA, batch shards in parallel
+])
+def test_training_is_deterministic_under_a_seed(series_csv, preset, jit, xla):
+    # dropout (and for deep_gru recurrent dropout), so the seeded random streams are exercised too
+    spec = tiny(load_preset("stacked_lstm" if preset == "cifg" else preset), lookback=8)
+    if preset == "cifg":
+        spec = spec.updated(blocks=[{"kind": "recurrent", "cell": "cifg_lstm", "units": 4, "num_layers": 2,
+                                     "dropout": 0.2, "recurrent_dropout": 0.1}])
+    spec = spec.updated(training={"epochs": 2, "jit_compile": jit, "batch_size": 8})
     data = prepare_series(load_table(series_csv), spec)
     a = fit(spec, data)
     b = fit(spec, data)
-    assert a.model.jit_compile is (jit == "auto")  # the default trains with XLA on the CPU
+    assert a.model.jit_compile is xla
     assert [r["loss"] for r in a.history] == [r["loss"] for r in b.history]
     np.testing.assert_array_equal(a.model.get_weights()[1], b.model.get_weights()[1])
 
