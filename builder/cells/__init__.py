@@ -5,6 +5,9 @@ Usage::
     cell = CUSTOM_CELLS[name](units, proj_units=P if name in PROJECTED_CELLS else None)
     layer = keras.layers.RNN(cell, return_sequences=True)
 
+``builder.build`` wraps them in ``builder.recurrent.FusedRNN`` instead, the same
+layer with a fused whole-sequence loop (builder/fused.py) that is faster on the CPU.
+
 Cells in ``PROJECTED_CELLS`` require ``proj_units`` (``0 < P < units``) and output
 ``P`` features per step; the others require ``proj_units=None`` and output
 ``units`` features.
