@@ -9,7 +9,8 @@ computes the same equations, only faster on the CPU.
 
 The Keras loop still runs when the fused one cannot:
 
-* a mask reaches the layer (padded classification sequences);
+* a mask reaches the layer (padded classification sequences), or the number of
+  time steps is not known when the graph is built;
 * ``unroll=True``; activations other than tanh/sigmoid; Keras's
   ``implementation=1`` (builtin LSTM/GRU with recurrent dropout); a GRU with
   ``reset_after=False``; stacked cells;
@@ -65,7 +66,7 @@ class _FusedLoop:
         """``sequences`` (B, T, D) -> ``(last_output (B, O), outputs (B, T or 1, O), states)``."""
         if isinstance(mask, (list, tuple)):
             mask = mask[0]
-        kind = self._fused_ready(mask)
+        kind = self._fused_ready(mask) if sequences.shape[1] is not None else None
         if kind is None:
             return super().inner_loop(sequences, initial_state, mask, training=training)
         cell = self.cell

@@ -159,3 +159,11 @@ def test_default_shards_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -
     assert fused.default_shards() == 3
     monkeypatch.delenv("RNN_STUDIO_RECURRENT_SHARDS")
     assert 1 <= fused.default_shards() <= 8
+
+
+def test_unknown_sequence_length_falls_back_to_the_keras_loop() -> None:
+    x = data()
+    ours, ref = built_pair("gru", x, return_sequences=True)
+    spec = tf.TensorSpec([None, None, x.shape[-1]], tf.float32)
+    got = tf.function(lambda v: ours(v), input_signature=[spec])(x)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(ref(x)), rtol=1e-6, atol=1e-6)
