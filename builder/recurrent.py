@@ -16,6 +16,12 @@ The Keras loop still runs when the fused one cannot:
   ``reset_after=False``; stacked cells;
 * a builtin LSTM or GRU on a GPU, where Keras's cuDNN kernel is faster.
 
+Training splits the batch into parallel shards (:func:`builder.fused.run_fused_sharded`).
+That pays only in a train step that is not itself one XLA program: a model compiled
+with ``jit_compile=True`` should first get :func:`set_training_shards` (as
+``builder.train.compile_model`` does), or every step recompiles when the batch size
+is dynamic.
+
 Input shapes ``(B, T, D)``; outputs as the Keras layer they extend.
 """
 
