@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -354,15 +354,21 @@ def _put(buf: Tensor, t: Tensor, value: Tensor) -> Tensor:
     return ops.slice_update(buf, (t,) + (0,) * (len(buf.shape) - 1), ops.expand_dims(value, 0))
 
 
+class Weights(NamedTuple):
+    """A cell's weights as tensors, and the recurrent dropout mask of this call."""
+
+    kernel: Tensor  # (D, KU)
+    recurrent_kernel: Tensor  # (O, KU)
+    bias: Tensor | None  # (KU,) or (2, KU); None without use_bias
+    extra: Sequence[Tensor]  # the cell's extra weights, in Kind.extra order
+    recurrent_mask: Tensor | None  # (B, O) or None
+
+
 def run_fused(
     kind: Kind,
     x: Tensor,
     initial_states: Sequence[Tensor],
-    kernel: Tensor,
-    recurrent_kernel: Tensor,
-    bias: Tensor | None,
-    extra: Sequence[Tensor],
-    recurrent_mask: Tensor | None,
+    weights: Weights,
     training: bool,
     return_sequences: bool,
 ) -> tuple[Tensor, list[Tensor]]:
@@ -373,9 +379,7 @@ def run_fused(
         x: ``(T, B, D)`` time-major inputs, already reversed for
             ``go_backwards`` and already multiplied by the input dropout mask.
         initial_states: one ``(B, size_k)`` tensor per state.
-        kernel, recurrent_kernel, bias, extra: the cell's weights as tensors
-            (``bias`` None without ``use_bias``).
-        recurrent_mask: ``(B, O)`` recurrent dropout mask or None.
+        weights: the cell's weights and the recurrent dropout mask.
         training: True runs the custom-gradient version (stores what the
             backward needs); False runs a lean forward loop.
         return_sequences: whether the caller needs every step's output.
@@ -385,6 +389,7 @@ def run_fused(
         processing order) when ``return_sequences`` or ``training``, else None;
         ``final_states`` one ``(B, size_k)`` tensor per state.
     """
+    kernel, recurrent_kernel, bias, extra, recurrent_mask = weights
     fwd, bwd, gate_kinds = _STEPS[kind.name]
     units = kind.gates // len(gate_kinds)
     scale, shift, p, q = _gate_consts(gate_kinds, units)
@@ -548,11 +553,7 @@ def run_fused_sharded(
     kind: Kind,
     x: Tensor,
     initial_states: Sequence[Tensor],
-    kernel: Tensor,
-    recurrent_kernel: Tensor,
-    bias: Tensor | None,
-    extra: Sequence[Tensor],
-    recurrent_mask: Tensor | None,
+    weights: Weights,
     return_sequences: bool,
     shards: int,
 ) -> tuple[Tensor, list[Tensor]]:
@@ -568,6 +569,7 @@ def run_fused_sharded(
     """
     import tensorflow as tf
 
+    kernel, recurrent_kernel, bias, extra, recurrent_mask = weights
     has_bias, n_extra, has_mask = bias is not None, len(extra), recurrent_mask is not None
     n_states = len(initial_states)
 
@@ -578,7 +580,7 @@ def run_fused_sharded(
         b = rest.pop(0) if has_bias else None
         ex, rest = rest[:n_extra], rest[n_extra:]
         rm = rest[0] if has_mask else None
-        outputs, finals = run_fused(kind, xs, init, k, rk, b, ex, rm, True, return_sequences)
+        outputs, finals = run_fused(kind, xs, init, Weights(k, rk, b, ex, rm), True, return_sequences)
         return (outputs, *finals)
 
     compiled = tf.function(one_shard, jit_compile=True)

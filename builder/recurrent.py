@@ -27,22 +27,20 @@ Input shapes ``(B, T, D)``; outputs as the Keras layer they extend.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import keras
 from keras import ops
 
-from builder.fused import default_shards, fused_kind, run_fused, run_fused_sharded
+from builder.fused import Weights, default_shards, fused_kind, run_fused, run_fused_sharded
 
 Tensor = Any
 
 
-@functools.cache
 def _has_gpu() -> bool:
-    import tensorflow as tf
+    from builder.train import has_gpu
 
-    return bool(tf.config.list_logical_devices("GPU"))
+    return has_gpu()
 
 
 def _as_tensor(variable: Any) -> Tensor:
@@ -87,7 +85,7 @@ class _FusedLoop:
             x = ops.flip(x, axis=0)
         bias = _as_tensor(cell.bias) if getattr(cell, "bias", None) is not None else None
         extra = [_as_tensor(getattr(cell, name)) for name in kind.extra]
-        weights = (_as_tensor(cell.kernel), _as_tensor(cell.recurrent_kernel), bias, extra, recurrent_mask)
+        weights = Weights(_as_tensor(cell.kernel), _as_tensor(cell.recurrent_kernel), bias, extra, recurrent_mask)
         shards = 1
         if training and not _has_gpu():
             shards = self.training_shards or default_shards()
@@ -96,11 +94,11 @@ class _FusedLoop:
             shards = 1
         if shards > 1:
             outputs, finals = run_fused_sharded(
-                kind, x, list(initial_state), *weights, return_sequences=self.return_sequences, shards=shards
+                kind, x, list(initial_state), weights, return_sequences=self.return_sequences, shards=shards
             )
         else:
             outputs, finals = run_fused(
-                kind, x, list(initial_state), *weights, training=bool(training),
+                kind, x, list(initial_state), weights, training=bool(training),
                 return_sequences=self.return_sequences,
             )
         last = finals[0]
