@@ -539,9 +539,11 @@ def default_shards() -> int:
     """
     import os
 
-    raw = os.environ.get("RNN_STUDIO_RECURRENT_SHARDS")
+    raw = os.environ.get("RNN_STUDIO_RECURRENT_SHARDS", "").strip()
     if raw:
-        return max(1, int(raw))
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"RNN_STUDIO_RECURRENT_SHARDS: expected a positive whole number, got {raw!r}")
+        return int(raw)
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux

@@ -157,6 +157,9 @@ def test_fused_layers_round_trip_through_keras_files(name: str, tmp_path: object
 def test_default_shards_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RNN_STUDIO_RECURRENT_SHARDS", "3")
     assert fused.default_shards() == 3
+    monkeypatch.setenv("RNN_STUDIO_RECURRENT_SHARDS", "two")
+    with pytest.raises(ValueError, match="RNN_STUDIO_RECURRENT_SHARDS: expected a positive whole number, got 'two'"):
+        fused.default_shards()
     monkeypatch.delenv("RNN_STUDIO_RECURRENT_SHARDS")
     assert 1 <= fused.default_shards() <= 8
 
