@@ -45,20 +45,15 @@ def _const(values: np.ndarray) -> Tensor:
     return ops.convert_to_tensor(np.asarray(values, dtype="float32"))
 
 
-def _gate_consts(kinds: str, units: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+def _gate_consts(kinds: str, units: int) -> tuple[Tensor, Tensor]:
     """Per-column constants for one-``tanh`` gate activations.
 
     ``kinds`` has one letter per gate block: ``s`` (sigmoid) or ``t`` (tanh).
-    Returns ``(scale, shift, p, q)`` each (K*U,) so that the activations are
-    ``a = tanh(z * scale) * scale + shift`` and their derivatives ``da/dz = p +
-    a * (q - a)`` (``a(1-a)`` for sigmoid, ``1 - a^2`` for tanh).
+    Returns ``(scale, shift)`` each (K*U,) so that the activations are
+    ``a = tanh(z * scale) * scale + shift``.
     """
     sig = np.array([k == "s" for k in kinds]).repeat(units)
-    scale = np.where(sig, 0.5, 1.0)
-    shift = np.where(sig, 0.5, 0.0)
-    p = np.where(sig, 0.0, 1.0)
-    q = np.where(sig, 1.0, 0.0)
-    return _const(scale), _const(shift), _const(p), _const(q)
+    return _const(np.where(sig, 0.5, 1.0)), _const(np.where(sig, 0.5, 0.0))
 
 
 def _is(fn: Any, name: str) -> bool:
@@ -392,14 +387,14 @@ def run_fused(
     kernel, recurrent_kernel, bias, extra, recurrent_mask = weights
     fwd, bwd, gate_kinds = _STEPS[kind.name]
     units = kind.gates // len(gate_kinds)
-    scale, shift, p, q = _gate_consts(gate_kinds, units)
+    scale, shift = _gate_consts(gate_kinds, units)
     n_states = len(kind.state_sizes)
     bias_x = bias_r = None
     if bias is not None:
         bias_x, bias_r = (bias[0], bias[1]) if kind.split_bias else (bias, None)
 
     def consts(extra_values: Sequence[Tensor]) -> dict:
-        w = {"units": units, "scale": scale, "shift": shift, "p": p, "q": q}
+        w = {"units": units, "scale": scale, "shift": shift}
         w.update(zip(kind.extra, extra_values, strict=True))
         if "projection_kernel" in w:
             w["projection_kernel_t"] = ops.transpose(w["projection_kernel"])
@@ -475,9 +470,10 @@ def run_fused(
             if d_out is None:
                 d_out = ops.zeros_like(outputs)
             rk_t = ops.transpose(rk)
-            same = kind.name not in ("gru", "proj_gru")
+            same = not kind.split_bias  # d_m == d_zx unless the recurrent part is kept apart (GRU family)
             dzx_buf = ops.zeros((steps, batch, kind.gates), dtype=x.dtype)
-            dm_buf = None if same else ops.zeros((steps, batch, kind.gates), dtype=x.dtype)
+            # a scalar placeholder in the loop carry when d_m is d_zx
+            dm_buf = ops.zeros((), dtype=x.dtype) if same else ops.zeros((steps, batch, kind.gates), dtype=x.dtype)
             stored_bufs = [ops.zeros((steps, batch, width), dtype=x.dtype) for width in kind.stored]
 
             def back(j, carry):
@@ -496,13 +492,12 @@ def run_fused(
                     ops.zeros_like(s) if d is None else d for d, s in zip(d_prev[1:], d_states[1:], strict=True)
                 ]
                 dzx = _put(dzx, t, d_zx)
-                if dm is not None and not same:
+                if not same:
                     dm = _put(dm, t, d_m)
                 stored = [_put(buf, t, s) for buf, s in zip(stored, to_store, strict=True)]
-                return (*d_prev, dzx, dm if dm is not None else ops.zeros((), dtype=x.dtype), *stored)
+                return (*d_prev, dzx, dm, *stored)
 
-            dm_init = dm_buf if dm_buf is not None else ops.zeros((), dtype=x.dtype)
-            res = ops.fori_loop(0, steps, back, (*d_final, dzx_buf, dm_init, *stored_bufs))
+            res = ops.fori_loop(0, steps, back, (*d_final, dzx_buf, dm_buf, *stored_bufs))
             d_init = list(res[:n_states])
             dzx_seq = res[n_states]
             dm_seq = dzx_seq if same else res[n_states + 1]

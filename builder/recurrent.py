@@ -130,14 +130,13 @@ class FusedSimpleRNN(_FusedLoop, keras.layers.SimpleRNN):
     """``keras.layers.SimpleRNN`` with the fused loop."""
 
 
-def fused_layers(model: keras.Model) -> list[_FusedLoop]:
-    """Every fused recurrent layer in ``model``, including both directions of a Bidirectional."""
-    found: list[_FusedLoop] = []
+def _all_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Every layer in ``model``, including both directions of a Bidirectional."""
+    found: list[keras.layers.Layer] = []
 
     def walk(layer: Any) -> None:
-        if isinstance(layer, _FusedLoop):
-            found.append(layer)
-        for attr in ("forward_layer", "backward_layer", "layer"):
+        found.append(layer)
+        for attr in ("forward_layer", "backward_layer"):
             inner = getattr(layer, attr, None)
             if isinstance(inner, keras.layers.Layer):
                 walk(inner)
@@ -146,6 +145,24 @@ def fused_layers(model: keras.Model) -> list[_FusedLoop]:
 
     walk(model)
     return found
+
+
+def fused_layers(model: keras.Model) -> list[_FusedLoop]:
+    """Every fused recurrent layer in ``model``, including both directions of a Bidirectional."""
+    return [layer for layer in _all_layers(model) if isinstance(layer, _FusedLoop)]
+
+
+def all_fused(model: keras.Model) -> bool:
+    """True if ``model`` has recurrent layers and every one of them can run the fused loop.
+
+    Decided per layer by :func:`builder.fused.fused_kind` (what a mask or an unknown
+    length does is only known when data flows; callers judge that themselves).
+    """
+    layers = fused_layers(model)
+    rnns = [layer for layer in _all_layers(model) if isinstance(layer, keras.layers.RNN)]
+    return bool(rnns) and len(layers) == len(rnns) and all(
+        not layer.unroll and fused_kind(layer.cell) is not None for layer in layers
+    )
 
 
 def set_training_shards(model: keras.Model, jit_compile: bool | str) -> None:

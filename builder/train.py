@@ -68,34 +68,23 @@ def set_seed(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def runs_fused(spec: ModelSpec) -> bool:
-    """True if every recurrent layer of `spec` trains with builder.fused's loop on the CPU.
+def resolve_jit(spec: ModelSpec, model: Any) -> bool | str:
+    """spec.training.jit_compile with "auto" resolved for `model`.
 
-    Not fused: builtin LSTM/GRU with recurrent dropout (Keras's implementation 1) and masked
-    input (classification pads sequences, and the mask sends them to Keras's loop).
-    """
-    if spec.task == "classify":
-        return False
-    return all(
-        not (b.cell in ("lstm", "gru") and b.recurrent_dropout > 0)
-        for b in spec.blocks
-        if b.kind == "recurrent"
-    )
-
-
-def resolve_jit(spec: ModelSpec) -> bool | str:
-    """spec.training.jit_compile with "auto" resolved.
-
-    On the CPU: False when every recurrent layer runs fused (their loops are XLA-compiled
-    per batch shard, and the shards run in parallel only in a train step that is not one XLA
-    program); True otherwise (Keras's loop is 1.2-2.4x faster under XLA, bench/run.py).
+    On the CPU: False when every recurrent layer of `model` runs the fused loop
+    (builder.recurrent.all_fused; forecasting only, since classification's padding mask
+    sends layers to Keras's loop): the fused loops are XLA-compiled per batch shard, and
+    the shards run in parallel only in a train step that is not one XLA program. True
+    otherwise (Keras's loop is 1.2-2.4x faster under XLA, bench/run.py).
     On a GPU: Keras's own choice (cuDNN kernels).
     """
+    from builder.recurrent import all_fused
+
     jit = spec.training.jit_compile
     if jit == "auto":
         if has_gpu():
             return "auto"
-        return not runs_fused(spec)
+        return not (spec.task == "forecast" and all_fused(model))
     return jit
 
 
@@ -126,7 +115,7 @@ def compile_model(model: Any, spec: ModelSpec) -> None:
     from builder.recurrent import set_training_shards
 
     metrics = ["accuracy"] if spec.task == "classify" else ["mae"]
-    jit = resolve_jit(spec)
+    jit = resolve_jit(spec, model)
     set_training_shards(model, jit)
     model.compile(optimizer=make_optimizer(spec), loss=loss_name(spec), metrics=metrics, jit_compile=jit)
 

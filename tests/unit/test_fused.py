@@ -170,3 +170,19 @@ def test_unknown_sequence_length_falls_back_to_the_keras_loop() -> None:
     spec = tf.TensorSpec([None, None, x.shape[-1]], tf.float32)
     got = tf.function(lambda v: ours(v), input_signature=[spec])(x)
     np.testing.assert_allclose(np.asarray(got), np.asarray(ref(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_all_fused_judges_every_recurrent_layer() -> None:
+    from builder.recurrent import all_fused
+
+    def model(*layers: keras.layers.Layer) -> keras.Model:
+        inp = keras.Input((7, 5))
+        h = inp
+        for layer in layers:
+            h = layer(h)
+        return keras.Model(inp, h)
+
+    assert all_fused(model(keras.layers.Bidirectional(FusedGRU(3, return_sequences=True)), FusedLSTM(3)))
+    assert not all_fused(model(FusedLSTM(3, return_sequences=True), keras.layers.LSTM(3)))  # a plain Keras layer
+    assert not all_fused(model(FusedGRU(3, recurrent_dropout=0.1)))  # Keras's implementation 1
+    assert not all_fused(model(keras.layers.Dense(3)))  # no recurrent layer at all
