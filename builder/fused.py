@@ -219,12 +219,13 @@ def _fwd_peephole(zx, m, prev, w):
     z = zx + m
     c_prev = prev[1]
     p_i, p_f, p_o = w["input_peephole"], w["forget_peephole"], w["output_peephole"]
-    pre = ops.concatenate([z[:, :u] + p_i * c_prev, z[:, u : 2 * u] + p_f * c_prev, z[:, 2 * u : 3 * u]], axis=-1)
-    s3 = w["scale"][: 3 * u]
-    a3 = ops.tanh(pre * s3) * s3 + w["shift"][: 3 * u]
-    i, f, g = a3[:, :u], a3[:, u : 2 * u], a3[:, 2 * u :]
+    # i, f, g as one (B, 3, U) block: the peepholes broadcast over c_{t-1} (no concatenation,
+    # so XLA keeps the gates in one kernel); g's row of ``peep3`` is zero
+    z3 = ops.reshape(z[:, : 3 * u], (-1, 3, u)) + w["peep3"] * ops.expand_dims(c_prev, 1)
+    a3 = ops.tanh(z3 * w["scale3"]) * w["scale3"] + w["shift3"]
+    i, f, g = a3[:, 0], a3[:, 1], a3[:, 2]
     c = f * c_prev + i * g
-    o = ops.sigmoid(z[:, 3 * u :] + p_o * c)
+    o = 0.5 * ops.tanh(0.5 * (z[:, 3 * u :] + p_o * c)) + 0.5  # sigmoid, as the other gates
     tc = ops.tanh(c)
     d_i, d_f = g * i * (1.0 - i), c_prev * f * (1.0 - f)
     m_, n, e, _ = _lstm_pre(f, tc, o, [d_i, d_f, i * (1.0 - g * g)])
@@ -311,12 +312,12 @@ def _extra_grads(kind: Kind, w: dict, states: list[Tensor], saved: list[Tensor],
     """
     if kind.name == "peephole":
         u = w["units"]
-        c_prev, c_new = states[1][:-1], states[1][1:]
-        return [
-            ops.sum(d_zx[..., :u] * c_prev, axis=(0, 1)),
-            ops.sum(d_zx[..., u : 2 * u] * c_prev, axis=(0, 1)),
-            ops.sum(d_zx[..., 3 * u :] * c_new, axis=(0, 1)),
-        ]
+        c_prev, c_new, dz = _flat(states[1][:-1]), _flat(states[1][1:]), _flat(d_zx)
+        # one (3, T*B, U) product reduced over the rows (XLA made three slow reduce-windows of
+        # the per-gate sums over (0, 1))
+        prod = ops.stack([dz[:, :u] * c_prev, dz[:, u : 2 * u] * c_prev, dz[:, 3 * u :] * c_new])
+        sums = ops.sum(prod, axis=1)
+        return [sums[0], sums[1], sums[2]]
     if kind.name in ("lstm_proj", "proj_gru"):
         h, dr = saved[-1], stored[0]
         u = h.shape[-1]
@@ -398,6 +399,10 @@ def run_fused(
         w.update(zip(kind.extra, extra_values, strict=True))
         if "projection_kernel" in w:
             w["projection_kernel_t"] = ops.transpose(w["projection_kernel"])
+        if "input_peephole" in w:
+            w["peep3"] = ops.stack([w["input_peephole"], w["forget_peephole"], ops.zeros_like(w["input_peephole"])])
+            w["scale3"] = ops.reshape(scale[: 3 * units], (3, units))
+            w["shift3"] = ops.reshape(shift[: 3 * units], (3, units))
         return w
 
     def recurrent(s0: Tensor, r_kernel: Tensor, b_r: Tensor | None) -> Tensor:
