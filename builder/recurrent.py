@@ -83,28 +83,30 @@ class _FusedLoop:
         recurrent_mask = None
         if training and cell.recurrent_dropout > 0.0:
             recurrent_mask = cell.get_recurrent_dropout_mask(initial_state[0])
-        x = ops.transpose(x, (1, 0, 2))
-        if self.go_backwards:
-            x = ops.flip(x, axis=0)
         bias = _as_tensor(cell.bias) if getattr(cell, "bias", None) is not None else None
         extra = [_as_tensor(getattr(cell, name)) for name in kind.extra]
         weights = Weights(_as_tensor(cell.kernel), _as_tensor(cell.recurrent_kernel), bias, extra, recurrent_mask)
         if training and not _has_gpu():
             shards = self.training_shards or default_shards()
-            batch = x.shape[1]
+            batch = x.shape[0]
             if batch is not None and batch < 2 * shards:
                 shards = 1
+            # batch-major in and out: the transposes and the time reversal run inside the XLA calls
             outputs, finals = run_fused_sharded(
-                kind, x, list(initial_state), weights, return_sequences=self.return_sequences, shards=shards
+                kind, x, list(initial_state), weights, return_sequences=self.return_sequences, shards=shards,
+                go_backwards=self.go_backwards,
             )
-        else:
-            # inference stays plain TensorFlow ops: an XLA call would recompile for every new
-            # batch size (about 1 s a layer, more than it saves on an evaluation of a few
-            # thousand windows), and a SavedModel traced from it would need XLA to run
-            outputs, finals = run_fused(
-                kind, x, list(initial_state), weights, training=bool(training),
-                return_sequences=self.return_sequences,
-            )
+            last = finals[0]
+            return last, (outputs if self.return_sequences else ops.expand_dims(last, 1)), finals
+        x = ops.transpose(x, (1, 0, 2))
+        if self.go_backwards:
+            x = ops.flip(x, axis=0)
+        # inference stays plain TensorFlow ops: an XLA call would recompile for every new
+        # batch size (about 1 s a layer, more than it saves on an evaluation of a few
+        # thousand windows), and a SavedModel traced from it would need XLA to run
+        outputs, finals = run_fused(
+            kind, x, list(initial_state), weights, training=bool(training), return_sequences=self.return_sequences
+        )
         last = finals[0]
         outputs = ops.transpose(outputs, (1, 0, 2)) if self.return_sequences else ops.expand_dims(last, 1)
         return last, outputs, finals
