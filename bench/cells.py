@@ -11,14 +11,15 @@ Ours is the layer ``builder.build`` makes (the fused loop of builder/fused.py),
 measured with ``jit_compile=False`` and ``True``; the ratio uses the faster.
 ``--keras-loop`` adds Keras's own loop over the same cells (``keras.layers.RNN`` /
 ``LSTM`` / ``GRU`` / ``SimpleRNN``, XLA) as a second reference. ``--rounds N``
-interleaves N measurements of every variant and keeps each one's best, so a
-slow spell on the shared machine does not fall on one side only. PyTorch twins: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``,
+interleaves N measurements of every variant (each a fresh process, best of
+``--repeats``) and reports each variant's median over the rounds, so neither a
+slow spell nor a lucky outlier on the shared machine falls on one side only. PyTorch twins: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``,
 ``nn.LSTM(proj_size=32)``; ``nn.LSTM`` stands in for the cells PyTorch lacks
 (peephole_lstm, cifg_lstm, proj_gru). PyTorch runs with
 ``torch.set_num_threads(2)``; the torch column is skipped if torch is missing.
 
-    /work/main/.torchvenv/bin/python bench/cells.py --rounds 2 --keras-loop   # full table
-    /work/main/.torchvenv/bin/python bench/cells.py --steps 5 --repeats 1 --cells lstm   # smoke
+    /work/main/.torchvenv/bin/python bench/cells.py --rounds 3 --keras-loop   # full table
+    /work/main/.torchvenv/bin/python bench/cells.py --steps 5 --repeats 1 --rounds 1 --cells lstm   # smoke
 """
 
 from __future__ import annotations
@@ -94,8 +95,13 @@ def keras_model(cell: str, jit_compile: bool, fused: bool = True) -> Any:
 
 
 def time_keras(cell: str, jit_compile: bool, steps: int, warmup: int, repeats: int, fused: bool = True) -> float:
-    """Best samples/s over ``repeats`` runs of ``steps`` ``train_on_batch`` calls."""
-    x, y = make_data()
+    """Best samples/s over ``repeats`` runs of ``steps`` ``train_on_batch`` calls.
+
+    The batch is converted to tensors once, as the PyTorch side's is (``torch.from_numpy``).
+    """
+    import tensorflow as tf
+
+    x, y = (tf.constant(a) for a in make_data())
     model = keras_model(cell, jit_compile, fused)
     for _ in range(warmup):
         model.train_on_batch(x, y)
@@ -168,8 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=50, help="timed train steps per repeat")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (tracing/compiling)")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per process; the best counts")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="measure every variant this many times, interleaved; the best counts")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="measure every variant this many times, interleaved; the median counts")
     parser.add_argument("--jit", choices=["both", "on", "off"], default="both")
     parser.add_argument("--keras-loop", action="store_true",
                         help="also measure Keras's own loop over the same cells (keras.layers.RNN, XLA)")
@@ -189,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(
         f"batch {BATCH}, window {WINDOW}, {FEATURES} features, {LAYERS}x{UNITS} units (proj {PROJ}), "
-        f"{args.steps} steps x best of {args.repeats} x {args.rounds} rounds, cpus {os.cpu_count()}, "
+        f"{args.steps} steps x best of {args.repeats}, median of {args.rounds} rounds, cpus {os.cpu_count()}, "
         f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
@@ -199,15 +205,17 @@ def main(argv: list[str] | None = None) -> None:
     variants.append(("torch", "torch", False, "fused"))
     rows = []
     for cell in args.cells:
-        best: dict[str, float | None] = {}
+        seen: dict[str, list[float]] = {name: [] for name, *_ in variants}
         for _ in range(args.rounds):
             for name, side, jit, loop in variants:
                 value = measure(side, cell, jit, args, loop)
-                if value is not None and (best.get(name) or 0.0) < value:
-                    best[name] = value
-                best.setdefault(name, value)
+                if value is not None:
+                    seen[name].append(value)
+        best: dict[str, float | None] = {k: float(np.median(v)) if v else None for k, v in seen.items()}
         rows.append((cell, best))
-        print("  " + cell + ": " + ", ".join(f"{k} {v if v is None else round(v)}" for k, v in best.items()), flush=True)
+        print("  " + cell + ": " + "; ".join(
+            f"{k} median {v if v is None else round(v)} of {[round(x) for x in seen[k]]}" for k, v in best.items()
+        ), flush=True)
 
     print(f"load average at the end {os.getloadavg()[0]:.1f} (the machine may be shared)")
     print()
