@@ -188,3 +188,27 @@ def test_all_fused_judges_every_recurrent_layer() -> None:
     assert not all_fused(model(FusedLSTM(3, return_sequences=True), keras.layers.LSTM(3)))  # a plain Keras layer
     assert not all_fused(model(FusedGRU(3, recurrent_dropout=0.1)))  # Keras's implementation 1
     assert not all_fused(model(keras.layers.Dense(3)))  # no recurrent layer at all
+
+
+def _xla_functions(fn: object, x: tf.Tensor) -> int:
+    """How many XLA-compiled functions the graph of ``tf.function(fn)`` traced on ``x`` calls."""
+    graph = tf.function(fn).get_concrete_function(x).graph.as_graph_def()
+    return sum(1 for f in graph.library.function if f.attr["_XlaMustCompile"].b)
+
+
+def test_training_loop_is_an_xla_call_unless_the_step_itself_is_xla() -> None:
+    """On the CPU training runs XLA calls; set_training_shards(jit=True) inlines the loop instead.
+
+    A nested XLA call inside an XLA-compiled train step recompiled at every step (66 samples/s).
+    """
+    from builder.recurrent import set_training_shards
+
+    x = data(batch=4)
+    inp = keras.Input((7, 5))
+    layer = FusedLSTM(4)
+    model = keras.Model(inp, layer(inp))
+    assert _xla_functions(lambda v: layer(v, training=True), x) >= 1
+    set_training_shards(model, True)
+    assert _xla_functions(lambda v: layer(v, training=True), x) == 0
+    set_training_shards(model, "auto")
+    assert _xla_functions(lambda v: layer(v, training=True), x) >= 1
