@@ -102,9 +102,10 @@ class _FusedLoop:
         x = ops.transpose(x, (1, 0, 2))
         if self.go_backwards:
             x = ops.flip(x, axis=0)
-        # inference stays plain TensorFlow ops: an XLA call would recompile for every new
-        # batch size (about 1 s a layer, more than it saves on an evaluation of a few
-        # thousand windows), and a SavedModel traced from it would need XLA to run
+        # inline, as plain ops: inference (an XLA call would recompile for every new batch
+        # size, about 1 s a layer, more than it saves on an evaluation of a few thousand
+        # windows, and a SavedModel traced from it would need XLA to run), a GPU, or a train
+        # step that XLA compiles whole
         outputs, finals = run_fused(
             kind, x, list(initial_state), weights, training=bool(training), return_sequences=self.return_sequences
         )
