@@ -115,6 +115,16 @@ def test_sharded_training_equals_keras(
     assert calls == [shards]
 
 
+@pytest.mark.parametrize("name", ["lstm", "proj_gru"])
+@pytest.mark.parametrize("layout", ["last", "backwards"])
+def test_sharded_training_layouts_equal_keras(name: str, layout: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shards with only the last output, and with go_backwards (reversed inside the XLA calls)."""
+    monkeypatch.setenv("RNN_STUDIO_RECURRENT_SHARDS", "2")
+    x = data(batch=7)
+    ours, ref = built_pair(name, x, **LAYOUTS[layout])
+    assert_same(outputs_and_grads(ours, x), outputs_and_grads(ref, x))
+
+
 @pytest.mark.parametrize("name", ["simple_rnn", "lstm", "cifg_lstm", "lstm_proj", "proj_gru"])
 def test_dropout_masks_match_keras(name: str) -> None:
     """Same seed, same per-sequence masks: input dropout (all cells), recurrent dropout (ours)."""
