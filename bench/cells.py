@@ -13,7 +13,8 @@ measured with ``jit_compile=False`` and ``True``; the ratio uses the faster.
 ``LSTM`` / ``GRU`` / ``SimpleRNN``, XLA) as a second reference. ``--rounds N``
 interleaves N measurements of every variant (each a fresh process, best of
 ``--repeats``) and reports each variant's median over the rounds, so neither a
-slow spell nor a lucky outlier on the shared machine falls on one side only. PyTorch twins: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``,
+slow spell nor a lucky outlier on the shared machine falls on one side only.
+PyTorch twins: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``,
 ``nn.LSTM(proj_size=32)``; ``nn.LSTM`` stands in for the cells PyTorch lacks
 (peephole_lstm, cifg_lstm, proj_gru). PyTorch runs with
 ``torch.set_num_threads(2)``; the torch column is skipped if torch is missing.
@@ -211,10 +212,10 @@ def main(argv: list[str] | None = None) -> None:
                 value = measure(side, cell, jit, args, loop)
                 if value is not None:
                     seen[name].append(value)
-        best: dict[str, float | None] = {k: float(np.median(v)) if v else None for k, v in seen.items()}
-        rows.append((cell, best))
+        median: dict[str, float | None] = {k: float(np.median(v)) if v else None for k, v in seen.items()}
+        rows.append((cell, median))
         print("  " + cell + ": " + "; ".join(
-            f"{k} median {v if v is None else round(v)} of {[round(x) for x in seen[k]]}" for k, v in best.items()
+            f"{k} median {v if v is None else round(v)} of {[round(x) for x in seen[k]]}" for k, v in median.items()
         ), flush=True)
 
     print(f"load average at the end {os.getloadavg()[0]:.1f} (the machine may be shared)")
@@ -226,15 +227,15 @@ def main(argv: list[str] | None = None) -> None:
     header += " fused / Keras loop |" if args.keras_loop else ""
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
-    for cell, best in rows:
-        ours = max(best[c] or 0.0 for c in ours_cols)
-        line = f"| {cell} | " + " | ".join(f"{best[c]:.0f}" for c in ours_cols)
+    for cell, median in rows:
+        ours = max(median[c] or 0.0 for c in ours_cols)
+        line = f"| {cell} | " + " | ".join(f"{median[c]:.0f}" for c in ours_cols)
         if args.keras_loop:
-            line += f" | {best['keras_loop']:.0f}"
-        theirs = best["torch"]
+            line += f" | {median['keras_loop']:.0f}"
+        theirs = median["torch"]
         line += f" | {theirs:.0f} | {TORCH_TWIN[cell][2]} | {ours / theirs:.2f}x |" if theirs else " | - | - | - |"
         if args.keras_loop:
-            line += f" {ours / best['keras_loop']:.2f}x |"
+            line += f" {ours / median['keras_loop']:.2f}x |"
         print(line)
 
 

@@ -598,21 +598,20 @@ def run_fused_sharded(
             return tuple(finals)
         return (tf.transpose(outputs, (1, 0, 2)), *finals)
 
+    def split(t: Tensor) -> list[Tensor]:
+        if shards == 1:
+            return [t]
+        batch = tf.shape(t)[0]
+        sizes = tf.stack([batch // shards + tf.cast(i < batch % shards, tf.int32) for i in range(shards)])
+        return tf.split(t, sizes, num=shards, axis=0)
+
+    def join(parts: list[Tensor]) -> Tensor:
+        return parts[0] if shards == 1 else tf.concat(parts, axis=0)
+
     compiled = tf.function(one_shard, jit_compile=True)
     weights_list = [kernel, recurrent_kernel, *([bias] if has_bias else []), *extra]
+    per_shard = zip(split(x), *map(split, initial_states), *([split(recurrent_mask)] if has_mask else []), strict=True)
+    results = [compiled(xs, *pieces[:n_states], *weights_list, *pieces[n_states:]) for xs, *pieces in per_shard]
     first = 1 if return_sequences else 0
-    if shards == 1:
-        result = compiled(x, *initial_states, *weights_list, *([recurrent_mask] if has_mask else []))
-        return (result[0] if return_sequences else None), list(result[first:])
-    batch = tf.shape(x)[0]
-    sizes = tf.stack([batch // shards + tf.cast(i < batch % shards, tf.int32) for i in range(shards)])
-    xs = tf.split(x, sizes, num=shards, axis=0)
-    inits = [tf.split(s, sizes, num=shards, axis=0) for s in initial_states]
-    masks = tf.split(recurrent_mask, sizes, num=shards, axis=0) if has_mask else None
-    results = []
-    for i in range(shards):
-        args = [inits[k][i] for k in range(n_states)] + weights_list + ([masks[i]] if has_mask else [])
-        results.append(compiled(xs[i], *args))
-    outputs = tf.concat([r[0] for r in results], axis=0) if return_sequences else None
-    finals = [tf.concat([r[first + k] for r in results], axis=0) for k in range(n_states)]
-    return outputs, finals
+    outputs = join([r[0] for r in results]) if return_sequences else None
+    return outputs, [join([r[first + k] for r in results]) for k in range(n_states)]
