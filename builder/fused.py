@@ -30,6 +30,7 @@ inside this module are time-major ``(T, B, .)``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -551,6 +552,15 @@ def default_shards() -> int:
     return max(1, min(cores, 8))
 
 
+#: attribute of a tensor that :func:`run_fused_sharded` joined from batch shards: the shards.
+#: A layer whose input is that very tensor (the next layer of a stack) takes the shards as
+#: they are instead of splitting the concatenation again, so each shard's calls wait only on
+#: the same shard of the layer before, forward and backward, and the concatenation is pruned
+#: from the graph when nothing else reads it (measured: 4-6% more samples/s for the bench's
+#: 2-layer LSTM, in-process A/B over 40 alternating chunks).
+_SHARDS_ATTR = "_rnn_studio_batch_shards"
+
+
 def run_fused_sharded(
     kind: Kind,
     x: Tensor,
@@ -576,6 +586,8 @@ def run_fused_sharded(
     the calls, where XLA fuses the transposes with the loop's own copies). Returns
     ``(outputs, final_states)``: ``outputs`` ``(B, T, O)`` in processing order,
     or None unless ``return_sequences``; shards are concatenated back along the batch.
+    An input that an earlier call joined from the same number of shards is not split
+    again: its shards are reused (see ``_SHARDS_ATTR``).
     """
     import tensorflow as tf
 
@@ -601,12 +613,20 @@ def run_fused_sharded(
     def split(t: Tensor) -> list[Tensor]:
         if shards == 1:
             return [t]
+        parts = getattr(t, _SHARDS_ATTR, None)
+        if parts is not None and len(parts) == shards:  # joined by the layer before: take its shards
+            return list(parts)
         batch = tf.shape(t)[0]
         sizes = tf.stack([batch // shards + tf.cast(i < batch % shards, tf.int32) for i in range(shards)])
         return tf.split(t, sizes, num=shards, axis=0)
 
     def join(parts: list[Tensor]) -> Tensor:
-        return parts[0] if shards == 1 else tf.concat(parts, axis=0)
+        if shards == 1:
+            return parts[0]
+        joined = tf.concat(parts, axis=0)
+        with contextlib.suppress(AttributeError):  # an eager tensor takes no attributes; graphs do
+            setattr(joined, _SHARDS_ATTR, tuple(parts))
+        return joined
 
     compiled = tf.function(one_shard, jit_compile=True)
     weights_list = [kernel, recurrent_kernel, *([bias] if has_bias else []), *extra]

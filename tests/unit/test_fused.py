@@ -125,6 +125,35 @@ def test_sharded_training_layouts_equal_keras(name: str, layout: str, monkeypatc
     assert_same(outputs_and_grads(ours, x), outputs_and_grads(ref, x))
 
 
+@pytest.mark.parametrize("name", ["lstm", "peephole_lstm"])
+def test_stacked_sharded_layers_hand_over_their_shards(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stack's second layer takes the first one's batch shards as they are; results stay Keras's.
+
+    The concatenation of the first layer's shards must not be split again in the train graph.
+    """
+    monkeypatch.setenv("RNN_STUDIO_RECURRENT_SHARDS", "2")
+    x = data(batch=7)
+    first, first_ref = built_pair(name, x, return_sequences=True)
+    second, second_ref = built_pair(name, tf.zeros((7, 7, 4)), return_sequences=True, go_backwards=True)
+    ours = keras.Sequential([first, second])
+    ref = keras.Sequential([first_ref, second_ref])
+    assert_same(outputs_and_grads(ours, x), outputs_and_grads(ref, x))
+
+    def train(v: tf.Tensor) -> list[tf.Tensor]:
+        with tf.GradientTape() as tape:
+            tape.watch(v)
+            loss = ops.sum(ours(v, training=True))
+        return tape.gradient(loss, [v, *ours.trainable_variables])
+
+    graph = tf.function(train).get_concrete_function(x).graph
+    split_of_concat = [
+        op.name for op in graph.get_operations()
+        if op.type in ("Split", "SplitV") and op.inputs[0 if op.type == "SplitV" else 1].op.type == "ConcatV2"
+    ]
+    assert split_of_concat == []
+    assert any(op.type == "SplitV" for op in graph.get_operations())  # the first layer's input is split
+
+
 @pytest.mark.parametrize("name", ["simple_rnn", "lstm", "cifg_lstm", "lstm_proj", "proj_gru"])
 def test_dropout_masks_match_keras(name: str) -> None:
     """Same seed, same per-sequence masks: input dropout (all cells), recurrent dropout (ours)."""
