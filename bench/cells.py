@@ -8,7 +8,9 @@ Adam. Each side: ``--warmup`` steps, then ``--repeats`` timed runs of
 Every measurement runs in its own fresh process (TensorFlow's and PyTorch's
 thread pools in one process slow each other down several-fold on 2 cores).
 Ours is the layer ``builder.build`` makes (the fused loop of builder/fused.py),
-measured with ``jit_compile=False`` and ``True``; the ratio uses the faster.
+trained as ``builder.train.fit`` trains (``model.fit`` on a dataset, the spec's default
+``steps_per_execution`` batches per graph call), measured with ``jit_compile=False``
+and ``True``; the ratio uses the faster. PyTorch trains in its usual Python loop.
 ``--keras-loop`` adds Keras's own loop over the same cells (``keras.layers.RNN`` /
 ``LSTM`` / ``GRU`` / ``SimpleRNN``, XLA) as a second reference. ``--rounds N``
 interleaves N measurements of every variant (each a fresh process, best of
@@ -89,31 +91,40 @@ def keras_model(cell: str, jit_compile: bool, fused: bool = True) -> Any:
         h = keras_recurrent_layer(cell, return_sequences=k < LAYERS - 1, fused=fused)(h)
     model = keras.Model(inp, keras.layers.Dense(1)(h))
     from builder.recurrent import set_training_shards
+    from builder.spec import TrainingSpec
 
     set_training_shards(model, jit_compile)  # as builder.train.compile_model does
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit_compile)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit_compile,
+                  steps_per_execution=TrainingSpec().steps_per_execution)
     return model
 
 
 def time_keras(cell: str, jit_compile: bool, steps: int, warmup: int, repeats: int, fused: bool = True) -> float:
-    """Best samples/s over ``repeats`` runs of ``steps`` ``train_on_batch`` calls.
+    """Best samples/s over ``repeats`` epochs of ``steps`` batches, trained as the tool trains.
 
-    The batch is converted to tensors once, as the PyTorch side's is (``torch.from_numpy``).
+    ``model.fit`` over a ``tf.data`` dataset with the tool's default batches per graph call
+    (``TrainingSpec.steps_per_execution``), as ``builder.train.fit`` runs it; each epoch is
+    timed from its start to its end by a callback (fit's own set-up is not counted, as the
+    PyTorch side's set-up is not). The batch is the same tensor every step, as on the PyTorch side.
     """
+    import keras
     import tensorflow as tf
 
     x, y = (tf.constant(a) for a in make_data())
     model = keras_model(cell, jit_compile, fused)
-    for _ in range(warmup):
-        model.train_on_batch(x, y)
-    best = 0.0
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for _ in range(steps):
-            loss = model.train_on_batch(x, y)
-        float(np.asarray(loss))  # make sure the work is done
-        best = max(best, steps * BATCH / (time.perf_counter() - start))
-    return best
+    rates: list[float] = []
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.start = time.perf_counter()
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            rates.append(steps * BATCH / (time.perf_counter() - self.start))
+
+    batches = tf.data.Dataset.from_tensors((x, y)).repeat(steps)
+    model.fit(batches.take(max(warmup, 1)), epochs=1, verbose=0)
+    model.fit(batches, epochs=repeats, verbose=0, callbacks=[EpochTimer()])
+    return max(rates)
 
 
 def time_torch(cell: str, steps: int, warmup: int, repeats: int) -> float | None:

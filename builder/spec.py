@@ -144,6 +144,13 @@ class TrainingSpec(_Strict):
     )
     seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed (weights, shuffling, dropout).")
     jit_compile: bool | Literal["auto"] = Field("auto", description="XLA-compile the training step.")
+    steps_per_execution: int = Field(
+        16, ge=1, le=10_000,
+        description=(
+            "Batches run in one graph call (at most one epoch's): fewer round trips through Python, about "
+            "20% faster for small models; progress, the NaN check and the stop button react once per call."
+        ),
+    )
 
 
 class ModelSpec(_Strict):

@@ -111,13 +111,24 @@ def loss_name(spec: ModelSpec) -> str:
     return {"auto": "mse", "mse": "mse", "mae": "mae", "huber": "huber"}[loss]
 
 
-def compile_model(model: Any, spec: ModelSpec) -> None:
+def compile_model(model: Any, spec: ModelSpec, steps_per_epoch: int | None = None) -> None:
+    """Compile `model` for `spec`: optimiser, loss, metrics, XLA and batches per graph call.
+
+    `steps_per_execution` (capped at `steps_per_epoch` when given) runs that many batches in one
+    call of the train function, so Keras's per-batch Python work (the call itself, logs,
+    callbacks) happens once per block: bench/cells.py measured 4,043 -> 4,903 -> 5,115 samples/s
+    for 1, 10 and 50 batches per call on its 2-layer LSTM.
+    """
     from builder.recurrent import set_training_shards
 
     metrics = ["accuracy"] if spec.task == "classify" else ["mae"]
     jit = resolve_jit(spec, model)
     set_training_shards(model, jit)
-    model.compile(optimizer=make_optimizer(spec), loss=loss_name(spec), metrics=metrics, jit_compile=jit)
+    per_call = spec.training.steps_per_execution
+    if steps_per_epoch is not None:
+        per_call = max(1, min(per_call, steps_per_epoch))
+    model.compile(optimizer=make_optimizer(spec), loss=loss_name(spec), metrics=metrics, jit_compile=jit,
+                  steps_per_execution=per_call)
 
 
 def _callback_class() -> type:
@@ -151,7 +162,10 @@ def _callback_class() -> type:
             logs = dict(logs or {})
             loss = logs.get("loss")
             if loss is not None and not np.isfinite(float(loss)):
-                self.nan_message = f"the loss became {float(loss)} at epoch {self.epoch + 1}, batch {batch + 1}; {NAN_ADVICE}"
+                # with several batches per call, `batch` is the block's last one
+                self.nan_message = (
+                    f"the loss became {float(loss)} in epoch {self.epoch + 1} by batch {batch + 1}; {NAN_ADVICE}"
+                )
                 self.model.stop_training = True
                 return
             if self.run is not None and self.run.stop_requested():
@@ -231,14 +245,14 @@ def fit(
     check_model_size(spec, n_features, n_out)  # refuse a model too large before building it
     model = build_model(spec, n_features, n_out)
     model.get_layer("standardize").set_statistics(data.x_scaler.mean, data.x_scaler.scale)
-    compile_model(model, spec)
+    steps = int(np.ceil(n_train_items(data, spec) / t.batch_size))
+    compile_model(model, spec, steps)
 
     initial_epoch, best = 0, np.inf
     if resume and run is not None and run.file("checkpoints/last.weights.h5").exists():
         state = run.read_json("checkpoints/last.json", {})
         model.load_weights(run.file("checkpoints/last.weights.h5"))
         initial_epoch, best = int(state.get("epoch", 0)), float(state.get("best", np.inf))
-    steps = int(np.ceil(n_train_items(data, spec) / t.batch_size))
     cb = _callback_class()(spec, steps, run, progress, "val_loss" if has_val else "loss", initial_epoch, best)
     if resume and run is not None and run.file("checkpoints/best.weights.h5").exists():
         cb.best_epoch = int(run.read_json("checkpoints/last.json", {}).get("best_epoch", 0))

@@ -112,6 +112,19 @@ def test_training_is_deterministic_under_a_seed(series_csv, preset, jit, xla):
     np.testing.assert_array_equal(a.model.get_weights()[1], b.model.get_weights()[1])
 
 
+def test_blocks_of_batches_per_call_train_the_same_model(series_csv):
+    """steps_per_execution (capped at one epoch) changes how often Python sees a batch, not the model."""
+    spec = tiny(load_preset("stacked_lstm"), lookback=8).updated(training={"epochs": 2, "batch_size": 8})
+    data = prepare_series(load_table(series_csv), spec)
+    blocks = fit(spec, data)
+    one = fit(spec.updated(training={"steps_per_execution": 1}), data)
+    steps = int(np.ceil(len(data.window_starts("train")) / 8))
+    assert steps > 1 and blocks.model.steps_per_execution == min(16, steps) and one.model.steps_per_execution == 1
+    np.testing.assert_allclose([r["loss"] for r in blocks.history], [r["loss"] for r in one.history], rtol=1e-5)
+    for a, b in zip(blocks.model.get_weights(), one.model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
 def test_nan_loss_stops_with_advice(series_csv):
     spec = tiny(load_preset("simple_rnn_baseline"), lookback=8).updated(
         training={"learning_rate": 10.0, "clipnorm": None, "optimizer": "sgd", "epochs": 3}, data={"scaler": "none"})
