@@ -3,7 +3,9 @@
 Fixed configuration: batch 64, window 48, 8 features, 2 recurrent layers x 64
 units (projection 32 for lstm_proj / proj_gru), Dense/Linear to 1 output, MSE,
 Adam. Each side: ``--warmup`` steps, then ``--repeats`` timed runs of
-``--steps`` train steps; the best run counts (the machine is shared).
+``--steps`` train steps; the best run counts (the machine is shared: on the
+2-core CI machine whole epochs of ours ran at half speed, one core idle, in
+about one epoch in three, so each side gets 5 runs by default).
 
 Every measurement runs in its own fresh process (TensorFlow's and PyTorch's
 thread pools in one process slow each other down several-fold on 2 cores).
@@ -122,8 +124,8 @@ def time_keras(cell: str, jit_compile: bool, steps: int, warmup: int, repeats: i
             rates.append(steps * BATCH / (time.perf_counter() - self.start))
 
     batches = tf.data.Dataset.from_tensors((x, y)).repeat(steps)
-    model.fit(batches.take(max(warmup, 1)), epochs=1, verbose=0)
-    model.fit(batches, epochs=repeats, verbose=0, callbacks=[EpochTimer()])
+    model.fit(batches.take(max(warmup, 1)), epochs=1, verbose=0, shuffle=False)
+    model.fit(batches, epochs=repeats, verbose=0, callbacks=[EpochTimer()], shuffle=False)
     return max(rates)
 
 
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cells", nargs="+", default=CELLS, choices=CELLS)
     parser.add_argument("--steps", type=int, default=50, help="timed train steps per repeat")
     parser.add_argument("--warmup", type=int, default=5, help="untimed steps first (tracing/compiling)")
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per process; the best counts")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per process; the best counts")
     parser.add_argument("--rounds", type=int, default=3,
                         help="measure every variant this many times, interleaved; the median counts")
     parser.add_argument("--jit", choices=["both", "on", "off"], default="both")
