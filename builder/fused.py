@@ -310,8 +310,8 @@ def _peephole_acc(d_zx: Tensor, prev: list[Tensor], new: list[Tensor], w: dict) 
 
     Rows i, f, o: ``dz_i * c_{t-1}``, ``dz_f * c_{t-1}``, ``dz_o * c_t`` (row g is unused).
     Accumulated in the backward loop's carry, where XLA fuses it into the step's own
-    kernel, instead of a whole-sequence product and reduction after the loop (those were
-    two copies of (3, T*B, U) and a reduce-window of ~0.8 ms a call in the profile).
+    kernel, instead of a whole-sequence product and reduction after the loop (in the profile,
+    a concatenation and a reduce-window of 0.3-0.4 ms per shard call).
     """
     u = w["units"]
     c_prev, c_new = prev[1], new[1]
