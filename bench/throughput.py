@@ -145,7 +145,7 @@ def keras_training(preset: str, jit: bool | str, steps: int, epochs: int, batch:
         for layer in model.layers:
             if isinstance(layer, keras.layers.RNN):
                 layer.unroll = True
-    compile_model(model, spec)
+    compile_model(model, spec, int(np.ceil(n_windows / batch)))  # as fit caps batches per call
 
     class Timer(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -157,7 +157,7 @@ def keras_training(preset: str, jit: bool | str, steps: int, epochs: int, batch:
             self.t0 = time.perf_counter()
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            float((logs or {}).get("loss", 0.0))  # fit's StudioCallback reads the loss every batch
+            float((logs or {}).get("loss", 0.0))  # fit's StudioCallback reads the loss after every block of batches
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             self.seconds.append(time.perf_counter() - self.t0)

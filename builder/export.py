@@ -111,6 +111,7 @@ def load_run_model(run: Run) -> Any:
 
     import builder.cells  # noqa: F401  (registers the custom cells)
     import builder.layers  # noqa: F401
+    import builder.recurrent  # noqa: F401  (registers FusedLSTM, FusedGRU, FusedSimpleRNN, FusedRNN)
 
     path = run.file("model.keras")
     if not path.exists():

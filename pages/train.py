@@ -88,7 +88,7 @@ if b1.button("Train", icon=":material/play_arrow:", type="primary", disabled=boo
         st.session_state["run_id"] = run.path.name
         st.rerun()
 if b2.button("Stop", icon=":material/stop:", disabled=not active, width="stretch",
-             help="Stop after the current block of batches (steps_per_execution, 16 by default); the best weights so far are kept and evaluated."):
+             help="Stop after the current block of batches (the spec's steps_per_execution); the best weights so far are kept and evaluated."):
     run.request_stop()
     st.session_state["stop_requested"] = run.path.name
     st.toast("Stop requested: the run finishes its current block of batches, then saves the best weights.")

@@ -125,6 +125,20 @@ def test_blocks_of_batches_per_call_train_the_same_model(series_csv):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
 
 
+def test_a_fresh_process_loads_a_runs_model(series_csv, tmp_path):
+    """load_run_model registers every layer class itself (the evaluate page in a new app process
+    could not find FusedLSTM: other imports in the same process had hidden it)."""
+    spec = tiny(load_preset("stacked_lstm"), lookback=8)
+    model = build_model(spec, 2, 1)
+    run = Run(tmp_path / "run")
+    run.path.mkdir()
+    model.save(run.file("model.keras"))
+    code = ("import sys; from builder.export import load_run_model; from builder.runs import Run; "
+            "load_run_model(Run(sys.argv[1]))")
+    out = subprocess.run([sys.executable, "-c", code, str(run.path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
 def test_nan_loss_stops_with_advice(series_csv):
     spec = tiny(load_preset("simple_rnn_baseline"), lookback=8).updated(
         training={"learning_rate": 10.0, "clipnorm": None, "optimizer": "sgd", "epochs": 3}, data={"scaler": "none"})
