@@ -104,13 +104,16 @@ def keras_model(cell: str, jit_compile: bool, fused: bool = True) -> Any:
 def time_keras(cell: str, jit_compile: bool, steps: int, warmup: int, repeats: int, fused: bool = True) -> float:
     """Best samples/s over ``repeats`` epochs of ``steps`` batches, trained as the tool trains.
 
-    ``model.fit`` over a ``tf.data`` dataset with the tool's default batches per graph call
+    ``model.fit`` over a ``tf.data`` dataset finished as the tool's pipelines are
+    (``builder.data.finish_pipeline``) with the tool's default batches per graph call
     (``TrainingSpec.steps_per_execution``), as ``builder.train.fit`` runs it; each epoch is
     timed from its start to its end by a callback (fit's own set-up is not counted, as the
     PyTorch side's set-up is not). The batch is the same tensor every step, as on the PyTorch side.
     """
     import keras
     import tensorflow as tf
+
+    from builder.data import finish_pipeline
 
     x, y = (tf.constant(a) for a in make_data())
     model = keras_model(cell, jit_compile, fused)
@@ -123,7 +126,7 @@ def time_keras(cell: str, jit_compile: bool, steps: int, warmup: int, repeats: i
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             rates.append(steps * BATCH / (time.perf_counter() - self.start))
 
-    batches = tf.data.Dataset.from_tensors((x, y)).repeat(steps)
+    batches = finish_pipeline(tf.data.Dataset.from_tensors((x, y)).repeat(steps))
     model.fit(batches.take(max(warmup, 1)), epochs=1, verbose=0, shuffle=False)
     model.fit(batches, epochs=repeats, verbose=0, callbacks=[EpochTimer()], shuffle=False)
     return max(rates)
