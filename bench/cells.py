@@ -3,8 +3,9 @@
 Fixed configuration: batch 64, window 48, 8 features, 2 recurrent layers x 64
 units (projection 32 for lstm_proj / proj_gru), Dense/Linear to 1 output, MSE,
 Adam. Each side: ``--warmup`` steps, then ``--repeats`` timed runs of
-``--steps`` train steps; the best run counts (the machine is shared and drifts
-by about 10% between runs, so each side gets 5 runs by default).
+``--steps`` train steps; the best run counts (the machine is shared: the same
+nn.LSTM measured 3,020 and 3,333 samples/s, medians of 5 rounds, in two rows of one
+run, so each side gets 5 runs by default).
 
 Every measurement runs in its own fresh process (TensorFlow's and PyTorch's
 thread pools in one process slow each other down several-fold on 2 cores).

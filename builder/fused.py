@@ -308,16 +308,18 @@ _STEPS: dict[str, tuple[Callable, Callable, str]] = {
 def _peephole_acc(d_zx: Tensor, prev: list[Tensor], new: list[Tensor], w: dict) -> Tensor:
     """One backward step's share of the peephole gradients, (B, 3, U).
 
-    Rows i, f, o: ``dz_i * c_{t-1}``, ``dz_f * c_{t-1}``, ``dz_o * c_t`` (g has no peephole, so
-    its block of ``d_zx`` is skipped; against a (B, 4, U) product, two in-process A/Bs of the
-    bench model, 24 alternating epochs each, gave paired median ratios 1.040 and 1.012). Accumulated in the backward loop's carry, where XLA
-    fuses it into the step's own kernel, instead of a whole-sequence product and reduction after
-    the loop (in the profile, a concatenation and a reduce-window of 0.3-0.4 ms per shard call).
+    Rows i, f, o: ``dz_i * c_{t-1}``, ``dz_f * c_{t-1}``, ``dz_o * c_t``. The g block of ``d_zx``
+    has no peephole and is skipped: against a (B, 4, U) product, two in-process A/Bs of the bench
+    model (24 alternating epochs each) gave paired median ratios, new/old samples/s, of 1.040 and
+    1.012. Accumulated in the backward loop's carry, where XLA fuses the products (and their
+    concatenation) into the step's own kernel, instead of a whole-sequence product and reduction
+    after the loop (in the profile, a concatenation and a reduce-window of 0.3-0.4 ms per shard call).
     """
     u = w["units"]
     c_prev, c_new = prev[1], new[1]
     dz = ops.reshape(d_zx, (-1, 4, u))
-    return ops.concatenate([dz[:, :2] * ops.expand_dims(c_prev, 1), dz[:, 3:] * ops.expand_dims(c_new, 1)], axis=1)
+    by_c_prev = dz[:, :2] * ops.expand_dims(c_prev, 1)
+    return ops.concatenate([by_c_prev, dz[:, 3:] * ops.expand_dims(c_new, 1)], axis=1)
 
 
 def _extra_grads(kind: Kind, w: dict, saved: list[Tensor], stored: list[Tensor], acc: Tensor) -> list[Tensor]:
