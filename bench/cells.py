@@ -14,14 +14,22 @@ trained as ``builder.train.fit`` trains (``model.fit`` on a dataset, the spec's 
 ``steps_per_execution`` batches per graph call), measured with ``jit_compile=False``
 and ``True``; the ratio uses the faster. PyTorch trains in its usual Python loop.
 ``--keras-loop`` adds Keras's own loop over the same cells (``keras.layers.RNN`` /
-``LSTM`` / ``GRU`` / ``SimpleRNN``, XLA) as a second reference. ``--rounds N``
-interleaves N measurements of every variant (each a fresh process, best of
-``--repeats``) and reports each variant's median over the rounds, so neither a
-slow spell nor a lucky outlier on the shared machine falls on one side only.
+``LSTM`` / ``GRU`` / ``SimpleRNN``, XLA) as a second reference.
+
 PyTorch twins: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``,
 ``nn.LSTM(proj_size=32)``; ``nn.LSTM`` stands in for the cells PyTorch lacks
 (peephole_lstm, cifg_lstm, proj_gru). PyTorch runs with
 ``torch.set_num_threads(2)``; the torch column is skipped if torch is missing.
+
+``--rounds N`` repeats the whole measurement N times (each value a fresh process,
+best of ``--repeats``) and reports each variant's median over the rounds. A round
+takes the cells twin by twin: the twin once, then every cell it is the reference
+of, next to each other in time (the twin first in odd-numbered rounds, last in
+even-numbered ones). So the four rows that nn.LSTM is the reference of divide by
+one and the same series of nn.LSTM measurements, taken alongside them, instead of four
+series of which one could draw a lucky spell (session 5: the same nn.LSTM had medians
+of 3,093 to 3,700 samples/s in four rows of one run). The table also gives the
+range of the per-round ratios (a cell's value over its twin's in the same round).
 
     /work/main/.torchvenv/bin/python bench/cells.py --rounds 3 --keras-loop   # full table
     /work/main/.torchvenv/bin/python bench/cells.py --steps 5 --repeats 1 --rounds 1 --cells lstm   # smoke
@@ -53,6 +61,11 @@ TORCH_TWIN: dict[str, tuple[str, dict[str, Any], str]] = {
     "cifg_lstm": ("LSTM", {}, "nn.LSTM (stand-in)"),
     "proj_gru": ("LSTM", {}, "nn.LSTM (stand-in)"),
 }
+
+
+def twin_of(cell: str) -> str:
+    """The PyTorch module that is ``cell``'s reference (its label without "(stand-in)")."""
+    return TORCH_TWIN[cell][2].removesuffix(" (stand-in)")
 
 
 def make_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -216,43 +229,63 @@ def main(argv: list[str] | None = None) -> None:
         f"load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    variants: list[tuple[str, str, bool, str]] = [(f"jit={j}", "keras", j, "fused") for j in modes]
+    variants: list[tuple[str, bool, str]] = [(f"jit={j}", j, "fused") for j in modes]
     if args.keras_loop:
-        variants.append(("keras_loop", "keras", True, "keras"))
-    variants.append(("torch", "torch", False, "fused"))
-    rows = []
+        variants.append(("keras_loop", True, "keras"))
+    # cells grouped by PyTorch twin: a twin is measured once per round and that one series is
+    # the reference of every row that names it (nn.LSTM for lstm and the three stand-in rows)
+    groups: dict[str, list[str]] = {}
     for cell in args.cells:
-        seen: dict[str, list[float]] = {name: [] for name, *_ in variants}
-        for _ in range(args.rounds):
-            for name, side, jit, loop in variants:
+        groups.setdefault(twin_of(cell), []).append(cell)
+    # (variant or "torch", cell or twin) -> one value per round, in round order
+    seen: dict[tuple[str, str], list[float]] = {}
+    for r in range(args.rounds):
+        for twin, members in groups.items():
+            plan: list[tuple[str, str, str, bool, str]] = [("torch", members[0], twin, False, "fused")]
+            plan += [("keras", cell, name, jit, loop) for cell in members for name, jit, loop in variants]
+            # the twin before its cells in even rounds, after them in odd ones, so that drift
+            # within a round does not always fall on the same side
+            for side, cell, name, jit, loop in plan if r % 2 == 0 else plan[::-1]:
                 value = measure(side, cell, jit, args, loop)
                 if value is not None:
-                    seen[name].append(value)
-        median: dict[str, float | None] = {k: float(np.median(v)) if v else None for k, v in seen.items()}
-        rows.append((cell, median))
-        print("  " + cell + ": " + "; ".join(
-            f"{k} median {v if v is None else round(v)} of {[round(x) for x in seen[k]]}" for k, v in median.items()
-        ), flush=True)
+                    seen.setdefault(("torch", twin) if side == "torch" else (name, cell), []).append(value)
+        print(f"  round {r + 1} of {args.rounds} done, load average {os.getloadavg()[0]:.1f}", flush=True)
 
     print(f"load average at the end {os.getloadavg()[0]:.1f} (the machine may be shared)")
+    for key, values in seen.items():
+        print(f"  {key[1]} {key[0]}: median {np.median(values):.0f} of {[round(v) for v in values]}")
     print()
     ours_cols = [f"jit={j}" for j in modes]
     header = "| cell | " + " | ".join(f"ours {c} samples/s" for c in ours_cols)
     header += " | Keras loop samples/s" if args.keras_loop else ""
-    header += " | PyTorch samples/s | PyTorch twin | ours (best) / PyTorch |"
+    header += " | PyTorch samples/s | PyTorch twin | ours (best) / PyTorch | per-round ratios |"
     header += " fused / Keras loop |" if args.keras_loop else ""
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
-    for cell, median in rows:
-        ours = max(median[c] or 0.0 for c in ours_cols)
-        line = f"| {cell} | " + " | ".join(f"{median[c]:.0f}" for c in ours_cols)
+
+    def med(key: tuple[str, str]) -> float | None:
+        return float(np.median(seen[key])) if seen.get(key) else None
+
+    for cell in args.cells:
+        best_col = max(ours_cols, key=lambda c: med((c, cell)) or 0.0)
+        ours = med((best_col, cell)) or 0.0
+        line = f"| {cell} | " + " | ".join(f"{med((c, cell)):.0f}" for c in ours_cols)
         if args.keras_loop:
-            line += f" | {median['keras_loop']:.0f}"
-        theirs = median["torch"]
-        line += f" | {theirs:.0f} | {TORCH_TWIN[cell][2]} | {ours / theirs:.2f}x |" if theirs else " | - | - | - |"
+            line += f" | {med(('keras_loop', cell)):.0f}"
+        theirs = med(("torch", twin_of(cell)))
+        if theirs:
+            # each round's ours / the same round's twin: the spread the median ratio hides
+            per_round = np.array(seen[(best_col, cell)]) / np.array(seen[("torch", twin_of(cell))])
+            line += f" | {theirs:.0f} | {TORCH_TWIN[cell][2]} | {ours / theirs:.2f}x |"
+            line += f" {per_round.min():.2f}-{per_round.max():.2f}x |"
+        else:
+            line += " | - | - | - | - |"
         if args.keras_loop:
-            line += f" {ours / median['keras_loop']:.2f}x |"
+            line += f" {ours / med(('keras_loop', cell)):.2f}x |"
         print(line)
+    shared = [f"{twin} ({', '.join(m)})" for twin, m in groups.items() if len(m) > 1]
+    if shared:
+        print(f"\nRows with the same twin share one series of its measurements: {'; '.join(shared)}.")
 
 
 if __name__ == "__main__":
