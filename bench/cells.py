@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.keras_loop:
             line += f" {ours / med(('keras_loop', cell)):.2f}x |"
         print(line)
-    shared = [f"{twin} ({', '.join(m)})" for twin, m in groups.items() if len(m) > 1]
+    shared = [f"{twin} ({', '.join(m)})" for twin, m in groups.items() if len(m) > 1 and ("torch", twin) in seen]
     if shared:
         print(f"\nRows with the same twin share one series of its measurements: {'; '.join(shared)}.")
 
