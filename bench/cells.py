@@ -3,9 +3,8 @@
 Fixed configuration: batch 64, window 48, 8 features, 2 recurrent layers x 64
 units (projection 32 for lstm_proj / proj_gru), Dense/Linear to 1 output, MSE,
 Adam. Each side: ``--warmup`` steps, then ``--repeats`` timed runs of
-``--steps`` train steps; the best run counts (the machine is shared: the same
-nn.LSTM measured 3,020 and 3,333 samples/s, medians of 5 rounds, in two rows of one
-run, so each side gets 5 runs by default).
+``--steps`` train steps (ours: epochs of ``model.fit``; PyTorch: runs of its loop);
+the best run counts, since the machine is shared.
 
 Every measurement runs in its own fresh process (TensorFlow's and PyTorch's
 thread pools in one process slow each other down several-fold on 2 cores).
@@ -23,13 +22,13 @@ PyTorch twins: ``nn.RNN``, ``nn.LSTM``, ``nn.GRU``,
 
 ``--rounds N`` repeats the whole measurement N times (each value a fresh process,
 best of ``--repeats``) and reports each variant's median over the rounds. A round
-takes the cells twin by twin: the twin once, then every cell it is the reference
-of, next to each other in time (the twin first in odd-numbered rounds, last in
-even-numbered ones). So the four rows that nn.LSTM is the reference of divide by
-one and the same series of nn.LSTM measurements, taken alongside them, instead of four
-series of which one could draw a lucky spell (session 5: the same nn.LSTM had medians
-of 3,093 to 3,700 samples/s in four rows of one run). The table also gives the
-range of the per-round ratios (a cell's value over its twin's in the same round).
+takes the cells twin by twin: the twin once, then every variant of every cell it is
+the reference of; rounds 2, 4, ... run the same list reversed (twin last). So the
+four rows that nn.LSTM is the reference of divide by one and the same series of
+nn.LSTM measurements, instead of four series of which one could draw a lucky spell
+(session 5: the same nn.LSTM had medians of 3,093 to 3,700 samples/s in four rows of
+one run). The table also gives the range of the per-round ratios (a cell's value
+over its twin's in the same round).
 
     /work/main/.torchvenv/bin/python bench/cells.py --rounds 3 --keras-loop   # full table
     /work/main/.torchvenv/bin/python bench/cells.py --steps 5 --repeats 1 --rounds 1 --cells lstm   # smoke
@@ -235,25 +234,28 @@ def main(argv: list[str] | None = None) -> None:
     # cells grouped by PyTorch twin: a twin is measured once per round and that one series is
     # the reference of every row that names it (nn.LSTM for lstm and the three stand-in rows)
     groups: dict[str, list[str]] = {}
-    for cell in args.cells:
+    for cell in dict.fromkeys(args.cells):  # a cell named twice is measured once
         groups.setdefault(twin_of(cell), []).append(cell)
-    # (variant or "torch", cell or twin) -> one value per round, in round order
-    seen: dict[tuple[str, str], list[float]] = {}
+    for members in groups.values():  # one label, one module: the shared twin fits every member
+        assert all(TORCH_TWIN[c][:2] == TORCH_TWIN[members[0]][:2] for c in members), members
+    # (variant or "torch", cell or twin) -> {round: value}
+    seen: dict[tuple[str, str], dict[int, float]] = {}
     for r in range(args.rounds):
         for twin, members in groups.items():
             plan: list[tuple[str, str, str, bool, str]] = [("torch", members[0], twin, False, "fused")]
             plan += [("keras", cell, name, jit, loop) for cell in members for name, jit, loop in variants]
-            # the twin before its cells in even rounds, after them in odd ones, so that drift
-            # within a round does not always fall on the same side
+            # rounds 1, 3, 5, ... (r even) in this order, twin first; rounds 2, 4, ... reversed,
+            # twin last: drift within a round does not always fall on the same side
             for side, cell, name, jit, loop in plan if r % 2 == 0 else plan[::-1]:
                 value = measure(side, cell, jit, args, loop)
                 if value is not None:
-                    seen.setdefault(("torch", twin) if side == "torch" else (name, cell), []).append(value)
+                    seen.setdefault(("torch", twin) if side == "torch" else (name, cell), {})[r] = value
         print(f"  round {r + 1} of {args.rounds} done, load average {os.getloadavg()[0]:.1f}", flush=True)
 
     print(f"load average at the end {os.getloadavg()[0]:.1f} (the machine may be shared)")
     for key, values in seen.items():
-        print(f"  {key[1]} {key[0]}: median {np.median(values):.0f} of {[round(v) for v in values]}")
+        print(f"  {key[1]} {key[0]}: median {np.median(list(values.values())):.0f} of "
+              f"{[round(v) for v in values.values()]}")
     print()
     ours_cols = [f"jit={j}" for j in modes]
     header = "| cell | " + " | ".join(f"ours {c} samples/s" for c in ours_cols)
@@ -264,9 +266,9 @@ def main(argv: list[str] | None = None) -> None:
     print("|" + "---|" * header.count(" | ") + "---|")
 
     def med(key: tuple[str, str]) -> float | None:
-        return float(np.median(seen[key])) if seen.get(key) else None
+        return float(np.median(list(seen[key].values()))) if seen.get(key) else None
 
-    for cell in args.cells:
+    for cell in dict.fromkeys(args.cells):
         best_col = max(ours_cols, key=lambda c: med((c, cell)) or 0.0)
         ours = med((best_col, cell)) or 0.0
         line = f"| {cell} | " + " | ".join(f"{med((c, cell)):.0f}" for c in ours_cols)
@@ -275,7 +277,8 @@ def main(argv: list[str] | None = None) -> None:
         theirs = med(("torch", twin_of(cell)))
         if theirs:
             # each round's ours / the same round's twin: the spread the median ratio hides
-            per_round = np.array(seen[(best_col, cell)]) / np.array(seen[("torch", twin_of(cell))])
+            ours_r, twin_r = seen[(best_col, cell)], seen[("torch", twin_of(cell))]
+            per_round = np.array([ours_r[r] / twin_r[r] for r in ours_r if r in twin_r])
             line += f" | {theirs:.0f} | {TORCH_TWIN[cell][2]} | {ours / theirs:.2f}x |"
             line += f" {per_round.min():.2f}-{per_round.max():.2f}x |"
         else:
