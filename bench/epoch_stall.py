@@ -22,6 +22,7 @@ import numpy as np
 
 from bench.cells import ROOT
 from bench.throughput import call_worker, emit
+from builder.data import PREFETCH_BATCHES
 
 DATASET = ROOT / "datasets" / "co2_mauna_loa_weekly.csv"
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|")
     for variant, times in seen.items():
         t = np.array(times)
-        label = "ours (prefetch 2, autotune off)" if variant == "ours" else "reference: prefetch(AUTOTUNE)"
+        label = f"ours (prefetch {PREFETCH_BATCHES}, autotune off)" if variant == "ours" else "reference: prefetch(AUTOTUNE)"
         print(f"| {label} | {len(t)} | {med[variant]:.3f} | {t.max():.3f} | {int((t > slow).sum())} |")
     print(f"median epoch, reference / ours: {med['autotune'] / med['ours']:.2f}x")
 
