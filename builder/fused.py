@@ -80,6 +80,10 @@ class Kind:
             :func:`_extra_grads`.
         keep_states: the states whose whole sequence the forward stores (state 0
             always: it is the output and feeds the recurrent weight gradient).
+        in_zx: the first saved tensor is (B, KU), as wide as ``zx``, and the forward
+            writes it into the row of the input projection's buffer that the step
+            has just read (dead from then on) instead of a zero-filled buffer of
+            its own.
     """
 
     name: str
@@ -90,11 +94,12 @@ class Kind:
     saved: tuple[tuple[int, ...], ...]
     stored: tuple[int, ...]
     keep_states: tuple[int, ...] = (0,)
+    in_zx: bool = False
 
 
 def _lstm_saved(k: int, u: int) -> tuple[tuple[int, ...], ...]:
-    """Per-step shapes an LSTM-family forward stores: M (k, U), N, E, F (U each)."""
-    return ((k, u), (u,), (u,), (u,))
+    """Per-step shapes an LSTM-family forward stores: [M | N] ((k+1) U), E, F (U each)."""
+    return (((k + 1) * u,), (u,), (u,))
 
 
 def fused_kind(cell: Any) -> Kind | None:
@@ -116,19 +121,19 @@ def fused_kind(cell: Any) -> Kind | None:
     if isinstance(cell, keras.layers.LSTMCell):
         if cell.implementation != 2:
             return None
-        return Kind("lstm", (u, u), 4 * u, False, (), _lstm_saved(3, u), ())
+        return Kind("lstm", (u, u), 4 * u, False, (), _lstm_saved(3, u), (), in_zx=True)
     if isinstance(cell, keras.layers.GRUCell):
         if cell.implementation != 2 or not cell.reset_after:
             return None
         return Kind("gru", (u,), 3 * u, True, (), ((3 * u,), (u,)), ())
     if isinstance(cell, CIFGLSTMCell):
-        return Kind("cifg", (u, u), 3 * u, False, (), _lstm_saved(2, u), ())
+        return Kind("cifg", (u, u), 3 * u, False, (), _lstm_saved(2, u), (), in_zx=True)
     if isinstance(cell, PeepholeLSTMCell):
         extra = ("input_peephole", "forget_peephole", "output_peephole")
-        return Kind("peephole", (u, u), 4 * u, False, extra, _lstm_saved(3, u), (), keep_states=(0, 1))
+        return Kind("peephole", (u, u), 4 * u, False, extra, _lstm_saved(3, u), (), keep_states=(0, 1), in_zx=True)
     if isinstance(cell, LSTMProjCell):
         p = cell.proj_units
-        return Kind("lstm_proj", (p, u), 4 * u, False, ("projection_kernel",), (*_lstm_saved(3, u), (u,)), (p,))
+        return Kind("lstm_proj", (p, u), 4 * u, False, ("projection_kernel",), (*_lstm_saved(3, u), (u,)), (p,), in_zx=True)
     if isinstance(cell, ProjGRUCell):
         p = cell.proj_units
         saved = ((3 * u,), (u,), (u,))
@@ -159,25 +164,30 @@ def _bwd_simple(d_new, saved, prev, new, w):
     return dz, dz, [None], []
 
 
-def _lstm_pre(dh_coeff: Tensor, tc: Tensor, o: Tensor, blocks: list[Tensor]) -> list[Tensor]:
+def _lstm_n_e(tc: Tensor, o: Tensor) -> tuple[Tensor, Tensor]:
+    """``N = dz_o / dh`` and ``E = dc / dh`` through ``h = o * tanh(c)``, each (B, U)."""
+    return tc * o * (1.0 - o), o * (1.0 - tc * tc)
+
+
+def _lstm_pre(blocks: list[Tensor], n: Tensor, e: Tensor, f: Tensor) -> list[Tensor]:
     """What the LSTM-family backward needs from a forward step, precomputed.
 
-    ``blocks`` are ``dz_k / dc`` for the gate blocks fed by ``dc`` (each (B, U));
-    returns ``[M (B, k, U), N (B, U), E (B, U), F (B, U)]`` with ``dz_o = dh * N``,
-    ``dc = dc_in + dh * E``, ``dc_prev = dc * F`` (F is ``dh_coeff``).
+    ``blocks`` are ``dz_k / dc`` for the k gate blocks fed by ``dc`` (each (B, U)); returns
+    ``[M | N (B, (k+1) U), E (B, U), F (B, U)]`` with ``dz = [M | N] * [dc, ..., dc, dh]``,
+    ``dc = dc_in + dh * E``, ``dc_prev = dc * F``. ``[M | N]`` is as wide as the step's gates
+    (``Kind.in_zx``), and both it and ``dz`` stay (B, width) matrices: built as (B, k+1, U) and
+    reshaped, the per-step kernels that wrote and read them took about 6 us a step longer in a
+    bare-loop test (a scratch script), where XLA computed the reshape's indices element by element.
     """
-    n = tc * o * (1.0 - o)
-    e = o * (1.0 - tc * tc)
-    return [ops.stack(blocks, axis=1), n, e, dh_coeff]
+    return [ops.concatenate([*blocks, n], axis=-1), e, f]
 
 
 def _lstm_family_bwd(dh: Tensor, dc_in: Tensor, saved: list[Tensor]) -> tuple[Tensor, Tensor, Tensor]:
     """Backward of one LSTM-family step from :func:`_lstm_pre`'s tensors: (dz, dc, dc_prev)."""
-    m, n, e, f = saved[:4]
+    mn, e, f = saved[:3]
     dc = dc_in + dh * e
-    k, u = m.shape[1], m.shape[2]
-    dz = ops.concatenate([ops.reshape(ops.expand_dims(dc, 1) * m, (-1, k * u)), dh * n], axis=-1)
-    return dz, dc, dc * f
+    k = mn.shape[-1] // e.shape[-1] - 1
+    return mn * ops.concatenate([dc] * k + [dh], axis=-1), dc, dc * f
 
 
 def _lstm_fwd_core(zx, m, c_prev, w):
@@ -188,7 +198,7 @@ def _lstm_fwd_core(zx, m, c_prev, w):
     c = f * c_prev + i * g
     tc = ops.tanh(c)
     blocks = [g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g)]
-    return o * tc, c, _lstm_pre(f, tc, o, blocks)
+    return o * tc, c, _lstm_pre(blocks, *_lstm_n_e(tc, o), f)
 
 
 def _fwd_lstm(zx, m, prev, w):
@@ -209,7 +219,7 @@ def _fwd_cifg(zx, m, prev, w):
     c = g + f * (c_prev - g)
     tc = ops.tanh(c)
     blocks = [(c_prev - g) * f * (1.0 - f), (1.0 - f) * (1.0 - g * g)]
-    return [o * tc, c], _lstm_pre(f, tc, o, blocks)
+    return [o * tc, c], _lstm_pre(blocks, *_lstm_n_e(tc, o), f)
 
 
 _bwd_cifg = _bwd_lstm
@@ -229,9 +239,9 @@ def _fwd_peephole(zx, m, prev, w):
     o = 0.5 * ops.tanh(0.5 * (z[:, 3 * u :] + p_o * c)) + 0.5  # sigmoid, as the other gates
     tc = ops.tanh(c)
     d_i, d_f = g * i * (1.0 - i), c_prev * f * (1.0 - f)
-    m_, n, e, _ = _lstm_pre(f, tc, o, [d_i, d_f, i * (1.0 - g * g)])
+    n, e = _lstm_n_e(tc, o)
     # the output gate sees c_t, the input and forget gates see c_{t-1}
-    return [o * tc, c], [m_, n, e + n * p_o, f + d_i * p_i + d_f * p_f]
+    return [o * tc, c], _lstm_pre([d_i, d_f, i * (1.0 - g * g)], n, e + n * p_o, f + d_i * p_i + d_f * p_f)
 
 
 _bwd_peephole = _bwd_lstm
@@ -306,9 +316,9 @@ _STEPS: dict[str, tuple[Callable, Callable, str]] = {
 
 
 def _peephole_acc(d_zx: Tensor, prev: list[Tensor], new: list[Tensor], w: dict) -> Tensor:
-    """One backward step's share of the peephole gradients, (B, 3, U).
+    """One backward step's share of the peephole gradients, (B, 3U).
 
-    Rows i, f, o: ``dz_i * c_{t-1}``, ``dz_f * c_{t-1}``, ``dz_o * c_t``. The g block of ``d_zx``
+    Blocks i, f, o: ``dz_i * c_{t-1}``, ``dz_f * c_{t-1}``, ``dz_o * c_t``. The g block of ``d_zx``
     has no peephole and is skipped: against a (B, 4, U) product, two in-process A/Bs of the bench
     model (24 alternating epochs each) gave paired median ratios, new/old samples/s, of 1.040 and
     1.012. Accumulated in the backward loop's carry, where XLA fuses the products (and their
@@ -317,16 +327,15 @@ def _peephole_acc(d_zx: Tensor, prev: list[Tensor], new: list[Tensor], w: dict) 
     """
     u = w["units"]
     c_prev, c_new = prev[1], new[1]
-    dz = ops.reshape(d_zx, (-1, 4, u))
-    by_c_prev = dz[:, :2] * ops.expand_dims(c_prev, 1)
-    return ops.concatenate([by_c_prev, dz[:, 3:] * ops.expand_dims(c_new, 1)], axis=1)
+    return ops.concatenate([d_zx[:, :u] * c_prev, d_zx[:, u : 2 * u] * c_prev, d_zx[:, 3 * u :] * c_new], axis=-1)
 
 
 def _extra_grads(kind: Kind, w: dict, saved: list[Tensor], stored: list[Tensor], acc: Tensor) -> list[Tensor]:
     """Gradients of the extra weights from whole-sequence buffers (time-major) and the loop's accumulator."""
     if kind.name == "peephole":
         sums = ops.sum(acc, axis=0)
-        return [sums[0], sums[1], sums[2]]
+        u = w["units"]
+        return [sums[:u], sums[u : 2 * u], sums[2 * u :]]
     if kind.name in ("lstm_proj", "proj_gru"):
         h, dr = saved[-1], stored[0]
         u = h.shape[-1]
@@ -458,22 +467,28 @@ def run_fused(
         state_bufs = [
             _put(ops.zeros((steps + 1, batch, kind.state_sizes[j]), dtype=x.dtype), 0, init[j]) for j in kept
         ]
-        saved_bufs = [ops.zeros((steps, batch, *shape), dtype=x.dtype) for shape in kind.saved]
+        # Kind.in_zx: the first saved tensor goes into the row of zx_all the step has just read
+        # (dead from then on), so its buffer needs no zero-filled allocation of its own
+        own = kind.saved[1:] if kind.in_zx else kind.saved
+        saved_bufs = [ops.zeros((steps, batch, *shape), dtype=x.dtype) for shape in own]
 
         def body(t, carry):
             n_kept = len(kept)
-            states, bufs, saved = list(carry[:n_states]), carry[n_states : n_states + n_kept], carry[n_states + n_kept :]
-            new, keep = fwd(_row(zx_all, t), recurrent(states[0], rk, b_r), states, w)
+            states, bufs = list(carry[:n_states]), carry[n_states : n_states + n_kept]
+            zx, saved = carry[n_states + n_kept], carry[n_states + n_kept + 1 :]
+            new, keep = fwd(_row(zx, t), recurrent(states[0], rk, b_r), states, w)
             bufs = [_put(buf, t + 1, new[j]) for buf, j in zip(bufs, kept, strict=True)]
+            if kind.in_zx:
+                zx, keep = _put(zx, t, keep[0]), keep[1:]
             saved = [_put(buf, t, s) for buf, s in zip(saved, keep, strict=True)]
-            return (*new, *bufs, *saved)
+            return (*new, *bufs, zx, *saved)
 
-        result = ops.fori_loop(0, steps, body, (*init, *state_bufs, *saved_bufs))
+        result = ops.fori_loop(0, steps, body, (*init, *state_bufs, zx_all, *saved_bufs))
         finals = list(result[:n_states])
         states_seq: list[Tensor | None] = [None] * n_states
         for pos, j in enumerate(kept):
             states_seq[j] = result[n_states + pos]
-        saved_seq = list(result[n_states + len(kept) :])
+        saved_seq = list(result[n_states + len(kept) + (0 if kind.in_zx else 1) :])
         outputs = states_seq[0][1:]
 
         def grad(*upstream: Tensor) -> list[Tensor]:
@@ -491,7 +506,7 @@ def run_fused(
             stored_bufs = [ops.zeros((steps, batch, width), dtype=x.dtype) for width in kind.stored]
             peephole = kind.name == "peephole"
             # the peephole gradients' running sum (a scalar placeholder for the other families)
-            acc0 = ops.zeros((batch, 3, units) if peephole else (), dtype=x.dtype)
+            acc0 = ops.zeros((batch, 3 * units) if peephole else (), dtype=x.dtype)
 
             def back(j, carry):
                 t = steps - 1 - j
