@@ -315,8 +315,8 @@ _STEPS: dict[str, tuple[Callable, Callable, str]] = {
 }
 
 
-def _peephole_acc(d_zx: Tensor, prev: list[Tensor], new: list[Tensor], w: dict) -> Tensor:
-    """One backward step's share of the peephole gradients, (B, 3U).
+def _peephole_acc(d_zx: Tensor, prev: list[Tensor], new: list[Tensor], w: dict) -> list[Tensor]:
+    """One backward step's share of the peephole gradients, three (B, U).
 
     Blocks i, f, o: ``dz_i * c_{t-1}``, ``dz_f * c_{t-1}``, ``dz_o * c_t``. The g block of ``d_zx``
     has no peephole and is skipped: against a (B, 4, U) product, two in-process A/Bs of the bench
@@ -327,15 +327,13 @@ def _peephole_acc(d_zx: Tensor, prev: list[Tensor], new: list[Tensor], w: dict) 
     """
     u = w["units"]
     c_prev, c_new = prev[1], new[1]
-    return ops.concatenate([d_zx[:, :u] * c_prev, d_zx[:, u : 2 * u] * c_prev, d_zx[:, 3 * u :] * c_new], axis=-1)
+    return [d_zx[:, :u] * c_prev, d_zx[:, u : 2 * u] * c_prev, d_zx[:, 3 * u :] * c_new]
 
 
-def _extra_grads(kind: Kind, w: dict, saved: list[Tensor], stored: list[Tensor], acc: Tensor) -> list[Tensor]:
+def _extra_grads(kind: Kind, w: dict, saved: list[Tensor], stored: list[Tensor], acc: Sequence[Tensor]) -> list[Tensor]:
     """Gradients of the extra weights from whole-sequence buffers (time-major) and the loop's accumulator."""
     if kind.name == "peephole":
-        sums = ops.sum(acc, axis=0)
-        u = w["units"]
-        return [sums[:u], sums[u : 2 * u], sums[2 * u :]]
+        return [ops.sum(a, axis=0) for a in acc]
     if kind.name in ("lstm_proj", "proj_gru"):
         h, dr = saved[-1], stored[0]
         u = h.shape[-1]
@@ -506,7 +504,7 @@ def run_fused(
             stored_bufs = [ops.zeros((steps, batch, width), dtype=x.dtype) for width in kind.stored]
             peephole = kind.name == "peephole"
             # the peephole gradients' running sum (a scalar placeholder for the other families)
-            acc0 = ops.zeros((batch, 3 * units) if peephole else (), dtype=x.dtype)
+            acc0 = tuple(ops.zeros((batch, units) if peephole else (), dtype=x.dtype) for _ in range(3 if peephole else 1))
 
             def back(j, carry):
                 t = steps - 1 - j
@@ -527,7 +525,7 @@ def run_fused(
                 if not same:
                     dm = _put(dm, t, d_m)
                 if peephole:
-                    acc = acc + _peephole_acc(d_zx, prev, new, w)
+                    acc = tuple(a + s for a, s in zip(acc, _peephole_acc(d_zx, prev, new, w), strict=True))
                 stored = [_put(buf, t, s) for buf, s in zip(stored, to_store, strict=True)]
                 return (*d_prev, dzx, dm, acc, *stored)
 
