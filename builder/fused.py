@@ -473,20 +473,21 @@ def run_fused(
         def body(t, carry):
             n_kept = len(kept)
             states, bufs = list(carry[:n_states]), carry[n_states : n_states + n_kept]
-            zx, saved = carry[n_states + n_kept], carry[n_states + n_kept + 1 :]
+            # zx_all is carried (and written) only with Kind.in_zx; otherwise it is read as it is
+            zx, saved = (carry[n_states + n_kept], carry[n_states + n_kept + 1 :]) if kind.in_zx else (zx_all, carry[n_states + n_kept :])
             new, keep = fwd(_row(zx, t), recurrent(states[0], rk, b_r), states, w)
             bufs = [_put(buf, t + 1, new[j]) for buf, j in zip(bufs, kept, strict=True)]
             if kind.in_zx:
                 zx, keep = _put(zx, t, keep[0]), keep[1:]
             saved = [_put(buf, t, s) for buf, s in zip(saved, keep, strict=True)]
-            return (*new, *bufs, zx, *saved)
+            return (*new, *bufs, *([zx] if kind.in_zx else []), *saved)
 
-        result = ops.fori_loop(0, steps, body, (*init, *state_bufs, zx_all, *saved_bufs))
+        result = ops.fori_loop(0, steps, body, (*init, *state_bufs, *([zx_all] if kind.in_zx else []), *saved_bufs))
         finals = list(result[:n_states])
         states_seq: list[Tensor | None] = [None] * n_states
         for pos, j in enumerate(kept):
             states_seq[j] = result[n_states + pos]
-        saved_seq = list(result[n_states + len(kept) + (0 if kind.in_zx else 1) :])
+        saved_seq = list(result[n_states + len(kept) :])
         outputs = states_seq[0][1:]
 
         def grad(*upstream: Tensor) -> list[Tensor]:
