@@ -9,7 +9,8 @@ This module runs the same equations as the cells, but:
 * the input projection ``x_t @ W (+ b)`` of every step is one matmul before the
   loop (``(T*B, D) @ (D, KU)``);
 * the gate non-linearities of a step are one ``tanh`` over all gate blocks
-  (``sigmoid(z) = 0.5 * tanh(z / 2) + 0.5``);
+  (``sigmoid(z) = 0.5 * tanh(z / 2) + 0.5``), except the peephole LSTM's, one
+  per gate (its gates see the cell state);
 * training runs under ``keras.ops.custom_gradient``: the forward loop stores the
   states and gate activations, the backward loop does one matmul per step
   (``dz @ R^T``), and the weight gradients are single large matmuls after it
@@ -95,6 +96,10 @@ class Kind:
     stored: tuple[int, ...]
     keep_states: tuple[int, ...] = (0,)
     in_zx: bool = False
+
+    def __post_init__(self) -> None:
+        if self.in_zx and (not self.saved or self.saved[0] != (self.gates,)):
+            raise ValueError(f"Kind {self.name!r}: in_zx needs a first saved tensor as wide as the gates ({self.gates})")
 
 
 def _lstm_saved(k: int, u: int) -> tuple[tuple[int, ...], ...]:
@@ -322,8 +327,8 @@ def _peephole_acc(d_zx: Tensor, prev: list[Tensor], new: list[Tensor], w: dict) 
     Blocks i, f, o: ``dz_i * c_{t-1}``, ``dz_f * c_{t-1}``, ``dz_o * c_t``. The g block of ``d_zx``
     has no peephole and is skipped: against a (B, 4, U) product, two in-process A/Bs of the bench
     model (24 alternating epochs each) gave paired median ratios, new/old samples/s, of 1.040 and
-    1.012. Accumulated in the backward loop's carry, where XLA fuses the products (and their
-    concatenation) into the step's own kernel, instead of a whole-sequence product and reduction
+    1.012. Accumulated in the backward loop's carry, where XLA fuses each product and sum
+    into a kernel of the step, instead of a whole-sequence product and reduction
     after the loop (in the profile, a concatenation and a reduce-window of 0.3-0.4 ms per shard call).
     """
     u = w["units"]
@@ -471,7 +476,10 @@ def run_fused(
             n_kept = len(kept)
             states, bufs = list(carry[:n_states]), carry[n_states : n_states + n_kept]
             # zx_all is carried (and written) only with Kind.in_zx; otherwise it is read as it is
-            zx, saved = (carry[n_states + n_kept], carry[n_states + n_kept + 1 :]) if kind.in_zx else (zx_all, carry[n_states + n_kept :])
+            if kind.in_zx:
+                zx, saved = carry[n_states + n_kept], carry[n_states + n_kept + 1 :]
+            else:
+                zx, saved = zx_all, carry[n_states + n_kept :]
             new, keep = fwd(_row(zx, t), recurrent(states[0], rk, b_r), states, w)
             bufs = [_put(buf, t + 1, new[j]) for buf, j in zip(bufs, kept, strict=True)]
             if kind.in_zx:
@@ -501,8 +509,9 @@ def run_fused(
             dm_buf = ops.zeros((), dtype=x.dtype) if same else ops.zeros((steps, batch, kind.gates), dtype=x.dtype)
             stored_bufs = [ops.zeros((steps, batch, width), dtype=x.dtype) for width in kind.stored]
             peephole = kind.name == "peephole"
-            # the peephole gradients' running sum (a scalar placeholder for the other families)
-            acc0 = tuple(ops.zeros((batch, units) if peephole else (), dtype=x.dtype) for _ in range(3 if peephole else 1))
+            # the peephole gradients' three (B, U) running sums (one scalar placeholder for the other families)
+            acc_shape, n_acc = ((batch, units), 3) if peephole else ((), 1)
+            acc0 = tuple(ops.zeros(acc_shape, dtype=x.dtype) for _ in range(n_acc))
 
             def back(j, carry):
                 t = steps - 1 - j
