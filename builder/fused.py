@@ -81,6 +81,8 @@ class Kind:
             :func:`_extra_grads`.
         keep_states: the states whose whole sequence the forward stores (state 0
             always: it is the output and feeds the recurrent weight gradient).
+        sums: how many (B, U) running sums the backward loop carries, one per extra
+            weight, whose gradient is the sum's total over the batch (the peephole's).
         in_zx: the first saved tensor is (B, KU), as wide as ``zx``, and the forward
             writes it into the row of the input projection's buffer that the step
             has just read (dead from then on) instead of a zero-filled buffer of
@@ -95,11 +97,14 @@ class Kind:
     saved: tuple[tuple[int, ...], ...]
     stored: tuple[int, ...]
     keep_states: tuple[int, ...] = (0,)
+    sums: int = 0
     in_zx: bool = False
 
     def __post_init__(self) -> None:
         if self.in_zx and (not self.saved or self.saved[0] != (self.gates,)):
             raise ValueError(f"Kind {self.name!r}: in_zx needs a first saved tensor as wide as the gates ({self.gates})")
+        if self.sums and self.sums != len(self.extra):
+            raise ValueError(f"Kind {self.name!r}: {self.sums} sums for {len(self.extra)} extra weights")
 
 
 def _lstm_saved(k: int, u: int) -> tuple[tuple[int, ...], ...]:
@@ -135,7 +140,7 @@ def fused_kind(cell: Any) -> Kind | None:
         return Kind("cifg", (u, u), 3 * u, False, (), _lstm_saved(2, u), (), in_zx=True)
     if isinstance(cell, PeepholeLSTMCell):
         extra = ("input_peephole", "forget_peephole", "output_peephole")
-        return Kind("peephole", (u, u), 4 * u, False, extra, _lstm_saved(3, u), (), keep_states=(0, 1), in_zx=True)
+        return Kind("peephole", (u, u), 4 * u, False, extra, _lstm_saved(3, u), (), keep_states=(0, 1), sums=3, in_zx=True)
     if isinstance(cell, LSTMProjCell):
         p = cell.proj_units
         return Kind("lstm_proj", (p, u), 4 * u, False, ("projection_kernel",), (*_lstm_saved(3, u), (u,)), (p,), in_zx=True)
@@ -153,10 +158,11 @@ def fused_kind(cell: Any) -> Kind | None:
 #   zx: (B, KU) input part (bias included), m: (B, KU) recurrent part
 #   (``state0_{t-1} @ R``, plus the recurrent bias for split-bias families),
 #   prev: previous states, w: dict of weights and constants.
-# backward(d_new, saved, prev, new, w) -> (d_zx, d_m, d_prev, stored)
+# backward(d_new, saved, prev, new, w) -> (d_zx, d_m, d_prev, stored, sums)
 #   d_new: gradients reaching the new states (outputs included);
 #   d_prev: the gradients to the previous states through the cell itself (the
-#   recurrent matmul's share, d_m @ R^T, is added by the driver).
+#   recurrent matmul's share, d_m @ R^T, is added by the driver);
+#   sums: this step's terms of the ``Kind.sums`` running sums (empty without).
 # ----------------------------------------------------------------------------
 
 
@@ -166,7 +172,7 @@ def _fwd_simple(zx: Tensor, m: Tensor, prev: list[Tensor], w: dict) -> tuple[lis
 
 def _bwd_simple(d_new, saved, prev, new, w):
     dz = d_new[0] * (1.0 - new[0] * new[0])
-    return dz, dz, [None], []
+    return dz, dz, [None], [], []
 
 
 def _lstm_n_e(tc: Tensor, o: Tensor) -> tuple[Tensor, Tensor]:
@@ -213,7 +219,7 @@ def _fwd_lstm(zx, m, prev, w):
 
 def _bwd_lstm(d_new, saved, prev, new, w):
     dz, _, dc_prev = _lstm_family_bwd(d_new[0], d_new[1], saved)
-    return dz, dz, [None, dc_prev], []
+    return dz, dz, [None, dc_prev], [], []
 
 
 def _fwd_cifg(zx, m, prev, w):
@@ -235,9 +241,9 @@ def _fwd_peephole(zx, m, prev, w):
     z = zx + m
     c_prev = prev[1]
     p_i, p_f, p_o = w["input_peephole"], w["forget_peephole"], w["output_peephole"]
-    # each gate its own (B, U) expression: as one (B, 3, U) block (a reshape of z), one shard's
-    # per-step kernels took 3.27 ms a call against 2.80 ms (profile), and the bench model trained
-    # 1.037 and 1.064 times faster without it (in-process A/Bs)
+    # each gate its own (B, U) expression: as one (B, 3, U) block (a reshape of z), the per-step
+    # kernels of one shard's forward and backward took 3.27 ms against 2.80 ms (tf.profiler), and
+    # the bench model trained 1.037 and 1.064 times faster without it (in-process A/Bs)
     i = 0.5 * ops.tanh(0.5 * (z[:, :u] + p_i * c_prev)) + 0.5
     f = 0.5 * ops.tanh(0.5 * (z[:, u : 2 * u] + p_f * c_prev)) + 0.5
     g = ops.tanh(z[:, 2 * u : 3 * u])
@@ -250,7 +256,20 @@ def _fwd_peephole(zx, m, prev, w):
     return [o * tc, c], _lstm_pre([d_i, d_f, i * (1.0 - g * g)], n, e + n * p_o, f + d_i * p_i + d_f * p_f)
 
 
-_bwd_peephole = _bwd_lstm
+def _bwd_peephole(d_new, saved, prev, new, w):
+    """:func:`_bwd_lstm`, and the step's terms of the peephole gradients: three (B, U).
+
+    Terms i, f, o: ``dz_i * c_{t-1}``, ``dz_f * c_{t-1}``, ``dz_o * c_t`` (the g block has no
+    peephole). The driver sums them in the backward loop's carry, where XLA fuses each product and
+    sum into a kernel of the step, instead of a whole-sequence product and reduction after the loop
+    (in the profile, a concatenation and a reduce-window of 0.3-0.4 ms per shard call). Skipping the
+    g block, against a (B, 4, U) product: in-process A/Bs of the bench model (24 alternating epochs
+    each), paired median ratios new/old samples/s of 1.040 and 1.012.
+    """
+    d_zx, d_m, d_prev, stored, _ = _bwd_lstm(d_new, saved, prev, new, w)
+    u = w["units"]
+    c_prev, c_new = prev[1], new[1]
+    return d_zx, d_m, d_prev, stored, [d_zx[:, :u] * c_prev, d_zx[:, u : 2 * u] * c_prev, d_zx[:, 3 * u :] * c_new]
 
 
 def _fwd_lstm_proj(zx, m, prev, w):
@@ -261,7 +280,7 @@ def _fwd_lstm_proj(zx, m, prev, w):
 def _bwd_lstm_proj(d_new, saved, prev, new, w):
     dr = d_new[0]
     dz, _, dc_prev = _lstm_family_bwd(ops.matmul(dr, w["projection_kernel_t"]), d_new[1], saved)
-    return dz, dz, [None, dc_prev], [dr]
+    return dz, dz, [None, dc_prev], [dr], []
 
 
 def _gru_fwd(zx, m, h_prev, w):
@@ -293,7 +312,7 @@ def _fwd_gru(zx, m, prev, w):
 def _bwd_gru(d_new, saved, prev, new, w):
     a, m_n = saved
     d_zx, d_m, dh_prev = _gru_bwd(d_new[0], a, m_n, prev[0], w)
-    return d_zx, d_m, [dh_prev], []
+    return d_zx, d_m, [dh_prev], [], []
 
 
 def _fwd_proj_gru(zx, m, prev, w):
@@ -306,7 +325,7 @@ def _bwd_proj_gru(d_new, saved, prev, new, w):
     dr = d_new[0]
     dh = d_new[1] + ops.matmul(dr, w["projection_kernel_t"])
     d_zx, d_m, dh_prev = _gru_bwd(dh, a, m_n, prev[1], w)
-    return d_zx, d_m, [None, dh_prev], [dr]
+    return d_zx, d_m, [None, dh_prev], [dr], []
 
 
 _STEPS: dict[str, tuple[Callable, Callable, str]] = {
@@ -321,24 +340,9 @@ _STEPS: dict[str, tuple[Callable, Callable, str]] = {
 }
 
 
-def _peephole_acc(d_zx: Tensor, prev: list[Tensor], new: list[Tensor], w: dict) -> list[Tensor]:
-    """One backward step's share of the peephole gradients, three (B, U).
-
-    Blocks i, f, o: ``dz_i * c_{t-1}``, ``dz_f * c_{t-1}``, ``dz_o * c_t``. The g block of ``d_zx``
-    has no peephole and is skipped: against a (B, 4, U) product, two in-process A/Bs of the bench
-    model (24 alternating epochs each) gave paired median ratios, new/old samples/s, of 1.040 and
-    1.012. Accumulated in the backward loop's carry, where XLA fuses each product and sum
-    into a kernel of the step, instead of a whole-sequence product and reduction
-    after the loop (in the profile, a concatenation and a reduce-window of 0.3-0.4 ms per shard call).
-    """
-    u = w["units"]
-    c_prev, c_new = prev[1], new[1]
-    return [d_zx[:, :u] * c_prev, d_zx[:, u : 2 * u] * c_prev, d_zx[:, 3 * u :] * c_new]
-
-
 def _extra_grads(kind: Kind, w: dict, saved: list[Tensor], stored: list[Tensor], acc: Sequence[Tensor]) -> list[Tensor]:
-    """Gradients of the extra weights from whole-sequence buffers (time-major) and the loop's accumulator."""
-    if kind.name == "peephole":
+    """Gradients of the extra weights from whole-sequence buffers (time-major) and the loop's ``Kind.sums``."""
+    if kind.sums:
         return [ops.sum(a, axis=0) for a in acc]
     if kind.name in ("lstm_proj", "proj_gru"):
         h, dr = saved[-1], stored[0]
@@ -508,10 +512,8 @@ def run_fused(
             # a scalar placeholder in the loop carry when d_m is d_zx
             dm_buf = ops.zeros((), dtype=x.dtype) if same else ops.zeros((steps, batch, kind.gates), dtype=x.dtype)
             stored_bufs = [ops.zeros((steps, batch, width), dtype=x.dtype) for width in kind.stored]
-            peephole = kind.name == "peephole"
-            # the peephole gradients' three (B, U) running sums (one scalar placeholder for the other families)
-            acc_shape, n_acc = ((batch, units), 3) if peephole else ((), 1)
-            acc0 = tuple(ops.zeros(acc_shape, dtype=x.dtype) for _ in range(n_acc))
+            # Kind.sums (B, U) running sums, or one scalar placeholder for the kinds without
+            acc0 = tuple(ops.zeros((batch, units) if kind.sums else (), dtype=x.dtype) for _ in range(kind.sums or 1))
 
             def back(j, carry):
                 t = steps - 1 - j
@@ -521,7 +523,7 @@ def run_fused(
                 prev = [None if buf is None else _row(buf, t) for buf in states_seq]
                 new = [None if buf is None else _row(buf, t + 1) for buf in states_seq]
                 keep = [_row(buf, t) for buf in saved_seq]
-                d_zx, d_m, d_prev, to_store = bwd(d_states, keep, prev, new, w)
+                d_zx, d_m, d_prev, to_store, terms = bwd(d_states, keep, prev, new, w)
                 d_rec = ops.matmul(d_m, rk_t)
                 if recurrent_mask is not None:
                     d_rec = d_rec * recurrent_mask
@@ -531,8 +533,8 @@ def run_fused(
                 dzx = _put(dzx, t, d_zx)
                 if not same:
                     dm = _put(dm, t, d_m)
-                if peephole:
-                    acc = tuple(a + s for a, s in zip(acc, _peephole_acc(d_zx, prev, new, w), strict=True))
+                if kind.sums:
+                    acc = tuple(a + term for a, term in zip(acc, terms, strict=True))
                 stored = [_put(buf, t, s) for buf, s in zip(stored, to_store, strict=True)]
                 return (*d_prev, dzx, dm, acc, *stored)
 
