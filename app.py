@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from builder.ui_support import session_defaults
+from builder.app import session_defaults
 
 st.set_page_config(page_title="RNN Studio", page_icon=":material/cycle:", layout="wide")
 

@@ -8,8 +8,8 @@ the best run counts, since the machine is shared.
 
 Every measurement runs in its own fresh process (TensorFlow's and PyTorch's
 thread pools in one process slow each other down several-fold on 2 cores).
-Ours is the layer ``builder.build`` makes (the fused loop of builder/fused.py),
-trained as ``builder.train.fit`` trains (``model.fit`` on a dataset, the spec's default
+Ours is the layer ``builder.model.build`` makes (the fused loop of builder/fused.py),
+trained as ``builder.training.fit.fit`` trains (``model.fit`` on a dataset, the spec's default
 ``steps_per_execution`` batches per graph call), measured with ``jit_compile=False``
 and ``True``; the ratio uses the faster. PyTorch trains in its usual Python loop.
 ``--keras-loop`` adds Keras's own loop over the same cells (``keras.layers.RNN`` /
@@ -47,19 +47,24 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from anywhere: builder is importable
+
+from builder.model.cells.registry import CELLS as REGISTRY  # noqa: E402
+from builder.model.cells.registry import CellEntry  # noqa: E402
 
 BATCH, WINDOW, FEATURES, UNITS, PROJ, LAYERS = 64, 48, 8, 64, 32, 2
-CELLS = ["simple_rnn", "lstm", "gru", "lstm_proj", "peephole_lstm", "cifg_lstm", "proj_gru"]
-#: cell -> (torch class, extra kwargs, label)
-TORCH_TWIN: dict[str, tuple[str, dict[str, Any], str]] = {
-    "simple_rnn": ("RNN", {}, "nn.RNN"),
-    "lstm": ("LSTM", {}, "nn.LSTM"),
-    "gru": ("GRU", {}, "nn.GRU"),
-    "lstm_proj": ("LSTM", {"proj_size": PROJ}, "nn.LSTM(proj_size=32)"),
-    "peephole_lstm": ("LSTM", {}, "nn.LSTM (stand-in)"),
-    "cifg_lstm": ("LSTM", {}, "nn.LSTM (stand-in)"),
-    "proj_gru": ("LSTM", {}, "nn.LSTM (stand-in)"),
-}
+CELLS = list(REGISTRY)
+
+
+def _twin(entry: CellEntry) -> tuple[str, dict[str, Any], str]:
+    """(torch class, extra kwargs, label) of a registry entry's PyTorch twin in this bench's shapes."""
+    extra = {"proj_size": PROJ} if entry.projected and entry.twin_exact else {}
+    label = f"nn.{entry.twin}" + (f"(proj_size={PROJ})" if extra else "") + ("" if entry.twin_exact else " (stand-in)")
+    return entry.twin, extra, label
+
+
+#: cell -> (torch class, extra kwargs, label), from the cell registry
+TORCH_TWIN: dict[str, tuple[str, dict[str, Any], str]] = {name: _twin(e) for name, e in REGISTRY.items()}
 
 
 def twin_of(cell: str) -> str:
@@ -75,24 +80,25 @@ def make_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def keras_recurrent_layer(cell: str, return_sequences: bool, fused: bool = True) -> Any:
-    """One recurrent layer of kind ``cell`` with UNITS units, as ``builder.build`` makes it.
+    """One recurrent layer of kind ``cell`` with UNITS units, as ``builder.model.build`` makes it.
 
     ``fused=False`` gives the plain Keras layer over the same cell (keras.layers.RNN's loop).
     """
     import keras
 
-    from builder.build import recurrent_layer
-    from builder.cells import CUSTOM_CELLS, PROJECTED_CELLS
+    from builder.model.build import recurrent_layer
+    from builder.model.cells.registry import get_cell
     from builder.spec import RecurrentBlock
 
-    proj = PROJ if cell in PROJECTED_CELLS else None
+    entry = get_cell(cell)
+    proj = PROJ if entry.projected else None
     if fused:
         block = RecurrentBlock(cell=cell, units=UNITS, proj_units=proj)
         return recurrent_layer(block, return_sequences, name=f"{cell}_{int(return_sequences)}")
     builtin = {"simple_rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
     if cell in builtin:
         return builtin[cell](UNITS, return_sequences=return_sequences)
-    return keras.layers.RNN(CUSTOM_CELLS[cell](UNITS, proj_units=proj), return_sequences=return_sequences)
+    return keras.layers.RNN(entry.cell_class()(UNITS, proj_units=proj), return_sequences=return_sequences)
 
 
 def keras_model(cell: str, jit_compile: bool, fused: bool = True) -> Any:
@@ -104,10 +110,10 @@ def keras_model(cell: str, jit_compile: bool, fused: bool = True) -> Any:
     for k in range(LAYERS):
         h = keras_recurrent_layer(cell, return_sequences=k < LAYERS - 1, fused=fused)(h)
     model = keras.Model(inp, keras.layers.Dense(1)(h))
-    from builder.recurrent import set_training_shards
+    from builder.model.recurrent import set_training_shards
     from builder.spec import TrainingSpec
 
-    set_training_shards(model, jit_compile)  # as builder.train.compile_model does
+    set_training_shards(model, jit_compile)  # as builder.training.fit.compile_model does
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse", jit_compile=jit_compile,
                   steps_per_execution=TrainingSpec().steps_per_execution)
     return model
@@ -118,14 +124,14 @@ def time_keras(cell: str, jit_compile: bool, steps: int, warmup: int, repeats: i
 
     ``model.fit`` over a ``tf.data`` dataset finished as the tool's pipelines are
     (``builder.data.finish_pipeline``) with the tool's default batches per graph call
-    (``TrainingSpec.steps_per_execution``), as ``builder.train.fit`` runs it; each epoch is
+    (``TrainingSpec.steps_per_execution``), as ``builder.training.fit.fit`` runs it; each epoch is
     timed from its start to its end by a callback (fit's own set-up is not counted, as the
     PyTorch side's set-up is not). The batch is the same tensor every step, as on the PyTorch side.
     """
     import keras
     import tensorflow as tf
 
-    from builder.data import finish_pipeline
+    from builder.data.windows import finish_pipeline
 
     x, y = (tf.constant(a) for a in make_data())
     model = keras_model(cell, jit_compile, fused)

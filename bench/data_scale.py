@@ -83,9 +83,12 @@ def child(mode: str, path: str, rows: int) -> dict:
     import keras
     import numpy as np
 
-    from builder import ModelSpec, build_model
-    from builder.data import load_and_prepare, series_dataset
-    from builder.train import compile_model
+    from builder import ModelSpec
+    from builder.data.windows import series_dataset
+    from builder.model.build import build_model
+    from builder.tasks import get_task
+    from builder.tasks import prepare as load_and_prepare
+    from builder.training.fit import compile_model
 
     spec = ModelSpec.from_dict({
         "data": {"targets": ["c0"], "lookback": LOOKBACK, "horizon": HORIZON},
@@ -108,8 +111,8 @@ def child(mode: str, path: str, rows: int) -> dict:
         x, _y = next(it)
         n += int(x.shape[0])
     pipe_rate = n / (time.perf_counter() - t0)
-    model = build_model(spec, len(data.features), len(data.targets))
-    model.get_layer("standardize").set_statistics(data.x_scaler.mean, data.x_scaler.scale)
+    model = build_model(spec, get_task(spec.task).resolve(data, spec))
+    model.get_layer("standardize").set_statistics(data.x_scaler.offset_, data.x_scaler.scale_)
     compile_model(model, spec)
     model.fit(ds, steps_per_epoch=20, epochs=1, verbose=0)  # warm-up / compile
     t0 = time.perf_counter()

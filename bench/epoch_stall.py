@@ -1,6 +1,6 @@
 """Epoch times of the tool's own training, our input pipelines against tf.data's autotuned prefetch.
 
-Ours: `builder.train.fit` as the CLI and the UI run it (stacked_lstm preset, bundled CO2 sample,
+Ours: `builder.training.fit.fit` as the CLI and the UI run it (stacked_lstm preset, bundled CO2 sample,
 validation every epoch), its pipelines finished by `builder.data.finish_pipeline` (a fixed
 prefetch, tf.data autotuning off). Reference: the same run with `finish_pipeline` replaced by the
 usual `prefetch(tf.data.AUTOTUNE)`. Keras makes a new iterator every epoch (and at every
@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.cells import ROOT
 from bench.throughput import call_worker, emit
-from builder.data import PREFETCH_BATCHES
+from builder.data.windows import PREFETCH_BATCHES
 
 DATASET = ROOT / "datasets" / "co2_mauna_loa_weekly.csv"
 
@@ -32,12 +32,12 @@ def run_worker(variant: str, epochs: int) -> dict[str, list[float]]:
     if variant == "autotune":
         import tensorflow as tf
 
-        import builder.data
+        import builder.data.windows
 
-        builder.data.finish_pipeline = lambda ds: ds.prefetch(tf.data.AUTOTUNE)
-    from builder.data import load_and_prepare
-    from builder.presets import load_preset
-    from builder.train import fit
+        builder.data.windows.finish_pipeline = lambda ds: ds.prefetch(tf.data.AUTOTUNE)
+    from builder.spec.presets import load_preset
+    from builder.tasks import prepare as load_and_prepare
+    from builder.training.fit import fit
 
     spec = load_preset("stacked_lstm")
     spec = spec.updated(training={"epochs": epochs, "patience": None})

@@ -56,7 +56,7 @@ def classify_table(out: Path) -> None:
             print(f"| {path.stem} | | exit {code}: {last} | | | | {secs:.1f} |")
             continue
         m = json.loads((run / "metrics.json").read_text())
-        d = json.loads((run / "data.json").read_text())["sequences"]
+        d = json.loads((run / "metadata.json").read_text())["resolved"]["split"]
         print(f"| {path.stem} | {d['train'] + d['val']} / {d['test']} | {m['model']['accuracy']:.3f} | "
               f"{m['majority_class']['accuracy']:.3f} | {m['model']['macro_f1']:.3f} | {m['epochs_run']} | {secs:.1f} |", flush=True)
 

@@ -1,7 +1,7 @@
 """Section 3: prediction with the exported SavedModel against Keras and a PyTorch twin.
 
 The default preset (stacked_lstm; lookback 48, 8 features, horizon 1) with the data's scalers in the
-graph is exported with `builder.export.export_saved_model` and loaded with `tf.saved_model.load`.
+graph is exported with `builder.serving.export.export_saved_model` and loaded with `tf.saved_model.load`.
 Latency: median of N calls of `serve` on one window (after warm-up), the result fetched as NumPy.
 Throughput: a batch of 1,024 windows, median of several calls. References in the same run: the same
 Keras model called directly (`model(x, training=False)`) and through `model.predict`, and the PyTorch
@@ -43,7 +43,7 @@ def sizes(quick: bool) -> tuple[int, int]:
 
 def inputs(data: Any) -> tuple[np.ndarray, np.ndarray]:
     """(one raw window [1, L, F], BIG raw windows [BIG, L, F]) from the series (repeated if short)."""
-    from builder.data import series_windows
+    from builder.data.windows import series_windows
 
     x, _ = series_windows(data, "all")
     idx = np.arange(BIG) % len(x)
@@ -66,18 +66,20 @@ def keras_side(preset: str, calls: int, batch_calls: int) -> dict[str, Any]:
     set_tf_threads()
     import tensorflow as tf
 
-    from builder.build import build_model, wrap_raw_output
-    from builder.export import export_saved_model
+    from builder.model.build import build_model
+    from builder.serving.export import export_saved_model
+    from builder.tasks import get_task
 
     spec, data = prepared(preset, steps=(BIG // BATCH) + 2)
-    model = build_model(spec, len(data.features), len(data.targets))
-    model.get_layer("standardize").set_statistics(data.x_scaler.mean, data.x_scaler.scale)
-    raw = wrap_raw_output(model, spec)
-    raw.get_layer("unstandardize").set_statistics(data.y_scaler.mean, data.y_scaler.scale)
+    task = get_task(spec.task)
+    resolved = task.resolve(data, spec)
+    model = build_model(spec, resolved)
+    model.get_layer("standardize").set_statistics(data.x_scaler.offset_, data.x_scaler.scale_)
+    raw = task.raw_output(model, resolved)
     x1, xb = inputs(data)
     with tempfile.TemporaryDirectory(prefix="rnn-studio-bench-") as tmp:
         t0 = time.perf_counter()
-        export_saved_model(raw, Path(tmp) / "saved_model", data.lookback, len(data.features))
+        export_saved_model(raw, Path(tmp) / "saved_model", data.lookback, len(data.inputs))
         export_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         loaded = tf.saved_model.load(str(Path(tmp) / "saved_model"))
@@ -102,11 +104,11 @@ def torch_side(preset: str, calls: int, batch_calls: int) -> dict[str, Any]:
 
     torch.set_num_threads(THREADS)
     spec, data = prepared(preset, steps=(BIG // BATCH) + 2)
-    twin = torch_twin(spec, len(data.features), len(data.targets)).eval()
+    twin = torch_twin(spec, len(data.inputs), len(data.targets)).eval()
     xm, xs = (torch.tensor(np.where(v == 0, 1, v) if i else v, dtype=torch.float32)
-              for i, v in enumerate((data.x_scaler.mean, data.x_scaler.scale)))
+              for i, v in enumerate((data.x_scaler.offset_, data.x_scaler.scale_)))
     ym, ys = (torch.tensor(np.where(v == 0, 1, v) if i else v, dtype=torch.float32)
-              for i, v in enumerate((data.y_scaler.mean, data.y_scaler.scale)))
+              for i, v in enumerate((data.y_scaler.offset_, data.y_scaler.scale_)))
 
     def raw(x: Any) -> Any:
         return twin((x - xm) / xs) * ys + ym

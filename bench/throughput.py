@@ -1,6 +1,6 @@
 """Section 1: training throughput of the forecast presets, our training loop against a PyTorch twin.
 
-Ours is `builder.train.fit` minus its run bookkeeping: `set_seed`, `prepare_series`, `series_dataset`
+Ours is `builder.training.fit.fit` minus its run bookkeeping: `set_seed`, `prepare_series`, `series_dataset`
 (shuffled tf.data windows), `build_model`, `compile_model`, `model.fit` with a per-batch callback that
 reads the loss (as fit's own callback does). The PyTorch twin has the same blocks and sizes (Conv1d,
 nn.LSTM / nn.GRU / nn.RNN, Linear layers, Linear head, residual last value), Adam with the same
@@ -65,7 +65,7 @@ def set_tf_threads(n: int = THREADS) -> None:
 
 def bench_spec(preset: str, jit: bool | str = "auto", batch: int = BATCH) -> Any:
     """The preset with lookback 48, horizon 1, batch 64 and the given jit_compile."""
-    from builder.presets import load_preset
+    from builder.spec.presets import load_preset
 
     return load_preset(preset).updated(
         data={"lookback": WINDOW, "horizon": 1}, training={"batch_size": batch, "jit_compile": jit}
@@ -87,7 +87,7 @@ def make_frame(rows: int, seed: int = 0) -> Any:
 def rows_for_windows(n_windows: int, batch: int = BATCH) -> int:
     """Rows whose training part (default 70/15/15 split) holds a multiple of `batch` windows, at least
     `n_windows` (no partial last batch: XLA would compile a second shape and retrace every epoch)."""
-    from builder.data import split_sizes
+    from builder.data.series import split_sizes
 
     rows = int(np.ceil((n_windows + WINDOW + 1) / 0.7))
     while True:
@@ -100,7 +100,7 @@ def rows_for_windows(n_windows: int, batch: int = BATCH) -> int:
 
 def prepared(preset: str, steps: int, jit: bool | str = "auto", batch: int = BATCH) -> tuple[Any, Any]:
     """(spec, SeriesData) with about `steps` training batches."""
-    from builder.data import prepare_series
+    from builder.tasks import prepare_frame as prepare_series
 
     spec = bench_spec(preset, jit, batch)
     data = prepare_series(make_frame(rows_for_windows(steps * batch, batch)), spec)
@@ -124,14 +124,15 @@ def keras_training(preset: str, jit: bool | str, steps: int, epochs: int, batch:
                    deterministic: bool = True, unroll: bool = False) -> dict[str, Any]:
     """Best samples/s over `epochs` timed epochs of our training loop (after one warm-up epoch).
 
-    `deterministic=True` calls `builder.train.set_seed` as `fit` does (on the CPU it seeds without TF op
+    `deterministic=True` calls `builder.training.fit.set_seed` as `fit` does (on the CPU it seeds without TF op
     determinism, which would make Keras drop `jit_compile`); False also turns op determinism off.
     """
     import keras
 
-    from builder.build import build_model
-    from builder.data import series_dataset
-    from builder.train import compile_model, set_seed
+    from builder.data.windows import series_dataset
+    from builder.model.build import build_model
+    from builder.tasks import get_task
+    from builder.training.fit import compile_model, set_seed
 
     spec, data = prepared(preset, steps, jit, batch)
     set_seed(spec.training.seed)
@@ -139,8 +140,8 @@ def keras_training(preset: str, jit: bool | str, steps: int, epochs: int, batch:
         disable_op_determinism()
     train_ds = series_dataset(data, "train", batch, shuffle=True, seed=spec.training.seed, stride=1)
     n_windows = len(data.window_starts("train"))
-    model = build_model(spec, len(data.features), len(data.targets))
-    model.get_layer("standardize").set_statistics(data.x_scaler.mean, data.x_scaler.scale)
+    model = build_model(spec, get_task(spec.task).resolve(data, spec))
+    model.get_layer("standardize").set_statistics(data.x_scaler.offset_, data.x_scaler.scale_)
     if unroll:
         for layer in model.layers:
             if isinstance(layer, keras.layers.RNN):
@@ -258,7 +259,7 @@ def torch_twin(spec: Any, n_features: int, n_out: int) -> Any:
 
 def scaled_windows(data: Any, part: str = "train") -> tuple[np.ndarray, np.ndarray]:
     """Materialised (x scaled [N, L, F], y scaled [N, H, T]) float32 windows, as the model sees them."""
-    from builder.data import series_windows
+    from builder.data.windows import series_windows
 
     x, y = series_windows(data, part)
     n, length, f = x.shape
@@ -338,7 +339,7 @@ def run(quick: bool = False, presets: list[str] | None = None, log: Any = None) 
             log(f"  train {preset}: fit {fit['samples_per_s']:.0f} (jit {fit['jit_compile']}), "
                 f"other jit {other['samples_per_s']:.0f}, torch {theirs['samples_per_s'] if theirs else 'n/a'}")
         o = fit["samples_per_s"]
-        note = (f"as builder.train.fit runs it (jit_compile auto -> {fit['jit_compile']}); params "
+        note = (f"as builder.training.fit.fit runs it (jit_compile auto -> {fit['jit_compile']}); params "
                 f"{fit['params']:,}" + (f" vs {theirs['params']:,}" if theirs else "") + f"; {fit['windows']} windows/epoch")
         if theirs:
             note += "; torch " + ", ".join(f"OMP {k} {v:.0f}" for k, v in theirs["by_policy"].items())
@@ -356,7 +357,7 @@ def run(quick: bool = False, presets: list[str] | None = None, log: Any = None) 
     rows.append({"figure": "train: presets where the default jit_compile choice is at least as fast", "ours": wins[True],
                  "reference": wins[True] + wins[False], "ratio": None, "unit": "presets",
                  "note": "jit_compile='auto' on the CPU: off when every recurrent layer runs fused, else XLA "
-                         "(builder.train.resolve_jit)"})
+                         "(builder.training.fit.resolve_jit)"})
     return rows
 
 

@@ -18,6 +18,8 @@ os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
 
 EXIT_USAGE = 2
 
+from builder.tasks.registry import TASKS, get_task  # noqa: E402  (after the log-level defaults above)
+
 
 class CliError(Exception):
     """A problem with the user's input: printed as `error: ...`, exit status 2."""
@@ -38,9 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model on a CSV into a run directory")
     t.add_argument("--data", required=True, help="training CSV")
     src = t.add_mutually_exclusive_group()
-    src.add_argument("--preset", help="preset name (see `presets`); default stacked_lstm / bigru_classifier")
+    src.add_argument("--preset", help="preset name (see `presets`); default: the task's default preset")
     src.add_argument("--spec", help="spec JSON file")
-    t.add_argument("--task", choices=["forecast", "classify"])
+    t.add_argument("--task", choices=sorted(TASKS), help="default: the spec's (forecast)")
     t.add_argument("--target", nargs="+", dest="targets", help="column(s) to forecast")
     t.add_argument("--time-col")
     t.add_argument("--features", nargs="+", help="covariate / feature columns (default: every numeric column)")
@@ -82,8 +84,7 @@ def build_spec(args: argparse.Namespace) -> Any:
     if args.spec:
         spec = ModelSpec.from_json(args.spec)
     else:
-        name = args.preset or ("bigru_classifier" if args.task == "classify" else "stacked_lstm")
-        spec = load_preset(name)
+        spec = load_preset(args.preset or TASKS[args.task or "forecast"].default_preset)
     data: dict[str, Any] = {}
     for key in ("targets", "time_col", "features", "lookback", "horizon", "missing", "season_length",
                 "id_col", "order_col", "label_col"):
@@ -94,7 +95,7 @@ def build_spec(args: argparse.Namespace) -> Any:
     changes: dict[str, Any] = {"data": data, "training": training}
     if args.task:
         changes["task"] = args.task
-        if args.task == "classify" and spec.training.loss in {"mse", "mae", "huber"}:
+        if spec.training.loss != "auto" and spec.training.loss not in TASKS[args.task].losses:
             training["loss"] = "auto"
     return spec.updated(**changes)
 
@@ -120,21 +121,12 @@ def _printer(spec: Any) -> Any:
 
 
 def format_metrics(metrics: dict[str, Any]) -> str:
-    """A small text table of the model beside its baselines."""
-    if metrics.get("task") == "forecast":
-        rows = [f"{'':16}{'MAE':>12}{'RMSE':>12}{'sMAPE %':>10}{'MASE':>8}"]
-        for who in ("model", "naive", "seasonal_naive"):
-            m = metrics[who]
-            rows.append(f"{who:16}{m['mae']:12.4g}{m['rmse']:12.4g}{m['smape']:10.2f}{m['mase']:8.3f}")
-        rows.append(f"({metrics['n_windows']} {metrics['part']} windows, season length {metrics['season_length']})")
-        return "\n".join(rows)
-    m, b = metrics["model"], metrics["majority_class"]
-    return (f"{'':16}{'accuracy':>10}{'macro-F1':>10}\n{'model':16}{m['accuracy']:10.3f}{m['macro_f1']:10.3f}\n"
-            f"{'majority class':16}{b['accuracy']:10.3f}{b['macro_f1']:10.3f}\n({metrics['n_sequences']} test sequences)")
+    """A small text table of the model beside its baselines (the task's own layout)."""
+    return get_task(metrics["task"]).cli_table(metrics)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from builder.train import train_run
+    from builder.training.fit import train_run
 
     out = Path(args.out)
     if args.resume:
@@ -149,7 +141,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CliError(f"--out {out}: the directory exists and is not empty; choose a new run directory (or --resume)")
         spec = build_spec(args)
     t0 = time.time()
-    from builder.runs import Run, worker_slot
+    from builder.training.runs import Run, worker_slot
 
     def waiting(position: int, running: int) -> None:
         print(f"waiting for a free training slot: number {position} in the queue, {running} busy "
@@ -158,8 +150,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with worker_slot(Run(out), on_wait=waiting):  # at most RNN_STUDIO_MAX_WORKERS trainings at once
         metrics = train_run(spec, args.data, out, test_path=args.test_data,
                             progress=None if args.quiet else _printer(spec), resume=args.resume)
-    data_info = json.loads((out / "data.json").read_text())
-    for note in data_info.get("notices", []):
+    for note in Run(out).metadata()["resolved"].get("notices", []):
         print(f"note: {note}", file=sys.stderr)
     print(format_metrics(metrics))
     print(f"run directory: {out}  ({time.time() - t0:.1f}s)")
@@ -167,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from builder.predict import predict_file
+    from builder.serving.predict import predict_file
 
     out = predict_file(args.run, args.data, args.out)
     print(f"wrote {len(out)} rows to {args.out}")
@@ -175,8 +166,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from builder.export import export_run
-    from builder.runs import Run
+    from builder.serving.export import export_run
+    from builder.training.runs import Run
 
     path = export_run(Run(args.run), args.out)
     print(f"exported to {path}")
@@ -223,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write("error: interrupted\n")
         return 130
     except Exception as err:  # training failures (NaN loss ...) and anything unexpected: one line, no traceback
-        from builder.train import TrainingError
+        from builder.training.fit import TrainingError
 
         if isinstance(err, TrainingError):
             sys.stderr.write(f"error: training failed: {err}\n")

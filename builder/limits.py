@@ -8,15 +8,13 @@
     RNN_STUDIO_MAX_WORKERS       training processes running at once    (the number of CPU cores)
 
 The upload size is Streamlit's own limit (server.maxUploadSize in .streamlit/config.toml).
-`estimate_params` counts a spec's weights analytically, per layer and cell type, without Keras.
+The weight estimate that RNN_STUDIO_MAX_PARAMS is checked against is `builder.model.size`.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-
-from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock
 
 ENV = {
     "max_rows": "RNN_STUDIO_MAX_ROWS",
@@ -62,76 +60,3 @@ def current() -> Limits:
 def describe(key: str, value: int) -> str:
     """`the limit is 2,000 (RNN_STUDIO_MAX_COLUMNS)`: the tail of every limit message."""
     return f"the limit is {value:,} ({ENV[key]})"
-
-
-# ------------------------------------------------------------------------------------------------------
-# Model size
-# ------------------------------------------------------------------------------------------------------
-def recurrent_cell_params(cell: str, n_in: int, units: int, proj: int | None = None) -> tuple[int, int]:
-    """(weights, output channels) of one recurrent layer of one direction."""
-    u = units
-    if cell == "simple_rnn":
-        return n_in * u + u * u + u, u
-    if cell == "lstm":
-        return 4 * u * (n_in + u) + 4 * u, u
-    if cell == "peephole_lstm":
-        return 4 * u * (n_in + u) + 4 * u + 3 * u, u
-    if cell == "cifg_lstm":
-        return 3 * u * (n_in + u) + 3 * u, u
-    if cell == "gru":  # reset_after=True: two bias vectors
-        return 3 * u * (n_in + u) + 6 * u, u
-    if cell == "lstm_proj":
-        p = int(proj or u)
-        return 4 * u * (n_in + p) + 4 * u + u * p, p
-    if cell == "proj_gru":
-        p = int(proj or u)
-        return 3 * u * (n_in + p) + 6 * u + u * p, p
-    raise ValueError(f"unknown cell {cell!r}")
-
-
-def estimate_params(spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> int:
-    """All weights (trainable and the scaler statistics) of `build_model(spec, n_features, n_outputs)`.
-
-    Equal to Keras' `model.count_params()`; computed from the spec alone, so a model too large to build
-    is refused before any memory is spent on it.
-    """
-    if spec.task == "forecast":
-        n_out = int(n_outputs) if n_outputs is not None else max(1, len(spec.data.targets))
-    else:
-        n_out = int(n_outputs) if n_outputs is not None else 2
-    total = 2 * n_features  # Standardize: mean and scale
-    ch = n_features
-    for block in spec.blocks:
-        if isinstance(block, ConvBlock):
-            total += block.kernel_size * ch * block.filters + block.filters
-            ch = block.filters
-        elif isinstance(block, RecurrentBlock):
-            for _ in range(block.num_layers):
-                w, out = recurrent_cell_params(block.cell, ch, block.units, block.proj_units)
-                if block.bidirectional:
-                    w *= 2
-                    out = 2 * out if block.merge_mode == "concat" else out
-                total += w
-                ch = out
-        elif isinstance(block, AttentionBlock):
-            total += ch * block.units + 2 * block.units
-        elif isinstance(block, DenseBlock):
-            total += ch * block.units + block.units
-            ch = block.units
-    if spec.task == "forecast":
-        total += ch * spec.data.horizon * n_out + spec.data.horizon * n_out
-    else:
-        total += ch * n_out + n_out
-    return int(total)
-
-
-def check_model_size(spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> int:
-    """Refuse a model above RNN_STUDIO_MAX_PARAMS (before it is built); returns the estimate."""
-    n = estimate_params(spec, n_features, n_outputs)
-    limit = current().max_params
-    if n > limit:
-        raise LimitError(
-            f"the model would have {n:,} weights for {n_features} input feature(s); {describe('max_params', limit)}; "
-            "use fewer units or layers, or fewer input columns"
-        )
-    return n

@@ -1,6 +1,6 @@
 """Streamlit glue shared by the pages: session access, cached loaders, error display.
 
-Not a page (app.py lists the pages explicitly). Logic lives in builder.ui_support; this file only
+Not a page (app.py lists the pages explicitly). Logic lives in builder.app; this file only
 binds it to st.session_state and st.cache_*.
 """
 
@@ -12,9 +12,21 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from builder.data import DataError
-from builder.spec import ModelSpec, SpecError
-from builder.ui_support import file_token, session_defaults
+from builder.app import (
+    DataError,
+    ModelSpec,
+    Run,
+    SpecError,
+    chart_frame,
+    column_summary,
+    data_overview,
+    file_token,
+    list_presets,
+    load_model,
+    load_table,
+    model_shape,
+    session_defaults,
+)
 
 USER_ERRORS = (DataError, SpecError, ValueError, FileNotFoundError, KeyError, OSError)
 
@@ -52,8 +64,6 @@ def rev() -> int:
 
 @st.cache_data(show_spinner="Reading the CSV…", max_entries=16)
 def _load_table(path: str, token: str) -> tuple[pd.DataFrame, list[str]]:
-    from builder.data import load_table
-
     df = load_table(path)
     return df, list(df.attrs.get("notices", []))
 
@@ -69,33 +79,24 @@ def load_path(path: str) -> pd.DataFrame:
 @st.cache_resource(max_entries=4)
 def run_model(run_dir: str, token: str) -> Any:
     """A finished run's model.keras, loaded once per file version (token: size and mtime)."""
-    from builder.export import load_run_model
-    from builder.runs import Run
-
-    return load_run_model(Run(run_dir))
+    return load_model(Run(run_dir))
 
 
 @st.cache_data(max_entries=16)
 def source_summary(path: str, token: str) -> pd.DataFrame:
     """Per-column summary (type, missing, min, max) of a CSV, cached per file version."""
-    from builder.ui_support import column_summary
-
     return column_summary(_load_table(path, token)[0])
 
 
 @st.cache_data(max_entries=32)
 def source_chart(path: str, token: str, time_col: str | None, columns: tuple[str, ...]) -> pd.DataFrame:
     """The chosen columns over time for st.line_chart, cached per file version and choice."""
-    from builder.ui_support import chart_frame
-
     return chart_frame(_load_table(path, token)[0], time_col, list(columns))
 
 
 @st.cache_data(ttl=30, max_entries=4)
 def presets(folder_token: str) -> list[dict[str, str]]:
     """Every preset (built-in and saved), re-read when a preset folder changes (token) or after 30 s."""
-    from builder.presets import list_presets
-
     return list_presets()
 
 
@@ -112,8 +113,6 @@ def load_source(source: dict[str, str] | None) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Checking the data against the spec…", max_entries=64)
 def _overview(path: str, token: str, name: str, data_json: str, task: str) -> dict[str, Any]:
-    from builder.ui_support import data_overview
-
     df, notices = _load_table(path, token)
     df = df.copy()
     df.attrs["source"] = name
@@ -143,6 +142,5 @@ def data_shape(source: dict[str, str] | None, s: ModelSpec) -> tuple[int, int, s
         ov = overview(source, s)
         return int(ov["n_features"]), int(ov["n_outputs"]), None
     except USER_ERRORS as err:
-        n_out = max(1, len(s.data.targets)) if s.task == "forecast" else 2
-        n_feat = max(n_out, len(s.data.targets) + len(s.data.features or []), 1)
-        return n_feat, n_out, str(err)
+        shape = model_shape(s)
+        return shape.n_features, shape.n_outputs, str(err)

@@ -6,9 +6,20 @@ from typing import Any
 
 import streamlit as st
 
-from builder.data import DataError, detect_time_column, numeric_columns, resolve_sequence_columns
-from builder.spec import ModelSpec
-from builder.ui_support import chart_frame, file_token, guess_task, sample_files, save_upload, validate
+from builder.app import (
+    TASKS,
+    DataError,
+    ModelSpec,
+    chart_frame,
+    detect_time_column,
+    file_token,
+    guess_task,
+    numeric_columns,
+    resolve_sequence_columns,
+    sample_files,
+    save_upload,
+    validate,
+)
 from pages import common
 
 common.ensure_session()
@@ -102,7 +113,7 @@ with st.expander("Preview and column summary", expanded=True):
 
 # ---- task and columns ----------------------------------------------------------------------------------
 st.subheader("Task and columns")
-tasks = {"forecast": "Forecast future values", "classify": "Classify whole sequences"}
+tasks = {name: entry.label for name, entry in TASKS.items()}
 task = st.radio("Task", list(tasks), format_func=tasks.get, horizontal=True, key=f"d{r}_task",
                 index=list(tasks).index(s.task),
                 help="Forecast: predict the next steps of numeric columns. Classify: one label per sequence "

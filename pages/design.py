@@ -8,21 +8,27 @@ from typing import Any
 
 import streamlit as st
 
-from builder import paths
-from builder.diagram import to_dot
-from builder.presets import load_preset, save_preset
-from builder.spec import CELL_LABELS, PROJECTED_CELLS, ModelSpec, SpecError
-from builder.ui_support import (
+from builder.app import (
     BLOCK_LABELS,
+    CELL_LABELS,
+    ModelSpec,
+    SpecError,
     apply_preset,
     block_title,
+    default_proj_units,
+    diagram_dot,
     field_specs,
     file_token,
     insert_block,
+    is_projected,
+    load_preset,
+    model_facts,
     move_block,
     parse_spec_upload,
     remove_block,
+    save_preset,
     slug,
+    subdir,
     validate,
 )
 from pages import common
@@ -74,7 +80,7 @@ def _add() -> None:
 
 # ---- preset gallery --------------------------------------------------------------------------------
 with st.expander("Preset gallery", expanded=True):
-    presets = common.presets(file_token(paths.subdir("presets")))
+    presets = common.presets(file_token(subdir("presets")))
     per_row = 3
     for start in range(0, len(presets), per_row):
         row = st.columns(per_row)
@@ -122,7 +128,7 @@ with edit_col:
             values = dict(b)
             shown = []
             for f in field_specs(b["kind"]):
-                if f["name"] == "proj_units" and b.get("cell") not in PROJECTED_CELLS:
+                if f["name"] == "proj_units" and not is_projected(b.get("cell")):
                     continue
                 if f["name"] == "merge_mode" and not b.get("bidirectional"):
                     continue
@@ -141,16 +147,16 @@ with edit_col:
                     values[f["name"]] = col.toggle(f["label"], bool(cur), key=key, help=f["help"])
                 elif f["widget"] == "int":
                     if cur is None:  # optional field now needed (projection size): propose half the units
-                        cur = max(1, int(b.get("units", 2)) // 2)
+                        cur = default_proj_units(b.get("units", 2))
                     values[f["name"]] = int(col.number_input(f["label"], int(f["min"] or 0), int(f["max"] or 10**6),
                                                              int(cur), step=1, key=key, help=f["help"]))
                 else:
                     hi = 0.95 if f["exclusive_max"] else float(f["max"] or 1.0)
                     values[f["name"]] = float(col.number_input(f["label"], float(f["min"] or 0.0), hi, float(cur),
                                                                step=0.05, format="%.2f", key=key, help=f["help"]))
-            if values.get("cell") in PROJECTED_CELLS and values.get("proj_units") is None:
-                values["proj_units"] = max(1, int(values.get("units", 2)) // 2)
-            if values.get("cell") not in PROJECTED_CELLS and b["kind"] == "recurrent":
+            if is_projected(values.get("cell")) and values.get("proj_units") is None:
+                values["proj_units"] = default_proj_units(values.get("units", 2))
+            if not is_projected(values.get("cell")) and b["kind"] == "recurrent":
                 values["proj_units"] = None
             new_blocks.append(values)
 
@@ -173,8 +179,6 @@ with edit_col:
 # ---- live view -------------------------------------------------------------------------------------
 @st.cache_data(show_spinner="Building the model to count its parameters…", max_entries=64)
 def _model_facts(spec_json: str, n_features: int, n_outputs: int) -> tuple[int | None, str, str | None]:
-    from builder.build import model_facts
-
     try:
         spec = ModelSpec.from_dict(json.loads(spec_json))
         return (*model_facts(spec, n_features, n_outputs), None)
@@ -190,7 +194,7 @@ with view_col:
     p2.metric("Inputs → outputs", f"{n_feat} → {n_out}" + (f" × {s.data.horizon}" if s.task == "forecast" else ""))
     if build_error:
         st.error(f"The model cannot be built: {build_error}")
-    st.graphviz_chart(to_dot(s, n_feat, n_out), width="stretch")
+    st.graphviz_chart(diagram_dot(s, n_feat, n_out), width="stretch")
     with st.expander("Keras summary"):
         st.code(summary or "—", language=None)
 
@@ -221,7 +225,7 @@ with f3:
                                 help="Stored in this studio's data folder; it appears in the gallery above.")
     if st.button("Save preset", icon=":material/save:", width="stretch"):
         try:
-            path = save_preset(s, paths.subdir("presets"), preset_name or None)
+            path = save_preset(s, subdir("presets"), preset_name or None)
         except (OSError, ValueError) as err:
             common.show_error(err)
         else:

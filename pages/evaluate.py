@@ -6,8 +6,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from builder.runs import Run
-from builder.ui_support import (
+from builder.app import (
+    Run,
     compare_table,
     confusion_frame,
     file_token,

@@ -6,14 +6,16 @@ import hashlib
 
 import streamlit as st
 
-from builder.export import serving_snippet
-from builder.runs import Run
-from builder.ui_support import (
+from builder.app import (
+    Run,
     csv_bytes,
     file_token,
     finished_runs,
     forecast_with_history,
+    predict_on,
+    predict_upload,
     run_data_path,
+    serving_snippet,
     zip_dir_bytes,
 )
 from pages import common
@@ -31,7 +33,12 @@ ids = [r.path.name for r in runs]
 cur = st.session_state.get("run_id")
 pick = st.selectbox("Run", ids, index=ids.index(cur) if cur in ids else 0, key="export_run")
 run = Run(runs[ids.index(pick)].path)
-meta = run.read_json("metadata.json") or {}
+try:
+    meta = run.metadata()
+except common.USER_ERRORS as err:
+    common.show_error(err)
+    st.stop()
+resolved = meta["resolved"]
 
 
 @st.cache_data(show_spinner="Zipping the SavedModel…", max_entries=8)
@@ -65,37 +72,33 @@ except common.USER_ERRORS as err:
 info1, info2 = st.columns([3, 2])
 with info1:
     st.markdown("**Serve it with TensorFlow alone**")
-    st.code(serving_snippet(meta), language="python")
+    st.code(serving_snippet(run), language="python")
 with info2:
     st.markdown("**Contract**")
     params = meta.get("params")
     st.markdown(
         f"- task: **{meta.get('task')}**\n"
-        f"- input `window`: `{meta.get('input', {}).get('shape')}` float32, features `{meta.get('features')}`\n"
-        f"- output: `{meta.get('output', {}).get('shape')}`, {meta.get('output', {}).get('meaning', '')}\n"
+        f"- input `window`: `{meta['serving']['input']['shape']}` float32, columns `{resolved['inputs']}`\n"
+        f"- output: `{meta['serving']['output']['shape']}`, {meta['serving']['output']['meaning']}\n"
         f"- parameters: {params:,}" if isinstance(params, int) else f"- task: **{meta.get('task')}**"
     )
 
 
 @st.cache_data(show_spinner="Forecasting…", max_entries=16)
 def _forecast(run_dir: str, token: str, data_path: str, data_token: str):
-    from builder.predict import forecast_next
-
-    return forecast_next(Run(run_dir), common.load_path(data_path), common.run_model(run_dir, token))
+    return predict_on(Run(run_dir), common.load_path(data_path), common.run_model(run_dir, token))
 
 
 @st.cache_data(show_spinner="Predicting…", max_entries=8)
 def _predict(run_dir: str, token: str, digest: str, data: bytes, name: str):
-    from builder.predict import predict_file
-
-    return predict_file(run_dir, data, model=common.run_model(run_dir, token), name=name)
+    return predict_upload(Run(run_dir), data, name, model=common.run_model(run_dir, token))
 
 
 # ---- forecast ahead --------------------------------------------------------------------------------
 if meta.get("task") == "forecast":
-    st.subheader(f"Forecast the next {meta.get('horizon')} step(s)")
+    st.subheader(f"Forecast the next {resolved['horizon']} step(s)")
     data_path = run_data_path(run)
-    st.caption(f"From the last {meta.get('lookback')} rows of the training data"
+    st.caption(f"From the last {resolved['lookback']} rows of the training data"
                + (f" (`{data_path.rsplit('/', 1)[-1]}`)" if data_path else "") + ".")
     if st.button("Forecast", icon=":material/trending_up:", key="export_forecast") or st.session_state.get("_forecast_for") == run.path.name:
         st.session_state["_forecast_for"] = run.path.name
@@ -111,7 +114,7 @@ if meta.get("task") == "forecast":
             f1.download_button("Forecast CSV", icon=":material/download:", data=csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
                                mime="text/csv", key="dl_forecast", on_click="ignore")
             try:
-                chart = forecast_with_history(common.load_path(data_path), meta, fc)
+                chart = forecast_with_history(common.load_path(data_path), resolved, fc)
                 f2.line_chart(chart, height=280)
             except common.USER_ERRORS as err:
                 f2.caption(f"No chart: {err}")

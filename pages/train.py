@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from builder import worker
-from builder.spec import ModelSpec
-from builder.ui_support import (
+from builder.app import (
+    ModelSpec,
     current_run,
     format_seconds,
     history_frame,
@@ -14,6 +13,7 @@ from builder.ui_support import (
     progress_view,
     run_by_id,
     runs_table,
+    start_training,
     validate,
 )
 from pages import common
@@ -81,7 +81,7 @@ if b1.button("Train", icon=":material/play_arrow:", type="primary", disabled=boo
              width="stretch", help="Start a new run with this spec and data."):
     try:
         run_dir = new_run_dir(s, st.session_state.get("preset"))
-        run = worker.start(run_dir, ModelSpec.from_dict(st.session_state["spec"]), source["path"])
+        run = start_training(run_dir, ModelSpec.from_dict(st.session_state["spec"]), source["path"])
     except common.USER_ERRORS as err:
         common.show_error(err, "Could not start training: ")
     else:

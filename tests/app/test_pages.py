@@ -135,8 +135,8 @@ def test_design_spec_upload_and_save_preset(tiny_csv, studio_home) -> None:
 
 
 def _fake_run(home, name: str, metrics: dict, task: str = "forecast") -> None:
-    from builder.runs import Run
     from builder.spec import ModelSpec
+    from builder.training.runs import Run
 
     run = Run(home / "runs" / name)
     run.write_json("spec.json", ModelSpec.from_dict({"name": name, "task": task}).model_dump(mode="json"))
@@ -144,7 +144,7 @@ def _fake_run(home, name: str, metrics: dict, task: str = "forecast") -> None:
     run.append_history({"epoch": 1, "loss": 1.0, "val_loss": 1.5})
     run.append_history({"epoch": 2, "loss": 0.5, "val_loss": 1.2})
     run.write_json("metrics.json", metrics)
-    run.write_json("metadata.json", {"task": task, "params": 10, "lookback": 4, "features": ["x"], "targets": []})
+    run.write_json("metadata.json", {"format": "rnn-studio/1", "task": task, "params": 10, "lookback": 4, "features": ["x"], "targets": []})
 
 
 def test_evaluate_classification_and_side_by_side(tiny_csv, studio_home) -> None:

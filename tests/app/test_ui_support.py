@@ -1,4 +1,4 @@
-"""builder.ui_support: the plain helpers behind the pages (no Streamlit, no TensorFlow)."""
+"""builder.app: the plain helpers behind the pages (no Streamlit, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from builder import ui_support as u
-from builder.runs import Run
+from builder import app as u
 from builder.spec import ModelSpec, SpecError
+from builder.training.runs import Run
 
 
 def test_block_editing_keeps_the_order_rules() -> None:
@@ -106,7 +106,7 @@ def test_zip_and_csv_bytes(tmp_path) -> None:
 def test_helpers_do_not_import_tensorflow() -> None:
     import subprocess
 
-    code = ("import sys, builder.ui_support, builder.diagram; "
+    code = ("import sys, builder.app, builder.model.diagram; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -114,8 +114,8 @@ def test_helpers_do_not_import_tensorflow() -> None:
 def test_test_predictions_align_with_the_data(tmp_path) -> None:
     """Actual vs predicted on the test part: actual values and times are the CSV's own rows."""
     from builder import load_preset
-    from builder.train import train_run
-    from builder.ui_support import test_predictions
+    from builder.app import test_predictions
+    from builder.training.fit import train_run
     from tests.conftest import make_series_csv
 
     csv = make_series_csv(tmp_path / "s.csv")

@@ -1,4 +1,4 @@
-"""Contract and numeric tests for builder.cells (one NumPy reference per cell).
+"""Contract and numeric tests for builder.model.cells (one NumPy reference per cell).
 
 Shapes: B = batch, T = steps, D = input features, U = units, P = proj_units.
 """
@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from builder.cells import (
-    CUSTOM_CELLS,
-    PROJECTED_CELLS,
-    CIFGLSTMCell,
-    LSTMProjCell,
-    PeepholeLSTMCell,
-    ProjGRUCell,
-)
+from builder.model.cells.cifg_lstm import CIFGLSTMCell
+from builder.model.cells.lstm_proj import LSTMProjCell
+from builder.model.cells.peephole_lstm import PeepholeLSTMCell
+from builder.model.cells.proj_gru import ProjGRUCell
+from builder.model.cells.registry import CELLS, projected_cells
+
+CUSTOM_CELLS = {n: e.cell_class() for n, e in CELLS.items() if e.layer is None}
+PROJECTED_CELLS = projected_cells()
 
 NAMES = sorted(CUSTOM_CELLS)
 U, P, D, B, T = 4, 2, 3, 2, 5

@@ -7,19 +7,11 @@ import pandas as pd
 import pytest
 
 from builder import ModelSpec
-from builder.data import (
-    PREFETCH_BATCHES,
-    DataError,
-    detect_time_column,
-    load_table,
-    prepare_sequences,
-    prepare_series,
-    season_from_freq,
-    sequence_dataset,
-    series_dataset,
-    series_windows,
-    split_sizes,
-)
+from builder.data import DataError, detect_time_column, load_table
+from builder.data.series import season_from_freq, split_sizes
+from builder.data.windows import PREFETCH_BATCHES, sequence_dataset, series_dataset, series_windows
+from builder.tasks import prepare_frame as prepare_sequences
+from builder.tasks import prepare_frame as prepare_series
 from tests.conftest import SHARED_DATA
 
 
@@ -31,7 +23,7 @@ def test_reads_series_and_detects_time(series_csv):
     df = load_table(series_csv)
     assert detect_time_column(df) == "time"
     data = prepare_series(df, spec_with(lookback=10, horizon=3))
-    assert data.targets == ["y"] and data.features == ["y", "x"]
+    assert data.targets == ("y",) and data.inputs == ("y", "x")
     assert data.freq == "D" and data.season_length == 7
     assert data.values.shape == (120, 2) and data.values.dtype == np.float32
 
@@ -57,9 +49,9 @@ def test_scaler_sees_only_the_training_rows(series_csv):
     df2 = df.copy()
     df2.loc[base.n_train :, "y"] = 1e6
     moved = prepare_series(df2, spec_with(lookback=10))
-    np.testing.assert_allclose(base.x_scaler.mean, moved.x_scaler.mean)
-    np.testing.assert_allclose(base.x_scaler.scale, moved.x_scaler.scale)
-    np.testing.assert_allclose(base.x_scaler.mean[0], df["y"][: base.n_train].mean(), rtol=1e-6)
+    np.testing.assert_allclose(base.x_scaler.offset_, moved.x_scaler.offset_)
+    np.testing.assert_allclose(base.x_scaler.scale_, moved.x_scaler.scale_)
+    np.testing.assert_allclose(base.x_scaler.offset_[0], df["y"][: base.n_train].mean(), rtol=1e-6)
 
 
 def test_tf_dataset_matches_the_slices(series_csv):

@@ -1,4 +1,4 @@
-"""builder.diagram: spec -> Graphviz DOT, without Keras, matching the builder's layers and shapes."""
+"""builder.model.diagram: spec -> Graphviz DOT, without Keras, matching the builder's layers and shapes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from builder import list_presets, load_preset
-from builder.diagram import to_dot
+from builder.model.diagram import to_dot
 from builder.spec import ModelSpec
 
 
@@ -64,7 +64,7 @@ def test_every_preset_draws(name: str) -> None:
 
 
 def test_no_keras_or_tensorflow_import() -> None:
-    code = ("import sys; from builder.diagram import to_dot; from builder import load_preset; "
+    code = ("import sys; from builder.model.diagram import to_dot; from builder import load_preset; "
             "to_dot(load_preset('cldnn'), 2, 1); "
             "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from builder import worker
 from builder.__main__ import main
-from builder.runs import Run, _live_tickets, slots_dir, worker_slot
 from builder.spec import ModelSpec
+from builder.training import worker
+from builder.training.runs import Run, _live_tickets, slots_dir, worker_slot
 from tests.conftest import REPO, make_series_csv
 
 
@@ -125,7 +125,7 @@ def test_three_runs_share_two_slots_without_cross_talk(tmp_path, monkeypatch):
 
 def test_killed_slot_holder_and_dead_tickets_free_the_queue(tmp_path):
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import time\nfrom builder.runs import worker_slot\n"
+        [sys.executable, "-c", "import time\nfrom builder.training.runs import worker_slot\n"
          "with worker_slot(max_workers=1):\n    print('held', flush=True)\n    time.sleep(600)\n"],
         cwd=REPO, stdout=subprocess.PIPE, text=True, env={**os.environ},
     )
@@ -170,7 +170,7 @@ def test_cli_training_waits_for_a_slot(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RNN_STUDIO_MAX_WORKERS", "1")
     status = tmp_path / "run" / "status.json"
     holder = subprocess.Popen(  # holds the only slot until the CLI's run shows that it is queued
-        [sys.executable, "-c", "import pathlib, sys, time\nfrom builder.runs import worker_slot\n"
+        [sys.executable, "-c", "import pathlib, sys, time\nfrom builder.training.runs import worker_slot\n"
          "status = pathlib.Path(sys.argv[1])\n"
          "with worker_slot():\n    print('held', flush=True)\n"
          "    while not (status.exists() and 'queued' in status.read_text()):\n        time.sleep(0.05)\n",

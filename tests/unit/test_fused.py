@@ -13,11 +13,15 @@ import pytest
 import tensorflow as tf
 from keras import ops
 
-from builder import fused
-from builder.cells import CUSTOM_CELLS, PROJECTED_CELLS
-from builder.recurrent import FusedGRU, FusedLSTM, FusedRNN, FusedSimpleRNN
+from builder.model import fused
+from builder.model.cells.registry import CELLS as REGISTRY
+from builder.model.cells.registry import projected_cells
+from builder.model.recurrent import FusedGRU, FusedLSTM, FusedRNN, FusedSimpleRNN
 
-CELLS = ["simple_rnn", "lstm", "gru", "lstm_proj", "peephole_lstm", "cifg_lstm", "proj_gru"]
+CUSTOM_CELLS = {n: e.cell_class() for n, e in REGISTRY.items() if e.layer is None}
+PROJECTED_CELLS = projected_cells()
+
+CELLS = list(REGISTRY)
 BUILTIN = {
     "simple_rnn": (FusedSimpleRNN, keras.layers.SimpleRNN),
     "lstm": (FusedLSTM, keras.layers.LSTM),
@@ -107,7 +111,7 @@ def test_sharded_training_equals_keras(
     calls = []
     real = fused.run_fused_sharded
     monkeypatch.setattr(
-        "builder.recurrent.run_fused_sharded", lambda *a, **k: calls.append(k["shards"]) or real(*a, **k)
+        "builder.model.recurrent.run_fused_sharded", lambda *a, **k: calls.append(k["shards"]) or real(*a, **k)
     )
     x = data(batch=batch)
     ours, ref = built_pair(name, x, return_sequences=True, return_state=True)
@@ -214,7 +218,7 @@ def test_unknown_sequence_length_falls_back_to_the_keras_loop() -> None:
 
 
 def test_all_fused_judges_every_recurrent_layer() -> None:
-    from builder.recurrent import all_fused
+    from builder.model.recurrent import all_fused
 
     def model(*layers: keras.layers.Layer) -> keras.Model:
         inp = keras.Input((7, 5))
@@ -240,7 +244,7 @@ def test_training_loop_is_an_xla_call_unless_the_step_itself_is_xla() -> None:
 
     A nested XLA call inside an XLA-compiled train step recompiled at every step (66 samples/s).
     """
-    from builder.recurrent import set_training_shards
+    from builder.model.recurrent import set_training_shards
 
     x = data(batch=4)
     inp = keras.Input((7, 5))

@@ -1,4 +1,4 @@
-"""Parity of builder.interop with PyTorch, from saved golden fixtures (torch not needed).
+"""Parity of builder.serving.interop with PyTorch, from saved golden fixtures (torch not needed).
 
 Fixtures come from tests/fixtures/make_torch_golden.py. Tests marked with
 ``torch`` in their name run only where torch is importable (e.g. .torchvenv).
@@ -15,8 +15,8 @@ import keras
 import numpy as np
 import pytest
 
-from builder.cells import LSTMProjCell
-from builder.interop import (
+from builder.model.cells.lstm_proj import LSTMProjCell
+from builder.serving.interop import (
     TorchRNNConfig,
     _expected_state_shapes,
     keras_model_from_state_dict,
@@ -194,7 +194,7 @@ def test_builder_imports_without_torch() -> None:
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])
 def test_torch_from_torch_and_to_torch(path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from builder.interop import from_torch, spec_dict_from_torch, to_torch
+    from builder.serving.interop import from_torch, spec_dict_from_torch, to_torch
 
     config, state, arrays = load_fixture(path)
     kwargs = {

@@ -6,12 +6,22 @@ import os
 
 import pytest
 
-from builder import list_presets, load_preset
-from builder.build import build_model
-from builder.data import DataError, load_table, prepare_series
-from builder.limits import ENV, LimitError, current, estimate_params
-from builder.spec import CELL_LABELS, PROJECTED_CELLS, ModelSpec
+from builder import build_model, list_presets, load_preset
+from builder.data import DataError, load_table
+from builder.limits import ENV, LimitError, current
+from builder.model import size
+from builder.model.cells.registry import CELLS, projected_cells
+from builder.spec import ModelSpec
+from builder.tasks import get_task
+from builder.tasks import prepare_frame as prepare_series
 from tests.conftest import make_series_csv
+
+PROJECTED_CELLS = projected_cells()
+
+
+def estimate_params(spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> int:
+    """The size estimate on the record `build_model(spec, n_features, n_outputs)` builds from."""
+    return size.estimate_params(spec, get_task(spec.task).placeholder(spec, n_features, n_outputs))
 
 
 @pytest.mark.parametrize("name", [p["name"] for p in list_presets()])
@@ -22,7 +32,7 @@ def test_estimate_equals_keras_for_every_preset(name):
         assert estimate_params(spec, n_features, n_out) == model.count_params(), (name, n_features, n_out)
 
 
-@pytest.mark.parametrize("cell", list(CELL_LABELS))
+@pytest.mark.parametrize("cell", list(CELLS))
 @pytest.mark.parametrize("layout", ["plain", "bi_concat", "bi_sum", "conv_attention"])
 def test_estimate_equals_keras_for_every_cell(cell, layout):
     rec = {"kind": "recurrent", "cell": cell, "units": 6, "num_layers": 2}
@@ -90,12 +100,12 @@ def test_windows_limit(tmp_path, monkeypatch):
 
 
 def test_model_size_refused_before_building(tmp_path, monkeypatch, capsys):
-    import builder.build
+    import builder.model.build
 
     def no_build(*args, **kwargs):
         raise AssertionError("the model must not be built")
 
-    monkeypatch.setattr(builder.build, "build_model", no_build)
+    monkeypatch.setattr(builder.model.build, "build_model", no_build)
     monkeypatch.setenv("RNN_STUDIO_MAX_PARAMS", "1000")
     from builder.__main__ import main
 

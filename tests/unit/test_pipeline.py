@@ -11,9 +11,12 @@ import numpy as np
 import pytest
 
 from builder import ModelSpec, build_model, list_presets, load_preset
-from builder.data import load_table, prepare_sequences, prepare_series, series_windows
-from builder.runs import Run
-from builder.train import TrainingError, fit, train_run
+from builder.data import load_table
+from builder.data.windows import series_windows
+from builder.tasks import prepare_frame as prepare_sequences
+from builder.tasks import prepare_frame as prepare_series
+from builder.training.fit import TrainingError, fit, train_run
+from builder.training.runs import Run
 
 TINY = {"epochs": 1, "batch_size": 16}
 
@@ -64,7 +67,7 @@ def test_forecast_run_directory_and_saved_model_round_trip(series_csv, tmp_path)
     assert meta["features"] == ["y", "x"] and meta["targets"] == ["y"] and meta["time_col"] == "time"
 
     # the .keras model on raw windows, against the SavedModel in a process that imports only tensorflow
-    from builder.export import load_run_model
+    from builder.serving.export import load_run_model
 
     data = prepare_series(load_table(series_csv), spec)
     x, y = series_windows(data, "test")
@@ -133,7 +136,7 @@ def test_a_fresh_process_loads_a_runs_model(series_csv, tmp_path):
     run = Run(tmp_path / "run")
     run.path.mkdir()
     model.save(run.file("model.keras"))
-    code = ("import sys; from builder.export import load_run_model; from builder.runs import Run; "
+    code = ("import sys; from builder.serving.export import load_run_model; from builder.training.runs import Run; "
             "load_run_model(Run(sys.argv[1]))")
     out = subprocess.run([sys.executable, "-c", code, str(run.path)], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -144,7 +147,7 @@ def test_nan_loss_stops_with_advice(series_csv):
         training={"learning_rate": 10.0, "clipnorm": None, "optimizer": "sgd", "epochs": 3}, data={"scaler": "none"})
     data = prepare_series(load_table(series_csv), spec)
     data.values = data.values * np.float32(1e18)  # make the loss overflow
-    data.y_scaler.scale[:] = 1.0
+    data.y_scaler.scale_[:] = 1.0
     with pytest.raises(TrainingError, match="learning rate"):
         fit(spec, data)
 

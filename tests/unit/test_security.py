@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 
 from builder.__main__ import main
-from builder.export import load_run_model
-from builder.predict import csv_safe
-from builder.runs import Run, safe_child
+from builder.serving.export import load_run_model
+from builder.serving.predict import csv_safe
 from builder.spec import ModelSpec, SpecError
+from builder.files import safe_child
+from builder.training.runs import Run
 from tests.conftest import REPO
 
 FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "@SUM(A1)", "-2+3", "\t=1+1", "\rcmd", " =1+2"]
@@ -32,7 +33,7 @@ def lambda_run(tmp_path: Path) -> Run:
     run = Run(tmp_path / "evil")
     run.path.mkdir()
     keras.Model(inputs, outputs).save(run.file("model.keras"))
-    run.write_json("metadata.json", {"task": "forecast", "features": ["y"], "targets": ["y"], "lookback": 4,
+    run.write_json("metadata.json", {"format": "rnn-studio/1", "task": "forecast", "features": ["y"], "targets": ["y"], "lookback": 4,
                                      "horizon": 1, "time_col": None})
     run.write_json("data.json", {})
     return run
@@ -59,7 +60,7 @@ def test_specs_are_schema_checked_data(tmp_path):
     pickled.write_bytes(pickle.dumps({"task": "forecast"}))
     with pytest.raises(SpecError, match="not valid JSON"):
         ModelSpec.from_json(pickled)
-    from builder.ui_support import parse_spec_upload
+    from builder.app import parse_spec_upload
 
     with pytest.raises(SpecError, match="not valid JSON"):
         parse_spec_upload(pickle.dumps(ModelSpec()))
@@ -126,8 +127,8 @@ def test_safe_child_accepts_plain_names(tmp_path):
 
 def test_user_names_stay_inside_the_data_folders(tmp_path):
     from builder import paths
-    from builder.presets import save_preset
-    from builder.ui_support import new_run_dir, run_by_id, save_upload
+    from builder.app import new_run_dir, run_by_id, save_upload
+    from builder.spec.presets import save_preset
 
     up = save_upload(b"a,b\n1,2\n", "../../../etc/passwd")
     assert up.parent == paths.subdir("uploads").resolve()

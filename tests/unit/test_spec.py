@@ -7,7 +7,7 @@ import json
 import pytest
 
 from builder import ModelSpec, SpecError, list_presets, load_preset
-from builder.spec import CELL_LABELS
+from builder.model.cells.registry import CELLS
 
 
 def test_default_spec_round_trips_through_json(tmp_path):
@@ -42,7 +42,7 @@ def test_invalid_specs_name_the_field(data, fragment):
 
 
 def test_every_cell_is_selectable():
-    for cell in CELL_LABELS:
+    for cell in CELLS:
         block = {"kind": "recurrent", "cell": cell, "units": 8}
         if cell in ("lstm_proj", "proj_gru"):
             block["proj_units"] = 4

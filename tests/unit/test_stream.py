@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import builder.stream as stream
+import builder.data.stream as stream
 from builder import ModelSpec
-from builder.data import DataError, load_and_prepare, load_table, prepare_series
+from builder.data import DataError, load_table
+from builder.tasks import prepare as load_and_prepare
+from builder.tasks import prepare_frame as prepare_series
 
 
 @pytest.fixture
@@ -22,9 +24,9 @@ def test_chunked_reader_matches_the_in_memory_path(series_csv, small_chunks):
     b = stream.read_series_file(series_csv, spec)
     np.testing.assert_array_equal(a.values, b.values)
     assert list(a.time) == list(b.time) and a.freq == b.freq == "D"
-    assert (a.n_train, a.n_val, a.features, a.targets) == (b.n_train, b.n_val, b.features, b.targets)
-    np.testing.assert_allclose(a.x_scaler.mean, b.x_scaler.mean, rtol=1e-6)
-    np.testing.assert_allclose(a.x_scaler.scale, b.x_scaler.scale, rtol=1e-6)
+    assert (a.n_train, a.n_val, a.inputs, a.targets) == (b.n_train, b.n_val, b.inputs, b.targets)
+    np.testing.assert_allclose(a.x_scaler.offset_, b.x_scaler.offset_, rtol=1e-6)
+    np.testing.assert_allclose(a.x_scaler.scale_, b.x_scaler.scale_, rtol=1e-6)
 
 
 def test_chunked_reader_names_the_file_row_of_a_bad_cell(series_csv, small_chunks):

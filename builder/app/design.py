@@ -1,0 +1,169 @@
+"""The Design page's helpers: editor fields from the spec's JSON schema, block edits, presets,
+the diagram and the model's size.
+
+Plain helpers behind the pages (no streamlit import; TensorFlow only inside `model_facts`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from builder.model.cells.registry import CELLS, get_cell
+from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock, SpecError
+from builder.tasks.base import Resolved
+from builder.tasks.registry import get_task
+
+BLOCK_CLASSES = {"conv": ConvBlock, "recurrent": RecurrentBlock, "attention": AttentionBlock, "dense": DenseBlock}
+BLOCK_LABELS = {"conv": "Conv1D front end", "recurrent": "Recurrent", "attention": "Attention pooling",
+                "dense": "Dense (head)"}
+FIELD_LABELS = {
+    "units": "Units", "proj_units": "Projection units", "num_layers": "Stacked layers", "cell": "Cell",
+    "bidirectional": "Bidirectional", "merge_mode": "Merge mode", "dropout": "Dropout",
+    "recurrent_dropout": "Recurrent dropout", "filters": "Filters", "kernel_size": "Kernel size",
+    "activation": "Activation", "padding": "Padding", "pool_size": "Pool size",
+}
+#: the cells' UI labels, from the cell registry
+CELL_LABELS: dict[str, str] = {name: e.label for name, e in CELLS.items()}
+
+
+def field_specs(kind: str) -> list[dict[str, Any]]:
+    """Editor fields of one block kind from the JSON schema: name, label, widget type, bounds, options, help."""
+    schema = BLOCK_CLASSES[kind].model_json_schema()
+    out = []
+    for name, prop in schema["properties"].items():
+        if name == "kind":
+            continue
+        options = prop.get("enum")
+        types = [prop.get("type")] if "type" in prop else [p.get("type") for p in prop.get("anyOf", [])]
+        bounds = prop if "type" in prop else next((p for p in prop.get("anyOf", []) if p.get("type") != "null"), {})
+        if options:
+            widget = "select"
+        elif "boolean" in types:
+            widget = "bool"
+        elif "integer" in types:
+            widget = "int"
+        else:
+            widget = "float"
+        out.append({
+            "name": name, "label": FIELD_LABELS.get(name, prop.get("title", name)), "widget": widget,
+            "options": options, "optional": "null" in types, "default": prop.get("default"),
+            "min": bounds.get("minimum", bounds.get("exclusiveMinimum")),
+            "max": bounds.get("maximum", bounds.get("exclusiveMaximum")),
+            "exclusive_max": "exclusiveMaximum" in bounds, "help": prop.get("description", ""),
+        })
+    return out
+
+
+def new_block(kind: str) -> dict[str, Any]:
+    return BLOCK_CLASSES[kind]().model_dump(mode="json")
+
+
+def insert_block(blocks: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """Blocks with a new default block of `kind` where the ordering rules allow it."""
+    blocks = [dict(b) for b in blocks]
+    kinds = [b["kind"] for b in blocks]
+    first_dense = kinds.index("dense") if "dense" in kinds else len(kinds)
+    if kind == "conv":
+        pos = 0
+    elif kind == "dense":
+        pos = len(blocks)
+    elif kind == "attention":
+        pos = first_dense
+    else:  # recurrent: after the last conv/recurrent block, before attention and the head
+        seq = [i for i, k in enumerate(kinds[:first_dense]) if k in ("conv", "recurrent")]
+        pos = (seq[-1] + 1) if seq else 0
+    blocks.insert(pos, new_block(kind))
+    return blocks
+
+
+def move_block(blocks: list[dict[str, Any]], i: int, delta: int) -> list[dict[str, Any]]:
+    blocks = [dict(b) for b in blocks]
+    j = i + delta
+    if 0 <= i < len(blocks) and 0 <= j < len(blocks):
+        blocks[i], blocks[j] = blocks[j], blocks[i]
+    return blocks
+
+
+def remove_block(blocks: list[dict[str, Any]], i: int) -> list[dict[str, Any]]:
+    return [dict(b) for k, b in enumerate(blocks) if k != i]
+
+
+def block_title(i: int, block: dict[str, Any]) -> str:
+    kind = block.get("kind")
+    if kind == "recurrent":
+        n = block.get("num_layers", 1)
+        bi = "bidirectional " if block.get("bidirectional") else ""
+        return f"{i + 1}. {bi}{CELL_LABELS.get(block.get('cell'), block.get('cell'))} × {n}, {block.get('units')} units"
+    if kind == "conv":
+        return f"{i + 1}. Conv1D, {block.get('filters')} filters, kernel {block.get('kernel_size')}"
+    if kind == "attention":
+        return f"{i + 1}. Attention pooling, {block.get('units')} units"
+    return f"{i + 1}. Dense, {block.get('units')} units, {block.get('activation')}"
+
+
+def validate(spec_dict: dict[str, Any]) -> tuple[ModelSpec | None, str | None]:
+    """(spec, None) when valid, else (None, readable error naming the field)."""
+    try:
+        return ModelSpec.from_dict(spec_dict), None
+    except SpecError as err:
+        return None, str(err)
+
+
+def apply_preset(current: dict[str, Any], preset: ModelSpec) -> dict[str, Any]:
+    """The preset's model and training with the session's data choices kept (columns, split, missing ...)."""
+    new = preset.model_dump(mode="json")
+    data = dict(current.get("data", {}))
+    if preset.task != current.get("task"):
+        # a different task needs different columns: keep only the settings both tasks share
+        keep = ("val_fraction", "test_fraction", "missing", "scaler")
+        data = {k: v for k, v in data.items() if k in keep}
+        data = {**new["data"], **data}
+    new["data"] = data
+    spec, err = validate(new)
+    if spec is None:
+        raise SpecError(err or "invalid preset")
+    return spec.model_dump(mode="json")
+
+
+def parse_spec_upload(data: bytes) -> ModelSpec:
+    """An uploaded spec JSON -> ModelSpec (SpecError with a readable message otherwise)."""
+    try:
+        obj = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SpecError(f"uploaded spec: not valid JSON ({err})") from None
+    if not isinstance(obj, dict):
+        raise SpecError(f"uploaded spec: expected a JSON object, found {type(obj).__name__}")
+    return ModelSpec.from_dict(obj, source="uploaded spec")
+
+
+def is_projected(cell: str | None) -> bool:
+    """True for a cell whose state is a projection (it needs `proj_units`)."""
+    return cell in CELLS and get_cell(cell).projected
+
+
+def default_proj_units(units: int) -> int:
+    """The projection size a block gets when its cell becomes a projected one: half the units."""
+    return max(1, int(units) // 2)
+
+
+def model_shape(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> Resolved:
+    """The record the Design page draws and sizes the model with, before training: the data's input and
+    output counts when known, else the spec's targets and covariates (the task's placeholder)."""
+    if n_features is None:
+        n_features = max(len(spec.data.targets) + len(spec.data.features or []), 1)
+    return get_task(spec.task).placeholder(spec, n_features, n_outputs)
+
+
+def diagram_dot(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> str:
+    """Graphviz DOT text of the model (builder.model.diagram), without Keras."""
+    from builder.model.diagram import to_dot
+
+    return to_dot(spec, model_shape(spec, n_features, n_outputs))
+
+
+def model_facts(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> tuple[int, str]:
+    """(trainable parameters, Keras summary text) from one build of the model (imports TensorFlow)."""
+    from builder.model.build import model_facts as facts
+
+    return facts(spec, model_shape(spec, n_features, n_outputs))

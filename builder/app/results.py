@@ -1,0 +1,155 @@
+"""Results as the Evaluate and Export pages show them: metric tables, held-out predictions, charts'
+frames, downloads and predictions on new data.
+
+Plain helpers behind the pages (no streamlit import; TensorFlow only inside functions).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from builder.app.session import chart_frame, to_datetime
+from builder.tasks.registry import get_task
+from builder.training.runs import Run
+
+
+def metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Model and baselines, one row each, one column per metric (the task's own table)."""
+    return get_task(metrics["task"]).metrics_table(metrics)
+
+
+def compare_table(runs: list[Run]) -> pd.DataFrame:
+    """Several finished runs side by side: model, params, epochs, test metrics and the baselines."""
+    rows = []
+    for run in runs:
+        m = run.read_json("metrics.json") or {}
+        meta = run.read_json("metadata.json") or {}
+        spec = run.read_json("spec.json") or {}
+        row: dict[str, Any] = {"run": run.path.name, "model": spec.get("name", ""),
+                               "params": meta.get("params"), "epochs": m.get("epochs_run"),
+                               "best epoch": m.get("best_epoch"), "seconds": m.get("train_seconds")}
+        if m.get("task"):
+            row.update(get_task(m["task"]).compare_row(m))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_predictions(run_dir: str | Path) -> dict[str, Any]:
+    """The held-out part's actual and predicted values that training stored (predictions.csv).
+
+    Forecast runs: {"targets", "horizon", "part", "frame": DataFrame(time, step, target, actual,
+    predicted, error)}. Reads only the run directory: the training CSV may be gone.
+    """
+    run = Run(run_dir)
+    meta = run.metadata()
+    if meta["task"] != "forecast":
+        raise ValueError("actual vs predicted applies to forecast runs")
+    path = run.file("predictions.csv")
+    if not path.exists():
+        raise FileNotFoundError(f"{run.path}: no predictions.csv (a run from before they were stored); "
+                                "train it again to see its held-out predictions")
+    frame = pd.read_csv(path)
+    if meta["resolved"].get("time_col") and "time" in frame:
+        frame["time"] = to_datetime(frame["time"])
+    metrics = run.read_json("metrics.json") or {}
+    return {"targets": list(meta["resolved"]["targets"]), "horizon": meta["resolved"]["horizon"],
+            "part": metrics.get("part", "test"), "frame": frame}
+
+
+def confusion_frame(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Long-format confusion matrix (true, predicted, count) for a heatmap."""
+    classes = [str(c) for c in metrics.get("classes", [])]
+    cm = metrics.get("confusion_matrix", [])
+    return pd.DataFrame([{"true": classes[i], "predicted": classes[j], "count": int(cm[i][j])}
+                         for i in range(len(cm)) for j in range(len(cm[i]))])
+
+
+def zip_dir_bytes(folder: str | Path, arcroot: str | None = None) -> bytes:
+    """A folder as zip bytes, entries under `arcroot/` (default: the folder's name)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: not found; has the run finished?")
+    root = arcroot or folder.name
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                zf.write(p, f"{root}/{p.relative_to(folder).as_posix()}")
+    return buf.getvalue()
+
+
+def run_data_path(run: Run) -> str | None:
+    """The training CSV the run was given (it may have been moved or deleted since)."""
+    job = run.read_json("job.json") or {}
+    if job.get("data"):
+        return job["data"]
+    try:
+        return run.metadata()["resolved"].get("source")
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def csv_bytes(df: pd.DataFrame) -> bytes:
+    """A formula-safe CSV of a prediction table."""
+    from builder.serving.predict import csv_safe
+
+    return csv_safe(df).to_csv(index=False).encode("utf-8")
+
+
+def forecast_with_history(df: pd.DataFrame, resolved: dict[str, Any], forecast: pd.DataFrame,
+                          n_history: int | None = None) -> pd.DataFrame:
+    """Recent actual values and the forecast on one time axis (the forecast starts at the last actual point).
+
+    Columns: "<target>" (actual) and "<target> forecast"; index: time (or step number).
+    """
+    targets = list(resolved.get("targets") or [])
+    time_col = resolved.get("time_col")
+    n = n_history or 3 * int(resolved["lookback"])
+    hist = chart_frame(df, time_col, targets, max_points=10**9).tail(n)
+    key = forecast.columns[0]
+    idx = forecast[key]
+    if time_col and not isinstance(hist.index, pd.RangeIndex):
+        idx = to_datetime(idx) if not pd.api.types.is_numeric_dtype(hist.index) else pd.to_numeric(idx, errors="coerce")
+    else:
+        hist = hist.reset_index(drop=True)
+        hist.index = hist.index + (len(df) - len(hist) + 1)
+    fc = pd.DataFrame({f"{t} forecast": forecast[t].to_numpy() for t in targets}, index=pd.Index(idx))
+    if len(hist):
+        last = pd.DataFrame({f"{t} forecast": [hist[t].iloc[-1]] for t in targets}, index=hist.index[-1:])
+        fc = pd.concat([last, fc])
+    out = pd.concat([hist, fc], axis=1)
+    out.index.name = time_col or "step"
+    return out
+
+
+def predict_on(run: Run, df: pd.DataFrame, model: Any | None = None) -> pd.DataFrame:
+    """The run's task's predictions on table `df` (forecast: the next horizon; classify: per sequence)."""
+    from builder.serving.predict import predict_frame
+
+    return predict_frame(run, df, model)
+
+
+def predict_upload(run: Run, data: bytes, name: str, model: Any | None = None) -> pd.DataFrame:
+    """Predictions on an uploaded CSV (bytes), messages naming the file `name`."""
+    from builder.serving.predict import predict_file
+
+    return predict_file(run.path, data, model=model, name=name)
+
+
+def serving_snippet(run: Run) -> str:
+    """The Python snippet that serves the run's SavedModel with TensorFlow alone."""
+    from builder.serving.export import serving_snippet as snippet
+
+    return snippet(run.metadata())
+
+
+def load_model(run: Run) -> Any:
+    """The run's model.keras (imports TensorFlow; the pages cache it)."""
+    from builder.serving.export import load_run_model
+
+    return load_run_model(run)

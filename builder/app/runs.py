@@ -1,0 +1,146 @@
+"""Runs as the pages show them: new run directories, the session's run, tables and progress.
+
+Plain helpers behind the pages (no streamlit import; TensorFlow only inside functions).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from builder import paths
+from builder.files import safe_child
+from builder.spec import ModelSpec
+from builder.tasks.registry import TASKS, get_task
+from builder.training.runs import Run, list_runs
+
+ACTIVE_STATES = ("queued", "running")
+_TASK_NAMES = tuple(TASKS)
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "model"
+
+
+def new_run_dir(spec: ModelSpec, preset: str | None = None) -> Path:
+    """runs/<timestamp>-<slug> (unique)."""
+    root = paths.subdir("runs")
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(preset or spec.name)}"
+    name, k = base, 1
+    while (root / name).exists():
+        k += 1
+        name = f"{base}-{k}"
+    return safe_child(root, name)
+
+
+def run_by_id(run_id: str | None) -> Run | None:
+    if not run_id:
+        return None
+    try:
+        run = Run(safe_child(paths.subdir("runs"), run_id))
+    except ValueError:
+        return None
+    return run if run.exists() else None
+
+
+def current_run(run_id: str | None) -> Run | None:
+    """The session's run; else the newest queued/running run on disk (a reload or a second tab)."""
+    run = run_by_id(run_id)
+    if run is not None:
+        return run
+    for r in list_runs(paths.subdir("runs")):
+        if r.status().get("state") in ACTIVE_STATES:
+            return r
+    return None
+
+
+def best_val(history: list[dict[str, Any]]) -> float | None:
+    vals = [h.get("val_loss") for h in history if h.get("val_loss") is not None]
+    return float(min(vals)) if vals else None
+
+
+def headline_metric(metrics: dict[str, Any] | None) -> tuple[str, float | None]:
+    """(metric name, the model's value) of a run's metrics, by its task."""
+    if not metrics or metrics.get("task") not in _TASK_NAMES:
+        return "", None
+    return get_task(metrics["task"]).headline(metrics)
+
+
+def runs_table(root: Path | None = None) -> pd.DataFrame:
+    """One row per run: id, state, model, task, epochs, best val loss, headline test metric, started."""
+    rows = []
+    for run in list_runs(root or paths.subdir("runs")):
+        status = run.status()
+        spec = run.read_json("spec.json", {}) or {}
+        metrics = run.read_json("metrics.json")
+        hist = run.history()
+        name, value = headline_metric(metrics)
+        rows.append({
+            "run": run.path.name, "state": status.get("state", "queued"), "model": spec.get("name", ""),
+            "task": spec.get("task", ""), "epochs": f"{len(hist)}/{spec.get('training', {}).get('epochs', '?')}",
+            "best val loss": best_val(hist), "test metric": f"{name} {value:.4g}" if value is not None else "",
+            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.file("spec.json").stat().st_mtime)),
+        })
+    return pd.DataFrame(rows, columns=["run", "state", "model", "task", "epochs", "best val loss",
+                                       "test metric", "started"])
+
+
+def finished_runs(root: Path | None = None) -> list[Run]:
+    return [r for r in list_runs(root or paths.subdir("runs")) if r.file("metrics.json").exists()]
+
+
+def progress_view(run: Run) -> dict[str, Any]:
+    """What the progress panel draws: state, message, epoch, batch, fraction done, elapsed, ETA, history."""
+    status = run.status()
+    prog = run.progress()
+    hist = run.history()
+    spec = run.read_json("spec.json", {}) or {}
+    epochs = int(prog.get("epochs") or spec.get("training", {}).get("epochs", 1))
+    epoch = int(prog.get("epoch") or 0)
+    batch = prog.get("batch")
+    steps = prog.get("steps") or status.get("steps")
+    done_epochs = len(hist)
+    frac = done_epochs / epochs
+    if batch and steps and epoch > done_epochs:
+        frac = (epoch - 1 + min(batch, steps) / steps) / epochs
+    state = status.get("state", "queued")
+    if state in ("finished", "stopped"):
+        frac = 1.0
+    elapsed = float(prog.get("elapsed") or 0.0)
+    if state in ACTIVE_STATES and prog.get("time"):
+        elapsed += max(0.0, time.time() - float(prog["time"]))
+    eta = elapsed * (1 - frac) / frac if 0 < frac < 1 else None
+    return {
+        "state": state, "message": status.get("message", ""), "epoch": epoch, "epochs": epochs,
+        "batch": batch, "steps": steps, "fraction": max(0.0, min(1.0, frac)), "elapsed": elapsed, "eta": eta,
+        "history": hist, "logs": prog.get("logs", {}), "active": state in ACTIVE_STATES,
+    }
+
+
+def history_frame(history: list[dict[str, Any]]) -> pd.DataFrame:
+    """Loss curves indexed by epoch (loss, val_loss when present)."""
+    if not history:
+        return pd.DataFrame(columns=["loss", "val_loss"])
+    df = pd.DataFrame(history)
+    df = df.set_index("epoch") if "epoch" in df.columns else df
+    return df[[c for c in ("loss", "val_loss") if c in df.columns]]
+
+
+def format_seconds(s: float | None) -> str:
+    if s is None or not np.isfinite(s):
+        return "–"
+    s = int(round(s))
+    return f"{s // 60} min {s % 60:02d} s" if s >= 60 else f"{s} s"
+
+
+def start_training(run_dir: str | Path, spec: ModelSpec, data_path: str | Path, test_path: str | Path | None = None,
+                   resume: bool = False) -> Run:
+    """Hand a run to a new worker process (builder.training.worker) and return at once."""
+    from builder.training.worker import start
+
+    return start(run_dir, spec, data_path, test_path, resume=resume)

@@ -1,0 +1,137 @@
+"""The session and its data: defaults, sample files, uploads, the task a table looks like, previews.
+
+Plain helpers behind the pages (no streamlit import; TensorFlow only inside functions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from builder import paths
+from builder.files import safe_child
+from builder.spec import ModelSpec, SpecError
+from builder.spec.presets import load_preset
+from builder.tasks.registry import TASKS, get_task
+
+DEFAULT_TASK = "forecast"
+
+
+def sample_files() -> list[Path]:
+    """Bundled sample CSVs (datasets/*.csv, or $RNN_STUDIO_SAMPLES), forecasting samples first."""
+    folder = Path(os.environ.get("RNN_STUDIO_SAMPLES") or paths.datasets_dir())
+    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    preferred = [f for f in files if "airline" in f.name] + [f for f in files if "nile" in f.name]
+    rest = [f for f in files if f not in preferred]
+    return preferred + rest
+
+
+def default_source() -> dict[str, str] | None:
+    files = sample_files()
+    return {"path": str(files[0]), "name": files[0].name, "kind": "sample"} if files else None
+
+
+def default_spec() -> dict[str, Any]:
+    """The starting spec: the default task's default preset, as plain JSON data."""
+    try:
+        return load_preset(TASKS[DEFAULT_TASK].default_preset).model_dump(mode="json")
+    except SpecError:
+        return ModelSpec().model_dump(mode="json")
+
+
+def session_defaults() -> dict[str, Any]:
+    """Session keys the app owns, with their first values (set once per session by app.py)."""
+    return {
+        "spec": default_spec(),      # the ModelSpec as a JSON dict: the one source of truth
+        "source": default_source(),  # {"path", "name", "kind"}: the CSV the spec is applied to
+        "run_id": None,              # the run the Train / Evaluate / Export pages show
+        "spec_rev": 0,               # bumped when the spec is replaced wholesale (resets editor widgets)
+        "preset": TASKS[DEFAULT_TASK].default_preset,
+        "applied_upload": None,      # hash of the last applied spec upload
+    }
+
+
+def save_upload(data: bytes, name: str) -> Path:
+    """Store an uploaded CSV under uploads/ by content hash; returns its path (same bytes, same file)."""
+    digest = hashlib.sha256(data).hexdigest()[:12]
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem)[:60] or "upload"
+    path = safe_child(paths.subdir("uploads"), f"{digest}-{stem}.csv")
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def file_token(path: str | Path) -> str:
+    """A cache key for a file: path, size and modification time."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return f"{p}:missing"
+    return f"{p}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def guess_task(df: pd.DataFrame) -> str:
+    """classify when the table looks like labelled long-format sequences (id + label columns), else forecast."""
+    names = {str(c).lower() for c in df.columns}
+    has_id = bool(names & {"sequence_id", "seq_id", "series_id", "id"})
+    has_label = bool(names & {"label", "class"})
+    return "classify" if has_id and has_label else "forecast"
+
+
+def column_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per column: type, missing count, min and max (numbers) or distinct count (text)."""
+    from builder.data import detect_time_column, numeric_columns
+
+    time_col = detect_time_column(df)
+    numeric = set(numeric_columns(df, exclude=(time_col,)))
+    rows = []
+    for col in df.columns:
+        s = df[col]
+        kind = "time" if col == time_col else ("number" if col in numeric else "text")
+        row: dict[str, Any] = {"column": col, "type": kind, "missing": int(s.isna().sum()),
+                               "min": "", "max": "", "distinct": int(s.nunique(dropna=True))}
+        if kind == "number":
+            v = pd.to_numeric(s, errors="coerce")
+            if v.notna().any():
+                row["min"], row["max"] = f"{v.min():.6g}", f"{v.max():.6g}"
+        elif kind == "time":
+            row["min"], row["max"] = str(s.dropna().iloc[0]), str(s.dropna().iloc[-1])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def to_datetime(raw: pd.Series) -> pd.Series:
+    """Timestamps for display; mixed UTC offsets are converted to UTC (unparseable cells become NaT)."""
+    text = raw.astype(str)
+    try:
+        return pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError):
+        return pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+
+
+def chart_frame(df: pd.DataFrame, time_col: str | None, columns: list[str], max_points: int = 5000) -> pd.DataFrame:
+    """The chosen numeric columns indexed by time (or row number), thinned to at most max_points rows."""
+    out = pd.DataFrame({c: pd.to_numeric(df[c], errors="coerce") for c in columns if c in df.columns})
+    if time_col and time_col in df.columns:
+        raw = df[time_col]
+        idx = raw if pd.api.types.is_numeric_dtype(raw) else to_datetime(raw)
+        if idx.notna().mean() > 0.9:
+            out.index = pd.Index(idx, name=time_col)
+            out = out[out.index.notna()].sort_index()
+    step = max(1, math.ceil(len(out) / max_points))
+    return out.iloc[::step]
+
+
+def data_overview(df: pd.DataFrame, spec: ModelSpec) -> dict[str, Any]:
+    """Validate the spec's data choices against the table (raises DataError) and summarise the result."""
+    task = get_task(spec.task)
+    return task.overview(task.prepare_frame(df, spec))

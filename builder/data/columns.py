@@ -1,0 +1,164 @@
+"""Column roles: which column is time, which are numeric, and the checks that name a missing column.
+
+`resolve_series_columns` and `resolve_sequence_columns` fill what the spec leaves open from the data;
+they are the only places where a column's role is decided.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from builder.data.read import DataError
+from builder.spec import DataSettings
+
+TIME_NAMES = ("time", "date", "datetime", "timestamp", "ds", "period", "month", "week", "day", "year")
+
+
+def detect_time_column(df: pd.DataFrame) -> str | None:
+    """The column that holds timestamps: a conventional name, else the first text column that parses."""
+    for col in df.columns:
+        if col.lower() in TIME_NAMES and _parses_as_time(df[col]):
+            return col
+    for col in df.columns:
+        if not pd.api.types.is_numeric_dtype(df[col]) and _parses_as_time(df[col]):
+            return col
+    return None
+
+
+def _parses_as_time(s: pd.Series) -> bool:
+    sample = s.dropna().head(200)
+    if sample.empty:
+        return False
+    if pd.api.types.is_numeric_dtype(sample):
+        # years as integers (e.g. 1871) count only under a time-like name
+        return bool(((sample >= 1000) & (sample <= 2500) & (sample == sample.round())).all())
+    parsed = pd.to_datetime(sample.astype(str), errors="coerce", format="mixed", utc=True)
+    return parsed.notna().mean() >= 0.9
+
+
+def numeric_columns(df: pd.DataFrame, exclude: tuple[str | None, ...] = ()) -> list[str]:
+    """Columns that are numeric, or text that is numeric for at least half of its non-empty cells.
+
+    (A mostly-numeric text column is kept so that its bad cells are reported by row, not ignored.)
+    """
+    out = []
+    for col in df.columns:
+        if col in exclude:
+            continue
+        s = df[col]
+        if s.isna().all():
+            continue  # an all-empty column carries nothing (see empty_columns)
+        if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+            out.append(col)
+        else:
+            nonnull = s.dropna()
+            if len(nonnull) and pd.to_numeric(nonnull, errors="coerce").notna().mean() >= 0.5:
+                out.append(col)
+    return out
+
+
+def empty_columns(df: pd.DataFrame) -> list[str]:
+    """Columns without a single value."""
+    return [c for c in df.columns if df[c].isna().all()]
+
+
+def to_numeric(df: pd.DataFrame, col: str, source: str, row_offset: int = 0) -> pd.Series:
+    """Column as floats; cells that are present but not numbers are an error naming the rows.
+
+    Row numbers are file lines (header = 1); `row_offset` counts the data rows before `df` (chunks).
+    """
+    if col not in df.columns:
+        raise DataError(f"{source}: column `{col}` not found; columns are {list(df.columns)}")
+    s = df[col]
+    if pd.api.types.is_bool_dtype(s):
+        return s.astype("float64")
+    if pd.api.types.is_float_dtype(s):
+        values = s  # already numbers (float32 stays float32: no copy for large files)
+    elif pd.api.types.is_numeric_dtype(s):
+        values = s.astype("float64")
+    else:
+        values = pd.to_numeric(s, errors="coerce")
+    suspect = values.isna().to_numpy() & s.notna().to_numpy()
+    bad = pd.Series(False, index=s.index)
+    if suspect.any():  # text cells that did not parse (blank ones are missing values, not errors)
+        bad[suspect] = s[suspect].astype(str).str.strip() != ""
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy()) + 2 + row_offset).tolist()
+        examples = ", ".join(f"row {r}: {str(s.iloc[r - 2 - row_offset])[:30]!r}" for r in rows[:3])
+        more = f" and {len(rows) - 3} more" if len(rows) > 3 else ""
+        raise DataError(
+            f"{source}: column `{col}` expected numbers, found text in {len(rows)} row(s) ({examples}{more})"
+        )
+    if not pd.api.types.is_float_dtype(values):
+        values = values.astype("float64")
+    arr = values.to_numpy()
+    finite = np.isfinite(arr) | np.isnan(arr)
+    if not finite.all():
+        rows = (np.flatnonzero(~finite) + 2 + row_offset).tolist()
+        raise DataError(
+            f"{source}: column `{col}` has infinite values in row(s) {rows[:5]}; expected finite numbers"
+        )
+    big = np.abs(arr) > 1e30
+    if big.any():
+        rows = (np.flatnonzero(big) + 2 + row_offset).tolist()
+        raise DataError(f"{source}: column `{col}` has values beyond ±1e30 in row(s) {rows[:5]}")
+    return values
+
+
+def check_columns(df: pd.DataFrame, cols: list[str], source: str, role: str) -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise DataError(f"{source}: {role} column(s) {missing} not found; columns are {list(df.columns)}")
+
+
+def resolve_series_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[str | None, list[str], list[str]]:
+    """(time column, targets, covariates) from the settings, filling the gaps from the data."""
+    source = df.attrs.get("source", "data")
+    time_col = settings.time_col
+    if time_col:
+        check_columns(df, [time_col], source, "time")
+    else:
+        time_col = detect_time_column(df)
+    numeric = numeric_columns(df, exclude=(time_col,))
+    targets = list(settings.targets)
+    if targets:
+        check_columns(df, targets, source, "target")
+    else:
+        if not numeric:
+            raise DataError(
+                f"{source}: expected at least one numeric column to forecast, found none "
+                f"(columns: {list(df.columns)[:20]})"
+            )
+        targets = [numeric[0]]
+    if settings.features is None:
+        covariates = [c for c in numeric if c not in targets]
+    else:
+        check_columns(df, settings.features, source, "feature")
+        covariates = [c for c in settings.features if c not in targets and c != time_col]
+    return time_col, targets, covariates
+
+
+def resolve_sequence_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[str, str | None, str, list[str]]:
+    """(id column, order column, label column, feature columns) for long-format sequences."""
+    source = df.attrs.get("source", "data")
+    cols = list(df.columns)
+    id_col = settings.id_col or next((c for c in cols if c.lower() in ("sequence_id", "id", "seq_id", "series_id")), None)
+    label_col = settings.label_col or next((c for c in cols if c.lower() in ("label", "class", "target", "y")), None)
+    if id_col is None or label_col is None:
+        raise DataError(
+            f"{source}: classification needs a sequence id column and a label column "
+            f"(--id-col / --label-col); found columns {cols[:20]}"
+        )
+    order_col = settings.order_col
+    if order_col is None:
+        order_col = next((c for c in cols if c.lower() in ("t", "time", "step", "order", "timestep")), None)
+    check_columns(df, [c for c in (id_col, label_col, order_col) if c], source, "id/label/order")
+    if settings.features is None:
+        features = numeric_columns(df, exclude=(id_col, label_col, order_col))
+    else:
+        check_columns(df, settings.features, source, "feature")
+        features = list(settings.features)
+    if not features:
+        raise DataError(f"{source}: expected at least one numeric feature column besides id, order and label, found none")
+    return id_col, order_col, label_col, features

@@ -1,0 +1,244 @@
+"""Reading CSV files: encoding, dialect, header and size checks -> a DataFrame of strings and numbers.
+
+Problems raise `DataError` with a message naming the file, row (1-based line in the file, header = 1)
+and column, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pandas as pd
+
+from builder.limits import LimitError, describe
+from builder.limits import current as current_limits
+
+SNIFF_BYTES = 65_536
+
+class DataError(ValueError):
+    """Bad input data; the message names the file, row or column, what was expected and what was found."""
+
+
+
+
+Source = str | Path | bytes | IO[bytes]
+
+
+def read_head(source: Source) -> tuple[bytes, str]:
+    """First bytes of the source and a display name."""
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.exists():
+            raise DataError(f"{path}: file not found")
+        if path.is_dir():
+            raise DataError(f"{path}: expected a CSV file, found a directory")
+        with path.open("rb") as fh:
+            return fh.read(SNIFF_BYTES), str(path)
+    if isinstance(source, bytes):
+        return source[:SNIFF_BYTES], "upload"
+    pos = source.tell()
+    head = source.read(SNIFF_BYTES)
+    source.seek(pos)
+    return head, getattr(source, "name", "upload")
+
+
+def detect_encoding(head: bytes, name: str) -> str:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if head.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if b"\x00" in head:
+        raise DataError(f"{name}: expected a text CSV file, found binary content (NUL bytes)")
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as err:
+        if err.start < len(head) - 4:  # not just a multi-byte character cut by the sniff window
+            bad = sum(1 for b in head if b < 9 or 13 < b < 32)
+            if bad > len(head) // 100:
+                raise DataError(f"{name}: expected a text CSV file, found binary content") from None
+            return "latin-1"
+    return "utf-8"
+
+
+def sniff_dialect(text: str) -> tuple[str, str, str | None]:
+    """(separator, decimal mark, thousands separator) guessed from the first lines."""
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    sample = "\n".join(lines)
+    sep = ","
+    try:
+        sep = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        counts = {d: sample.count(d) for d in ",;\t|"}
+        sep = max(counts, key=counts.get) if any(counts.values()) else ","
+    decimal, thousands = ".", None
+    if sep == ";" and re.search(r"(^|;)\s*\"?-?\d+,\d+\"?\s*(;|$)", sample, flags=re.M):
+        decimal, thousands = ",", "."
+    elif sep != "," and re.search(r"\d,\d{3}", sample) or sep == "," and re.search(r"\"-?\d{1,3}(,\d{3})+(\.\d+)?\"", sample):
+        thousands = ","
+    return sep, decimal, thousands
+
+
+def load_table(source: Source, name: str | None = None, max_rows: int | None = None) -> pd.DataFrame:
+    """Read a CSV (path, bytes or binary file object) into a DataFrame of strings and numbers.
+
+    Detects encoding (UTF-8, UTF-8 with BOM, UTF-16, Latin-1), separator (, ; tab |), decimal commas
+    and thousands separators. The frame's `attrs["source"]` holds the display name and
+    `attrs["notices"]` what was assumed. Raises DataError for empty, binary or malformed files, and for
+    files beyond the limits of `builder.limits` (columns are counted from the header before reading;
+    rows while reading). `max_rows` reads only the first rows (a preview) instead of refusing more.
+    """
+    head, default_name = read_head(source)
+    name = name or default_name
+    try:
+        limits = current_limits()
+    except LimitError as err:
+        raise DataError(str(err)) from None
+    if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+        raise DataError(f"{name}: the file is empty; expected a header row and data rows")
+    encoding = detect_encoding(head, name)
+    head_text = head.decode(encoding, errors="ignore")
+    sep, decimal, thousands = sniff_dialect(head_text)
+    notices: list[str] = []
+    if encoding == "utf-16":
+        notices.append("read as UTF-16 text")
+    if encoding == "utf-8-sig":
+        notices.append("removed the UTF-8 byte-order mark at the start of the file")
+    if encoding == "latin-1":
+        notices.append("the file is not valid UTF-8; read as Latin-1")
+    if sep != ",":
+        notices.append(f"separator detected: {sep!r}")
+    if decimal == ",":
+        notices.append("decimal commas detected")
+    elif thousands:
+        notices.append(f"numbers with a thousands separator {thousands!r} read as plain numbers")
+
+    header, complete = _header_fields(head_text, sep)
+    if len(header) > limits.max_columns:
+        more = "" if complete else "at least "
+        raise DataError(
+            f"{name}: the header has {more}{len(header)} columns; {describe('max_columns', limits.max_columns)}"
+        )
+    names = [h.strip() for h in (header if complete else header[:-1])]
+    dupes = sorted({n for n in names if n and names.count(n) > 1})
+    if dupes:
+        raise DataError(f"{name}: duplicate column names {dupes}; expected each column name once")
+
+    if isinstance(source, bytes):
+        handle: Any = io.BytesIO(source)
+    else:
+        handle = source
+    cap = max_rows if max_rows is not None else limits.max_rows + 1
+    try:
+        df = pd.read_csv(
+            handle, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
+            skipinitialspace=True, nrows=cap, low_memory=False,
+        )
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: the file is empty; expected a header row and data rows") from None
+    except pd.errors.ParserError as err:
+        raise DataError(f"{name}: {_parser_message(str(err))}") from None
+    except UnicodeDecodeError as err:
+        raise DataError(f"{name}: text is not valid {encoding} at byte {err.start}") from None
+    if df.shape[0] == 0:
+        raise DataError(f"{name}: the file has a header ({len(df.columns)} columns) but no data rows")
+    if max_rows is None and len(df) > limits.max_rows:
+        raise DataError(f"{name}: more than {limits.max_rows:,} rows; {describe('max_rows', limits.max_rows)}")
+    if len(df.columns) > limits.max_columns:
+        raise DataError(f"{name}: {len(df.columns)} columns; {describe('max_columns', limits.max_columns)}")
+    df.columns = [str(c).strip() for c in df.columns]
+    dupes = _duplicate_columns(df.columns) if not complete else []
+    if dupes:
+        raise DataError(f"{name}: duplicate column names {dupes}; expected each column name once")
+    _check_field_sizes(df, source, name, limits.max_field_chars)
+    if len(df.columns) > 1 and df.iloc[:, -1].isna().any():
+        _check_short_rows(source, encoding, sep, len(df.columns), name)
+    unnamed = [c for c in df.columns if c.startswith("Unnamed: ") and df[c].isna().all()]
+    if unnamed:
+        df = df.drop(columns=unnamed)
+        notices.append(f"dropped {len(unnamed)} empty unnamed column(s) (trailing separators)")
+    df.attrs["source"] = name
+    df.attrs["notices"] = notices
+    return df
+
+
+def _header_fields(head_text: str, sep: str) -> tuple[list[str], bool]:
+    """The header's fields from the first bytes, and whether the whole header line was among them."""
+    first, newline, _ = head_text.lstrip("\ufeff").partition("\n")
+    try:
+        fields = next(csv.reader([first.rstrip("\r")], delimiter=sep), [])
+    except csv.Error:
+        fields = first.split(sep)
+    return fields, bool(newline)
+
+
+def _source_size(source: Source) -> int | None:
+    if isinstance(source, (str, Path)):
+        return Path(source).stat().st_size
+    if isinstance(source, bytes):
+        return len(source)
+    return None
+
+
+def _check_field_sizes(df: pd.DataFrame, source: Source, name: str, limit: int) -> None:
+    """Refuse a cell longer than `limit` characters (only text columns of a file larger than the limit)."""
+    size = _source_size(source)
+    if size is not None and size <= limit:
+        return
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            continue
+        lengths = s.astype("string").str.len()
+        if lengths.max(skipna=True) is not pd.NA and lengths.max(skipna=True) > limit:
+            row = int(np.argmax(lengths.fillna(0).to_numpy()))
+            raise DataError(
+                f"{name}: row {row + 2}, column `{col}` has a field of {int(lengths.iloc[row]):,} characters; "
+                f"{describe('max_field_chars', limit)}"
+            )
+
+
+def _check_short_rows(source: Source, encoding: str, sep: str, n_columns: int, name: str) -> None:
+    """Rows with fewer fields than the header (pandas would fill them with missing values silently)."""
+    if isinstance(source, (str, Path)):
+        fh: Any = open(source, encoding=encoding, newline="")  # noqa: SIM115 (closed below)
+    elif isinstance(source, bytes):
+        fh = io.TextIOWrapper(io.BytesIO(source), encoding=encoding, newline="")
+    else:
+        pos = source.tell()
+        source.seek(0)
+        fh = io.TextIOWrapper(io.BytesIO(source.read()), encoding=encoding, newline="")
+        source.seek(pos)
+    try:
+        reader = csv.reader(fh, delimiter=sep, skipinitialspace=True)
+        next(reader, None)
+        for record in reader:
+            if record and any(f.strip() for f in record) and len(record) < n_columns:
+                raise DataError(
+                    f"{name}: row {reader.line_num} has {len(record)} fields, expected {n_columns} "
+                    "like the header (ragged row)"
+                )
+    except (csv.Error, UnicodeDecodeError):
+        return
+    finally:
+        fh.close()
+
+
+def _duplicate_columns(columns: pd.Index) -> list[str]:
+    """Names that pandas de-duplicated as `name.1`, `name.2` (or that repeat outright)."""
+    names = list(columns)
+    seen = set(names)
+    dupes = [n for n in names if re.fullmatch(r".+\.\d+", n) and n.rsplit(".", 1)[0] in seen]
+    return sorted({n.rsplit(".", 1)[0] for n in dupes} | {n for n in names if names.count(n) > 1})
+
+
+def _parser_message(msg: str) -> str:
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", msg)
+    if m:
+        exp, line, saw = m.groups()
+        return f"row {line} has {saw} fields, expected {exp} like the header (ragged row)"
+    return f"could not parse the CSV ({msg.strip().splitlines()[-1]})"

@@ -1,0 +1,201 @@
+"""Labelled sequences for classification: long-format rows grouped, padded with NaN, split by sequence.
+
+x: [N, L, F] float32 raw values, NaN-padded at the end (the model masks the padding); y: [N] class
+indices; the split is stratified by class. Scalers are fit on the training sequences' real steps only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from builder.data.columns import check_columns, empty_columns, resolve_sequence_columns, to_numeric
+from builder.data.read import DataError
+from builder.data.scaler import Scaler
+from builder.data.series import check_window_count
+from builder.spec import DataSettings, ModelSpec
+
+
+@dataclass(frozen=True)
+class SequenceData:
+    """Labelled sequences ready for classification, fully resolved and never changed after construction.
+
+    x: [N, L, F] float32 raw values, NaN-padded at the end (`inputs` names the F columns); y: [N] class
+    indices into `classes`; ids: [N] sequence ids; lengths: [N] real steps; split: [N] strings
+    "train" / "val" / "test". `x_scaler` is fit on the real (unpadded) steps of the training sequences.
+    """
+
+    source: str
+    x: np.ndarray
+    y: np.ndarray
+    ids: np.ndarray
+    classes: tuple[str, ...]
+    inputs: tuple[str, ...]
+    lengths: np.ndarray
+    split: np.ndarray
+    id_col: str
+    order_col: str | None
+    label_col: str
+    x_scaler: Scaler
+    notices: tuple[str, ...] = ()
+
+    @property
+    def lookback(self) -> int:
+        return int(self.x.shape[1])
+
+
+def prepare_sequences(
+    df: pd.DataFrame, spec: ModelSpec, test_df: pd.DataFrame | None = None, classes: list[str] | None = None,
+) -> SequenceData:
+    """Group long-format rows into padded sequences and split them by sequence (stratified).
+
+    With `test_df`, its sequences are the test part and the validation part comes from `df`.
+    """
+    settings = spec.data
+    source = df.attrs.get("source", "data")
+    id_col, order_col, label_col, features = resolve_sequence_columns(df, settings)
+    parts = [(df, None)] if test_df is None else [(df, "trainval"), (test_df, "test")]
+    xs, ys, ids, lengths, tags = [], [], [], [], []
+    notices = list(df.attrs.get("notices", []))
+    for frame, tag in parts:
+        f_ids, f_xs, f_labels, miss = group_sequences(frame, id_col, order_col, features, label_col, settings.missing)
+        notices += miss
+        xs += f_xs
+        ys += f_labels
+        ids += f_ids
+        lengths += [len(x) for x in f_xs]
+        tags += [tag] * len(f_xs)
+    check_window_count(len(xs), "sequences", source)
+    ignored = [c for c in empty_columns(df) if c not in features and c not in (id_col, order_col, label_col)]
+    if ignored:
+        notices.append(f"column(s) {ignored} are empty; ignored")
+    class_list = classes or sorted(set(ys), key=_label_sort_key)
+    if len(class_list) < 2:
+        raise DataError(f"{source}: label column `{label_col}` has a single class {class_list}; classification needs at least two")
+    unknown = sorted({y for y in ys if y not in class_list})
+    if unknown:
+        raise DataError(f"{source}: labels {unknown[:5]} are not among the model's classes {class_list[:10]}")
+    max_len = max(lengths)
+    lookback = settings.lookback or max_len
+    if max(lengths) > 20 * max(1, min(lengths)):
+        notices.append(f"sequence lengths range from {min(lengths)} to {max(lengths)}; short ones are padded and masked")
+    x, truncated = pad_sequences(xs, lookback, len(features))
+    if truncated:
+        notices.append(f"{truncated} sequence(s) longer than lookback {lookback} were cut to their last {lookback} steps")
+    y = np.array([class_list.index(v) for v in ys], dtype=np.int64)
+    split = _split_sequences(y, np.array(tags, dtype=object), settings, spec.training.seed, source)
+    train_rows = x[split == "train"].reshape(-1, len(features))
+    train_rows = train_rows[~np.isnan(train_rows).all(axis=1)]
+    return SequenceData(
+        source=source, x=x, y=y, ids=np.array(ids), classes=tuple(class_list), inputs=tuple(features),
+        lengths=np.array(lengths), split=split, id_col=id_col, order_col=order_col, label_col=label_col,
+        x_scaler=Scaler(settings.scaler).fit(train_rows), notices=tuple(notices),
+    )
+
+
+def group_sequences(
+    frame: pd.DataFrame, id_col: str, order_col: str | None, features: list[str], label_col: str | None,
+    missing: str = "interpolate",
+) -> tuple[list[Any], list[np.ndarray], list[str], list[str]]:
+    """Long-format rows -> (ids, sequences [len_i, F] float32 raw, labels (empty without label_col), notices).
+
+    Rows are ordered by `order_col` within each sequence (file order when None).
+    """
+    src = frame.attrs.get("source", "data")
+    check_columns(frame, [id_col, *features] + ([label_col] if label_col else []), src, "sequence")
+    num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
+    num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)
+    grouped = pd.DataFrame({"_id": frame[id_col].to_numpy()})
+    grouped["_order"] = frame[order_col].to_numpy() if order_col else np.arange(len(frame))
+    if label_col:
+        labels = frame[label_col]
+        unlabelled = labels.isna() | (labels.astype(str).str.strip() == "")
+        if unlabelled.any():
+            rows = (np.flatnonzero(unlabelled.to_numpy()) + 2).tolist()
+            raise DataError(
+                f"{src}: label column `{label_col}` is empty in {len(rows)} row(s) (first: {rows[:5]}); "
+                "every sequence needs a label"
+            )
+        grouped["_label"] = labels.astype(str).to_numpy()
+    grouped = pd.concat([grouped, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
+    ids, xs, out_labels = [], [], []
+    for sid, g in grouped.groupby("_id", sort=False):
+        if label_col:
+            labs = g["_label"].unique()
+            if len(labs) > 1:
+                raise DataError(f"{src}: sequence {sid!r} has several labels {list(labs)[:4]}; expected one label per sequence")
+            out_labels.append(str(labs[0]))
+        xs.append(g[features].to_numpy(dtype=np.float32))
+        ids.append(sid)
+    return ids, xs, out_labels, notices
+
+
+def pad_sequences(xs: list[np.ndarray], lookback: int, n_features: int) -> tuple[np.ndarray, int]:
+    """Stack sequences into [N, lookback, F], NaN-padded at the end; longer ones keep their last steps.
+
+    Returns (array, number of sequences that were cut).
+    """
+    x = np.full((len(xs), lookback, n_features), np.nan, dtype=np.float32)
+    truncated = 0
+    for i, seq in enumerate(xs):
+        if len(seq) > lookback:
+            seq = seq[-lookback:]
+            truncated += 1
+        x[i, : len(seq)] = seq
+    return x, truncated
+
+
+def _label_sort_key(v: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(v))
+    except ValueError:
+        return (1, v)
+
+
+def _fill_missing_sequences(num: pd.DataFrame, ids: pd.Series, policy: str, source: str) -> tuple[pd.DataFrame, list[str]]:
+    total = int(num.isna().sum().sum())
+    if total == 0:
+        return num, []
+    if policy == "refuse":
+        first = int(np.flatnonzero(num.isna().any(axis=1).to_numpy())[0]) + 2
+        raise DataError(f"{source}: {total} missing values (first in row {first}); the missing-value policy is `refuse`")
+    grouped = num.groupby(ids.to_numpy(), sort=False)
+    if policy == "ffill":
+        out = grouped.ffill().fillna(grouped.bfill())
+    else:
+        out = grouped.transform(lambda s: s.interpolate(limit_direction="both"))
+    out = out.fillna(0.0)
+    return out, [f"filled {total} missing values within their sequences ({'forward-fill' if policy == 'ffill' else 'interpolation'})"]
+
+
+def _split_sequences(y: np.ndarray, tags: np.ndarray, settings: DataSettings, seed: int, source: str) -> np.ndarray:
+    """Stratified split by sequence into train / val / test (test fixed when a test file was given)."""
+    from sklearn.model_selection import train_test_split
+
+    split = np.full(len(y), "train", dtype=object)
+    idx = np.arange(len(y))
+    pool = idx[tags != "test"]
+    split[tags == "test"] = "test"
+    test_frac = 0.0 if (tags == "test").any() else settings.test_fraction
+    val_frac = settings.val_fraction
+
+    def _take(candidates: np.ndarray, frac: float) -> np.ndarray:
+        n = int(round(len(candidates) * frac))
+        if n == 0 or frac == 0:
+            return np.zeros(0, dtype=int)
+        counts = np.bincount(y[candidates])
+        strat = y[candidates] if counts[counts > 0].min() >= 2 and n >= (counts > 0).sum() else None
+        _, taken = train_test_split(candidates, test_size=n, stratify=strat, random_state=seed)
+        return taken
+
+    test_idx = _take(pool, test_frac)
+    split[test_idx] = "test"
+    rest = np.setdiff1d(pool, test_idx)
+    val_idx = _take(rest, val_frac / max(1e-9, 1 - test_frac))
+    split[val_idx] = "val"
+    if (split == "train").sum() == 0:
+        raise DataError(f"{source}: {len(y)} sequences are too few to split into train / val / test")
+    return split

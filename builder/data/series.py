@@ -1,0 +1,310 @@
+"""Wide time series for forecasting: time axis, missing values, chronological split, scalers.
+
+Rows [0, n_train) train, [n_train, n_train + n_val) validation, the rest test. A window starting at row
+s reads inputs `values[s : s + lookback]` and targets `values[s + lookback : s + lookback + horizon]`
+and belongs to the part that holds all its target rows. Scalers are fit on the training rows only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from builder.data.columns import check_columns, empty_columns, resolve_series_columns, to_numeric
+from builder.data.read import DataError
+from builder.data.scaler import Scaler
+from builder.limits import current as current_limits
+from builder.limits import describe
+from builder.spec import ModelSpec
+
+
+@dataclass(frozen=True)
+class SeriesData:
+    """A wide time series ready for windowing, fully resolved and never changed after construction.
+
+    values: [T, F] float32 raw inputs, the targets first, then the covariates (`inputs` names the F
+    columns in that order); time: [T] timestamps or None. Rows [0, n_train) train,
+    [n_train, n_train + n_val) validation, the rest test. The scalers are fit on the training rows:
+    `x_scaler` over all F inputs, `y_scaler` over the targets.
+    """
+
+    source: str
+    values: np.ndarray
+    time: pd.DatetimeIndex | None
+    time_col: str | None
+    targets: tuple[str, ...]
+    covariates: tuple[str, ...]
+    lookback: int
+    horizon: int
+    n_train: int
+    n_val: int
+    season_length: int
+    freq: str | None
+    x_scaler: Scaler
+    y_scaler: Scaler
+    notices: tuple[str, ...] = ()
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The model's input columns in order: targets, then covariates."""
+        return self.targets + self.covariates
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def target_values(self) -> np.ndarray:
+        """[T, n_targets] raw target values."""
+        return self.values[:, : len(self.targets)]
+
+    def window_range(self, part: str) -> tuple[int, int]:
+        """[lo, hi) of the start rows s of one part's windows; a window's targets are rows [s+L, s+L+H).
+
+        A window belongs to the part that holds all of its target rows.
+        """
+        L, H, T = self.lookback, self.horizon, self.n_rows
+        lo, hi = {
+            "train": (0, self.n_train),
+            "val": (self.n_train, self.n_train + self.n_val),
+            "test": (self.n_train + self.n_val, T),
+            "all": (0, T),
+        }[part]
+        first_target = max(lo, L)
+        last_target = hi - H  # start of the last full horizon
+        if last_target < first_target:
+            return (0, 0)
+        return (first_target - L, last_target - L + 1)
+
+    def window_starts(self, part: str) -> np.ndarray:
+        """Start rows of one part's windows, as an array (small parts; evaluation)."""
+        lo, hi = self.window_range(part)
+        return np.arange(lo, hi, dtype=np.int64)
+
+
+def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, split: tuple[int, int] | None = None) -> SeriesData:
+    """Validate a wide time series and split it chronologically; scalers fit on the training rows.
+
+    `lookback` is the resolved input length (the task decides its default); `split` fixes
+    (train rows, validation rows) instead of the spec's fractions.
+    """
+    settings = spec.data
+    source = df.attrs.get("source", "data")
+    notices = list(df.attrs.get("notices", []))
+    time_col, targets, covariates = resolve_series_columns(df, settings)
+    columns = targets + covariates
+    ignored = [c for c in empty_columns(df) if c not in columns and c != time_col]
+    if ignored:
+        notices.append(f"column(s) {ignored} are empty; ignored")
+    time, table, freq, read_notices = read_series(df, time_col, columns, settings.missing)
+    notices += read_notices
+    return series_from_arrays(
+        spec, source, table.to_numpy(dtype=np.float32), time, time_col, targets, covariates, freq, notices,
+        lookback, split,
+    )
+
+
+def series_from_arrays(
+    spec: ModelSpec, source: str, values: np.ndarray, time: pd.DatetimeIndex | None, time_col: str | None,
+    targets: list[str], covariates: list[str], freq: str | None, notices: list[str], lookback: int,
+    split: tuple[int, int] | None = None,
+) -> SeriesData:
+    """Split checked values [T, targets + covariates] float32 in time order and fit the scalers on train.
+
+    `split`: (train rows, validation rows) when the caller fixed them (a separate test file), else
+    from the spec's fractions.
+    """
+    settings = spec.data
+    columns = targets + covariates
+    horizon = settings.horizon
+    T = len(values)
+    n_train, n_val = split or split_sizes(T, settings.val_fraction, settings.test_fraction, horizon)
+    if n_train < lookback + horizon:
+        need = next(t for t in range(T + 1, 10 * (T + lookback + horizon) + 100)
+                    if split_sizes(t, settings.val_fraction, settings.test_fraction, horizon)[0] >= lookback + horizon)
+        raise DataError(
+            f"{source}: {T} rows are too few for lookback {lookback} + horizon {horizon} with "
+            f"val {settings.val_fraction:.0%} and test {settings.test_fraction:.0%}; need at least "
+            f"{need} rows (or a shorter lookback / horizon)"
+        )
+    check_window_count(max(0, T - lookback - horizon + 1) // settings.stride, "windows", source)
+    train = values[:n_train]
+    constant = [c for j, c in enumerate(columns) if np.nanmin(train[:, j]) == np.nanmax(train[:, j])]
+    if constant:
+        notices.append(f"column(s) {constant} are constant in the training part; they carry no signal")
+    season = settings.season_length or season_from_freq(freq)
+    if season >= n_train:
+        notices.append(f"season length {season} is not shorter than the training part; using 1")
+        season = 1
+    return SeriesData(
+        source=source, values=values, time=time, time_col=time_col, targets=tuple(targets),
+        covariates=tuple(covariates), lookback=lookback, horizon=horizon, n_train=n_train, n_val=n_val,
+        season_length=season, freq=freq, x_scaler=Scaler(settings.scaler).fit(train),
+        y_scaler=Scaler(settings.scaler).fit(train[:, : len(targets)]), notices=tuple(notices),
+    )
+
+
+def check_window_count(n: int, what: str, source: str) -> None:
+    limit = current_limits().max_windows
+    if n > limit:
+        raise DataError(f"{source}: {n:,} {what}; {describe('max_windows', limit)} (use a larger stride or fewer rows)")
+
+
+def read_series(
+    df: pd.DataFrame, time_col: str | None, columns: list[str], missing: str,
+) -> tuple[pd.DatetimeIndex | None, pd.DataFrame, str | None, list[str]]:
+    """Numeric columns in time order with missing values handled.
+
+    Returns (time index or None, table [T, len(columns)] float64, inferred frequency, notices).
+    """
+    source = df.attrs.get("source", "data")
+    notices: list[str] = []
+    table = pd.DataFrame({c: to_numeric(df, c, source) for c in columns})
+    for c in columns:
+        if table[c].isna().all():
+            raise DataError(f"{source}: column `{c}` is empty; expected numbers")
+    time = None
+    freq = None
+    if time_col:
+        time, table, time_notices = _parse_time(df[time_col], table, source, time_col)
+        notices += time_notices
+        freq = infer_freq(time)
+    table, miss_notices = fill_missing(table, missing, source)
+    notices += miss_notices
+    if time is not None and len(time) != len(table):
+        time = time[table.index]
+    return time, table.reset_index(drop=True), freq, notices
+
+
+def split_sizes(n_rows: int, val_fraction: float, test_fraction: float, horizon: int) -> tuple[int, int]:
+    """(train rows, validation rows) of a chronological split; the test part is the rest.
+
+    Held-out parts get at least `horizon` rows when their fraction is positive.
+    """
+    n_test = max(int(round(n_rows * test_fraction)), horizon) if test_fraction > 0 else 0
+    n_val = max(int(round(n_rows * val_fraction)), horizon) if val_fraction > 0 else 0
+    return n_rows - n_val - n_test, n_val
+
+
+def _parse_time(raw: pd.Series, table: pd.DataFrame, source: str, col: str) -> tuple[pd.DatetimeIndex, pd.DataFrame, list[str]]:
+    notices: list[str] = []
+    if pd.api.types.is_numeric_dtype(raw):
+        if ((raw >= 1000) & (raw <= 2500)).all():
+            parsed = pd.to_datetime(raw.astype("Int64").astype(str), format="%Y", errors="coerce")
+        else:
+            raise DataError(f"{source}: time column `{col}` holds numbers, expected dates or times")
+    else:
+        text = raw.astype("string")
+        try:
+            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+        except (ValueError, TypeError):
+            parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+            notices.append(f"time column `{col}` mixes time-zone offsets; converted to UTC")
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype) or getattr(parsed.dt, "tz", None) is not None:
+            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    bad = parsed.isna()
+    if bad.any():
+        rows = (np.flatnonzero(bad.to_numpy()) + 2).tolist()
+        examples = ", ".join(f"row {r}: {str(raw.iloc[r - 2])[:30]!r}" for r in rows[:3])
+        raise DataError(f"{source}: time column `{col}` expected dates, found {len(rows)} unreadable ({examples})")
+    order = np.argsort(parsed.to_numpy(), kind="stable")
+    if not (order == np.arange(len(order))).all():
+        notices.append(f"rows were not in time order; sorted by `{col}`")
+        parsed = parsed.iloc[order]
+        table = table.iloc[order]
+    dup = parsed.duplicated(keep=False).to_numpy()
+    if dup.any():
+        positions = np.flatnonzero(dup)
+        lines = (table.index.to_numpy()[positions] + 2).tolist()
+        raise DataError(
+            f"{source}: time column `{col}` has {int(dup.sum())} rows with duplicate timestamps "
+            f"(first: {parsed.iloc[positions[0]]} in rows {lines[:4]}); expected one row per step"
+        )
+    index = pd.DatetimeIndex(parsed.to_numpy())
+    if len(index) > 2:
+        deltas = np.diff(index.asi8)
+        med = np.median(deltas)
+        irregular = int((np.abs(deltas - med) > 0.5 * med).sum()) if med > 0 else 0
+        if irregular and infer_freq(index) is None:
+            notices.append(f"the time axis has {irregular} irregular gap(s); steps are treated as equally spaced")
+    table = table.copy()
+    table.index = range(len(table))
+    return index, table, notices
+
+
+def infer_freq(time: pd.DatetimeIndex | None) -> str | None:
+    if time is None or len(time) < 3:
+        return None
+    try:
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            offset = pd.infer_freq(time[: min(len(time), 1000)])
+    except (TypeError, ValueError, KeyError):
+        return None
+    return None if offset is None else getattr(offset, "freqstr", str(offset))
+
+
+def season_from_freq(freq: str | None) -> int:
+    """Season length for a pandas frequency string: daily 7, weekly 52, monthly 12, quarterly 4 ..."""
+    if not freq:
+        return 1
+    base = re.sub(r"^\d+", "", freq.split("-")[0]).upper()
+    mult = re.match(r"^(\d+)", freq)
+    n = int(mult.group(1)) if mult else 1
+    table = {"D": 7, "B": 5, "W": 52, "M": 12, "MS": 12, "ME": 12, "Q": 4, "QS": 4, "QE": 4,
+             "H": 24, "h": 24, "Y": 1, "YS": 1, "YE": 1, "A": 1, "AS": 1}
+    if base in ("H",):
+        return max(1, 24 // n)
+    if base in ("T", "MIN"):
+        return max(1, 24 * 60 // n)
+    if base == "S":
+        return max(1, 60 // n)
+    return table.get(base, 1)
+
+
+def fill_missing(table: pd.DataFrame, policy: str, source: str) -> tuple[pd.DataFrame, list[str]]:
+    n_missing = table.isna().sum()
+    total = int(n_missing.sum())
+    if total == 0:
+        return table, []
+    where = ", ".join(f"`{c}`: {int(n)}" for c, n in n_missing.items() if n)
+    if policy == "refuse":
+        first = int(np.flatnonzero(table.isna().any(axis=1).to_numpy())[0]) + 2
+        raise DataError(
+            f"{source}: {total} missing values ({where}; first in row {first}); "
+            "the missing-value policy is `refuse` (choose interpolate, ffill or drop)"
+        )
+    if policy == "drop":
+        kept = table.dropna()
+        return kept, [f"dropped {len(table) - len(kept)} rows with missing values ({where})"]
+    if policy == "ffill":
+        filled = table.ffill().bfill()
+        return filled, [f"forward-filled {total} missing values ({where})"]
+    filled = table.interpolate(method="linear", limit_direction="both")
+    return filled, [f"interpolated {total} missing values linearly ({where})"]
+
+
+def prepare_series_with_test(df: pd.DataFrame, test_df: pd.DataFrame, spec: ModelSpec, lookback: int) -> SeriesData:
+    """Forecast with a separate test file: the test file's rows follow the training file's rows.
+
+    The training file is split into train / validation only; test windows have their targets in the
+    test file (their inputs may reach back into the training file, as they would in production).
+    """
+    settings = spec.data
+    source = df.attrs.get("source", "data")
+    time_col, targets, covariates = resolve_series_columns(df, settings)
+    check_columns(test_df, targets + covariates + ([time_col] if time_col else []), test_df.attrs.get("source", "test"), "test")
+    combined = pd.concat([df, test_df[df.columns.intersection(test_df.columns)]], ignore_index=True)
+    combined.attrs["source"] = source
+    combined.attrs["notices"] = [*df.attrs.get("notices", []), f"test part: the {len(test_df)} rows of the test file"]
+    n_test_rows = len(test_df)
+    frac_test = n_test_rows / len(combined)
+    n_val = split_sizes(len(combined), settings.val_fraction * (1 - frac_test), min(0.89 - settings.val_fraction, frac_test),
+                        settings.horizon)[1]
+    n_train = len(combined) - n_test_rows - n_val  # the boundary exactly at the start of the test file
+    if n_train < lookback + settings.horizon:
+        raise DataError(f"{source}: too few rows before the test file for lookback {lookback} + horizon {settings.horizon}")
+    sub = spec.updated(data={"time_col": time_col, "targets": targets, "features": covariates})
+    return prepare_series(combined, sub, lookback, split=(n_train, n_val))

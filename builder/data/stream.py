@@ -1,0 +1,133 @@
+"""Large time-series CSVs read in chunks into one float32 array, with bounded memory.
+
+`load_table` reads a whole file into a DataFrame, which holds every number as float64 and every
+timestamp as text: about 3x the float32 array for a wide numeric file. Above `STREAM_BYTES` (64 MiB,
+$RNN_STUDIO_STREAM_BYTES) a forecast's file is read here instead: the first rows go through
+`load_table` (dialect, columns, time column, all the usual checks), then the file is parsed in chunks of
+`CHUNK_ROWS` rows straight into a preallocated [T, k] float32 array and an int64 time array, with the
+same per-cell validation (`to_numeric`, row numbers counted from the file's first line).
+Peak memory: the float32 array, the time array and one chunk.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from builder.data.columns import resolve_series_columns, to_numeric
+from builder.data.read import DataError, detect_encoding, load_table, read_head, sniff_dialect
+from builder.data.series import SeriesData, fill_missing, infer_freq, series_from_arrays
+from builder.limits import current as current_limits
+from builder.limits import describe
+from builder.spec import ModelSpec
+
+STREAM_BYTES = int(os.environ.get("RNN_STUDIO_STREAM_BYTES", 64 * 2**20))
+CHUNK_ROWS = 1_000_000
+HEAD_ROWS = 2_000
+
+
+def should_stream(path: str | Path) -> bool:
+    """True for a file on disk larger than STREAM_BYTES."""
+    try:
+        return Path(path).stat().st_size > STREAM_BYTES
+    except (OSError, TypeError):
+        return False
+
+
+def count_data_rows(path: str | Path) -> int:
+    """Number of lines after the header (a final line without newline counts; blank last line does not)."""
+    n, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        while block := fh.read(16 * 2**20):
+            n += block.count(b"\n")
+            last = block[-1:]
+    if last != b"\n":
+        n += 1
+    return n - 1
+
+
+def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> SeriesData:
+    """Prepare a large wide time-series CSV for forecasting, chunk by chunk (see module docstring)."""
+    path = Path(path)
+    source = str(path)
+    head = load_table(path, max_rows=HEAD_ROWS)
+    time_col, targets, covariates = resolve_series_columns(head, spec.data)
+    columns = targets + covariates
+    raw_head, _ = read_head(path)
+    encoding = detect_encoding(raw_head, source)
+    sep, decimal, thousands = sniff_dialect(raw_head.decode(encoding, errors="ignore"))
+    n = count_data_rows(path)
+    limit = current_limits().max_rows
+    if n > limit:
+        raise DataError(f"{source}: {n:,} rows; {describe('max_rows', limit)}")
+    values = np.empty((n, len(columns)), dtype=np.float32)
+    stamps = np.empty(n, dtype="datetime64[ns]") if time_col else None
+    usecols = ([time_col] if time_col else []) + columns
+    time_format = _time_format(head[time_col]) if time_col else None
+    row = 0
+    reader = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding, usecols=usecols,
+                         chunksize=CHUNK_ROWS, skipinitialspace=True)
+    try:
+        for chunk in reader:
+            m = len(chunk)
+            if row + m > n:
+                raise DataError(f"{source}: more rows than counted ({row + m} > {n}); is the file being written?")
+            for j, col in enumerate(columns):
+                values[row : row + m, j] = to_numeric(chunk, col, source, row_offset=row).to_numpy()
+            if stamps is not None:
+                stamps[row : row + m] = _parse_chunk_times(chunk[time_col], time_format, source, time_col, row)
+            row += m
+    except (pd.errors.ParserError, ValueError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{source}: could not parse rows {row + 2}-{row + CHUNK_ROWS + 1} ({str(err).splitlines()[-1]})") from None
+    values = values[:row]
+    notices = list(head.attrs.get("notices", [])) + [f"large file ({row:,} rows) read in chunks of {CHUNK_ROWS:,} rows"]
+    time = None
+    freq = None
+    if stamps is not None:
+        stamps = stamps[:row]
+        order_ok = bool(np.all(stamps[1:] > stamps[:-1]))
+        if not order_ok:
+            order = np.argsort(stamps, kind="stable")
+            stamps, values = stamps[order], values[order]
+            dup = np.flatnonzero(stamps[1:] == stamps[:-1])
+            if len(dup):
+                raise DataError(f"{source}: time column `{time_col}` has duplicate timestamps (first: {stamps[dup[0]]}); expected one row per step")
+            notices.append(f"rows were not in time order; sorted by `{time_col}`")
+        time = pd.DatetimeIndex(stamps)
+        freq = infer_freq(time)
+    if np.isnan(values).any():
+        frame = pd.DataFrame(values, columns=columns, copy=False)
+        frame, miss = fill_missing(frame, spec.data.missing, source)
+        notices += miss
+        if len(frame) != len(values) and time is not None:
+            time = time[frame.index.to_numpy()]
+        values = frame.to_numpy(dtype=np.float32)
+    return series_from_arrays(spec, source, values, time, time_col, targets, covariates, freq, notices, lookback)
+
+
+def _time_format(sample: pd.Series) -> str | None:
+    """The strftime format that parses the head's timestamps, if one of the common ones does."""
+    text = sample.dropna().astype(str).head(200)
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%d.%m.%Y", "%m/%d/%Y"):
+        try:
+            pd.to_datetime(text, format=fmt)
+            return fmt
+        except (ValueError, TypeError):
+            continue
+    return None
+
+
+def _parse_chunk_times(raw: pd.Series, fmt: str | None, source: str, col: str, row_offset: int) -> np.ndarray:
+    parsed = pd.to_datetime(raw, format=fmt or "mixed", errors="coerce", utc=fmt is None)
+    if getattr(parsed.dt, "tz", None) is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        rows = (np.flatnonzero(bad) + 2 + row_offset).tolist()
+        raise DataError(f"{source}: time column `{col}` expected dates, found {len(rows)} unreadable (first in row {rows[0]}: {raw.iloc[rows[0] - 2 - row_offset]!r})")
+    return parsed.to_numpy(dtype="datetime64[ns]")

@@ -1,0 +1,82 @@
+"""Files we write: atomic replacement, strict JSON, and user-given names kept inside their folder.
+
+Every file is written under a temporary name in the same directory and renamed into place, so no
+reader sees half a file. JSON is strict (RFC 8259): a NaN or infinity is an error here, not a
+`NaN` token that browsers' and most languages' parsers reject; callers turn undefined values into
+`null` with a reason first (see `builder.tasks.base.finite_or_none`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` to `path` via a temporary file in the same directory and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def dumps(obj: Any, indent: int | None = 2) -> str:
+    """Strict JSON text of `obj` (NumPy scalars and arrays as numbers and lists); NaN raises ValueError."""
+    return json.dumps(obj, indent=indent, default=_json_default, allow_nan=False)
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    """`obj` as strict, indented JSON, written atomically."""
+    atomic_write_text(path, dumps(obj) + "\n")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"not strict JSON: {name}")
+
+
+def loads_strict(text: str) -> Any:
+    """Parse JSON text, refusing the NaN / Infinity tokens that Python's json module accepts by default."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
+def read_json(path: str | Path, default: Any = None) -> Any:
+    """The JSON in `path`, or `default` when the file is missing or not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return default
+
+
+def _json_default(o: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(o, np.generic):
+            return o.item()
+        if isinstance(o, np.ndarray):
+            return o.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(o)
+
+
+def safe_child(root: str | Path, name: str) -> Path:
+    """root/name for a user-given name, refusing anything that would leave `root` (.., absolute paths)."""
+    root = Path(root).resolve()
+    if not name or name.strip() != name or "/" in name or "\\" in name or name in (".", "..") or "\x00" in name:
+        raise ValueError(f"invalid name {name!r}: expected a plain name without path separators")
+    child = (root / name).resolve()
+    if child.parent != root:
+        raise ValueError(f"invalid name {name!r}: it would leave {root}")
+    return child

@@ -1,0 +1,85 @@
+"""Spec + resolved data record -> keras.Model (functional API). The only place where layers are made.
+
+`build_model(spec, resolved)` returns the trainable network: raw inputs [batch, input_length,
+n_features] (scaled inside by `Standardize`) -> the task's head (builder.tasks: scaled forecasts
+[batch, horizon, n_targets], or class probabilities [batch, n_classes]). The task's `raw_output`
+wraps it into the served model (raw units in and out).
+"""
+
+from __future__ import annotations
+
+import keras
+
+from builder.model.cells.registry import get_cell
+from builder.model.layers import AttentionPooling, Standardize
+from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock
+from builder.tasks.base import Resolved
+from builder.tasks.registry import get_task
+
+
+def recurrent_layer(block: RecurrentBlock, return_sequences: bool, name: str) -> keras.layers.Layer:
+    """One recurrent layer of `block` ([batch, time, ch] -> [batch, (time,) out]), bidirectional if asked.
+
+    The layer comes from the cell registry: builder.model.recurrent's Fused* subclasses of Keras's
+    RNN layers (same weights, config and results, with a fused whole-sequence loop on the CPU).
+    """
+    layer = get_cell(block.cell).make_layer(
+        block.units, block.proj_units, return_sequences=return_sequences, name=name,
+        dropout=block.dropout, recurrent_dropout=block.recurrent_dropout,
+    )
+    if block.bidirectional:
+        return keras.layers.Bidirectional(layer, merge_mode=block.merge_mode, name=f"bi_{name}")
+    return layer
+
+
+def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
+    """Build the network described by `spec` for the data `resolved` describes.
+
+    Input: [batch, resolved.input_length (None: any), resolved.n_features] raw values.
+    Output: the task's head (see builder.tasks), in scaled units for forecasts.
+    """
+    if resolved.n_features < 1:
+        raise ValueError(f"Received an invalid value for argument `n_features`, expected >= 1, got {resolved.n_features}")
+    task = get_task(spec.task)
+    inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
+    scaled = Standardize(resolved.n_features, mask_nan=task.masks_padding, name="standardize")(inputs)
+    x = scaled
+
+    blocks = spec.blocks
+    # the last recurrent layer before the head returns only its final output unless attention follows
+    seq_kinds = [b.kind for b in blocks if not isinstance(b, DenseBlock)]
+    last_rec = max(i for i, k in enumerate(seq_kinds) if k == "recurrent")
+    for i, block in enumerate(blocks):
+        if isinstance(block, ConvBlock):
+            x = keras.layers.Conv1D(
+                block.filters, block.kernel_size, padding=block.padding, activation=block.activation,
+                name=f"conv_{i}",
+            )(x)
+            if block.pool_size > 1:
+                x = keras.layers.MaxPooling1D(block.pool_size, padding="same", name=f"pool_{i}")(x)
+        elif isinstance(block, RecurrentBlock):
+            for j in range(block.num_layers):
+                is_final = i == last_rec and j == block.num_layers - 1
+                needs_seq = not is_final or (i + 1 < len(seq_kinds))
+                x = recurrent_layer(block, needs_seq, name=f"{block.cell}_{i}_{j}")(x)
+        elif isinstance(block, AttentionBlock):
+            x = AttentionPooling(block.units, name=f"attention_{i}")(x)
+        elif isinstance(block, DenseBlock):
+            x = keras.layers.Dense(block.units, activation=block.activation, name=f"dense_{i}")(x)
+            if block.dropout > 0:
+                x = keras.layers.Dropout(block.dropout, name=f"dropout_{i}")(x)
+    outputs = task.head(x, scaled, spec, resolved)
+    return keras.Model(inputs, outputs, name=_model_name(spec.name))
+
+
+def _model_name(name: str) -> str:
+    cleaned = "".join(c if c.isalnum() or c == "_" else "_" for c in name).strip("_")
+    return cleaned or "model"
+
+
+def model_facts(spec: ModelSpec, resolved: Resolved) -> tuple[int, str]:
+    """(trainable parameter count, Keras summary as plain text) from one build of the model."""
+    model = build_model(spec, resolved)
+    lines: list[str] = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line), line_length=100)
+    return int(sum(int(keras.ops.size(w)) for w in model.trainable_weights)), "\n".join(lines)

@@ -1,0 +1,128 @@
+"""The cell registry: one entry per recurrent cell, read by the spec, model building, the fused loop,
+size estimates, the diagram, the Design page, benchmarks and tests.
+
+Importing this module imports nothing heavy: classes are named as ``"module:attr"`` and loaded on
+first use, so the spec (and the app's first page) can list the cells without TensorFlow.
+
+To add a cell: write ``builder/model/cells/<name>.py`` (a ``GatedCell`` subclass, registered for
+serialization) and add one ``CellEntry`` to ``CELLS`` below; the contract test in
+tests/unit/test_cell_registry.py then builds, trains, saves and size-checks it. A cell without a
+fused form (``fused=None``) runs Keras's own loop.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+ParamFormula = Callable[[int, int, "int | None"], int]
+
+
+def gated_params(gate_blocks: int, bias_rows: int = 1, extra_per_unit: int = 0, projected: bool = False) -> ParamFormula:
+    """Weights of one direction of one layer of a gated cell with K = `gate_blocks` blocks of U units.
+
+    kernel D x KU, recurrent kernel O x KU (O = P when projected, else U), `bias_rows` x KU bias,
+    `extra_per_unit` x U further vectors (peepholes) and, when projected, a U x P projection.
+    """
+
+    def params(n_in: int, units: int, proj: int | None) -> int:
+        out = int(proj) if projected else units
+        total = gate_blocks * units * (n_in + out) + bias_rows * gate_blocks * units + extra_per_unit * units
+        return total + (units * out if projected else 0)
+
+    return params
+
+
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class CellEntry:
+    """Everything the program knows about one cell.
+
+    Attributes:
+        name: the spec's value for `RecurrentBlock.cell`.
+        label: what the UI shows.
+        projected: the state (and output) is a projection of size `proj_units` < `units`.
+        params: weights of one direction of one layer: ``params(n_in, units, proj_units)``.
+        cell: ``"module:Class"`` of the cell (a Keras cell, or a builder cell class).
+        layer: ``"module:Class"`` of a whole Keras RNN layer taking ``units`` (builtin cells: the Fused*
+            subclasses of LSTM / GRU / SimpleRNN); None: ``FusedRNN`` wraps an instance of `cell`.
+        fused: the family name of the cell's fused loop in builder.model.fused, or None.
+        twin: the ``torch.nn`` class that computes the same layer (with ``proj_size`` for projected
+            cells), for benchmarks; for a cell PyTorch lacks, the class that stands in for it.
+        twin_exact: False when `twin` is only a stand-in of similar cost.
+    """
+
+    name: str
+    label: str
+    projected: bool
+    params: ParamFormula
+    cell: str
+    layer: str | None = None
+    fused: str | None = None
+    twin: str = "LSTM"
+    twin_exact: bool = False
+
+    def cell_class(self) -> type:
+        return _load(self.cell)
+
+    def output_units(self, units: int, proj_units: int | None) -> int:
+        """Features per step of one direction: P for projected cells, else U."""
+        return int(proj_units) if self.projected and proj_units else units
+
+    def make_layer(self, units: int, proj_units: int | None, *, return_sequences: bool, name: str,
+                   dropout: float = 0.0, recurrent_dropout: float = 0.0) -> Any:
+        """The Keras layer of one direction: [batch, time, ch] -> [batch, (time,) out]."""
+        common = {"dropout": dropout, "recurrent_dropout": recurrent_dropout}
+        if self.layer is not None:
+            return _load(self.layer)(units, return_sequences=return_sequences, name=name, **common)
+        from builder.model.recurrent import FusedRNN
+
+        extra = {"proj_units": proj_units} if self.projected else {}
+        return FusedRNN(self.cell_class()(units, **extra, **common), return_sequences=return_sequences, name=name)
+
+
+_CELLS = "builder.model.cells"
+_RNN = "builder.model.recurrent"
+
+CELLS: dict[str, CellEntry] = {e.name: e for e in (
+    CellEntry("simple_rnn", "SimpleRNN (Elman)", False, gated_params(1), "keras.layers:SimpleRNNCell",
+              layer=f"{_RNN}:FusedSimpleRNN", fused="simple", twin="RNN", twin_exact=True),
+    CellEntry("lstm", "LSTM", False, gated_params(4), "keras.layers:LSTMCell",
+              layer=f"{_RNN}:FusedLSTM", fused="lstm", twin_exact=True),
+    CellEntry("gru", "GRU", False, gated_params(3, bias_rows=2), "keras.layers:GRUCell",
+              layer=f"{_RNN}:FusedGRU", fused="gru", twin="GRU", twin_exact=True),
+    CellEntry("lstm_proj", "LSTM with projection (LSTMP)", True, gated_params(4, projected=True),
+              f"{_CELLS}.lstm_proj:LSTMProjCell", fused="lstm_proj", twin_exact=True),
+    CellEntry("peephole_lstm", "Peephole LSTM", False, gated_params(4, extra_per_unit=3),
+              f"{_CELLS}.peephole_lstm:PeepholeLSTMCell", fused="peephole"),
+    CellEntry("cifg_lstm", "Coupled input-forget gate LSTM (CIFG)", False, gated_params(3),
+              f"{_CELLS}.cifg_lstm:CIFGLSTMCell", fused="cifg"),
+    CellEntry("proj_gru", "Projected GRU", True, gated_params(3, bias_rows=2, projected=True),
+              f"{_CELLS}.proj_gru:ProjGRUCell", fused="proj_gru"),
+)}
+
+
+def get_cell(name: str) -> CellEntry:
+    """The registry entry of `name`; ValueError naming the known cells otherwise."""
+    try:
+        return CELLS[name]
+    except KeyError:
+        raise ValueError(f"unknown cell {name!r}; expected one of {sorted(CELLS)}") from None
+
+
+def projected_cells() -> frozenset[str]:
+    """Names of the cells whose state is a projection (they need `proj_units`)."""
+    return frozenset(n for n, e in CELLS.items() if e.projected)
+
+
+def register_all() -> None:
+    """Import every builder cell class, so that Keras can deserialize models that use them."""
+    for entry in CELLS.values():
+        if entry.layer is None:
+            entry.cell_class()

@@ -1,0 +1,113 @@
+"""Spec -> Graphviz DOT text of the architecture (pure Python: no Keras, no TensorFlow).
+
+One node per layer the builder makes, top to bottom, with the tensor shape on every edge, so the
+diagram matches `builder.model.build.build_model` without building anything. `st.graphviz_chart` renders it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from builder.model.cells.registry import get_cell
+from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock
+from builder.tasks.base import Resolved
+from builder.tasks.registry import get_task
+
+COLORS = {
+    "io": "#e8eef7",
+    "scale": "#f3f3f3",
+    "conv": "#fde9d9",
+    "recurrent": "#dbeedd",
+    "attention": "#efe3f6",
+    "dense": "#fff4cc",
+    "head": "#e8eef7",
+}
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _shape(*dims: int | str | None) -> str:
+    return "[" + ", ".join("batch" if d == "batch" else ("T" if d is None else str(d)) for d in dims) + "]"
+
+
+def _recurrent_width(block: RecurrentBlock) -> int:
+    out = get_cell(block.cell).output_units(block.units, block.proj_units)
+    if block.bidirectional and block.merge_mode == "concat":
+        out *= 2
+    return out
+
+
+def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
+    """DOT text for the network `spec` describes on the data `resolved` describes
+    (`Task.placeholder` gives one before any data)."""
+    task = get_task(spec.task)
+    n_features = resolved.n_features
+    time: int | None = resolved.input_length
+    lines = [
+        "digraph model {",
+        '  graph [rankdir=TB, nodesep=0.3, ranksep=0.35, fontname="Helvetica"];',
+        '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, color="#888888"];',
+        '  edge [fontname="Helvetica", fontsize=9, color="#666666"];',
+    ]
+    nodes: list[tuple[str, str, str]] = []  # (id, label, colour key)
+    edges: list[str] = []  # shape after each node
+
+    def add(label: str, kind: str, shape: str) -> None:
+        nodes.append((f"n{len(nodes)}", label, kind))
+        edges.append(shape)
+
+    add(f"Input window\n{'lookback ' + str(time) if time else 'variable length'} × {n_features} features",
+        "io", _shape("batch", time, n_features))
+    add("Standardize\n(train-set scaling" + (", NaN mask)" if task.masks_padding else ")"), "scale",
+        _shape("batch", time, n_features))
+
+    kinds = [b.kind for b in spec.blocks if not isinstance(b, DenseBlock)]
+    recurrent_idx = [i for i, k in enumerate(kinds) if k == "recurrent"]
+    last_rec = recurrent_idx[-1] if recurrent_idx else -1
+    width = n_features
+    for i, block in enumerate(spec.blocks):
+        if isinstance(block, ConvBlock):
+            if time is not None and block.padding == "valid":
+                time = max(time - block.kernel_size + 1, 0)
+            width = block.filters
+            add(f"Conv1D #{i}\n{block.filters} filters, kernel {block.kernel_size}, {block.padding}, "
+                f"{block.activation}", "conv", _shape("batch", time, width))
+            if block.pool_size > 1:
+                time = math.ceil(time / block.pool_size) if time is not None else None
+                add(f"MaxPool1D\nsize {block.pool_size}", "conv", _shape("batch", time, width))
+        elif isinstance(block, RecurrentBlock):
+            entry = get_cell(block.cell)
+            for j in range(block.num_layers):
+                is_final = i == last_rec and j == block.num_layers - 1
+                returns_seq = not is_final or (i + 1 < len(kinds))
+                width = _recurrent_width(block)
+                parts = [f"{block.units} units"]
+                if entry.projected and block.proj_units:
+                    parts.append(f"proj {block.proj_units}")
+                if block.bidirectional:
+                    parts.append(f"bidirectional ({block.merge_mode})")
+                if block.dropout or block.recurrent_dropout:
+                    parts.append(f"dropout {block.dropout:g}/{block.recurrent_dropout:g}")
+                layer = f" layer {j + 1}/{block.num_layers}" if block.num_layers > 1 else ""
+                title = f"{entry.label} #{i}{layer}"
+                seq_note = "all steps" if returns_seq else "last step"
+                add(f"{title}\n{', '.join(parts)}\n→ {seq_note}", "recurrent",
+                    _shape("batch", time, width) if returns_seq else _shape("batch", width))
+        elif isinstance(block, AttentionBlock):
+            add(f"Attention pooling #{i}\nscore units {block.units}", "attention", _shape("batch", width))
+        elif isinstance(block, DenseBlock):
+            width = block.units
+            drop = f", dropout {block.dropout:g}" if block.dropout else ""
+            add(f"Dense #{i}\n{block.units} units, {block.activation}{drop}", "dense", _shape("batch", width))
+
+    for label, kind, shape in task.head_diagram(spec, resolved):
+        add(label, kind, shape)
+
+    for node_id, label, kind in nodes:
+        lines.append(f"  {node_id} [label={_quote(label)}, fillcolor={_quote(COLORS[kind])}];")
+    for k in range(len(nodes) - 1):
+        lines.append(f"  n{k} -> n{k + 1} [label={_quote(' ' + edges[k])}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,70 @@
+"""Predictions from a finished run on new data: the run's task predicts (builder.tasks), this module
+loads the run and writes the result.
+
+Forecast: the next `horizon` steps after the data's end, from its last `lookback` rows, with future
+timestamps continued at the data's frequency. Classify: one prediction per sequence with the class
+probabilities. Exported CSVs are made inert against formula injection (see `csv_safe`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from builder.data.read import Source, load_table
+from builder.files import atomic_write_text
+from builder.tasks.base import Resolved
+from builder.tasks.registry import get_task
+from builder.training.runs import Run
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with a quote; numbers are untouched."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(_inert)
+    out.columns = [_inert(str(c)) for c in out.columns]
+    return out
+
+
+def _inert(v: Any) -> Any:
+    """`'` + v for a text cell that starts (after spaces) with = + - @ tab or CR, unless it is a plain number."""
+    if isinstance(v, str) and v.lstrip(" ").startswith(FORMULA_PREFIXES):
+        if v == v.strip():
+            try:
+                float(v)
+                return v  # a real negative or signed number
+            except ValueError:
+                pass
+        return "'" + v
+    return v
+
+
+def predict_frame(run: Run, df: pd.DataFrame, model: Any | None = None) -> pd.DataFrame:
+    """The run's predictions on table `df` (which has the run's columns); `model`: the loaded model."""
+    from builder.serving.export import load_run_model
+
+    meta = run.metadata()
+    return get_task(meta["task"]).predict(Resolved.from_dict(meta["resolved"]), df, model or load_run_model(run))
+
+
+def predict_file(
+    run_dir: str | Path, data: Source, out_csv: str | Path | None = None, model: Any | None = None,
+    name: str | None = None,
+) -> pd.DataFrame:
+    """Predict with a finished run on a CSV; write the (formula-safe) result to `out_csv` if given.
+
+    `model`: the run's loaded model, to skip loading model.keras again (the UI caches it);
+    `name`: the file name that messages use for uploaded bytes.
+    """
+    run = Run(run_dir)
+    run.metadata()  # a clear message for a directory that is not a finished run, before reading the CSV
+    out = predict_frame(run, load_table(data, name=name), model)
+    if out_csv is not None:
+        atomic_write_text(out_csv, csv_safe(out).to_csv(index=False))
+    return out

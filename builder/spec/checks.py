@@ -1,0 +1,98 @@
+"""Rules that span several fields of a spec, one small function each.
+
+Each raises ValueError with a message that quotes the values involved. `check_spec` runs them all and
+is called by ModelSpec's validator, so an invalid combination can never be built.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from builder.spec.model import ModelSpec
+
+
+def check_projection(spec: ModelSpec) -> None:
+    """lstm_proj / proj_gru need 1 <= proj_units < units."""
+    from builder.model.cells.registry import projected_cells
+    from builder.spec.model import RecurrentBlock
+
+    for i, block in enumerate(spec.blocks):
+        if not isinstance(block, RecurrentBlock) or block.cell not in projected_cells():
+            continue
+        if block.proj_units is None:
+            raise ValueError(
+                f"blocks.{i}.proj_units: cell `{block.cell}` needs a projection size smaller than "
+                f"units={block.units}, got none"
+            )
+        if block.proj_units >= block.units:
+            raise ValueError(
+                f"blocks.{i}.proj_units: expected a value smaller than units={block.units}, "
+                f"got {block.proj_units}"
+            )
+
+
+def check_block_order(spec: ModelSpec) -> None:
+    """Sequence blocks (conv, recurrent) first, then at most one attention, then dense blocks.
+
+    The time axis must be summarised by a recurrent block (its last layer returns only the final
+    state) or by attention, so the sequence part must not end with a conv block.
+    """
+    kinds = [b.kind for b in spec.blocks]
+    if "recurrent" not in kinds:
+        raise ValueError(f"blocks: expected at least one recurrent block, got {kinds}")
+    if kinds.count("attention") > 1:
+        raise ValueError(f"blocks: expected at most one attention block, got {kinds.count('attention')}")
+    first_dense = kinds.index("dense") if "dense" in kinds else len(kinds)
+    for i, kind in enumerate(kinds[first_dense:], start=first_dense):
+        if kind != "dense":
+            raise ValueError(f"blocks.{i}: a {kind} block cannot follow a dense block (dense blocks form the head)")
+    seq_part = kinds[:first_dense]
+    if "attention" in seq_part and seq_part[-1] != "attention":
+        i = seq_part.index("attention")
+        raise ValueError(f"blocks.{i}: attention must be the last block before the dense head, got {seq_part}")
+    if seq_part[-1] == "conv":
+        raise ValueError(
+            f"blocks.{len(seq_part) - 1}: a conv block cannot end the sequence part; "
+            "add a recurrent or attention block after it"
+        )
+
+
+def check_task_loss(spec: ModelSpec) -> None:
+    """The loss must be one the task accepts (builder.tasks.registry: regression losses for forecasts,
+    cross-entropy for classification)."""
+    from builder.tasks.registry import TASKS
+
+    loss, entry = spec.training.loss, TASKS[spec.task]
+    if loss != "auto" and loss not in entry.losses:
+        raise ValueError(
+            f"training.loss: expected {', '.join(entry.losses)} or auto for task `{spec.task}`, got {loss}"
+        )
+
+
+def check_split(spec: ModelSpec) -> None:
+    """Validation and test fractions must leave at least 10% for training."""
+    d = spec.data
+    if d.val_fraction + d.test_fraction >= 0.9:
+        raise ValueError(
+            f"data: val_fraction={d.val_fraction} + test_fraction={d.test_fraction} leave less than "
+            "10% of the data for training"
+        )
+
+
+def check_clipping(spec: ModelSpec) -> None:
+    """Keras accepts one gradient clipping mode at a time."""
+    t = spec.training
+    if t.clipnorm is not None and t.clipvalue is not None:
+        raise ValueError(
+            f"training: set either clipnorm ({t.clipnorm}) or clipvalue ({t.clipvalue}), not both"
+        )
+
+
+RULES = (check_projection, check_block_order, check_task_loss, check_split, check_clipping)
+
+
+def check_spec(spec: ModelSpec) -> None:
+    """Run every cross-field rule; the first failure raises ValueError."""
+    for rule in RULES:
+        rule(spec)

@@ -1,0 +1,160 @@
+"""What every task provides, and the frozen record that data preparation resolves.
+
+A task (one module each: forecast, classify, ...) owns what is particular to it: which columns and
+windows its data has, the output head, the loss and metrics, its baselines and evaluation, the
+serving contract's shapes, prediction on new data and the text its UI shows. Shared machinery
+(reading CSVs, scalers, the recurrent body, fitting, runs, export) calls the task through `Task`.
+
+`Resolved` is decided once, by `Task.resolve` after preparing the data (or by `Task.placeholder`
+from the spec alone, before any data, for the Design page's size and diagram); model building,
+export, the diagram and the pages read it and never default a value of their own.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from builder.spec import ModelSpec
+    from builder.tasks.registry import TaskEntry
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Everything about a run's data that the model, the export and the pages need, fully resolved.
+
+    inputs: the model's input channels in order; input_length: the model's time axis (None: any
+    length, padded); n_outputs: targets (forecast) or classes (classify); lookback: the window (or
+    longest sequence) length; x_scaler / y_scaler: `Scaler.to_dict()` records; split: rows (series)
+    or sequences (classify) per part; windows: evaluation windows per part (series).
+    """
+
+    task: str
+    source: str
+    inputs: tuple[str, ...]
+    n_outputs: int
+    lookback: int | None
+    input_length: int | None
+    horizon: int | None = None
+    targets: tuple[str, ...] = ()
+    covariates: tuple[str, ...] = ()
+    classes: tuple[str, ...] = ()
+    time_col: str | None = None
+    freq: str | None = None
+    season_length: int | None = None
+    last_time: str | None = None
+    id_col: str | None = None
+    order_col: str | None = None
+    label_col: str | None = None
+    missing: str = "interpolate"
+    x_scaler: dict[str, Any] | None = None
+    y_scaler: dict[str, Any] | None = None
+    split: dict[str, int] = field(default_factory=dict)
+    windows: dict[str, int] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
+    test_source: str | None = None
+
+    @property
+    def n_features(self) -> int:
+        return len(self.inputs)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data (tuples as lists)."""
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Resolved:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in names})
+
+
+def finite_or_none(value: float) -> float | None:
+    """`value` as a float, or None when it is NaN or infinite (strict JSON has no NaN)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+class Task:
+    """Base class of the tasks; `entry` is the task's registry entry (name, label, losses, ...).
+
+    Shapes: B batch, L lookback, F input features, H horizon, K targets, C classes.
+    """
+
+    #: True when sequences are NaN-padded and the model masks the padding (Keras's loop then runs)
+    masks_padding: bool = False
+    #: Keras metrics compiled with the loss
+    keras_metrics: tuple[str, ...] = ()
+
+    def __init__(self, entry: TaskEntry) -> None:
+        self.entry = entry
+        self.name = entry.name
+
+    # ---- data ----------------------------------------------------------------------------------------
+    def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:
+        """The record a model of `spec` would have on data with `n_features` inputs, before any data."""
+        raise NotImplementedError
+
+    def prepare(self, source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> Any:
+        """Read and prepare the data file(s) for `spec` (raises DataError naming file, row, column)."""
+        raise NotImplementedError
+
+    def resolve(self, data: Any, spec: ModelSpec, source: str | None = None, test_source: str | None = None) -> Resolved:
+        """The frozen record of prepared `data`."""
+        raise NotImplementedError
+
+    def datasets(self, data: Any, spec: ModelSpec) -> tuple[Any, Any | None, int]:
+        """(training tf.data pipeline, validation pipeline or None, training items after the stride)."""
+        raise NotImplementedError
+
+    def overview(self, data: Any) -> dict[str, Any]:
+        """What the Data page shows of prepared data (split sizes, columns, notices)."""
+        raise NotImplementedError
+
+    # ---- model -----------------------------------------------------------------------------------------
+    def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
+        """Keras output layers on the body's summary x [B, ch] (`scaled`: the standardized inputs)."""
+        raise NotImplementedError
+
+    def head_params(self, ch: int, spec: ModelSpec, resolved: Resolved) -> int:
+        """Weights of `head` on a body of `ch` channels (for the size estimate)."""
+        raise NotImplementedError
+
+    def head_diagram(self, spec: ModelSpec, resolved: Resolved) -> list[tuple[str, str, str]]:
+        """The head's diagram nodes: (label, colour key, shape after it)."""
+        raise NotImplementedError
+
+    def raw_output(self, model: Any, resolved: Resolved) -> Any:
+        """The model that maps raw inputs to the served output (forecasts in raw units, probabilities)."""
+        return model
+
+    def loss(self, spec: ModelSpec) -> str:
+        raise NotImplementedError
+
+    # ---- evaluation and serving -------------------------------------------------------------------
+    def evaluate(self, data: Any, raw_model: Any) -> tuple[dict[str, Any], pd.DataFrame]:
+        """(metrics of the model and the baselines on the held-out part, its predictions and actuals)."""
+        raise NotImplementedError
+
+    def metrics_table(self, metrics: dict[str, Any]) -> pd.DataFrame:
+        """Model and baselines, one row each, one column per metric."""
+        raise NotImplementedError
+
+    def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
+        """(metric name, the model's value) for run lists."""
+        raise NotImplementedError
+
+    def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        """The test metrics of one run for the comparison table."""
+        raise NotImplementedError
+
+    def output_meaning(self, resolved: Resolved) -> str:
+        """What the served output holds, for metadata.json and the serving snippet."""
+        raise NotImplementedError
+
+    def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any) -> pd.DataFrame:
+        """Predictions on a new table with the run's columns."""
+        raise NotImplementedError

@@ -1,0 +1,165 @@
+"""Task `classify`: labelled sequences (long format) -> class probabilities.
+
+Data: one row per step of a sequence (sequence id, optional order, feature columns, label); sequences
+padded with NaN at the end to the longest (or `lookback`) and masked in the model, so the served model
+takes any length. Head: Dense(C, softmax). Baseline: the majority class of the training part.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from builder.data.read import DataError, load_table
+from builder.data.sequences import SequenceData, group_sequences, pad_sequences, prepare_sequences
+from builder.spec import ModelSpec
+from builder.tasks.base import Resolved, Task
+
+PARTS = ("train", "val", "test")
+#: classes a spec-only model (no data yet) is drawn with
+PLACEHOLDER_CLASSES = 2
+
+
+class ClassifyTask(Task):
+    masks_padding = True
+    keras_metrics = ("accuracy",)
+
+    # ---- data ----------------------------------------------------------------------------------------
+    def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:
+        n_out = int(n_outputs) if n_outputs is not None else PLACEHOLDER_CLASSES
+        return Resolved(task=self.name, source="", inputs=tuple(f"x{i}" for i in range(n_features)),
+                        n_outputs=n_out, lookback=spec.data.lookback, input_length=None,
+                        classes=tuple(str(i) for i in range(n_out)))
+
+    def prepare(self, source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> SequenceData:
+        df = load_table(source, name=name)
+        return prepare_sequences(df, spec, load_table(test_source) if test_source is not None else None)
+
+    def prepare_frame(self, df: pd.DataFrame, spec: ModelSpec) -> SequenceData:
+        return prepare_sequences(df, spec)
+
+    def resolve(self, data: SequenceData, spec: ModelSpec, source: str | None = None,
+                test_source: str | None = None) -> Resolved:
+        return Resolved(
+            task=self.name, source=source or data.source, inputs=data.inputs, n_outputs=len(data.classes),
+            lookback=data.lookback, input_length=None, classes=data.classes, id_col=data.id_col,
+            order_col=data.order_col, label_col=data.label_col, missing=spec.data.missing,
+            x_scaler=data.x_scaler.to_dict(), split={p: int((data.split == p).sum()) for p in PARTS},
+            notices=data.notices, test_source=test_source,
+        )
+
+    def datasets(self, data: SequenceData, spec: ModelSpec) -> tuple[Any, Any | None, int]:
+        from builder.data.windows import sequence_dataset
+
+        t = spec.training
+        train = sequence_dataset(data, "train", t.batch_size, shuffle=True, seed=t.seed)
+        has_val = bool((data.split == "val").any())
+        return train, sequence_dataset(data, "val", t.batch_size) if has_val else None, int((data.split == "train").sum())
+
+    def overview(self, data: SequenceData) -> dict[str, Any]:
+        return {"task": self.name, "sequences": {p: int((data.split == p).sum()) for p in PARTS},
+                "features": list(data.inputs), "classes": list(data.classes), "lookback": data.lookback,
+                "notices": list(data.notices), "n_features": len(data.inputs), "n_outputs": len(data.classes),
+                "id_col": data.id_col, "order_col": data.order_col, "label_col": data.label_col}
+
+    # ---- model -----------------------------------------------------------------------------------------
+    def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
+        import keras
+
+        return keras.layers.Dense(resolved.n_outputs, activation="softmax", name="probabilities")(x)
+
+    def head_params(self, ch: int, spec: ModelSpec, resolved: Resolved) -> int:
+        return ch * resolved.n_outputs + resolved.n_outputs
+
+    def head_diagram(self, spec: ModelSpec, resolved: Resolved) -> list[tuple[str, str, str]]:
+        c = resolved.n_outputs
+        return [(f"Dense softmax\n{c} classes", "head", f"[batch, {c}]"), ("Output: class probabilities", "io", "")]
+
+    def loss(self, spec: ModelSpec) -> str:
+        return "sparse_categorical_crossentropy"
+
+    # ---- evaluation ----------------------------------------------------------------------------------
+    def evaluate(self, data: SequenceData, raw_model: Any) -> tuple[dict[str, Any], pd.DataFrame]:
+        """Scores on the test sequences (the validation ones when there is no test part)."""
+        part = "test" if (data.split == "test").any() else "val"
+        mask = data.split == part
+        probs = np.asarray(raw_model.predict(data.x[mask], verbose=0)) if mask.any() else np.zeros((0, len(data.classes)))
+        metrics = evaluate_classification(data.y[mask], probs, data.y[data.split == "train"], list(data.classes))
+        metrics["part"] = part
+        classes = list(data.classes)
+        frame = pd.DataFrame({"sequence": data.ids[mask], "actual": [classes[i] for i in data.y[mask]],
+                              "predicted": [classes[i] for i in probs.argmax(axis=1)]})
+        for k, c in enumerate(classes):
+            frame[f"p_{c}"] = probs[:, k]
+        return metrics, frame
+
+    def metrics_table(self, metrics: dict[str, Any]) -> pd.DataFrame:
+        who = {"model": "model", "majority_class": f"majority class ({metrics['majority_class'].get('class')})"}
+        rows = [{"": label, **{c: metrics.get(k, {}).get(c) for c in ("accuracy", "macro_f1")}} for k, label in who.items()]
+        return pd.DataFrame(rows).set_index("")
+
+    def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
+        return "accuracy", metrics.get("model", {}).get("accuracy")
+
+    def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        return {"accuracy": metrics["model"]["accuracy"], "macro F1": metrics["model"]["macro_f1"],
+                "majority accuracy": metrics["majority_class"]["accuracy"]}
+
+    def cli_table(self, metrics: dict[str, Any]) -> str:
+        m, b = metrics["model"], metrics["majority_class"]
+        return (f"{'':16}{'accuracy':>10}{'macro-F1':>10}\n{'model':16}{m['accuracy']:10.3f}{m['macro_f1']:10.3f}\n"
+                f"{'majority class':16}{b['accuracy']:10.3f}{b['macro_f1']:10.3f}\n"
+                f"({metrics['n_sequences']} {metrics['part']} sequences)")
+
+    # ---- serving -------------------------------------------------------------------------------------
+    def output_meaning(self, resolved: Resolved) -> str:
+        return f"[batch, {resolved.n_outputs}] probabilities of {list(resolved.classes)}"
+
+    def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any) -> pd.DataFrame:
+        """One row per sequence: id, predicted class, probability of each class (and the true label if present)."""
+        id_col, label_col, order_col = resolved.id_col, resolved.label_col, resolved.order_col
+        source = df.attrs.get("source", "data")
+        if id_col not in df.columns:
+            raise DataError(f"{source}: sequence id column `{id_col}` (used in training) not found; columns are {list(df.columns)}")
+        has_label = label_col in df.columns
+        ids, xs, labels, _ = group_sequences(
+            df, id_col, order_col if order_col in df.columns else None, list(resolved.inputs),
+            label_col if has_label else None, resolved.missing,
+        )
+        x, _ = pad_sequences(xs, int(resolved.lookback), resolved.n_features)
+        probs = np.asarray(model.predict(x, verbose=0))
+        classes = list(resolved.classes)
+        out = pd.DataFrame({id_col: ids, "predicted": [classes[i] for i in probs.argmax(axis=1)]})
+        if has_label:
+            out.insert(1, label_col, labels)
+        for k, c in enumerate(classes):
+            out[f"p_{c}"] = probs[:, k]
+        return out
+
+
+def evaluate_classification(y: np.ndarray, probs: np.ndarray, y_train: np.ndarray, classes: list[str]) -> dict[str, Any]:
+    """Accuracy, macro-F1 and confusion matrix of the model and of the majority class of y_train.
+
+    y: [N] true class indices; probs: [N, C]; y_train: [M] training class indices.
+    """
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+
+    labels = list(range(len(classes)))
+    pred = probs.argmax(axis=1)
+    majority = int(np.bincount(y_train, minlength=len(classes)).argmax())
+    base = np.full_like(y, majority)
+    return {
+        "task": "classify", "part": "test", "n_sequences": int(len(y)), "classes": classes,
+        "model": {
+            "accuracy": float(accuracy_score(y, pred)),
+            "macro_f1": float(f1_score(y, pred, labels=labels, average="macro", zero_division=0)),
+        },
+        "majority_class": {
+            "accuracy": float(accuracy_score(y, base)),
+            "macro_f1": float(f1_score(y, base, labels=labels, average="macro", zero_division=0)),
+            "class": classes[majority],
+        },
+        "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),
+    }

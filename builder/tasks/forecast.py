@@ -1,0 +1,280 @@
+"""Task `forecast`: a wide time series -> the next `horizon` steps of the target columns.
+
+Data: one row per time step; targets first, then covariates, as the model's inputs. Windows
+`x = values[s : s + L]`, `y = values[s + L : s + L + H, :K]` (builder.data.series / windows).
+Model head: Dense(H * K) reshaped to [B, H, K] in scaled units, plus the last observed value of each
+target when `spec.residual` (the network learns the change from the naive forecast); the served model
+appends `Unstandardize`, so it maps raw units to raw units. Baselines: naive and seasonal naive.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from builder.data.read import DataError, load_table
+from builder.data.scaler import Scaler
+from builder.data.series import SeriesData, prepare_series, prepare_series_with_test, read_series
+from builder.spec import ModelSpec
+from builder.tasks.base import Resolved, Task, finite_or_none
+from builder.tasks.forecast_baselines import (
+    forecast_scores,
+    mase_scale,
+    naive_forecast,
+    seasonal_naive_forecast,
+)
+
+#: input window when the spec leaves `data.lookback` empty
+DEFAULT_LOOKBACK = 24
+#: windows per batch when predicting
+PREDICT_BATCH = 1024
+METRICS = ("mae", "rmse", "smape", "mase")
+PARTS = ("train", "val", "test")
+
+
+class ForecastTask(Task):
+    keras_metrics = ("mae",)
+
+    # ---- data ----------------------------------------------------------------------------------------
+    @staticmethod
+    def lookback(spec: ModelSpec) -> int:
+        """The input window: the spec's, else DEFAULT_LOOKBACK."""
+        return spec.data.lookback or DEFAULT_LOOKBACK
+
+    def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:
+        n_out = int(n_outputs) if n_outputs is not None else max(1, len(spec.data.targets))
+        lookback = self.lookback(spec)
+        return Resolved(task=self.name, source="", inputs=tuple(f"x{i}" for i in range(n_features)),
+                        n_outputs=n_out, lookback=lookback, input_length=lookback, horizon=spec.data.horizon,
+                        targets=tuple(spec.data.targets) or tuple(f"x{i}" for i in range(n_out)))
+
+    def prepare(self, source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> SeriesData:
+        lookback = self.lookback(spec)
+        if test_source is None and name is None:
+            from builder.data.stream import read_series_file, should_stream
+
+            if should_stream(source):
+                return read_series_file(source, spec, lookback)
+        df = load_table(source, name=name)
+        if test_source is not None:
+            return prepare_series_with_test(df, load_table(test_source), spec, lookback)
+        return prepare_series(df, spec, lookback)
+
+    def prepare_frame(self, df: pd.DataFrame, spec: ModelSpec) -> SeriesData:
+        """Prepare an already loaded table (the Data page's preview)."""
+        return prepare_series(df, spec, self.lookback(spec))
+
+    def resolve(self, data: SeriesData, spec: ModelSpec, source: str | None = None,
+                test_source: str | None = None) -> Resolved:
+        n_test = data.n_rows - data.n_train - data.n_val
+        return Resolved(
+            task=self.name, source=source or data.source, inputs=data.inputs, n_outputs=len(data.targets),
+            lookback=data.lookback, input_length=data.lookback, horizon=data.horizon, targets=data.targets,
+            covariates=data.covariates, time_col=data.time_col, freq=data.freq,
+            season_length=data.season_length, last_time=str(data.time[-1]) if data.time is not None else None,
+            missing=spec.data.missing, x_scaler=data.x_scaler.to_dict(), y_scaler=data.y_scaler.to_dict(),
+            split={"train": data.n_train, "val": data.n_val, "test": n_test},
+            windows={p: int(len(data.window_starts(p))) for p in PARTS}, notices=data.notices,
+            test_source=test_source,
+        )
+
+    def datasets(self, data: SeriesData, spec: ModelSpec) -> tuple[Any, Any | None, int]:
+        from builder.data.windows import series_dataset
+
+        t = spec.training
+        train = series_dataset(data, "train", t.batch_size, shuffle=True, seed=t.seed, stride=spec.data.stride)
+        has_val = len(data.window_starts("val")) > 0
+        lo, hi = data.window_range("train")
+        n_items = max(0, -(-(hi - lo) // spec.data.stride))
+        return train, series_dataset(data, "val", t.batch_size) if has_val else None, n_items
+
+    def overview(self, data: SeriesData) -> dict[str, Any]:
+        r = self.resolve(data, _NO_SPEC)
+        return {"task": self.name, "rows": data.n_rows, **r.split, "features": list(r.inputs),
+                "targets": list(r.targets), "lookback": r.lookback, "horizon": r.horizon,
+                "season_length": r.season_length, "freq": r.freq, "windows": r.windows, "notices": list(r.notices),
+                "n_features": r.n_features, "n_outputs": r.n_outputs}
+
+    # ---- model -----------------------------------------------------------------------------------------
+    def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
+        import keras
+
+        from builder.model.layers import AddLastValue
+
+        h, k = resolved.horizon, resolved.n_outputs
+        x = keras.layers.Dense(h * k, name="forecast")(x)
+        outputs = keras.layers.Reshape((h, k), name="horizon_by_target")(x)
+        if spec.residual:
+            if k > resolved.n_features:
+                raise ValueError(f"residual forecast needs the {k} targets among the {resolved.n_features} inputs")
+            outputs = AddLastValue(k, name="add_last_value")([scaled, outputs])
+        return outputs
+
+    def head_params(self, ch: int, spec: ModelSpec, resolved: Resolved) -> int:
+        out = resolved.horizon * resolved.n_outputs
+        return ch * out + out
+
+    def head_diagram(self, spec: ModelSpec, resolved: Resolved) -> list[tuple[str, str, str]]:
+        h, k = resolved.horizon, resolved.n_outputs
+        nodes = [(f"Dense forecast\n{h * k} = horizon {h} × {k} target(s)", "head", f"[batch, {h * k}]"),
+                 ("Reshape", "head", f"[batch, {h}, {k}]")]
+        if spec.residual:
+            nodes.append(("Add last observed value\n(residual forecast)", "head", f"[batch, {h}, {k}]"))
+        nodes.append(("Output: forecasts\n(scaled back to raw units on export)", "io", ""))
+        return nodes
+
+    def raw_output(self, model: Any, resolved: Resolved) -> Any:
+        import keras
+
+        from builder.model.layers import Unstandardize
+
+        layer = Unstandardize(resolved.n_outputs, name="unstandardize")
+        raw = keras.Model(model.input, layer(model.output), name=f"{model.name}_raw")
+        y = Scaler.from_dict(resolved.y_scaler) if resolved.y_scaler else None
+        if y is not None:
+            layer.set_statistics(y.offset_, y.scale_)
+        return raw
+
+    def loss(self, spec: ModelSpec) -> str:
+        return {"auto": "mse", "mse": "mse", "mae": "mae", "huber": "huber"}[spec.training.loss]
+
+    # ---- evaluation ----------------------------------------------------------------------------------
+    def evaluate(self, data: SeriesData, raw_model: Any) -> tuple[dict[str, Any], pd.DataFrame]:
+        """Scores on the first non-empty of test, val, train; predictions [N, H, K] through the lazy pipeline."""
+        from builder.data.windows import series_dataset
+
+        part = next((p for p in ("test", "val", "train") if len(data.window_starts(p)) > 0), None)
+        if part is None:
+            raise ValueError(f"{data.source}: no complete window to evaluate")
+        preds = np.asarray(raw_model.predict(series_dataset(data, part, PREDICT_BATCH, inputs_only=True), verbose=0))
+        return evaluate_forecast(data, preds, part), predictions_frame(data, preds, part)
+
+    def metrics_table(self, metrics: dict[str, Any]) -> pd.DataFrame:
+        who = {"model": "model", "naive": "naive (last value)",
+               "seasonal_naive": f"seasonal naive (m={metrics.get('season_length')})"}
+        rows = [{"": label, **{c: metrics.get(k, {}).get(c) for c in METRICS}} for k, label in who.items()]
+        return pd.DataFrame(rows).set_index("")
+
+    def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
+        return "MAE", metrics.get("model", {}).get("mae")
+
+    def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
+        m = metrics
+        return {"MAE": m["model"]["mae"], "RMSE": m["model"]["rmse"], "sMAPE": m["model"]["smape"],
+                "MASE": m["model"]["mase"], "naive MAE": m["naive"]["mae"],
+                "seasonal naive MAE": m["seasonal_naive"]["mae"]}
+
+    def cli_table(self, metrics: dict[str, Any]) -> str:
+        """The CLI's text table of the model beside its baselines."""
+        rows = [f"{'':16}{'MAE':>12}{'RMSE':>12}{'sMAPE %':>10}{'MASE':>8}"]
+        for who in ("model", "naive", "seasonal_naive"):
+            m = metrics[who]
+            mase = f"{m['mase']:8.3f}" if m["mase"] is not None else f"{'n/a':>8}"
+            rows.append(f"{who:16}{m['mae']:12.4g}{m['rmse']:12.4g}{m['smape']:10.2f}{mase}")
+        rows.append(f"({metrics['n_windows']} {metrics['part']} windows, season length {metrics['season_length']})")
+        rows += [f"note: {n}" for n in metrics.get("undefined", {}).values()]
+        return "\n".join(rows)
+
+    # ---- serving -------------------------------------------------------------------------------------
+    def output_meaning(self, resolved: Resolved) -> str:
+        return f"[batch, {resolved.horizon}, {resolved.n_outputs}] forecasts of {list(resolved.targets)} in their own units"
+
+    def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any) -> pd.DataFrame:
+        """The next `horizon` steps after the end of `df` (which has the run's columns), one row per step."""
+        source = df.attrs.get("source", "data")
+        time_col, inputs, targets = resolved.time_col, list(resolved.inputs), list(resolved.targets)
+        lookback, horizon = int(resolved.lookback), int(resolved.horizon)
+        if time_col and time_col not in df.columns:
+            raise DataError(f"{source}: time column `{time_col}` (used in training) not found; columns are {list(df.columns)}")
+        missing_cols = [c for c in inputs if c not in df.columns]
+        if missing_cols:
+            raise DataError(f"{source}: column(s) {missing_cols} used in training are missing; columns are {list(df.columns)}")
+        time, table, _, _ = read_series(df, time_col, inputs, resolved.missing)
+        if len(table) < lookback:
+            raise DataError(f"{source}: {len(table)} rows are too few; the model needs the last {lookback} rows")
+        window = table.to_numpy(dtype=np.float32)[-lookback:][None]
+        pred = np.asarray(model.predict(window, verbose=0))[0]  # [H, K]
+        when = future_times(time[-1], resolved.freq, time, horizon) if time is not None else list(
+            range(len(table) + 1, len(table) + horizon + 1))
+        out = pd.DataFrame(pred, columns=targets)
+        out.insert(0, time_col or "step", when)
+        return out
+
+
+_NO_SPEC = ModelSpec()  # overview() reads only the data; resolve() takes the missing policy from a spec
+
+
+def evaluate_forecast(data: SeriesData, predictions: np.ndarray, part: str = "test") -> dict[str, Any]:
+    """Scores of the model and both baselines on one part of `data`.
+
+    predictions: [N, H, K] raw forecasts for `data.window_starts(part)`. Returns {"part", "n_windows",
+    "season_length", "targets": {name: {model, naive, seasonal_naive}}, "model" / "naive" /
+    "seasonal_naive": mean over targets, "model_mae_by_step", "undefined": {metric: reason}}; a metric
+    that is undefined is None.
+    """
+    from builder.data.windows import series_targets
+
+    starts = data.window_starts(part)
+    y = series_targets(data, part)
+    series = data.target_values.astype(np.float64)
+    L, H, m = data.lookback, data.horizon, data.season_length
+    candidates = {
+        "model": predictions.astype(np.float64),
+        "naive": naive_forecast(series, starts, L, H),
+        "seasonal_naive": seasonal_naive_forecast(series, starts, L, H, m),
+    }
+    scales = mase_scale(series[: data.n_train], m)
+    per_target = {
+        name: {who: forecast_scores(y[:, :, k], pred[:, :, k], float(scales[k])) for who, pred in candidates.items()}
+        for k, name in enumerate(data.targets)
+    }
+    undefined: dict[str, str] = {}
+    flat = [t for t, s in zip(data.targets, scales, strict=True) if not s > 0]
+    if flat:
+        undefined["mase"] = (f"MASE is undefined: the seasonal-naive error on the training part of {flat} is 0 "
+                             "(a constant or exactly seasonal series), so there is no scale to divide by")
+
+    def mean(who: str, metric: str) -> float | None:
+        values = [per_target[t][who][metric] for t in data.targets]
+        return None if any(v is None for v in values) else finite_or_none(np.mean(values))
+
+    summary = {who: {metric: mean(who, metric) for metric in METRICS} for who in candidates}
+    by_step = [float(np.mean(np.abs(y[:, h, :] - candidates["model"][:, h, :]))) for h in range(H)]
+    return {
+        "task": "forecast", "part": part, "n_windows": int(len(starts)), "season_length": int(m),
+        **summary, "targets": per_target, "model_mae_by_step": by_step, "undefined": undefined,
+    }
+
+
+def predictions_frame(data: SeriesData, preds: np.ndarray, part: str) -> pd.DataFrame:
+    """Long format, one row per window, step and target: time, step, target, actual, predicted, error."""
+    from builder.data.windows import series_targets
+
+    y = series_targets(data, part)
+    starts = data.window_starts(part)
+    rows = []
+    for h in range(data.horizon):
+        idx = starts + data.lookback + h
+        when = data.time[idx] if data.time is not None else idx
+        for k, target in enumerate(data.targets):
+            rows.append(pd.DataFrame({"time": when, "step": h + 1, "target": target, "actual": y[:, h, k],
+                                      "predicted": preds[:, h, k]}))
+    frame = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
+        columns=["time", "step", "target", "actual", "predicted"])
+    frame["error"] = frame["actual"] - frame["predicted"]
+    return frame
+
+
+def future_times(last: pd.Timestamp, freq: str | None, index: pd.DatetimeIndex | None, steps: int) -> list[Any]:
+    """`steps` timestamps after `last`: at `freq`, else at the median spacing of `index`."""
+    if freq:
+        try:
+            return list(pd.date_range(last, periods=steps + 1, freq=freq)[1:])
+        except (ValueError, TypeError):
+            pass
+    if index is not None and len(index) > 1:
+        step = pd.Timedelta(np.median(np.diff(index.asi8)), unit="ns")
+        return [last + step * (k + 1) for k in range(steps)]
+    return list(range(1, steps + 1))

@@ -1,0 +1,51 @@
+"""The task registry: one entry per task, read by the spec, the CLI, the pages and training.
+
+Importing this module imports nothing heavy (the task classes load on first use), so the spec can
+take its `task` choices from here. To add a task: write ``builder/tasks/<name>.py`` with a
+``Task`` subclass (builder.tasks.base) and add one ``TaskEntry`` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from builder.tasks.base import Task
+
+
+@dataclass(frozen=True)
+class TaskEntry:
+    """name: the spec's `task`; label and description: what the UI shows; losses: the spec losses
+    the task accepts besides "auto"; default_preset: the preset a new model of this task starts from;
+    impl: ``"module:Class"`` of its Task subclass."""
+
+    name: str
+    label: str
+    description: str
+    losses: tuple[str, ...]
+    default_preset: str
+    impl: str
+
+
+TASKS: dict[str, TaskEntry] = {e.name: e for e in (
+    TaskEntry("forecast", "Forecast future values",
+              "One row per time step; predict the next `horizon` steps of the target columns.",
+              ("mse", "mae", "huber"), "stacked_lstm", "builder.tasks.forecast:ForecastTask"),
+    TaskEntry("classify", "Classify whole sequences",
+              "Long format: one row per step of a labelled sequence (sequence id, order, features, label).",
+              ("crossentropy",), "bigru_classifier", "builder.tasks.classify:ClassifyTask"),
+)}
+
+
+@cache
+def get_task(name: str) -> Task:
+    """The Task object of `name` (one per process)."""
+    try:
+        entry = TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; expected one of {sorted(TASKS)}") from None
+    module, _, attr = entry.impl.partition(":")
+    return getattr(importlib.import_module(module), attr)(entry)

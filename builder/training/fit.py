@@ -1,0 +1,331 @@
+"""Training: compile and fit a spec's model on prepared data, writing everything into a Run.
+
+The progress interface is a plain callable `progress(epoch, batch, logs)`: `batch` is the 0-based batch
+index during an epoch and None when the epoch ends (then `logs` holds the epoch's loss and val_loss).
+The CLI prints with it, the worker writes progress.json with it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from builder.model.recurrent import has_gpu
+from builder.spec import ModelSpec
+from builder.tasks.base import Resolved, finite_or_none
+from builder.tasks.registry import get_task
+from builder.training.runs import Run
+
+ProgressFn = Callable[[int, int | None, dict[str, Any]], None]
+
+NAN_ADVICE = (
+    "likely causes: a learning rate that is too high (try 10x lower), unscaled data (use the standard "
+    "scaler), or exploding gradients (set clipnorm, e.g. 1.0)"
+)
+
+
+class TrainingError(RuntimeError):
+    """Training could not produce a usable model (e.g. the loss became NaN)."""
+
+
+@dataclass
+class TrainResult:
+    """model: raw inputs -> scaled outputs (trained); raw_model: raw inputs -> raw outputs."""
+
+    model: Any
+    raw_model: Any
+    resolved: Resolved
+    history: list[dict[str, Any]] = field(default_factory=list)
+    stopped_early: bool = False
+    stopped_by_user: bool = False
+    best_epoch: int = 0
+    seconds: float = 0.0
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow; on a GPU also make TF ops deterministic.
+
+    On the CPU, TF's kernels and XLA's compiled step are already deterministic for a fixed thread
+    count (tests/unit/test_pipeline.py checks identical losses), and `enable_op_determinism` would make
+    Keras silently drop `jit_compile`, the largest CPU speed-up we measured (bench/run.py).
+    """
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    if has_gpu():
+        tf.config.experimental.enable_op_determinism()
+
+
+def resolve_jit(spec: ModelSpec, model: Any) -> bool | str:
+    """spec.training.jit_compile with "auto" resolved for `model`.
+
+    On the CPU: False when every recurrent layer of `model` runs the fused loop
+    (builder.model.recurrent.all_fused, and a task whose padding mask does not send the layers
+    to Keras's loop): the fused loops are XLA-compiled per batch shard, and the shards run in
+    parallel only in a train step that is not one XLA program. True otherwise (Keras's loop
+    runs faster under XLA; bench/RESULTS.md).
+    On a GPU: Keras's own choice (cuDNN kernels).
+    """
+    from builder.model.recurrent import all_fused
+
+    jit = spec.training.jit_compile
+    if jit == "auto":
+        if has_gpu():
+            return "auto"
+        return not (not get_task(spec.task).masks_padding and all_fused(model))
+    return jit
+
+
+def make_optimizer(spec: ModelSpec) -> Any:
+    import keras
+
+    t = spec.training
+    kwargs: dict[str, Any] = {"learning_rate": t.learning_rate}
+    if t.clipnorm is not None:
+        kwargs["clipnorm"] = t.clipnorm
+    if t.clipvalue is not None:
+        kwargs["clipvalue"] = t.clipvalue
+    cls = {
+        "adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "rmsprop": keras.optimizers.RMSprop,
+        "sgd": keras.optimizers.SGD, "nadam": keras.optimizers.Nadam,
+    }[t.optimizer]
+    return cls(**kwargs)
+
+
+def compile_model(model: Any, spec: ModelSpec, steps_per_epoch: int | None = None) -> None:
+    """Compile `model` for `spec`: optimiser, loss, metrics, XLA and batches per graph call.
+
+    `steps_per_execution` (capped at `steps_per_epoch` when given) runs that many batches in one
+    call of the train function, so Keras's per-batch Python work (the call itself, logs,
+    callbacks) happens once per block rather than once per batch.
+    """
+    from builder.model.recurrent import set_training_shards
+
+    task = get_task(spec.task)
+    jit = resolve_jit(spec, model)
+    set_training_shards(model, jit)
+    per_call = spec.training.steps_per_execution
+    if steps_per_epoch is not None:
+        per_call = max(1, min(per_call, steps_per_epoch))
+    model.compile(optimizer=make_optimizer(spec), loss=task.loss(spec), metrics=list(task.keras_metrics),
+                  jit_compile=jit, steps_per_execution=per_call)
+
+
+def _callback_class() -> type:
+    import keras
+
+    class StudioCallback(keras.callbacks.Callback):
+        """Progress, best weights, early stopping, NaN stop, user stop and per-epoch checkpoints."""
+
+        def __init__(self, spec: ModelSpec, steps: int, run: Run | None, progress: ProgressFn | None,
+                     monitor: str, initial_epoch: int = 0, best: float = np.inf) -> None:
+            super().__init__()
+            self.spec, self.steps, self.run, self.progress_fn = spec, steps, run, progress
+            self.monitor = monitor
+            self.best = best
+            self.best_weights: list[np.ndarray] | None = None
+            self.best_epoch = initial_epoch
+            self.wait = 0
+            self.nan_message: str | None = None
+            self.stopped_early = False
+            self.stopped_by_user = False
+            self.history: list[dict[str, Any]] = []
+            self.epoch = initial_epoch
+            self.t_epoch = time.time()
+            self.t_start = time.time()
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch = epoch
+            self.t_epoch = time.time()
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            logs = dict(logs or {})
+            loss = logs.get("loss")
+            if loss is not None and not np.isfinite(float(loss)):
+                # with several batches per call, `batch` is the block's last one
+                self.nan_message = (
+                    f"the loss became {float(loss)} in epoch {self.epoch + 1} by batch {batch + 1}; {NAN_ADVICE}"
+                )
+                self.model.stop_training = True
+                return
+            if self.run is not None and self.run.stop_requested():
+                self.stopped_by_user = True
+                self.model.stop_training = True
+            if self.progress_fn is not None:
+                self.progress_fn(self.epoch, batch, {k: float(v) for k, v in logs.items()})
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = {k: float(v) for k, v in (logs or {}).items()}
+            if self.nan_message:
+                return
+            record = {"epoch": epoch + 1, **logs, "seconds": round(time.time() - self.t_epoch, 3)}
+            self.history.append(record)
+            value = logs.get(self.monitor, logs.get("loss", np.inf))
+            if np.isfinite(value) and value < self.best:
+                self.best, self.best_epoch, self.wait = value, epoch + 1, 0
+                self.best_weights = [w.copy() for w in self.model.get_weights()]
+            else:
+                self.wait += 1
+            if self.run is not None:
+                self.run.append_history(record)
+                self._checkpoint(epoch + 1)
+            if self.progress_fn is not None:
+                self.progress_fn(epoch, None, record)
+            patience = self.spec.training.patience
+            if patience is not None and self.wait >= patience:
+                self.stopped_early = True
+                self.model.stop_training = True
+
+        def _checkpoint(self, epoch: int) -> None:
+            ckpt = self.run.file("checkpoints")
+            ckpt.mkdir(exist_ok=True)
+            tmp = ckpt / "last.tmp.weights.h5"
+            self.model.save_weights(tmp)
+            tmp.replace(ckpt / "last.weights.h5")
+            if self.best_weights is not None and self.best_epoch == epoch:
+                tmpb = ckpt / "best.tmp.weights.h5"
+                self.model.save_weights(tmpb)
+                tmpb.replace(ckpt / "best.weights.h5")
+            self.run.write_json("checkpoints/last.json",
+                               {"epoch": epoch, "best": finite_or_none(self.best), "best_epoch": self.best_epoch})
+
+    return StudioCallback
+
+
+def fit(
+    spec: ModelSpec,
+    data: Any,
+    run: Run | None = None,
+    progress: ProgressFn | None = None,
+    resume: bool = False,
+    datasets: tuple[Any, Any, int] | None = None,
+) -> TrainResult:
+    """Build, compile and fit the spec's model on prepared `data`; keep the weights of the best validation epoch.
+
+    `datasets`: the task's (train, val, training items) pipelines when the caller made them already.
+    With `resume`, training continues from the run's last epoch checkpoint.
+    """
+    from builder.data.scaler import Scaler
+    from builder.model.build import build_model
+    from builder.model.size import check_model_size
+
+    set_seed(spec.training.seed)
+    t = spec.training
+    task = get_task(spec.task)
+    resolved = task.resolve(data, spec)
+    train_ds, val_ds, n_items = datasets or task.datasets(data, spec)
+    check_model_size(spec, resolved)  # refuse a model too large before building it
+    model = build_model(spec, resolved)
+    x_scaler = Scaler.from_dict(resolved.x_scaler)
+    model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
+    steps = int(np.ceil(n_items / t.batch_size))
+    compile_model(model, spec, steps)
+
+    initial_epoch, best = 0, np.inf
+    if resume and run is not None and run.file("checkpoints/last.weights.h5").exists():
+        state = run.read_json("checkpoints/last.json", {})
+        model.load_weights(run.file("checkpoints/last.weights.h5"))
+        initial_epoch, best = int(state.get("epoch", 0)), float(state.get("best") or np.inf)
+    cb = _callback_class()(spec, steps, run, progress, "val_loss" if val_ds is not None else "loss", initial_epoch, best)
+    if resume and run is not None and run.file("checkpoints/best.weights.h5").exists():
+        cb.best_epoch = int(run.read_json("checkpoints/last.json", {}).get("best_epoch", 0))
+        current = model.get_weights()
+        model.load_weights(run.file("checkpoints/best.weights.h5"))
+        cb.best_weights = [w.copy() for w in model.get_weights()]
+        model.set_weights(current)
+    t0 = time.time()
+    if initial_epoch < t.epochs:
+        model.fit(train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial_epoch,
+                  callbacks=[cb], verbose=0, shuffle=False)
+    if cb.nan_message:
+        raise TrainingError(cb.nan_message)
+    if cb.best_weights is not None:
+        model.set_weights(cb.best_weights)
+    raw = task.raw_output(model, resolved)
+    history = run.history() if run is not None else cb.history
+    return TrainResult(model, raw, resolved, history, cb.stopped_early, cb.stopped_by_user, cb.best_epoch,
+                       time.time() - t0)
+
+
+def predict_windows(raw_model: Any, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Run the raw model on raw windows x [N, L, F] -> [N, H, n_targets] or [N, n_classes]."""
+    if len(x) == 0:
+        shape = raw_model.output_shape
+        return np.zeros((0, *shape[1:]), dtype=np.float32)
+    return np.asarray(raw_model.predict(x, batch_size=batch_size, verbose=0))
+
+
+def train_run(
+    spec: ModelSpec,
+    data_path: str | Path,
+    run_dir: str | Path,
+    test_path: str | Path | None = None,
+    progress: ProgressFn | None = None,
+    resume: bool = False,
+) -> dict[str, Any]:
+    """The whole pipeline: CSV -> prepared data -> fit -> evaluate -> model.keras + SavedModel + metrics.
+
+    Writes spec.json (unless the run already has it), metadata.json, metrics.json, predictions.csv
+    and the models. Returns the metrics dict. Raises DataError / TrainingError.
+    """
+    import os
+
+    from builder.files import atomic_write_text
+    from builder.serving.export import export_run_artifacts
+
+    run = Run(run_dir)
+    run.path.mkdir(parents=True, exist_ok=True)
+    if not run.exists():
+        run.write_spec(spec)
+    run.set_status("running", pid=os.getpid(), started=time.time(), message="reading data")
+    task = get_task(spec.task)
+    try:
+        data = task.prepare(data_path, spec, test_path)
+        datasets = task.datasets(data, spec)
+        steps = int(np.ceil(datasets[2] / spec.training.batch_size))
+        run.set_status("running", message="training", epochs=spec.training.epochs, steps=steps)
+        result = fit(spec, data, run, _progress_writer(run, spec, progress, steps), resume=resume, datasets=datasets)
+        run.set_status("running", message="evaluating")
+        metrics, predictions = task.evaluate(data, result.raw_model)
+        metrics.update({
+            "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+            "stopped_early": result.stopped_early, "stopped_by_user": result.stopped_by_user,
+            "train_seconds": round(result.seconds, 3),
+        })
+        run.write_json("metrics.json", metrics)
+        atomic_write_text(run.file("predictions.csv"), predictions.to_csv(index=False))
+        resolved = task.resolve(data, spec, source=str(data_path), test_source=str(test_path) if test_path else None)
+        export_run_artifacts(run, result.raw_model, spec, resolved)
+        state = "stopped" if result.stopped_by_user else "finished"
+        run.set_status(state, message="stopped by the user; best weights kept" if result.stopped_by_user else "done",
+                       finished=time.time())
+        return metrics
+    except Exception as err:  # recorded for the UI, then re-raised for the caller
+        run.set_status("failed", message=str(err), error_type=type(err).__name__, finished=time.time())
+        raise
+
+
+def _progress_writer(run: Run, spec: ModelSpec, inner: ProgressFn | None, steps: int | None = None) -> ProgressFn:
+    """Wrap a progress callable so that batch progress also lands in progress.json (at most 4 times/s)."""
+    state = {"t": 0.0, "start": time.time()}
+
+    def write(epoch: int, batch: int | None, logs: dict[str, Any]) -> None:
+        if inner is not None:
+            inner(epoch, batch, logs)
+        now = time.time()
+        if batch is not None and now - state["t"] < 0.25:
+            return
+        state["t"] = now
+        run.write_json("progress.json", {
+            "epoch": epoch + 1, "epochs": spec.training.epochs, "steps": steps,
+            "batch": None if batch is None else batch + 1,
+            "logs": logs, "elapsed": round(now - state["start"], 2), "time": now,
+        })
+
+    return write
