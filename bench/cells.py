@@ -8,7 +8,7 @@ the best run counts, since the machine is shared.
 
 Every measurement runs in its own fresh process (TensorFlow's and PyTorch's
 thread pools in one process slow each other down several-fold on 2 cores).
-Ours is the layer ``builder.model.build`` makes (the fused loop of builder/fused.py),
+Ours is the layer ``builder.model.build`` makes (the fused loop of builder/model/fused.py),
 trained as ``builder.training.fit.fit`` trains (``model.fit`` on a dataset, the spec's default
 ``steps_per_execution`` batches per graph call), measured with ``jit_compile=False``
 and ``True``; the ratio uses the faster. PyTorch trains in its usual Python loop.

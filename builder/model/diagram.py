@@ -47,7 +47,7 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
     time: int | None = resolved.input_length
     lines = [
         "digraph model {",
-        '  graph [rankdir=TB, nodesep=0.3, ranksep=0.35, fontname="Helvetica"];',
+        f'  graph [rankdir=TB, nodesep=0.3, ranksep=0.35, fontname="Helvetica", labelloc=t, label={_quote(spec.name)}];',
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, color="#888888"];',
         '  edge [fontname="Helvetica", fontsize=9, color="#666666"];',
     ]

@@ -26,7 +26,7 @@ def test_train_predict_export(series_csv, tmp_path, capsys):
     assert list(forecast["time"]) == ["2020-04-30", "2020-05-01", "2020-05-02"]  # the days after the data's end
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "exp")]) == 0
     assert (tmp_path / "exp" / "saved_model" / "saved_model.pb").exists()
-    assert json.loads((tmp_path / "exp" / "metadata.json").read_text())["targets"] == ["y"]
+    assert json.loads((tmp_path / "exp" / "metadata.json").read_text())["resolved"]["targets"] == ["y"]
 
 
 def test_classify_with_separate_test_file(sequences_csv, tmp_path, capsys):

@@ -134,7 +134,7 @@ def test_season_from_frequency(freq, season):
 def test_sequences_are_padded_masked_and_split_by_sequence(sequences_csv):
     spec = ModelSpec().updated(task="classify")
     data = prepare_sequences(load_table(sequences_csv), spec)
-    assert data.classes == ["fast", "slow"]
+    assert data.classes == ("fast", "slow")
     assert data.x.shape[0] == 24 and data.x.shape[1] == data.lengths.max() and data.x.shape[2] == 2
     for i, n in enumerate(data.lengths):
         assert not np.isnan(data.x[i, :n]).any() and np.isnan(data.x[i, n:]).all()

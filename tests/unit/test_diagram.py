@@ -8,8 +8,14 @@ import sys
 import pytest
 
 from builder import list_presets, load_preset
-from builder.model.diagram import to_dot
+from builder.model.diagram import to_dot as _to_dot
 from builder.spec import ModelSpec
+from builder.tasks import get_task
+
+
+def to_dot(spec: ModelSpec, n_features: int = 1, n_outputs: int | None = None) -> str:
+    """The diagram on the record a model of `spec` has before any data (the Design page's view)."""
+    return _to_dot(spec, get_task(spec.task).placeholder(spec, n_features, n_outputs))
 
 
 def _spec(blocks: list[dict], task: str = "forecast", **data: object) -> ModelSpec:
@@ -31,14 +37,15 @@ def test_stacked_lstm_nodes_and_shapes() -> None:
 def test_bidirectional_projection_conv_and_attention_widths() -> None:
     spec = _spec([
         {"kind": "conv", "filters": 16, "kernel_size": 5, "padding": "valid", "pool_size": 2},
-        {"kind": "recurrent", "cell": "lstm_proj", "units": 32, "proj_units": 8, "bidirectional": True},
+        {"kind": "recurrent", "cell": "lstm_proj", "units": 32, "proj_units": 6, "bidirectional": True},
         {"kind": "attention", "units": 4},
         {"kind": "dense", "units": 10, "dropout": 0.1},
     ], lookback=20, horizon=1)
     dot = to_dot(spec, n_features=3, n_outputs=2)
     assert "[batch, 16, 16]" in dot, "valid conv: 20 - 5 + 1 = 16 steps"
     assert "[batch, 8, 16]" in dot, "pooling by 2 halves the steps"
-    assert "[batch, 8, 16]" in dot and "proj 8" in dot and "bidirectional (concat)" in dot
+    assert "[batch, 8, 12]" in dot, "bidirectional projection: 2 x 6 channels on the pooled 8 steps"
+    assert "proj 6" in dot and "bidirectional (concat)" in dot
     assert "Attention pooling" in dot and "dropout 0.1" in dot
 
 
@@ -49,10 +56,10 @@ def test_classifier_has_softmax_and_variable_length() -> None:
     assert "residual" not in dot
 
 
-def test_labels_are_escaped() -> None:
-    spec = _spec([{"kind": "recurrent"}]).updated(name='a "quoted" name')
+def test_model_name_is_the_title_and_escaped() -> None:
+    spec = _spec([{"kind": "recurrent"}]).updated(name='a "quoted" \\ name')
     dot = to_dot(spec)
-    assert dot.count("{") == dot.count("}")
+    assert 'label="a \\"quoted\\" \\\\ name"' in dot, dot.splitlines()[:3]
 
 
 @pytest.mark.parametrize("name", [p["name"] for p in list_presets()])
@@ -65,6 +72,7 @@ def test_every_preset_draws(name: str) -> None:
 
 def test_no_keras_or_tensorflow_import() -> None:
     code = ("import sys; from builder.model.diagram import to_dot; from builder import load_preset; "
-            "to_dot(load_preset('cldnn'), 2, 1); "
+            "from builder.tasks import get_task; s = load_preset('cldnn'); "
+            "to_dot(s, get_task(s.task).placeholder(s, 2, 1)); "
             "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,4 +1,4 @@
-"""The fused recurrent loop (builder/fused.py, builder/recurrent.py) against Keras's own loop.
+"""The fused recurrent loop (builder/model/fused.py, builder/model/recurrent.py) against Keras's own loop.
 
 Every cell, with random (not initial) weights: outputs, final states and the
 gradients of a loss with respect to the inputs and every weight must equal those

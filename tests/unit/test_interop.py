@@ -175,7 +175,7 @@ def test_spec_dict() -> None:
 def test_builder_imports_without_torch() -> None:
     """torch may only be imported inside functions (builder must import without it)."""
     root = Path(__file__).resolve().parents[2] / "builder"
-    for path in [root / "interop.py", *sorted((root / "cells").glob("*.py"))]:
+    for path in [root / "serving" / "interop.py", *sorted((root / "model" / "cells").glob("*.py"))]:
         tree = ast.parse(path.read_text())
         for node in tree.body:  # module level only
             names = []

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from builder import ModelSpec, build_model, list_presets, load_preset
@@ -56,15 +58,22 @@ def test_forecast_run_directory_and_saved_model_round_trip(series_csv, tmp_path)
     spec = tiny(load_preset("stacked_lstm"), lookback=8, horizon=3).updated(training={"epochs": 2})
     run_dir = tmp_path / "run"
     metrics = train_run(spec, series_csv, run_dir)
-    for name in ("spec.json", "data.json", "history.jsonl", "status.json", "model.keras", "metrics.json",
+    for name in ("spec.json", "history.jsonl", "status.json", "model.keras", "metrics.json", "predictions.csv",
                  "metadata.json", "saved_model/saved_model.pb"):
         assert (run_dir / name).exists(), name
+    assert not (run_dir / "data.json").exists(), "metadata.json is the one description of the data"
     run = Run(run_dir)
     assert run.status()["state"] == "finished" and len(run.history()) == 2
     assert set(metrics) >= {"model", "naive", "seasonal_naive"} and metrics["season_length"] == 7
     meta = json.loads((run_dir / "metadata.json").read_text())
-    assert meta["task"] == "forecast" and meta["lookback"] == 8 and meta["horizon"] == 3
-    assert meta["features"] == ["y", "x"] and meta["targets"] == ["y"] and meta["time_col"] == "time"
+    r = meta["resolved"]
+    assert meta["format"] == "rnn-studio/2" and meta["task"] == "forecast"
+    assert (r["lookback"], r["horizon"], r["inputs"], r["targets"], r["time_col"]) == (8, 3, ["y", "x"], ["y"], "time")
+    assert meta["serving"]["input"]["shape"] == [None, 8, 2]
+    assert json.loads((run_dir / "spec.json").read_text()) == spec.model_dump(mode="json"), "spec.json: the user's spec"
+    preds = pd.read_csv(run_dir / "predictions.csv")
+    assert len(preds) == metrics["n_windows"] * 3 and set(preds["step"]) == {1, 2, 3}
+    np.testing.assert_allclose((preds["actual"] - preds["predicted"]).abs().mean(), metrics["model"]["mae"], rtol=1e-5)
 
     # the .keras model on raw windows, against the SavedModel in a process that imports only tensorflow
     from builder.serving.export import load_run_model
@@ -89,10 +98,14 @@ def test_forecast_run_directory_and_saved_model_round_trip(series_csv, tmp_path)
 def test_classification_run(sequences_csv, tmp_path):
     spec = tiny(load_preset("bigru_classifier")).updated(training={"epochs": 2})
     metrics = train_run(spec, sequences_csv, tmp_path / "run")
-    assert metrics["task"] == "classify" and 0 <= metrics["model"]["accuracy"] <= 1
     assert np.array(metrics["confusion_matrix"]).sum() == metrics["n_sequences"] == 4
+    preds = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    assert len(preds) == 4 and list(preds.columns) == ["sequence", "actual", "predicted", "p_fast", "p_slow"]
+    accuracy = float((preds["actual"] == preds["predicted"]).mean())
+    assert metrics["task"] == "classify" and metrics["model"]["accuracy"] == pytest.approx(accuracy)
     meta = json.loads((tmp_path / "run" / "metadata.json").read_text())
-    assert meta["classes"] == ["fast", "slow"] and meta["horizon"] is None
+    assert meta["resolved"]["classes"] == ["fast", "slow"] and meta["resolved"]["horizon"] is None
+    assert meta["serving"]["input"]["shape"] == [None, None, 2], "any length, NaN-padded"
 
 
 @pytest.mark.parametrize(("preset", "jit", "xla"), [
@@ -146,8 +159,7 @@ def test_nan_loss_stops_with_advice(series_csv):
     spec = tiny(load_preset("simple_rnn_baseline"), lookback=8).updated(
         training={"learning_rate": 10.0, "clipnorm": None, "optimizer": "sgd", "epochs": 3}, data={"scaler": "none"})
     data = prepare_series(load_table(series_csv), spec)
-    data.values = data.values * np.float32(1e18)  # make the loss overflow
-    data.y_scaler.scale_[:] = 1.0
+    data = dataclasses.replace(data, values=data.values * np.float32(1e18))  # make the loss overflow
     with pytest.raises(TrainingError, match="learning rate"):
         fit(spec, data)
 

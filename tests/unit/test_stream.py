@@ -21,7 +21,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_chunked_reader_matches_the_in_memory_path(series_csv, small_chunks):
     spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
     a = prepare_series(load_table(series_csv), spec)
-    b = stream.read_series_file(series_csv, spec)
+    b = stream.read_series_file(series_csv, spec, spec.data.lookback)
     np.testing.assert_array_equal(a.values, b.values)
     assert list(a.time) == list(b.time) and a.freq == b.freq == "D"
     assert (a.n_train, a.n_val, a.inputs, a.targets) == (b.n_train, b.n_val, b.inputs, b.targets)
@@ -35,7 +35,7 @@ def test_chunked_reader_names_the_file_row_of_a_bad_cell(series_csv, small_chunk
     lines[50] = f"{time},oops,{x}"  # file line 51
     series_csv.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"column `y` expected numbers, found text in 1 row\(s\) \(row 51: 'oops'\)"):
-        stream.read_series_file(series_csv, ModelSpec().updated(data={"lookback": 8}))
+        stream.read_series_file(series_csv, ModelSpec().updated(data={"lookback": 8}), 8)
 
 
 def test_large_files_take_the_chunked_path(series_csv, monkeypatch):
@@ -49,6 +49,6 @@ def test_unsorted_rows_are_sorted_with_a_notice(series_csv, small_chunks):
     body = lines[1:]
     body[10], body[11] = body[11], body[10]
     series_csv.write_text("\n".join([lines[0], *body]) + "\n")
-    a = stream.read_series_file(series_csv, ModelSpec().updated(data={"lookback": 8}))
+    a = stream.read_series_file(series_csv, ModelSpec().updated(data={"lookback": 8}), 8)
     assert any("not in time order" in n for n in a.notices)
     assert np.all(np.diff(a.time.asi8) > 0)
