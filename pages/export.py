@@ -78,8 +78,8 @@ with info2:
     params = meta.get("params")
     st.markdown(
         f"- task: **{meta.get('task')}**\n"
-        f"- input `window`: `{meta['serving']['input']['shape']}` float32, columns `{resolved['inputs']}`\n"
-        f"- output: `{meta['serving']['output']['shape']}`, {meta['serving']['output']['meaning']}\n"
+        f"- input `window`: `{meta['serving']['input'].get('shape')}` float32, columns `{resolved['inputs']}`\n"
+        f"- output: `{meta['serving']['output'].get('shape')}`, {meta['serving']['output'].get('meaning', '')}\n"
         f"- parameters: {params:,}" if isinstance(params, int) else f"- task: **{meta.get('task')}**"
     )
 

@@ -12,6 +12,7 @@ import keras
 
 from builder.model.cells.registry import get_cell
 from builder.model.layers import AttentionPooling, Standardize
+from builder.model.recurrent import FusedRNN
 from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock
 from builder.tasks.base import Resolved
 from builder.tasks.registry import get_task
@@ -23,10 +24,14 @@ def recurrent_layer(block: RecurrentBlock, return_sequences: bool, name: str) ->
     The layer comes from the cell registry: builder.model.recurrent's Fused* subclasses of Keras's
     RNN layers (same weights, config and results, with a fused whole-sequence loop on the CPU).
     """
-    layer = get_cell(block.cell).make_layer(
-        block.units, block.proj_units, return_sequences=return_sequences, name=name,
-        dropout=block.dropout, recurrent_dropout=block.recurrent_dropout,
-    )
+    entry = get_cell(block.cell)
+    common = {"dropout": block.dropout, "recurrent_dropout": block.recurrent_dropout}
+    layer_class = entry.layer_class()
+    if layer_class is not None:
+        layer = layer_class(block.units, return_sequences=return_sequences, name=name, **common)
+    else:
+        extra = {"proj_units": block.proj_units} if entry.projected else {}
+        layer = FusedRNN(entry.cell_class()(block.units, **extra, **common), return_sequences=return_sequences, name=name)
     if block.bidirectional:
         return keras.layers.Bidirectional(layer, merge_mode=block.merge_mode, name=f"bi_{name}")
     return layer

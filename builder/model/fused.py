@@ -198,8 +198,8 @@ def _lstm_pre(blocks: list[Tensor], n: Tensor, e: Tensor, f: Tensor) -> list[Ten
     ``[M | N (B, (k+1) U), E (B, U), F (B, U)]`` with ``dz = [M | N] * [dc, ..., dc, dh]``,
     ``dc = dc_in + dh * E``, ``dc_prev = dc * F``. ``[M | N]`` is as wide as the step's gates
     (``Kind.in_zx``), and both it and ``dz`` stay (B, width) matrices: built as (B, k+1, U) and
-    reshaped, the per-step kernels that wrote and read them took about 6 us a step longer in a
-    bare-loop test (a scratch script), where XLA computed the reshape's indices element by element.
+    reshaped, the per-step kernels that wrote and read them were slower, because XLA computed the
+    reshape's indices element by element (figures in bench/RESULTS.md).
     """
     return [ops.concatenate([*blocks, n], axis=-1), e, f]
 
@@ -253,8 +253,8 @@ def _fwd_peephole(zx, m, prev, w):
     c_prev = prev[1]
     p_i, p_f, p_o = w["input_peephole"], w["forget_peephole"], w["output_peephole"]
     # each gate its own (B, U) expression: as one (B, 3, U) block (a reshape of z), the per-step
-    # kernels of one shard's forward and backward took 3.27 ms against 2.80 ms (tf.profiler), and
-    # the bench model trained 1.037 and 1.064 times faster without it (in-process A/Bs)
+    # kernels of one shard's forward and backward were slower, and so was the bench model's training
+    # (figures in bench/RESULTS.md)
     i = 0.5 * ops.tanh(0.5 * (z[:, :u] + p_i * c_prev)) + 0.5
     f = 0.5 * ops.tanh(0.5 * (z[:, u : 2 * u] + p_f * c_prev)) + 0.5
     g = ops.tanh(z[:, 2 * u : 3 * u])
@@ -273,9 +273,9 @@ def _bwd_peephole(d_new, saved, prev, new, w):
     Terms i, f, o: ``dz_i * c_{t-1}``, ``dz_f * c_{t-1}``, ``dz_o * c_t`` (the g block has no
     peephole). The driver sums them in the backward loop's carry, where XLA fuses each product and
     sum into a kernel of the step, instead of a whole-sequence product and reduction after the loop
-    (in the profile, a concatenation and a reduce-window of 0.3-0.4 ms per shard call). Skipping the
-    g block, against a (B, 4, U) product: in-process A/Bs of the bench model (24 alternating epochs
-    each), paired median ratios new/old samples/s of 1.040 and 1.012.
+    (which cost a concatenation and a reduce-window per shard call). The g block is skipped rather
+    than computing a (B, 4, U) product; that trained the bench model a little faster (figures in
+    bench/RESULTS.md).
     """
     d_zx, d_m, d_prev, stored, _ = _bwd_lstm(d_new, saved, prev, new, w)
     u = w["units"]
@@ -603,8 +603,8 @@ def default_shards() -> int:
 #: A layer whose input is that very tensor (the next layer of a stack) takes the shards as
 #: they are instead of splitting the concatenation again, so each shard's calls wait only on
 #: the same shard of the layer before, forward and backward, and the concatenation is pruned
-#: from the graph when nothing else reads it (measured on the bench's 2-layer LSTM, in-process
-#: A/B of alternating 20-step chunks: paired median ratios 1.043, 1.055 and 1.065).
+#: from the graph when nothing else reads it (a gain on the bench's 2-layer LSTM; figures in
+#: bench/RESULTS.md).
 _SHARDS_ATTR = "_rnn_studio_batch_shards"
 
 
@@ -626,7 +626,7 @@ def run_fused_sharded(
     calls are inlined and run one after another (same results either way: the
     shards are independent sequences, and the weight gradients are summed over
     shards). With ``shards=1`` this is simply the loop compiled by XLA, which
-    runs it about 3 times faster than TensorFlow's graph executor does.
+    runs it much faster than TensorFlow's graph executor, op by op, does.
 
     Unlike :func:`run_fused`, sequences are batch-major: ``x`` is ``(B, T, D)``
     (input dropout applied, not reversed: ``go_backwards`` reverses time inside

@@ -148,4 +148,4 @@ def serving_snippet(meta: dict[str, Any]) -> str:
     r = meta["resolved"]
     length = r.get("input_length") or r.get("lookback")
     return SERVING_SNIPPET.format(lookback=length, n_features=len(r["inputs"]), features=r["inputs"],
-                                  output=meta["serving"]["output"]["meaning"])
+                                  output=meta["serving"]["output"].get("meaning", ""))

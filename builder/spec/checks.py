@@ -15,10 +15,9 @@ if TYPE_CHECKING:
 def check_projection(spec: ModelSpec) -> None:
     """lstm_proj / proj_gru need 1 <= proj_units < units."""
     from builder.model.cells.registry import projected_cells
-    from builder.spec.model import RecurrentBlock
 
     for i, block in enumerate(spec.blocks):
-        if not isinstance(block, RecurrentBlock) or block.cell not in projected_cells():
+        if block.kind != "recurrent" or block.cell not in projected_cells():
             continue
         if block.proj_units is None:
             raise ValueError(

@@ -138,9 +138,9 @@ class TrainingSpec(_Strict):
     steps_per_execution: int = Field(
         16, ge=1, le=10_000,
         description=(
-            "Batches run in one graph call (at most one epoch's): fewer round trips through Python (about "
-            "20% faster on a small 2-layer LSTM); progress, the NaN check and the stop button react once "
-            "per call."
+            "Batches run in one graph call (at most one epoch's). It cuts Python round trips: the call, the "
+            "logs and the callbacks run once per call, and so progress, the NaN check and the stop button "
+            "react once per call."
         ),
     )
 

@@ -189,8 +189,8 @@ def _metadata_from_v1(meta: dict[str, Any], data: dict[str, Any]) -> dict[str, A
         "notices": data.get("notices", []), "test_source": data.get("test_source"),
     }
     return {"format": "rnn-studio/1", "task": meta.get("task"), "resolved": resolved,
-            "serving": {"signature": meta.get("signature", "serve"), "input": meta.get("input"),
-                        "output": meta.get("output")},
+            "serving": {"signature": meta.get("signature", "serve"), "input": meta.get("input") or {},
+                        "output": meta.get("output") or {}},
             "params": meta.get("params"), "keras_version": meta.get("keras_version")}
 
 

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from builder.__main__ import main
+from builder.files import safe_child
 from builder.serving.export import load_run_model
 from builder.serving.predict import csv_safe
 from builder.spec import ModelSpec, SpecError
-from builder.files import safe_child
 from builder.training.runs import Run
 from tests.conftest import REPO
 

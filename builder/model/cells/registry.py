@@ -75,16 +75,9 @@ class CellEntry:
         """Features per step of one direction: P for projected cells, else U."""
         return int(proj_units) if self.projected and proj_units else units
 
-    def make_layer(self, units: int, proj_units: int | None, *, return_sequences: bool, name: str,
-                   dropout: float = 0.0, recurrent_dropout: float = 0.0) -> Any:
-        """The Keras layer of one direction: [batch, time, ch] -> [batch, (time,) out]."""
-        common = {"dropout": dropout, "recurrent_dropout": recurrent_dropout}
-        if self.layer is not None:
-            return _load(self.layer)(units, return_sequences=return_sequences, name=name, **common)
-        from builder.model.recurrent import FusedRNN
-
-        extra = {"proj_units": proj_units} if self.projected else {}
-        return FusedRNN(self.cell_class()(units, **extra, **common), return_sequences=return_sequences, name=name)
+    def layer_class(self) -> type | None:
+        """The whole-layer class for builtin cells, None for cells that FusedRNN wraps."""
+        return _load(self.layer) if self.layer is not None else None
 
 
 _CELLS = "builder.model.cells"
