@@ -102,6 +102,10 @@ class Task:
         """Read and prepare the data file(s) for `spec` (raises DataError naming file, row, column)."""
         raise NotImplementedError
 
+    def prepare_frame(self, df: pd.DataFrame, spec: ModelSpec) -> Any:
+        """Prepare an already loaded table (the Data page's preview, tests)."""
+        raise NotImplementedError
+
     def resolve(self, data: Any, spec: ModelSpec, source: str | None = None, test_source: str | None = None) -> Resolved:
         """The frozen record of prepared `data`."""
         raise NotImplementedError
@@ -149,6 +153,10 @@ class Task:
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """The test metrics of one run for the comparison table."""
+        raise NotImplementedError
+
+    def cli_table(self, metrics: dict[str, Any]) -> str:
+        """The CLI's text table of the model beside its baselines."""
         raise NotImplementedError
 
     def output_meaning(self, resolved: Resolved) -> str:

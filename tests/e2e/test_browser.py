@@ -235,7 +235,7 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
     code = (
         "import sys, numpy as np, tensorflow as tf\n"
         "m = tf.saved_model.load(sys.argv[1])\n"
-        f"x = np.full((2, {meta['lookback']}, {len(meta['features'])}), 300.0, dtype='float32')\n"
+        f"x = np.full((2, {meta['resolved']['lookback']}, {len(meta['resolved']['inputs'])}), 300.0, dtype='float32')\n"
         "y = m.serve(tf.constant(x)).numpy()\n"
         "assert 'builder' not in sys.modules\n"
         "print(y.shape)\n"
@@ -244,7 +244,7 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=180, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
                          cwd=tmp_path)
     assert res.returncode == 0, res.stderr[-2000:]
-    assert res.stdout.strip().splitlines()[-1] == f"(2, {meta['horizon']}, {len(meta['targets'])})"
+    assert res.stdout.strip().splitlines()[-1] == f"(2, {meta['resolved']['horizon']}, {len(meta['resolved']['targets'])})"
 
     OUT.mkdir(exist_ok=True)
     (OUT / "e2e_timings.json").write_text(json.dumps(timings, indent=2) + "\n")
