@@ -40,6 +40,7 @@ class SequenceData:
     order_col: str | None
     label_col: str
     x_scaler: Scaler
+    missing: str
     notices: tuple[str, ...] = ()
 
     @property
@@ -92,7 +93,7 @@ def prepare_sequences(
     return SequenceData(
         source=source, x=x, y=y, ids=np.array(ids), classes=tuple(class_list), inputs=tuple(features),
         lengths=np.array(lengths), split=split, id_col=id_col, order_col=order_col, label_col=label_col,
-        x_scaler=Scaler(settings.scaler).fit(train_rows), notices=tuple(notices),
+        x_scaler=Scaler(settings.scaler).fit(train_rows), missing=settings.missing, notices=tuple(notices),
     )
 
 

@@ -8,7 +8,7 @@ and belongs to the part that holds all its target rows. Scalers are fit on the t
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,8 @@ class SeriesData:
     values: [T, F] float32 raw inputs, the targets first, then the covariates (`inputs` names the F
     columns in that order); time: [T] timestamps or None. Rows [0, n_train) train,
     [n_train, n_train + n_val) validation, the rest test. The scalers are fit on the training rows:
-    `x_scaler` over all F inputs, `y_scaler` over the targets.
+    `x_scaler` over all F inputs, `y_scaler` over the targets. `missing`: the missing-value policy
+    the rows were filled with (new data to predict on is filled the same way).
     """
 
     source: str
@@ -45,6 +46,7 @@ class SeriesData:
     freq: str | None
     x_scaler: Scaler
     y_scaler: Scaler
+    missing: str
     notices: tuple[str, ...] = ()
 
     @property
@@ -85,11 +87,11 @@ class SeriesData:
         return np.arange(lo, hi, dtype=np.int64)
 
 
-def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, split: tuple[int, int] | None = None) -> SeriesData:
+def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int | None = None) -> SeriesData:
     """Validate a wide time series and split it chronologically; scalers fit on the training rows.
 
-    `lookback` is the resolved input length (the task decides its default); `split` fixes
-    (train rows, validation rows) instead of the spec's fractions.
+    `lookback` is the resolved input length (the task decides its default); `n_test` fixes the test
+    part to the last `n_test` rows (a separate test file) instead of the spec's test fraction.
     """
     settings = spec.data
     source = df.attrs.get("source", "data")
@@ -103,25 +105,32 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, split: tupl
     notices += read_notices
     return series_from_arrays(
         spec, source, table.to_numpy(dtype=np.float32), time, time_col, targets, covariates, freq, notices,
-        lookback, split,
+        lookback, n_test,
     )
 
 
 def series_from_arrays(
     spec: ModelSpec, source: str, values: np.ndarray, time: pd.DatetimeIndex | None, time_col: str | None,
     targets: list[str], covariates: list[str], freq: str | None, notices: list[str], lookback: int,
-    split: tuple[int, int] | None = None,
+    n_test: int | None = None,
 ) -> SeriesData:
     """Split checked values [T, targets + covariates] float32 in time order and fit the scalers on train.
 
-    `split`: (train rows, validation rows) when the caller fixed them (a separate test file), else
-    from the spec's fractions.
+    `n_test`: the test part is exactly the last `n_test` rows (counted after missing rows were
+    handled) and validation takes its fraction of the rest; else both come from the spec's fractions.
     """
     settings = spec.data
     columns = targets + covariates
     horizon = settings.horizon
     T = len(values)
-    n_train, n_val = split or split_sizes(T, settings.val_fraction, settings.test_fraction, horizon)
+    if n_test is None:
+        n_train, n_val = split_sizes(T, settings.val_fraction, settings.test_fraction, horizon)
+    else:
+        frac = n_test / T
+        n_val = split_sizes(T, settings.val_fraction * (1 - frac), min(0.89 - settings.val_fraction, frac), horizon)[1]
+        n_train = T - n_test - n_val  # the boundary exactly at the start of the test rows
+        if n_train < lookback + horizon:
+            raise DataError(f"{source}: too few rows before the test file for lookback {lookback} + horizon {horizon}")
     if n_train < lookback + horizon:
         need = next(t for t in range(T + 1, 10 * (T + lookback + horizon) + 100)
                     if split_sizes(t, settings.val_fraction, settings.test_fraction, horizon)[0] >= lookback + horizon)
@@ -143,7 +152,8 @@ def series_from_arrays(
         source=source, values=values, time=time, time_col=time_col, targets=tuple(targets),
         covariates=tuple(covariates), lookback=lookback, horizon=horizon, n_train=n_train, n_val=n_val,
         season_length=season, freq=freq, x_scaler=Scaler(settings.scaler).fit(train),
-        y_scaler=Scaler(settings.scaler).fit(train[:, : len(targets)]), notices=tuple(notices),
+        y_scaler=Scaler(settings.scaler).fit(train[:, : len(targets)]), missing=settings.missing,
+        notices=tuple(notices),
     )
 
 
@@ -298,13 +308,7 @@ def prepare_series_with_test(df: pd.DataFrame, test_df: pd.DataFrame, spec: Mode
     check_columns(test_df, targets + covariates + ([time_col] if time_col else []), test_df.attrs.get("source", "test"), "test")
     combined = pd.concat([df, test_df[df.columns.intersection(test_df.columns)]], ignore_index=True)
     combined.attrs["source"] = source
-    combined.attrs["notices"] = [*df.attrs.get("notices", []), f"test part: the {len(test_df)} rows of the test file"]
-    n_test_rows = len(test_df)
-    frac_test = n_test_rows / len(combined)
-    n_val = split_sizes(len(combined), settings.val_fraction * (1 - frac_test), min(0.89 - settings.val_fraction, frac_test),
-                        settings.horizon)[1]
-    n_train = len(combined) - n_test_rows - n_val  # the boundary exactly at the start of the test file
-    if n_train < lookback + settings.horizon:
-        raise DataError(f"{source}: too few rows before the test file for lookback {lookback} + horizon {settings.horizon}")
+    combined.attrs["notices"] = list(df.attrs.get("notices", []))
     sub = spec.updated(data={"time_col": time_col, "targets": targets, "features": covariates})
-    return prepare_series(combined, sub, lookback, split=(n_train, n_val))
+    data = prepare_series(combined, sub, lookback, n_test=len(test_df))
+    return replace(data, notices=(*data.notices, f"test part: the {len(test_df)} rows of the test file"))

@@ -10,8 +10,7 @@ from builder import ModelSpec
 from builder.data import DataError, detect_time_column, load_table
 from builder.data.series import season_from_freq, split_sizes
 from builder.data.windows import PREFETCH_BATCHES, sequence_dataset, series_dataset, series_windows
-from builder.tasks import prepare_frame as prepare_sequences
-from builder.tasks import prepare_frame as prepare_series
+from builder.tasks import prepare_frame
 from tests.conftest import SHARED_DATA
 
 
@@ -22,14 +21,14 @@ def spec_with(**data) -> ModelSpec:
 def test_reads_series_and_detects_time(series_csv):
     df = load_table(series_csv)
     assert detect_time_column(df) == "time"
-    data = prepare_series(df, spec_with(lookback=10, horizon=3))
+    data = prepare_frame(df, spec_with(lookback=10, horizon=3))
     assert data.targets == ("y",) and data.inputs == ("y", "x")
     assert data.freq == "D" and data.season_length == 7
     assert data.values.shape == (120, 2) and data.values.dtype == np.float32
 
 
 def test_windows_are_plain_slices_and_split_chronologically(series_csv):
-    data = prepare_series(load_table(series_csv), spec_with(lookback=10, horizon=3))
+    data = prepare_frame(load_table(series_csv), spec_with(lookback=10, horizon=3))
     n_train, n_val = split_sizes(120, 0.15, 0.15, 3)
     assert (data.n_train, data.n_val) == (n_train, n_val) == (84, 18)
     tr, va, te = (data.window_starts(p) for p in ("train", "val", "test"))
@@ -44,18 +43,18 @@ def test_windows_are_plain_slices_and_split_chronologically(series_csv):
 
 def test_scaler_sees_only_the_training_rows(series_csv):
     df = load_table(series_csv)
-    base = prepare_series(df, spec_with(lookback=10))
+    base = prepare_frame(df, spec_with(lookback=10))
     # changing the held-out rows must not move the scaler
     df2 = df.copy()
     df2.loc[base.n_train :, "y"] = 1e6
-    moved = prepare_series(df2, spec_with(lookback=10))
+    moved = prepare_frame(df2, spec_with(lookback=10))
     np.testing.assert_allclose(base.x_scaler.offset_, moved.x_scaler.offset_)
     np.testing.assert_allclose(base.x_scaler.scale_, moved.x_scaler.scale_)
     np.testing.assert_allclose(base.x_scaler.offset_[0], df["y"][: base.n_train].mean(), rtol=1e-6)
 
 
 def test_tf_dataset_matches_the_slices(series_csv):
-    data = prepare_series(load_table(series_csv), spec_with(lookback=10, horizon=3))
+    data = prepare_frame(load_table(series_csv), spec_with(lookback=10, horizon=3))
     ds = series_dataset(data, "val", batch_size=4)
     xb, yb = next(iter(ds))
     x, y = series_windows(data, "val")
@@ -66,8 +65,8 @@ def test_tf_dataset_matches_the_slices(series_csv):
 def test_pipelines_prefetch_a_fixed_number_of_batches_without_autotuning(series_csv, sequences_csv):
     # With autotuning on, replacing an iterator (Keras does so every epoch) stalled the process for
     # 0.4-0.6 s in about one epoch in three; see builder.data.finish_pipeline.
-    series = prepare_series(load_table(series_csv), spec_with(lookback=10, horizon=3))
-    sequences = prepare_sequences(load_table(sequences_csv), ModelSpec().updated(task="classify"))
+    series = prepare_frame(load_table(series_csv), spec_with(lookback=10, horizon=3))
+    sequences = prepare_frame(load_table(sequences_csv), ModelSpec().updated(task="classify"))
     for ds in (
         series_dataset(series, "train", batch_size=4, shuffle=True),
         series_dataset(series, "val", batch_size=4, inputs_only=True),
@@ -84,30 +83,30 @@ def test_too_short_series_says_how_many_rows_are_needed(tmp_path):
     path = tmp_path / "short.csv"
     pd.DataFrame({"time": pd.date_range("2020", periods=20, freq="D"), "v": range(20)}).to_csv(path, index=False)
     with pytest.raises(DataError) as err:
-        prepare_series(load_table(path), spec_with(lookback=24, horizon=2))
+        prepare_frame(load_table(path), spec_with(lookback=24, horizon=2))
     msg = str(err.value)
     assert "20 rows are too few" in msg and "need at least" in msg
     need = int(msg.split("need at least ")[1].split()[0])
     ok = tmp_path / "ok.csv"
     pd.DataFrame({"time": pd.date_range("2020", periods=need, freq="D"), "v": range(need)}).to_csv(ok, index=False)
-    prepare_series(load_table(ok), spec_with(lookback=24, horizon=2))  # exactly enough works
+    prepare_frame(load_table(ok), spec_with(lookback=24, horizon=2))  # exactly enough works
 
 
 def test_non_numeric_cells_name_rows_and_column(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("time,v\n2020-01-01,1\n2020-01-02,two\n2020-01-03,3\n")
     with pytest.raises(DataError, match=r"bad.csv: column `v` expected numbers, found text in 1 row\(s\) \(row 3: 'two'\)"):
-        prepare_series(load_table(path), spec_with(lookback=1))
+        prepare_frame(load_table(path), spec_with(lookback=1))
 
 
 def test_missing_values_are_interpolated_with_a_notice(tmp_path):
     path = tmp_path / "gaps.csv"
     path.write_text("time,v\n" + "".join(f"2020-01-{d:02d},{'' if d == 5 else d}\n" for d in range(1, 31)))
-    data = prepare_series(load_table(path), spec_with(lookback=3))
+    data = prepare_frame(load_table(path), spec_with(lookback=3))
     assert data.values[4, 0] == pytest.approx(5.0)
     assert any("interpolated 1 missing" in n for n in data.notices)
     with pytest.raises(DataError, match="policy is `refuse`"):
-        prepare_series(load_table(path), spec_with(lookback=3, missing="refuse"))
+        prepare_frame(load_table(path), spec_with(lookback=3, missing="refuse"))
 
 
 def test_semicolons_and_decimal_commas(tmp_path):
@@ -133,7 +132,7 @@ def test_season_from_frequency(freq, season):
 
 def test_sequences_are_padded_masked_and_split_by_sequence(sequences_csv):
     spec = ModelSpec().updated(task="classify")
-    data = prepare_sequences(load_table(sequences_csv), spec)
+    data = prepare_frame(load_table(sequences_csv), spec)
     assert data.classes == ("fast", "slow")
     assert data.x.shape[0] == 24 and data.x.shape[1] == data.lengths.max() and data.x.shape[2] == 2
     for i, n in enumerate(data.lengths):
@@ -148,7 +147,7 @@ def test_single_class_is_refused(tmp_path):
     path = tmp_path / "one.csv"
     path.write_text("sequence_id,t,a,label\n" + "".join(f"{i // 3},{i % 3},{i},x\n" for i in range(12)))
     with pytest.raises(DataError, match="single class"):
-        prepare_sequences(load_table(path), ModelSpec().updated(task="classify"))
+        prepare_frame(load_table(path), ModelSpec().updated(task="classify"))
 
 
 @pytest.mark.skipif(not SHARED_DATA.exists(), reason="shared data not present")
@@ -156,8 +155,22 @@ def test_every_shared_forecasting_file_prepares():
     for path in sorted((SHARED_DATA / "forecasting").glob("*.csv")):
         df = load_table(path)
         try:
-            data = prepare_series(df, ModelSpec())
+            data = prepare_frame(df, ModelSpec())
         except DataError as err:
             assert path.stem == "shampoo_sales_monthly" and "too few" in str(err)
             continue
         assert np.isfinite(data.values).all(), path
+
+
+def test_a_test_file_stays_the_whole_test_part_when_training_rows_are_dropped(tmp_path):
+    from builder.tasks import prepare
+
+    time = pd.date_range("2020-01-01", periods=240, freq="D").strftime("%Y-%m-%d")
+    y = np.sin(np.arange(240) / 5.0)
+    y[np.arange(10, 200, 10)] = np.nan  # 19 gaps in the training file, none in the test file
+    pd.DataFrame({"time": time[:200], "y": y[:200]}).to_csv(tmp_path / "train.csv", index=False)
+    pd.DataFrame({"time": time[200:], "y": y[200:]}).to_csv(tmp_path / "test.csv", index=False)
+    data = prepare(tmp_path / "train.csv", spec_with(lookback=5, missing="drop"), tmp_path / "test.csv")
+    assert data.n_rows == 221 and data.n_rows - data.n_train - data.n_val == 40
+    assert data.time[data.n_train + data.n_val] == pd.Timestamp(time[200]), "the test part starts with the test file"
+    assert data.notices[-1] == "test part: the 40 rows of the test file"
