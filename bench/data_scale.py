@@ -1,7 +1,7 @@
 """Data at scale: a generated N-row x 8-column CSV through load, validate, split, scale, window and train.
 
 Each measurement runs in its own process so that peak resident memory (ru_maxrss) is its own:
-- load: builder's path for large files (`load_and_prepare`: chunked read, validation, time parsing,
+- load: builder's path for large files (`builder.tasks.prepare`: chunked read, validation, time parsing,
   chronological split, scalers fit on the training rows) in rows/s, beside plain `pandas.read_csv` of
   the same file; peak RSS above the process's baseline (after importing TensorFlow and builder)
   against 3x the raw float32 array;
@@ -86,8 +86,7 @@ def child(mode: str, path: str, rows: int) -> dict:
     from builder import ModelSpec
     from builder.data.windows import series_dataset
     from builder.model.build import build_model
-    from builder.tasks import get_task
-    from builder.tasks import prepare as load_and_prepare
+    from builder.tasks import get_task, prepare
     from builder.training.fit import compile_model
 
     spec = ModelSpec.from_dict({
@@ -97,7 +96,7 @@ def child(mode: str, path: str, rows: int) -> dict:
     })
     base = _current_rss_mb()
     t0 = time.perf_counter()
-    data = load_and_prepare(path, spec)
+    data = prepare(path, spec)
     load_secs = time.perf_counter() - t0
     load_peak = _rss_mb()
     raw_mb = data.values.nbytes / 2**20
@@ -111,7 +110,7 @@ def child(mode: str, path: str, rows: int) -> dict:
         x, _y = next(it)
         n += int(x.shape[0])
     pipe_rate = n / (time.perf_counter() - t0)
-    model = build_model(spec, get_task(spec.task).resolve(data, spec))
+    model = build_model(spec, get_task(spec.task).resolve(data))
     model.get_layer("standardize").set_statistics(data.x_scaler.offset_, data.x_scaler.scale_)
     compile_model(model, spec)
     model.fit(ds, steps_per_epoch=20, epochs=1, verbose=0)  # warm-up / compile

@@ -36,12 +36,12 @@ def run_worker(variant: str, epochs: int) -> dict[str, list[float]]:
 
         builder.data.windows.finish_pipeline = lambda ds: ds.prefetch(tf.data.AUTOTUNE)
     from builder.spec.presets import load_preset
-    from builder.tasks import prepare as load_and_prepare
+    from builder.tasks import prepare
     from builder.training.fit import fit
 
     spec = load_preset("stacked_lstm")
     spec = spec.updated(training={"epochs": epochs, "patience": None})
-    data = load_and_prepare(DATASET, spec)
+    data = prepare(DATASET, spec)
     last: dict[int, float] = {}
 
     def progress(epoch: int, batch: int | None, logs: dict) -> None:

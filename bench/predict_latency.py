@@ -1,7 +1,7 @@
 """Section 3: prediction with the exported SavedModel against Keras and a PyTorch twin.
 
 The default preset (stacked_lstm; lookback 48, 8 features, horizon 1) with the data's scalers in the
-graph is exported with `builder.serving.export.export_saved_model` and loaded with `tf.saved_model.load`.
+graph is exported with `builder.training.artifacts.export_saved_model` and loaded with `tf.saved_model.load`.
 Latency: median of N calls of `serve` on one window (after warm-up), the result fetched as NumPy.
 Throughput: a batch of 1,024 windows, median of several calls. References in the same run: the same
 Keras model called directly (`model(x, training=False)`) and through `model.predict`, and the PyTorch
@@ -67,12 +67,12 @@ def keras_side(preset: str, calls: int, batch_calls: int) -> dict[str, Any]:
     import tensorflow as tf
 
     from builder.model.build import build_model
-    from builder.serving.export import export_saved_model
     from builder.tasks import get_task
+    from builder.training.artifacts import export_saved_model
 
     spec, data = prepared(preset, steps=(BIG // BATCH) + 2)
     task = get_task(spec.task)
-    resolved = task.resolve(data, spec)
+    resolved = task.resolve(data)
     model = build_model(spec, resolved)
     model.get_layer("standardize").set_statistics(data.x_scaler.offset_, data.x_scaler.scale_)
     raw = task.raw_output(model, resolved)

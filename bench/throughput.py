@@ -1,6 +1,6 @@
 """Section 1: training throughput of the forecast presets, our training loop against a PyTorch twin.
 
-Ours is `builder.training.fit.fit` minus its run bookkeeping: `set_seed`, `prepare_series`, `series_dataset`
+Ours is `builder.training.fit.fit` minus its run bookkeeping: `set_seed`, `prepare_frame`, `series_dataset`
 (shuffled tf.data windows), `build_model`, `compile_model`, `model.fit` with a per-batch callback that
 reads the loss (as fit's own callback does). The PyTorch twin has the same blocks and sizes (Conv1d,
 nn.LSTM / nn.GRU / nn.RNN, Linear layers, Linear head, residual last value), Adam with the same
@@ -100,10 +100,10 @@ def rows_for_windows(n_windows: int, batch: int = BATCH) -> int:
 
 def prepared(preset: str, steps: int, jit: bool | str = "auto", batch: int = BATCH) -> tuple[Any, Any]:
     """(spec, SeriesData) with about `steps` training batches."""
-    from builder.tasks import prepare_frame as prepare_series
+    from builder.tasks import prepare_frame
 
     spec = bench_spec(preset, jit, batch)
-    data = prepare_series(make_frame(rows_for_windows(steps * batch, batch)), spec)
+    data = prepare_frame(make_frame(rows_for_windows(steps * batch, batch)), spec)
     return spec, data
 
 
@@ -140,7 +140,7 @@ def keras_training(preset: str, jit: bool | str, steps: int, epochs: int, batch:
         disable_op_determinism()
     train_ds = series_dataset(data, "train", batch, shuffle=True, seed=spec.training.seed, stride=1)
     n_windows = len(data.window_starts("train"))
-    model = build_model(spec, get_task(spec.task).resolve(data, spec))
+    model = build_model(spec, get_task(spec.task).resolve(data))
     model.get_layer("standardize").set_statistics(data.x_scaler.offset_, data.x_scaler.scale_)
     if unroll:
         for layer in model.layers:

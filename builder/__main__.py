@@ -1,4 +1,4 @@
-"""The command line: python -m builder presets | train | predict | export | spec | worker.
+"""The command line: python -m builder presets | train | predict | export | spec (the worker process is `python -m builder.training.worker`).
 
 Bad input ends with one line `error: ...` on stderr and exit status 2, never a traceback.
 """
@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
+from builder.tasks.registry import TASKS, accepted_loss, get_task  # light: TensorFlow stays unimported
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
 
 EXIT_USAGE = 2
-
-from builder.tasks.registry import TASKS, get_task  # noqa: E402  (after the log-level defaults above)
 
 
 class CliError(Exception):
@@ -42,7 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     src = t.add_mutually_exclusive_group()
     src.add_argument("--preset", help="preset name (see `presets`); default: the task's default preset")
     src.add_argument("--spec", help="spec JSON file")
-    t.add_argument("--task", choices=sorted(TASKS), help="default: the spec's (forecast)")
+    t.add_argument("--task", choices=sorted(TASKS), help="default: the spec's task")
     t.add_argument("--target", nargs="+", dest="targets", help="column(s) to forecast")
     t.add_argument("--time-col")
     t.add_argument("--features", nargs="+", help="covariate / feature columns (default: every numeric column)")
@@ -84,7 +84,7 @@ def build_spec(args: argparse.Namespace) -> Any:
     if args.spec:
         spec = ModelSpec.from_json(args.spec)
     else:
-        spec = load_preset(args.preset or TASKS[args.task or "forecast"].default_preset)
+        spec = load_preset(args.preset or TASKS[args.task or ModelSpec.model_fields["task"].default].default_preset)
     data: dict[str, Any] = {}
     for key in ("targets", "time_col", "features", "lookback", "horizon", "missing", "season_length",
                 "id_col", "order_col", "label_col"):
@@ -95,8 +95,7 @@ def build_spec(args: argparse.Namespace) -> Any:
     changes: dict[str, Any] = {"data": data, "training": training}
     if args.task:
         changes["task"] = args.task
-        if spec.training.loss != "auto" and spec.training.loss not in TASKS[args.task].losses:
-            training["loss"] = "auto"
+        training["loss"] = accepted_loss(args.task, spec.training.loss)
     return spec.updated(**changes)
 
 

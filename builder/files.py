@@ -1,18 +1,26 @@
-"""Files we write: atomic replacement, strict JSON, and user-given names kept inside their folder.
+"""Files we write: atomic replacement, strict JSON, formula-safe CSVs, and user-given names kept
+inside their folder.
 
 Every file is written under a temporary name in the same directory and renamed into place, so no
 reader sees half a file. JSON is strict (RFC 8259): a NaN or infinity is an error here, not a
 `NaN` token that browsers' and most languages' parsers reject; callers turn undefined values into
-`null` with a reason first (see `builder.tasks.base.finite_or_none`).
+`null` with a reason first (`finite_or_none`). CSVs we write are inert in a spreadsheet: a text cell
+that would run as a formula gets a leading quote (`csv_safe`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -39,6 +47,12 @@ def dumps(obj: Any, indent: int | None = 2) -> str:
 def atomic_write_json(path: str | Path, obj: Any) -> None:
     """`obj` as strict, indented JSON, written atomically."""
     atomic_write_text(path, dumps(obj) + "\n")
+
+
+def finite_or_none(value: float) -> float | None:
+    """`value` as a float, or None when it is NaN or infinite (strict JSON has no NaN)."""
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 def _reject_constant(name: str) -> Any:
@@ -69,6 +83,36 @@ def _json_default(o: Any) -> Any:
     except ImportError:  # pragma: no cover
         pass
     return str(o)
+
+
+def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Prefix text cells that a spreadsheet would run as a formula with a quote; numbers are untouched."""
+    import pandas as pd
+
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(_inert)
+    out.columns = [_inert(str(c)) for c in out.columns]
+    return out
+
+
+def _inert(v: Any) -> Any:
+    """`'` + v for a text cell that starts (after spaces) with = + - @ tab or CR, unless it is a plain number."""
+    if isinstance(v, str) and v.lstrip(" ").startswith(FORMULA_PREFIXES):
+        if v == v.strip():
+            try:
+                float(v)
+                return v  # a real negative or signed number
+            except ValueError:
+                pass
+        return "'" + v
+    return v
+
+
+def write_csv(path: str | Path, df: pd.DataFrame) -> None:
+    """`df` as a formula-safe CSV without its index, written atomically."""
+    atomic_write_text(path, csv_safe(df).to_csv(index=False))
 
 
 def safe_child(root: str | Path, name: str) -> Path:

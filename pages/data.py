@@ -11,6 +11,7 @@ from builder.app import (
     DataError,
     ModelSpec,
     chart_frame,
+    default_lookback,
     detect_time_column,
     file_token,
     guess_task,
@@ -18,6 +19,7 @@ from builder.app import (
     resolve_sequence_columns,
     sample_files,
     save_upload,
+    switch_task,
     validate,
 )
 from pages import common
@@ -40,15 +42,11 @@ def _new_source(new: dict[str, str]) -> None:
     data = dict(d["data"])
     data.update({"time_col": None, "targets": [], "features": None, "id_col": None, "order_col": None,
                  "label_col": None, "lookback": None if d.get("task") == "classify" else data.get("lookback")})
-    candidate = {**d, "data": data}
     try:
         task = guess_task(common.load_source(new))
     except common.USER_ERRORS:
-        task = d.get("task", "forecast")
-    if task != d.get("task"):
-        candidate["task"] = task
-        candidate["training"] = {**d["training"], "loss": "auto"}
-        candidate["data"]["lookback"] = None
+        task = d["task"]
+    candidate = switch_task({**d, "data": data}, task)
     spec_new, _ = validate(candidate)
     common.set_spec(spec_new or candidate, replace=True)
 
@@ -116,8 +114,7 @@ st.subheader("Task and columns")
 tasks = {name: entry.label for name, entry in TASKS.items()}
 task = st.radio("Task", list(tasks), format_func=tasks.get, horizontal=True, key=f"d{r}_task",
                 index=list(tasks).index(s.task),
-                help="Forecast: predict the next steps of numeric columns. Classify: one label per sequence "
-                     "(long format: sequence id, order, features, label).")
+                help=" ".join(f"{e.label}: {e.description}" for e in TASKS.values()))
 d = s.data
 cols: list[str] = list(df.columns)
 changes: dict[str, Any] = {}
@@ -146,7 +143,7 @@ if task == "forecast":
     features = c3.multiselect("Covariates (extra inputs)", others, default=fdefault, key=f"d{r}_features",
                               help="Other numeric columns the model reads besides the targets' own history.")
     w1, w2, w3, w4 = st.columns(4)
-    lookback = w1.number_input("Lookback (steps)", 1, 100_000, int(d.lookback or 24), key=f"d{r}_lookback",
+    lookback = w1.number_input("Lookback (steps)", 1, 100_000, int(d.lookback or default_lookback(s)), key=f"d{r}_lookback",
                                help="How many past steps each input window holds.")
     horizon = w2.number_input("Horizon (steps ahead)", 1, 10_000, int(d.horizon), key=f"d{r}_horizon",
                               help="How many future steps each forecast covers.")
@@ -202,10 +199,7 @@ scaler = s4.selectbox("Scaling", scaler_opts, index=scaler_opts.index(d.scaler),
 changes.update({"val_fraction": float(val), "test_fraction": float(test), "missing": missing, "scaler": scaler})
 
 # ---- apply to the spec -----------------------------------------------------------------------------
-candidate = s.model_dump(mode="json")
-if task != s.task:
-    candidate["training"]["loss"] = "auto"
-candidate["task"] = task
+candidate = switch_task(s.model_dump(mode="json"), task)
 candidate["data"].update(changes)
 new_spec, problem = validate(candidate)
 if problem:

@@ -13,6 +13,7 @@ from builder.app import (
     file_token,
     finished_runs,
     history_frame,
+    metric_cards,
     metrics_table,
     test_predictions,
 )
@@ -44,7 +45,7 @@ def _fmt(spec: str):
     return lambda v: format(v, spec) if isinstance(v, (int, float)) else "–"
 
 
-@st.cache_data(show_spinner="Predicting on the test part…", max_entries=16)
+@st.cache_data(show_spinner="Reading the held-out predictions…", max_entries=16)
 def _predictions(run_dir: str, token: str) -> dict:
     return test_predictions(run_dir)
 
@@ -65,20 +66,21 @@ if len(selected) > 1:
 metrics = primary.read_json("metrics.json") or {}
 spec = primary.read_json("spec.json") or {}
 st.subheader(f"`{primary.path.name}` · {spec.get('name', '')}")
+if not metrics:
+    st.warning(f"{primary.path.name}: no metrics recorded.")
+    st.stop()
 try:
     table = metrics_table(metrics)
-except (KeyError, TypeError, AttributeError) as err:
+    cards, number_format = metric_cards(metrics)
+except (KeyError, TypeError, AttributeError, ValueError) as err:
     common.show_error(ValueError(f"{primary.path.name}: metrics.json is incomplete ({err})"))
     st.stop()
+for col, card in zip(st.columns(len(cards)), cards, strict=True):
+    col.metric(card["label"], card["value"], card["delta"], help=card["help"] or None,
+               delta_color="inverse" if card.get("lower_is_better") else "normal")
+st.dataframe(table.style.format(_fmt(number_format)), width="stretch")
 
 if metrics.get("task") == "forecast":
-    m, n, sn = metrics["model"], metrics["naive"], metrics["seasonal_naive"]
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("MAE", f"{m['mae']:.4g}", f"{m['mae'] - n['mae']:+.4g} vs naive", delta_color="inverse")
-    c2.metric("RMSE", f"{m['rmse']:.4g}", f"{m['rmse'] - n['rmse']:+.4g} vs naive", delta_color="inverse")
-    c3.metric("sMAPE", f"{m['smape']:.4g}", f"{m['smape'] - sn['smape']:+.4g} vs seasonal", delta_color="inverse")
-    c4.metric("MASE", f"{m['mase']:.4g}", help="Below 1: better than a seasonal-naive forecast on the training part.")
-    st.dataframe(table.style.format(_fmt(".4g")), width="stretch")
     st.caption(f"{metrics.get('n_windows')} {metrics.get('part', 'test')} windows · season length "
                f"{metrics.get('season_length')} · best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}")
 
@@ -89,9 +91,9 @@ if metrics.get("task") == "forecast":
         st.bar_chart(pd.DataFrame({"step": range(1, len(by_step) + 1), "MAE": by_step}).set_index("step"),
                      height=240)
     try:
-        pred = _predictions(str(primary.path), file_token(primary.file("model.keras")))
+        pred = _predictions(str(primary.path), file_token(primary.file("predictions.csv")))
     except common.USER_ERRORS as err:
-        common.show_error(err, "Could not predict on the test part: ")
+        common.show_error(err, "No held-out predictions: ")
     else:
         frame = pred["frame"]
         with right:
@@ -109,12 +111,6 @@ if metrics.get("task") == "forecast":
         sub = frame[(frame["target"] == target) & (frame["step"] == step)].set_index("time")
         st.line_chart(sub[["actual", "predicted"]], height=300)
 elif metrics.get("task") == "classify":
-    m, b = metrics["model"], metrics["majority_class"]
-    c1, c2, c3 = st.columns(3)
-    c1.metric("Accuracy", f"{m['accuracy']:.3f}", f"{m['accuracy'] - b['accuracy']:+.3f} vs majority")
-    c2.metric("Macro F1", f"{m['macro_f1']:.3f}", f"{m['macro_f1'] - b['macro_f1']:+.3f} vs majority")
-    c3.metric("Test sequences", metrics.get("n_sequences", "–"))
-    st.dataframe(table.style.format(_fmt(".3f")), width="stretch")
     st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
     cm = confusion_frame(metrics)
     heat = alt.Chart(cm).mark_rect().encode(
@@ -124,8 +120,6 @@ elif metrics.get("task") == "classify":
     text = alt.Chart(cm).mark_text(baseline="middle").encode(
         x=alt.X("predicted:N", sort=None), y=alt.Y("true:N", sort=None), text="count:Q")
     st.altair_chart(heat + text, width="stretch")
-else:
-    st.warning(f"{primary.path.name}: no metrics recorded.")
 
 with st.expander("Training curve"):
     h = history_frame(primary.history())

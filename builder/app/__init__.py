@@ -16,6 +16,7 @@ from builder.app.design import (
     FIELD_LABELS,
     apply_preset,
     block_title,
+    default_lookback,
     default_proj_units,
     diagram_dot,
     field_specs,
@@ -27,6 +28,7 @@ from builder.app.design import (
     new_block,
     parse_spec_upload,
     remove_block,
+    switch_task,
     validate,
 )
 from builder.app.results import (
@@ -35,6 +37,7 @@ from builder.app.results import (
     csv_bytes,
     forecast_with_history,
     load_model,
+    metric_cards,
     metrics_table,
     predict_on,
     predict_upload,
@@ -81,13 +84,13 @@ from builder.training.runs import Run
 __all__ = [
     "ACTIVE_STATES", "BLOCK_CLASSES", "BLOCK_LABELS", "CELL_LABELS", "FIELD_LABELS", "TASKS", "DataError",
     "ModelSpec", "Run", "SpecError", "apply_preset", "best_val", "block_title", "chart_frame", "column_summary",
-    "compare_table", "confusion_frame", "csv_bytes", "current_run", "data_overview", "default_proj_units",
+    "compare_table", "confusion_frame", "csv_bytes", "current_run", "data_overview", "default_lookback", "default_proj_units",
     "default_source", "default_spec", "detect_time_column", "diagram_dot", "field_specs", "file_token",
     "finished_runs", "forecast_with_history", "format_seconds", "guess_task", "headline_metric",
     "history_frame", "insert_block", "is_projected", "list_presets", "load_model", "load_preset",
-    "load_table", "metrics_table", "model_facts", "model_shape", "move_block", "new_block", "new_run_dir",
+    "load_table", "metric_cards", "metrics_table", "model_facts", "model_shape", "move_block", "new_block", "new_run_dir",
     "numeric_columns", "parse_spec_upload", "predict_on", "predict_upload", "progress_view",
     "remove_block", "resolve_sequence_columns", "run_by_id", "run_data_path", "runs_table", "sample_files",
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
-    "subdir", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
+    "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
 ]

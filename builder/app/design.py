@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from builder.model.cells.registry import CELLS, get_cell
+from builder.model.cells.registry import CELLS, projected_cells
 from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock, SpecError
 from builder.tasks.base import Resolved
-from builder.tasks.registry import get_task
+from builder.tasks.registry import accepted_loss, get_task
 
 BLOCK_CLASSES = {"conv": ConvBlock, "recurrent": RecurrentBlock, "attention": AttentionBlock, "dense": DenseBlock}
 BLOCK_LABELS = {"conv": "Conv1D front end", "recurrent": "Recurrent", "attention": "Attention pooling",
@@ -139,7 +139,7 @@ def parse_spec_upload(data: bytes) -> ModelSpec:
 
 def is_projected(cell: str | None) -> bool:
     """True for a cell whose state is a projection (it needs `proj_units`)."""
-    return cell in CELLS and get_cell(cell).projected
+    return cell in projected_cells()
 
 
 def default_proj_units(units: int) -> int:
@@ -153,6 +153,20 @@ def model_shape(spec: ModelSpec, n_features: int | None = None, n_outputs: int |
     if n_features is None:
         n_features = max(len(spec.data.targets) + len(spec.data.features or []), 1)
     return get_task(spec.task).placeholder(spec, n_features, n_outputs)
+
+
+def default_lookback(spec: ModelSpec) -> int | None:
+    """The window the spec's task uses when the spec leaves `data.lookback` empty (None: the data decides)."""
+    return model_shape(spec).lookback
+
+
+def switch_task(spec_dict: dict[str, Any], task: str) -> dict[str, Any]:
+    """`spec_dict` for another task: the loss kept only if the new task accepts it, the window reset."""
+    if task == spec_dict.get("task"):
+        return spec_dict
+    training = {**spec_dict.get("training", {})}
+    training["loss"] = accepted_loss(task, training.get("loss", "auto"))
+    return {**spec_dict, "task": task, "training": training, "data": {**spec_dict.get("data", {}), "lookback": None}}
 
 
 def diagram_dot(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> str:

@@ -13,14 +13,29 @@ from typing import Any
 
 import pandas as pd
 
+from builder.app.runs import task_of
 from builder.app.session import chart_frame, to_datetime
+from builder.tasks.base import Task
 from builder.tasks.registry import get_task
 from builder.training.runs import Run
 
 
+def _task(metrics: dict[str, Any]) -> Task:
+    task = task_of(metrics)
+    if task is None:
+        raise ValueError(f"metrics.json names no known task (task: {metrics.get('task')!r})")
+    return task
+
+
 def metrics_table(metrics: dict[str, Any]) -> pd.DataFrame:
     """Model and baselines, one row each, one column per metric (the task's own table)."""
-    return get_task(metrics["task"]).metrics_table(metrics)
+    return _task(metrics).metrics_table(metrics)
+
+
+def metric_cards(metrics: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
+    """(the Evaluate page's headline cards, the number format of the metric table), from the task."""
+    task = _task(metrics)
+    return task.metric_cards(metrics), task.number_format
 
 
 def compare_table(runs: list[Run]) -> pd.DataFrame:
@@ -33,8 +48,9 @@ def compare_table(runs: list[Run]) -> pd.DataFrame:
         row: dict[str, Any] = {"run": run.path.name, "model": spec.get("name", ""),
                                "params": meta.get("params"), "epochs": m.get("epochs_run"),
                                "best epoch": m.get("best_epoch"), "seconds": m.get("train_seconds")}
-        if m.get("task"):
-            row.update(get_task(m["task"]).compare_row(m))
+        task = task_of(m)
+        if task is not None:
+            row.update(task.compare_row(m))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -43,22 +59,34 @@ def test_predictions(run_dir: str | Path) -> dict[str, Any]:
     """The held-out part's actual and predicted values that training stored (predictions.csv).
 
     Forecast runs: {"targets", "horizon", "part", "frame": DataFrame(time, step, target, actual,
-    predicted, error)}. Reads only the run directory: the training CSV may be gone.
+    predicted, error)}. Reads only the run directory, so the training CSV may be gone; a run of
+    format rnn-studio/1 (from before predictions were stored) is predicted again from its CSV.
     """
     run = Run(run_dir)
     meta = run.metadata()
     if meta["task"] != "forecast":
         raise ValueError("actual vs predicted applies to forecast runs")
     path = run.file("predictions.csv")
-    if not path.exists():
-        raise FileNotFoundError(f"{run.path}: no predictions.csv (a run from before they were stored); "
-                                "train it again to see its held-out predictions")
-    frame = pd.read_csv(path)
+    frame = pd.read_csv(path) if path.exists() else _predict_again(run, meta)
     if meta["resolved"].get("time_col") and "time" in frame:
         frame["time"] = to_datetime(frame["time"])
     metrics = run.read_json("metrics.json") or {}
     return {"targets": list(meta["resolved"]["targets"]), "horizon": meta["resolved"]["horizon"],
             "part": metrics.get("part", "test"), "frame": frame}
+
+
+def _predict_again(run: Run, meta: dict[str, Any]) -> pd.DataFrame:
+    """A format-1 run's held-out predictions, from its training CSV (imports TensorFlow)."""
+    from builder.spec import ModelSpec
+
+    source = run_data_path(run)
+    if not source or not Path(source).exists():
+        raise FileNotFoundError(f"{run.path}: no predictions.csv, and its training data {source!r} is gone")
+    task = get_task(meta["task"])
+    job = run.read_json("job.json") or {}
+    spec = ModelSpec.from_dict(run.read_json("spec.json") or {}, source=str(run.file("spec.json")))
+    data = task.prepare(source, spec, job.get("test_data") or meta["resolved"].get("test_source"))
+    return task.evaluate(data, load_model(run))[1]
 
 
 def confusion_frame(metrics: dict[str, Any]) -> pd.DataFrame:
@@ -96,7 +124,7 @@ def run_data_path(run: Run) -> str | None:
 
 def csv_bytes(df: pd.DataFrame) -> bytes:
     """A formula-safe CSV of a prediction table."""
-    from builder.serving.predict import csv_safe
+    from builder.files import csv_safe
 
     return csv_safe(df).to_csv(index=False).encode("utf-8")
 

@@ -13,14 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from builder import paths
 from builder.files import safe_child
+from builder.paths import subdir
 from builder.spec import ModelSpec
+from builder.tasks.base import Task
 from builder.tasks.registry import TASKS, get_task
 from builder.training.runs import Run, list_runs
 
 ACTIVE_STATES = ("queued", "running")
-_TASK_NAMES = tuple(TASKS)
 
 
 def slug(text: str) -> str:
@@ -29,7 +29,7 @@ def slug(text: str) -> str:
 
 def new_run_dir(spec: ModelSpec, preset: str | None = None) -> Path:
     """runs/<timestamp>-<slug> (unique)."""
-    root = paths.subdir("runs")
+    root = subdir("runs")
     base = f"{time.strftime('%Y%m%d-%H%M%S')}-{slug(preset or spec.name)}"
     name, k = base, 1
     while (root / name).exists():
@@ -42,7 +42,7 @@ def run_by_id(run_id: str | None) -> Run | None:
     if not run_id:
         return None
     try:
-        run = Run(safe_child(paths.subdir("runs"), run_id))
+        run = Run(safe_child(subdir("runs"), run_id))
     except ValueError:
         return None
     return run if run.exists() else None
@@ -53,7 +53,7 @@ def current_run(run_id: str | None) -> Run | None:
     run = run_by_id(run_id)
     if run is not None:
         return run
-    for r in list_runs(paths.subdir("runs")):
+    for r in list_runs(subdir("runs")):
         if r.status().get("state") in ACTIVE_STATES:
             return r
     return None
@@ -64,17 +64,22 @@ def best_val(history: list[dict[str, Any]]) -> float | None:
     return float(min(vals)) if vals else None
 
 
+def task_of(metrics: dict[str, Any] | None) -> Task | None:
+    """The task a run's metrics.json belongs to, or None when it names none this version knows."""
+    name = (metrics or {}).get("task")
+    return get_task(name) if name in TASKS else None
+
+
 def headline_metric(metrics: dict[str, Any] | None) -> tuple[str, float | None]:
     """(metric name, the model's value) of a run's metrics, by its task."""
-    if not metrics or metrics.get("task") not in _TASK_NAMES:
-        return "", None
-    return get_task(metrics["task"]).headline(metrics)
+    task = task_of(metrics)
+    return task.headline(metrics) if task is not None else ("", None)
 
 
 def runs_table(root: Path | None = None) -> pd.DataFrame:
     """One row per run: id, state, model, task, epochs, best val loss, headline test metric, started."""
     rows = []
-    for run in list_runs(root or paths.subdir("runs")):
+    for run in list_runs(root or subdir("runs")):
         status = run.status()
         spec = run.read_json("spec.json", {}) or {}
         metrics = run.read_json("metrics.json")
@@ -91,7 +96,7 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
 
 
 def finished_runs(root: Path | None = None) -> list[Run]:
-    return [r for r in list_runs(root or paths.subdir("runs")) if r.file("metrics.json").exists()]
+    return [r for r in list_runs(root or subdir("runs")) if r.file("metrics.json").exists()]
 
 
 def progress_view(run: Run) -> dict[str, Any]:

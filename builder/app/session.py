@@ -14,18 +14,19 @@ from typing import Any
 
 import pandas as pd
 
-from builder import paths
 from builder.files import safe_child
+from builder.paths import datasets_dir, subdir
 from builder.spec import ModelSpec, SpecError
 from builder.spec.presets import load_preset
 from builder.tasks.registry import TASKS, get_task
 
-DEFAULT_TASK = "forecast"
+#: the task a new session starts with: the spec's default
+DEFAULT_TASK: str = ModelSpec.model_fields["task"].default
 
 
 def sample_files() -> list[Path]:
     """Bundled sample CSVs (datasets/*.csv, or $RNN_STUDIO_SAMPLES), forecasting samples first."""
-    folder = Path(os.environ.get("RNN_STUDIO_SAMPLES") or paths.datasets_dir())
+    folder = Path(os.environ.get("RNN_STUDIO_SAMPLES") or datasets_dir())
     files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
     preferred = [f for f in files if "airline" in f.name] + [f for f in files if "nile" in f.name]
     rest = [f for f in files if f not in preferred]
@@ -61,7 +62,7 @@ def save_upload(data: bytes, name: str) -> Path:
     """Store an uploaded CSV under uploads/ by content hash; returns its path (same bytes, same file)."""
     digest = hashlib.sha256(data).hexdigest()[:12]
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(name).stem)[:60] or "upload"
-    path = safe_child(paths.subdir("uploads"), f"{digest}-{stem}.csv")
+    path = safe_child(subdir("uploads"), f"{digest}-{stem}.csv")
     if not path.exists():
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_bytes(data)

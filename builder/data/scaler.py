@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-CHUNK_ROWS = 1_000_000
+FIT_CHUNK_ROWS = 1_000_000
 KINDS = ("standard", "minmax", "none")
 
 
@@ -34,8 +34,8 @@ class Scaler:
             offset, scale = np.zeros(k), np.ones(k)
         else:
             est = StandardScaler() if self.kind == "standard" else MinMaxScaler()
-            for i in range(0, max(len(train), 1), CHUNK_ROWS):  # chunks bound the copies sklearn makes
-                est.partial_fit(train[i : i + CHUNK_ROWS])
+            for i in range(0, max(len(train), 1), FIT_CHUNK_ROWS):  # chunks bound the copies sklearn makes
+                est.partial_fit(train[i : i + FIT_CHUNK_ROWS])
             offset, scale = (est.mean_, est.scale_) if self.kind == "standard" else (est.data_min_, est.data_range_)
         self.scale_ = np.where((scale == 0) | ~np.isfinite(scale), 1.0, scale).astype(np.float64)
         self.offset_ = np.where(np.isfinite(offset), offset, 0.0).astype(np.float64)

@@ -3,7 +3,7 @@ loads the run and writes the result.
 
 Forecast: the next `horizon` steps after the data's end, from its last `lookback` rows, with future
 timestamps continued at the data's frequency. Classify: one prediction per sequence with the class
-probabilities. Exported CSVs are made inert against formula injection (see `csv_safe`).
+probabilities. The CSVs are made inert against formula injection (builder.files.csv_safe).
 """
 
 from __future__ import annotations
@@ -14,35 +14,10 @@ from typing import Any
 import pandas as pd
 
 from builder.data.read import Source, load_table
-from builder.files import atomic_write_text
+from builder.files import write_csv
 from builder.tasks.base import Resolved
 from builder.tasks.registry import get_task
 from builder.training.runs import Run
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that a spreadsheet would run as a formula with a quote; numbers are untouched."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(_inert)
-    out.columns = [_inert(str(c)) for c in out.columns]
-    return out
-
-
-def _inert(v: Any) -> Any:
-    """`'` + v for a text cell that starts (after spaces) with = + - @ tab or CR, unless it is a plain number."""
-    if isinstance(v, str) and v.lstrip(" ").startswith(FORMULA_PREFIXES):
-        if v == v.strip():
-            try:
-                float(v)
-                return v  # a real negative or signed number
-            except ValueError:
-                pass
-        return "'" + v
-    return v
 
 
 def predict_frame(run: Run, df: pd.DataFrame, model: Any | None = None) -> pd.DataFrame:
@@ -66,5 +41,5 @@ def predict_file(
     run.metadata()  # a clear message for a directory that is not a finished run, before reading the CSV
     out = predict_frame(run, load_table(data, name=name), model)
     if out_csv is not None:
-        atomic_write_text(out_csv, csv_safe(out).to_csv(index=False))
+        write_csv(out_csv, out)
     return out

@@ -98,7 +98,8 @@ class DataSettings(_Strict):
     label_col: str | None = Field(None, description="Label column (classify).")
     lookback: int | None = Field(
         None, ge=1, le=100_000,
-        description="Input window length in steps. Empty: 24 for forecasts, the longest sequence for classification.",
+        description="Input window length in steps. Empty: the forecast task's default window; for "
+        "classification, the longest sequence.",
     )
     horizon: int = Field(1, ge=1, le=10_000, description="Steps ahead to forecast.")
     val_fraction: float = Field(0.15, ge=0.0, lt=0.9, description="Fraction held out for validation.")

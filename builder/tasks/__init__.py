@@ -6,19 +6,25 @@
     classify   labelled sequences -> class probabilities (baseline: the majority class)
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from builder.tasks.registry import TASKS, TaskEntry, get_task
 
-__all__ = ["TASKS", "TaskEntry", "get_task"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from builder.spec import ModelSpec
+
+__all__ = ["TASKS", "TaskEntry", "get_task", "prepare", "prepare_frame"]
 
 
-def prepare(source, spec, test_source=None, name=None):  # noqa: ANN001, ANN201 (see Task.prepare)
+def prepare(source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> Any:
     """Read and prepare data file(s) for `spec` with its task: `get_task(spec.task).prepare(...)`."""
     return get_task(spec.task).prepare(source, spec, test_source, name)
 
 
-def prepare_frame(df, spec):  # noqa: ANN001, ANN201 (see the tasks' prepare_frame)
+def prepare_frame(df: pd.DataFrame, spec: ModelSpec) -> Any:
     """Prepare an already loaded table for `spec` with its task (previews, tests)."""
     return get_task(spec.task).prepare_frame(df, spec)
-
-
-__all__ += ["prepare", "prepare_frame"]

@@ -12,7 +12,6 @@ export, the diagram and the pages read it and never default a value of their own
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
@@ -27,21 +26,19 @@ if TYPE_CHECKING:
 class Resolved:
     """Everything about a run's data that the model, the export and the pages need, fully resolved.
 
-    inputs: the model's input channels in order; input_length: the model's time axis (None: any
-    length, padded); n_outputs: targets (forecast) or classes (classify); lookback: the window (or
-    longest sequence) length; x_scaler / y_scaler: `Scaler.to_dict()` records; split: rows (series)
-    or sequences (classify) per part; windows: evaluation windows per part (series).
+    inputs: the model's input channels in order (for series: the targets, then the covariates);
+    input_length: the model's time axis (None: any length, padded); lookback: the window (or longest
+    sequence) length; targets or classes: what the model outputs; x_scaler / y_scaler:
+    `Scaler.to_dict()` records; split: rows (series) or sequences (classify) per part; windows:
+    evaluation windows per part (series).
     """
 
-    task: str
     source: str
     inputs: tuple[str, ...]
-    n_outputs: int
     lookback: int | None
     input_length: int | None
     horizon: int | None = None
     targets: tuple[str, ...] = ()
-    covariates: tuple[str, ...] = ()
     classes: tuple[str, ...] = ()
     time_col: str | None = None
     freq: str | None = None
@@ -62,6 +59,16 @@ class Resolved:
     def n_features(self) -> int:
         return len(self.inputs)
 
+    @property
+    def n_outputs(self) -> int:
+        """Classes (classify) or targets (forecast)."""
+        return len(self.classes) if self.classes else len(self.targets)
+
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        """The inputs besides the targets (series put the targets first)."""
+        return self.inputs[len(self.targets):] if self.targets else ()
+
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data (tuples as lists)."""
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
@@ -70,12 +77,6 @@ class Resolved:
     def from_dict(cls, d: dict[str, Any]) -> Resolved:
         names = {f.name for f in fields(cls)}
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in names})
-
-
-def finite_or_none(value: float) -> float | None:
-    """`value` as a float, or None when it is NaN or infinite (strict JSON has no NaN)."""
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 class Task:
@@ -106,8 +107,9 @@ class Task:
         """Prepare an already loaded table (the Data page's preview, tests)."""
         raise NotImplementedError
 
-    def resolve(self, data: Any, spec: ModelSpec, source: str | None = None, test_source: str | None = None) -> Resolved:
-        """The frozen record of prepared `data`."""
+    def resolve(self, data: Any, source: str | None = None, test_source: str | None = None) -> Resolved:
+        """The frozen record of prepared `data`; `source` / `test_source`: the file paths to record
+        (default: the name the data was read under)."""
         raise NotImplementedError
 
     def datasets(self, data: Any, spec: ModelSpec) -> tuple[Any, Any | None, int]:
@@ -145,6 +147,14 @@ class Task:
 
     def metrics_table(self, metrics: dict[str, Any]) -> pd.DataFrame:
         """Model and baselines, one row each, one column per metric."""
+        raise NotImplementedError
+
+    #: format of the metric table's numbers
+    number_format: str = ".4g"
+
+    def metric_cards(self, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Evaluate page's headline cards: {"label", "value", "delta", "help"} each (value text,
+        delta text or None, `lower_is_better` for the delta's colour)."""
         raise NotImplementedError
 
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:

@@ -29,9 +29,8 @@ class ClassifyTask(Task):
     # ---- data ----------------------------------------------------------------------------------------
     def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:
         n_out = int(n_outputs) if n_outputs is not None else PLACEHOLDER_CLASSES
-        return Resolved(task=self.name, source="", inputs=tuple(f"x{i}" for i in range(n_features)),
-                        n_outputs=n_out, lookback=spec.data.lookback, input_length=None,
-                        classes=tuple(str(i) for i in range(n_out)))
+        return Resolved(source="", inputs=tuple(f"x{i}" for i in range(n_features)), lookback=spec.data.lookback,
+                        input_length=None, classes=tuple(str(i) for i in range(n_out)))
 
     def prepare(self, source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> SequenceData:
         df = load_table(source, name=name)
@@ -40,12 +39,10 @@ class ClassifyTask(Task):
     def prepare_frame(self, df: pd.DataFrame, spec: ModelSpec) -> SequenceData:
         return prepare_sequences(df, spec)
 
-    def resolve(self, data: SequenceData, spec: ModelSpec, source: str | None = None,
-                test_source: str | None = None) -> Resolved:
+    def resolve(self, data: SequenceData, source: str | None = None, test_source: str | None = None) -> Resolved:
         return Resolved(
-            task=self.name, source=source or data.source, inputs=data.inputs, n_outputs=len(data.classes),
-            lookback=data.lookback, input_length=None, classes=data.classes, id_col=data.id_col,
-            order_col=data.order_col, label_col=data.label_col, missing=spec.data.missing,
+            source=source or data.source, inputs=data.inputs, lookback=data.lookback, input_length=None, classes=data.classes, id_col=data.id_col,
+            order_col=data.order_col, label_col=data.label_col, missing=data.missing,
             x_scaler=data.x_scaler.to_dict(), split={p: int((data.split == p).sum()) for p in PARTS},
             notices=data.notices, test_source=test_source,
         )
@@ -99,6 +96,18 @@ class ClassifyTask(Task):
         who = {"model": "model", "majority_class": f"majority class ({metrics['majority_class'].get('class')})"}
         rows = [{"": label, **{c: metrics.get(k, {}).get(c) for c in ("accuracy", "macro_f1")}} for k, label in who.items()]
         return pd.DataFrame(rows).set_index("")
+
+    number_format = ".3f"
+
+    def metric_cards(self, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+        m, b = metrics["model"], metrics["majority_class"]
+        return [
+            {"label": "Accuracy", "value": f"{m['accuracy']:.3f}", "lower_is_better": False,
+             "delta": f"{m['accuracy'] - b['accuracy']:+.3f} vs majority", "help": ""},
+            {"label": "Macro F1", "value": f"{m['macro_f1']:.3f}", "lower_is_better": False,
+             "delta": f"{m['macro_f1'] - b['macro_f1']:+.3f} vs majority", "help": ""},
+            {"label": "Test sequences", "value": str(metrics.get("n_sequences", "–")), "delta": None, "help": ""},
+        ]
 
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
         return "accuracy", metrics.get("model", {}).get("accuracy")

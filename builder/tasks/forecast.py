@@ -17,8 +17,9 @@ import pandas as pd
 from builder.data.read import DataError, load_table
 from builder.data.scaler import Scaler
 from builder.data.series import SeriesData, prepare_series, prepare_series_with_test, read_series
+from builder.files import finite_or_none
 from builder.spec import ModelSpec
-from builder.tasks.base import Resolved, Task, finite_or_none
+from builder.tasks.base import Resolved, Task
 from builder.tasks.forecast_baselines import (
     forecast_scores,
     mase_scale,
@@ -44,11 +45,13 @@ class ForecastTask(Task):
         return spec.data.lookback or DEFAULT_LOOKBACK
 
     def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:
-        n_out = int(n_outputs) if n_outputs is not None else max(1, len(spec.data.targets))
+        targets = tuple(spec.data.targets)
+        n_out = int(n_outputs) if n_outputs is not None else max(1, len(targets))
+        if len(targets) != n_out:
+            targets = tuple(f"x{i}" for i in range(n_out))
         lookback = self.lookback(spec)
-        return Resolved(task=self.name, source="", inputs=tuple(f"x{i}" for i in range(n_features)),
-                        n_outputs=n_out, lookback=lookback, input_length=lookback, horizon=spec.data.horizon,
-                        targets=tuple(spec.data.targets) or tuple(f"x{i}" for i in range(n_out)))
+        return Resolved(source="", inputs=tuple(f"x{i}" for i in range(n_features)), lookback=lookback,
+                        input_length=lookback, horizon=spec.data.horizon, targets=targets)
 
     def prepare(self, source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> SeriesData:
         lookback = self.lookback(spec)
@@ -66,17 +69,15 @@ class ForecastTask(Task):
         """Prepare an already loaded table (the Data page's preview)."""
         return prepare_series(df, spec, self.lookback(spec))
 
-    def resolve(self, data: SeriesData, spec: ModelSpec, source: str | None = None,
-                test_source: str | None = None) -> Resolved:
+    def resolve(self, data: SeriesData, source: str | None = None, test_source: str | None = None) -> Resolved:
         n_test = data.n_rows - data.n_train - data.n_val
         return Resolved(
-            task=self.name, source=source or data.source, inputs=data.inputs, n_outputs=len(data.targets),
-            lookback=data.lookback, input_length=data.lookback, horizon=data.horizon, targets=data.targets,
-            covariates=data.covariates, time_col=data.time_col, freq=data.freq,
+            source=source or data.source, inputs=data.inputs, lookback=data.lookback,
+            input_length=data.lookback, horizon=data.horizon, targets=data.targets, time_col=data.time_col, freq=data.freq,
             season_length=data.season_length, last_time=str(data.time[-1]) if data.time is not None else None,
-            missing=spec.data.missing, x_scaler=data.x_scaler.to_dict(), y_scaler=data.y_scaler.to_dict(),
+            missing=data.missing, x_scaler=data.x_scaler.to_dict(), y_scaler=data.y_scaler.to_dict(),
             split={"train": data.n_train, "val": data.n_val, "test": n_test},
-            windows={p: int(len(data.window_starts(p))) for p in PARTS}, notices=data.notices,
+            windows={p: n_windows(data, p) for p in PARTS}, notices=data.notices,
             test_source=test_source,
         )
 
@@ -85,13 +86,13 @@ class ForecastTask(Task):
 
         t = spec.training
         train = series_dataset(data, "train", t.batch_size, shuffle=True, seed=t.seed, stride=spec.data.stride)
-        has_val = len(data.window_starts("val")) > 0
+        has_val = n_windows(data, "val") > 0
         lo, hi = data.window_range("train")
         n_items = max(0, -(-(hi - lo) // spec.data.stride))
         return train, series_dataset(data, "val", t.batch_size) if has_val else None, n_items
 
     def overview(self, data: SeriesData) -> dict[str, Any]:
-        r = self.resolve(data, _NO_SPEC)
+        r = self.resolve(data)
         return {"task": self.name, "rows": data.n_rows, **r.split, "features": list(r.inputs),
                 "targets": list(r.targets), "lookback": r.lookback, "horizon": r.horizon,
                 "season_length": r.season_length, "freq": r.freq, "windows": r.windows, "notices": list(r.notices),
@@ -145,7 +146,7 @@ class ForecastTask(Task):
         """Scores on the first non-empty of test, val, train; predictions [N, H, K] through the lazy pipeline."""
         from builder.data.windows import series_dataset
 
-        part = next((p for p in ("test", "val", "train") if len(data.window_starts(p)) > 0), None)
+        part = next((p for p in ("test", "val", "train") if n_windows(data, p) > 0), None)
         if part is None:
             raise ValueError(f"{data.source}: no complete window to evaluate")
         preds = np.asarray(raw_model.predict(series_dataset(data, part, PREDICT_BATCH, inputs_only=True), verbose=0))
@@ -156,6 +157,20 @@ class ForecastTask(Task):
                "seasonal_naive": f"seasonal naive (m={metrics.get('season_length')})"}
         rows = [{"": label, **{c: metrics.get(k, {}).get(c) for c in METRICS}} for k, label in who.items()]
         return pd.DataFrame(rows).set_index("")
+
+    def metric_cards(self, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+        m, n, sn = metrics["model"], metrics["naive"], metrics["seasonal_naive"]
+
+        def card(label: str, key: str, base: dict[str, Any], versus: str, help: str = "") -> dict[str, Any]:
+            value, ref = m.get(key), base.get(key)
+            return {"label": label, "value": _num(value), "lower_is_better": True, "help": help,
+                    "delta": f"{value - ref:+.4g} vs {versus}" if value is not None and ref is not None else None}
+
+        mase_help = metrics.get("undefined", {}).get(
+            "mase", "Below 1: better than a seasonal-naive forecast on the training part.")
+        return [card("MAE", "mae", n, "naive"), card("RMSE", "rmse", n, "naive"),
+                card("sMAPE", "smape", sn, "seasonal"),
+                {"label": "MASE", "value": _num(m.get("mase")), "delta": None, "help": mase_help}]
 
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
         return "MAE", metrics.get("model", {}).get("mae")
@@ -203,7 +218,14 @@ class ForecastTask(Task):
         return out
 
 
-_NO_SPEC = ModelSpec()  # overview() reads only the data; resolve() takes the missing policy from a spec
+def _num(value: float | None) -> str:
+    return "–" if value is None else f"{value:.4g}"
+
+
+def n_windows(data: SeriesData, part: str) -> int:
+    """How many windows one part has (without materialising their start rows)."""
+    lo, hi = data.window_range(part)
+    return hi - lo
 
 
 def evaluate_forecast(data: SeriesData, predictions: np.ndarray, part: str = "test") -> dict[str, Any]:

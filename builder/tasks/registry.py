@@ -40,6 +40,11 @@ TASKS: dict[str, TaskEntry] = {e.name: e for e in (
 )}
 
 
+def accepted_loss(task: str, loss: str) -> str:
+    """`loss` if `task` accepts it, else "auto" (the task's own choice): what a task switch keeps."""
+    return loss if loss == "auto" or loss in TASKS[task].losses else "auto"
+
+
 @cache
 def get_task(name: str) -> Task:
     """The Task object of `name` (one per process)."""

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from builder.files import finite_or_none, write_csv
 from builder.model.recurrent import has_gpu
 from builder.spec import ModelSpec
-from builder.tasks.base import Resolved, finite_or_none
+from builder.tasks.base import Resolved
 from builder.tasks.registry import get_task
 from builder.training.runs import Run
 
@@ -218,7 +219,7 @@ def fit(
     set_seed(spec.training.seed)
     t = spec.training
     task = get_task(spec.task)
-    resolved = task.resolve(data, spec)
+    resolved = task.resolve(data)
     train_ds, val_ds, n_items = datasets or task.datasets(data, spec)
     check_model_size(spec, resolved)  # refuse a model too large before building it
     model = build_model(spec, resolved)
@@ -231,7 +232,8 @@ def fit(
     if resume and run is not None and run.file("checkpoints/last.weights.h5").exists():
         state = run.read_json("checkpoints/last.json", {})
         model.load_weights(run.file("checkpoints/last.weights.h5"))
-        initial_epoch, best = int(state.get("epoch", 0)), float(state.get("best") or np.inf)
+        best_loss = state.get("best")  # None: no finite loss yet
+        initial_epoch, best = int(state.get("epoch", 0)), np.inf if best_loss is None else float(best_loss)
     cb = _callback_class()(spec, steps, run, progress, "val_loss" if val_ds is not None else "loss", initial_epoch, best)
     if resume and run is not None and run.file("checkpoints/best.weights.h5").exists():
         cb.best_epoch = int(run.read_json("checkpoints/last.json", {}).get("best_epoch", 0))
@@ -253,14 +255,6 @@ def fit(
                        time.time() - t0)
 
 
-def predict_windows(raw_model: Any, x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Run the raw model on raw windows x [N, L, F] -> [N, H, n_targets] or [N, n_classes]."""
-    if len(x) == 0:
-        shape = raw_model.output_shape
-        return np.zeros((0, *shape[1:]), dtype=np.float32)
-    return np.asarray(raw_model.predict(x, batch_size=batch_size, verbose=0))
-
-
 def train_run(
     spec: ModelSpec,
     data_path: str | Path,
@@ -271,17 +265,16 @@ def train_run(
 ) -> dict[str, Any]:
     """The whole pipeline: CSV -> prepared data -> fit -> evaluate -> model.keras + SavedModel + metrics.
 
-    Writes spec.json (unless the run already has it), metadata.json, metrics.json, predictions.csv
+    Writes spec.json (unless resuming), metadata.json, metrics.json, predictions.csv
     and the models. Returns the metrics dict. Raises DataError / TrainingError.
     """
     import os
 
-    from builder.files import atomic_write_text
-    from builder.serving.export import export_run_artifacts
+    from builder.training.artifacts import export_run_artifacts
 
     run = Run(run_dir)
     run.path.mkdir(parents=True, exist_ok=True)
-    if not run.exists():
+    if not resume:
         run.write_spec(spec)
     run.set_status("running", pid=os.getpid(), started=time.time(), message="reading data")
     task = get_task(spec.task)
@@ -299,8 +292,8 @@ def train_run(
             "train_seconds": round(result.seconds, 3),
         })
         run.write_json("metrics.json", metrics)
-        atomic_write_text(run.file("predictions.csv"), predictions.to_csv(index=False))
-        resolved = task.resolve(data, spec, source=str(data_path), test_source=str(test_path) if test_path else None)
+        write_csv(run.file("predictions.csv"), predictions)
+        resolved = replace(result.resolved, source=str(data_path), test_source=str(test_path) if test_path else None)
         export_run_artifacts(run, result.raw_model, spec, resolved)
         state = "stopped" if result.stopped_by_user else "finished"
         run.set_status(state, message="stopped by the user; best weights kept" if result.stopped_by_user else "done",

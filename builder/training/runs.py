@@ -176,11 +176,9 @@ def _metadata_from_v1(meta: dict[str, Any], data: dict[str, Any]) -> dict[str, A
     forecast = meta.get("task") == "forecast"
     split = {p: data.get(f"n_{p}") for p in ("train", "val", "test")} if forecast else data.get("sequences", {})
     resolved = {
-        "task": meta.get("task"), "source": data.get("source", ""), "inputs": meta.get("features", []),
-        "n_outputs": len(meta.get("targets") or []) if forecast else len(meta.get("classes") or []),
+        "source": data.get("source", ""), "inputs": meta.get("features", []),
         "lookback": meta.get("lookback"), "input_length": meta.get("lookback") if forecast else None,
-        "horizon": meta.get("horizon"), "targets": meta.get("targets", []),
-        "covariates": [c for c in meta.get("features", []) if c not in (meta.get("targets") or [])] if forecast else [],
+        "horizon": meta.get("horizon"), "targets": meta.get("targets", []) if forecast else [],
         "classes": meta.get("classes", []), "time_col": meta.get("time_col"), "freq": meta.get("freq"),
         "season_length": data.get("season_length"), "last_time": meta.get("last_time"),
         "id_col": meta.get("id_col"), "order_col": data.get("order_col"), "label_col": meta.get("label_col"),

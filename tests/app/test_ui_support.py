@@ -71,7 +71,6 @@ def test_column_summary_and_chart_frame() -> None:
 def test_progress_view_eta_and_runs_table(studio_home) -> None:
     run = Run(studio_home / "runs" / "r1")
     run.write_json("spec.json", ModelSpec.from_dict({"training": {"epochs": 4, "batch_size": 10}}).model_dump(mode="json"))
-    run.write_json("data.json", {"windows": {"train": 100, "val": 10, "test": 10}})
     run.set_status("running", message="training")
     run.append_history({"epoch": 1, "loss": 1.0, "val_loss": 2.0})
     run.write_json("progress.json", {"epoch": 2, "epochs": 4, "steps": 10, "batch": 5, "elapsed": 15.0,
@@ -124,12 +123,31 @@ def test_test_predictions_align_with_the_data(tmp_path) -> None:
         blocks=[{"kind": "recurrent", "cell": "simple_rnn", "units": 4}])
     run_dir = tmp_path / "run"
     metrics = train_run(spec, csv, run_dir)
-    (run_dir / "job.json").write_text(f'{{"data": "{csv}"}}')
+    stored = pd.read_csv(run_dir / "predictions.csv")
+    csv.rename(tmp_path / "moved.csv")  # Evaluate reads the run directory only: the CSV may be gone
     out = test_predictions(str(run_dir))
     frame = out["frame"]
     assert out["part"] == "test" and len(frame) == 2 * metrics["n_windows"]
-    raw = pd.read_csv(csv, parse_dates=["time"]).set_index("time")["y"]
+    raw = pd.read_csv(tmp_path / "moved.csv", parse_dates=["time"]).set_index("time")["y"]
     np.testing.assert_allclose(frame["actual"], raw.loc[frame["time"]], atol=1e-4)
     # the page's errors agree with the run's own evaluation, step by step
     for h, mae in enumerate(metrics["model_mae_by_step"], start=1):
         assert abs(frame[frame.step == h]["error"]).mean() == pytest.approx(mae, rel=1e-4)
+
+    # a run of format rnn-studio/1 (metadata.json + data.json, no predictions.csv) is predicted again
+    # from its CSV, to the same numbers, and serves predictions on new data
+    from builder.app import predict_on, serving_snippet
+
+    meta = json.loads((run_dir / "metadata.json").read_text())
+    r = meta["resolved"]
+    (run_dir / "metadata.json").write_text(json.dumps({
+        "format": "rnn-studio/1", "task": "forecast", "lookback": r["lookback"], "horizon": r["horizon"],
+        "features": r["inputs"], "targets": r["targets"], "classes": [], "time_col": r["time_col"], "freq": r["freq"],
+        "input": meta["serving"]["input"], "output": meta["serving"]["output"], "params": meta["params"]}))
+    (run_dir / "data.json").write_text(json.dumps({"source": str(tmp_path / "moved.csv"), "missing": r["missing"],
+                                                   "x_scaler": r["x_scaler"], "y_scaler": r["y_scaler"]}))
+    (run_dir / "predictions.csv").unlink()
+    again = test_predictions(str(run_dir))["frame"]
+    np.testing.assert_allclose(again["predicted"], stored["predicted"], rtol=1e-5, atol=1e-5)
+    assert len(predict_on(Run(run_dir), pd.read_csv(tmp_path / "moved.csv"))) == 2
+    assert f"(1, {r['lookback']}, {len(r['inputs'])})" in serving_snippet(Run(run_dir))

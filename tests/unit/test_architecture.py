@@ -80,12 +80,47 @@ def test_no_import_cycles_in_builder() -> None:
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
+def _imported_modules(path: Path) -> set[str]:
+    """The modules `path` names in its import statements (`from m import x` names m, not m.x)."""
+    found: set[str] = set()
+    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+#: the layers, bottom first: a module may import its own layer and the ones below, never above
+LAYERS = ("builder.spec", "builder.data", "builder.tasks", "builder.model", "builder.training", "builder.serving",
+          "builder.app")
+#: modules below every layer: they import nothing of ours that sits in a layer
+LEAVES = ("builder.files", "builder.limits", "builder.paths", "builder.quiet", "builder.model.cells.registry",
+          "builder.tasks.registry", "builder.model.layers")
+
+
+def layer_of(module: str) -> int:
+    """0 for the leaves, 1.. for the layers in LAYERS order, above them all for builder and its CLI."""
+    if module in LEAVES:
+        return 0
+    for rank, layer in enumerate(LAYERS, start=1):
+        if module == layer or module.startswith(layer + "."):
+            return rank
+    return len(LAYERS) + 1
+
+
+def test_no_module_imports_a_layer_above_its_own() -> None:
+    upward = sorted(f"{a} -> {b}" for a, deps in import_graph().items() for b in deps if layer_of(b) > layer_of(a))
+    assert not upward, upward
+    assert layer_of("builder.serving.export") > layer_of("builder.training.fit") > layer_of("builder.model.build")
+
+
 def test_pages_import_only_builder_app() -> None:
     for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
-        ours = {m for m in _imports(path) if m == "builder" or m.startswith("builder.")}
-        assert ours <= {"builder.app"} | {m for m in ours if m.startswith("builder.app.")} and not any(
-            m.startswith("builder.app.") and m.count(".") > 2 for m in ours), (path.name, ours)
-        assert not {m for m in _imports(path) if m.split(".")[0] in ("keras", "tensorflow")}, path.name
+        modules = _imported_modules(path)
+        ours = {m for m in modules if m.split(".")[0] == "builder"}
+        assert ours <= {"builder.app"}, (path.name, ours)
+        assert not {m for m in modules if m.split(".")[0] in ("keras", "tensorflow")}, path.name
 
 
 def test_builder_never_imports_streamlit_and_documents_every_module() -> None:

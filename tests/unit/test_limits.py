@@ -12,8 +12,7 @@ from builder.limits import ENV, LimitError, current
 from builder.model import size
 from builder.model.cells.registry import CELLS, projected_cells
 from builder.spec import ModelSpec
-from builder.tasks import get_task
-from builder.tasks import prepare_frame as prepare_series
+from builder.tasks import get_task, prepare_frame
 from tests.conftest import make_series_csv
 
 PROJECTED_CELLS = projected_cells()
@@ -94,9 +93,9 @@ def test_windows_limit(tmp_path, monkeypatch):
     spec = ModelSpec().updated(data={"lookback": 4, "horizon": 1})
     monkeypatch.setenv("RNN_STUDIO_MAX_WINDOWS", "50")
     with pytest.raises(DataError, match=r"56 windows; the limit is 50 \(RNN_STUDIO_MAX_WINDOWS\)"):
-        prepare_series(df, spec)
+        prepare_frame(df, spec)
     monkeypatch.setenv("RNN_STUDIO_MAX_WINDOWS", "56")
-    prepare_series(df, spec)
+    prepare_frame(df, spec)
 
 
 def test_model_size_refused_before_building(tmp_path, monkeypatch, capsys):

@@ -15,8 +15,7 @@ import pytest
 from builder import ModelSpec, build_model, list_presets, load_preset
 from builder.data import load_table
 from builder.data.windows import series_windows
-from builder.tasks import prepare_frame as prepare_sequences
-from builder.tasks import prepare_frame as prepare_series
+from builder.tasks import prepare_frame
 from builder.training.fit import TrainingError, fit, train_run
 from builder.training.runs import Run
 
@@ -41,11 +40,11 @@ def test_every_preset_builds_and_trains_one_epoch(name, series_csv, sequences_cs
     spec = load_preset(name)
     if spec.task == "forecast":
         spec = tiny(spec, lookback=8, horizon=2)
-        data = prepare_series(load_table(series_csv), spec)
+        data = prepare_frame(load_table(series_csv), spec)
         n_out = 1
     else:
         spec = tiny(spec)
-        data = prepare_sequences(load_table(sequences_csv), spec)
+        data = prepare_frame(load_table(sequences_csv), spec)
         n_out = 2
     model = build_model(spec, 2, n_out)
     expected = (None, 2, 1) if spec.task == "forecast" else (None, 2)
@@ -78,7 +77,7 @@ def test_forecast_run_directory_and_saved_model_round_trip(series_csv, tmp_path)
     # the .keras model on raw windows, against the SavedModel in a process that imports only tensorflow
     from builder.serving.export import load_run_model
 
-    data = prepare_series(load_table(series_csv), spec)
+    data = prepare_frame(load_table(series_csv), spec)
     x, y = series_windows(data, "test")
     keras_pred = load_run_model(run).predict(x, verbose=0)
     assert keras_pred.shape == y.shape
@@ -120,7 +119,7 @@ def test_training_is_deterministic_under_a_seed(series_csv, preset, jit, xla):
         spec = spec.updated(blocks=[{"kind": "recurrent", "cell": "cifg_lstm", "units": 4, "num_layers": 2,
                                      "dropout": 0.2, "recurrent_dropout": 0.1}])
     spec = spec.updated(training={"epochs": 2, "jit_compile": jit, "batch_size": 8})
-    data = prepare_series(load_table(series_csv), spec)
+    data = prepare_frame(load_table(series_csv), spec)
     a = fit(spec, data)
     b = fit(spec, data)
     assert a.model.jit_compile is xla
@@ -131,7 +130,7 @@ def test_training_is_deterministic_under_a_seed(series_csv, preset, jit, xla):
 def test_blocks_of_batches_per_call_train_the_same_model(series_csv):
     """steps_per_execution (capped at one epoch) changes how often Python sees a batch, not the model."""
     spec = tiny(load_preset("stacked_lstm"), lookback=8).updated(training={"epochs": 2, "batch_size": 8})
-    data = prepare_series(load_table(series_csv), spec)
+    data = prepare_frame(load_table(series_csv), spec)
     blocks = fit(spec, data)
     one = fit(spec.updated(training={"steps_per_execution": 1}), data)
     steps = int(np.ceil(len(data.window_starts("train")) / 8))
@@ -158,7 +157,7 @@ def test_a_fresh_process_loads_a_runs_model(series_csv, tmp_path):
 def test_nan_loss_stops_with_advice(series_csv):
     spec = tiny(load_preset("simple_rnn_baseline"), lookback=8).updated(
         training={"learning_rate": 10.0, "clipnorm": None, "optimizer": "sgd", "epochs": 3}, data={"scaler": "none"})
-    data = prepare_series(load_table(series_csv), spec)
+    data = prepare_frame(load_table(series_csv), spec)
     data = dataclasses.replace(data, values=data.values * np.float32(1e18))  # make the loss overflow
     with pytest.raises(TrainingError, match="learning rate"):
         fit(spec, data)
@@ -167,7 +166,7 @@ def test_nan_loss_stops_with_advice(series_csv):
 def test_early_stopping_keeps_the_best_epoch(series_csv, tmp_path):
     spec = tiny(load_preset("simple_rnn_baseline"), lookback=8).updated(
         training={"epochs": 40, "patience": 1, "learning_rate": 0.05})
-    data = prepare_series(load_table(series_csv), spec)
+    data = prepare_frame(load_table(series_csv), spec)
     result = fit(spec, data)
     assert result.stopped_early and len(result.history) < 40
     best = min(result.history, key=lambda r: r["val_loss"])
@@ -179,6 +178,6 @@ def test_stop_request_ends_the_run_and_keeps_weights(series_csv, tmp_path):
     run = Run(tmp_path / "run")
     run.path.mkdir()
     run.request_stop()
-    data = prepare_series(load_table(series_csv), spec)
+    data = prepare_frame(load_table(series_csv), spec)
     result = fit(spec, data, run=run)
     assert result.stopped_by_user and len(result.history) == 1

@@ -15,9 +15,8 @@ import pandas as pd
 import pytest
 
 from builder.__main__ import main
-from builder.files import safe_child
+from builder.files import csv_safe, safe_child
 from builder.serving.export import load_run_model
-from builder.serving.predict import csv_safe
 from builder.spec import ModelSpec, SpecError
 from builder.training.runs import Run
 from tests.conftest import REPO

@@ -8,8 +8,7 @@ import pytest
 import builder.data.stream as stream
 from builder import ModelSpec
 from builder.data import DataError, load_table
-from builder.tasks import prepare as load_and_prepare
-from builder.tasks import prepare_frame as prepare_series
+from builder.tasks import prepare, prepare_frame
 
 
 @pytest.fixture
@@ -20,7 +19,7 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_chunked_reader_matches_the_in_memory_path(series_csv, small_chunks):
     spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
-    a = prepare_series(load_table(series_csv), spec)
+    a = prepare_frame(load_table(series_csv), spec)
     b = stream.read_series_file(series_csv, spec, spec.data.lookback)
     np.testing.assert_array_equal(a.values, b.values)
     assert list(a.time) == list(b.time) and a.freq == b.freq == "D"
@@ -40,7 +39,7 @@ def test_chunked_reader_names_the_file_row_of_a_bad_cell(series_csv, small_chunk
 
 def test_large_files_take_the_chunked_path(series_csv, monkeypatch):
     monkeypatch.setattr(stream, "STREAM_BYTES", 100)
-    data = load_and_prepare(series_csv, ModelSpec().updated(data={"lookback": 8}))
+    data = prepare(series_csv, ModelSpec().updated(data={"lookback": 8}))
     assert any("read in chunks" in n for n in data.notices)
 
 
