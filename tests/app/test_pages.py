@@ -169,3 +169,15 @@ def test_export_page_reports_missing_artifacts(tiny_csv, studio_home) -> None:
     at = make_app("pages/export.py", seeded(tiny_csv, run_id="run-f"))
     assert not at.exception
     assert any("missing" in e for e in errors(at)), errors(at)
+
+
+def test_evaluate_shows_an_undefined_mase_with_its_reason(tiny_csv, studio_home) -> None:
+    scores = {"mae": 0.0, "rmse": 0.0, "smape": 0.0, "mase": None}
+    forecast = {"task": "forecast", "model": scores, "naive": scores, "seasonal_naive": scores, "n_windows": 3,
+                "season_length": 1, "model_mae_by_step": [0.0],
+                "undefined": {"mase": "MASE is undefined: the training part is constant"}}
+    _fake_run(studio_home, "run-flat", forecast)
+    at = make_app("pages/evaluate.py", seeded(tiny_csv, run_id="run-flat"))
+    assert not at.exception
+    mase = next(m for m in at.metric if m.label == "MASE")
+    assert mase.value == "–" and "constant" in mase.help
