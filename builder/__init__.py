@@ -13,7 +13,7 @@ The flow, one subpackage a step (docs/architecture.md has the module map):
     __main__   the CLI
 
 Public API (other tools call these by name):
-    ModelSpec, list_presets(), load_preset(name) -> ModelSpec,
+    ModelSpec, SpecError, list_presets(), load_preset(name) -> ModelSpec, save_preset(spec, folder),
     build_model(spec, n_features, n_outputs=None) -> keras.Model
 
 TensorFlow is imported lazily: `import builder` stays fast (the app's first page needs no TensorFlow).
