@@ -28,15 +28,19 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
     return nodes
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module `path` imports when it runs, at any depth (function-level imports count too)."""
+def _imports(path: Path, names: bool = True) -> set[str]:
+    """Every module `path` imports when it runs, at any depth (function-level imports count too).
+
+    With `names`, `from m import x` also yields `m.x` (x may be a submodule); without, only `m`.
+    """
     found: set[str] = set()
     for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module)
-            found |= {f"{node.module}.{a.name}" for a in node.names}
+            if names:
+                found |= {f"{node.module}.{a.name}" for a in node.names}
     return found
 
 
@@ -80,17 +84,6 @@ def test_no_import_cycles_in_builder() -> None:
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
-def _imported_modules(path: Path) -> set[str]:
-    """The modules `path` names in its import statements (`from m import x` names m, not m.x)."""
-    found: set[str] = set()
-    for node in _runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            found.add(node.module)
-    return found
-
-
 #: the layers, bottom first: a module may import its own layer and the ones below, never above
 LAYERS = ("builder.spec", "builder.data", "builder.tasks", "builder.model", "builder.training", "builder.serving",
           "builder.app")
@@ -117,7 +110,7 @@ def test_no_module_imports_a_layer_above_its_own() -> None:
 
 def test_pages_import_only_builder_app() -> None:
     for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py"))]:
-        modules = _imported_modules(path)
+        modules = _imports(path, names=False)
         ours = {m for m in modules if m.split(".")[0] == "builder"}
         assert ours <= {"builder.app"}, (path.name, ours)
         assert not {m for m in modules if m.split(".")[0] in ("keras", "tensorflow")}, path.name
