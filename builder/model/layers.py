@@ -134,3 +134,34 @@ class AddLastValue(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n_targets": self.n_targets}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class AddSeasonalValue(keras.layers.Layer):
+    """Seasonal residual forecast: delta [batch, horizon, k] + the seasonal-naive forecast of the k targets.
+
+    Called on [scaled inputs [batch, time, F], delta]; step h (0-based) adds the input step one season
+    before it, `time - offset_h` with offset_h = season * (h // season + 1) - h (1..season), i.e. the
+    value of the same position in the last complete season before the forecast origin. Needs time >=
+    season. The result is the seasonal-naive forecast plus the predicted change, in scaled units.
+    """
+
+    def __init__(self, n_targets: int, season: int, horizon: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n_targets, self.season, self.horizon = int(n_targets), int(season), int(horizon)
+
+    def offsets(self) -> np.ndarray:
+        """[horizon] steps back from the window's end to each step's seasonal-naive value (1..season)."""
+        h = np.arange(self.horizon)
+        return self.season * (h // self.season + 1) - h
+
+    def call(self, inputs: list[Any]) -> Any:
+        x, delta = inputs
+        idx = ops.shape(x)[1] - ops.convert_to_tensor(self.offsets(), dtype="int32")
+        return delta + ops.take(x[:, :, : self.n_targets], idx, axis=1)
+
+    def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+        return input_shape[1]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "n_targets": self.n_targets, "season": self.season, "horizon": self.horizon}

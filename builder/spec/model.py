@@ -172,6 +172,13 @@ class ModelSpec(_Strict):
         description="Forecast only: predict the change from the last observed value of each target "
         "(the naive forecast is added back inside the model). Helps on trending series.",
     )
+    residual_base: Literal["auto", "last", "season"] = Field(
+        "auto",
+        description="Forecast with residual only: the naive forecast the network corrects. last: the last "
+        "observed value; season: the value one season earlier (seasonal naive; needs a lookback of at least "
+        "one season); auto: season when the seasonal-naive forecast beats the last value on the "
+        "validation part, else last.",
+    )
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> ModelSpec:

@@ -54,6 +54,9 @@ class Resolved:
     windows: dict[str, int] = field(default_factory=dict)
     notices: tuple[str, ...] = ()
     test_source: str | None = None
+    #: forecast: "season" or "last", the naive forecast with the lower MAE on the validation windows
+    #: (training windows when there is no validation); None when no season fits in the lookback
+    better_naive: str | None = None
 
     @property
     def n_features(self) -> int:

@@ -59,15 +59,15 @@ class ForecastTask(Task):
             from builder.data.stream import read_series_file, should_stream
 
             if should_stream(source):
-                return read_series_file(source, spec, lookback)
+                return seasonal_window(read_series_file(source, spec, lookback), spec)
         df = load_table(source, name=name)
         if test_source is not None:
-            return prepare_series_with_test(df, load_table(test_source), spec, lookback)
-        return prepare_series(df, spec, lookback)
+            return seasonal_window(prepare_series_with_test(df, load_table(test_source), spec, lookback), spec)
+        return seasonal_window(prepare_series(df, spec, lookback), spec)
 
     def prepare_frame(self, df: pd.DataFrame, spec: ModelSpec) -> SeriesData:
         """Prepare an already loaded table (the Data page's preview)."""
-        return prepare_series(df, spec, self.lookback(spec))
+        return seasonal_window(prepare_series(df, spec, self.lookback(spec)), spec)
 
     def resolve(self, data: SeriesData, source: str | None = None, test_source: str | None = None) -> Resolved:
         n_test = data.n_rows - data.n_train - data.n_val
@@ -78,7 +78,7 @@ class ForecastTask(Task):
             missing=data.missing, x_scaler=data.x_scaler.to_dict(), y_scaler=data.y_scaler.to_dict(),
             split={"train": data.n_train, "val": data.n_val, "test": n_test},
             windows={p: n_windows(data, p) for p in PARTS}, notices=data.notices,
-            test_source=test_source,
+            test_source=test_source, better_naive=better_naive(data),
         )
 
     def datasets(self, data: SeriesData, spec: ModelSpec) -> tuple[Any, Any | None, int]:
@@ -102,14 +102,17 @@ class ForecastTask(Task):
     def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
         import keras
 
-        from builder.model.layers import AddLastValue
+        from builder.model.layers import AddLastValue, AddSeasonalValue
 
         h, k = resolved.horizon, resolved.n_outputs
         x = keras.layers.Dense(h * k, name="forecast")(x)
         outputs = keras.layers.Reshape((h, k), name="horizon_by_target")(x)
-        if spec.residual:
-            if k > resolved.n_features:
-                raise ValueError(f"residual forecast needs the {k} targets among the {resolved.n_features} inputs")
+        base = residual_base(spec, resolved)
+        if base is not None and k > resolved.n_features:
+            raise ValueError(f"residual forecast needs the {k} targets among the {resolved.n_features} inputs")
+        if base == "season":
+            outputs = AddSeasonalValue(k, int(resolved.season_length or 1), h, name="add_seasonal_value")([scaled, outputs])
+        elif base == "last":
             outputs = AddLastValue(k, name="add_last_value")([scaled, outputs])
         return outputs
 
@@ -121,7 +124,11 @@ class ForecastTask(Task):
         h, k = resolved.horizon, resolved.n_outputs
         nodes = [(f"Dense forecast\n{h * k} = horizon {h} × {k} target(s)", "head", f"[batch, {h * k}]"),
                  ("Reshape", "head", f"[batch, {h}, {k}]")]
-        if spec.residual:
+        base = residual_base(spec, resolved)
+        if base == "season":
+            nodes.append((f"Add value one season earlier\n(seasonal residual, m={resolved.season_length})", "head",
+                          f"[batch, {h}, {k}]"))
+        elif base == "last":
             nodes.append(("Add last observed value\n(residual forecast)", "head", f"[batch, {h}, {k}]"))
         nodes.append(("Output: forecasts\n(scaled back to raw units on export)", "io", ""))
         return nodes
@@ -216,6 +223,74 @@ class ForecastTask(Task):
         out = pd.DataFrame(pred, columns=targets)
         out.insert(0, time_col or "step", when)
         return out
+
+
+def residual_base(spec: ModelSpec, resolved: Resolved) -> str | None:
+    """The naive forecast the head adds back: "last", "season", or None (no residual).
+
+    `spec.residual_base` "auto" takes the data's better naive forecast (Resolved.better_naive); a
+    seasonal base needs a season > 1 that fits in the input window, else the last value is used
+    (`prepare` refuses an explicit "season" that cannot fit, so that falls back only before data).
+    """
+    if not spec.residual:
+        return None
+    base = spec.residual_base if spec.residual_base != "auto" else (resolved.better_naive or "last")
+    m, L = resolved.season_length or 1, resolved.input_length or 0
+    return "season" if base == "season" and 1 < m <= L else "last"
+
+
+def season_lookback(season: int, n_train: int, horizon: int) -> int:
+    """The default input window: two seasons and at least DEFAULT_LOOKBACK, shortened to what the data allows.
+
+    At most half of the training rows that can start a window (so that there are at least as many
+    training windows as the window is long), but never below one season when that fits.
+    """
+    want = max(DEFAULT_LOOKBACK, 2 * season) if season > 1 else DEFAULT_LOOKBACK
+    room = max(1, (n_train - horizon + 1) // 2)
+    if want <= room:
+        return want
+    if 1 < season <= n_train - horizon:
+        return max(season, room)
+    return max(1, min(want, n_train - horizon))
+
+
+def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
+    """Apply the season-based default lookback when the spec leaves it empty; check a seasonal residual.
+
+    Raises DataError when the spec asks for `residual_base: season` and the window cannot hold a season.
+    """
+    from dataclasses import replace
+
+    m = data.season_length
+    if spec.data.lookback is None:
+        lookback = season_lookback(m, data.n_train, data.horizon)
+        why = f"two seasons of {m}" if lookback == 2 * m else (
+            f"one season of {m} or more, as the training part allows" if m > 1 and lookback >= m else
+            "the default" if lookback == DEFAULT_LOOKBACK else "as long as the training part allows")
+        data = replace(data, lookback=lookback, notices=(*data.notices, f"lookback {lookback} steps ({why}); "
+                                                         "set data.lookback to change it"))
+    if spec.task == "forecast" and spec.residual and spec.residual_base == "season" and not 1 < m <= data.lookback:
+        raise DataError(f"{data.source}: residual_base `season` needs a season length above 1 and a lookback of at "
+                        f"least one season; found season length {m} and lookback {data.lookback} (set "
+                        "data.season_length / data.lookback, or residual_base `auto`)")
+    return data
+
+
+def better_naive(data: SeriesData) -> str | None:
+    """"season" when the seasonal-naive forecast has a lower MAE than the last value on the validation
+    windows (training windows when validation has none), else "last"; None when no season fits the window."""
+    m, L, H = data.season_length, data.lookback, data.horizon
+    if not 1 < m <= L:
+        return None
+    part = "val" if n_windows(data, "val") > 0 else "train"
+    starts = data.window_starts(part)
+    if len(starts) == 0:
+        return None
+    series = data.target_values.astype(np.float64)
+    y = series[starts[:, None] + L + np.arange(H)[None, :]]
+    naive = np.nanmean(np.abs(y - naive_forecast(series, starts, L, H)))
+    seasonal = np.nanmean(np.abs(y - seasonal_naive_forecast(series, starts, L, H, m)))
+    return "season" if seasonal < naive else "last"
 
 
 def _num(value: float | None) -> str:

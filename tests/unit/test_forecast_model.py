@@ -1,0 +1,93 @@
+"""The default forecaster's season handling: seasonal residual, season-based lookback, the auto choice."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from builder import ModelSpec
+from builder.data import DataError, load_table
+from builder.model.build import build_model
+from builder.model.layers import AddSeasonalValue
+from builder.tasks.forecast import season_lookback
+from builder.tasks.forecast_baselines import seasonal_naive_forecast
+from builder.tasks.registry import get_task
+
+FORECAST = get_task("forecast")
+
+
+def seasonal_csv(path, n: int = 200, season: int = 7, walk: bool = False, seed: int = 0):
+    """Daily series: a pure weekly pattern with a little noise, or (walk) a random walk."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = np.cumsum(rng.normal(0, 1, n)) if walk else 10 + 3 * np.sin(2 * np.pi * t / season) + rng.normal(0, 0.1, n)
+    pd.DataFrame({"time": pd.date_range("2021-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+                  "y": y.round(4)}).to_csv(path, index=False)
+    return path
+
+
+def test_add_seasonal_value_takes_the_step_one_season_earlier() -> None:
+    layer = AddSeasonalValue(1, season=4, horizon=6)
+    np.testing.assert_array_equal(layer.offsets(), [4, 3, 2, 1, 4, 3])
+    x = np.arange(20, dtype="float32").reshape(2, 10, 1)  # [B, L=10, F=1]
+    out = np.asarray(layer([x, np.zeros((2, 6, 1), "float32")]))
+    # origin t0 = 10: steps 10..15 take rows 6, 7, 8, 9, 6, 7 (the last complete season)
+    np.testing.assert_array_equal(out[0, :, 0], [6, 7, 8, 9, 6, 7])
+    series = x[1]  # the same rule as the seasonal-naive baseline
+    np.testing.assert_array_equal(out[1], seasonal_naive_forecast(series, np.array([0]), 10, 6, 4)[0])
+    again = AddSeasonalValue.from_config(layer.get_config())
+    assert (again.n_targets, again.season, again.horizon) == (1, 4, 6)
+
+
+@pytest.mark.parametrize(("season", "n_train", "horizon", "expected"), [
+    (12, 100, 1, 24), (52, 1600, 1, 104), (48, 2800, 48, 96), (1, 70, 1, 24), (12, 26, 1, 13), (7, 60, 14, 23),
+])
+def test_season_lookback(season: int, n_train: int, horizon: int, expected: int) -> None:
+    assert season_lookback(season, n_train, horizon) == expected
+
+
+def test_default_lookback_follows_the_season_and_says_so(tmp_path) -> None:
+    data = FORECAST.prepare(seasonal_csv(tmp_path / "s.csv", n=400, season=7), ModelSpec().updated(data={"horizon": 1}))
+    assert data.season_length == 7 and data.lookback == 24
+    assert any("lookback 24" in n for n in data.notices)
+    given = FORECAST.prepare(tmp_path / "s.csv", ModelSpec().updated(data={"lookback": 10}))
+    assert given.lookback == 10 and not any(n.startswith("lookback") for n in given.notices)
+
+
+def test_auto_base_picks_the_better_naive_on_validation(tmp_path) -> None:
+    seasonal = FORECAST.resolve(FORECAST.prepare(seasonal_csv(tmp_path / "s.csv"), ModelSpec()))
+    walk = FORECAST.resolve(FORECAST.prepare(seasonal_csv(tmp_path / "w.csv", walk=True), ModelSpec()))
+    assert seasonal.better_naive == "season" and walk.better_naive == "last"
+
+
+def test_explicit_seasonal_base_needs_a_season_in_the_window(tmp_path) -> None:
+    path = seasonal_csv(tmp_path / "s.csv")
+    with pytest.raises(DataError, match="residual_base `season` needs .* lookback of at least one season"):
+        FORECAST.prepare(path, ModelSpec(residual_base="season").updated(data={"lookback": 5}))
+
+
+@pytest.mark.parametrize("base", ["season", "last"])
+def test_an_untrained_delta_gives_the_naive_forecast_in_raw_units(tmp_path, base: str) -> None:
+    """With the forecast layer zeroed, the served model is exactly its naive base (raw units in and out)."""
+    spec = ModelSpec(residual_base=base).updated(data={"horizon": 9, "lookback": 14})
+    data = FORECAST.prepare(load_table(seasonal_csv(tmp_path / "s.csv")), spec)
+    resolved = FORECAST.resolve(data)
+    model = build_model(spec, resolved)
+    from builder.data.scaler import Scaler
+
+    x = Scaler.from_dict(resolved.x_scaler)
+    model.get_layer("standardize").set_statistics(x.offset_, x.scale_)
+    dense = model.get_layer("forecast")
+    dense.set_weights([np.zeros_like(w) for w in dense.get_weights()])
+    raw = FORECAST.raw_output(model, resolved)
+    starts = data.window_starts("test")
+    windows = np.stack([data.values[s : s + 14] for s in starts])
+    pred = np.asarray(raw.predict(windows, verbose=0), dtype=np.float64)
+    series = data.target_values.astype(np.float64)
+    expected = (seasonal_naive_forecast(series, starts, 14, 9, 7) if base == "season"
+                else np.repeat(series[starts + 13][:, None, :], 9, axis=1))
+    np.testing.assert_allclose(pred, expected, rtol=1e-5, atol=1e-4)
+    assert ("add_seasonal_value" if base == "season" else "add_last_value") in [layer.name for layer in model.layers]
+    keras.backend.clear_session()
