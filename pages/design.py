@@ -113,6 +113,12 @@ with edit_col:
     if s.task == "forecast":
         residual = top2.toggle("Residual forecast", s.residual, key=f"m{r}_residual",
                                help=ModelSpec.model_fields["residual"].description)
+    residual_base = s.residual_base
+    if s.task == "forecast" and residual:
+        bases = ["auto", "last", "season"]
+        residual_base = top2.selectbox("Residual base", bases, index=bases.index(s.residual_base),
+                                       key=f"m{r}_residual_base",
+                                       help=ModelSpec.model_fields["residual_base"].description)
     new_blocks: list[dict[str, Any]] = []
     for i, block in enumerate(s.blocks):
         b = block.model_dump(mode="json")
@@ -167,7 +173,7 @@ with edit_col:
     a2.button("Add block", icon=":material/add:", on_click=_add, width="stretch")
 
     candidate = {**st.session_state["spec"], "name": name or "custom", "residual": bool(residual),
-                 "blocks": new_blocks}
+                 "residual_base": residual_base, "blocks": new_blocks}
     new_spec, problem = validate(candidate)
     if problem:
         common.show_error(ValueError(problem))

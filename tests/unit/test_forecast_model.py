@@ -72,7 +72,7 @@ def test_explicit_seasonal_base_needs_a_season_in_the_window(tmp_path) -> None:
 def test_an_untrained_delta_gives_the_naive_forecast_in_raw_units(tmp_path, base: str) -> None:
     """With the forecast layer zeroed, the served model is exactly its naive base (raw units in and out)."""
     spec = ModelSpec(residual_base=base).updated(data={"horizon": 9, "lookback": 14})
-    data = FORECAST.prepare(load_table(seasonal_csv(tmp_path / "s.csv")), spec)
+    data = FORECAST.prepare_frame(load_table(seasonal_csv(tmp_path / "s.csv")), spec)
     resolved = FORECAST.resolve(data)
     model = build_model(spec, resolved)
     from builder.data.scaler import Scaler

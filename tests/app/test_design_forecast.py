@@ -1,0 +1,16 @@
+"""Design page: the forecast head's settings (residual base)."""
+
+from __future__ import annotations
+
+from tests.app.conftest import make_app, seeded
+
+
+def test_residual_base_choice_is_stored_and_hidden_without_residual(tiny_csv) -> None:
+    at = make_app("pages/design.py", seeded(tiny_csv))
+    assert at.selectbox(key="m0_residual_base").value == "auto"
+    at.selectbox(key="m0_residual_base").set_value("season").run()
+    assert not at.exception
+    assert at.session_state["spec"]["residual_base"] == "season"
+    at.toggle(key="m0_residual").set_value(False).run()
+    assert at.session_state["spec"]["residual"] is False
+    assert not [s for s in at.selectbox if s.key == "m0_residual_base"]
