@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     t.add_argument("--out", required=True, help="run directory to create")
+    t.add_argument("--budget-s", type=float, help="with --preset auto: seconds for the search (default 600)")
 
     pr = sub.add_parser("predict", help="forecast after the data's end, or classify each sequence")
     pr.add_argument("--run", required=True)
@@ -138,6 +139,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if out.exists() and any(out.iterdir()):
             raise CliError(f"--out {out}: the directory exists and is not empty; choose a new run directory (or --resume)")
+        if args.preset == "auto":
+            return cmd_train_auto(args)
+        if args.budget_s is not None:
+            raise CliError(f"--budget-s {args.budget_s:g}: only used with --preset auto")
         spec = build_spec(args)
     t0 = time.time()
     from builder.training.runs import Run, worker_slot
@@ -153,6 +158,30 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     print(format_metrics(metrics))
     print(f"run directory: {out}  ({time.time() - t0:.1f}s)")
+    return 0
+
+
+def cmd_train_auto(args: argparse.Namespace) -> int:
+    """`train --preset auto`: search presets, lookback, units and learning rate, then train the winner."""
+    from builder.training.auto import check_budget, leaderboard_text, search
+    from builder.training.fit import train_run
+    from builder.training.runs import Run, worker_slot
+
+    budget = check_budget(600.0 if args.budget_s is None else args.budget_s)
+    args.preset = None
+    base = build_spec(args)
+    out = Path(args.out)
+    t0 = time.time()
+    say = (lambda _m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    with worker_slot(Run(out), on_wait=None):
+        found = search(base, args.data, budget, seed=base.training.seed, log=say, test_path=args.test_data)
+        metrics = train_run(found["best_spec"], args.data, out, test_path=args.test_data,
+                            progress=None if args.quiet else _printer(found["best_spec"]))
+    Run(out).write_json("auto.json", {k: (v.model_dump(mode="json") if k == "best_spec" else v) for k, v in found.items()})
+    print(leaderboard_text(found))
+    print(format_metrics(metrics))
+    print(f"run directory: {out}  ({time.time() - t0:.1f}s; search {found['complete']} of {found['trials']} trials "
+          f"finished in a {budget:g} s budget)")
     return 0
 
 
