@@ -51,7 +51,11 @@ with st.container(border=True):
                                key=f"t{r}_patience", help="Epochs without validation improvement before stopping.")
     seed = d4.number_input("Seed", 0, 2**31 - 1, int(t.seed), key=f"t{r}_seed",
                            help="Same seed, same data and spec: same run.")
-    training = {**s.training.model_dump(mode="json"), "epochs": int(epochs), "batch_size": int(batch),
+    refit = t.refit
+    if s.task == "forecast":
+        refit = st.toggle("Refit on train + validation", t.refit, key=f"t{r}_refit",
+                          help=ModelSpec.model_fields["training"].annotation.model_fields["refit"].description)
+    training = {**s.training.model_dump(mode="json"), "refit": bool(refit), "epochs": int(epochs), "batch_size": int(batch),
                 "optimizer": optimizer, "learning_rate": float(lr), "patience": int(patience) or None,
                 "seed": int(seed), "clipnorm": float(clip_value) if clip_mode == "norm" else None,
                 "clipvalue": float(clip_value) if clip_mode == "value" else None}

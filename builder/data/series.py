@@ -73,6 +73,7 @@ class SeriesData:
             "train": (0, self.n_train),
             "val": (self.n_train, self.n_train + self.n_val),
             "test": (self.n_train + self.n_val, T),
+            "train+val": (0, self.n_train + self.n_val),
             "all": (0, T),
         }[part]
         first_target = max(lo, L)

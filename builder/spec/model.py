@@ -136,6 +136,11 @@ class TrainingSpec(_Strict):
     )
     seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed (weights, shuffling, dropout).")
     jit_compile: bool | Literal["auto"] = Field("auto", description="XLA-compile the training step.")
+    refit: bool = Field(
+        False,
+        description="Forecast: after early stopping picks the epoch count on validation, train a fresh model "
+        "on train + validation for that many epochs and keep it (the test part is never used).",
+    )
     steps_per_execution: int = Field(
         16, ge=1, le=10_000,
         description=(

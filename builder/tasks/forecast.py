@@ -91,6 +91,15 @@ class ForecastTask(Task):
         n_items = max(0, -(-(hi - lo) // spec.data.stride))
         return train, series_dataset(data, "val", t.batch_size) if has_val else None, n_items
 
+    def refit_dataset(self, data: SeriesData, spec: ModelSpec) -> tuple[Any, int]:
+        """(shuffled train + validation windows, their count) for `training.refit`."""
+        from builder.data.windows import series_dataset
+
+        t = spec.training
+        lo, hi = data.window_range("train+val")
+        return (series_dataset(data, "train+val", t.batch_size, shuffle=True, seed=t.seed, stride=spec.data.stride),
+                max(0, -(-(hi - lo) // spec.data.stride)))
+
     def overview(self, data: SeriesData) -> dict[str, Any]:
         r = self.resolve(data)
         return {"task": self.name, "rows": data.n_rows, **r.split, "features": list(r.inputs),

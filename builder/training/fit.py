@@ -46,6 +46,7 @@ class TrainResult:
     stopped_by_user: bool = False
     best_epoch: int = 0
     seconds: float = 0.0
+    refit_epochs: int = 0
 
 
 def set_seed(seed: int) -> None:
@@ -249,10 +250,32 @@ def fit(
         raise TrainingError(cb.nan_message)
     if cb.best_weights is not None:
         model.set_weights(cb.best_weights)
+    refit_epochs = 0
+    if t.refit and val_ds is not None and cb.best_epoch > 0 and not cb.stopped_by_user and hasattr(task, "refit_dataset"):
+        if run is not None:
+            run.set_status("running", message=f"refitting on train + validation for {cb.best_epoch} epochs")
+        model, refit_epochs = _refit(spec, data, resolved, task, cb.best_epoch), cb.best_epoch
     raw = task.raw_output(model, resolved)
     history = run.history() if run is not None else cb.history
     return TrainResult(model, raw, resolved, history, cb.stopped_early, cb.stopped_by_user, cb.best_epoch,
-                       time.time() - t0)
+                       time.time() - t0, refit_epochs)
+
+
+def _refit(spec: ModelSpec, data: Any, resolved: Resolved, task: Any, epochs: int) -> Any:
+    """A fresh model (same seed) trained on train + validation for `epochs` epochs (training.refit)."""
+    from builder.data.scaler import Scaler
+    from builder.model.build import build_model
+
+    set_seed(spec.training.seed)
+    ds, n_items = task.refit_dataset(data, spec)
+    model = build_model(spec, resolved)
+    x_scaler = Scaler.from_dict(resolved.x_scaler)
+    model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
+    compile_model(model, spec, int(np.ceil(n_items / spec.training.batch_size)))
+    history = model.fit(ds, epochs=epochs, verbose=0, shuffle=False)
+    if not np.all(np.isfinite(history.history.get("loss", [0.0]))):
+        raise TrainingError(f"the loss became NaN while refitting on train + validation; {NAN_ADVICE}")
+    return model
 
 
 def train_run(
@@ -289,7 +312,7 @@ def train_run(
         metrics.update({
             "best_epoch": result.best_epoch, "epochs_run": len(result.history),
             "stopped_early": result.stopped_early, "stopped_by_user": result.stopped_by_user,
-            "train_seconds": round(result.seconds, 3),
+            "train_seconds": round(result.seconds, 3), "refit_epochs": result.refit_epochs,
         })
         run.write_json("metrics.json", metrics)
         write_csv(run.file("predictions.csv"), predictions)

@@ -14,3 +14,11 @@ def test_residual_base_choice_is_stored_and_hidden_without_residual(tiny_csv) ->
     at.toggle(key="m0_residual").set_value(False).run()
     assert at.session_state["spec"]["residual"] is False
     assert not [s for s in at.selectbox if s.key == "m0_residual_base"]
+
+
+def test_refit_toggle_on_the_train_page(tiny_csv) -> None:
+    at = make_app("pages/train.py", seeded(tiny_csv))
+    assert at.toggle(key="t0_refit").value is False
+    at.toggle(key="t0_refit").set_value(True).run()
+    assert not at.exception
+    assert at.session_state["spec"]["training"]["refit"] is True

@@ -91,3 +91,21 @@ def test_an_untrained_delta_gives_the_naive_forecast_in_raw_units(tmp_path, base
     np.testing.assert_allclose(pred, expected, rtol=1e-5, atol=1e-4)
     assert ("add_seasonal_value" if base == "season" else "add_last_value") in [layer.name for layer in model.layers]
     keras.backend.clear_session()
+
+
+def test_refit_trains_on_train_and_validation_for_the_chosen_epochs(tmp_path) -> None:
+    from builder.training.fit import fit
+
+    spec = ModelSpec.from_dict({
+        "data": {"lookback": 8, "horizon": 2}, "blocks": [{"kind": "recurrent", "units": 4}],
+        "training": {"epochs": 2, "patience": None, "refit": True, "batch_size": 32}})
+    data = FORECAST.prepare(seasonal_csv(tmp_path / "s.csv", n=120), spec)
+    lo, hi = data.window_range("train+val")
+    assert (lo, hi) == (0, data.n_train + data.n_val - 8 - 2 + 1)  # targets never reach the test rows
+    result = fit(spec, data)
+    assert result.refit_epochs == result.best_epoch >= 1
+    x = data.values[None, -8:]
+    assert np.isfinite(np.asarray(result.raw_model.predict(x, verbose=0))).all()
+    off = fit(spec.updated(training={"refit": False}), data)
+    assert off.refit_epochs == 0
+    keras.backend.clear_session()
