@@ -249,7 +249,8 @@ def residual_base(spec: ModelSpec, resolved: Resolved) -> str | None:
 
 
 def season_lookback(season: int, n_train: int, horizon: int) -> int:
-    """The default input window: two seasons and at least DEFAULT_LOOKBACK, shortened to what the data allows.
+    """The default input window with a seasonal residual: two seasons and at least DEFAULT_LOOKBACK,
+    shortened to what the data allows (without it, the default stays DEFAULT_LOOKBACK).
 
     At most half of the training rows that can start a window (so that there are at least as many
     training windows as the window is long), but never below one season when that fits.
@@ -273,9 +274,15 @@ def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
     m = data.season_length
     if spec.data.lookback is None:
         lookback = season_lookback(m, data.n_train, data.horizon)
-        why = f"two seasons of {m}" if lookback == 2 * m else (
-            f"one season of {m} or more, as the training part allows" if m > 1 and lookback >= m else
-            "the default" if lookback == DEFAULT_LOOKBACK else "as long as the training part allows")
+        seasonal = replace(data, lookback=lookback)
+        base = spec.residual_base if spec.residual_base != "auto" else better_naive(seasonal)
+        if spec.task == "forecast" and spec.residual and base == "season":
+            why = f"two seasons of {m}" if lookback == 2 * m else (
+                f"one season of {m} or more, as the training part allows" if lookback >= m else
+                "as long as the training part allows")
+            why += ", for the seasonal residual"
+        else:  # measured: a longer window than the default did not pay without the seasonal base
+            lookback, why = data.lookback, "the default"
         data = replace(data, lookback=lookback, notices=(*data.notices, f"lookback {lookback} steps ({why}); "
                                                          "set data.lookback to change it"))
     if spec.task == "forecast" and spec.residual and spec.residual_base == "season" and not 1 < m <= data.lookback:

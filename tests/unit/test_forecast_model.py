@@ -109,3 +109,12 @@ def test_refit_trains_on_train_and_validation_for_the_chosen_epochs(tmp_path) ->
     off = fit(spec.updated(training={"refit": False}), data)
     assert off.refit_epochs == 0
     keras.backend.clear_session()
+
+
+def test_two_seasons_only_for_the_seasonal_residual(tmp_path) -> None:
+    spec = ModelSpec().updated(data={"season_length": 20})
+    seasonal = FORECAST.prepare(seasonal_csv(tmp_path / "s.csv", n=400, season=20), spec)
+    walk = FORECAST.prepare(seasonal_csv(tmp_path / "w.csv", n=400, walk=True), spec)
+    assert seasonal.lookback == 40 and any("two seasons of 20" in n for n in seasonal.notices)
+    assert walk.lookback == 24 and any("lookback 24 steps (the default)" in n for n in walk.notices)
+    assert FORECAST.resolve(seasonal).better_naive == "season" and FORECAST.resolve(walk).better_naive == "last"
