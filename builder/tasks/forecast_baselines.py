@@ -113,20 +113,23 @@ def ets_origin_forecasts(y: np.ndarray, n_fit: int, origins: np.ndarray, horizon
 
 
 def theta_origin_forecasts(y: np.ndarray, n_fit: int, origins: np.ndarray, horizon: int,
-                           season: int) -> tuple[np.ndarray, str]:
+                           season: int, variant: str | None = None) -> tuple[np.ndarray, str]:
     """AutoTheta fitted once on y[:n_fit] (standard / optimised / dynamic variants chosen by MSE as
     statsforecast does; classical seasonal decomposition when its seasonality test says so); at each
-    origin o the model with those parameters and seasonal indices runs over rows [0, o) and forecasts
-    rows [o, o + horizon) (statsforecast's `forward`, without re-estimating the seasonal indices).
+    origin o the model with those parameters and seasonal indices has seen rows [0, o) and forecasts
+    rows [o, o + horizon) (statsforecast's `forward`, without re-estimating the seasonal indices): one
+    pass of its filter over the whole series; the non-dynamic variants' trend line, a least-squares
+    fit of all rows before the origin, is recomputed per origin from cumulative sums.
 
-    y [T] raw; origins [N] -> (forecasts [N, horizon], method name such as "Theta(DOTM, multiplicative m=12)").
+    variant: one of STM / OTM / DSTM / DOTM instead of the selection. y [T] raw; origins [N] ->
+    (forecasts [N, horizon], method name such as "Theta(DOTM, multiplicative m=12)").
     """
     from statsforecast._lib import theta as _theta
     from statsforecast.models import AutoTheta
     from statsforecast.theta import switch_theta
 
     y = np.asarray(y, dtype=np.float64)
-    model = AutoTheta(season_length=max(1, season)).fit(y[:n_fit]).model_
+    model = AutoTheta(season_length=max(1, season), model=variant).fit(y[:n_fit]).model_
     kind = switch_theta(model["modeltype"])
     par = model["par"]
     multiplicative = model.get("decomposition_type") != "additive"
@@ -137,12 +140,24 @@ def theta_origin_forecasts(y: np.ndarray, n_fit: int, origins: np.ndarray, horiz
         index = last[(np.arange(len(y)) - n_fit) % len(last)]  # the decomposition's seasonal part is periodic
         described += f", {model['decomposition_type']} m={season}"
     z = y / index if multiplicative else y - index
+    _, _, states, _ = _theta.pegels_resid(z, kind, float(par["initial_smoothed"]), float(par["alpha"]),
+                                          float(par["theta"]), 3)
+    states = np.ascontiguousarray(states)  # [T, 5]: level, mean, A, B, one-step forecast
+    dynamic = model["modeltype"] in ("DSTM", "DOTM")
+    if not dynamic:  # the standard / optimised models' trend line A + B t is the least-squares line of all
+        # the rows before the origin (t = 1..o), not a running state: from cumulative sums, per origin
+        t = np.arange(1, len(z) + 1, dtype=np.float64)
+        st, stt, sz, stz = (np.cumsum(v) for v in (t, t * t, z, t * z))
     out = np.full((len(origins), horizon), np.nan)
-    for i, o in enumerate(origins):  # the standard / optimised models' trend line is fitted on all rows
-        # seen so far (not a running state), so each origin filters its own prefix (C++; milliseconds)
-        _, _, states, _ = _theta.pegels_resid(z[:o], kind, float(par["initial_smoothed"]), float(par["alpha"]),
-                                              float(par["theta"]), 3)
-        _theta.forecast(np.ascontiguousarray(states), int(o), kind, out[i], float(par["alpha"]), float(par["theta"]))
+    for i, o in enumerate(origins):
+        o = int(o)
+        last = states[o - 1].copy()
+        if not dynamic:
+            j = o - 1
+            slope = (o * stz[j] - st[j] * sz[j]) / (o * stt[j] - st[j] ** 2) if o > 1 else 0.0
+            states[j, 2], states[j, 3] = (sz[j] - slope * st[j]) / o, slope
+        _theta.forecast(states[:o], o, kind, out[i], float(par["alpha"]), float(par["theta"]))
+        states[o - 1] = last
     seas = index[origins[:, None] + np.arange(horizon)[None, :]]
     out = out * seas if multiplicative else out + seas
     return out, f"Theta({described})"

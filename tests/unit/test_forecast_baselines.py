@@ -147,3 +147,16 @@ def test_too_few_validation_windows_leave_a_level_undefined_with_the_number_need
     record, radii = conformal_intervals(np.ones((5, 1, 1)), np.zeros((5, 1, 1)), np.ones((3, 1, 1)), np.zeros((3, 1, 1)))
     assert set(radii) == {80} and record["levels"]["95"]["coverage"] is None
     assert record["levels"]["95"]["reason"] == "5 validation windows are too few for a 95% interval (needs 19)"
+
+
+@pytest.mark.parametrize("variant", ["STM", "OTM", "DSTM", "DOTM"])
+def test_theta_from_later_origins_equals_statsforecast_forward_without_refitting(variant):
+    from statsforecast.models import AutoTheta
+
+    y, n, h = _seasonal(), 110, 5
+    fitted = AutoTheta(season_length=1, model=variant).fit(y[:n])
+    origins = np.array([n, n + 9, 150])
+    got, method = theta_origin_forecasts(y, n, origins, h, 1, variant=variant)
+    assert method == f"Theta({fitted.model_['modeltype']})"
+    for row, o in enumerate(origins):  # season 1: no decomposition to re-estimate, so forward is the reference
+        np.testing.assert_allclose(got[row], fitted.forward(y[:o], h)["mean"], rtol=1e-9)
