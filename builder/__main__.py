@@ -1,4 +1,4 @@
-"""The command line: python -m builder presets | train | predict | export | spec (the worker process is `python -m builder.training.worker`).
+"""The command line: python -m builder presets | train | predict | export | spec | backtest (the worker process is `python -m builder.training.worker`).
 
 Bad input ends with one line `error: ...` on stderr and exit status 2, never a traceback.
 """
@@ -75,6 +75,12 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("spec", help="print a preset's spec as JSON (or the JSON Schema)")
     s.add_argument("--preset", default=None)
     s.add_argument("--schema", action="store_true")
+
+    b = sub.add_parser("backtest", help="rolling-origin backtest of a forecast run beside the baselines")
+    b.add_argument("--run", required=True)
+    b.add_argument("--data", required=True, help="the series CSV (the run's columns)")
+    b.add_argument("--origins", type=int, required=True, help="number of origins K (the last K x horizon rows)")
+    b.add_argument("--refit", action="store_true", help="train the run's spec again before every origin")
     return p
 
 
@@ -220,7 +226,20 @@ def cmd_spec(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "predict": cmd_predict, "export": cmd_export, "presets": cmd_presets, "spec": cmd_spec}
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from builder.serving.backtest import backtest_table, run_backtest
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    result = run_backtest(args.run, args.data, args.origins, refit=args.refit, progress=say)
+    print(backtest_table(result))
+    print(f"wrote {Path(args.run) / 'backtest.json'} and backtest.csv")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "predict": cmd_predict, "export": cmd_export, "presets": cmd_presets, "spec": cmd_spec,
+            "backtest": cmd_backtest}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -229,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     from builder.spec import SpecError
 
     args = _parser().parse_args(argv)
-    if args.command in {"train", "predict", "export"}:
+    if args.command in {"train", "predict", "export", "backtest"}:
         from builder.quiet import import_tensorflow_quietly
 
         import_tensorflow_quietly()

@@ -8,11 +8,16 @@ import streamlit as st
 
 from builder.app import (
     Run,
+    backtest_view,
     compare_table,
     confusion_frame,
+    coverage_frame,
+    error_by_step_frame,
     file_token,
     finished_runs,
+    forecast_verdict,
     history_frame,
+    interval_levels,
     metric_cards,
     metrics_table,
     test_predictions,
@@ -22,7 +27,8 @@ from pages import common
 common.ensure_session()
 st.title("Evaluate")
 st.caption("Scores on the held-out test part, next to baselines any model must beat: the last value (naive), "
-           "the value one season ago (seasonal naive), or the most common class.")
+           "the value one season ago (seasonal naive), ETS and Theta fitted on the training part, or the most "
+           "common class. The cards' deltas are against the best baseline.")
 
 runs = finished_runs()
 if not runs:
@@ -84,12 +90,28 @@ if metrics.get("task") == "forecast":
     st.caption(f"{metrics.get('n_windows')} {metrics.get('part', 'test')} windows · season length "
                f"{metrics.get('season_length')} · best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}")
 
+    judged = forecast_verdict(metrics)
+    if judged:
+        getattr(st, judged["kind"])(f"**Verdict:** {judged['text']}", icon=None)
+    coverage = coverage_frame(metrics)
+    if len(coverage):
+        st.markdown(f"**Prediction intervals** (split conformal, calibrated on "
+                    f"{metrics['intervals']['calibration_windows']} validation windows; coverage on the "
+                    f"{metrics.get('part', 'test')} part)")
+        st.dataframe(coverage.style.format({"nominal": "{:.0%}", "test coverage": _fmt(".1%"),
+                                            "mean width": _fmt(number_format)}), hide_index=True, width="stretch")
     left, right = st.columns(2)
     with left:
-        st.markdown("**Error by horizon step** (MAE)")
-        by_step = metrics.get("model_mae_by_step") or []
-        st.bar_chart(pd.DataFrame({"step": range(1, len(by_step) + 1), "MAE": by_step}).set_index("step"),
-                     height=240)
+        st.markdown("**Error by horizon step** (MAE, model and baselines)")
+        by_step = error_by_step_frame(metrics)
+        if by_step["step"].nunique() > 1:
+            lines = alt.Chart(by_step).mark_line(point=True).encode(
+                x=alt.X("step:O", title="horizon step"), y=alt.Y("MAE:Q"),
+                color=alt.Color("forecaster:N", sort=None), tooltip=["forecaster", "step", "MAE"])
+        else:
+            lines = alt.Chart(by_step).mark_bar().encode(
+                x=alt.X("forecaster:N", sort=None, title=None), y=alt.Y("MAE:Q"), tooltip=["forecaster", "MAE"])
+        st.altair_chart(lines.properties(height=240), width="stretch")
     try:
         pred = _predictions(str(primary.path), file_token(primary.file("predictions.csv")))
     except common.USER_ERRORS as err:
@@ -108,8 +130,31 @@ if metrics.get("task") == "forecast":
         step = p2.slider("Horizon step", 1, max(pred["horizon"], 2), 1, key="eval_step",
                          disabled=pred["horizon"] == 1, help="Forecasts made this many steps ahead.")
         step = min(step, pred["horizon"])
-        sub = frame[(frame["target"] == target) & (frame["step"] == step)].set_index("time")
-        st.line_chart(sub[["actual", "predicted"]], height=300)
+        sub = frame[(frame["target"] == target) & (frame["step"] == step)]
+        levels = interval_levels(sub)
+        if not levels:
+            st.line_chart(sub.set_index("time")[["actual", "predicted"]], height=300)
+        else:
+            long = sub.melt(id_vars=["time"], value_vars=["actual", "predicted"], var_name="series")
+            layers = [alt.Chart(sub).mark_area(opacity=0.12 + 0.1 * i, color="#4c78a8").encode(
+                x=alt.X("time"), y=alt.Y(f"lower_{lv}:Q", title=target), y2=f"upper_{lv}:Q",
+                tooltip=["time", f"lower_{lv}", f"upper_{lv}"]) for i, lv in enumerate(sorted(levels, reverse=True))]
+            layers.append(alt.Chart(long).mark_line().encode(x="time", y="value:Q", color=alt.Color("series:N")))
+            st.altair_chart(alt.layer(*layers).properties(height=300), width="stretch")
+            st.caption(f"Shaded: the {' and '.join(f'{lv}%' for lv in sorted(levels))} prediction intervals.")
+    backtest = primary.read_json("backtest.json")
+    if backtest:
+        view = backtest_view(backtest)
+        st.markdown("**Rolling-origin backtest**")
+        st.caption(view["caption"] + " Run it with `python -m builder backtest --run RUN --data CSV --origins K [--refit]`.")
+        if view["verdict"]:
+            st.markdown(f"Backtest verdict: {view['verdict']}")
+        st.dataframe(view["table"].style.format(_fmt(number_format)), width="stretch")
+        if len(view["per_origin"]):
+            per_origin = alt.Chart(view["per_origin"]).mark_line(point=True).encode(
+                x=alt.X("origin", title="origin"), y=alt.Y("MAE:Q", title="MAE over the horizon"),
+                color=alt.Color("forecaster:N", sort=None), tooltip=["origin", "forecaster", "MAE"])
+            st.altair_chart(per_origin.properties(height=260), width="stretch")
 elif metrics.get("task") == "classify":
     st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
     cm = confusion_frame(metrics)

@@ -31,6 +31,13 @@ from builder.app.design import (
     switch_task,
     validate,
 )
+from builder.app.forecast_results import (
+    backtest_view,
+    coverage_frame,
+    error_by_step_frame,
+    forecast_verdict,
+    interval_levels,
+)
 from builder.app.results import (
     compare_table,
     confusion_frame,
@@ -94,3 +101,4 @@ __all__ = [
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
 ]
+__all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_levels"]  # forecast evaluation (builder.app.forecast_results)

@@ -17,11 +17,9 @@ import pandas as pd
 from builder.data.read import DataError, load_table
 from builder.data.scaler import Scaler
 from builder.data.series import SeriesData, prepare_series, prepare_series_with_test, read_series
-from builder.files import finite_or_none
 from builder.spec import ModelSpec
 from builder.tasks.base import Resolved, Task
 from builder.tasks.forecast_baselines import (
-    forecast_scores,
     mase_scale,
     naive_forecast,
     seasonal_naive_forecast,
@@ -33,6 +31,8 @@ DEFAULT_LOOKBACK = 24
 PREDICT_BATCH = 1024
 METRICS = ("mae", "rmse", "smape", "mase")
 PARTS = ("train", "val", "test")
+#: ETS and Theta are not fitted on series longer than this (their per-origin forecasts cost O(rows))
+STAT_MAX_ROWS = 200_000
 
 
 class ForecastTask(Task):
@@ -166,46 +166,77 @@ class ForecastTask(Task):
         if part is None:
             raise ValueError(f"{data.source}: no complete window to evaluate")
         preds = np.asarray(raw_model.predict(series_dataset(data, part, PREDICT_BATCH, inputs_only=True), verbose=0))
-        return evaluate_forecast(data, preds, part), predictions_frame(data, preds, part)
+        metrics, frame = evaluate_forecast(data, preds, part), predictions_frame(data, preds, part)
+        return _with_intervals(data, raw_model, part, preds, metrics, frame)
 
     def metrics_table(self, metrics: dict[str, Any]) -> pd.DataFrame:
-        who = {"model": "model", "naive": "naive (last value)",
-               "seasonal_naive": f"seasonal naive (m={metrics.get('season_length')})"}
-        rows = [{"": label, **{c: metrics.get(k, {}).get(c) for c in METRICS}} for k, label in who.items()]
+        from builder.tasks.forecast_eval import BASELINES, baseline_label
+
+        who = ["model", *[b for b in BASELINES if b in metrics]]
+        rows = [{"": "model" if k == "model" else baseline_label(metrics, k),
+                 **{c: (metrics.get(k) or {}).get(c) for c in METRICS}} for k in who]
         return pd.DataFrame(rows).set_index("")
 
     def metric_cards(self, metrics: dict[str, Any]) -> list[dict[str, Any]]:
-        m, n, sn = metrics["model"], metrics["naive"], metrics["seasonal_naive"]
+        """MAE, RMSE, sMAPE and MASE, each with its difference from the best baseline on that metric
+        (red when the model is worse than the strongest baseline, not the weakest)."""
+        from builder.tasks.forecast_eval import BASELINES, baseline_label
 
-        def card(label: str, key: str, base: dict[str, Any], versus: str, help: str = "") -> dict[str, Any]:
-            value, ref = m.get(key), base.get(key)
-            return {"label": label, "value": _num(value), "lower_is_better": True, "help": help,
-                    "delta": f"{value - ref:+.4g} vs {versus}" if value is not None and ref is not None else None}
+        m = metrics["model"]
+
+        def card(label: str, key: str, help: str = "") -> dict[str, Any]:
+            value = m.get(key)
+            scored = [(metrics[b][key], b) for b in BASELINES if (metrics.get(b) or {}).get(key) is not None]
+            delta = None
+            if value is not None and scored:
+                ref, name = min(scored)
+                delta = f"{value - ref:+.4g} vs {baseline_label(metrics, name, short=True)}"
+                help = (help + " " if help else "") + f"Delta: against the best baseline on {label} ({baseline_label(metrics, name)})."
+            return {"label": label, "value": _num(value), "lower_is_better": True, "help": help, "delta": delta}
 
         mase_help = metrics.get("undefined", {}).get(
             "mase", "Below 1: better than a seasonal-naive forecast on the training part.")
-        return [card("MAE", "mae", n, "naive"), card("RMSE", "rmse", n, "naive"),
-                card("sMAPE", "smape", sn, "seasonal"),
-                {"label": "MASE", "value": _num(m.get("mase")), "delta": None, "help": mase_help}]
+        return [card("MAE", "mae"), card("RMSE", "rmse"), card("sMAPE", "smape"), card("MASE", "mase", mase_help)]
 
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
         return "MAE", metrics.get("model", {}).get("mae")
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         m = metrics
+        best = m.get("best_baseline") or {}
         return {"MAE": m["model"]["mae"], "RMSE": m["model"]["rmse"], "sMAPE": m["model"]["smape"],
                 "MASE": m["model"]["mase"], "naive MAE": m["naive"]["mae"],
-                "seasonal naive MAE": m["seasonal_naive"]["mae"]}
+                "seasonal naive MAE": m["seasonal_naive"]["mae"],
+                "ETS MAE": (m.get("ets") or {}).get("mae"), "Theta MAE": (m.get("theta") or {}).get("mae"),
+                "verdict": m.get("verdict") or "", "best baseline": best.get("label", "")}
 
     def cli_table(self, metrics: dict[str, Any]) -> str:
-        """The CLI's text table of the model beside its baselines."""
-        rows = [f"{'':16}{'MAE':>12}{'RMSE':>12}{'sMAPE %':>10}{'MASE':>8}"]
-        for who in ("model", "naive", "seasonal_naive"):
+        """The CLI's text table of the model beside its baselines, then the verdict."""
+        from builder.tasks.forecast_eval import BASELINES, baseline_label, verdict
+
+        def fmt(v: float | None, spec: str, width: int) -> str:
+            return f"{v:{width}{spec}}" if v is not None else f"{'n/a':>{width}}"
+
+        rows = [f"{'':34}{'MAE':>12}{'RMSE':>12}{'sMAPE %':>10}{'MASE':>8}"]
+        for who in ("model", *[b for b in BASELINES if b in metrics]):
             m = metrics[who]
-            mase = f"{m['mase']:8.3f}" if m["mase"] is not None else f"{'n/a':>8}"
-            rows.append(f"{who:16}{m['mae']:12.4g}{m['rmse']:12.4g}{m['smape']:10.2f}{mase}")
-        rows.append(f"({metrics['n_windows']} {metrics['part']} windows, season length {metrics['season_length']})")
+            label = "model" if who == "model" else baseline_label(metrics, who)
+            rows.append(f"{label[:33]:34}{fmt(m['mae'], '.4g', 12)}{fmt(m['rmse'], '.4g', 12)}"
+                        f"{fmt(m['smape'], '.2f', 10)}{fmt(m['mase'], '.3f', 8)}")
+        rows.append(f"({metrics['n_windows']} {metrics['part']} windows, season length {metrics['season_length']}; "
+                    "ETS and Theta fitted on the training part)")
+        intervals = metrics.get("intervals")
+        if intervals:
+            covered = [f"{lv}%: " + (f"{rec['coverage']:.1%}" if rec.get("coverage") is not None else "n/a")
+                       for lv, rec in intervals["levels"].items()]
+            rows.append(f"interval coverage on the test part (split conformal on {intervals['calibration_windows']} "
+                        f"validation windows): {', '.join(covered)}")
+        line = metrics.get("verdict") or verdict(metrics)  # runs from before the verdict: computed here
+        if line:
+            rows.append(f"verdict: {line}")
         rows += [f"note: {n}" for n in metrics.get("undefined", {}).values()]
+        rows += [f"note: {rec['reason']}" for rec in ((metrics.get("intervals") or {}).get("levels") or {}).values()
+                 if rec.get("reason")]
         return "\n".join(rows)
 
     # ---- serving -------------------------------------------------------------------------------------
@@ -320,14 +351,18 @@ def n_windows(data: SeriesData, part: str) -> int:
 
 
 def evaluate_forecast(data: SeriesData, predictions: np.ndarray, part: str = "test") -> dict[str, Any]:
-    """Scores of the model and both baselines on one part of `data`.
+    """Scores of the model and every baseline on one part of `data`.
 
-    predictions: [N, H, K] raw forecasts for `data.window_starts(part)`. Returns {"part", "n_windows",
-    "season_length", "targets": {name: {model, naive, seasonal_naive}}, "model" / "naive" /
-    "seasonal_naive": mean over targets, "model_mae_by_step", "undefined": {metric: reason}}; a metric
-    that is undefined is None.
+    predictions: [N, H, K] raw forecasts for `data.window_starts(part)`. Baselines: naive, seasonal
+    naive, and ETS and Theta fitted on the training rows only (builder.tasks.forecast_baselines), all
+    forecasting the same windows from the same origins. Returns {"part", "n_windows", "season_length",
+    "targets": {name: {who: scores}}, "model" / <baseline>: mean over targets, "baselines": how each
+    was fitted, "by_step": {"mae" | "mase": {who: [H]}}, "model_mae_by_step", "best_baseline",
+    "verdict", "undefined": {metric or baseline: reason}}; a metric that is undefined is None.
     """
     from builder.data.windows import series_targets
+    from builder.tasks.forecast_baselines import origins_of, stat_baseline_forecasts
+    from builder.tasks.forecast_eval import BASELINES, best_baseline, score_candidates, verdict
 
     starts = data.window_starts(part)
     y = series_targets(data, part)
@@ -338,27 +373,54 @@ def evaluate_forecast(data: SeriesData, predictions: np.ndarray, part: str = "te
         "naive": naive_forecast(series, starts, L, H),
         "seasonal_naive": seasonal_naive_forecast(series, starts, L, H, m),
     }
-    scales = mase_scale(series[: data.n_train], m)
-    per_target = {
-        name: {who: forecast_scores(y[:, :, k], pred[:, :, k], float(scales[k])) for who, pred in candidates.items()}
-        for k, name in enumerate(data.targets)
-    }
     undefined: dict[str, str] = {}
+    baselines: dict[str, Any] = {"naive": {"fit_part": None}, "seasonal_naive": {"fit_part": None, "season_length": int(m)}}
+    if len(series) > STAT_MAX_ROWS:
+        for name in ("ets", "theta"):
+            undefined[name] = (f"{name.upper() if name == 'ets' else 'Theta'} is not fitted on series longer than "
+                               f"{STAT_MAX_ROWS:,} rows (this one has {len(series):,})")
+    else:
+        for name, fitted in stat_baseline_forecasts(series, data.n_train, origins_of(starts, L), H, m).items():
+            baselines[name] = {"fit_part": "train", "fit_rows": int(data.n_train), "method": fitted["method"],
+                               "fit_seconds": fitted["fit_seconds"]}
+            if fitted["forecast"] is None:
+                undefined[name] = fitted["reason"]
+            else:
+                candidates[name] = fitted["forecast"]
+    scales = mase_scale(series[: data.n_train], m)
+    per_target, summary, by_step = score_candidates(y, candidates, data.targets, scales)
     flat = [t for t, s in zip(data.targets, scales, strict=True) if not s > 0]
     if flat:
         undefined["mase"] = (f"MASE is undefined: the seasonal-naive error on the training part of {flat} is 0 "
                              "(a constant or exactly seasonal series), so there is no scale to divide by")
-
-    def mean(who: str, metric: str) -> float | None:
-        values = [per_target[t][who][metric] for t in data.targets]
-        return None if any(v is None for v in values) else finite_or_none(np.mean(values))
-
-    summary = {who: {metric: mean(who, metric) for metric in METRICS} for who in candidates}
-    by_step = [float(np.mean(np.abs(y[:, h, :] - candidates["model"][:, h, :]))) for h in range(H)]
-    return {
+    for name in BASELINES:
+        summary.setdefault(name, dict.fromkeys(METRICS))
+    metrics = {
         "task": "forecast", "part": part, "n_windows": int(len(starts)), "season_length": int(m),
-        **summary, "targets": per_target, "model_mae_by_step": by_step, "undefined": undefined,
+        "lookback": int(L), "horizon": int(H), **summary, "targets": per_target, "baselines": baselines, "by_step": by_step,
+        "model_mae_by_step": by_step["mae"]["model"], "undefined": undefined,
     }
+    metrics["best_baseline"] = best_baseline(metrics)
+    metrics["verdict"] = verdict(metrics)
+    return metrics
+
+
+def _with_intervals(data: SeriesData, raw_model: Any, part: str, preds: np.ndarray, metrics: dict[str, Any],
+                    frame: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Split-conformal intervals calibrated on the validation windows (builder.tasks.forecast_intervals):
+    metrics["intervals"] with the test part's coverage, lower_/upper_<level> columns in the frame."""
+    from builder.data.windows import series_dataset, series_targets
+    from builder.tasks.forecast_intervals import add_interval_columns, conformal_intervals
+
+    if part != "test" or n_windows(data, "val") == 0:
+        metrics["intervals"] = None
+        metrics["undefined"]["intervals"] = ("no prediction intervals: they are calibrated on the validation part "
+                                             "and scored on the test part, and this run lacks one of them")
+        return metrics, frame
+    val = np.asarray(raw_model.predict(series_dataset(data, "val", PREDICT_BATCH, inputs_only=True), verbose=0))
+    record, radii = conformal_intervals(series_targets(data, "val"), val, series_targets(data, part), preds)
+    metrics["intervals"] = record
+    return metrics, add_interval_columns(frame, radii, data.targets)
 
 
 def predictions_frame(data: SeriesData, preds: np.ndarray, part: str) -> pd.DataFrame:

@@ -53,3 +53,145 @@ def mase_scale(train: np.ndarray, season: int) -> np.ndarray:
     if len(train) <= m:
         return np.full(train.shape[1], np.nan)
     return np.mean(np.abs(train[m:] - train[:-m]), axis=0)
+
+
+# ---- statistical baselines: ETS and Theta (statsforecast) ------------------------------------------
+#: the longest season AutoETS models itself; longer seasons (half-hourly days, weeks) go through an
+#: STL decomposition and a non-seasonal AutoETS on the seasonally adjusted series, as R's forecast::ets
+#: (which refuses periods above 24) and its stlf recommend. Measured: bench/RESULTS.md, "ETS fit time".
+ETS_MAX_SEASON = 24
+#: the statistical baselines beside naive and seasonal naive, in the order tables show them
+STAT_BASELINES = ("ets", "theta")
+
+
+def origins_of(starts: np.ndarray, lookback: int) -> np.ndarray:
+    """Forecast origins of windows: the first target row o = s + lookback (the forecast sees rows [0, o))."""
+    return np.asarray(starts, dtype=np.int64) + int(lookback)
+
+
+def ets_origin_forecasts(y: np.ndarray, n_fit: int, origins: np.ndarray, horizon: int,
+                         season: int) -> tuple[np.ndarray, str]:
+    """AutoETS fitted once on y[:n_fit], then run over the whole series with those parameters.
+
+    Selection by AICc over error / trend (damped allowed) / season types as statsforecast's AutoETS
+    does (multiplicative only for positive data). At each origin o the model's state has seen the
+    observed rows [0, o) and forecasts rows [o, o + horizon); no parameter is refitted. For a season
+    longer than ETS_MAX_SEASON: STL on the training rows, AutoETS without season on the adjusted
+    series, and the last training season of the seasonal component repeated (statsforecast's MSTL).
+    y [T] raw; origins [N] -> (forecasts [N, horizon], method name such as "ETS(A,Ad,A)").
+    """
+    from statsforecast.ets import etsforecast, pegelsresid_C, switch
+    from statsforecast.models import MSTL, AutoETS
+
+    y = np.asarray(y, dtype=np.float64)
+    train = y[:n_fit]
+    seasonal = np.zeros(len(y))
+    if season > ETS_MAX_SEASON and n_fit > 2 * season:
+        fit = MSTL(season_length=season, trend_forecaster=AutoETS(model="ZZN")).fit(train)
+        comp = fit.model_["seasonal"].to_numpy(dtype=np.float64)
+        seasonal[:n_fit] = comp
+        seasonal[n_fit:] = comp[-season:][(np.arange(n_fit, len(y)) - n_fit) % season]
+        model = fit.trend_forecaster.model_
+        prefix = f"STL(m={season}) + "
+    else:
+        model = AutoETS(season_length=max(1, season)).fit(train).model_
+        prefix = ""
+    errortype, trendtype, seasontype, damped_flag = model["components"][:4]
+    damped = damped_flag != "N"
+    alpha, beta, gamma, phi = (float(v) for v in model["par"][:4])
+    phi = phi if damped else 1.0
+    _, _, states, _ = pegelsresid_C(
+        y=y - seasonal, m=model["m"], init_state=np.asarray(model["par"][4:], dtype=np.float64),
+        errortype=errortype, trendtype=trendtype, seasontype=seasontype, damped=damped,
+        alpha=alpha, beta=beta, gamma=gamma, phi=phi, nmse=3)
+    out = np.full((len(origins), horizon), np.nan)
+    for i, o in enumerate(origins):
+        etsforecast(x=states[o], m=model["m"], trend=switch(trendtype), season=switch(seasontype),
+                    phi=phi, h=horizon, f=out[i])
+    out += seasonal[origins[:, None] + np.arange(horizon)[None, :]]
+    return out, prefix + str(model["method"])
+
+
+def theta_origin_forecasts(y: np.ndarray, n_fit: int, origins: np.ndarray, horizon: int,
+                           season: int, variant: str | None = None) -> tuple[np.ndarray, str]:
+    """AutoTheta fitted once on y[:n_fit] (standard / optimised / dynamic variants chosen by MSE as
+    statsforecast does; classical seasonal decomposition when its seasonality test says so); at each
+    origin o the model with those parameters and seasonal indices has seen rows [0, o) and forecasts
+    rows [o, o + horizon) (statsforecast's `forward`, without re-estimating the seasonal indices): one
+    pass of its filter over the whole series; the non-dynamic variants' trend line, a least-squares
+    fit of all rows before the origin, is recomputed per origin from cumulative sums.
+
+    variant: one of STM / OTM / DSTM / DOTM instead of the selection. y [T] raw; origins [N] ->
+    (forecasts [N, horizon], method name such as "Theta(DOTM, multiplicative m=12)").
+    """
+    from statsforecast._lib import theta as _theta
+    from statsforecast.models import AutoTheta
+    from statsforecast.theta import switch_theta
+
+    y = np.asarray(y, dtype=np.float64)
+    model = AutoTheta(season_length=max(1, season), model=variant).fit(y[:n_fit]).model_
+    kind = switch_theta(model["modeltype"])
+    par = model["par"]
+    multiplicative = model.get("decomposition_type") != "additive"
+    index = np.ones(len(y)) if multiplicative else np.zeros(len(y))
+    described = model["modeltype"]
+    if model.get("decompose", False):
+        last = np.asarray(model["seas_forecast"]["mean"], dtype=np.float64)  # rows n_fit .. n_fit + m - 1
+        index = last[(np.arange(len(y)) - n_fit) % len(last)]  # the decomposition's seasonal part is periodic
+        described += f", {model['decomposition_type']} m={season}"
+    z = y / index if multiplicative else y - index
+    _, _, states, _ = _theta.pegels_resid(z, kind, float(par["initial_smoothed"]), float(par["alpha"]),
+                                          float(par["theta"]), 3)
+    states = np.ascontiguousarray(states)  # [T, 5]: level, mean, A, B, one-step forecast
+    dynamic = model["modeltype"] in ("DSTM", "DOTM")
+    if not dynamic:  # the standard / optimised models' trend line A + B t is the least-squares line of all
+        # the rows before the origin (t = 1..o), not a running state: from cumulative sums, per origin
+        t = np.arange(1, len(z) + 1, dtype=np.float64)
+        st, stt, sz, stz = (np.cumsum(v) for v in (t, t * t, z, t * z))
+    out = np.full((len(origins), horizon), np.nan)
+    for i, o in enumerate(origins):
+        o = int(o)
+        last = states[o - 1].copy()
+        if not dynamic:
+            j = o - 1
+            slope = (o * stz[j] - st[j] * sz[j]) / (o * stt[j] - st[j] ** 2) if o > 1 else 0.0
+            states[j, 2], states[j, 3] = (sz[j] - slope * st[j]) / o, slope
+        _theta.forecast(states[:o], o, kind, out[i], float(par["alpha"]), float(par["theta"]))
+        states[o - 1] = last
+    seas = index[origins[:, None] + np.arange(horizon)[None, :]]
+    out = out * seas if multiplicative else out + seas
+    return out, f"Theta({described})"
+
+
+def stat_baseline_forecasts(series: np.ndarray, n_fit: int, origins: np.ndarray, horizon: int,
+                            season: int) -> dict[str, dict]:
+    """ETS and Theta for every target column: series [T, k] raw -> {name: {"forecast": [N, H, k] or
+    None, "method": [str per target], "fit_seconds", "reason": why it is undefined or None}}.
+
+    A model that cannot be fitted (too few rows, ...) or forecasts a non-finite value is undefined,
+    with the library's message as the reason; the other baselines still count.
+    """
+    import time
+    import warnings
+
+    makers = {"ets": ets_origin_forecasts, "theta": theta_origin_forecasts}
+    out: dict[str, dict] = {}
+    for name, make in makers.items():
+        t0 = time.perf_counter()
+        preds, methods, reason = [], [], None
+        for k in range(series.shape[1]):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    pred, method = make(series[:, k], n_fit, origins, horizon, season)
+            except Exception as err:  # the library's own reason (tiny data, no admissible model ...)
+                reason = f"{name.upper() if name == 'ets' else 'Theta'} could not be fitted on the {n_fit} training rows: {err}"
+                break
+            if not np.isfinite(pred).all():
+                reason = f"{method} forecast a non-finite value on this series"
+                break
+            preds.append(pred)
+            methods.append(method)
+        out[name] = {"forecast": None if reason else np.stack(preds, axis=-1), "method": methods,
+                     "fit_seconds": round(time.perf_counter() - t0, 3), "reason": reason}
+    return out

@@ -19,7 +19,7 @@ def test_train_predict_export(series_csv, tmp_path, capsys):
     assert main(["train", "--data", str(series_csv), "--out", str(run), "--epochs", "1", "--lookback", "8",
                  "--horizon", "3", "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "seasonal_naive" in out and "MASE" in out
+    assert "seasonal naive (m=7)" in out and "MASE" in out and "ETS(" in out and "Theta(" in out and "verdict: " in out
     assert main(["predict", "--run", str(run), "--data", str(series_csv), "--out", str(tmp_path / "f.csv")]) == 0
     forecast = pd.read_csv(tmp_path / "f.csv")
     assert list(forecast.columns) == ["time", "y"] and len(forecast) == 3

@@ -1,0 +1,162 @@
+"""ETS and Theta baselines from every origin, the scores beside the model, the verdict and the cards."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from builder.tasks.forecast_baselines import (
+    ets_origin_forecasts,
+    stat_baseline_forecasts,
+    theta_origin_forecasts,
+)
+from builder.tasks.forecast_eval import best_baseline, verdict
+
+
+def _seasonal(n: int = 160, m: int = 12, seed: int = 0) -> np.ndarray:
+    t = np.arange(n)
+    rng = np.random.default_rng(seed)
+    return 100 + 0.5 * t + 10 * np.sin(2 * np.pi * t / m) + rng.normal(0, 1, n)
+
+
+def test_ets_from_each_origin_equals_statsforecast_forward_with_the_training_fit():
+    from statsforecast.models import AutoETS
+
+    y, n, h = _seasonal(), 110, 6
+    got, method = ets_origin_forecasts(y, n, np.array([n, n + 7, 150]), h, 12)
+    assert got.shape == (3, h) and method.startswith("ETS(")
+    fitted = AutoETS(season_length=12).fit(y[:n])
+    np.testing.assert_allclose(got[0], fitted.predict(h)["mean"], rtol=1e-10)
+    for row, o in ((1, n + 7), (2, 150)):  # the state sees rows [0, o); the parameters stay the training fit's
+        np.testing.assert_allclose(got[row], fitted.forward(y[:o], h)["mean"], rtol=1e-10)
+
+
+def test_theta_from_the_training_end_equals_statsforecast_predict():
+    from statsforecast.models import AutoTheta
+
+    y, n, h = _seasonal(), 110, 6
+    got, method = theta_origin_forecasts(y, n, np.array([n, 140]), h, 12)
+    assert method.startswith("Theta(")
+    np.testing.assert_allclose(got[0], AutoTheta(season_length=12).fit(y[:n]).predict(h)["mean"], rtol=1e-10)
+    assert np.isfinite(got).all()
+
+
+def test_a_season_longer_than_24_goes_through_stl_and_matches_mstl():
+    from statsforecast.models import MSTL, AutoETS
+
+    y, n = _seasonal(400, 48), 300
+    got, method = ets_origin_forecasts(y, n, np.array([n]), 50, 48)
+    assert method.startswith("STL(m=48) + ETS(")
+    ref = MSTL(season_length=48, trend_forecaster=AutoETS(model="ZZN")).fit(y[:n]).predict(50)["mean"]
+    np.testing.assert_allclose(got[0], ref, rtol=1e-10)
+
+
+def test_a_baseline_that_cannot_be_fitted_is_undefined_with_its_reason():
+    series = np.arange(6, dtype=np.float64)[:, None]
+    out = stat_baseline_forecasts(series, 4, np.array([4]), 2, 1)
+    assert out["ets"]["forecast"] is None and "could not be fitted on the 4 training rows" in out["ets"]["reason"]
+
+
+def _metrics(model: float, naive: float, seasonal: float, ets: float | None) -> dict:
+    def s(v: float | None) -> dict:
+        return {k: v for k in ("mae", "rmse", "smape", "mase")}
+
+    return {"task": "forecast", "season_length": 12, "lookback": 12, "horizon": 1, "n_windows": 5, "part": "test",
+            "model": s(model), "naive": s(naive), "seasonal_naive": s(seasonal), "ets": s(ets), "theta": s(None),
+            "baselines": {"ets": {"method": ["ETS(A,Ad,A)"]}}, "undefined": {"theta": "Theta could not be fitted"}}
+
+
+def test_verdict_names_the_best_baseline_and_the_gap():
+    m = _metrics(model=1.42, naive=3.0, seasonal=1.0, ets=1.2)
+    assert best_baseline(m)["name"] == "seasonal_naive"
+    text = verdict(m)
+    assert text.startswith("worse than seasonal naive (m=12) by 42% MASE (MASE 1.42 vs 1)")
+    assert "a lookback of at least two seasons (24 steps; now 12)" in text
+    assert verdict(_metrics(model=0.9, naive=3.0, seasonal=1.0, ets=1.1)).startswith(
+        "beats every baseline (best: seasonal naive (m=12), MASE 0.9 vs 1, 10% lower)")
+    assert verdict(_metrics(model=1.2, naive=3.0, seasonal=2.0, ets=1.1)).startswith("worse than ETS(A,Ad,A) by 9%")
+    assert verdict(_metrics(model=1.001, naive=3.0, seasonal=1.0, ets=None)).startswith("level with the best baseline")
+
+
+def test_cards_compare_with_the_best_baseline_not_the_weakest():
+    from builder.tasks.registry import get_task
+
+    task = get_task("forecast")
+    m = _metrics(model=3.0, naive=4.0, seasonal=1.0, ets=1.5)  # better than naive, 3x worse than seasonal naive
+    cards = task.metric_cards(m)
+    assert [c["delta"] for c in cards] == ["+2 vs seasonal naive"] * 4
+    assert all(c["lower_is_better"] for c in cards)  # a positive delta is drawn red
+    table = task.cli_table(m)
+    assert "verdict: worse than seasonal naive (m=12) by 200% MASE" in table and "ETS(A,Ad,A)" in table
+    assert list(task.metrics_table(m).index) == ["model", "naive (last value)", "seasonal naive (m=12)", "ETS(A,Ad,A)", "Theta"]
+
+
+def test_evaluate_forecast_scores_every_baseline_on_the_same_windows(series_csv):
+    from builder import ModelSpec
+    from builder.data import load_table
+    from builder.data.windows import series_targets
+    from builder.tasks import prepare_frame
+    from builder.tasks.forecast import evaluate_forecast
+
+    spec = ModelSpec().updated(data={"lookback": 14, "horizon": 3})
+    data = prepare_frame(load_table(series_csv), spec)
+    y = series_targets(data, "test")
+    metrics = evaluate_forecast(data, y + 0.1)  # a model 0.1 off everywhere
+    json.dumps(metrics, allow_nan=False)  # strict JSON
+    assert metrics["model"]["mae"] == pytest.approx(0.1, rel=1e-5)
+    for who in ("naive", "seasonal_naive", "ets", "theta"):
+        assert metrics[who]["mae"] is not None and len(metrics["by_step"]["mae"][who]) == 3
+    assert metrics["baselines"]["ets"]["fit_part"] == "train" and metrics["baselines"]["ets"]["fit_rows"] == data.n_train
+    assert metrics["best_baseline"]["name"] in ("naive", "seasonal_naive", "ets", "theta")
+    assert metrics["verdict"].startswith("beats every baseline")
+    np.testing.assert_allclose(metrics["by_step"]["mae"]["model"], [0.1, 0.1, 0.1], rtol=1e-5)
+
+
+def test_conformal_radius_is_the_finite_sample_quantile_and_covers_exchangeable_errors():
+    from builder.tasks.forecast_intervals import (
+        add_interval_columns,
+        conformal_intervals,
+        conformal_radius,
+        min_windows,
+    )
+
+    res = np.arange(1, 11, dtype=np.float64)[:, None, None]  # 10 residuals 1..10
+    assert conformal_radius(res, 80)[0, 0] == 9.0  # ceil(11 * 0.8) = 9th smallest
+    assert np.isinf(conformal_radius(res, 95)[0, 0]) and min_windows(95) == 19 and min_windows(80) == 4
+    rng = np.random.default_rng(0)
+    y_cal, y = rng.normal(size=(400, 2, 1)), rng.normal(size=(4000, 2, 1))
+    y_cal[:, 1] *= 3  # the second step is three times as uncertain: its own radius
+    y[:, 1] *= 3
+    record, radii = conformal_intervals(y_cal, np.zeros_like(y_cal), y, np.zeros_like(y))
+    assert radii[95][1, 0] > 2.5 * radii[95][0, 0]
+    for level in (80, 95):
+        assert abs(record["levels"][str(level)]["coverage"] - level / 100) < 0.03
+    json.dumps(record, allow_nan=False)
+    import pandas as pd
+
+    frame = pd.DataFrame({"step": [1, 2], "target": ["y", "y"], "predicted": [10.0, 10.0]})
+    out = add_interval_columns(frame, radii, ("y",))
+    np.testing.assert_allclose(out["upper_80"] - out["lower_80"], 2 * radii[80][:, 0])
+
+
+def test_too_few_validation_windows_leave_a_level_undefined_with_the_number_needed():
+    from builder.tasks.forecast_intervals import conformal_intervals
+
+    record, radii = conformal_intervals(np.ones((5, 1, 1)), np.zeros((5, 1, 1)), np.ones((3, 1, 1)), np.zeros((3, 1, 1)))
+    assert set(radii) == {80} and record["levels"]["95"]["coverage"] is None
+    assert record["levels"]["95"]["reason"] == "5 validation windows are too few for a 95% interval (needs 19)"
+
+
+@pytest.mark.parametrize("variant", ["STM", "OTM", "DSTM", "DOTM"])
+def test_theta_from_later_origins_equals_statsforecast_forward_without_refitting(variant):
+    from statsforecast.models import AutoTheta
+
+    y, n, h = _seasonal(), 110, 5
+    fitted = AutoTheta(season_length=1, model=variant).fit(y[:n])
+    origins = np.array([n, n + 9, 150])
+    got, method = theta_origin_forecasts(y, n, origins, h, 1, variant=variant)
+    assert method == f"Theta({fitted.model_['modeltype']})"
+    for row, o in enumerate(origins):  # season 1: no decomposition to re-estimate, so forward is the reference
+        np.testing.assert_allclose(got[row], fitted.forward(y[:o], h)["mean"], rtol=1e-9)
