@@ -42,6 +42,9 @@ class SequenceData:
     x_scaler: Scaler
     missing: str
     notices: tuple[str, ...] = ()
+    #: which baselines evaluation scores (`TrainingSpec.baselines`) and their random seed
+    baselines: str = "all"
+    seed: int = 0
 
     @property
     def lookback(self) -> int:
@@ -94,6 +97,7 @@ def prepare_sequences(
         source=source, x=x, y=y, ids=np.array(ids), classes=tuple(class_list), inputs=tuple(features),
         lengths=np.array(lengths), split=split, id_col=id_col, order_col=order_col, label_col=label_col,
         x_scaler=Scaler(settings.scaler).fit(train_rows), missing=settings.missing, notices=tuple(notices),
+        baselines=spec.training.baselines, seed=spec.training.seed,
     )
 
 

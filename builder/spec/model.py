@@ -136,6 +136,12 @@ class TrainingSpec(_Strict):
     )
     seed: int = Field(42, ge=0, le=2**31 - 1, description="Random seed (weights, shuffling, dropout).")
     jit_compile: bool | Literal["auto"] = Field("auto", description="XLA-compile the training step.")
+    baselines: Literal["all", "fast", "off"] = Field(
+        "all",
+        description="Classify: baselines scored beside the model. all: majority class, 1-NN Euclidean, 1-NN DTW "
+        "(full window and a band chosen on the training part) and MiniRocket; fast: majority class and 1-NN "
+        "Euclidean; off: majority class only.",
+    )
     steps_per_execution: int = Field(
         16, ge=1, le=10_000,
         description=(
