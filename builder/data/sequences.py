@@ -45,6 +45,8 @@ class SequenceData:
     #: which baselines evaluation scores (`TrainingSpec.baselines`) and their random seed
     baselines: str = "all"
     seed: int = 0
+    #: the model's time axis is fixed to the lookback (dimension shuffle), not any length
+    fixed_length: bool = False
 
     @property
     def lookback(self) -> int:
@@ -98,6 +100,7 @@ def prepare_sequences(
         lengths=np.array(lengths), split=split, id_col=id_col, order_col=order_col, label_col=label_col,
         x_scaler=Scaler(settings.scaler).fit(train_rows), missing=settings.missing, notices=tuple(notices),
         baselines=spec.training.baselines, seed=spec.training.seed,
+        fixed_length=any(b.dimension_shuffle for b in spec.recurrent_blocks),
     )
 
 

@@ -20,6 +20,8 @@ from builder.tasks.base import Resolved, Task
 PARTS = ("train", "val", "test")
 #: classes a spec-only model (no data yet) is drawn with
 PLACEHOLDER_CLASSES = 2
+#: sequence length a spec-only model with a fixed time axis (dimension shuffle) is drawn with
+PLACEHOLDER_LOOKBACK = 128
 
 
 class ClassifyTask(Task):
@@ -28,9 +30,13 @@ class ClassifyTask(Task):
 
     # ---- data ----------------------------------------------------------------------------------------
     def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:
+        from builder.model.size import fixed_length
+
         n_out = int(n_outputs) if n_outputs is not None else PLACEHOLDER_CLASSES
-        return Resolved(source="", inputs=tuple(f"x{i}" for i in range(n_features)), lookback=spec.data.lookback,
-                        input_length=None, classes=tuple(str(i) for i in range(n_out)))
+        fixed = fixed_length(spec)
+        lookback = spec.data.lookback or (PLACEHOLDER_LOOKBACK if fixed else None)
+        return Resolved(source="", inputs=tuple(f"x{i}" for i in range(n_features)), lookback=lookback,
+                        input_length=lookback if fixed else None, classes=tuple(str(i) for i in range(n_out)))
 
     def prepare(self, source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> SequenceData:
         df = load_table(source, name=name)
@@ -41,7 +47,8 @@ class ClassifyTask(Task):
 
     def resolve(self, data: SequenceData, source: str | None = None, test_source: str | None = None) -> Resolved:
         return Resolved(
-            source=source or data.source, inputs=data.inputs, lookback=data.lookback, input_length=None, classes=data.classes, id_col=data.id_col,
+            source=source or data.source, inputs=data.inputs, lookback=data.lookback,
+            input_length=data.lookback if data.fixed_length else None, classes=data.classes, id_col=data.id_col,
             order_col=data.order_col, label_col=data.label_col, missing=data.missing,
             x_scaler=data.x_scaler.to_dict(), split={p: int((data.split == p).sum()) for p in PARTS},
             notices=data.notices, test_source=test_source,
