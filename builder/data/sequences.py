@@ -19,6 +19,10 @@ from builder.data.series import check_window_count
 from builder.spec import DataSettings, ModelSpec
 
 
+#: the most classes a label column may have: more is almost always an id or a number, not a label
+MAX_CLASSES = 1000
+
+
 @dataclass(frozen=True)
 class SequenceData:
     """Labelled sequences ready for classification, fully resolved and never changed after construction.
@@ -79,6 +83,11 @@ def prepare_sequences(
     if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
     class_list = classes or sorted(set(ys), key=_label_sort_key)
+    if len(class_list) > MAX_CLASSES:
+        raise DataError(
+            f"{source}: label column `{label_col}` has {len(class_list)} distinct values; expected at most "
+            f"{MAX_CLASSES} classes (is it an id or a measured number rather than a label?)"
+        )
     if len(class_list) < 2:
         raise DataError(f"{source}: label column `{label_col}` has a single class {class_list}; classification needs at least two")
     unknown = sorted({y for y in ys if y not in class_list})

@@ -209,7 +209,7 @@ class DropMask(keras.layers.Layer):
     branch pools with `MaskedTimeMean`): [batch, time, ch] -> the same tensor, no mask."""
 
     def call(self, inputs: Any) -> Any:
-        return inputs
+        return ops.multiply(inputs, 1.0)  # a new tensor: the input tensor itself carries the mask
 
     def compute_mask(self, inputs: Any, mask: Any = None) -> None:
         return None
