@@ -19,6 +19,10 @@ from builder.data.series import check_window_count
 from builder.spec import DataSettings, ModelSpec
 
 
+#: the fewest sequences a validation part is split off with: below it, early stopping and the learning
+#: rate schedule watch the training loss (LSTM-FCN's own recipe); a handful of validation sequences is
+#: noise (Chinatown, 20 training sequences: a 3-sequence part stopped training at epoch 8, bench/RESULTS.md)
+MIN_VAL_SEQUENCES = 30
 #: the most classes a label column may have: more is almost always an id or a number, not a label
 MAX_CLASSES = 1000
 
@@ -102,6 +106,9 @@ def prepare_sequences(
         notices.append(f"{truncated} sequence(s) longer than lookback {lookback} were cut to their last {lookback} steps")
     y = np.array([class_list.index(v) for v in ys], dtype=np.int64)
     split = _split_sequences(y, np.array(tags, dtype=object), settings, spec.training.seed, source)
+    if settings.val_fraction > 0 and not (split == "val").any():
+        notices.append(f"no validation part: {settings.val_fraction:g} of {int((split == 'train').sum())} training "
+                       f"sequences would be fewer than {MIN_VAL_SEQUENCES}; early stopping watches the training loss")
     train_rows = x[split == "train"].reshape(-1, len(features))
     train_rows = train_rows[~np.isnan(train_rows).all(axis=1)]
     return SequenceData(
@@ -211,7 +218,8 @@ def _split_sequences(y: np.ndarray, tags: np.ndarray, settings: DataSettings, se
     test_idx = _take(pool, test_frac)
     split[test_idx] = "test"
     rest = np.setdiff1d(pool, test_idx)
-    val_idx = _take(rest, val_frac / max(1e-9, 1 - test_frac))
+    val_share = val_frac / max(1e-9, 1 - test_frac)
+    val_idx = _take(rest, val_share) if round(len(rest) * val_share) >= MIN_VAL_SEQUENCES else np.zeros(0, dtype=int)
     split[val_idx] = "val"
     if (split == "train").sum() == 0:
         raise DataError(f"{source}: {len(y)} sequences are too few to split into train / val / test")

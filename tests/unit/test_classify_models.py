@@ -69,3 +69,19 @@ def test_class_weights_and_plateau_callback():
     (cb,) = extra_callbacks(spec, "val_loss")
     assert cb.patience == 3 and cb.monitor == "val_loss"
     assert extra_callbacks(spec.updated(training={"lr_plateau_patience": None}), "loss") == []
+
+
+def test_validation_part_only_when_it_holds_enough_sequences():
+    import pandas as pd
+
+    from builder.data.sequences import MIN_VAL_SEQUENCES, prepare_sequences
+
+    def frame(n: int) -> pd.DataFrame:
+        rows = [(s, t, float(t * (s % 2)), f"c{s % 2}") for s in range(n) for t in range(3)]
+        return pd.DataFrame(rows, columns=["sequence_id", "t", "a", "label"])
+
+    spec = ModelSpec.from_dict({"task": "classify", "data": {"id_col": "sequence_id", "label_col": "label"}})
+    small = prepare_sequences(frame(40), spec)
+    assert not (small.split == "val").any() and any("no validation part" in n for n in small.notices)
+    big = prepare_sequences(frame(400), spec)
+    assert (big.split == "val").sum() == 60 >= MIN_VAL_SEQUENCES
