@@ -20,6 +20,8 @@ from builder.app import (
     interval_levels,
     metric_cards,
     metrics_table,
+    misclassified_frame,
+    per_class_frame,
     test_predictions,
 )
 from pages import common
@@ -165,6 +167,26 @@ elif metrics.get("task") == "classify":
     text = alt.Chart(cm).mark_text(baseline="middle").encode(
         x=alt.X("predicted:N", sort=None), y=alt.Y("true:N", sort=None), text="count:Q")
     st.altair_chart(heat + text, width="stretch")
+    if metrics.get("verdict"):
+        st.markdown(f"**Against the baselines:** {metrics['verdict']}")
+    for note in metrics.get("baseline_notes") or []:
+        st.caption(note)
+    per_class = per_class_frame(metrics)
+    if len(per_class):
+        st.markdown(f"**Per class** · macro-F1 {metrics['model']['macro_f1']:.3f}")
+        st.dataframe(per_class.style.format(_fmt(".3f"), subset=["precision", "recall", "f1"]), width="stretch")
+    examples = metrics.get("misclassified_examples") or []
+    if examples:
+        st.markdown(f"**Misclassified test sequences** ({len(examples)} shown), each beside a correctly "
+                    "classified one of its true class")
+        for ex in examples:
+            frame = misclassified_frame(ex)
+            chart = alt.Chart(frame).mark_line().encode(
+                x=alt.X("step:Q"), y=alt.Y("value:Q"), color=alt.Color("sequence:N", legend=alt.Legend(orient="bottom")),
+                strokeDash="channel:N", tooltip=["sequence", "channel", "step", "value"])
+            st.altair_chart(chart.properties(height=200), width="stretch")
+    elif "misclassified_examples" in metrics:
+        st.caption("Every test sequence was classified correctly.")
 
 with st.expander("Training curve"):
     h = history_frame(primary.history())

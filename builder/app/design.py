@@ -10,13 +10,14 @@ import json
 from typing import Any
 
 from builder.model.cells.registry import CELLS, projected_cells
-from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock, SpecError
+from builder.spec import AttentionBlock, ConvBlock, DenseBlock, FCNBlock, ModelSpec, RecurrentBlock, SpecError
 from builder.tasks.base import Resolved
 from builder.tasks.registry import accepted_loss, get_task
 
-BLOCK_CLASSES = {"conv": ConvBlock, "recurrent": RecurrentBlock, "attention": AttentionBlock, "dense": DenseBlock}
+BLOCK_CLASSES = {"conv": ConvBlock, "recurrent": RecurrentBlock, "attention": AttentionBlock, "dense": DenseBlock,
+                 "fcn": FCNBlock}
 BLOCK_LABELS = {"conv": "Conv1D front end", "recurrent": "Recurrent", "attention": "Attention pooling",
-                "dense": "Dense (head)"}
+                "dense": "Dense (head)", "fcn": "FCN branch (beside the recurrent one)"}
 FIELD_LABELS = {
     "units": "Units", "proj_units": "Projection units", "num_layers": "Stacked layers", "cell": "Cell",
     "bidirectional": "Bidirectional", "merge_mode": "Merge mode", "dropout": "Dropout",
@@ -64,7 +65,7 @@ def insert_block(blocks: list[dict[str, Any]], kind: str) -> list[dict[str, Any]
     blocks = [dict(b) for b in blocks]
     kinds = [b["kind"] for b in blocks]
     first_dense = kinds.index("dense") if "dense" in kinds else len(kinds)
-    if kind == "conv":
+    if kind in ("conv", "fcn"):
         pos = 0
     elif kind == "dense":
         pos = len(blocks)
@@ -99,6 +100,9 @@ def block_title(i: int, block: dict[str, Any]) -> str:
         return f"{i + 1}. Conv1D, {block.get('filters')} filters, kernel {block.get('kernel_size')}"
     if kind == "attention":
         return f"{i + 1}. Attention pooling, {block.get('units')} units"
+    if kind == "fcn":
+        se = ", squeeze-excite" if block.get("squeeze_excite") else ""
+        return f"{i + 1}. FCN branch, {block.get('filters')} filters, kernel {block.get('kernel_size')}{se}"
     return f"{i + 1}. Dense, {block.get('units')} units, {block.get('activation')}"
 
 

@@ -97,6 +97,27 @@ def confusion_frame(metrics: dict[str, Any]) -> pd.DataFrame:
                          for i in range(len(cm)) for j in range(len(cm[i]))])
 
 
+def per_class_frame(metrics: dict[str, Any]) -> pd.DataFrame:
+    """Per-class precision, recall, F1 and support of a classify run (empty for older runs)."""
+    rows = metrics.get("per_class") or []
+    return pd.DataFrame(rows).set_index("class") if rows else pd.DataFrame()
+
+
+def misclassified_frame(example: dict[str, Any]) -> pd.DataFrame:
+    """One misclassified test sequence beside a correct one of its class, long format for a line chart:
+    columns step, value, sequence ("<id> (true a, predicted b)" / "<id> (correct a)"), channel."""
+    rows = []
+    parts = [(f"{example['id']} (true {example['actual']}, predicted {example['predicted']})", example.get("values"))]
+    if example.get("correct_values"):
+        parts.append((f"{example['correct_id']} (correct {example['actual']})", example["correct_values"]))
+    channels = example.get("channels") or []
+    for name, values in parts:
+        for c, series in enumerate(values or []):
+            channel = channels[c] if c < len(channels) else str(c)
+            rows += [{"step": t, "value": v, "sequence": name, "channel": channel} for t, v in enumerate(series)]
+    return pd.DataFrame(rows, columns=["step", "value", "sequence", "channel"])
+
+
 def zip_dir_bytes(folder: str | Path, arcroot: str | None = None) -> bytes:
     """A folder as zip bytes, entries under `arcroot/` (default: the folder's name)."""
     folder = Path(folder)

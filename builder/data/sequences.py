@@ -19,6 +19,14 @@ from builder.data.series import check_window_count
 from builder.spec import DataSettings, ModelSpec
 
 
+#: the fewest sequences a validation part is split off with: below it, early stopping and the learning
+#: rate schedule watch the training loss (LSTM-FCN's own recipe); a handful of validation sequences is
+#: noise (Chinatown, 20 training sequences: a 3-sequence part stopped training at epoch 8, bench/RESULTS.md)
+MIN_VAL_SEQUENCES = 30
+#: the most classes a label column may have: more is almost always an id or a number, not a label
+MAX_CLASSES = 1000
+
+
 @dataclass(frozen=True)
 class SequenceData:
     """Labelled sequences ready for classification, fully resolved and never changed after construction.
@@ -42,6 +50,11 @@ class SequenceData:
     x_scaler: Scaler
     missing: str
     notices: tuple[str, ...] = ()
+    #: which baselines evaluation scores (`TrainingSpec.baselines`) and their random seed
+    baselines: str = "all"
+    seed: int = 0
+    #: the model's time axis is fixed to the lookback (dimension shuffle), not any length
+    fixed_length: bool = False
 
     @property
     def lookback(self) -> int:
@@ -74,6 +87,11 @@ def prepare_sequences(
     if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
     class_list = classes or sorted(set(ys), key=_label_sort_key)
+    if len(class_list) > MAX_CLASSES:
+        raise DataError(
+            f"{source}: label column `{label_col}` has {len(class_list)} distinct values; expected at most "
+            f"{MAX_CLASSES} classes (is it an id or a measured number rather than a label?)"
+        )
     if len(class_list) < 2:
         raise DataError(f"{source}: label column `{label_col}` has a single class {class_list}; classification needs at least two")
     unknown = sorted({y for y in ys if y not in class_list})
@@ -88,12 +106,17 @@ def prepare_sequences(
         notices.append(f"{truncated} sequence(s) longer than lookback {lookback} were cut to their last {lookback} steps")
     y = np.array([class_list.index(v) for v in ys], dtype=np.int64)
     split = _split_sequences(y, np.array(tags, dtype=object), settings, spec.training.seed, source)
+    if settings.val_fraction > 0 and not (split == "val").any():
+        notices.append(f"no validation part: {settings.val_fraction:g} of {int((split == 'train').sum())} training "
+                       f"sequences would be fewer than {MIN_VAL_SEQUENCES}; early stopping watches the training loss")
     train_rows = x[split == "train"].reshape(-1, len(features))
     train_rows = train_rows[~np.isnan(train_rows).all(axis=1)]
     return SequenceData(
         source=source, x=x, y=y, ids=np.array(ids), classes=tuple(class_list), inputs=tuple(features),
         lengths=np.array(lengths), split=split, id_col=id_col, order_col=order_col, label_col=label_col,
         x_scaler=Scaler(settings.scaler).fit(train_rows), missing=settings.missing, notices=tuple(notices),
+        baselines=spec.training.baselines, seed=spec.training.seed,
+        fixed_length=any(b.dimension_shuffle for b in spec.recurrent_blocks),
     )
 
 
@@ -195,7 +218,8 @@ def _split_sequences(y: np.ndarray, tags: np.ndarray, settings: DataSettings, se
     test_idx = _take(pool, test_frac)
     split[test_idx] = "test"
     rest = np.setdiff1d(pool, test_idx)
-    val_idx = _take(rest, val_frac / max(1e-9, 1 - test_frac))
+    val_share = val_frac / max(1e-9, 1 - test_frac)
+    val_idx = _take(rest, val_share) if round(len(rest) * val_share) >= MIN_VAL_SEQUENCES else np.zeros(0, dtype=int)
     split[val_idx] = "val"
     if (split == "train").sum() == 0:
         raise DataError(f"{source}: {len(y)} sequences are too few to split into train / val / test")

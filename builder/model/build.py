@@ -11,9 +11,17 @@ from __future__ import annotations
 import keras
 
 from builder.model.cells.registry import get_cell
-from builder.model.layers import AttentionPooling, Standardize
+from builder.model.layers import (
+    AttentionPooling,
+    DimensionShuffle,
+    DropMask,
+    MaskedTimeMean,
+    SequenceZNorm,
+    Standardize,
+)
 from builder.model.recurrent import FusedRNN
-from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock
+from builder.model.size import fcn_kernels
+from builder.spec import AttentionBlock, ConvBlock, DenseBlock, FCNBlock, ModelSpec, RecurrentBlock
 from builder.tasks.base import Resolved
 from builder.tasks.registry import get_task
 
@@ -48,13 +56,19 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
     task = get_task(spec.task)
     inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
     scaled = Standardize(resolved.n_features, mask_nan=task.masks_padding, name="standardize")(inputs)
+    if spec.task == "classify" and spec.data.sequence_norm == "zscore":
+        scaled = SequenceZNorm(name="sequence_znorm")([scaled, inputs])
     x = scaled
 
-    blocks = spec.blocks
+    blocks = [b for b in spec.blocks if not isinstance(b, FCNBlock)]
+    fcn = next((b for b in spec.blocks if isinstance(b, FCNBlock)), None)
     # the last recurrent layer before the head returns only its final output unless attention follows
     seq_kinds = [b.kind for b in blocks if not isinstance(b, DenseBlock)]
     last_rec = max(i for i, k in enumerate(seq_kinds) if k == "recurrent")
+    branch_done = fcn is None
     for i, block in enumerate(blocks):
+        if isinstance(block, DenseBlock) and not branch_done:
+            x, branch_done = keras.layers.Concatenate(name="concat_fcn")([x, fcn_branch(fcn, scaled, inputs)]), True
         if isinstance(block, ConvBlock):
             x = keras.layers.Conv1D(
                 block.filters, block.kernel_size, padding=block.padding, activation=block.activation,
@@ -63,6 +77,8 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
             if block.pool_size > 1:
                 x = keras.layers.MaxPooling1D(block.pool_size, padding="same", name=f"pool_{i}")(x)
         elif isinstance(block, RecurrentBlock):
+            if block.dimension_shuffle:
+                x = DimensionShuffle(name=f"shuffle_{i}")(x)
             for j in range(block.num_layers):
                 is_final = i == last_rec and j == block.num_layers - 1
                 needs_seq = not is_final or (i + 1 < len(seq_kinds))
@@ -73,8 +89,30 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
             x = keras.layers.Dense(block.units, activation=block.activation, name=f"dense_{i}")(x)
             if block.dropout > 0:
                 x = keras.layers.Dropout(block.dropout, name=f"dropout_{i}")(x)
+    if not branch_done:
+        x = keras.layers.Concatenate(name="concat_fcn")([x, fcn_branch(fcn, scaled, inputs)])
     outputs = task.head(x, scaled, spec, resolved)
     return keras.Model(inputs, outputs, name=_model_name(spec.name))
+
+
+def fcn_branch(block: FCNBlock, scaled: keras.KerasTensor, raw: keras.KerasTensor) -> keras.KerasTensor:
+    """LSTM-FCN's convolutional branch: scaled inputs [batch, time, F] -> [batch, filters].
+
+    Three Conv1D (same padding) + BatchNormalization + ReLU blocks, squeeze-and-excite after the first
+    two when asked (MLSTM-FCN: the block's channel means -> Dense(ch/16, relu) -> Dense(ch, sigmoid)
+    rescale the channels), then the mean over the real steps (NaN padding of `raw` left out).
+    """
+    x = DropMask(name="fcn_input")(scaled)
+    for n, (filters, width) in enumerate(fcn_kernels(block)):
+        x = keras.layers.Conv1D(filters, width, padding="same", kernel_initializer="he_uniform", name=f"fcn_conv_{n}")(x)
+        x = keras.layers.BatchNormalization(name=f"fcn_bn_{n}")(x)
+        x = keras.layers.Activation("relu", name=f"fcn_relu_{n}")(x)
+        if block.squeeze_excite and n < 2:
+            s = MaskedTimeMean(name=f"fcn_se_pool_{n}")([x, raw])
+            s = keras.layers.Dense(max(1, filters // 16), activation="relu", use_bias=False, name=f"fcn_se_reduce_{n}")(s)
+            s = keras.layers.Dense(filters, activation="sigmoid", use_bias=False, name=f"fcn_se_expand_{n}")(s)
+            x = keras.layers.Multiply(name=f"fcn_se_scale_{n}")([x, keras.layers.Reshape((1, filters), name=f"fcn_se_reshape_{n}")(s)])
+    return MaskedTimeMean(name="fcn_pool")([x, raw])
 
 
 def _model_name(name: str) -> str:

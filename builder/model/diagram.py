@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 from builder.model.cells.registry import get_cell
-from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock
+from builder.spec import AttentionBlock, ConvBlock, DenseBlock, FCNBlock, ModelSpec, RecurrentBlock
 from builder.tasks.base import Resolved
 from builder.tasks.registry import get_task
 
@@ -63,11 +63,29 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
     add("Standardize\n(train-set scaling" + (", NaN mask)" if task.masks_padding else ")"), "scale",
         _shape("batch", time, n_features))
 
-    kinds = [b.kind for b in spec.blocks if not isinstance(b, DenseBlock)]
+    fcn = next((b for b in spec.blocks if isinstance(b, FCNBlock)), None)
+    if spec.task == "classify" and spec.data.sequence_norm == "zscore":
+        add("Per-sequence z-normalisation", "scale", _shape("batch", time, n_features))
+    kinds = [b.kind for b in spec.blocks if not isinstance(b, (DenseBlock, FCNBlock))]
     recurrent_idx = [i for i, k in enumerate(kinds) if k == "recurrent"]
     last_rec = recurrent_idx[-1] if recurrent_idx else -1
     width = n_features
-    for i, block in enumerate(spec.blocks):
+    pending = fcn is not None
+
+    def concat_fcn() -> None:
+        nonlocal width, pending
+        width, pending = width + fcn.filters, False
+        se = ", squeeze-excite" if fcn.squeeze_excite else ""
+        add(f"Concatenate with the FCN branch\n(Conv1D+BN+ReLU ×3 on the input: {fcn.filters}/{2 * fcn.filters}/"
+            f"{fcn.filters} filters{se}, time mean)", "conv", _shape("batch", width))
+
+    blocks = [b for b in spec.blocks if not isinstance(b, FCNBlock)]
+    for i, block in enumerate(blocks):
+        if isinstance(block, DenseBlock) and pending:
+            concat_fcn()
+        if isinstance(block, RecurrentBlock) and block.dimension_shuffle:
+            time, width = n_features, resolved.lookback
+            add("Dimension shuffle\n(channels read as steps)", "scale", _shape("batch", time, width))
         if isinstance(block, ConvBlock):
             if time is not None and block.padding == "valid":
                 time = max(time - block.kernel_size + 1, 0)
@@ -102,6 +120,8 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
             drop = f", dropout {block.dropout:g}" if block.dropout else ""
             add(f"Dense #{i}\n{block.units} units, {block.activation}{drop}", "dense", _shape("batch", width))
 
+    if pending:
+        concat_fcn()
     for label, kind, shape in task.head_diagram(spec, resolved):
         add(label, kind, shape)
 

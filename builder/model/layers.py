@@ -165,3 +165,83 @@ class AddSeasonalValue(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n_targets": self.n_targets, "season": self.season, "horizon": self.horizon}
+def _valid_steps(raw: Any) -> Any:
+    """[batch, time, 1] float: 1 where a raw step has any non-NaN value (real), 0 on NaN padding."""
+    return ops.cast(ops.any(ops.logical_not(ops.isnan(ops.cast(raw, "float32"))), axis=-1, keepdims=True), "float32")
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class MaskedTimeMean(keras.layers.Layer):
+    """Global average pooling over the real steps: called on [x [batch, time, ch], raw inputs
+    [batch, time, F]] -> [batch, ch]; steps whose raw inputs are all NaN (padding) are left out."""
+
+    def call(self, inputs: list[Any]) -> Any:
+        x, raw = inputs
+        w = _valid_steps(raw)
+        return ops.sum(x * w, axis=1) / ops.maximum(ops.sum(w, axis=1), 1.0)
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+        return (input_shape[0][0], input_shape[0][-1])
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class SequenceZNorm(keras.layers.Layer):
+    """Per-sequence z-normalisation (the UCR archive's convention): each channel of each sequence
+    minus its mean over the real steps, divided by its standard deviation (1 when constant).
+
+    Called on [x [batch, time, F], raw inputs [batch, time, F]] -> [batch, time, F], padding set to
+    0 and masked (the mask of the raw inputs' NaN padding), so recurrent layers still skip it.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs: list[Any]) -> Any:
+        x, raw = inputs
+        w = _valid_steps(raw)
+        n = ops.maximum(ops.sum(w, axis=1, keepdims=True), 1.0)
+        mean = ops.sum(x * w, axis=1, keepdims=True) / n
+        var = ops.sum(ops.square(x - mean) * w, axis=1, keepdims=True) / n
+        std = ops.sqrt(var)
+        std = ops.where(std < 1e-8, ops.ones_like(std), std)
+        return (x - mean) / std * w
+
+    def compute_mask(self, inputs: list[Any], mask: Any = None) -> Any:
+        return ops.any(ops.logical_not(ops.isnan(inputs[1])), axis=-1)
+
+    def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+        return input_shape[0]
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class DimensionShuffle(keras.layers.Layer):
+    """LSTM-FCN's dimension shuffle: [batch, time, F] -> [batch, F, time], so a recurrent layer reads
+    the F channels as F steps of `time` values each (Karim et al. 2018). Drops the padding mask."""
+
+    def call(self, inputs: Any) -> Any:
+        return ops.transpose(inputs, (0, 2, 1))
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return (input_shape[0], input_shape[2], input_shape[1])
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class DropMask(keras.layers.Layer):
+    """Identity that drops the padding mask, for branches that handle padding themselves (the FCN
+    branch pools with `MaskedTimeMean`): [batch, time, ch] -> the same tensor, no mask."""
+
+    def call(self, inputs: Any) -> Any:
+        return ops.multiply(inputs, 1.0)  # a new tensor: the input tensor itself carries the mask
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> None:
+        return None
+
+    def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
+        return input_shape

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from builder.limits import LimitError, current, describe
 from builder.model.cells.registry import get_cell
-from builder.spec import AttentionBlock, ConvBlock, DenseBlock, ModelSpec, RecurrentBlock
+from builder.spec import AttentionBlock, ConvBlock, DenseBlock, FCNBlock, ModelSpec, RecurrentBlock
 from builder.tasks.base import Resolved
 from builder.tasks.registry import get_task
 
@@ -24,7 +24,15 @@ def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
     """All weights (trainable and the scaler statistics) of `build_model(spec, resolved)`."""
     ch = resolved.n_features
     total = 2 * ch  # Standardize: mean and scale
+    fcn = next((b for b in spec.blocks if isinstance(b, FCNBlock)), None)
+    fcn_pending = fcn is not None
+    if fcn is not None:
+        total += fcn_params(fcn, ch)
+    if any(b.dimension_shuffle for b in spec.recurrent_blocks):
+        ch = int(resolved.lookback or 0)  # the time steps become the channels
     for block in spec.blocks:
+        if isinstance(block, DenseBlock) and fcn_pending:
+            ch, fcn_pending = ch + fcn.filters, False
         if isinstance(block, ConvBlock):
             total += block.kernel_size * ch * block.filters + block.filters
             ch = block.filters
@@ -41,7 +49,31 @@ def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
         elif isinstance(block, DenseBlock):
             total += ch * block.units + block.units
             ch = block.units
+    if fcn_pending:
+        ch += fcn.filters
     return int(total + get_task(spec.task).head_params(ch, spec, resolved))
+
+
+def fixed_length(spec: ModelSpec) -> bool:
+    """True when the model's time axis must be the lookback (dimension shuffle reads time as channels)."""
+    return any(b.dimension_shuffle for b in spec.recurrent_blocks)
+
+
+def fcn_kernels(block: FCNBlock) -> list[tuple[int, int]]:
+    """(filters, kernel width) of the FCN branch's three blocks: f, 2f, f and k, k-3, k-5 (128/256/128, 8/5/3)."""
+    f, k = block.filters, block.kernel_size
+    return [(f, k), (2 * f, max(1, k - 3)), (f, max(1, k - 5))]
+
+
+def fcn_params(block: FCNBlock, n_in: int) -> int:
+    """Weights of the FCN branch (conv kernels and biases, batch-norm's 4 per channel, squeeze-excite)."""
+    total, ch = 0, n_in
+    for n, (filters, width) in enumerate(fcn_kernels(block)):
+        total += width * ch * filters + filters + 4 * filters
+        if block.squeeze_excite and n < 2:
+            total += 2 * filters * max(1, filters // 16)
+        ch = filters
+    return total
 
 
 def check_model_size(spec: ModelSpec, resolved: Resolved) -> int:

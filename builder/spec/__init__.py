@@ -12,6 +12,7 @@ from builder.spec.model import (
     ConvBlock,
     DataSettings,
     DenseBlock,
+    FCNBlock,
     ModelSpec,
     RecurrentBlock,
     SpecError,
@@ -20,6 +21,6 @@ from builder.spec.model import (
 )
 
 __all__ = [
-    "AttentionBlock", "Block", "CellName", "ConvBlock", "DataSettings", "DenseBlock", "ModelSpec",
+    "AttentionBlock", "Block", "CellName", "ConvBlock", "DataSettings", "DenseBlock", "FCNBlock", "ModelSpec",
     "RecurrentBlock", "SpecError", "TrainingSpec", "format_validation_error",
 ]

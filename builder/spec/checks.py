@@ -37,7 +37,7 @@ def check_block_order(spec: ModelSpec) -> None:
     The time axis must be summarised by a recurrent block (its last layer returns only the final
     state) or by attention, so the sequence part must not end with a conv block.
     """
-    kinds = [b.kind for b in spec.blocks]
+    kinds = [b.kind for b in spec.blocks if b.kind != "fcn"]  # the fcn branch runs beside the others
     if "recurrent" not in kinds:
         raise ValueError(f"blocks: expected at least one recurrent block, got {kinds}")
     if kinds.count("attention") > 1:
@@ -88,7 +88,22 @@ def check_clipping(spec: ModelSpec) -> None:
         )
 
 
-RULES = (check_projection, check_block_order, check_task_loss, check_split, check_clipping)
+def check_fcn(spec: ModelSpec) -> None:
+    """At most one FCN branch, in the sequence part; dimension shuffle only on the first recurrent block."""
+    kinds = [b.kind for b in spec.blocks]
+    if kinds.count("fcn") > 1:
+        raise ValueError(f"blocks: expected at most one fcn block, got {kinds.count('fcn')}")
+    if "fcn" in kinds and "dense" in kinds and kinds.index("fcn") > kinds.index("dense"):
+        raise ValueError(f"blocks.{kinds.index('fcn')}: an fcn block cannot follow a dense block (dense blocks form the head)")
+    rec = [i for i, b in enumerate(spec.blocks) if b.kind == "recurrent"]
+    for i in rec[1:]:
+        if spec.blocks[i].dimension_shuffle:
+            raise ValueError(f"blocks.{i}.dimension_shuffle: only the first recurrent block can shuffle dimensions")
+    if rec and spec.blocks[rec[0]].dimension_shuffle and any(b.kind == "conv" for b in spec.blocks[: rec[0]]):
+        raise ValueError(f"blocks.{rec[0]}.dimension_shuffle: expected no conv block before it")
+
+
+RULES = (check_projection, check_fcn, check_block_order, check_task_loss, check_split, check_clipping)
 
 
 def check_spec(spec: ModelSpec) -> None:

@@ -61,6 +61,26 @@ class RecurrentBlock(_Strict):
     recurrent_dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout on the recurrent state (training only; disables cuDNN)."
     )
+    dimension_shuffle: bool = Field(
+        False,
+        description="LSTM-FCN's dimension shuffle: read the F input channels as F steps of `lookback` values "
+        "each (fixes the input length to the lookback; first recurrent block only).",
+    )
+
+
+class FCNBlock(_Strict):
+    """A fully convolutional branch beside the recurrent one (LSTM-FCN, Karim et al. 2018): three
+    Conv1D + batch-norm + ReLU blocks over the model's input, globally average-pooled over the real
+    steps, concatenated with the recurrent summary before the head: [batch, time, F] -> [batch, filters]."""
+
+    kind: Literal["fcn"] = "fcn"
+    filters: int = Field(128, ge=1, le=1024, description="Filters of the first and third blocks (the second has twice as many).")
+    kernel_size: int = Field(
+        8, ge=4, le=64, description="Kernel width of the first block; the second and third use 3 and 5 steps less (8, 5, 3)."
+    )
+    squeeze_excite: bool = Field(
+        False, description="Squeeze-and-excite after the first two blocks (MLSTM-FCN, Karim et al. 2019)."
+    )
 
 
 class AttentionBlock(_Strict):
@@ -79,7 +99,7 @@ class DenseBlock(_Strict):
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout after the layer (training only).")
 
 
-Block = Annotated[ConvBlock | RecurrentBlock | AttentionBlock | DenseBlock, Field(discriminator="kind")]
+Block = Annotated[ConvBlock | RecurrentBlock | FCNBlock | AttentionBlock | DenseBlock, Field(discriminator="kind")]
 
 
 class DataSettings(_Strict):
@@ -116,6 +136,11 @@ class DataSettings(_Strict):
         description="Season length for the seasonal-naive baseline. Empty: inferred from the time column.",
     )
     stride: int = Field(1, ge=1, le=10_000, description="Step between consecutive training windows.")
+    sequence_norm: Literal["none", "zscore"] = Field(
+        "none",
+        description="Classify: zscore normalises each sequence's channels by their own mean and deviation inside "
+        "the model (the UCR archive's convention), after the train-fit scaling; none keeps amplitude as information.",
+    )
 
 
 class TrainingSpec(_Strict):
@@ -140,6 +165,20 @@ class TrainingSpec(_Strict):
         False,
         description="Forecast: after early stopping picks the epoch count on validation, train a fresh model "
         "on train + validation for that many epochs and keep it (the test part is never used).",
+    )
+    baselines: Literal["all", "fast", "off"] = Field(
+        "all",
+        description="Classify: baselines scored beside the model. all: majority class, 1-NN Euclidean, 1-NN DTW "
+        "(full window and a band chosen on the training part) and MiniRocket; fast: majority class and 1-NN "
+        "Euclidean; off: majority class only.",
+    )
+    lr_plateau_patience: int | None = Field(
+        None, ge=1, le=10_000,
+        description="Halve the learning rate after this many epochs without improvement of the monitored loss "
+        "(Keras ReduceLROnPlateau, down to 1e-5). Empty: off.",
+    )
+    class_weight: Literal["none", "balanced"] = Field(
+        "none", description="Classify: balanced weighs each class inversely to its share of the training sequences."
     )
     steps_per_execution: int = Field(
         16, ge=1, le=10_000,

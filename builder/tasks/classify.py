@@ -20,6 +20,8 @@ from builder.tasks.base import Resolved, Task
 PARTS = ("train", "val", "test")
 #: classes a spec-only model (no data yet) is drawn with
 PLACEHOLDER_CLASSES = 2
+#: sequence length a spec-only model with a fixed time axis (dimension shuffle) is drawn with
+PLACEHOLDER_LOOKBACK = 128
 
 
 class ClassifyTask(Task):
@@ -28,9 +30,13 @@ class ClassifyTask(Task):
 
     # ---- data ----------------------------------------------------------------------------------------
     def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:
+        from builder.model.size import fixed_length
+
         n_out = int(n_outputs) if n_outputs is not None else PLACEHOLDER_CLASSES
-        return Resolved(source="", inputs=tuple(f"x{i}" for i in range(n_features)), lookback=spec.data.lookback,
-                        input_length=None, classes=tuple(str(i) for i in range(n_out)))
+        fixed = fixed_length(spec)
+        lookback = spec.data.lookback or (PLACEHOLDER_LOOKBACK if fixed else None)
+        return Resolved(source="", inputs=tuple(f"x{i}" for i in range(n_features)), lookback=lookback,
+                        input_length=lookback if fixed else None, classes=tuple(str(i) for i in range(n_out)))
 
     def prepare(self, source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> SequenceData:
         df = load_table(source, name=name)
@@ -41,7 +47,8 @@ class ClassifyTask(Task):
 
     def resolve(self, data: SequenceData, source: str | None = None, test_source: str | None = None) -> Resolved:
         return Resolved(
-            source=source or data.source, inputs=data.inputs, lookback=data.lookback, input_length=None, classes=data.classes, id_col=data.id_col,
+            source=source or data.source, inputs=data.inputs, lookback=data.lookback,
+            input_length=data.lookback if data.fixed_length else None, classes=data.classes, id_col=data.id_col,
             order_col=data.order_col, label_col=data.label_col, missing=data.missing,
             x_scaler=data.x_scaler.to_dict(), split={p: int((data.split == p).sum()) for p in PARTS},
             notices=data.notices, test_source=test_source,
@@ -79,12 +86,22 @@ class ClassifyTask(Task):
 
     # ---- evaluation ----------------------------------------------------------------------------------
     def evaluate(self, data: SequenceData, raw_model: Any) -> tuple[dict[str, Any], pd.DataFrame]:
-        """Scores on the test sequences (the validation ones when there is no test part)."""
+        """Scores on the test sequences (the validation ones when there is no test part), beside the
+        baselines of `data.baselines` fit on the training sequences (builder.tasks.classify_baselines)."""
+        from builder.tasks.classify_baselines import classify_baselines, verdict
+
         part = "test" if (data.split == "test").any() else "val"
         mask = data.split == part
         probs = np.asarray(raw_model.predict(data.x[mask], verbose=0)) if mask.any() else np.zeros((0, len(data.classes)))
         metrics = evaluate_classification(data.y[mask], probs, data.y[data.split == "train"], list(data.classes))
         metrics["part"] = part
+        train = data.split == "train" if part == "val" else data.split != "test"
+        found, notes = classify_baselines(data.x, data.lengths, data.y, train, mask, len(data.classes),
+                                          data.baselines, data.seed)
+        metrics.update(found)
+        metrics["baseline_notes"] = notes
+        metrics["verdict"] = verdict(metrics)
+        metrics["misclassified_examples"] = misclassified_examples(data, mask, probs.argmax(axis=1))
         classes = list(data.classes)
         frame = pd.DataFrame({"sequence": data.ids[mask], "actual": [classes[i] for i in data.y[mask]],
                               "predicted": [classes[i] for i in probs.argmax(axis=1)]})
@@ -93,17 +110,23 @@ class ClassifyTask(Task):
         return metrics, frame
 
     def metrics_table(self, metrics: dict[str, Any]) -> pd.DataFrame:
+        from builder.tasks.classify_baselines import LABELS
+
         who = {"model": "model", "majority_class": f"majority class ({metrics['majority_class'].get('class')})"}
+        who.update({k: v for k, v in LABELS.items() if k != "majority_class" and k in metrics})
         rows = [{"": label, **{c: metrics.get(k, {}).get(c) for c in ("accuracy", "macro_f1")}} for k, label in who.items()]
         return pd.DataFrame(rows).set_index("")
 
     number_format = ".3f"
 
     def metric_cards(self, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+        from builder.tasks.classify_baselines import best_baseline
+
         m, b = metrics["model"], metrics["majority_class"]
+        best = best_baseline(metrics) or ("majority class", b["accuracy"])
         return [
             {"label": "Accuracy", "value": f"{m['accuracy']:.3f}", "lower_is_better": False,
-             "delta": f"{m['accuracy'] - b['accuracy']:+.3f} vs majority", "help": ""},
+             "delta": f"{m['accuracy'] - best[1]:+.3f} vs {best[0]}", "help": metrics.get("verdict", "")},
             {"label": "Macro F1", "value": f"{m['macro_f1']:.3f}", "lower_is_better": False,
              "delta": f"{m['macro_f1'] - b['macro_f1']:+.3f} vs majority", "help": ""},
             {"label": "Test sequences", "value": str(metrics.get("n_sequences", "–")), "delta": None, "help": ""},
@@ -117,10 +140,22 @@ class ClassifyTask(Task):
                 "majority accuracy": metrics["majority_class"]["accuracy"]}
 
     def cli_table(self, metrics: dict[str, Any]) -> str:
-        m, b = metrics["model"], metrics["majority_class"]
-        return (f"{'':16}{'accuracy':>10}{'macro-F1':>10}\n{'model':16}{m['accuracy']:10.3f}{m['macro_f1']:10.3f}\n"
-                f"{'majority class':16}{b['accuracy']:10.3f}{b['macro_f1']:10.3f}\n"
-                f"({metrics['n_sequences']} {metrics['part']} sequences)")
+        from builder.tasks.classify_baselines import LABELS
+
+        def fmt(v: Any) -> str:
+            return f"{v:10.3f}" if isinstance(v, (int, float)) else f"{'n/a':>10}"
+
+        lines = [f"{'':28}{'accuracy':>10}{'macro-F1':>10}"]
+        for key, label in {"model": "model", **LABELS}.items():
+            row = metrics.get(key)
+            if isinstance(row, dict):
+                why = f"  ({row['reason']})" if row.get("reason") else ""
+                lines.append(f"{label:28}{fmt(row.get('accuracy'))}{fmt(row.get('macro_f1'))}{why}")
+        lines.append(f"({metrics['n_sequences']} {metrics['part']} sequences)")
+        lines += [f"note: {n}" for n in metrics.get("baseline_notes", [])]
+        if metrics.get("verdict"):
+            lines.append(f"verdict: {metrics['verdict']}")
+        return "\n".join(lines)
 
     # ---- serving -------------------------------------------------------------------------------------
     def output_meaning(self, resolved: Resolved) -> str:
@@ -149,16 +184,18 @@ class ClassifyTask(Task):
 
 
 def evaluate_classification(y: np.ndarray, probs: np.ndarray, y_train: np.ndarray, classes: list[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1 and confusion matrix of the model and of the majority class of y_train.
+    """Accuracy, macro-F1, per-class precision / recall / F1 and the confusion matrix (counts) of the
+    model, and accuracy and macro-F1 of the majority class of y_train (scikit-learn's metrics).
 
     y: [N] true class indices; probs: [N, C]; y_train: [M] training class indices.
     """
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
     labels = list(range(len(classes)))
     pred = probs.argmax(axis=1)
     majority = int(np.bincount(y_train, minlength=len(classes)).argmax())
     base = np.full_like(y, majority)
+    precision, recall, f1, support = precision_recall_fscore_support(y, pred, labels=labels, zero_division=0)
     return {
         "task": "classify", "part": "test", "n_sequences": int(len(y)), "classes": classes,
         "model": {
@@ -171,4 +208,35 @@ def evaluate_classification(y: np.ndarray, probs: np.ndarray, y_train: np.ndarra
             "class": classes[majority],
         },
         "confusion_matrix": confusion_matrix(y, pred, labels=labels).tolist(),
+        "per_class": [{"class": c, "precision": float(precision[k]), "recall": float(recall[k]), "f1": float(f1[k]),
+                       "support": int(support[k])} for k, c in enumerate(classes)],
     }
+
+
+#: misclassified test sequences stored for the Evaluate page, their points and channels at most
+MAX_EXAMPLES, MAX_POINTS, MAX_CHANNELS = 8, 400, 3
+
+
+def misclassified_examples(data: SequenceData, mask: np.ndarray, pred: np.ndarray) -> list[dict[str, Any]]:
+    """Up to MAX_EXAMPLES wrongly classified sequences of the scored part, each beside a correctly
+    classified one of the same true class (when there is one): ids, classes and raw values
+    [channels][steps] (first MAX_CHANNELS channels, thinned to MAX_POINTS steps)."""
+    classes = list(data.classes)
+    idx = np.flatnonzero(mask)
+    y = data.y[idx]
+    right = {int(c): idx[(y == c) & (pred == c)] for c in np.unique(y)}
+
+    def values(i: int) -> list[list[float]]:
+        seq = data.x[i, : int(data.lengths[i]), :MAX_CHANNELS]
+        step = max(1, -(-len(seq) // MAX_POINTS))
+        return [[float(v) if np.isfinite(v) else None for v in seq[::step, c]] for c in range(seq.shape[1])]
+
+    out = []
+    for k in np.flatnonzero(pred != y)[:MAX_EXAMPLES]:
+        i, true = int(idx[k]), int(y[k])
+        partner = right.get(true, np.zeros(0, dtype=int))
+        out.append({"id": str(data.ids[i]), "actual": classes[true], "predicted": classes[int(pred[k])],
+                    "values": values(i), "channels": list(data.inputs[:MAX_CHANNELS]),
+                    "correct_id": str(data.ids[partner[0]]) if len(partner) else None,
+                    "correct_values": values(int(partner[0])) if len(partner) else None})
+    return out

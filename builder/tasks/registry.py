@@ -36,7 +36,7 @@ TASKS: dict[str, TaskEntry] = {e.name: e for e in (
               ("mse", "mae", "huber"), "stacked_lstm", "builder.tasks.forecast:ForecastTask"),
     TaskEntry("classify", "Classify whole sequences",
               "Long format: one row per step of a labelled sequence (sequence id, order, features, label).",
-              ("crossentropy",), "bigru_classifier", "builder.tasks.classify:ClassifyTask"),
+              ("crossentropy",), "lstm_fcn", "builder.tasks.classify:ClassifyTask"),
 )}
 
 

@@ -245,7 +245,8 @@ def fit(
     t0 = time.time()
     if initial_epoch < t.epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial_epoch,
-                  callbacks=[cb], verbose=0, shuffle=False)
+                  callbacks=[cb, *extra_callbacks(spec, cb.monitor)], verbose=0, shuffle=False,
+                  class_weight=class_weights(spec, data))
     if cb.nan_message:
         raise TrainingError(cb.nan_message)
     if cb.best_weights is not None:
@@ -276,6 +277,29 @@ def _refit(spec: ModelSpec, data: Any, resolved: Resolved, task: Any, epochs: in
     if not np.all(np.isfinite(history.history.get("loss", [0.0]))):
         raise TrainingError(f"the loss became NaN while refitting on train + validation; {NAN_ADVICE}")
     return model
+
+
+def extra_callbacks(spec: ModelSpec, monitor: str) -> list[Any]:
+    """Keras callbacks the spec asks for besides ours: ReduceLROnPlateau (halving, floor 1e-5)."""
+    import keras
+
+    t = spec.training
+    if t.lr_plateau_patience is None:
+        return []
+    return [keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5, patience=t.lr_plateau_patience,
+                                              min_lr=1e-5, verbose=0)]
+
+
+def class_weights(spec: ModelSpec, data: Any) -> dict[int, float] | None:
+    """Balanced class weights of the training sequences (scikit-learn's rule n / (C * n_c)), or None."""
+    if spec.training.class_weight != "balanced" or not hasattr(data, "classes"):
+        return None
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = data.y[data.split == "train"]
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    return {int(c): float(w) for c, w in zip(present, weights, strict=True)}
 
 
 def train_run(

@@ -1,0 +1,108 @@
+"""Sequence classification on the shared UCR/UEA sets: the default preset beside the baselines. Not a test.
+
+For every file in ../shared/data/classification with the package's own split (splits/<name>_train.csv,
+splits/<name>_test.csv as --test-data), trains each preset as `python -m builder train --task classify`
+does (builder.training.fit.train_run: the preset's own training settings, the validation part taken
+from the train file), and prints the test accuracy of the model beside the majority class, 1-NN
+Euclidean, 1-NN DTW (full window and a band chosen on the train file) and MiniRocket, which the run
+scores on the same test sequences (builder.tasks.classify_baselines), with the training wall time.
+
+    .venv/bin/python bench/classify_table.py                       # the default preset, every set
+    .venv/bin/python bench/classify_table.py --presets lstm_fcn mlstm_fcn --sets gunpoint
+    .venv/bin/python bench/classify_table.py --from bench-out.jsonl   # reprint a table from saved results
+
+Each run's figures are appended as one JSON line to --out (default /tmp/classify_table.jsonl).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+#: the shared data beside the checkout (a worktree one level deeper finds it two levels up)
+DATA = next((p / "shared" / "data" / "classification" for p in (ROOT.parent, ROOT.parent.parent)
+             if (p / "shared" / "data" / "classification").is_dir()), ROOT.parent / "shared" / "data" / "classification")
+BASELINES = ("majority_class", "nn_euclidean", "nn_dtw_full", "nn_dtw_band", "minirocket")
+HEADERS = ("majority", "1-NN ED", "1-NN DTW", "1-NN DTW band", "MiniRocket")
+
+
+def run_one(name: str, preset: str, seed: int) -> dict[str, Any]:
+    """Train `preset` on `name`'s train split, score on its test split; the run's figures."""
+    from builder.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    from builder.spec.presets import load_preset
+    from builder.training.fit import train_run
+
+    spec = load_preset(preset).updated(data={"id_col": "sequence_id", "label_col": "label"}, training={"seed": seed})
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        metrics = train_run(spec, DATA / "splits" / f"{name}_train.csv", Path(tmp) / "run",
+                            test_path=DATA / "splits" / f"{name}_test.csv")
+        wall = time.perf_counter() - t0
+    row = {"set": name, "preset": preset, "seed": seed, "n_test": metrics["n_sequences"],
+           "accuracy": metrics["model"]["accuracy"], "macro_f1": metrics["model"]["macro_f1"],
+           "train_seconds": metrics["train_seconds"], "wall_seconds": round(wall, 1),
+           "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"], "verdict": metrics["verdict"]}
+    for key in BASELINES:
+        b = metrics.get(key) or {}
+        row[key] = b.get("accuracy")
+        row[f"{key}_seconds"] = b.get("seconds")
+        if b.get("reason"):
+            row[f"{key}_reason"] = b["reason"]
+    return row
+
+
+def table(rows: list[dict[str, Any]], default: str) -> str:
+    """Markdown: one line per set and preset; baselines once per set; `beats DTW`: above both DTW figures."""
+    def f(v: Any) -> str:
+        return f"{v:.3f}" if isinstance(v, (int, float)) else "n/a"
+
+    lines = ["| set | preset | accuracy | " + " | ".join(HEADERS) + " | beats 1-NN DTW | train s | epochs |",
+             "|---" * (8 + len(HEADERS)) + "|"]
+    for r in rows:
+        dtw = max(v for v in (r.get("nn_dtw_full"), r.get("nn_dtw_band"), -1.0) if v is not None)
+        name = r["preset"] + (" (default)" if r["preset"] == default else "")
+        lines.append(f"| {r['set']} | {name} | {f(r['accuracy'])} | " + " | ".join(f(r.get(k)) for k in BASELINES)
+                     + f" | {'yes' if r['accuracy'] > dtw else 'no'} | {r['train_seconds']:.0f} | {r['epochs_run']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    from builder.tasks.registry import TASKS
+
+    default = TASKS["classify"].default_preset
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sets", nargs="+", default=sorted(f.stem for f in DATA.glob("*.csv")))
+    p.add_argument("--presets", nargs="+", default=[default])
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", default="/tmp/classify_table.jsonl")
+    p.add_argument("--from", dest="source", help="print the table of saved result lines instead of running")
+    args = p.parse_args()
+    if args.source:
+        rows = [json.loads(line) for line in Path(args.source).read_text().splitlines() if line.strip()]
+    else:
+        rows = []
+        for name in args.sets:
+            for preset in args.presets:
+                row = run_one(name, preset, args.seed)
+                rows.append(row)
+                with open(args.out, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                print(json.dumps(row), file=sys.stderr, flush=True)
+    print(table(rows, default))
+
+
+if __name__ == "__main__":
+    main()
