@@ -8,7 +8,10 @@ reason, max |difference| to the SavedModel, file size, and single-window latency
 beside the SavedModel's (`serve` called on one window; median over `--reps` calls, the three runtimes
 interleaved call by call so that load from other processes hits them alike).
 
-    python bench/export_formats.py [--reps 200] [--presets stacked_lstm cldnn ...] [--out DIR]
+    python bench/export_formats.py [--reps 200] [--presets stacked_lstm cldnn ...] [--out DIR] [--runs DIR]
+
+`--runs DIR`: use the finished runs DIR/<preset> instead of training (e.g. the shrunk presets of the
+tests: at most 8 units per layer, lookback 8, horizon 2).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from tests.conftest import make_sequences_csv, make_series_csv  # noqa: E402
 def train(name: str, root: Path) -> Run:
     spec = load_preset(name)
     if spec.task == "forecast":
-        data, over = make_series_csv(root / "series.csv", n=400), {"lookback": 24, "horizon": 4}
+        data, over = make_series_csv(root / "series.csv", n=200), {"lookback": 24, "horizon": 4}
     else:
         data, over = make_sequences_csv(root / "seq.csv", n_per_class=40), {}
     spec = spec.updated(data=over, training={"epochs": 1, "patience": None})
@@ -63,15 +66,18 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--presets", nargs="*")
     ap.add_argument("--out", help="folder for the runs (default: a temporary one)")
+    ap.add_argument("--runs", help="folder of finished runs named after the presets (no training)")
     args = ap.parse_args()
     import tensorflow as tf
 
     root = Path(args.out or tempfile.mkdtemp(prefix="bench-export-"))
     root.mkdir(parents=True, exist_ok=True)
     names = args.presets or [p["name"] for p in list_presets()]
-    rows = []
+    print("| preset | task | format | result | max abs diff | size KiB | latency ms | SavedModel ms | speed-up |")
+    print("|---|---|---|---|---|---|---|---|---|", flush=True)
     for name in names:
-        run = train(name, root)
+        rows = []
+        run = Run(Path(args.runs) / name) if args.runs else train(name, root)
         meta = run.metadata()
         served = tf.saved_model.load(str(run.file("saved_model")))
         model = convert.inference_model(run)
@@ -96,11 +102,9 @@ def main() -> None:
             note = f" ({'; '.join(r.notes)})" if fmt == "litert" and r.notes else ""
             rows.append((name, meta["task"], fmt, "ok" + note, f"{r.max_abs_diff:.2g}", f"{r.size_bytes / 1024:,.1f}",
                          f"{ms[fmt]:.3f}", f"{ms['savedmodel']:.3f}", f"{ms['savedmodel'] / ms[fmt]:.1f}x"))
+        for row in rows:
+            print("| " + " | ".join(row) + " |", flush=True)
         print(f"{name}: done (SavedModel {sm_size / 1024:,.1f} KiB)", file=sys.stderr, flush=True)
-    print("| preset | task | format | result | max abs diff | size KiB | latency ms | SavedModel ms | speed-up |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
 
 
 if __name__ == "__main__":
