@@ -68,9 +68,12 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--data", required=True)
     pr.add_argument("--out", required=True, help="output CSV")
 
-    e = sub.add_parser("export", help="copy a run's SavedModel, model.keras and metadata to a directory")
+    e = sub.add_parser("export", help="copy a run's SavedModel, model.keras and metadata to a directory, "
+                       "or convert its model to ONNX / LiteRT (checked against the SavedModel)")
     e.add_argument("--run", required=True)
     e.add_argument("--out", required=True)
+    e.add_argument("--format", choices=["savedmodel", "onnx", "litert"], default="savedmodel",
+                   help="savedmodel (default): the run's artifacts; onnx: model.onnx; litert: model.tflite")
 
     s = sub.add_parser("spec", help="print a preset's spec as JSON (or the JSON Schema)")
     s.add_argument("--preset", default=None)
@@ -203,6 +206,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from builder.serving.export import export_run
     from builder.training.runs import Run
 
+    if args.format != "savedmodel":
+        from builder.serving.convert import convert_run
+
+        done = convert_run(Run(args.run), args.format, args.out)
+        batch = "any batch size" if done.batch is None else f"batch {done.batch}"
+        print(f"wrote {done.path} ({done.size_bytes:,} bytes, {batch}); max |difference| to the SavedModel on "
+              f"{done.n_check_windows} raw windows: {done.max_abs_diff:.3g}")
+        for note in done.notes:
+            print(f"note: {note}")
+        return 0
     path = export_run(Run(args.run), args.out)
     print(f"exported to {path}")
     return 0

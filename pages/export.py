@@ -7,7 +7,9 @@ import hashlib
 import streamlit as st
 
 from builder.app import (
+    CONVERT_FORMATS,
     Run,
+    convert_for_download,
     csv_bytes,
     file_token,
     finished_runs,
@@ -82,6 +84,38 @@ with info2:
         f"- output: `{meta['serving']['output'].get('shape')}`, {meta['serving']['output'].get('meaning', '')}\n"
         f"- parameters: {params:,}" if isinstance(params, int) else f"- task: **{meta.get('task')}**"
     )
+
+
+# ---- other formats: ONNX, LiteRT -------------------------------------------------------------------
+@st.cache_data(show_spinner="Converting and checking against the SavedModel…", max_entries=8)
+def _convert(run_dir: str, token: str, fmt: str) -> dict:
+    return convert_for_download(Run(run_dir), fmt)
+
+
+st.subheader("Other formats")
+st.caption("ONNX runs with onnxruntime, LiteRT (.tflite) with the LiteRT interpreter, neither needs TensorFlow. "
+           "Each file is checked against the SavedModel on raw windows before it is offered.")
+fmt_labels = dict(CONVERT_FORMATS)
+c1, c2 = st.columns([2, 3])
+fmt = c1.radio("Format", list(fmt_labels), format_func=fmt_labels.get, horizontal=True, key="export_format")
+if c1.button("Convert", icon=":material/transform:", key="export_convert") or st.session_state.get("_converted") == (run.path.name, fmt):
+    st.session_state["_converted"] = (run.path.name, fmt)
+    try:
+        conv = _convert(str(run.path), file_token(run.file("model.keras")), fmt)
+    except common.USER_ERRORS as err:
+        common.show_error(err)
+    else:
+        if not conv["ok"]:
+            st.error(f"No {fmt_labels[fmt]} file for this model: {conv['reason']}")
+        else:
+            check = conv["check"]
+            batch = "any batch size" if check["batch"] is None else f"batch {check['batch']} (one window per call)"
+            c1.download_button(conv["file_name"], icon=":material/download:", data=conv["data"], file_name=conv["file_name"],
+                               mime="application/octet-stream", key="dl_converted", on_click="ignore", type="primary")
+            c1.markdown(f"- {check['size_bytes']:,} bytes, {batch}\n"
+                        f"- max |difference| to the SavedModel on {check['n_check_windows']} raw windows: "
+                        f"{check['max_abs_diff']:.3g}" + "".join(f"\n- {note}" for note in check["notes"]))
+            c2.code(conv["snippet"], language="python")
 
 
 @st.cache_data(show_spinner="Forecasting…", max_entries=16)

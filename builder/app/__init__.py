@@ -9,6 +9,7 @@ Pages import only from `builder.app` (a test checks it); nothing here imports st
 TensorFlow is imported only inside the functions that need it.
 """
 
+from builder.app.convert import CONVERT_FORMATS, convert_for_download  # Export page: ONNX, LiteRT
 from builder.app.design import (
     BLOCK_CLASSES,
     BLOCK_LABELS,
@@ -104,3 +105,4 @@ __all__ = [
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
 ]
 __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_levels"]  # forecast evaluation (builder.app.forecast_results)
+__all__ += ["CONVERT_FORMATS", "convert_for_download"]

@@ -63,9 +63,12 @@ class _FusedLoop:
     #: 0 = none: the loop's ops inline in the caller's graph, for a train step that is itself
     #: XLA-compiled (:func:`set_training_shards`), where a nested XLA call recompiles every step.
     training_shards: int | None = None
+    #: False: Keras's own loop even where the fused one could run (ONNX export: tf2onnx has no
+    #: converter for the fused loop's XlaDynamicUpdateSlice; builder.serving.convert sets it)
+    use_fused: bool = True
 
     def _fused_ready(self, mask: Tensor | None) -> Any:
-        if mask is not None or self.unroll or (self._cudnn_capable and has_gpu()):
+        if not self.use_fused or mask is not None or self.unroll or (self._cudnn_capable and has_gpu()):
             return None
         return fused_kind(self.cell)
 

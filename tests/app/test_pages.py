@@ -181,3 +181,19 @@ def test_evaluate_shows_an_undefined_mase_with_its_reason(tiny_csv, studio_home)
     assert not at.exception
     mase = next(m for m in at.metric if m.label == "MASE")
     assert mase.value == "–" and "constant" in mase.help
+
+
+def test_export_page_converts_a_run_to_onnx(tiny_csv, studio_home) -> None:
+    from builder.spec import ModelSpec
+    from builder.training.fit import train_run
+
+    spec = ModelSpec.from_dict(seeded(tiny_csv)["spec"]).updated(blocks=[{"kind": "recurrent", "cell": "gru", "units": 4}])
+    train_run(spec, tiny_csv, studio_home / "runs" / "run-c")
+    at = make_app("pages/export.py", seeded(tiny_csv, run_id="run-c"), timeout=300)
+    assert not at.exception and not errors(at), errors(at)
+    at.radio(key="export_format").set_value("onnx").run()
+    at.button(key="export_convert").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert "run-c-model.onnx" in [b.label for b in at.get("download_button")]
+    assert (studio_home / "runs" / "run-c" / "exports" / "model.onnx.json").exists()
+    assert any("onnxruntime" in c.value for c in at.code)
