@@ -10,6 +10,7 @@ from builder.app import (
     Run,
     compare_table,
     confusion_frame,
+    depth_frame,
     file_token,
     finished_runs,
     history_frame,
@@ -110,7 +111,20 @@ if metrics.get("task") == "forecast":
         step = min(step, pred["horizon"])
         sub = frame[(frame["target"] == target) & (frame["step"] == step)].set_index("time")
         st.line_chart(sub[["actual", "predicted"]], height=300)
-elif metrics.get("task") == "classify":
+if metrics.get("task") == "tree":
+    depth = depth_frame(metrics)
+    if len(depth):
+        key = "mae" if metrics.get("regression") else "accuracy"
+        st.markdown(f"**{'MAE' if key == 'mae' else 'Accuracy'} by tree depth** (trees of each depth in the "
+                    f"{metrics.get('part', 'test')} part)")
+        bars = alt.Chart(depth).mark_bar().encode(
+            x=alt.X("who:N", title=None), y=alt.Y(f"{key}:Q"), color="who:N", column=alt.Column("depth:O"),
+            tooltip=["depth", "who", key, "trees"])
+        st.altair_chart(bars.properties(height=200, width=90))
+    if metrics.get("node_accuracy") is not None or metrics.get("model", {}).get("node_accuracy") is not None:
+        st.caption(f"Node accuracy: Tree-LSTM {metrics['model']['node_accuracy']:.3f}, sequence LSTM "
+                   f"{metrics['sequence_lstm']['node_accuracy']:.3f} over {metrics.get('n_nodes')} nodes")
+if metrics.get("task") in ("classify", "tree") and metrics.get("confusion_matrix"):
     st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
     cm = confusion_frame(metrics)
     heat = alt.Chart(cm).mark_rect().encode(

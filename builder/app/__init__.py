@@ -74,6 +74,7 @@ from builder.app.session import (
     session_defaults,
     to_datetime,
 )
+from builder.app.trees import depth_frame, tree_columns, tree_dot, tree_ids
 from builder.data import DataError, detect_time_column, load_table, numeric_columns, resolve_sequence_columns
 from builder.paths import subdir
 from builder.spec import ModelSpec, SpecError
@@ -93,4 +94,5 @@ __all__ = [
     "remove_block", "resolve_sequence_columns", "run_by_id", "run_data_path", "runs_table", "sample_files",
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
+    "depth_frame", "tree_columns", "tree_dot", "tree_ids",
 ]

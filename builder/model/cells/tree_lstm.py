@@ -178,7 +178,8 @@ class TreeLSTM(keras.layers.Layer):
         self.cell = cell
 
     def build(self, input_shape: list[tuple[int | None, ...]]) -> None:
-        self.cell.build(input_shape[0])
+        if not self.cell.built:  # loading a saved model builds the cell from its own config first
+            self.cell.build(input_shape[0])
         self.built = True
 
     def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
