@@ -58,6 +58,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--order-col")
     t.add_argument("--label-col")
     t.add_argument("--test-data", help="evaluate on this CSV instead of a held-out part")
+    # tree task (node tables): the role of each column, detected from the shared names when not given
+    t.add_argument("--tree-col", dest="id_col", help="tree id column (task tree; same as --id-col)")
+    t.add_argument("--node-col", help="node id column (task tree)")
+    t.add_argument("--parent-col", help="parent id column, empty at a root (task tree)")
+    t.add_argument("--token-col", help="token column (task tree)")
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     t.add_argument("--out", required=True, help="run directory to create")
@@ -97,7 +102,7 @@ def build_spec(args: argparse.Namespace) -> Any:
         spec = load_preset(args.preset or TASKS[args.task or ModelSpec.model_fields["task"].default].default_preset)
     data: dict[str, Any] = {}
     for key in ("targets", "time_col", "features", "lookback", "horizon", "missing", "season_length",
-                "id_col", "order_col", "label_col"):
+                "id_col", "order_col", "label_col", "node_col", "parent_col", "token_col"):
         value = getattr(args, key)
         if value is not None:
             data[key] = value

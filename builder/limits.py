@@ -6,6 +6,7 @@
     RNN_STUDIO_MAX_PARAMS        weights of a model, estimated from the spec before building (20,000,000)
     RNN_STUDIO_MAX_WINDOWS       forecast windows or labelled sequences (20,000,000)
     RNN_STUDIO_MAX_WORKERS       training processes running at once    (the number of CPU cores)
+    RNN_STUDIO_MAX_TREE_DEPTH    levels of one tree of a node table (edges from the root)  (1,000)
 
 The upload size is Streamlit's own limit (server.maxUploadSize in .streamlit/config.toml).
 The weight estimate that RNN_STUDIO_MAX_PARAMS is checked against is `builder.model.size`.
@@ -23,6 +24,7 @@ ENV = {
     "max_params": "RNN_STUDIO_MAX_PARAMS",
     "max_windows": "RNN_STUDIO_MAX_WINDOWS",
     "max_workers": "RNN_STUDIO_MAX_WORKERS",
+    "max_tree_depth": "RNN_STUDIO_MAX_TREE_DEPTH",
 }
 
 
@@ -38,6 +40,7 @@ class Limits:
     max_params: int = 20_000_000
     max_windows: int = 20_000_000
     max_workers: int = max(1, os.cpu_count() or 1)
+    max_tree_depth: int = 1_000
 
 
 def current() -> Limits:

@@ -20,6 +20,9 @@ from builder.app import (
     sample_files,
     save_upload,
     switch_task,
+    tree_columns,
+    tree_dot,
+    tree_ids,
     validate,
 )
 from pages import common
@@ -155,6 +158,28 @@ if task == "forecast":
                "horizon": int(horizon), "season_length": int(season) or None, "stride": int(stride),
                "id_col": None, "order_col": None, "label_col": None}
     plot_cols, plot_time = targets + features, time_col
+elif task == "tree":  # a node table: one row per node
+    try:
+        guess = tree_columns(df, {"tree_col": d.id_col, "node_col": d.node_col, "parent_col": d.parent_col,
+                                  "token_col": d.token_col, "label_col": d.label_col})
+    except DataError as err:
+        common.show_error(err)
+        guess = {}
+    t1, t2, t3, t4, t5 = st.columns(5)
+    picked = {}
+    for col_ui, (role, title, hint) in zip((t1, t2, t3, t4, t5), (
+            ("tree_col", "Tree id", "Rows with the same id form one tree."),
+            ("node_col", "Node id", "The node's id within its tree."),
+            ("parent_col", "Parent id", "The parent's node id; empty at the root."),
+            ("token_col", "Token", "The node's word or symbol (embedded); (none): numeric features only."),
+            ("label_col", "Label", "One value per tree (on every row or the root) or a label on every node.")), strict=True):
+        opts = [NONE, *cols] if role == "token_col" else cols
+        g = guess.get(role)
+        pick = col_ui.selectbox(title, opts, index=opts.index(g) if g in opts else 0, key=f"d{r}_tree_{role}", help=hint)
+        picked[role] = None if pick == NONE else pick
+    changes = {"id_col": picked["tree_col"], "node_col": picked["node_col"], "parent_col": picked["parent_col"],
+               "token_col": picked["token_col"], "label_col": picked["label_col"], "order_col": None,
+               "features": None if picked["token_col"] else d.features, "time_col": None, "targets": [], "lookback": None}
 else:
     try:
         g_id, g_order, g_label, g_feat = resolve_sequence_columns(df, d)
@@ -213,6 +238,18 @@ if task == "forecast" and plot_cols:
     st.subheader("Series")
     st.line_chart(common.source_chart(source["path"], file_token(source["path"]), plot_time, tuple(plot_cols)),
                   height=300)
+elif task == "tree" and changes.get("id_col"):
+    st.subheader("One tree")
+    pick = st.selectbox("Tree", tree_ids(df, changes["id_col"]), key=f"d{r}_plottree")
+    try:
+        dot, label = tree_dot(df, {"tree_col": changes["id_col"], "node_col": changes["node_col"],
+                                   "parent_col": changes["parent_col"], "token_col": changes["token_col"],
+                                   "label_col": changes["label_col"]}, pick)
+    except DataError as err:
+        common.show_error(err)
+    else:
+        st.caption(f"Label: **{label}**")
+        st.graphviz_chart(dot, width="stretch")
 elif task == "classify" and changes.get("features"):
     st.subheader("One sequence")
     ids = list(dict.fromkeys(df[changes["id_col"]].tolist()))[:500]
@@ -233,6 +270,13 @@ else:
         m2.metric("Training windows", ov["windows"]["train"])
         m3.metric("Inputs → outputs", f"{ov['n_features']} → {ov['n_outputs']} × {ov['horizon']}")
         m4.metric("Season length", ov["season_length"], help=f"Detected frequency: {ov['freq'] or 'unknown'}")
+    elif ov["task"] == "tree":
+        m1, m2, m3, m4 = st.columns(4)
+        trees = ov["trees"]
+        m1.metric("Trees (train / val / test)", f"{trees['train']} / {trees['val']} / {trees['test']}")
+        m2.metric("Nodes", f"{ov['nodes']:,}", help=f"deepest tree: {ov['max_depth']} levels; most children: {ov['max_children']}")
+        m3.metric("Vocabulary", ov["vocabulary"], help="tokens of the training trees, plus <unk>")
+        m4.metric("Target", f"{'a value' if ov['regression'] else str(len(ov['classes'])) + ' classes'} per {ov['level']}")
     else:
         m1, m2, m3 = st.columns(3)
         seqs = ov["sequences"]

@@ -12,6 +12,7 @@ from builder.app import (
     compare_table,
     confusion_frame,
     coverage_frame,
+    depth_frame,
     error_by_step_frame,
     file_token,
     finished_runs,
@@ -157,7 +158,20 @@ if metrics.get("task") == "forecast":
                 x=alt.X("origin", title="origin"), y=alt.Y("MAE:Q", title="MAE over the horizon"),
                 color=alt.Color("forecaster:N", sort=None), tooltip=["origin", "forecaster", "MAE"])
             st.altair_chart(per_origin.properties(height=260), width="stretch")
-elif metrics.get("task") == "classify":
+if metrics.get("task") == "tree":
+    depth = depth_frame(metrics)
+    if len(depth):
+        key = "mae" if metrics.get("regression") else "accuracy"
+        st.markdown(f"**{'MAE' if key == 'mae' else 'Accuracy'} by tree depth** (trees of each depth in the "
+                    f"{metrics.get('part', 'test')} part)")
+        bars = alt.Chart(depth).mark_bar().encode(
+            x=alt.X("who:N", title=None), y=alt.Y(f"{key}:Q"), color="who:N", column=alt.Column("depth:O"),
+            tooltip=["depth", "who", key, "trees"])
+        st.altair_chart(bars.properties(height=200, width=90))
+    if metrics.get("node_accuracy") is not None or metrics.get("model", {}).get("node_accuracy") is not None:
+        st.caption(f"Node accuracy: Tree-LSTM {metrics['model']['node_accuracy']:.3f}, sequence LSTM "
+                   f"{metrics['sequence_lstm']['node_accuracy']:.3f} over {metrics.get('n_nodes')} nodes")
+if metrics.get("task") in ("classify", "tree") and metrics.get("confusion_matrix"):
     st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
     cm = confusion_frame(metrics)
     heat = alt.Chart(cm).mark_rect().encode(
@@ -167,6 +181,7 @@ elif metrics.get("task") == "classify":
     text = alt.Chart(cm).mark_text(baseline="middle").encode(
         x=alt.X("predicted:N", sort=None), y=alt.Y("true:N", sort=None), text="count:Q")
     st.altair_chart(heat + text, width="stretch")
+if metrics.get("task") == "classify":
     if metrics.get("verdict"):
         st.markdown(f"**Against the baselines:** {metrics['verdict']}")
     for note in metrics.get("baseline_notes") or []:

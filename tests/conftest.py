@@ -61,3 +61,35 @@ def series_csv(tmp_path: Path) -> Path:
 @pytest.fixture
 def sequences_csv(tmp_path: Path) -> Path:
     return make_sequences_csv(tmp_path / "sequences.csv")
+
+
+def make_trees_csv(path: Path, n_trees: int = 40, seed: int = 0) -> Path:
+    """A node table of small expression trees: tree_id,node_id,parent_id,token,value,label, where an
+    inner node is MAX or MIN of its 1-3 children (digits 0-4 at the leaves), `value` the subtree's
+    value and `label` the root's (5 classes)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in range(n_trees):
+        nodes: list[list] = []
+
+        def grow(parent: int | None, depth: int, nodes: list[list] = nodes, t: int = t) -> int:
+            k = len(nodes)
+            nodes.append([t, k, "" if parent is None else parent, None, None])
+            if depth < 2 and rng.random() < 0.6:
+                op = "MAX" if rng.random() < 0.5 else "MIN"
+                vals = [grow(k, depth + 1) for _ in range(int(rng.integers(1, 4)))]
+                nodes[k][3], nodes[k][4] = op, (max(vals) if op == "MAX" else min(vals))
+            else:
+                d = int(rng.integers(0, 5))
+                nodes[k][3], nodes[k][4] = str(d), d
+            return nodes[k][4]
+
+        root_value = grow(None, 0)
+        rows += [[*n, root_value] for n in nodes]
+    pd.DataFrame(rows, columns=["tree_id", "node_id", "parent_id", "token", "value", "label"]).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def trees_csv(tmp_path: Path) -> Path:
+    return make_trees_csv(tmp_path / "nodes.csv")

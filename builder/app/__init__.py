@@ -84,6 +84,7 @@ from builder.app.session import (
     session_defaults,
     to_datetime,
 )
+from builder.app.trees import depth_frame, tree_columns, tree_dot, tree_ids
 from builder.data import DataError, detect_time_column, load_table, numeric_columns, resolve_sequence_columns
 from builder.paths import subdir
 from builder.spec import ModelSpec, SpecError
@@ -103,6 +104,7 @@ __all__ = [
     "remove_block", "resolve_sequence_columns", "run_by_id", "run_data_path", "runs_table", "sample_files",
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
+    "depth_frame", "tree_columns", "tree_dot", "tree_ids",
 ]
 __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_levels"]  # forecast evaluation (builder.app.forecast_results)
 __all__ += ["CONVERT_FORMATS", "convert_for_download"]

@@ -11,8 +11,9 @@ from typing import Any
 
 from builder.model.cells.registry import CELLS, projected_cells
 from builder.spec import AttentionBlock, ConvBlock, DenseBlock, FCNBlock, ModelSpec, RecurrentBlock, SpecError
+from builder.spec.presets import load_preset
 from builder.tasks.base import Resolved
-from builder.tasks.registry import accepted_loss, get_task
+from builder.tasks.registry import TASKS, accepted_loss, get_task
 
 BLOCK_CLASSES = {"conv": ConvBlock, "recurrent": RecurrentBlock, "attention": AttentionBlock, "dense": DenseBlock,
                  "fcn": FCNBlock}
@@ -170,6 +171,10 @@ def switch_task(spec_dict: dict[str, Any], task: str) -> dict[str, Any]:
         return spec_dict
     training = {**spec_dict.get("training", {})}
     training["loss"] = accepted_loss(task, training.get("loss", "auto"))
+    old = TASKS.get(spec_dict.get("task", ""))
+    if old is None or old.structure != TASKS[task].structure:  # trees and sequences take other cells
+        preset = load_preset(TASKS[task].default_preset).model_dump(mode="json")
+        return {**preset, "data": {**spec_dict.get("data", {}), "lookback": None}}
     return {**spec_dict, "task": task, "training": training, "data": {**spec_dict.get("data", {}), "lookback": None}}
 
 

@@ -81,8 +81,11 @@ def file_token(path: str | Path) -> str:
 
 
 def guess_task(df: pd.DataFrame) -> str:
-    """classify when the table looks like labelled long-format sequences (id + label columns), else forecast."""
+    """tree for a node table (a parent_id column), classify when the table looks like labelled
+    long-format sequences (id + label columns), else forecast."""
     names = {str(c).lower() for c in df.columns}
+    if "parent_id" in names:  # a node table (task tree)
+        return "tree"
     has_id = bool(names & {"sequence_id", "seq_id", "series_id", "id"})
     has_label = bool(names & {"label", "class"})
     return "classify" if has_id and has_label else "forecast"

@@ -51,6 +51,10 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
     Input: [batch, resolved.input_length (None: any), resolved.n_features] raw values.
     Output: the task's head (see builder.tasks), in scaled units for forecasts.
     """
+    if get_task(spec.task).entry.structure == "tree":  # node tables: the tree task's own network
+        from builder.model.tree import build_tree_model
+
+        return build_tree_model(spec, resolved)
     if resolved.n_features < 1:
         raise ValueError(f"Received an invalid value for argument `n_features`, expected >= 1, got {resolved.n_features}")
     task = get_task(spec.task)

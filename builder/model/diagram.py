@@ -58,6 +58,11 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
         nodes.append((f"n{len(nodes)}", label, kind))
         edges.append(shape)
 
+    if task.entry.structure == "tree":
+        _tree_body(spec, resolved, add)
+        for label, kind, shape in task.head_diagram(spec, resolved):
+            add(label, kind, shape)
+        return _finish(lines, nodes, edges)
     add(f"Input window\n{'lookback ' + str(time) if time else 'variable length'} × {n_features} features",
         "io", _shape("batch", time, n_features))
     add("Standardize\n(train-set scaling" + (", NaN mask)" if task.masks_padding else ")"), "scale",
@@ -125,9 +130,36 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
     for label, kind, shape in task.head_diagram(spec, resolved):
         add(label, kind, shape)
 
+    return _finish(lines, nodes, edges)
+
+
+def _finish(lines: list[str], nodes: list[tuple[str, str, str]], edges: list[str]) -> str:
     for node_id, label, kind in nodes:
         lines.append(f"  {node_id} [label={_quote(label)}, fillcolor={_quote(COLORS[kind])}];")
     for k in range(len(nodes) - 1):
         lines.append(f"  n{k} -> n{k + 1} [label={_quote(' ' + edges[k])}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _tree_body(spec: ModelSpec, resolved: Resolved, add: object) -> None:
+    """The tree task's layers (builder.model.tree): node inputs, Tree-LSTM, roots or nodes, dense blocks."""
+    t = resolved.tree or {}
+    block = spec.recurrent_blocks[0]
+    entry = get_cell(block.cell)
+    node_level = t.get("level") == "node"
+    inputs = ["parent", "tree"] + (["tokens"] if t.get("token_col") else []) + (
+        [f"{resolved.n_features} features"] if resolved.n_features else [])
+    add(f"Input: a batch of trees, flat\n{', '.join(inputs)} per node", "io", "[nodes]")
+    width = (block.units if t.get("token_col") else 0) + resolved.n_features
+    if t.get("token_col"):
+        add(f"Embedding\n{len(resolved.vocabulary)} tokens × {block.units}", "scale", f"[nodes, {width}]")
+    arity = f", N = {t.get('arity') or block.arity or 2}" if block.cell == "nary_tree_lstm" else ""
+    add(f"{entry.label}\n{block.units} units{arity}\nlevel by level from the leaves", "recurrent",
+        f"[nodes, {block.units}]")
+    per = "nodes" if node_level else "trees"
+    if not node_level:
+        add("Root state of each tree", "attention", f"[trees, {block.units}]")
+    for i, b in enumerate(spec.blocks):
+        if isinstance(b, DenseBlock):
+            add(f"Dense #{i}\n{b.units} units, {b.activation}", "dense", f"[{per}, {b.units}]")

@@ -22,6 +22,10 @@ def recurrent_cell_params(cell: str, n_in: int, units: int, proj: int | None = N
 
 def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
     """All weights (trainable and the scaler statistics) of `build_model(spec, resolved)`."""
+    if get_task(spec.task).entry.structure == "tree":
+        from builder.model.tree import tree_params
+
+        return tree_params(spec, resolved)
     ch = resolved.n_features
     total = 2 * ch  # Standardize: mean and scale
     fcn = next((b for b in spec.blocks if isinstance(b, FCNBlock)), None)

@@ -103,7 +103,30 @@ def check_fcn(spec: ModelSpec) -> None:
         raise ValueError(f"blocks.{rec[0]}.dimension_shuffle: expected no conv block before it")
 
 
-RULES = (check_projection, check_fcn, check_block_order, check_task_loss, check_split, check_clipping)
+def check_tree_cells(spec: ModelSpec) -> None:
+    """Tree cells serve only tree tasks, and a tree task is one layer of a tree cell (then dense blocks)."""
+    from builder.model.cells.registry import get_cell
+    from builder.tasks.registry import TASKS
+
+    tree_task = TASKS[spec.task].structure == "tree"
+    for i, block in enumerate(spec.blocks):
+        if block.kind != "recurrent":
+            if tree_task and block.kind != "dense":
+                raise ValueError(f"blocks.{i}: task `{spec.task}` takes a tree cell and dense blocks, got a {block.kind} block")
+            continue
+        is_tree = get_cell(block.cell).structure == "tree"
+        if is_tree != tree_task:
+            want = "a tree cell (child_sum_tree_lstm, nary_tree_lstm)" if tree_task else "a sequence cell"
+            raise ValueError(f"blocks.{i}.cell: task `{spec.task}` needs {want}, got {block.cell}")
+        if tree_task and (block.num_layers != 1 or block.bidirectional):
+            raise ValueError(f"blocks.{i}: a tree cell runs as one layer in one direction, got num_layers="
+                             f"{block.num_layers}, bidirectional={block.bidirectional}")
+    if tree_task and sum(b.kind == "recurrent" for b in spec.blocks) != 1:
+        raise ValueError(f"blocks: task `{spec.task}` takes exactly one tree-cell block")
+
+
+RULES = (check_projection, check_fcn, check_block_order, check_task_loss, check_split, check_clipping,
+         check_tree_cells)
 
 
 def check_spec(spec: ModelSpec) -> None:

@@ -14,11 +14,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from builder.model.cells.registry import CELLS
+from builder.model.cells.registry import CELLS, TREE_CELLS
 from builder.tasks.registry import TASKS
 
 #: The cell names of the cell registry (builder.model.cells.registry), as the spec's choices.
-CellName = Literal[tuple(CELLS)]  # type: ignore[valid-type]
+CellName = Literal[tuple(CELLS) + tuple(TREE_CELLS)]  # type: ignore[valid-type]
 
 
 class SpecError(ValueError):
@@ -60,6 +60,11 @@ class RecurrentBlock(_Strict):
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the layer inputs (training only).")
     recurrent_dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Dropout on the recurrent state (training only; disables cuDNN)."
+    )
+    arity: int | None = Field(
+        None, ge=1, le=16,
+        description="N-ary Tree-LSTM only: children per node (N), fewer are padded. Empty: the most "
+        "children of any node in the training trees.",
     )
     dimension_shuffle: bool = Field(
         False,
@@ -115,7 +120,10 @@ class DataSettings(_Strict):
     )
     id_col: str | None = Field(None, description="Sequence id column (classify, long format).")
     order_col: str | None = Field(None, description="Order column within a sequence (classify). Empty: file order.")
-    label_col: str | None = Field(None, description="Label column (classify).")
+    label_col: str | None = Field(None, description="Label column (classify, tree).")
+    node_col: str | None = Field(None, description="Node id column (tree). Empty: detected (node_id).")
+    parent_col: str | None = Field(None, description="Parent id column, empty at a root (tree). Empty: detected (parent_id).")
+    token_col: str | None = Field(None, description="Token column (tree). Empty: detected (token).")
     lookback: int | None = Field(
         None, ge=1, le=100_000,
         description="Input window length in steps. Empty: the forecast task's default window; for "

@@ -30,7 +30,8 @@ class Resolved:
     input_length: the model's time axis (None: any length, padded); lookback: the window (or longest
     sequence) length; targets or classes: what the model outputs; x_scaler / y_scaler:
     `Scaler.to_dict()` records; split: rows (series) or sequences (classify) per part; windows:
-    evaluation windows per part (series).
+    evaluation windows per part (series); vocabulary: token of each id (tree, id 0 = unknown); tree:
+    the tree task's columns and target (builder.tasks.tree).
     """
 
     source: str
@@ -57,6 +58,8 @@ class Resolved:
     #: forecast: "season" or "last", the naive forecast with the lower MAE on the validation windows
     #: (training windows when there is no validation); None when no season fits in the lookback
     better_naive: str | None = None
+    vocabulary: tuple[str, ...] = ()
+    tree: dict[str, Any] | None = None
 
     @property
     def n_features(self) -> int:
@@ -92,6 +95,9 @@ class Task:
     masks_padding: bool = False
     #: Keras metrics compiled with the loss
     keras_metrics: tuple[str, ...] = ()
+    #: False when the model's shapes depend on the data inside a step (the tree task's level loop), so
+    #: XLA cannot compile the training step; `jit_compile: "auto"` then resolves to False
+    xla: bool = True
 
     def __init__(self, entry: TaskEntry) -> None:
         self.entry = entry
@@ -179,3 +185,9 @@ class Task:
     def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any) -> pd.DataFrame:
         """Predictions on a new table with the run's columns."""
         raise NotImplementedError
+
+    def serving_inputs(self, resolved: Resolved) -> list[dict[str, Any]] | None:
+        """The SavedModel's named inputs ({"name", "dtype", "shape", "meaning"} each, in signature order)
+        when they are not one raw window; None: one input `window` [batch, input_length, n_features].
+        A model with several inputs takes them as a dict keyed by these names."""
+        return None

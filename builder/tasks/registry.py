@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 class TaskEntry:
     """name: the spec's `task`; label and description: what the UI shows; losses: the spec losses
     the task accepts besides "auto"; default_preset: the preset a new model of this task starts from;
-    impl: ``"module:Class"`` of its Task subclass."""
+    impl: ``"module:Class"`` of its Task subclass; structure: what a model of the task reads,
+    "sequence" (a time axis: the cells of CELLS) or "tree" (a node table: TREE_CELLS)."""
 
     name: str
     label: str
@@ -28,6 +29,7 @@ class TaskEntry:
     losses: tuple[str, ...]
     default_preset: str
     impl: str
+    structure: str = "sequence"
 
 
 TASKS: dict[str, TaskEntry] = {e.name: e for e in (
@@ -38,6 +40,13 @@ TASKS: dict[str, TaskEntry] = {e.name: e for e in (
               "Long format: one row per step of a labelled sequence (sequence id, order, features, label).",
               ("crossentropy",), "lstm_fcn", "builder.tasks.classify:ClassifyTask"),
 )}
+
+# ---- trees (builder/tasks/tree.py) ---------------------------------------------------------------------
+TASKS["tree"] = TaskEntry(
+    "tree", "Learn from trees",
+    "A node table: one row per node (tree id, node id, parent id, token and/or features) with a label per "
+    "tree or per node; a Tree-LSTM reads each tree from its leaves up.",
+    ("crossentropy", "mse", "mae", "huber"), "child_sum_tree_lstm", "builder.tasks.tree:TreeTask", "tree")
 
 
 def accepted_loss(task: str, loss: str) -> str:

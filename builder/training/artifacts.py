@@ -25,6 +25,8 @@ def metadata_for(spec: ModelSpec, resolved: Resolved, raw_model: Any) -> dict[st
     """metadata.json: the run's one description of its data and model (see builder.training.runs)."""
     import keras
 
+    task = get_task(spec.task)
+    named = task.serving_inputs(resolved)
     return {
         "format": METADATA_FORMAT,
         "task": spec.task,
@@ -34,8 +36,9 @@ def metadata_for(spec: ModelSpec, resolved: Resolved, raw_model: Any) -> dict[st
             "input": {"name": "window", "dtype": "float32",
                       "shape": [None, resolved.input_length, resolved.n_features],
                       "units": "raw (the CSV's own units)",
-                      "padding": "NaN at the end" if get_task(spec.task).masks_padding else None},
-            "output": {"shape": list(raw_model.output_shape), "meaning": get_task(spec.task).output_meaning(resolved)},
+                      "padding": "NaN at the end" if task.masks_padding else None} if named is None else None,
+            **({"inputs": named} if named is not None else {}),
+            "output": {"shape": list(raw_model.output_shape), "meaning": task.output_meaning(resolved)},
         },
         "params": int(raw_model.count_params()),
         "keras_version": keras.__version__,
@@ -71,6 +74,35 @@ def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None
     return out_dir
 
 
+def export_saved_model_named(raw_model: Any, out_dir: str | Path, inputs: list[dict[str, Any]]) -> Path:
+    """Write a SavedModel whose `serve` endpoint takes the named inputs `inputs` (Task.serving_inputs),
+    as keyword arguments, and feeds them to the model as a dict. Written to a temporary directory and
+    moved into place."""
+    import keras
+    import tensorflow as tf
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    names = [i["name"] for i in inputs]
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(raw_model)
+        archive.add_endpoint(
+            name="serve",
+            fn=lambda *args: raw_model(dict(zip(names, args, strict=True)), training=False),
+            input_signature=[tf.TensorSpec(i["shape"], getattr(tf, i["dtype"]), name=i["name"]) for i in inputs],
+        )
+        archive.write_out(str(tmp), verbose=False)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
 def save_keras(raw_model: Any, path: str | Path) -> None:
     """model.keras, written under a temporary name and renamed into place."""
     path = Path(path)
@@ -82,7 +114,11 @@ def save_keras(raw_model: Any, path: str | Path) -> None:
 def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, resolved: Resolved) -> dict[str, Any]:
     """Write model.keras, saved_model/ and metadata.json into a run directory; returns the metadata."""
     save_keras(raw_model, run.file("model.keras"))
-    export_saved_model(raw_model, run.file("saved_model"), resolved.input_length, resolved.n_features)
+    named = get_task(spec.task).serving_inputs(resolved)
+    if named is not None:
+        export_saved_model_named(raw_model, run.file("saved_model"), named)
+    else:
+        export_saved_model(raw_model, run.file("saved_model"), resolved.input_length, resolved.n_features)
     meta = metadata_for(spec, resolved, raw_model)
     atomic_write_json(run.file("metadata.json"), meta)
     return meta

@@ -77,6 +77,8 @@ def resolve_jit(spec: ModelSpec, model: Any) -> bool | str:
     from builder.model.recurrent import all_fused
 
     jit = spec.training.jit_compile
+    if jit == "auto" and not get_task(spec.task).xla:  # data-dependent shapes inside the step
+        return False
     if jit == "auto":
         if has_gpu():
             return "auto"
@@ -224,8 +226,9 @@ def fit(
     train_ds, val_ds, n_items = datasets or task.datasets(data, spec)
     check_model_size(spec, resolved)  # refuse a model too large before building it
     model = build_model(spec, resolved)
-    x_scaler = Scaler.from_dict(resolved.x_scaler)
-    model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
+    if resolved.x_scaler is not None:  # a tree model over tokens alone has no numeric inputs to scale
+        x_scaler = Scaler.from_dict(resolved.x_scaler)
+        model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
     steps = int(np.ceil(n_items / t.batch_size))
     compile_model(model, spec, steps)
 

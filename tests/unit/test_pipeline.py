@@ -36,9 +36,13 @@ def tiny(spec: ModelSpec, **data) -> ModelSpec:
 
 
 @pytest.mark.parametrize("name", [p["name"] for p in list_presets()])
-def test_every_preset_builds_and_trains_one_epoch(name, series_csv, sequences_csv):
+def test_every_preset_builds_and_trains_one_epoch(name, series_csv, sequences_csv, trees_csv):
     spec = load_preset(name)
-    if spec.task == "forecast":
+    if spec.task == "tree":  # a node table (tests/unit/test_tree_task.py covers the task end to end)
+        spec = tiny(spec)
+        data = prepare_frame(load_table(trees_csv), spec)
+        n_out = 2
+    elif spec.task == "forecast":
         spec = tiny(spec, lookback=8, horizon=2)
         data = prepare_frame(load_table(series_csv), spec)
         n_out = 1

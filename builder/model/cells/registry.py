@@ -56,6 +56,9 @@ class CellEntry:
         twin: the ``torch.nn`` class that computes the same layer (with ``proj_size`` for projected
             cells), for benchmarks; for a cell PyTorch lacks, the class that stands in for it.
         twin_exact: False when `twin` is only a stand-in of similar cost.
+        structure: "sequence" (the cells of CELLS, read along a time axis) or "tree" (TREE_CELLS:
+            the Tree-LSTMs of builder.model.cells.tree_lstm, read over a tree's children; only the
+            `tree` task uses them, and only they serve it).
     """
 
     name: str
@@ -67,6 +70,7 @@ class CellEntry:
     fused: str | None = None
     twin: str = "LSTM"
     twin_exact: bool = False
+    structure: str = "sequence"
 
     def cell_class(self) -> type:
         return _load(self.cell)
@@ -101,12 +105,37 @@ CELLS: dict[str, CellEntry] = {e.name: e for e in (
 )}
 
 
+def tree_lstm_params(n_ary: bool) -> ParamFormula:
+    """Weights of a Tree-LSTM cell: kernel D x 4U, bias 4U, recurrent kernel NU x 3U and forget kernel
+    NU x NU, where N is 1 for Child-Sum and the third argument (the block's `arity`) for N-ary."""
+
+    def params(n_in: int, units: int, arity: int | None) -> int:
+        k = int(arity or 2) if n_ary else 1
+        return 4 * units * n_in + 4 * units + k * units * 3 * units + (k * units) ** 2
+
+    return params
+
+
+#: cells over trees (builder.model.cells.tree_lstm): not in CELLS, so the sequence tasks never offer them
+TREE_CELLS: dict[str, CellEntry] = {e.name: e for e in (
+    CellEntry("child_sum_tree_lstm", "Child-Sum Tree-LSTM", False, tree_lstm_params(False),
+              f"{_CELLS}.tree_lstm:ChildSumTreeLSTMCell", structure="tree"),
+    CellEntry("nary_tree_lstm", "N-ary Tree-LSTM (ordered children, N = arity)", False, tree_lstm_params(True),
+              f"{_CELLS}.tree_lstm:NaryTreeLSTMCell", structure="tree"),
+)}
+
+
 def get_cell(name: str) -> CellEntry:
-    """The registry entry of `name`; ValueError naming the known cells otherwise."""
-    try:
-        return CELLS[name]
-    except KeyError:
-        raise ValueError(f"unknown cell {name!r}; expected one of {sorted(CELLS)}") from None
+    """The registry entry of `name` (sequence or tree cell); ValueError naming the known cells otherwise."""
+    entry = CELLS.get(name) or TREE_CELLS.get(name)
+    if entry is None:
+        raise ValueError(f"unknown cell {name!r}; expected one of {sorted(CELLS) + sorted(TREE_CELLS)}")
+    return entry
+
+
+def cells_for(structure: str) -> dict[str, CellEntry]:
+    """The cells a task whose input is `structure` ("sequence" or "tree") may use."""
+    return TREE_CELLS if structure == "tree" else CELLS
 
 
 def projected_cells() -> frozenset[str]:
@@ -116,6 +145,6 @@ def projected_cells() -> frozenset[str]:
 
 def register_all() -> None:
     """Import every builder cell class, so that Keras can deserialize models that use them."""
-    for entry in CELLS.values():
+    for entry in (*CELLS.values(), *TREE_CELLS.values()):
         if entry.layer is None:
             entry.cell_class()

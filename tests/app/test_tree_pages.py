@@ -1,0 +1,68 @@
+"""AppTest of the tree task's pages: the Data page takes a node table and draws one tree with its
+label; Evaluate shows accuracy beside both baselines, per-depth accuracy and the confusion matrix."""
+
+from __future__ import annotations
+
+from tests.app.conftest import by_label, errors, make_app, seeded
+from tests.conftest import make_trees_csv
+
+
+def _tree_spec() -> dict:
+    from builder import load_preset
+
+    return load_preset("child_sum_tree_lstm").model_dump(mode="json")
+
+
+def test_data_page_takes_a_node_table_and_draws_a_tree(tmp_path) -> None:
+    csv = make_trees_csv(tmp_path / "nodes.csv", n_trees=30)
+    at = make_app("pages/data.py", seeded(csv), timeout=600)
+    by_label(at.radio, "Task").set_value("forecast").run()
+    by_label(at.radio, "Task").set_value("tree").run()  # a switch from a sequence task brings tree cells
+    assert not at.exception and not errors(at), errors(at)
+    spec = at.session_state["spec"]
+    assert spec["task"] == "tree" and spec["blocks"][0]["cell"] == "child_sum_tree_lstm"
+    d = spec["data"]
+    assert (d["id_col"], d["node_col"], d["parent_col"], d["token_col"], d["label_col"]) == \
+        ("tree_id", "node_id", "parent_id", "token", "label")
+    assert at.get("graphviz_chart"), "no tree drawn"
+    assert any(c.value.startswith("Label: **") for c in at.caption)
+    assert any(m.label == "Trees (train / val / test)" for m in at.metric)
+    # node labels: the drawing shows each node's value, and the check says so
+    by_label(at.selectbox, "Label").set_value("value").run()
+    assert not at.exception and not errors(at), errors(at)
+    assert any("per node" in str(m.value) for m in at.metric)
+
+
+def test_data_page_reports_a_bad_tree_inline(tmp_path) -> None:
+    csv = tmp_path / "bad.csv"
+    csv.write_text("tree_id,node_id,parent_id,token,label\n1,0,,A,1\n1,1,,B,1\n2,0,,C,0\n")
+    at = make_app("pages/data.py", {**seeded(csv), "spec": _tree_spec()}, timeout=600)
+    assert not at.exception
+    assert any("tree 1: more than one root" in e for e in errors(at)), errors(at)
+
+
+def test_evaluate_shows_tree_accuracy_depth_and_confusion(tiny_csv, studio_home) -> None:
+    from builder import load_preset
+    from builder.training.runs import Run
+
+    by_depth = {"1": {"accuracy": 1.0, "trees": 2}, "2": {"accuracy": 0.5, "trees": 2}}
+    metrics = {"task": "tree", "part": "test", "level": "node", "regression": False, "classes": ["a", "b"],
+               "n_trees": 4, "n_nodes": 12, "confusion_matrix": [[2, 0], [1, 1]],
+               "model": {"accuracy": 0.75, "macro_f1": 0.73, "node_accuracy": 0.9, "by_depth": by_depth},
+               "sequence_lstm": {"accuracy": 0.5, "macro_f1": 0.5, "node_accuracy": 0.6, "by_depth": by_depth},
+               "majority_class": {"accuracy": 0.5, "macro_f1": 0.33, "node_accuracy": 0.5, "class": "a",
+                                  "by_depth": by_depth}, "epochs_run": 2}
+    run = Run(studio_home / "runs" / "tree-run")
+    run.write_json("spec.json", load_preset("child_sum_tree_lstm").model_dump(mode="json"))
+    run.set_status("finished", message="done")
+    run.append_history({"epoch": 1, "loss": 1.0, "val_loss": 1.5})
+    run.write_json("metrics.json", metrics)
+    run.write_json("metadata.json", {"format": "rnn-studio/1", "task": "tree", "params": 10, "lookback": 4,
+                                     "features": [], "targets": []})
+    at = make_app("pages/evaluate.py", seeded(tiny_csv, run_id="tree-run"), timeout=600)
+    assert not at.exception and not errors(at), errors(at)
+    assert {"Tree accuracy", "Node accuracy"} <= {m.label for m in at.metric}
+    table = at.dataframe[0].value
+    assert table.loc["Tree-LSTM", "accuracy"] == 0.75 and table.loc["sequence LSTM", "accuracy"] == 0.5
+    assert any("by tree depth" in m.value for m in at.markdown)
+    assert any("Confusion matrix" in m.value for m in at.markdown)
