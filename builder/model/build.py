@@ -46,6 +46,10 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
     if resolved.n_features < 1:
         raise ValueError(f"Received an invalid value for argument `n_features`, expected >= 1, got {resolved.n_features}")
     task = get_task(spec.task)
+    if task.model_kind == "language_model":
+        from builder.model.sequence import build_language_model
+
+        return build_language_model(spec, resolved)
     inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
     scaled = Standardize(resolved.n_features, mask_nan=task.masks_padding, name="standardize")(inputs)
     x = scaled

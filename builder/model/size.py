@@ -22,6 +22,10 @@ def recurrent_cell_params(cell: str, n_in: int, units: int, proj: int | None = N
 
 def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
     """All weights (trainable and the scaler statistics) of `build_model(spec, resolved)`."""
+    if get_task(spec.task).model_kind == "language_model":
+        from builder.model.sequence import language_model_params
+
+        return language_model_params(spec, resolved)
     ch = resolved.n_features
     total = 2 * ch  # Standardize: mean and scale
     for block in spec.blocks:

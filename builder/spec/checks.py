@@ -88,7 +88,19 @@ def check_clipping(spec: ModelSpec) -> None:
         )
 
 
-RULES = (check_projection, check_block_order, check_task_loss, check_split, check_clipping)
+def check_token_model(spec: ModelSpec) -> None:
+    """A generating model runs one token at a time: no bidirectional layer, conv or attention block."""
+    if spec.task != "generate":
+        return
+    for i, block in enumerate(spec.blocks):
+        if block.kind in ("conv", "attention"):
+            raise ValueError(f"blocks.{i}: task `generate` takes recurrent and dense blocks only, got a {block.kind} block")
+        if block.kind == "recurrent" and block.bidirectional:
+            raise ValueError(f"blocks.{i}.bidirectional: task `generate` predicts the next character from the past "
+                             "only; expected false, got true")
+
+
+RULES = (check_projection, check_block_order, check_task_loss, check_split, check_clipping, check_token_model)
 
 
 def check_spec(spec: ModelSpec) -> None:
