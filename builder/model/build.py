@@ -47,8 +47,6 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
         raise ValueError(f"Received an invalid value for argument `n_features`, expected >= 1, got {resolved.n_features}")
     task = get_task(spec.task)
     if task.model_kind == "language_model":
-        from builder.model.sequence import build_language_model
-
         return build_language_model(spec, resolved)
     inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
     scaled = Standardize(resolved.n_features, mask_nan=task.masks_padding, name="standardize")(inputs)
@@ -79,6 +77,25 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
                 x = keras.layers.Dropout(block.dropout, name=f"dropout_{i}")(x)
     outputs = task.head(x, scaled, spec, resolved)
     return keras.Model(inputs, outputs, name=_model_name(spec.name))
+
+
+def build_language_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
+    """The next-token model of `spec` over the vocabulary `resolved.classes`: [B, T] ids -> [B, T, V] logits."""
+    vocab = len(resolved.classes)
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab, spec.embedding_dim, name="embedding")(tokens)
+    for i, block in enumerate(spec.blocks):
+        if isinstance(block, RecurrentBlock):
+            for j in range(block.num_layers):
+                x = recurrent_layer(block, True, name=f"{block.cell}_{i}_{j}")(x)
+        elif isinstance(block, DenseBlock):
+            x = keras.layers.Dense(block.units, activation=block.activation, name=f"dense_{i}")(x)
+            if block.dropout > 0:
+                x = keras.layers.Dropout(block.dropout, name=f"dropout_{i}")(x)
+        elif isinstance(block, ConvBlock):  # refused by builder.spec.checks for token tasks
+            raise ValueError(f"blocks.{i}: a conv block cannot run one token at a time")
+    logits = keras.layers.Dense(vocab, name="logits")(x)
+    return keras.Model(tokens, logits, name=_model_name(spec.name))
 
 
 def _model_name(name: str) -> str:

@@ -1,6 +1,6 @@
-"""Token models: the character language model of the `generate` task and its one-step form.
+"""Token models: the one-step form of the `generate` task's character language model, generation, serving.
 
-`build_language_model(spec, resolved)`: token ids [batch, time] int32 -> Embedding(V, E) -> the
+`builder.model.build.build_language_model(spec, resolved)` makes the model: token ids [batch, time] int32 -> Embedding(V, E) -> the
 spec's recurrent blocks (every layer returns its sequence; dense blocks act per step) -> Dense(V)
 next-token logits [batch, time, V]. V = len(resolved.classes), the vocabulary (id 0: unknown).
 
@@ -15,49 +15,7 @@ from typing import Any
 
 import keras
 
-from builder.spec import ConvBlock, DenseBlock, ModelSpec, RecurrentBlock
-from builder.tasks.base import Resolved
-
 Tensor = Any
-
-
-def build_language_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
-    """The next-token model of `spec` over the vocabulary `resolved.classes`: [B, T] ids -> [B, T, V] logits."""
-    from builder.model.build import _model_name, recurrent_layer
-
-    vocab = len(resolved.classes)
-    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(vocab, spec.embedding_dim, name="embedding")(tokens)
-    for i, block in enumerate(spec.blocks):
-        if isinstance(block, RecurrentBlock):
-            for j in range(block.num_layers):
-                x = recurrent_layer(block, True, name=f"{block.cell}_{i}_{j}")(x)
-        elif isinstance(block, DenseBlock):
-            x = keras.layers.Dense(block.units, activation=block.activation, name=f"dense_{i}")(x)
-            if block.dropout > 0:
-                x = keras.layers.Dropout(block.dropout, name=f"dropout_{i}")(x)
-        elif isinstance(block, ConvBlock):  # refused by builder.spec.checks for token tasks
-            raise ValueError(f"blocks.{i}: a conv block cannot run one token at a time")
-    logits = keras.layers.Dense(vocab, name="logits")(x)
-    return keras.Model(tokens, logits, name=_model_name(spec.name))
-
-
-def language_model_params(spec: ModelSpec, resolved: Resolved) -> int:
-    """Weights of `build_language_model(spec, resolved)` without building it."""
-    from builder.model.size import recurrent_cell_params
-
-    vocab = len(resolved.classes)
-    ch = spec.embedding_dim
-    total = vocab * ch
-    for block in spec.blocks:
-        if isinstance(block, RecurrentBlock):
-            for _ in range(block.num_layers):
-                w, ch = recurrent_cell_params(block.cell, ch, block.units, block.proj_units)
-                total += w
-        elif isinstance(block, DenseBlock):
-            total += ch * block.units + block.units
-            ch = block.units
-    return int(total + ch * vocab + vocab)
 
 
 def _state_sizes(cell: Any) -> list[int]:

@@ -23,8 +23,6 @@ def recurrent_cell_params(cell: str, n_in: int, units: int, proj: int | None = N
 def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
     """All weights (trainable and the scaler statistics) of `build_model(spec, resolved)`."""
     if get_task(spec.task).model_kind == "language_model":
-        from builder.model.sequence import language_model_params
-
         return language_model_params(spec, resolved)
     ch = resolved.n_features
     total = 2 * ch  # Standardize: mean and scale
@@ -46,6 +44,22 @@ def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
             total += ch * block.units + block.units
             ch = block.units
     return int(total + get_task(spec.task).head_params(ch, spec, resolved))
+
+
+def language_model_params(spec: ModelSpec, resolved: Resolved) -> int:
+    """Weights of `build_language_model(spec, resolved)` without building it."""
+    vocab = len(resolved.classes)
+    ch = spec.embedding_dim
+    total = vocab * ch
+    for block in spec.blocks:
+        if isinstance(block, RecurrentBlock):
+            for _ in range(block.num_layers):
+                w, ch = recurrent_cell_params(block.cell, ch, block.units, block.proj_units)
+                total += w
+        elif isinstance(block, DenseBlock):
+            total += ch * block.units + block.units
+            ch = block.units
+    return int(total + ch * vocab + vocab)
 
 
 def check_model_size(spec: ModelSpec, resolved: Resolved) -> int:
