@@ -3,6 +3,7 @@
     session   the session's defaults, sample files, uploads, the task a table looks like, previews
     design    editor fields from the spec's schema, block edits, presets, the diagram, the model's size
     runs      new run directories, the session's run, run tables, progress, starting a worker
+    text      text tasks (generate): text files, their overview, per-epoch samples, generation
     results   metric tables, held-out predictions, chart frames, downloads, predictions on new data
 
 Pages import only from `builder.app` (a test checks it); nothing here imports streamlit, and
@@ -74,6 +75,15 @@ from builder.app.session import (
     session_defaults,
     to_datetime,
 )
+from builder.app.text import (
+    generate_in_app,
+    is_text_source,
+    latest_samples,
+    printable,
+    task_reads_text,
+    text_overview,
+    text_preview,
+)
 from builder.data import DataError, detect_time_column, load_table, numeric_columns, resolve_sequence_columns
 from builder.paths import subdir
 from builder.spec import ModelSpec, SpecError
@@ -93,4 +103,7 @@ __all__ = [
     "remove_block", "resolve_sequence_columns", "run_by_id", "run_data_path", "runs_table", "sample_files",
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
+    # text tasks (builder.app.text)
+    "generate_in_app", "is_text_source", "latest_samples", "printable", "task_reads_text", "text_overview",
+    "text_preview",
 ]
