@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("presets", help="list the presets")
 
     t = sub.add_parser("train", help="train a model on a CSV into a run directory")
-    t.add_argument("--data", required=True, help="training CSV")
+    t.add_argument("--data", help="training CSV (task generate: a UTF-8 text file)")
+    t.add_argument("--text", help="task generate: the UTF-8 text file (same as --data)")
+    t.add_argument("--context", type=int, help="task generate: window length in characters (the spec's lookback)")
     src = t.add_mutually_exclusive_group()
     src.add_argument("--preset", help="preset name (see `presets`); default: the task's default preset")
     src.add_argument("--spec", help="spec JSON file")
@@ -80,6 +82,16 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--format", choices=["savedmodel", "onnx", "litert"], default="savedmodel",
                    help="savedmodel (default): the run's artifacts; onnx: model.onnx; litert: model.tflite")
 
+    g = sub.add_parser("generate", help="generate text with a trained `generate` run")
+    g.add_argument("--run", required=True)
+    g.add_argument("--prompt", default="", help="text to continue (default: none)")
+    g.add_argument("--length", type=int, default=200, help="characters to generate")
+    g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0: greedy (argmax)")
+    g.add_argument("--top-k", type=int, default=0, help="sample from the k most likely characters only (0: all)")
+    g.add_argument("--beam", type=int, default=0, help="beam search of this width instead of sampling")
+    g.add_argument("--alpha", type=float, default=0.0, help="beam length normalisation exponent")
+    g.add_argument("--seed", type=int, default=0, help="seed of the sampling draws (same seed, same text)")
+
     s = sub.add_parser("spec", help="print a preset's spec as JSON (or the JSON Schema)")
     s.add_argument("--preset", default=None)
     s.add_argument("--schema", action="store_true")
@@ -108,6 +120,8 @@ def build_spec(args: argparse.Namespace) -> Any:
             data[key] = value
     training = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "seed") if getattr(args, k) is not None}
     changes: dict[str, Any] = {"data": data, "training": training}
+    if getattr(args, "context", None) is not None:
+        data["lookback"] = args.context
     if args.task:
         changes["task"] = args.task
         training["loss"] = accepted_loss(args.task, spec.training.loss)
@@ -143,6 +157,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from builder.training.fit import train_run
 
     out = Path(args.out)
+    if args.data and args.text and args.data != args.text:
+        raise CliError(f"--data {args.data} and --text {args.text}: give the training file once")
+    args.data = args.data or args.text
+    if not args.data:
+        raise CliError("train: expected --data FILE (or --text FILE for task generate)")
     if args.resume:
         from builder.spec import ModelSpec
 
@@ -226,6 +245,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_generate(args: argparse.Namespace) -> int:
+    from builder.serving.generate import generate_from_run
+
+    print(generate_from_run(args.run, args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
+                            seed=args.seed, beam=args.beam, alpha=args.alpha))
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from builder import list_presets
 
@@ -257,7 +284,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "predict": cmd_predict, "export": cmd_export, "presets": cmd_presets, "spec": cmd_spec,
-            "backtest": cmd_backtest}
+            "backtest": cmd_backtest, "generate": cmd_generate}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     from builder.spec import SpecError
 
     args = _parser().parse_args(argv)
-    if args.command in {"train", "predict", "export", "backtest"}:
+    if args.command in {"train", "predict", "export", "backtest", "generate"}:
         from builder.quiet import import_tensorflow_quietly
 
         import_tensorflow_quietly()

@@ -26,6 +26,8 @@ from builder.app import (
     load_table,
     model_shape,
     session_defaults,
+    task_reads_text,
+    text_overview,
 )
 
 USER_ERRORS = (DataError, SpecError, ValueError, FileNotFoundError, KeyError, OSError)
@@ -122,10 +124,18 @@ def _overview(path: str, token: str, name: str, data_json: str, task: str) -> di
     return data_overview(df, s)
 
 
+@st.cache_data(show_spinner="Reading the text…", max_entries=16)
+def _text_overview(path: str, token: str, name: str, spec_json: str) -> dict[str, Any]:
+    return text_overview(path, name, ModelSpec.from_dict(json.loads(spec_json)))
+
+
 def overview(source: dict[str, str] | None, s: ModelSpec) -> dict[str, Any]:
     """Prepared-data summary for the spec's data settings (cached); raises DataError / SpecError."""
     if not source:
         raise DataError("no data chosen yet: pick a sample or upload a CSV on the Data page")
+    if task_reads_text(s.task):  # text tasks (generate) read a .txt file, not a CSV
+        return _text_overview(source["path"], file_token(source["path"]), source.get("name") or source["path"],
+                              s.model_dump_json())
     return _overview(source["path"], file_token(source["path"]), source.get("name") or source["path"],
                      s.data.model_dump_json(), s.task)
 

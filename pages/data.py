@@ -15,11 +15,14 @@ from builder.app import (
     detect_time_column,
     file_token,
     guess_task,
+    is_text_source,
+    load_preset,
     numeric_columns,
     resolve_sequence_columns,
     sample_files,
     save_upload,
     switch_task,
+    text_preview,
     tree_columns,
     tree_dot,
     tree_ids,
@@ -76,7 +79,8 @@ with src_col:
     else:
         up = st.file_uploader("CSV file", type=["csv", "txt", "tsv"],
                               help="One row per time step (forecast) or per step of a labelled sequence "
-                                   "(classify). Separators, decimal commas and encodings are detected.")
+                                   "(classify). Separators, decimal commas and encodings are detected. "
+                                   "Task generate: a plain UTF-8 .txt file.")
         if up is not None:
             try:
                 path = str(save_upload(up.getvalue(), up.name))
@@ -92,6 +96,53 @@ with src_col:
 source = st.session_state["source"]
 if not source:
     st.warning("No data yet: upload a CSV to begin.")
+    st.stop()
+
+# ---- plain text (task generate): its own short form, then stop ---------------------------------------
+if is_text_source(source, s.task):
+    st.caption(f"File: **{source['name']}** · read as plain UTF-8 text")
+    with st.expander("Preview", expanded=True):
+        st.code(text_preview(source["path"]), language=None, wrap_lines=True)
+    text_tasks = [name for name, entry in TASKS.items() if name == "generate"]
+    task = st.radio("Task", text_tasks, format_func=lambda t: TASKS[t].label, horizontal=True, key=f"d{r}_ttask",
+                    help=TASKS["generate"].description)
+    d = s.data
+    t1, t2, t3, t4 = st.columns(4)
+    context = t1.number_input("Context (characters)", 2, 100_000, int(d.lookback or 100), key=f"d{r}_context",
+                              help="Characters in each training window; the model learns the next character of each.")
+    stride = t2.number_input("Window step (1 = context)", 1, 100_000, int(d.stride), key=f"d{r}_tstride",
+                             help="Characters between training window starts; 1 means one window every `context` characters.")
+    val = t3.slider("Validation fraction", 0.0, 0.5, float(d.val_fraction), 0.05, key=f"d{r}_tval",
+                    help="A contiguous part after the training text; used for early stopping and choosing the n-gram order.")
+    test = t4.slider("Test fraction", 0.0, 0.5, float(d.test_fraction), 0.05, key=f"d{r}_ttest",
+                     help="The last part of the text, used only for the final bits per character.")
+    candidate = switch_task(s.model_dump(mode="json"), task)
+    candidate["data"].update({"lookback": int(context), "stride": int(stride), "val_fraction": float(val),
+                              "test_fraction": float(test), "time_col": None, "targets": [], "features": None,
+                              "id_col": None, "order_col": None, "label_col": None})
+    if candidate.get("task") != s.task:  # a new task: start from its default preset's model
+        preset = load_preset(TASKS[task].default_preset).model_dump(mode="json")
+        candidate.update({k: preset[k] for k in ("name", "description", "when_to_use", "blocks", "training", "embedding_dim")})
+        st.session_state["preset"] = TASKS[task].default_preset
+    new_spec, problem = validate(candidate)
+    if problem:
+        common.show_error(ValueError(problem))
+    elif new_spec is not None and new_spec.model_dump(mode="json") != st.session_state["spec"]:
+        common.set_spec(new_spec)
+    st.subheader("Check")
+    try:
+        ov = common.overview(source, new_spec or s)
+    except common.USER_ERRORS as err:
+        common.show_error(err)
+    else:
+        chars, wins = ov["characters"], ov["windows"]
+        m1, m2, m3 = st.columns(3)
+        m1.metric("Characters (train / val / test)", f"{chars['train']:,} / {chars['val']:,} / {chars['test']:,}")
+        m2.metric("Vocabulary", ov["vocabulary"], help="Distinct characters of the training part, plus the unknown symbol.")
+        m3.metric("Training windows", f"{wins['train']:,}")
+        st.success("The text fits the spec. Next: design the model on the **Design** page.", icon=":material/check_circle:")
+        for note in ov.get("notices", []):
+            st.caption(f":material/info: {note}")
     st.stop()
 
 try:

@@ -17,12 +17,14 @@ from builder.app import (
     file_token,
     finished_runs,
     forecast_verdict,
+    generate_in_app,
     history_frame,
     interval_levels,
     metric_cards,
     metrics_table,
     misclassified_frame,
     per_class_frame,
+    printable,
     test_predictions,
 )
 from pages import common
@@ -202,6 +204,30 @@ if metrics.get("task") == "classify":
             st.altair_chart(chart.properties(height=200), width="stretch")
     elif "misclassified_examples" in metrics:
         st.caption("Every test sequence was classified correctly.")
+
+if metrics.get("task") == "generate":
+    ng = metrics.get("ngram", {})
+    st.caption(f"Bits per character on the {metrics.get('part', 'test')} part ({metrics.get('n_chars', {}).get(metrics.get('part', 'test'), 0):,} "
+               f"characters); n-gram: order {ng.get('order')} chosen on validation, {ng.get('smoothing', '')}.")
+    st.markdown("**Generate**")
+    with st.form("eval_generate"):
+        g1, g2, g3, g4, g5 = st.columns([4, 1, 1, 1, 1])
+        prompt = g1.text_input("Prompt", "The ", key="gen_prompt")
+        length = g2.number_input("Length", 1, 5000, 200, key="gen_length")
+        temperature = g3.number_input("Temperature", 0.0, 5.0, 0.8, 0.1, key="gen_temp", help="0: greedy (argmax).")
+        top_k = g4.number_input("Top-k", 0, 10_000, 0, key="gen_topk", help="0: every character.")
+        seed = g5.number_input("Seed", 0, 2**31 - 1, 0, key="gen_seed", help="The same seed gives the same text.")
+        beam = st.number_input("Beam width (0: sample)", 0, 64, 0, key="gen_beam",
+                               help="Beam search keeps this many best continuations; it ignores temperature and top-k.")
+        go = st.form_submit_button("Generate", icon=":material/auto_awesome:")
+    if go:
+        try:
+            text = generate_in_app(primary, common.run_model(str(primary.path), file_token(primary.file("model.keras"))),
+                                   prompt, length, temperature, top_k, seed, beam)
+        except common.USER_ERRORS as err:
+            common.show_error(err)
+        else:
+            st.code(printable(text), language=None, wrap_lines=True)
 
 with st.expander("Training curve"):
     h = history_frame(primary.history())

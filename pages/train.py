@@ -9,7 +9,9 @@ from builder.app import (
     current_run,
     format_seconds,
     history_frame,
+    latest_samples,
     new_run_dir,
+    printable,
     progress_view,
     run_by_id,
     runs_table,
@@ -128,6 +130,12 @@ def _draw(run_id: str) -> None:
         st.line_chart(hist, height=260, x_label="epoch", y_label="loss")
     elif v["active"]:
         st.caption("The loss curve appears after the first epoch.")
+    samples = (latest_samples(run) or {}).get("samples")  # generative tasks: a fresh sample after each epoch
+    if samples:
+        info = latest_samples(run) or {}
+        st.markdown(f"**Sample after epoch {samples[-1]['epoch']}** · temperature {info.get('temperature')} · "
+                    f"prompt `{info.get('prompt', '')}`")
+        st.code(printable(samples[-1]["text"]), language=None, wrap_lines=True)
     if v["state"] == "failed":
         st.error(f"Training failed: {v['message']}")
     elif v["state"] == "interrupted":
@@ -137,6 +145,10 @@ def _draw(run_id: str) -> None:
         if metrics.get("task") == "forecast":
             st.success(f"Test MAE {metrics['model']['mae']:.4g} vs naive {metrics['naive']['mae']:.4g} "
                        f"and seasonal naive {metrics['seasonal_naive']['mae']:.4g}. See **Evaluate** for more.")
+        elif metrics.get("task") == "generate":
+            st.success(f"Test bits per character {metrics['model']['bits_per_char']:.3f} vs "
+                       f"{metrics['ngram']['order']}-gram {metrics['ngram']['bits_per_char']:.3f} and unigram "
+                       f"{metrics['unigram']['bits_per_char']:.3f}. See **Evaluate** to generate text.")
         elif metrics.get("task") == "classify":
             st.success(f"Test accuracy {metrics['model']['accuracy']:.3f} vs majority class "
                        f"{metrics['majority_class']['accuracy']:.3f}. See **Evaluate** for more.")

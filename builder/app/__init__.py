@@ -3,6 +3,7 @@
     session   the session's defaults, sample files, uploads, the task a table looks like, previews
     design    editor fields from the spec's schema, block edits, presets, the diagram, the model's size
     runs      new run directories, the session's run, run tables, progress, starting a worker
+    text      text tasks (generate): text files, their overview, per-epoch samples, generation
     results   metric tables, held-out predictions, chart frames, downloads, predictions on new data
 
 Pages import only from `builder.app` (a test checks it); nothing here imports streamlit, and
@@ -84,6 +85,15 @@ from builder.app.session import (
     session_defaults,
     to_datetime,
 )
+from builder.app.text import (
+    generate_in_app,
+    is_text_source,
+    latest_samples,
+    printable,
+    task_reads_text,
+    text_overview,
+    text_preview,
+)
 from builder.app.trees import depth_frame, tree_columns, tree_dot, tree_ids
 from builder.data import DataError, detect_time_column, load_table, numeric_columns, resolve_sequence_columns
 from builder.paths import subdir
@@ -105,6 +115,9 @@ __all__ = [
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
     "depth_frame", "tree_columns", "tree_dot", "tree_ids",
+    # text tasks (builder.app.text)
+    "generate_in_app", "is_text_source", "latest_samples", "printable", "task_reads_text", "text_overview",
+    "text_preview",
 ]
 __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_levels"]  # forecast evaluation (builder.app.forecast_results)
 __all__ += ["CONVERT_FORMATS", "convert_for_download"]

@@ -25,9 +25,9 @@ DEFAULT_TASK: str = ModelSpec.model_fields["task"].default
 
 
 def sample_files() -> list[Path]:
-    """Bundled sample CSVs (datasets/*.csv, or $RNN_STUDIO_SAMPLES), forecasting samples first."""
+    """Bundled samples (datasets/*.csv and *.txt, or $RNN_STUDIO_SAMPLES), forecasting samples first."""
     folder = Path(os.environ.get("RNN_STUDIO_SAMPLES") or datasets_dir())
-    files = sorted(folder.glob("*.csv")) if folder.is_dir() else []
+    files = sorted([*folder.glob("*.csv"), *folder.glob("*.txt")]) if folder.is_dir() else []
     preferred = [f for f in files if "airline" in f.name] + [f for f in files if "nile" in f.name]
     rest = [f for f in files if f not in preferred]
     return preferred + rest

@@ -58,6 +58,8 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
     if resolved.n_features < 1:
         raise ValueError(f"Received an invalid value for argument `n_features`, expected >= 1, got {resolved.n_features}")
     task = get_task(spec.task)
+    if task.model_kind == "language_model":
+        return build_language_model(spec, resolved)
     inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
     scaled = Standardize(resolved.n_features, mask_nan=task.masks_padding, name="standardize")(inputs)
     if spec.task == "classify" and spec.data.sequence_norm == "zscore":
@@ -117,6 +119,25 @@ def fcn_branch(block: FCNBlock, scaled: keras.KerasTensor, raw: keras.KerasTenso
             s = keras.layers.Dense(filters, activation="sigmoid", use_bias=False, name=f"fcn_se_expand_{n}")(s)
             x = keras.layers.Multiply(name=f"fcn_se_scale_{n}")([x, keras.layers.Reshape((1, filters), name=f"fcn_se_reshape_{n}")(s)])
     return MaskedTimeMean(name="fcn_pool")([x, raw])
+
+
+def build_language_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
+    """The next-token model of `spec` over the vocabulary `resolved.classes`: [B, T] ids -> [B, T, V] logits."""
+    vocab = len(resolved.classes)
+    tokens = keras.Input(shape=(None,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab, spec.embedding_dim, name="embedding")(tokens)
+    for i, block in enumerate(spec.blocks):
+        if isinstance(block, RecurrentBlock):
+            for j in range(block.num_layers):
+                x = recurrent_layer(block, True, name=f"{block.cell}_{i}_{j}")(x)
+        elif isinstance(block, DenseBlock):
+            x = keras.layers.Dense(block.units, activation=block.activation, name=f"dense_{i}")(x)
+            if block.dropout > 0:
+                x = keras.layers.Dropout(block.dropout, name=f"dropout_{i}")(x)
+        elif isinstance(block, ConvBlock):  # refused by builder.spec.checks for token tasks
+            raise ValueError(f"blocks.{i}: a conv block cannot run one token at a time")
+    logits = keras.layers.Dense(vocab, name="logits")(x)
+    return keras.Model(tokens, logits, name=_model_name(spec.name))
 
 
 def _model_name(name: str) -> str:

@@ -63,10 +63,16 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
         for label, kind, shape in task.head_diagram(spec, resolved):
             add(label, kind, shape)
         return _finish(lines, nodes, edges)
-    add(f"Input window\n{'lookback ' + str(time) if time else 'variable length'} × {n_features} features",
-        "io", _shape("batch", time, n_features))
-    add("Standardize\n(train-set scaling" + (", NaN mask)" if task.masks_padding else ")"), "scale",
-        _shape("batch", time, n_features))
+    tokens = task.model_kind == "language_model"
+    if tokens:  # token ids -> embedding; every recurrent layer returns all steps
+        n_features = spec.embedding_dim
+        add(f"Input characters\n(ids, context {resolved.lookback} in training)", "io", _shape("batch", None))
+        add(f"Embedding\n{resolved.n_outputs} characters → {n_features}", "scale", _shape("batch", None, n_features))
+    else:
+        add(f"Input window\n{'lookback ' + str(time) if time else 'variable length'} × {n_features} features",
+            "io", _shape("batch", time, n_features))
+        add("Standardize\n(train-set scaling" + (", NaN mask)" if task.masks_padding else ")"), "scale",
+            _shape("batch", time, n_features))
 
     fcn = next((b for b in spec.blocks if isinstance(b, FCNBlock)), None)
     if spec.task == "classify" and spec.data.sequence_norm == "zscore":
@@ -104,7 +110,7 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
             entry = get_cell(block.cell)
             for j in range(block.num_layers):
                 is_final = i == last_rec and j == block.num_layers - 1
-                returns_seq = not is_final or (i + 1 < len(kinds))
+                returns_seq = tokens or not is_final or (i + 1 < len(kinds))
                 width = _recurrent_width(block)
                 parts = [f"{block.units} units"]
                 if entry.projected and block.proj_units:

@@ -26,6 +26,8 @@ def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
         from builder.model.tree import tree_params
 
         return tree_params(spec, resolved)
+    if get_task(spec.task).model_kind == "language_model":
+        return language_model_params(spec, resolved)
     ch = resolved.n_features
     total = 2 * ch  # Standardize: mean and scale
     fcn = next((b for b in spec.blocks if isinstance(b, FCNBlock)), None)
@@ -78,6 +80,22 @@ def fcn_params(block: FCNBlock, n_in: int) -> int:
             total += 2 * filters * max(1, filters // 16)
         ch = filters
     return total
+
+
+def language_model_params(spec: ModelSpec, resolved: Resolved) -> int:
+    """Weights of `build_language_model(spec, resolved)` without building it."""
+    vocab = len(resolved.classes)
+    ch = spec.embedding_dim
+    total = vocab * ch
+    for block in spec.blocks:
+        if isinstance(block, RecurrentBlock):
+            for _ in range(block.num_layers):
+                w, ch = recurrent_cell_params(block.cell, ch, block.units, block.proj_units)
+                total += w
+        elif isinstance(block, DenseBlock):
+            total += ch * block.units + block.units
+            ch = block.units
+    return int(total + ch * vocab + vocab)
 
 
 def check_model_size(spec: ModelSpec, resolved: Resolved) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from builder.data.read import Source, load_table
+from builder.data.read import Source
 from builder.files import write_csv
 from builder.tasks.base import Resolved
 from builder.tasks.registry import get_task
@@ -38,8 +38,8 @@ def predict_file(
     `name`: the file name that messages use for uploaded bytes.
     """
     run = Run(run_dir)
-    run.metadata()  # a clear message for a directory that is not a finished run, before reading the CSV
-    out = predict_frame(run, load_table(data, name=name), model)
+    meta = run.metadata()  # a clear message for a directory that is not a finished run, before reading the CSV
+    out = predict_frame(run, get_task(meta["task"]).load_new(data, name=name), model)
     if out_csv is not None:
         write_csv(out_csv, out)
     return out

@@ -125,8 +125,20 @@ def check_tree_cells(spec: ModelSpec) -> None:
         raise ValueError(f"blocks: task `{spec.task}` takes exactly one tree-cell block")
 
 
+def check_token_model(spec: ModelSpec) -> None:
+    """A generating model runs one token at a time: no bidirectional layer, conv or attention block."""
+    if spec.task != "generate":
+        return
+    for i, block in enumerate(spec.blocks):
+        if block.kind in ("conv", "attention"):
+            raise ValueError(f"blocks.{i}: task `generate` takes recurrent and dense blocks only, got a {block.kind} block")
+        if block.kind == "recurrent" and block.bidirectional:
+            raise ValueError(f"blocks.{i}.bidirectional: task `generate` predicts the next character from the past "
+                             "only; expected false, got true")
+
+
 RULES = (check_projection, check_fcn, check_block_order, check_task_loss, check_split, check_clipping,
-         check_tree_cells)
+         check_tree_cells, check_token_model)
 
 
 def check_spec(spec: ModelSpec) -> None:

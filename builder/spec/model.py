@@ -219,6 +219,11 @@ class ModelSpec(_Strict):
         description="Layers in order: conv front end, recurrent blocks, optional attention, dense head.",
     )
     training: TrainingSpec = Field(default_factory=TrainingSpec)
+    embedding_dim: int = Field(
+        64, ge=1, le=4096,
+        description="Token tasks (generate): size of the learned embedding of each character in front of the "
+        "recurrent stack.",
+    )
     residual: bool = Field(
         True,
         description="Forecast only: predict the change from the last observed value of each target "

@@ -98,6 +98,14 @@ class Task:
     #: False when the model's shapes depend on the data inside a step (the tree task's level loop), so
     #: XLA cannot compile the training step; `jit_compile: "auto"` then resolves to False
     xla: bool = True
+    #: which builder makes the network: "window" (builder.model.build: standardized windows -> the
+    #: task's `head`) or "language_model" (builder.model.sequence: token ids -> embedding ->
+    #: recurrent stack -> per-step logits; `head`/`head_params` then describe only the output layer)
+    model_kind: str = "window"
+    #: True when the task reads a UTF-8 text file rather than a CSV (the Data page and `predict`)
+    reads_text: bool = False
+    #: True when training writes a fresh sample to sample.json after each epoch (generative tasks)
+    samples_each_epoch: bool = False
 
     def __init__(self, entry: TaskEntry) -> None:
         self.entry = entry
@@ -181,6 +189,12 @@ class Task:
     def output_meaning(self, resolved: Resolved) -> str:
         """What the served output holds, for metadata.json and the serving snippet."""
         raise NotImplementedError
+
+    def load_new(self, source: Any, name: str | None = None) -> pd.DataFrame:
+        """New data for `predict` as a table (default: a CSV read by builder.data.read.load_table)."""
+        from builder.data.read import load_table
+
+        return load_table(source, name=name)
 
     def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any) -> pd.DataFrame:
         """Predictions on a new table with the run's columns."""

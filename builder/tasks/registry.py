@@ -39,6 +39,10 @@ TASKS: dict[str, TaskEntry] = {e.name: e for e in (
     TaskEntry("classify", "Classify whole sequences",
               "Long format: one row per step of a labelled sequence (sequence id, order, features, label).",
               ("crossentropy",), "lstm_fcn", "builder.tasks.classify:ClassifyTask"),
+    # ---- sequence tasks (issue 18) ----
+    TaskEntry("generate", "Generate text (character language model)",
+              "A UTF-8 text file; learn the next character from the previous `context` characters, then "
+              "generate text from a prompt.", ("crossentropy",), "char_rnn", "builder.tasks.generate:GenerateTask"),
 )}
 
 # ---- trees (builder/tasks/tree.py) ---------------------------------------------------------------------

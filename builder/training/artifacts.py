@@ -26,6 +26,8 @@ def metadata_for(spec: ModelSpec, resolved: Resolved, raw_model: Any) -> dict[st
     import keras
 
     task = get_task(spec.task)
+    if task.model_kind == "language_model":
+        return _language_model_metadata(spec, resolved, raw_model)
     named = task.serving_inputs(resolved)
     return {
         "format": METADATA_FORMAT,
@@ -111,11 +113,66 @@ def save_keras(raw_model: Any, path: str | Path) -> None:
     tmp.replace(path)
 
 
+def _language_model_metadata(spec: ModelSpec, resolved: Resolved, raw_model: Any) -> dict[str, Any]:
+    import keras
+
+    from builder.model.sequence import Stepper
+
+    stepper = Stepper(raw_model)
+    return {
+        "format": METADATA_FORMAT, "task": spec.task, "resolved": resolved.to_dict(),
+        "serving": {
+            "signature": "generate",
+            "signatures": {
+                "generate": {"inputs": {"prompt": "string []", "length": "int32 []", "temperature": "float32 [] (<= 0: greedy)",
+                                        "top_k": "int32 [] (<= 0: all)", "seed": "int64 []"},
+                             "outputs": {"text": "string [] (the prompt and the generated characters)",
+                                         "tokens": "int32 [length]"}},
+                "step": {"inputs": {"token": "int32 [batch]", "states": f"float32 [batch, {stepper.state_size}] (zeros to start)"},
+                         "outputs": {"logits": f"float32 [batch, {stepper.vocab_size}]", "states": f"float32 [batch, {stepper.state_size}]"}},
+            },
+            "state_size": stepper.state_size, "state_sizes": stepper.state_sizes,
+            "vocabulary": list(resolved.classes),
+            "output": {"shape": list(raw_model.output_shape), "meaning": get_task(spec.task).output_meaning(resolved)},
+        },
+        "params": int(raw_model.count_params()),
+        "keras_version": keras.__version__,
+    }
+
+
+def export_endpoints(endpoints: dict[str, tuple[Any, list[Any]]], tracked: Any, out_dir: str | Path) -> Path:
+    """Write a SavedModel with the given endpoints (name -> (function, input signature)) to `out_dir`,
+    through a temporary directory."""
+    import keras
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        archive = keras.export.ExportArchive()
+        archive.track(tracked)
+        for name, (fn, signature) in endpoints.items():
+            archive.add_endpoint(name=name, fn=fn, input_signature=signature)
+        archive.write_out(str(tmp), verbose=False)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
 def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, resolved: Resolved) -> dict[str, Any]:
     """Write model.keras, saved_model/ and metadata.json into a run directory; returns the metadata."""
     save_keras(raw_model, run.file("model.keras"))
-    named = get_task(spec.task).serving_inputs(resolved)
-    if named is not None:
+    task = get_task(spec.task)
+    named = task.serving_inputs(resolved)
+    if task.model_kind == "language_model":
+        from builder.model.sequence import serving_endpoints
+
+        export_endpoints(serving_endpoints(raw_model, resolved.classes), raw_model, run.file("saved_model"))
+    elif named is not None:
         export_saved_model_named(raw_model, run.file("saved_model"), named)
     else:
         export_saved_model(raw_model, run.file("saved_model"), resolved.input_length, resolved.n_features)

@@ -143,6 +143,7 @@ def _callback_class() -> type:
             self.epoch = initial_epoch
             self.t_epoch = time.time()
             self.t_start = time.time()
+            self.sampler: Callable[[Any, int], None] | None = None
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch = epoch
@@ -179,6 +180,8 @@ def _callback_class() -> type:
             if self.run is not None:
                 self.run.append_history(record)
                 self._checkpoint(epoch + 1)
+                if self.sampler is not None:
+                    self.sampler(self.model, epoch + 1)
             if self.progress_fn is not None:
                 self.progress_fn(epoch, None, record)
             patience = self.spec.training.patience
@@ -226,7 +229,7 @@ def fit(
     train_ds, val_ds, n_items = datasets or task.datasets(data, spec)
     check_model_size(spec, resolved)  # refuse a model too large before building it
     model = build_model(spec, resolved)
-    if resolved.x_scaler is not None:  # a tree model over tokens alone has no numeric inputs to scale
+    if resolved.x_scaler is not None:  # token models and a tree model over tokens alone have no scaler
         x_scaler = Scaler.from_dict(resolved.x_scaler)
         model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
     steps = int(np.ceil(n_items / t.batch_size))
@@ -245,6 +248,8 @@ def fit(
         model.load_weights(run.file("checkpoints/best.weights.h5"))
         cb.best_weights = [w.copy() for w in model.get_weights()]
         model.set_weights(current)
+    if task.samples_each_epoch and run is not None:
+        cb.sampler = _epoch_sampler(run, resolved, data)
     t0 = time.time()
     if initial_epoch < t.epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial_epoch,
@@ -352,6 +357,32 @@ def train_run(
     except Exception as err:  # recorded for the UI, then re-raised for the caller
         run.set_status("failed", message=str(err), error_type=type(err).__name__, finished=time.time())
         raise
+
+
+#: characters of each per-epoch sample, and how many samples sample.json keeps
+SAMPLE_LENGTH, SAMPLES_KEPT = 200, 20
+
+
+def _epoch_sampler(run: Run, resolved: Resolved, data: Any) -> Callable[[Any, int], None]:
+    """A function writing a fresh sample of a generative model to sample.json after an epoch:
+    {"prompt", "temperature", "seed", "samples": [{"epoch", "text"}, ...]} (newest last)."""
+    from builder.model.sequence import generate_text
+
+    vocab = resolved.classes
+    train = getattr(data, "ids", {}).get("train")
+    first = "".join(vocab[int(i)] for i in train[:40]) if train is not None else ""
+    prompt = first.split("\n")[0][:20] or first[:20]
+
+    def write(model: Any, epoch: int) -> None:
+        try:
+            text = generate_text(model, vocab, prompt, SAMPLE_LENGTH, temperature=0.8, seed=epoch)
+        except Exception as err:  # a sample is a courtesy: never stop training for it
+            text = f"(no sample: {type(err).__name__}: {err})"
+        old = run.read_json("sample.json", {}) or {}
+        samples = [*old.get("samples", []), {"epoch": epoch, "text": text}][-SAMPLES_KEPT:]
+        run.write_json("sample.json", {"prompt": prompt, "temperature": 0.8, "length": SAMPLE_LENGTH, "samples": samples})
+
+    return write
 
 
 def _progress_writer(run: Run, spec: ModelSpec, inner: ProgressFn | None, steps: int | None = None) -> ProgressFn:
