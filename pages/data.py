@@ -85,6 +85,8 @@ with src_col:
                     st.rerun()
         elif source and source.get("kind") != "upload":
             st.caption(f"Still using **{source['name']}** until you upload a file.")
+        elif source:
+            st.caption(f"Using the uploaded **{source['name']}** (kept in this workspace); upload another to replace it.")
 
 source = st.session_state["source"]
 if not source:

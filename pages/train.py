@@ -64,7 +64,7 @@ with st.container(border=True):
         s = new_spec
 
 # ---- start -----------------------------------------------------------------------------------------
-run = current_run(st.session_state.get("run_id"))
+run = current_run(st.session_state.get("run_id"), st.session_state.get("workspace"))
 if run is not None and st.session_state.get("run_id") != run.path.name:
     st.session_state["run_id"] = run.path.name  # found on disk (reload, second tab): keep showing it
 active = run is not None and run.status().get("state") in ("queued", "running")
@@ -81,7 +81,8 @@ if b1.button("Train", icon=":material/play_arrow:", type="primary", disabled=boo
              width="stretch", help="Start a new run with this spec and data."):
     try:
         run_dir = new_run_dir(s, st.session_state.get("preset"))
-        run = start_training(run_dir, ModelSpec.from_dict(st.session_state["spec"]), source["path"])
+        run = start_training(run_dir, ModelSpec.from_dict(st.session_state["spec"]), source["path"],
+                             workspace=st.session_state.get("workspace"))
     except common.USER_ERRORS as err:
         common.show_error(err, "Could not start training: ")
     else:

@@ -4,6 +4,7 @@
     design    editor fields from the spec's schema, block edits, presets, the diagram, the model's size
     runs      new run directories, the session's run, run tables, progress, starting a worker
     results   metric tables, held-out predictions, chart frames, downloads, predictions on new data
+    workspace the session's work on disk (data, spec, run) under an id in the URL
 
 Pages import only from `builder.app` (a test checks it); nothing here imports streamlit, and
 TensorFlow is imported only inside the functions that need it.
@@ -74,6 +75,11 @@ from builder.app.session import (
     session_defaults,
     to_datetime,
 )
+from builder.app.workspace import PARAM as WORKSPACE_PARAM
+from builder.app.workspace import new_id as new_workspace_id
+from builder.app.workspace import restore as restore_workspace
+from builder.app.workspace import save as save_workspace
+from builder.app.workspace import snapshot as workspace_snapshot
 from builder.data import DataError, detect_time_column, load_table, numeric_columns, resolve_sequence_columns
 from builder.paths import subdir
 from builder.spec import ModelSpec, SpecError
@@ -94,3 +100,4 @@ __all__ = [
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
 ]
+__all__ += ["WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]

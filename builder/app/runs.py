@@ -48,13 +48,14 @@ def run_by_id(run_id: str | None) -> Run | None:
     return run if run.exists() else None
 
 
-def current_run(run_id: str | None) -> Run | None:
-    """The session's run; else the newest queued/running run on disk (a reload or a second tab)."""
+def current_run(run_id: str | None, workspace: str | None = None) -> Run | None:
+    """The session's run; else the newest queued/running run on disk started from the same workspace
+    (a reload or a second tab on it; other workspaces' runs are not shown)."""
     run = run_by_id(run_id)
     if run is not None:
         return run
     for r in list_runs(subdir("runs")):
-        if r.status().get("state") in ACTIVE_STATES:
+        if r.status().get("state") in ACTIVE_STATES and (r.read_json("job.json") or {}).get("workspace") == workspace:
             return r
     return None
 
@@ -144,8 +145,9 @@ def format_seconds(s: float | None) -> str:
 
 
 def start_training(run_dir: str | Path, spec: ModelSpec, data_path: str | Path, test_path: str | Path | None = None,
-                   resume: bool = False) -> Run:
-    """Hand a run to a new worker process (builder.training.worker) and return at once."""
+                   resume: bool = False, workspace: str | None = None) -> Run:
+    """Hand a run to a worker process (builder.training.worker) and return at once; `workspace`
+    (the starting session's workspace id) is recorded in job.json."""
     from builder.training.worker import start
 
-    return start(run_dir, spec, data_path, test_path, resume=resume)
+    return start(run_dir, spec, data_path, test_path, resume=resume, extra={"workspace": workspace})

@@ -15,20 +15,22 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from builder.spec import ModelSpec
 from builder.training.runs import Run, worker_slot
 
 
 def start(run_dir: str | Path, spec: ModelSpec, data_path: str | Path, test_path: str | Path | None = None,
-          resume: bool = False) -> Run:
-    """Write the job into `run_dir` and launch a detached worker process for it."""
+          resume: bool = False, extra: dict[str, Any] | None = None) -> Run:
+    """Write the job into `run_dir` (with `extra` fields, e.g. the UI's workspace id) and launch a
+    detached worker process for it."""
     run = Run(run_dir)
     run.path.mkdir(parents=True, exist_ok=True)
     if not resume:
         run.write_spec(spec)
     run.write_json("job.json", {"data": str(data_path), "test_data": str(test_path) if test_path else None,
-                                             "resume": resume, "submitted": time.time()})
+                                "resume": resume, "submitted": time.time(), **(extra or {})})
     run.file("stop.request").unlink(missing_ok=True)
     run.set_status("queued", message="starting the training process", pid=None)
     log = open(run.file("worker.log"), "ab")  # noqa: SIM115 (handed to the child)
