@@ -7,6 +7,7 @@ from pages import common
 
 st.set_page_config(page_title="RNN Studio", page_icon=":material/cycle:", layout="wide")
 common.init_workspace()
+common.keep_warm()
 
 pages = [
     st.Page("pages/data.py", title="Data", icon=":material/table_chart:", default=True),

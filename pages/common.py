@@ -32,6 +32,7 @@ from builder.app import (
     session_defaults,
     workspace_snapshot,
 )
+from builder.app import keep_warm as keep_warm_worker
 
 USER_ERRORS = (DataError, SpecError, ValueError, FileNotFoundError, KeyError, OSError)
 
@@ -215,3 +216,8 @@ def workspace_sidebar() -> None:
         st.button("New workspace", icon=":material/add_circle:", on_click=new_workspace, width="stretch",
                   help="Start again from the bundled sample and the default preset; this workspace stays "
                        "reachable through its address.")
+
+
+def keep_warm() -> None:
+    """Once per page run: a pre-started training worker waits for the next job (see builder.training.warm)."""
+    keep_warm_worker()

@@ -55,6 +55,7 @@ from builder.app.runs import (
     format_seconds,
     headline_metric,
     history_frame,
+    keep_warm,
     new_run_dir,
     progress_view,
     run_by_id,
@@ -100,4 +101,4 @@ __all__ = [
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
 ]
-__all__ += ["WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]
+__all__ += ["keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]

@@ -101,7 +101,9 @@ def finished_runs(root: Path | None = None) -> list[Run]:
 
 
 def progress_view(run: Run) -> dict[str, Any]:
-    """What the progress panel draws: state, message, epoch, batch, fraction done, elapsed, ETA, history."""
+    """What the progress panel draws: state, message (the phase: preparing data, building the model,
+    compiling, training, evaluating), epoch, batch, fraction done, elapsed (wall-clock seconds since the
+    run was submitted), ETA (from the fitting time so far), history."""
     status = run.status()
     prog = run.progress()
     hist = run.history()
@@ -120,7 +122,13 @@ def progress_view(run: Run) -> dict[str, Any]:
     elapsed = float(prog.get("elapsed") or 0.0)
     if state in ACTIVE_STATES and prog.get("time"):
         elapsed += max(0.0, time.time() - float(prog["time"]))
-    eta = elapsed * (1 - frac) / frac if 0 < frac < 1 else None
+    submitted = (run.read_json("job.json") or {}).get("submitted")
+    if isinstance(submitted, (int, float)):  # wall-clock time since the click, loading and waiting included
+        end = time.time() if state in ACTIVE_STATES else status.get("finished") or status.get("updated")
+        if isinstance(end, (int, float)):
+            elapsed = max(0.0, float(end) - float(submitted))
+    fit_elapsed = float(prog.get("elapsed") or 0.0)
+    eta = fit_elapsed * (1 - frac) / frac if 0 < frac < 1 and fit_elapsed > 0 else None
     return {
         "state": state, "message": status.get("message", ""), "epoch": epoch, "epochs": epochs,
         "batch": batch, "steps": steps, "fraction": max(0.0, min(1.0, frac)), "elapsed": elapsed, "eta": eta,
@@ -146,8 +154,30 @@ def format_seconds(s: float | None) -> str:
 
 def start_training(run_dir: str | Path, spec: ModelSpec, data_path: str | Path, test_path: str | Path | None = None,
                    resume: bool = False, workspace: str | None = None) -> Run:
-    """Hand a run to a worker process (builder.training.worker) and return at once; `workspace`
-    (the starting session's workspace id) is recorded in job.json."""
-    from builder.training.worker import start
+    """Hand a run to a worker process and return at once: the pre-started warm worker when one is ready
+    (TensorFlow already loaded; builder.training.warm), else a new one (builder.training.worker).
+    `workspace` (the starting session's workspace id) is recorded in job.json."""
+    from builder.training import warm
+    from builder.training.worker import launch, submit
 
-    return start(run_dir, spec, data_path, test_path, resume=resume, extra={"workspace": workspace})
+    run = submit(run_dir, spec, data_path, test_path, resume=resume, extra={"workspace": workspace})
+    pid = warm.hand_off(run.path)
+    if pid is None:
+        return launch(run)
+    run.update_status_if("queued", pid=pid, message="handed to the warm worker (TensorFlow loaded)")
+    warm.ensure()  # the next job's warm worker starts now, while a slot is free
+    return run
+
+
+def keep_warm() -> int | None:
+    """Make sure a pre-started worker with TensorFlow loaded waits for the next job (builder.training.warm);
+    its pid, or None when the mechanism is off (RNN_STUDIO_WARM_WORKER=0) or every slot is busy.
+    The worker ends by itself when this process (the app server) does."""
+    import os
+
+    from builder.training.warm import ensure
+
+    try:
+        return ensure(parent=os.getpid())
+    except OSError:  # a read-only or full data directory: training still works, cold
+        return None
