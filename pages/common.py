@@ -155,7 +155,7 @@ def data_shape(source: dict[str, str] | None, s: ModelSpec) -> tuple[int, int, s
 # ---- workspace: the session's work on disk, under ?ws=<id> ---------------------------------------
 #: widget keys that belong to one workspace's view (dropped when another workspace starts)
 _VIEW_KEYS = ("data_mode", "train_reopen", "eval_runs", "export_run", "_forecast_for", "stop_requested",
-              "design_error", "applied_upload")
+              "design_error", "applied_upload", "task_notice", "design_summary")
 
 
 def _saved_text(values: dict[str, Any]) -> str:

@@ -20,6 +20,7 @@ from builder.app import (
     sample_files,
     save_upload,
     switch_task,
+    task_default,
     validate,
 )
 from pages import common
@@ -46,9 +47,11 @@ def _new_source(new: dict[str, str]) -> None:
         task = guess_task(common.load_source(new))
     except common.USER_ERRORS:
         task = d["task"]
-    candidate = switch_task({**d, "data": data}, task)
+    candidate, preset, notice = task_default({**d, "data": data}, task)
     spec_new, _ = validate(candidate)
     common.set_spec(spec_new or candidate, replace=True)
+    if preset:
+        st.session_state["preset"], st.session_state["task_notice"] = preset, notice
 
 
 # ---- source ------------------------------------------------------------------------------------------
@@ -201,14 +204,20 @@ scaler = s4.selectbox("Scaling", scaler_opts, index=scaler_opts.index(d.scaler),
 changes.update({"val_fraction": float(val), "test_fraction": float(test), "missing": missing, "scaler": scaler})
 
 # ---- apply to the spec -----------------------------------------------------------------------------
-candidate = switch_task(s.model_dump(mode="json"), task)
+candidate, task_preset, task_notice = task_default(s.model_dump(mode="json"), task)
+if task_preset is None:
+    candidate = switch_task(candidate, task)
 candidate["data"].update(changes)
 new_spec, problem = validate(candidate)
 if problem:
     common.show_error(ValueError(problem))
 elif new_spec is not None and new_spec.model_dump(mode="json") != st.session_state["spec"]:
     common.set_spec(new_spec)
+    if task_preset:
+        st.session_state["preset"], st.session_state["task_notice"] = task_preset, task_notice
 current: ModelSpec = new_spec or s
+if st.session_state.get("task_notice") and current.task == task:
+    st.info(st.session_state["task_notice"], icon=":material/swap_horiz:")
 
 # ---- chart, then the full check (it prepares the data the way training will) ----------------------
 if task == "forecast" and plot_cols:

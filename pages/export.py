@@ -9,12 +9,14 @@ import streamlit as st
 from builder.app import (
     Run,
     csv_bytes,
+    display_name,
     file_token,
     finished_runs,
     forecast_with_history,
     predict_on,
     predict_upload,
     run_data_path,
+    run_model_size,
     serving_snippet,
     zip_dir_bytes,
 )
@@ -69,18 +71,21 @@ try:
 except common.USER_ERRORS as err:
     common.show_error(err, "Artifacts are missing: ")
 
-info1, info2 = st.columns([3, 2])
+info2, info1 = st.container(), st.container()  # full width: the snippet is never clipped
 with info1:
     st.markdown("**Serve it with TensorFlow alone**")
     st.code(serving_snippet(run), language="python")
 with info2:
     st.markdown("**Contract**")
-    params = meta.get("params")
+    params = run_model_size(run.read_json("spec.json") or {}, resolved)
     st.markdown(
         f"- task: **{meta.get('task')}**\n"
         f"- input `window`: `{meta['serving']['input'].get('shape')}` float32, columns `{resolved['inputs']}`\n"
         f"- output: `{meta['serving']['output'].get('shape')}`, {meta['serving']['output'].get('meaning', '')}\n"
-        f"- parameters: {params:,}" if isinstance(params, int) else f"- task: **{meta.get('task')}**"
+        + (f"- parameters: {params:,} (as on the Design page; the SavedModel adds "
+           f"{meta['params'] - params:,} output scaling constants)"
+           if isinstance(params, int) and isinstance(meta.get("params"), int) and meta["params"] >= params
+           else (f"- parameters: {params:,}" if isinstance(params, int) else ""))
     )
 
 
@@ -99,7 +104,7 @@ if meta.get("task") == "forecast":
     st.subheader(f"Forecast the next {resolved['horizon']} step(s)")
     data_path = run_data_path(run)
     st.caption(f"From the last {resolved['lookback']} rows of the training data"
-               + (f" (`{data_path.rsplit('/', 1)[-1]}`)" if data_path else "") + ".")
+               + (f" (`{display_name(data_path)}`)" if data_path else "") + ".")
     if st.button("Forecast", icon=":material/trending_up:", key="export_forecast") or st.session_state.get("_forecast_for") == run.path.name:
         st.session_state["_forecast_for"] = run.path.name
         try:

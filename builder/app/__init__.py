@@ -20,16 +20,21 @@ from builder.app.design import (
     default_lookback,
     default_proj_units,
     diagram_dot,
+    display_name,
     field_specs,
     insert_block,
     is_projected,
     model_facts,
     model_shape,
+    model_size,
     move_block,
     new_block,
     parse_spec_upload,
+    presets_for,
     remove_block,
+    run_model_size,
     switch_task,
+    task_default,
     validate,
 )
 from builder.app.results import (
@@ -101,4 +106,4 @@ __all__ = [
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
 ]
-__all__ += ["keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]
+__all__ += ["display_name", "model_size", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]

@@ -153,7 +153,7 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
             _title(page, "Design")
             page.locator(".st-key-preset_simple_rnn_baseline button").click()
             page.get_by_text("SimpleRNN baseline ✓").wait_for(timeout=30_000)
-            page.get_by_text("Trainable parameters").wait_for(timeout=120_000)
+            page.get_by_text("Parameters", exact=True).wait_for(timeout=120_000)
             page.locator("[data-testid='stGraphVizChart'] svg").first.wait_for(timeout=60_000)
             _idle(page, 180_000)
             _shot(page, "2_design.png")
