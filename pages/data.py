@@ -10,7 +10,9 @@ from builder.app import (
     TASKS,
     DataError,
     ModelSpec,
+    bar_counts,
     chart_frame,
+    class_counts,
     default_lookback,
     detect_time_column,
     file_token,
@@ -19,6 +21,7 @@ from builder.app import (
     resolve_sequence_columns,
     sample_files,
     save_upload,
+    series_chart,
     switch_task,
     task_default,
     validate,
@@ -110,7 +113,7 @@ with info_col:
         st.caption(f":material/info: {note}")
 
 with st.expander("Preview and column summary", expanded=True):
-    prev, summ = st.columns([3, 2])
+    prev, summ = st.tabs(["Preview (first 200 rows)", "Column summary"])  # full width each: nothing clipped
     prev.dataframe(df.head(200), height=260, width="stretch")
     summ.dataframe(common.source_summary(source["path"], file_token(source["path"])), height=260, hide_index=True, width="stretch")
 
@@ -222,15 +225,29 @@ if st.session_state.get("task_notice") and current.task == task:
 # ---- chart, then the full check (it prepares the data the way training will) ----------------------
 if task == "forecast" and plot_cols:
     st.subheader("Series")
-    st.line_chart(common.source_chart(source["path"], file_token(source["path"]), plot_time, tuple(plot_cols)),
-                  height=300)
+    chart = series_chart(common.source_chart(source["path"], file_token(source["path"]), plot_time, tuple(plot_cols)),
+                         height=300)
+    if chart is None:
+        st.caption("Nothing to draw: the chosen columns have no numeric values.")
+    else:
+        st.altair_chart(chart, width="stretch")
 elif task == "classify" and changes.get("features"):
     st.subheader("One sequence")
     ids = list(dict.fromkeys(df[changes["id_col"]].tolist()))[:500]
     pick = st.selectbox("Sequence", ids, key=f"d{r}_plotid")
     one = df[df[changes["id_col"]] == pick]
     st.caption(f"Label: **{one[changes['label_col']].iloc[0]}**")
-    st.line_chart(chart_frame(one.reset_index(drop=True), changes.get("order_col"), changes["features"]), height=260)
+    chart = series_chart(chart_frame(one.reset_index(drop=True), changes.get("order_col"), changes["features"]),
+                         height=260)
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    st.subheader("Classes")
+    counts = class_counts(df, changes["id_col"], changes["label_col"])
+    bars = bar_counts(counts, "class", "sequences")
+    if bars is not None:
+        st.altair_chart(bars, width="stretch")
+        st.caption(f"{int(counts['sequences'].sum())} sequences in {len(counts)} classes; the largest class is "
+                   f"{counts['sequences'].max() / max(1, counts['sequences'].sum()):.0%} of them (the majority-class baseline).")
 
 st.subheader("Check")
 try:

@@ -13,8 +13,10 @@ from builder.app import (
     file_token,
     finished_runs,
     history_frame,
+    loss_chart,
     metric_cards,
     metrics_table,
+    series_chart,
     test_predictions,
 )
 from pages import common
@@ -60,7 +62,9 @@ if len(selected) > 1:
             curves[run.path.name] = h["val_loss"]
     if curves:
         st.caption("Validation loss per epoch")
-        st.line_chart(pd.DataFrame(curves), height=240, x_label="epoch", y_label="val loss")
+        chart = loss_chart(pd.DataFrame(curves), height=240, y_title="validation loss")
+        if chart is not None:
+            st.altair_chart(chart, width="stretch")
     st.divider()
 
 metrics = primary.read_json("metrics.json") or {}
@@ -109,7 +113,9 @@ if metrics.get("task") == "forecast":
                          disabled=pred["horizon"] == 1, help="Forecasts made this many steps ahead.")
         step = min(step, pred["horizon"])
         sub = frame[(frame["target"] == target) & (frame["step"] == step)].set_index("time")
-        st.line_chart(sub[["actual", "predicted"]], height=300)
+        chart = series_chart(sub[["actual", "predicted"]], height=300, y_title=str(target))
+        if chart is not None:
+            st.altair_chart(chart, width="stretch")
 elif metrics.get("task") == "classify":
     st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
     cm = confusion_frame(metrics)
@@ -122,6 +128,6 @@ elif metrics.get("task") == "classify":
     st.altair_chart(heat + text, width="stretch")
 
 with st.expander("Training curve"):
-    h = history_frame(primary.history())
-    if len(h):
-        st.line_chart(h, height=240, x_label="epoch", y_label="loss")
+    chart = loss_chart(history_frame(primary.history()), height=240)
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")

@@ -17,6 +17,7 @@ from builder.app import (
     predict_upload,
     run_data_path,
     run_model_size,
+    series_chart,
     serving_snippet,
     zip_dir_bytes,
 )
@@ -119,8 +120,9 @@ if meta.get("task") == "forecast":
             f1.download_button("Forecast CSV", icon=":material/download:", data=csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
                                mime="text/csv", key="dl_forecast", on_click="ignore")
             try:
-                chart = forecast_with_history(common.load_path(data_path), resolved, fc)
-                f2.line_chart(chart, height=280)
+                chart = series_chart(forecast_with_history(common.load_path(data_path), resolved, fc), height=280)
+                if chart is not None:
+                    f2.altair_chart(chart, width="stretch")
             except common.USER_ERRORS as err:
                 f2.caption(f"No chart: {err}")
 

@@ -9,11 +9,14 @@ from builder.app import (
     current_run,
     format_seconds,
     history_frame,
+    loss_chart,
     new_run_dir,
     progress_view,
     run_by_id,
     runs_table,
     start_training,
+    table_columns,
+    training_hint,
     validate,
 )
 from pages import common
@@ -120,9 +123,12 @@ def _draw(run_id: str) -> None:
     m3.metric("Loss", f"{loss:.4g}" if isinstance(loss, (int, float)) else "–")
     val = last.get("val_loss")
     m4.metric("Val loss", f"{val:.4g}" if isinstance(val, (int, float)) else "–")
-    hist = history_frame(v["history"])
-    if len(hist):
-        st.line_chart(hist, height=260, x_label="epoch", y_label="loss")
+    hint = training_hint(v["epochs"], v["steps"])
+    if hint:
+        st.warning(hint, icon=":material/timer:")
+    chart = loss_chart(history_frame(v["history"]))
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
     elif v["active"]:
         st.caption("The loss curve appears after the first epoch.")
     if v["state"] == "failed":
@@ -155,7 +161,8 @@ table = runs_table()
 if table.empty:
     st.caption("No runs yet.")
 else:
-    st.dataframe(table, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)))
+    st.dataframe(table, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)),
+                 column_config=table_columns(table))
     o1, o2 = st.columns([3, 1], vertical_alignment="bottom")
     ids = table["run"].tolist()
     cur = st.session_state.get("run_id")

@@ -1,6 +1,7 @@
 """The pages' one door into the library: plain helpers behind the Streamlit pages, split by page.
 
     session   the session's defaults, sample files, uploads, the task a table looks like, previews
+    charts    Altair charts: fitted axes, distinct colours, dates by frequency, nothing drawn for no data
     design    editor fields from the spec's schema, block edits, presets, the diagram, the model's size
     runs      new run directories, the session's run, run tables, progress, starting a worker
     results   metric tables, held-out predictions, chart frames, downloads, predictions on new data
@@ -10,6 +11,8 @@ Pages import only from `builder.app` (a test checks it); nothing here imports st
 TensorFlow is imported only inside the functions that need it.
 """
 
+from builder.app.charts import bar_counts, class_counts, loss_chart, series_chart, training_hint
+from builder.app.charts import column_config as table_columns
 from builder.app.design import (
     BLOCK_CLASSES,
     BLOCK_LABELS,
@@ -106,4 +109,5 @@ __all__ = [
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
 ]
-__all__ += ["display_name", "model_size", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]
+__all__ += ["bar_counts", "class_counts", "loss_chart", "series_chart", "table_columns", "training_hint",
+            "display_name", "model_size", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]
