@@ -13,7 +13,10 @@ from builder.app import (
     new_run_dir,
     progress_view,
     run_by_id,
+    run_choices,
+    run_label,
     runs_table,
+    set_run_label,
     start_training,
     table_columns,
     training_hint,
@@ -154,19 +157,42 @@ if run is not None:
     live = st.fragment(run_every=1.0 if active else None)(_draw)
     with st.container(border=True):
         live(run.path.name)
+        label = run_label(run)
+        with st.expander("Name and note" + (f": {label['name']}" if label["name"] else ""),
+                         expanded=False):
+            n1, n2 = st.columns([1, 2])
+            new_name = n1.text_input("Run name", label["name"], max_chars=80, key=f"label_name_{run.path.name}",
+                                     help="Shown in the runs table and the run pickers, beside the run id.")
+            new_note = n2.text_area("Note", label["note"], max_chars=2000, height=68,
+                                    key=f"label_note_{run.path.name}", help="What you tried and why.")
+            if st.button("Save name and note", icon=":material/edit:", key=f"label_save_{run.path.name}"):
+                try:
+                    set_run_label(run, new_name, new_note)
+                except (OSError, ValueError) as err:
+                    common.show_error(err, "Could not save the label: ")
+                else:
+                    st.toast("Saved.", icon=":material/check:")
 
-# ---- all runs --------------------------------------------------------------------------------------
-st.subheader("All runs")
-table = runs_table()
-if table.empty:
-    st.caption("No runs yet.")
-else:
+# ---- all runs (refreshed with the live panel while a run is active) ----------------------------------
+def _runs_list() -> None:
+    table = runs_table()
+    if table.empty:
+        st.caption("No runs yet.")
+        return
     st.dataframe(table, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)),
-                 column_config=table_columns(table))
+                 column_config={**table_columns(table),
+                                "best val loss": st.column_config.NumberColumn("best val loss", format="%.4g"),
+                                "best": st.column_config.TextColumn(
+                                    "best", help="★ the best run per metric among runs of the same task and data file")})
+
+
+st.subheader("All runs")
+st.fragment(run_every=2.0 if active else None)(_runs_list)()
+choices = run_choices()
+if choices:
     o1, o2 = st.columns([3, 1], vertical_alignment="bottom")
-    ids = table["run"].tolist()
-    cur = st.session_state.get("run_id")
-    pick = o1.selectbox("Reopen a run", ids, index=ids.index(cur) if cur in ids else 0, key="train_reopen")
+    pick = o1.selectbox("Reopen a run", list(choices), index=0, key="train_reopen",  # the newest first
+                        format_func=choices.get)
     if o2.button("Open", width="stretch"):
         st.session_state["run_id"] = pick
         st.rerun()

@@ -67,7 +67,10 @@ from builder.app.runs import (
     new_run_dir,
     progress_view,
     run_by_id,
+    run_choices,
+    run_label,
     runs_table,
+    set_run_label,
     slug,
     start_training,
 )
@@ -109,5 +112,5 @@ __all__ = [
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
 ]
-__all__ += ["bar_counts", "class_counts", "loss_chart", "series_chart", "table_columns", "training_hint",
+__all__ += ["run_choices", "run_label", "set_run_label", "bar_counts", "class_counts", "loss_chart", "series_chart", "table_columns", "training_hint",
             "display_name", "model_size", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]

@@ -77,23 +77,68 @@ def headline_metric(metrics: dict[str, Any] | None) -> tuple[str, float | None]:
     return task.headline(metrics) if task is not None else ("", None)
 
 
+LABEL_FILE = "label.json"
+
+
+def run_label(run: Run) -> dict[str, str]:
+    """A run's user-given {"name", "note"} (empty strings when none)."""
+    rec = run.read_json(LABEL_FILE, {}) or {}
+    return {"name": str(rec.get("name") or ""), "note": str(rec.get("note") or "")}
+
+
+def set_run_label(run: Run, name: str, note: str) -> None:
+    """Name and note a run (label.json in its directory, written atomically; at most 80 / 2000 characters)."""
+    name, note = " ".join(str(name).split())[:80], str(note).strip()[:2000]
+    run.write_json(LABEL_FILE, {"name": name, "note": note, "updated": time.time()})
+
+
+def _lower_is_better(metric: str) -> bool:
+    return metric.lower() not in ("accuracy", "balanced_accuracy", "f1", "macro_f1", "r2", "auc", "precision", "recall")
+
+
 def runs_table(root: Path | None = None) -> pd.DataFrame:
-    """One row per run: id, state, model, task, epochs, best val loss, headline test metric, started."""
+    """One row per run, newest first: id, name, state, model, task, data file, epochs, best val loss,
+    headline test metric, best (★ on the best run per metric among runs of the same task and data file),
+    note, started."""
     rows = []
     for run in list_runs(root or subdir("runs")):
         status = run.status()
         spec = run.read_json("spec.json", {}) or {}
         metrics = run.read_json("metrics.json")
+        job = run.read_json("job.json", {}) or {}
         hist = run.history()
         name, value = headline_metric(metrics)
+        label = run_label(run)
         rows.append({
-            "run": run.path.name, "state": status.get("state", "queued"), "model": spec.get("name", ""),
-            "task": spec.get("task", ""), "epochs": f"{len(hist)}/{spec.get('training', {}).get('epochs', '?')}",
+            "run": run.path.name, "name": label["name"], "state": status.get("state", "queued"),
+            "model": spec.get("name", ""), "task": spec.get("task", ""),
+            "data": Path(str(job.get("data") or "")).name,
+            "epochs": f"{len(hist)}/{spec.get('training', {}).get('epochs', '?')}",
             "best val loss": best_val(hist), "test metric": f"{name} {value:.4g}" if value is not None else "",
+            "best": "", "note": label["note"],
             "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.file("spec.json").stat().st_mtime)),
+            "_metric": name, "_value": value,
         })
-    return pd.DataFrame(rows, columns=["run", "state", "model", "task", "epochs", "best val loss",
-                                       "test metric", "started"])
+    cols = ["run", "name", "state", "model", "task", "data", "epochs", "best val loss", "test metric", "best",
+            "note", "started"]
+    df = pd.DataFrame(rows, columns=[*cols, "_metric", "_value"])
+    if df.empty:
+        return df[cols]
+    marks: dict[int, list[str]] = {}
+    for (_, _), group in df.groupby(["task", "data"], sort=False):
+        if len(group) < 2:
+            continue
+        vals = pd.to_numeric(group["best val loss"], errors="coerce").dropna()
+        if len(vals) > 1:
+            marks.setdefault(int(vals.idxmin()), []).append("★ val loss")
+        for metric, sub in group.dropna(subset=["_value"]).groupby("_metric"):
+            if metric and len(sub) > 1:
+                v = pd.to_numeric(sub["_value"], errors="coerce")
+                best = v.idxmin() if _lower_is_better(str(metric)) else v.idxmax()
+                marks.setdefault(int(best), []).append(f"★ {metric}")
+    for i, m in marks.items():
+        df.at[i, "best"] = " ".join(m)
+    return df[cols]
 
 
 def finished_runs(root: Path | None = None) -> list[Run]:
@@ -181,3 +226,12 @@ def keep_warm() -> int | None:
         return ensure(parent=os.getpid())
     except OSError:  # a read-only or full data directory: training still works, cold
         return None
+
+
+def run_choices(root: Path | None = None) -> dict[str, str]:
+    """{run id: label for a picker ("id · name" when named)}, newest first."""
+    out = {}
+    for run in list_runs(root or subdir("runs")):
+        name = run_label(run)["name"]
+        out[run.path.name] = f"{run.path.name} · {name}" if name else run.path.name
+    return out
