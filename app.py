@@ -1,11 +1,15 @@
 """RNN Studio: the router. Page config, the workspace (restored from the URL, saved after every run),
 navigation over pages/."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages import common
 
-st.set_page_config(page_title="RNN Studio", page_icon=":material/cycle:", layout="wide")
+# a local icon file: a :material/...: page icon makes the browser fetch the favicon from fonts.gstatic.com
+st.set_page_config(page_title="RNN Studio", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
+                   layout="wide")
 common.init_workspace()
 common.keep_warm()
 

@@ -62,7 +62,8 @@ def series_chart(frame: pd.DataFrame, height: int = 300, y_title: str = "value",
             y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False, nice=True)),
             color=alt.Color("series:N", title=None, sort=order, scale=alt.Scale(scheme=PALETTE),
                             legend=alt.Legend(orient="bottom", labelLimit=400)),
-            strokeDash=alt.StrokeDash("series:N", sort=order, legend=None,
+            strokeDash=alt.StrokeDash("series:N", title=None, sort=order,  # merged with the colour legend
+                                      legend=alt.Legend(orient="bottom", labelLimit=400),
                                       scale=alt.Scale(range=[[1, 0], [6, 3], [2, 2], [8, 2, 2, 2]])),
             tooltip=[tip, "series:N", alt.Tooltip("value:Q", format=",.4~g")],
         )

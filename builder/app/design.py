@@ -178,6 +178,9 @@ def diagram_dot(spec: ModelSpec, n_features: int | None = None, n_outputs: int |
 
 def model_facts(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> tuple[int, str]:
     """(trainable parameters, Keras summary text) from one build of the model (imports TensorFlow)."""
+    from builder.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     from builder.model.build import model_facts as facts
 
     return facts(spec, model_shape(spec, n_features, n_outputs))
