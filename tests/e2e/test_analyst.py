@@ -29,6 +29,7 @@ from tests.e2e.test_browser import BROWSER_ARGS, CHROMIUM, OUT, SHOTS, _free_por
 
 REPO = Path(__file__).resolve().parents[2]
 SERIES = next((p for p in (REPO.parent / "shared/data/forecasting/airline_passengers_monthly.csv",
+                           REPO.parent.parent / "shared/data/forecasting/airline_passengers_monthly.csv",  # worktree
                            REPO / "datasets/us_macro_quarterly.csv") if p.exists()), None)
 SEQUENCES = REPO / "datasets/waveforms_classification.csv"
 #: the progress bar's text once the worker has begun the job: "epoch 0/12 · preparing data" and on
@@ -142,10 +143,12 @@ def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path) -> No
                 ws_a = _ws(a)
                 a.get_by_text("Upload a CSV", exact=True).click()
                 a.locator("input[type=file]").first.set_input_files(str(SERIES))
+                a.get_by_text(SERIES.name).first.wait_for(timeout=60_000)
                 a.get_by_text("The data fits the spec").wait_for(timeout=60_000)
+                _idle(a)
                 _set_number(a, "Horizon (steps ahead)", 3)
                 _idle(a)
-                a.get_by_text(re.compile(r"→ 1 × 3")).first.wait_for(timeout=30_000)
+                a.get_by_text(re.compile(r"→ \d+ × 3")).first.wait_for(timeout=60_000)
 
                 # ---- B: classification, in another context at the same time -------------------------
                 b.goto(url, timeout=60_000)
@@ -156,7 +159,7 @@ def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path) -> No
                 b.get_by_test_id("stSelectbox").filter(has_text="Sample").first.click()
                 b.get_by_role("option", name=SEQUENCES.name).click()
                 b.get_by_text("default preset").first.wait_for(timeout=60_000)
-                b.get_by_text("Classes", exact=True).wait_for(timeout=60_000)
+                b.get_by_role("heading", name="Classes").wait_for(timeout=60_000)
                 b.get_by_text("The data fits the spec").wait_for(timeout=60_000)
                 _idle(b)
                 _shot(b, "cls_1_data.png")
