@@ -136,6 +136,7 @@ def class_counts(df: pd.DataFrame, id_col: str, label_col: str) -> pd.DataFrame:
 
 
 def column_config(frame: pd.DataFrame) -> dict[str, Any]:
-    """Streamlit column_config-style widths: wide for ids and names, so no cell is cut off."""
-    wide = {"run", "name", "note", "model", "column", "file", "test metric", "started"}
-    return {c: {"width": "large" if c in wide else "medium"} for c in frame.columns if isinstance(c, str)}
+    """Streamlit column_config-style widths: "medium" for the long ids and texts, the rest sized by their
+    content, so that the whole table fits the page width and a run id is not cut off."""
+    wide = {"run", "note", "model", "test metric", "started", "best"}
+    return {c: {"width": "medium"} for c in frame.columns if isinstance(c, str) and c in wide}

@@ -227,10 +227,10 @@ def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path) -> No
                     _shot(page, f"{tag}_4_evaluate.png")
                     _nav(page, "Export & predict")
                     _title(page, "Export")
-                    page.get_by_text("Serve it with TensorFlow alone").wait_for(timeout=120_000)
+                    page.get_by_text("Contract").first.wait_for(timeout=300_000)
                     _idle(page, 120_000)
                     if tag == "fc":
-                        page.get_by_role("button", name=re.compile("Forecast$")).click()
+                        page.get_by_role("button", name=re.compile("Forecast$")).click(timeout=300_000)  # TF loads
                         page.get_by_text("Forecast CSV").wait_for(timeout=120_000)
                         _idle(page)
                     page.wait_for_timeout(1000)
