@@ -48,3 +48,7 @@ def test_train_page_names_a_run_and_preselects_the_newest(tiny_csv, studio_home)
     assert u.run_label(Run(studio_home / "runs" / "r-old"))["name"] == "baseline"
     table = at.dataframe[-1].value.set_index("run")
     assert table.loc["r-old", "name"] == "baseline"
+    at.selectbox(key="train_reopen").set_value("r-old").run()
+    _fake_run(studio_home, "r-newest", mae=1.0, val=0.4, age=0)  # a run appears: it is preselected
+    at.run()
+    assert at.selectbox(key="train_reopen").value == "r-newest"
