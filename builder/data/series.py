@@ -248,9 +248,8 @@ def _parse_time(raw: pd.Series, table: pd.DataFrame, source: str, col: str) -> t
 def infer_freq(time: pd.DatetimeIndex | None) -> str | None:
     if time is None or len(time) < 3:
         return None
-    try:
-        with pd.option_context("future.infer_freq_returns_offset", True):
-            offset = pd.infer_freq(time[: min(len(time), 1000)])
+    try:  # pandas 3 returns the frequency string; the option of pandas 2.x is gone (OptionError)
+        offset = pd.infer_freq(time[: min(len(time), 1000)])
     except (TypeError, ValueError, KeyError):
         return None
     return None if offset is None else getattr(offset, "freqstr", str(offset))
