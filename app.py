@@ -1,14 +1,17 @@
-"""RNN Studio: the router. Page config, session defaults (set once), navigation over pages/."""
+"""RNN Studio: the router. Page config, the workspace (restored from the URL, saved after every run),
+navigation over pages/."""
+
+from pathlib import Path
 
 import streamlit as st
 
-from builder.app import session_defaults
+from pages import common
 
-st.set_page_config(page_title="RNN Studio", page_icon=":material/cycle:", layout="wide")
-
-for key, value in session_defaults().items():
-    if key not in st.session_state:
-        st.session_state[key] = value
+# a local icon file: a :material/...: page icon makes the browser fetch the favicon from fonts.gstatic.com
+st.set_page_config(page_title="RNN Studio", page_icon=str(Path(__file__).parent / "assets" / "icon.png"),
+                   layout="wide")
+common.init_workspace()
+common.keep_warm()
 
 pages = [
     st.Page("pages/data.py", title="Data", icon=":material/table_chart:", default=True),
@@ -18,4 +21,8 @@ pages = [
     st.Page("pages/export.py", title="Export & predict", icon=":material/deployed_code:"),
 ]
 st.sidebar.caption("RNN Studio — build, train and ship recurrent networks for time series.")
-st.navigation(pages).run()
+common.workspace_sidebar()
+try:
+    st.navigation(pages).run()
+finally:  # also after st.stop() / st.rerun() inside a page
+    common.persist_workspace()

@@ -27,7 +27,8 @@ class CliError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"error: {message} (see `python -m builder {self.prog.split()[-1]} --help`)\n")
+        # self.prog: "python -m builder" for the top level, "python -m builder train" for a command
+        sys.stderr.write(f"error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(EXIT_USAGE)
 
 

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from builder.app import (
+    WORKSPACE_PARAM,
     DataError,
     ModelSpec,
     Run,
@@ -25,10 +26,15 @@ from builder.app import (
     load_model,
     load_table,
     model_shape,
+    new_workspace_id,
+    restore_workspace,
+    save_workspace,
     session_defaults,
     task_reads_text,
     text_overview,
+    workspace_snapshot,
 )
+from builder.app import keep_warm as keep_warm_worker
 
 USER_ERRORS = (DataError, SpecError, ValueError, FileNotFoundError, KeyError, OSError)
 
@@ -154,3 +160,74 @@ def data_shape(source: dict[str, str] | None, s: ModelSpec) -> tuple[int, int, s
     except USER_ERRORS as err:
         shape = model_shape(s)
         return shape.n_features, shape.n_outputs, str(err)
+
+
+# ---- workspace: the session's work on disk, under ?ws=<id> ---------------------------------------
+#: widget keys that belong to one workspace's view (dropped when another workspace starts)
+_VIEW_KEYS = ("data_mode", "train_reopen", "eval_runs", "export_run", "_forecast_for", "stop_requested",
+              "design_error", "applied_upload", "task_notice", "design_summary")
+
+
+def _saved_text(values: dict[str, Any]) -> str:
+    return json.dumps(values, sort_keys=True, default=str)
+
+
+def init_workspace() -> None:
+    """Once per browser session: restore the workspace named in the URL (or start one); keep the id in the URL."""
+    url_id = st.query_params.get(WORKSPACE_PARAM)
+    if "workspace" not in st.session_state:
+        wid, saved, notices = restore_workspace(url_id)
+        for key, value in (saved or {}).items():
+            st.session_state[key] = value  # a saved workspace wins over any state seeded before
+        st.session_state["workspace"] = wid
+        st.session_state["_ws_saved"] = _saved_text(workspace_snapshot(st.session_state)) if saved else None
+        for note in notices:
+            st.toast(f"Workspace restored, but {note}.", icon=":material/info:")
+    ensure_session()
+    if st.query_params.get(WORKSPACE_PARAM) != st.session_state["workspace"]:
+        st.query_params[WORKSPACE_PARAM] = st.session_state["workspace"]
+
+
+def persist_workspace() -> None:
+    """Write the workspace file when the session's data, spec, run or preset changed since the last write."""
+    wid = st.session_state.get("workspace")
+    if not wid:
+        return
+    values = workspace_snapshot(st.session_state)
+    text = _saved_text(values)
+    if text == st.session_state.get("_ws_saved"):
+        return
+    try:
+        save_workspace(wid, values)
+    except (OSError, ValueError) as err:  # a full disk must not break the page
+        show_error(err, "Could not save the workspace: ")
+        return
+    st.session_state["_ws_saved"] = text
+
+
+def new_workspace() -> None:
+    """Button callback: a clean workspace under a new id (the old one stays on disk, reachable by its link)."""
+    rev_before = rev()
+    for key, value in session_defaults().items():
+        st.session_state[key] = value
+    for key in _VIEW_KEYS:
+        st.session_state.pop(key, None)
+    st.session_state["spec_rev"] = rev_before + 1  # fresh widget keys: no stale choices on the pages
+    st.session_state["workspace"] = new_workspace_id()
+    st.session_state["_ws_saved"] = None
+    st.query_params[WORKSPACE_PARAM] = st.session_state["workspace"]
+
+
+def workspace_sidebar() -> None:
+    """The workspace's id, how to come back to it, and a button for a clean one."""
+    with st.sidebar:
+        st.caption(f"Workspace `{st.session_state.get('workspace', '')}`: your data, columns, design and run are "
+                   "kept on this server. Bookmark or share this page's address to come back to it.")
+        st.button("New workspace", icon=":material/add_circle:", on_click=new_workspace, width="stretch",
+                  help="Start again from the bundled sample and the default preset; this workspace stays "
+                       "reachable through its address.")
+
+
+def keep_warm() -> None:
+    """Once per page run: a pre-started training worker waits for the next job (see builder.training.warm)."""
+    keep_warm_worker()

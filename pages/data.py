@@ -10,7 +10,9 @@ from builder.app import (
     TASKS,
     DataError,
     ModelSpec,
+    bar_counts,
     chart_frame,
+    class_counts,
     default_lookback,
     detect_time_column,
     file_token,
@@ -21,7 +23,9 @@ from builder.app import (
     resolve_sequence_columns,
     sample_files,
     save_upload,
+    series_chart,
     switch_task,
+    task_default,
     text_preview,
     tree_columns,
     tree_dot,
@@ -52,9 +56,11 @@ def _new_source(new: dict[str, str]) -> None:
         task = guess_task(common.load_source(new))
     except common.USER_ERRORS:
         task = d["task"]
-    candidate = switch_task({**d, "data": data}, task)
+    candidate, preset, notice = task_default({**d, "data": data}, task)
     spec_new, _ = validate(candidate)
     common.set_spec(spec_new or candidate, replace=True)
+    if preset:
+        st.session_state["preset"], st.session_state["task_notice"] = preset, notice
 
 
 # ---- source ------------------------------------------------------------------------------------------
@@ -92,6 +98,8 @@ with src_col:
                     st.rerun()
         elif source and source.get("kind") != "upload":
             st.caption(f"Still using **{source['name']}** until you upload a file.")
+        elif source:
+            st.caption(f"Using the uploaded **{source['name']}** (kept in this workspace); upload another to replace it.")
 
 source = st.session_state["source"]
 if not source:
@@ -159,7 +167,7 @@ with info_col:
         st.caption(f":material/info: {note}")
 
 with st.expander("Preview and column summary", expanded=True):
-    prev, summ = st.columns([3, 2])
+    prev, summ = st.tabs(["Preview (first 200 rows)", "Column summary"])  # full width each: nothing clipped
     prev.dataframe(df.head(200), height=260, width="stretch")
     summ.dataframe(common.source_summary(source["path"], file_token(source["path"])), height=260, hide_index=True, width="stretch")
 
@@ -275,20 +283,30 @@ scaler = s4.selectbox("Scaling", scaler_opts, index=scaler_opts.index(d.scaler),
 changes.update({"val_fraction": float(val), "test_fraction": float(test), "missing": missing, "scaler": scaler})
 
 # ---- apply to the spec -----------------------------------------------------------------------------
-candidate = switch_task(s.model_dump(mode="json"), task)
+candidate, task_preset, task_notice = task_default(s.model_dump(mode="json"), task)
+if task_preset is None:
+    candidate = switch_task(candidate, task)
 candidate["data"].update(changes)
 new_spec, problem = validate(candidate)
 if problem:
     common.show_error(ValueError(problem))
 elif new_spec is not None and new_spec.model_dump(mode="json") != st.session_state["spec"]:
     common.set_spec(new_spec)
+    if task_preset:
+        st.session_state["preset"], st.session_state["task_notice"] = task_preset, task_notice
 current: ModelSpec = new_spec or s
+if st.session_state.get("task_notice") and current.task == task:
+    st.info(st.session_state["task_notice"], icon=":material/swap_horiz:")
 
 # ---- chart, then the full check (it prepares the data the way training will) ----------------------
 if task == "forecast" and plot_cols:
     st.subheader("Series")
-    st.line_chart(common.source_chart(source["path"], file_token(source["path"]), plot_time, tuple(plot_cols)),
-                  height=300)
+    chart = series_chart(common.source_chart(source["path"], file_token(source["path"]), plot_time, tuple(plot_cols)),
+                         height=300)
+    if chart is None:
+        st.caption("Nothing to draw: the chosen columns have no numeric values.")
+    else:
+        st.altair_chart(chart, width="stretch")
 elif task == "tree" and changes.get("id_col"):
     st.subheader("One tree")
     pick = st.selectbox("Tree", tree_ids(df, changes["id_col"]), key=f"d{r}_plottree")
@@ -307,7 +325,17 @@ elif task == "classify" and changes.get("features"):
     pick = st.selectbox("Sequence", ids, key=f"d{r}_plotid")
     one = df[df[changes["id_col"]] == pick]
     st.caption(f"Label: **{one[changes['label_col']].iloc[0]}**")
-    st.line_chart(chart_frame(one.reset_index(drop=True), changes.get("order_col"), changes["features"]), height=260)
+    chart = series_chart(chart_frame(one.reset_index(drop=True), changes.get("order_col"), changes["features"]),
+                         height=260)
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    st.subheader("Classes")
+    counts = class_counts(df, changes["id_col"], changes["label_col"])
+    bars = bar_counts(counts, "class", "sequences")
+    if bars is not None:
+        st.altair_chart(bars, width="stretch")
+        st.caption(f"{int(counts['sequences'].sum())} sequences in {len(counts)} classes; the largest class is "
+                   f"{counts['sequences'].max() / max(1, counts['sequences'].sum()):.0%} of them (the majority-class baseline).")
 
 st.subheader("Check")
 try:

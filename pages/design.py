@@ -23,8 +23,10 @@ from builder.app import (
     is_projected,
     load_preset,
     model_facts,
+    model_size,
     move_block,
     parse_spec_upload,
+    presets_for,
     remove_block,
     save_preset,
     slug,
@@ -53,6 +55,7 @@ def _use_preset(name: str) -> None:
     common.set_spec(new, replace=True)
     st.session_state["preset"] = name
     st.session_state["design_error"] = None
+    st.session_state["task_notice"] = None
 
 
 def _change_blocks(blocks: list[dict[str, Any]]) -> None:
@@ -79,8 +82,14 @@ def _add() -> None:
 
 
 # ---- preset gallery --------------------------------------------------------------------------------
-with st.expander("Preset gallery", expanded=True):
-    presets = common.presets(file_token(subdir("presets")))
+if st.session_state.get("task_notice"):
+    st.info(st.session_state["task_notice"], icon=":material/swap_horiz:")
+current_preset = st.session_state.get("preset")
+with st.expander(f"Preset gallery: {s.task} presets" + (f" (using `{current_preset}`)" if current_preset else ""),
+                 expanded=not current_preset):
+    presets = presets_for(common.presets(file_token(subdir("presets"))), s.task)
+    if not presets:
+        st.caption(f"No presets for the {s.task} task yet; edit the blocks below.")
     per_row = 3
     for start in range(0, len(presets), per_row):
         row = st.columns(per_row)
@@ -183,26 +192,38 @@ with edit_col:
 
 
 # ---- live view -------------------------------------------------------------------------------------
-@st.cache_data(show_spinner="Building the model to count its parameters…", max_entries=64)
-def _model_facts(spec_json: str, n_features: int, n_outputs: int) -> tuple[int | None, str, str | None]:
+@st.cache_data(show_spinner="Building the model with Keras for its summary…", max_entries=32)
+def _keras_summary(spec_json: str, n_features: int, n_outputs: int) -> tuple[str, str | None]:
     try:
         spec = ModelSpec.from_dict(json.loads(spec_json))
-        return (*model_facts(spec, n_features, n_outputs), None)
+        return model_facts(spec, n_features, n_outputs)[1], None
     except Exception as err:  # a spec that validates but cannot be built: show the reason, not a traceback
-        return None, "", f"{type(err).__name__}: {err}"
+        return "", f"{type(err).__name__}: {err}"
 
 
 with view_col:
     st.subheader("Size and shape")
-    params, summary, build_error = _model_facts(s.model_dump_json(), n_feat, n_out)
+    try:
+        params: int | None = model_size(s, n_feat, n_out)
+    except (ValueError, KeyError) as err:
+        params = None
+        st.error(f"The model cannot be sized: {err}")
     p1, p2 = st.columns(2)
-    p1.metric("Trainable parameters", f"{params:,}" if params is not None else "–")
+    p1.metric("Parameters", f"{params:,}" if params is not None else "–",
+              help="Every weight of the model, as Keras counts it (its summary's Total params), including the "
+                   "input scaling statistics; computed from the spec without building the model.")
     p2.metric("Inputs → outputs", f"{n_feat} → {n_out}" + (f" × {s.data.horizon}" if s.task == "forecast" else ""))
-    if build_error:
-        st.error(f"The model cannot be built: {build_error}")
     st.graphviz_chart(diagram_dot(s, n_feat, n_out), width="stretch")
-    with st.expander("Keras summary"):
-        st.code(summary or "—", language=None)
+
+with st.expander("Keras summary (builds the model)"):
+    if st.toggle("Build the model with Keras", key="design_summary",
+                 help="Loads TensorFlow (a few seconds the first time) and prints the layer table; its Total "
+                      "params equals the count above."):
+        summary, build_error = _keras_summary(s.model_dump_json(), n_feat, n_out)
+        if build_error:
+            st.error(f"The model cannot be built: {build_error}")
+        else:
+            st.code(summary, language=None, wrap_lines=False)
 
 # ---- spec file and presets -------------------------------------------------------------------------
 st.subheader("Spec file")

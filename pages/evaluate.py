@@ -20,11 +20,13 @@ from builder.app import (
     generate_in_app,
     history_frame,
     interval_levels,
+    loss_chart,
     metric_cards,
     metrics_table,
     misclassified_frame,
     per_class_frame,
     printable,
+    series_chart,
     test_predictions,
 )
 from pages import common
@@ -71,7 +73,9 @@ if len(selected) > 1:
             curves[run.path.name] = h["val_loss"]
     if curves:
         st.caption("Validation loss per epoch")
-        st.line_chart(pd.DataFrame(curves), height=240, x_label="epoch", y_label="val loss")
+        chart = loss_chart(pd.DataFrame(curves), height=240, y_title="validation loss")
+        if chart is not None:
+            st.altair_chart(chart, width="stretch")
     st.divider()
 
 metrics = primary.read_json("metrics.json") or {}
@@ -138,7 +142,9 @@ if metrics.get("task") == "forecast":
         sub = frame[(frame["target"] == target) & (frame["step"] == step)]
         levels = interval_levels(sub)
         if not levels:
-            st.line_chart(sub.set_index("time")[["actual", "predicted"]], height=300)
+            chart = series_chart(sub.set_index("time")[["actual", "predicted"]], height=300, y_title=str(target))
+            if chart is not None:
+                st.altair_chart(chart, width="stretch")
         else:
             long = sub.melt(id_vars=["time"], value_vars=["actual", "predicted"], var_name="series")
             layers = [alt.Chart(sub).mark_area(opacity=0.12 + 0.1 * i, color="#4c78a8").encode(
@@ -230,6 +236,6 @@ if metrics.get("task") == "generate":
             st.code(printable(text), language=None, wrap_lines=True)
 
 with st.expander("Training curve"):
-    h = history_frame(primary.history())
-    if len(h):
-        st.line_chart(h, height=240, x_label="epoch", y_label="loss")
+    chart = loss_chart(history_frame(primary.history()), height=240)
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")

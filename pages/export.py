@@ -11,12 +11,15 @@ from builder.app import (
     Run,
     convert_for_download,
     csv_bytes,
+    display_name,
     file_token,
     finished_runs,
     forecast_with_history,
     predict_on,
     predict_upload,
     run_data_path,
+    run_model_size,
+    series_chart,
     serving_snippet,
     zip_dir_bytes,
 )
@@ -71,18 +74,21 @@ try:
 except common.USER_ERRORS as err:
     common.show_error(err, "Artifacts are missing: ")
 
-info1, info2 = st.columns([3, 2])
+info2, info1 = st.container(), st.container()  # full width: the snippet is never clipped
 with info1:
     st.markdown("**Serve it with TensorFlow alone**")
     st.code(serving_snippet(run), language="python")
 with info2:
     st.markdown("**Contract**")
-    params = meta.get("params")
+    params = run_model_size(run.read_json("spec.json") or {}, resolved)
     st.markdown(
         f"- task: **{meta.get('task')}**\n"
         f"- input `window`: `{meta['serving']['input'].get('shape')}` float32, columns `{resolved['inputs']}`\n"
         f"- output: `{meta['serving']['output'].get('shape')}`, {meta['serving']['output'].get('meaning', '')}\n"
-        f"- parameters: {params:,}" if isinstance(params, int) else f"- task: **{meta.get('task')}**"
+        + (f"- parameters: {params:,} (as on the Design page; the SavedModel adds "
+           f"{meta['params'] - params:,} output scaling constants)"
+           if isinstance(params, int) and isinstance(meta.get("params"), int) and meta["params"] >= params
+           else (f"- parameters: {params:,}" if isinstance(params, int) else ""))
     )
 
 
@@ -133,7 +139,7 @@ if meta.get("task") == "forecast":
     st.subheader(f"Forecast the next {resolved['horizon']} step(s)")
     data_path = run_data_path(run)
     st.caption(f"From the last {resolved['lookback']} rows of the training data"
-               + (f" (`{data_path.rsplit('/', 1)[-1]}`)" if data_path else "") + ".")
+               + (f" (`{display_name(data_path)}`)" if data_path else "") + ".")
     if st.button("Forecast", icon=":material/trending_up:", key="export_forecast") or st.session_state.get("_forecast_for") == run.path.name:
         st.session_state["_forecast_for"] = run.path.name
         try:
@@ -148,8 +154,9 @@ if meta.get("task") == "forecast":
             f1.download_button("Forecast CSV", icon=":material/download:", data=csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
                                mime="text/csv", key="dl_forecast", on_click="ignore")
             try:
-                chart = forecast_with_history(common.load_path(data_path), resolved, fc)
-                f2.line_chart(chart, height=280)
+                chart = series_chart(forecast_with_history(common.load_path(data_path), resolved, fc), height=280)
+                if chart is not None:
+                    f2.altair_chart(chart, width="stretch")
             except common.USER_ERRORS as err:
                 f2.caption(f"No chart: {err}")
 

@@ -10,12 +10,18 @@ from builder.app import (
     format_seconds,
     history_frame,
     latest_samples,
+    loss_chart,
     new_run_dir,
     printable,
     progress_view,
     run_by_id,
+    run_choices,
+    run_label,
     runs_table,
+    set_run_label,
     start_training,
+    table_columns,
+    training_hint,
     validate,
 )
 from pages import common
@@ -70,7 +76,7 @@ with st.container(border=True):
         s = new_spec
 
 # ---- start -----------------------------------------------------------------------------------------
-run = current_run(st.session_state.get("run_id"))
+run = current_run(st.session_state.get("run_id"), st.session_state.get("workspace"))
 if run is not None and st.session_state.get("run_id") != run.path.name:
     st.session_state["run_id"] = run.path.name  # found on disk (reload, second tab): keep showing it
 active = run is not None and run.status().get("state") in ("queued", "running")
@@ -87,7 +93,8 @@ if b1.button("Train", icon=":material/play_arrow:", type="primary", disabled=boo
              width="stretch", help="Start a new run with this spec and data."):
     try:
         run_dir = new_run_dir(s, st.session_state.get("preset"))
-        run = start_training(run_dir, ModelSpec.from_dict(st.session_state["spec"]), source["path"])
+        run = start_training(run_dir, ModelSpec.from_dict(st.session_state["spec"]), source["path"],
+                             workspace=st.session_state.get("workspace"))
     except common.USER_ERRORS as err:
         common.show_error(err, "Could not start training: ")
     else:
@@ -125,9 +132,12 @@ def _draw(run_id: str) -> None:
     m3.metric("Loss", f"{loss:.4g}" if isinstance(loss, (int, float)) else "–")
     val = last.get("val_loss")
     m4.metric("Val loss", f"{val:.4g}" if isinstance(val, (int, float)) else "–")
-    hist = history_frame(v["history"])
-    if len(hist):
-        st.line_chart(hist, height=260, x_label="epoch", y_label="loss")
+    hint = training_hint(v["epochs"], v["steps"])
+    if hint:
+        st.warning(hint, icon=":material/timer:")
+    chart = loss_chart(history_frame(v["history"]))
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
     elif v["active"]:
         st.caption("The loss curve appears after the first epoch.")
     samples = (latest_samples(run) or {}).get("samples")  # generative tasks: a fresh sample after each epoch
@@ -163,18 +173,46 @@ if run is not None:
     live = st.fragment(run_every=1.0 if active else None)(_draw)
     with st.container(border=True):
         live(run.path.name)
+        label = run_label(run)
+        with st.expander("Name and note" + (f": {label['name']}" if label["name"] else ""),
+                         expanded=False):
+            n1, n2 = st.columns([1, 2])
+            new_name = n1.text_input("Run name", label["name"], max_chars=80, key=f"label_name_{run.path.name}",
+                                     help="Shown in the runs table and the run pickers, beside the run id.")
+            new_note = n2.text_area("Note", label["note"], max_chars=2000, height=68,
+                                    key=f"label_note_{run.path.name}", help="What you tried and why.")
+            if st.button("Save name and note", icon=":material/edit:", key=f"label_save_{run.path.name}"):
+                try:
+                    set_run_label(run, new_name, new_note)
+                except (OSError, ValueError) as err:
+                    common.show_error(err, "Could not save the label: ")
+                else:
+                    st.toast("Saved.", icon=":material/check:")
 
-# ---- all runs --------------------------------------------------------------------------------------
+# ---- all runs (refreshed with the live panel while a run is active) ----------------------------------
+def _runs_list() -> None:
+    table = runs_table()
+    if table.empty:
+        st.caption("No runs yet.")
+        return
+    st.dataframe(table, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)),
+                 column_config={**table_columns(table),
+                                "best val loss": st.column_config.NumberColumn("best val loss", format="%.4g"),
+                                "best": st.column_config.TextColumn(
+                                    "best", help="★ the best run per metric among runs of the same task and data file")})
+
+
 st.subheader("All runs")
-table = runs_table()
-if table.empty:
-    st.caption("No runs yet.")
-else:
-    st.dataframe(table, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)))
+st.fragment(run_every=2.0 if active else None)(_runs_list)()
+choices = run_choices()
+if choices:
+    newest = next(iter(choices))
+    if st.session_state.get("_reopen_newest") != newest:  # a new run appeared: preselect it
+        st.session_state.pop("train_reopen", None)
+        st.session_state["_reopen_newest"] = newest
     o1, o2 = st.columns([3, 1], vertical_alignment="bottom")
-    ids = table["run"].tolist()
-    cur = st.session_state.get("run_id")
-    pick = o1.selectbox("Reopen a run", ids, index=ids.index(cur) if cur in ids else 0, key="train_reopen")
+    pick = o1.selectbox("Reopen a run", list(choices), index=0, key="train_reopen",  # the newest first
+                        format_func=choices.get)
     if o2.button("Open", width="stretch"):
         st.session_state["run_id"] = pick
         st.rerun()

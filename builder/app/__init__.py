@@ -1,15 +1,19 @@
 """The pages' one door into the library: plain helpers behind the Streamlit pages, split by page.
 
     session   the session's defaults, sample files, uploads, the task a table looks like, previews
+    charts    Altair charts: fitted axes, distinct colours, dates by frequency, nothing drawn for no data
     design    editor fields from the spec's schema, block edits, presets, the diagram, the model's size
     runs      new run directories, the session's run, run tables, progress, starting a worker
     text      text tasks (generate): text files, their overview, per-epoch samples, generation
     results   metric tables, held-out predictions, chart frames, downloads, predictions on new data
+    workspace the session's work on disk (data, spec, run) under an id in the URL
 
 Pages import only from `builder.app` (a test checks it); nothing here imports streamlit, and
 TensorFlow is imported only inside the functions that need it.
 """
 
+from builder.app.charts import bar_counts, class_counts, loss_chart, series_chart, training_hint
+from builder.app.charts import column_config as table_columns
 from builder.app.convert import CONVERT_FORMATS, convert_for_download  # Export page: ONNX, LiteRT
 from builder.app.design import (
     BLOCK_CLASSES,
@@ -21,16 +25,21 @@ from builder.app.design import (
     default_lookback,
     default_proj_units,
     diagram_dot,
+    display_name,
     field_specs,
     insert_block,
     is_projected,
     model_facts,
     model_shape,
+    model_size,
     move_block,
     new_block,
     parse_spec_upload,
+    presets_for,
     remove_block,
+    run_model_size,
     switch_task,
+    task_default,
     validate,
 )
 from builder.app.forecast_results import (
@@ -65,10 +74,14 @@ from builder.app.runs import (
     format_seconds,
     headline_metric,
     history_frame,
+    keep_warm,
     new_run_dir,
     progress_view,
     run_by_id,
+    run_choices,
+    run_label,
     runs_table,
+    set_run_label,
     slug,
     start_training,
 )
@@ -95,6 +108,11 @@ from builder.app.text import (
     text_preview,
 )
 from builder.app.trees import depth_frame, tree_columns, tree_dot, tree_ids
+from builder.app.workspace import PARAM as WORKSPACE_PARAM
+from builder.app.workspace import new_id as new_workspace_id
+from builder.app.workspace import restore as restore_workspace
+from builder.app.workspace import save as save_workspace
+from builder.app.workspace import snapshot as workspace_snapshot
 from builder.data import DataError, detect_time_column, load_table, numeric_columns, resolve_sequence_columns
 from builder.paths import subdir
 from builder.spec import ModelSpec, SpecError
@@ -121,3 +139,5 @@ __all__ = [
 ]
 __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_levels"]  # forecast evaluation (builder.app.forecast_results)
 __all__ += ["CONVERT_FORMATS", "convert_for_download"]
+__all__ += ["run_choices", "run_label", "set_run_label", "bar_counts", "class_counts", "loss_chart", "series_chart", "table_columns", "training_hint",
+            "display_name", "model_size", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]

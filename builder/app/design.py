@@ -187,6 +187,69 @@ def diagram_dot(spec: ModelSpec, n_features: int | None = None, n_outputs: int |
 
 def model_facts(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> tuple[int, str]:
     """(trainable parameters, Keras summary text) from one build of the model (imports TensorFlow)."""
+    from builder.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
     from builder.model.build import model_facts as facts
 
     return facts(spec, model_shape(spec, n_features, n_outputs))
+
+
+def model_size(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> int:
+    """The model's weight count, as Keras's summary gives it ("Total params"), computed from the spec
+    without TensorFlow (builder.model.size; equal to `count_params()` of the built model)."""
+    from builder.model.size import estimate_params
+
+    return estimate_params(spec, model_shape(spec, n_features, n_outputs))
+
+
+def run_model_size(spec_dict: dict[str, Any], resolved: dict[str, Any]) -> int | None:
+    """The same count for a trained run, from its spec.json and metadata's resolved record (None when
+    either cannot be read); the exported graph adds the output scaling constants to it."""
+    from dataclasses import fields
+
+    from builder.model.size import estimate_params
+
+    try:
+        spec = ModelSpec.from_dict(spec_dict)
+        names = {f.name for f in fields(Resolved)}
+        rec = Resolved(**{k: tuple(v) if isinstance(v, list) else v for k, v in resolved.items() if k in names})
+        return estimate_params(spec, rec)
+    except (SpecError, TypeError, ValueError, KeyError):
+        return None
+
+
+def task_default(spec_dict: dict[str, Any], task: str) -> tuple[dict[str, Any], str | None, str | None]:
+    """(spec for `task`, preset name, notice) when the task changes: the task's default preset with the
+    split and cleaning choices kept; the same spec, None, None when the task is unchanged."""
+    from builder.spec.presets import load_preset
+    from builder.tasks.registry import TASKS
+
+    if task == spec_dict.get("task"):
+        return spec_dict, None, None
+    entry = TASKS[task]
+    try:
+        new = apply_preset(spec_dict, load_preset(entry.default_preset))
+    except SpecError:
+        return switch_task(spec_dict, task), None, None
+    notice = (f"The task is now {entry.label}: the design switched to its default preset "
+              f"“{new.get('name', entry.default_preset)}” (a {spec_dict.get('task')} design does not fit). "
+              "Pick another on the Design page.")
+    return new, entry.default_preset, notice
+
+
+def presets_for(presets: list[dict[str, Any]], task: str) -> list[dict[str, Any]]:
+    """The presets of one task, in the given order."""
+    return [p for p in presets if p.get("task") == task]
+
+
+def display_name(path: str | None) -> str:
+    """A data file's name as the user knows it: an upload's content-hash prefix removed."""
+    import re
+    from pathlib import PurePath
+
+    if not path:
+        return ""
+    name = PurePath(path).name
+    m = re.match(r"^[0-9a-f]{12}-(.+)$", name)
+    return m.group(1) if m else name

@@ -178,6 +178,9 @@ def forecast_with_history(df: pd.DataFrame, resolved: dict[str, Any], forecast: 
 
 def predict_on(run: Run, df: pd.DataFrame, model: Any | None = None) -> pd.DataFrame:
     """The run's task's predictions on table `df` (forecast: the next horizon; classify: per sequence)."""
+    from builder.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # the server log gets our messages, not TensorFlow's start-up lines
     from builder.serving.predict import predict_frame
 
     return predict_frame(run, df, model)
@@ -185,6 +188,9 @@ def predict_on(run: Run, df: pd.DataFrame, model: Any | None = None) -> pd.DataF
 
 def predict_upload(run: Run, data: bytes, name: str, model: Any | None = None) -> pd.DataFrame:
     """Predictions on an uploaded CSV (bytes), messages naming the file `name`."""
+    from builder.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # the server log gets our messages, not TensorFlow's start-up lines
     from builder.serving.predict import predict_file
 
     return predict_file(run.path, data, model=model, name=name)
@@ -192,6 +198,9 @@ def predict_upload(run: Run, data: bytes, name: str, model: Any | None = None) -
 
 def serving_snippet(run: Run) -> str:
     """The Python snippet that serves the run's SavedModel with TensorFlow alone."""
+    from builder.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # the server log gets our messages, not TensorFlow's start-up lines
     from builder.serving.export import serving_snippet as snippet
 
     return snippet(run.metadata())
@@ -199,6 +208,9 @@ def serving_snippet(run: Run) -> str:
 
 def load_model(run: Run) -> Any:
     """The run's model.keras (imports TensorFlow; the pages cache it)."""
+    from builder.quiet import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # the server log gets our messages, not TensorFlow's start-up lines
     from builder.serving.export import load_run_model
 
     return load_run_model(run)

@@ -67,23 +67,13 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
     stamps = np.empty(n, dtype="datetime64[ns]") if time_col else None
     usecols = ([time_col] if time_col else []) + columns
     time_format = _time_format(head[time_col]) if time_col else None
-    row = 0
-    reader = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding, usecols=usecols,
-                         chunksize=CHUNK_ROWS, skipinitialspace=True)
-    try:
-        for chunk in reader:
-            m = len(chunk)
-            if row + m > n:
-                raise DataError(f"{source}: more rows than counted ({row + m} > {n}); is the file being written?")
-            for j, col in enumerate(columns):
-                values[row : row + m, j] = to_numeric(chunk, col, source, row_offset=row).to_numpy()
-            if stamps is not None:
-                stamps[row : row + m] = _parse_chunk_times(chunk[time_col], time_format, source, time_col, row)
-            row += m
-    except (pd.errors.ParserError, ValueError) as err:
-        if isinstance(err, DataError):
-            raise
-        raise DataError(f"{source}: could not parse rows {row + 2}-{row + CHUNK_ROWS + 1} ({str(err).splitlines()[-1]})") from None
+    row = None
+    if decimal == "." and thousands is None and encoding.replace("-", "").lower() in ("utf8", "utf8sig", "ascii") \
+            and (time_col is None or time_format is not None):
+        row = _read_arrow(path, sep, usecols, columns, time_col, time_format, values, stamps)
+    if row is None:  # pyarrow could not take the file as it is: pandas reads it and names any bad cell
+        row = _read_pandas(path, sep, decimal, thousands, encoding, usecols, columns, time_col, time_format,
+                           values, stamps, n)
     values = values[:row]
     notices = list(head.attrs.get("notices", [])) + [f"large file ({row:,} rows) read in chunks of {CHUNK_ROWS:,} rows"]
     time = None
@@ -108,6 +98,70 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
             time = time[frame.index.to_numpy()]
         values = frame.to_numpy(dtype=np.float32)
     return series_from_arrays(spec, source, values, time, time_col, targets, covariates, freq, notices, lookback)
+
+
+def _read_arrow(path: Path, sep: str, usecols: list[str], columns: list[str], time_col: str | None,
+                time_format: str | None, values: np.ndarray, stamps: np.ndarray | None) -> int | None:
+    """Fill `values` (and `stamps`) with pyarrow's multi-threaded CSV reader, block by block; the number
+    of rows read, or None when pyarrow refuses a cell (text in a number column, an unreadable date, a
+    ragged row): the caller then reads the file with pandas, whose messages name the row and column.
+    Every block's numbers go through the same `to_numeric` checks (infinite values and so on)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    source = str(path)
+    types: dict[str, pa.DataType] = {c: pa.float64() for c in columns}
+    if time_col:
+        types[time_col] = pa.timestamp("ns")
+    parsers = [pacsv.ISO8601] + ([time_format] if time_format else [])
+    row, n = 0, len(values)
+    try:
+        reader = pacsv.open_csv(
+            path, read_options=pacsv.ReadOptions(use_threads=True, block_size=16 * 2**20),
+            parse_options=pacsv.ParseOptions(delimiter=sep),
+            convert_options=pacsv.ConvertOptions(column_types=types, include_columns=usecols,
+                                                 timestamp_parsers=parsers, strings_can_be_null=True))
+        for batch in reader:
+            m = batch.num_rows
+            if row + m > n:
+                raise DataError(f"{source}: more rows than counted ({row + m} > {n}); is the file being written?")
+            frame = pd.DataFrame({c: batch.column(c).to_numpy(zero_copy_only=False) for c in columns}, copy=False)
+            for j, col in enumerate(columns):
+                values[row : row + m, j] = to_numeric(frame, col, source, row_offset=row).to_numpy()
+            if stamps is not None:
+                t = batch.column(time_col)
+                if t.null_count:
+                    return None  # a missing timestamp: pandas names the row
+                stamps[row : row + m] = t.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
+            row += m
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowKeyError, KeyError):
+        return None
+    return row
+
+
+def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, encoding: str, usecols: list[str],
+                 columns: list[str], time_col: str | None, time_format: str | None, values: np.ndarray,
+                 stamps: np.ndarray | None, n: int) -> int:
+    """Fill `values` (and `stamps`) with pandas' chunked C reader; DataError naming row and column."""
+    source = str(path)
+    row = 0
+    reader = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding, usecols=usecols,
+                         chunksize=CHUNK_ROWS, skipinitialspace=True)
+    try:
+        for chunk in reader:
+            m = len(chunk)
+            if row + m > n:
+                raise DataError(f"{source}: more rows than counted ({row + m} > {n}); is the file being written?")
+            for j, col in enumerate(columns):
+                values[row : row + m, j] = to_numeric(chunk, col, source, row_offset=row).to_numpy()
+            if stamps is not None:
+                stamps[row : row + m] = _parse_chunk_times(chunk[time_col], time_format, source, time_col, row)
+            row += m
+    except (pd.errors.ParserError, ValueError) as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"{source}: could not parse rows {row + 2}-{row + CHUNK_ROWS + 1} ({str(err).splitlines()[-1]})") from None
+    return row
 
 
 def _time_format(sample: pd.Series) -> str | None:

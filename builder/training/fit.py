@@ -228,6 +228,7 @@ def fit(
     resolved = task.resolve(data)
     train_ds, val_ds, n_items = datasets or task.datasets(data, spec)
     check_model_size(spec, resolved)  # refuse a model too large before building it
+    _phase(run, "building the model")
     model = build_model(spec, resolved)
     if resolved.x_scaler is not None:  # token models and a tree model over tokens alone have no scaler
         x_scaler = Scaler.from_dict(resolved.x_scaler)
@@ -251,6 +252,7 @@ def fit(
     if task.samples_each_epoch and run is not None:
         cb.sampler = _epoch_sampler(run, resolved, data)
     t0 = time.time()
+    _phase(run, "compiling: tracing the training step")
     if initial_epoch < t.epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial_epoch,
                   callbacks=[cb, *extra_callbacks(spec, cb.monitor)], verbose=0, shuffle=False,
@@ -331,13 +333,13 @@ def train_run(
     run.path.mkdir(parents=True, exist_ok=True)
     if not resume:
         run.write_spec(spec)
-    run.set_status("running", pid=os.getpid(), started=time.time(), message="reading data")
+    run.set_status("running", pid=os.getpid(), started=time.time(), message="preparing data")
     task = get_task(spec.task)
     try:
         data = task.prepare(data_path, spec, test_path)
         datasets = task.datasets(data, spec)
         steps = int(np.ceil(datasets[2] / spec.training.batch_size))
-        run.set_status("running", message="training", epochs=spec.training.epochs, steps=steps)
+        run.set_status("running", message="building the model", epochs=spec.training.epochs, steps=steps)
         result = fit(spec, data, run, _progress_writer(run, spec, progress, steps), resume=resume, datasets=datasets)
         run.set_status("running", message="evaluating")
         metrics, predictions = task.evaluate(data, result.raw_model)
@@ -385,13 +387,23 @@ def _epoch_sampler(run: Run, resolved: Resolved, data: Any) -> Callable[[Any, in
     return write
 
 
+def _phase(run: Run | None, message: str) -> None:
+    """Say in status.json what the run is doing before its first batch (building, compiling)."""
+    if run is not None:
+        run.update_status_if("running", message=message)
+
+
 def _progress_writer(run: Run, spec: ModelSpec, inner: ProgressFn | None, steps: int | None = None) -> ProgressFn:
-    """Wrap a progress callable so that batch progress also lands in progress.json (at most 4 times/s)."""
-    state = {"t": 0.0, "start": time.time()}
+    """Wrap a progress callable so that batch progress also lands in progress.json (at most 4 times/s);
+    the first call sets the status message to "training"."""
+    state = {"t": 0.0, "start": time.time(), "training": False}
 
     def write(epoch: int, batch: int | None, logs: dict[str, Any]) -> None:
         if inner is not None:
             inner(epoch, batch, logs)
+        if not state["training"]:
+            state["training"] = True
+            _phase(run, "training")
         now = time.time()
         if batch is not None and now - state["t"] < 0.25:
             return

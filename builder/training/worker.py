@@ -2,7 +2,8 @@
 
 The run directory holds spec.json and job.json ({"data": path, "test_data": path or null, "resume": bool});
 the worker trains, writing status.json, progress.json, history.jsonl and the artifacts as it goes.
-`start(...)` launches a worker from another process (the UI) and returns at once.
+`start(...)` launches a worker from another process and returns at once (`submit` + `launch`; the UI
+hands a submitted job to the pre-started warm worker, builder.training.warm, when one is ready).
 
 At most RNN_STUDIO_MAX_WORKERS workers (default: the number of CPU cores) train at once; the others wait,
 before loading TensorFlow, with status `queued` and their `queue_position` (see `builder.training.runs.worker_slot`).
@@ -15,22 +16,35 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from builder.spec import ModelSpec
 from builder.training.runs import Run, worker_slot
 
 
 def start(run_dir: str | Path, spec: ModelSpec, data_path: str | Path, test_path: str | Path | None = None,
-          resume: bool = False) -> Run:
-    """Write the job into `run_dir` and launch a detached worker process for it."""
+          resume: bool = False, extra: dict[str, Any] | None = None) -> Run:
+    """Write the job into `run_dir` (with `extra` fields, e.g. the UI's workspace id) and launch a
+    detached worker process for it."""
+    return launch(submit(run_dir, spec, data_path, test_path, resume, extra))
+
+
+def submit(run_dir: str | Path, spec: ModelSpec, data_path: str | Path, test_path: str | Path | None = None,
+           resume: bool = False, extra: dict[str, Any] | None = None) -> Run:
+    """Write the job (spec.json unless resuming, job.json) into `run_dir`, status queued; start nothing."""
     run = Run(run_dir)
     run.path.mkdir(parents=True, exist_ok=True)
     if not resume:
         run.write_spec(spec)
     run.write_json("job.json", {"data": str(data_path), "test_data": str(test_path) if test_path else None,
-                                             "resume": resume, "submitted": time.time()})
+                                "resume": resume, "submitted": time.time(), **(extra or {})})
     run.file("stop.request").unlink(missing_ok=True)
     run.set_status("queued", message="starting the training process", pid=None)
+    return run
+
+
+def launch(run: Run) -> Run:
+    """Start a detached worker process for the job submitted in `run` and return at once."""
     log = open(run.file("worker.log"), "ab")  # noqa: SIM115 (handed to the child)
     proc = subprocess.Popen(
         [sys.executable, "-m", "builder.training.worker", str(run.path)],
@@ -56,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     run.set_status("queued", pid=os.getpid(), message="waiting for a training slot")
     try:
         with worker_slot(run):
-            run.set_status("running", pid=os.getpid(), message="starting")
+            run.set_status("running", pid=os.getpid(),
+                           message="starting" if "tensorflow" in sys.modules else "loading TensorFlow")
             from builder.quiet import import_tensorflow_quietly
 
             import_tensorflow_quietly()

@@ -18,7 +18,27 @@ def studio_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every app test writes runs, uploads and presets under its own temporary RNN_STUDIO_HOME."""
     home = tmp_path / "studio-home"
     monkeypatch.setenv("RNN_STUDIO_HOME", str(home))
+    monkeypatch.setenv("RNN_STUDIO_WARM_WORKER", "0")  # no pre-started worker unless a test asks for one
     return home
+
+
+@pytest.fixture(autouse=True)
+def navigation_runs_the_router(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every AppTest run executes app.py (the router) before the page, as the server does.
+
+    AppTest resets `PagesManager.uses_pages_directory` before each run, and with a pages/ folder beside
+    app.py it then reruns the page file alone, skipping app.py (and its workspace restore and save). The
+    app uses st.navigation, so the flag is False in the server after the first run; keep it so here.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs) -> None:
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 @pytest.fixture(scope="session")
@@ -47,9 +67,12 @@ def tiny_spec(**training: object) -> dict:
     }).model_dump(mode="json")
 
 
-def make_app(page: str | None = None, seed: dict | None = None, timeout: float = 90) -> AppTest:
-    """The app (via app.py) on `page`, with session state seeded before the first run."""
+def make_app(page: str | None = None, seed: dict | None = None, timeout: float = 90,
+             query: dict | None = None) -> AppTest:
+    """The app (via app.py) on `page`, with session state seeded before the first run and the URL's
+    query parameters `query` (e.g. {"ws": id}: a reload or a shared link of that workspace)."""
     at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params.update(query or {})
     for key, value in (seed or {}).items():
         at.session_state[key] = value
     at.run()

@@ -113,7 +113,7 @@ def test_design_field_edits_and_projection(tiny_csv) -> None:
     assert not errors(at), errors(at)
     at.toggle(key="m0_0_bidirectional").set_value(True).run()
     assert at.session_state["spec"]["blocks"][0]["bidirectional"] is True
-    assert any(m.label == "Trainable parameters" and m.value != "–" for m in at.metric)
+    assert any(m.label == "Parameters" and m.value != "–" for m in at.metric)
 
 
 def test_design_spec_upload_and_save_preset(tiny_csv, studio_home) -> None:

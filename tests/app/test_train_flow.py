@@ -70,10 +70,13 @@ def test_train_page_shows_a_running_run_after_reload(tiny_csv, studio_home) -> N
     by_label(at.number_input, "Epochs").set_value(40).run()
     by_label(at.button, "Train").click().run()
     run_id = at.session_state["run_id"]
-    # a second tab: a fresh session with no run id finds the running run on disk
-    other = make_app("pages/train.py", seeded(tiny_csv, run_id=None), timeout=120)
+    # a reload (a fresh session on the same workspace) shows the running run
+    other = make_app("pages/train.py", timeout=120, query={"ws": at.session_state["workspace"]})
     heads = [m.value for m in other.markdown if m.value.startswith("#### ")]
     assert heads and run_id in heads[0]
+    # a tab on another workspace does not
+    third = make_app("pages/train.py", seeded(tiny_csv, run_id=None), timeout=120)
+    assert not [m.value for m in third.markdown if m.value.startswith("#### ")]
     by_label(other.button, "Stop").click().run()
     head = _wait_finished(other)
     assert "stopped" in head or "finished" in head, head

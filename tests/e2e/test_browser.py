@@ -151,9 +151,10 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
             # ---- Design: pick a preset --------------------------------------------------------------
             _nav(page, "Design")
             _title(page, "Design")
+            page.get_by_text(re.compile("Preset gallery")).first.click()  # folded while a preset is in use
             page.locator(".st-key-preset_simple_rnn_baseline button").click()
-            page.get_by_text("SimpleRNN baseline ✓").wait_for(timeout=30_000)
-            page.get_by_text("Trainable parameters").wait_for(timeout=120_000)
+            page.get_by_text(re.compile("using simple_rnn_baseline")).first.wait_for(timeout=30_000)
+            page.get_by_text("Parameters", exact=True).wait_for(timeout=120_000)
             page.locator("[data-testid='stGraphVizChart'] svg").first.wait_for(timeout=60_000)
             _idle(page, 180_000)
             _shot(page, "2_design.png")
