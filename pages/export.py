@@ -87,7 +87,7 @@ with info2:
         f"- output: `{meta['serving']['output'].get('shape')}`, {meta['serving']['output'].get('meaning', '')}\n"
         + (f"- parameters: {params:,} (as on the Design page; the SavedModel adds "
            f"{meta['params'] - params:,} output scaling constants)"
-           if isinstance(params, int) and isinstance(meta.get("params"), int) and meta["params"] >= params
+           if isinstance(params, int) and isinstance(meta.get("params"), int) and meta["params"] > params
            else (f"- parameters: {params:,}" if isinstance(params, int) else ""))
     )
 

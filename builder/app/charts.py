@@ -138,5 +138,8 @@ def class_counts(df: pd.DataFrame, id_col: str, label_col: str) -> pd.DataFrame:
 def column_config(frame: pd.DataFrame) -> dict[str, Any]:
     """Streamlit column_config-style widths: "medium" for the long ids and texts, the rest sized by their
     content, so that the whole table fits the page width and a run id is not cut off."""
-    wide = {"run", "note", "model", "test metric", "started", "best"}
-    return {c: {"width": "medium"} for c in frame.columns if isinstance(c, str) and c in wide}
+    wide = {"note", "model", "test metric", "started", "best", "data"}
+    widths = {c: "medium" for c in frame.columns if isinstance(c, str) and c in wide}
+    if "run" in frame.columns:
+        widths["run"] = "large"  # run ids are long: never cut
+    return {c: {"width": w} for c, w in widths.items()}

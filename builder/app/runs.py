@@ -80,6 +80,12 @@ def headline_metric(metrics: dict[str, Any] | None) -> tuple[str, float | None]:
 LABEL_FILE = "label.json"
 
 
+def _display_name(path: str) -> str:
+    from builder.app.design import display_name
+
+    return display_name(path)
+
+
 def run_label(run: Run) -> dict[str, str]:
     """A run's user-given {"name", "note"} (empty strings when none)."""
     rec = run.read_json(LABEL_FILE, {}) or {}
@@ -112,15 +118,15 @@ def runs_table(root: Path | None = None) -> pd.DataFrame:
         rows.append({
             "run": run.path.name, "name": label["name"], "state": status.get("state", "queued"),
             "model": spec.get("name", ""), "task": spec.get("task", ""),
-            "data": Path(str(job.get("data") or "")).name,
+            "data": _display_name(str(job.get("data") or "")),
             "epochs": f"{len(hist)}/{spec.get('training', {}).get('epochs', '?')}",
             "best val loss": best_val(hist), "test metric": f"{name} {value:.4g}" if value is not None else "",
             "best": "", "note": label["note"],
             "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(run.file("spec.json").stat().st_mtime)),
             "_metric": name, "_value": value,
         })
-    cols = ["run", "name", "state", "model", "task", "data", "epochs", "best val loss", "test metric", "best",
-            "note", "started"]
+    cols = ["run", "name", "state", "epochs", "test metric", "best", "best val loss", "model", "task", "data",
+            "note", "started"]  # what tells runs apart first; the rest scrolls
     df = pd.DataFrame(rows, columns=[*cols, "_metric", "_value"])
     if df.empty:
         return df[cols]

@@ -205,7 +205,7 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
             # ---- Export: download and load the SavedModel ------------------------------------------
             _nav(page, "Export & predict")
             _title(page, "Export")
-            page.get_by_role("button", name=re.compile("Forecast$")).click()
+            page.get_by_role("button", name=re.compile("Forecast$")).click(timeout=300_000)  # TensorFlow loads first
             page.get_by_text("Forecast CSV").wait_for(timeout=120_000)
             _idle(page)
             with page.expect_download(timeout=60_000) as dl:
