@@ -164,7 +164,7 @@ def theta_origin_forecasts(y: np.ndarray, n_fit: int, origins: np.ndarray, horiz
 
 
 def stat_baseline_forecasts(series: np.ndarray, n_fit: int, origins: np.ndarray, horizon: int,
-                            season: int) -> dict[str, dict]:
+                            season: int, skip: tuple[str, ...] = ()) -> dict[str, dict]:
     """ETS and Theta for every target column: series [T, k] raw -> {name: {"forecast": [N, H, k] or
     None, "method": [str per target], "fit_seconds", "reason": why it is undefined or None}}.
 
@@ -174,7 +174,7 @@ def stat_baseline_forecasts(series: np.ndarray, n_fit: int, origins: np.ndarray,
     import time
     import warnings
 
-    makers = {"ets": ets_origin_forecasts, "theta": theta_origin_forecasts}
+    makers = {k: v for k, v in {"ets": ets_origin_forecasts, "theta": theta_origin_forecasts}.items() if k not in skip}
     out: dict[str, dict] = {}
     for name, make in makers.items():
         t0 = time.perf_counter()

@@ -47,10 +47,13 @@ def metadata_for(spec: ModelSpec, resolved: Resolved, raw_model: Any) -> dict[st
     }
 
 
-def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None, n_features: int) -> Path:
+def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None, n_features: int,
+                       intervals: dict[int, Any] | None = None) -> Path:
     """Write a SavedModel with a `serve` endpoint (float32 [batch, lookback, n_features] -> output).
 
-    Written to a temporary directory and moved into place.
+    intervals: {level: radius [horizon, n_targets]} of a forecast's split-conformal intervals; adds a
+    second endpoint `serve_intervals` returning {"forecast", "lower_<level>", "upper_<level>"}, each
+    [batch, horizon, n_targets] in raw units. Written to a temporary directory and moved into place.
     """
     import keras
     import tensorflow as tf
@@ -66,6 +69,20 @@ def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None
             fn=lambda window: raw_model(window, training=False),
             input_signature=[tf.TensorSpec([None, lookback, n_features], tf.float32, name="window")],
         )
+        if intervals:
+            radii = {level: tf.constant(r, tf.float32) for level, r in sorted(intervals.items())}
+
+            def with_intervals(window: Any) -> dict[str, Any]:
+                y = raw_model(window, training=False)
+                out = {"forecast": y}
+                for level, r in radii.items():
+                    out[f"lower_{level}"], out[f"upper_{level}"] = y - r, y + r
+                return out
+
+            archive.add_endpoint(
+                name="serve_intervals", fn=with_intervals,
+                input_signature=[tf.TensorSpec([None, lookback, n_features], tf.float32, name="window")],
+            )
         archive.write_out(str(tmp), verbose=False)
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -163,8 +180,13 @@ def export_endpoints(endpoints: dict[str, tuple[Any, list[Any]]], tracked: Any, 
     return out_dir
 
 
-def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, resolved: Resolved) -> dict[str, Any]:
-    """Write model.keras, saved_model/ and metadata.json into a run directory; returns the metadata."""
+def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, resolved: Resolved,
+                         intervals: dict[int, Any] | None = None) -> dict[str, Any]:
+    """Write model.keras, saved_model/ and metadata.json into a run directory; returns the metadata.
+
+    intervals: a forecast's {level: radius [H, K]} (builder.tasks.forecast_intervals), served by the
+    SavedModel's `serve_intervals` endpoint and named in metadata["serving"]["intervals"].
+    """
     save_keras(raw_model, run.file("model.keras"))
     task = get_task(spec.task)
     named = task.serving_inputs(resolved)
@@ -175,7 +197,16 @@ def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, resolved: Re
     elif named is not None:
         export_saved_model_named(raw_model, run.file("saved_model"), named)
     else:
-        export_saved_model(raw_model, run.file("saved_model"), resolved.input_length, resolved.n_features)
+        export_saved_model(raw_model, run.file("saved_model"), resolved.input_length, resolved.n_features, intervals)
     meta = metadata_for(spec, resolved, raw_model)
+    if intervals:
+        meta["serving"]["intervals"] = {
+            "signature": "serve_intervals",
+            "outputs": ["forecast", *[f"{side}_{lv}" for lv in sorted(intervals) for side in ("lower", "upper")]],
+            "levels": sorted(int(lv) for lv in intervals),
+            "shape": [None, resolved.horizon, resolved.n_outputs], "units": "raw (the targets' own units)",
+            "method": "split conformal: forecast -/+ a radius per horizon step and target, calibrated on the "
+                      "validation part (metrics.json: intervals)",
+        }
     atomic_write_json(run.file("metadata.json"), meta)
     return meta

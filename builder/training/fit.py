@@ -351,7 +351,9 @@ def train_run(
         run.write_json("metrics.json", metrics)
         write_csv(run.file("predictions.csv"), predictions)
         resolved = replace(result.resolved, source=str(data_path), test_source=str(test_path) if test_path else None)
-        export_run_artifacts(run, result.raw_model, spec, resolved)
+        levels = ((metrics.get("intervals") or {}).get("levels") or {}) if spec.task == "forecast" else {}
+        radii = {int(lv): rec["radius"] for lv, rec in levels.items() if rec.get("radius")}
+        export_run_artifacts(run, result.raw_model, spec, resolved, radii or None)
         state = "stopped" if result.stopped_by_user else "finished"
         run.set_status(state, message="stopped by the user; best weights kept" if result.stopped_by_user else "done",
                        finished=time.time())

@@ -160,3 +160,18 @@ def test_theta_from_later_origins_equals_statsforecast_forward_without_refitting
     assert method == f"Theta({fitted.model_['modeltype']})"
     for row, o in enumerate(origins):  # season 1: no decomposition to re-estimate, so forward is the reference
         np.testing.assert_allclose(got[row], fitted.forward(y[:o], h)["mean"], rtol=1e-9)
+
+
+def test_a_series_too_long_for_theta_leaves_it_undefined_with_the_limit(series_csv, monkeypatch):
+    import builder.tasks.forecast as forecast
+    from builder import ModelSpec
+    from builder.data import load_table
+    from builder.data.windows import series_targets
+    from builder.tasks import prepare_frame
+
+    monkeypatch.setattr(forecast, "STAT_MAX_ROWS", {"ets": 10**6, "theta": 100})
+    data = prepare_frame(load_table(series_csv), ModelSpec().updated(data={"lookback": 14, "horizon": 1}))
+    metrics = forecast.evaluate_forecast(data, series_targets(data, "test"))
+    assert metrics["theta"]["mae"] is None and metrics["ets"]["mae"] is not None
+    assert metrics["undefined"]["theta"] == "Theta is not fitted on series longer than 100 rows (this one has 120)"
+    json.dumps(metrics, allow_nan=False)
