@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from builder.app import (
+    TASKS,
     WORKSPACE_PARAM,
     DataError,
     ModelSpec,
@@ -120,13 +121,14 @@ def load_source(source: dict[str, str] | None) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="Checking the data against the spec…", max_entries=64)
-def _overview(path: str, token: str, name: str, data_json: str, task: str) -> dict[str, Any]:
+def _overview(path: str, token: str, name: str, data_json: str, task: str, blocks_json: str = "") -> dict[str, Any]:
     df, notices = _load_table(path, token)
     df = df.copy()
     df.attrs["source"] = name
     df.attrs["notices"] = notices
+    model = json.loads(blocks_json) if blocks_json else {}  # tree tasks: the cell, its arity and the loss
     s = ModelSpec.from_dict({"task": task, "data": json.loads(data_json),
-                             "training": {"loss": "auto"}}, source="spec")
+                             "training": {"loss": model.pop("loss", "auto")}, **model}, source="spec")
     return data_overview(df, s)
 
 
@@ -142,8 +144,10 @@ def overview(source: dict[str, str] | None, s: ModelSpec) -> dict[str, Any]:
     if task_reads_text(s.task):  # text tasks (generate) read a .txt file, not a CSV
         return _text_overview(source["path"], file_token(source["path"]), source.get("name") or source["path"],
                               s.model_dump_json())
+    blocks = json.dumps({"blocks": s.model_dump(mode="json")["blocks"], "loss": s.training.loss}) \
+        if TASKS[s.task].structure == "tree" else ""
     return _overview(source["path"], file_token(source["path"]), source.get("name") or source["path"],
-                     s.data.model_dump_json(), s.task)
+                     s.data.model_dump_json(), s.task, blocks)
 
 
 def show_error(err: BaseException, prefix: str = "") -> None:

