@@ -113,6 +113,10 @@ with edit_col:
     if s.task == "forecast":
         residual = top2.toggle("Residual forecast", s.residual, key=f"m{r}_residual",
                                help=ModelSpec.model_fields["residual"].description)
+    embedding_dim = s.embedding_dim
+    if s.task == "generate":  # token models: the character embedding in front of the recurrent stack
+        embedding_dim = top2.number_input("Embedding size", 1, 4096, int(s.embedding_dim), key=f"m{r}_embedding",
+                                          help=ModelSpec.model_fields["embedding_dim"].description)
     new_blocks: list[dict[str, Any]] = []
     for i, block in enumerate(s.blocks):
         b = block.model_dump(mode="json")
@@ -167,7 +171,7 @@ with edit_col:
     a2.button("Add block", icon=":material/add:", on_click=_add, width="stretch")
 
     candidate = {**st.session_state["spec"], "name": name or "custom", "residual": bool(residual),
-                 "blocks": new_blocks}
+                 "blocks": new_blocks, "embedding_dim": int(embedding_dim)}
     new_spec, problem = validate(candidate)
     if problem:
         common.show_error(ValueError(problem))
