@@ -128,6 +128,10 @@ with edit_col:
         residual_base = top2.selectbox("Residual base", bases, index=bases.index(s.residual_base),
                                        key=f"m{r}_residual_base",
                                        help=ModelSpec.model_fields["residual_base"].description)
+    embedding_dim = s.embedding_dim
+    if s.task == "generate":  # token models: the character embedding in front of the recurrent stack
+        embedding_dim = top2.number_input("Embedding size", 1, 4096, int(s.embedding_dim), key=f"m{r}_embedding",
+                                          help=ModelSpec.model_fields["embedding_dim"].description)
     new_blocks: list[dict[str, Any]] = []
     for i, block in enumerate(s.blocks):
         b = block.model_dump(mode="json")
@@ -182,7 +186,7 @@ with edit_col:
     a2.button("Add block", icon=":material/add:", on_click=_add, width="stretch")
 
     candidate = {**st.session_state["spec"], "name": name or "custom", "residual": bool(residual),
-                 "residual_base": residual_base, "blocks": new_blocks}
+                 "residual_base": residual_base, "blocks": new_blocks, "embedding_dim": int(embedding_dim)}
     new_spec, problem = validate(candidate)
     if problem:
         common.show_error(ValueError(problem))

@@ -110,3 +110,10 @@ def test_evaluate_shows_bits_per_char_and_generates(gen_run: Path, text_path: Pa
     assert any(t.startswith("A penny") and len(t) == 37 for t in texts), texts
     meta = json.loads((gen_run / "metadata.json").read_text())
     assert meta["serving"]["signature"] == "generate"
+
+
+def test_design_page_edits_the_embedding_size(text_path: Path) -> None:
+    at = make_app("pages/design.py", _text_seed(text_path), timeout=300)  # builds the 2x256 model once
+    assert not at.exception, at.exception
+    by_label(at.number_input, "Embedding size").set_value(32).run()
+    assert not at.exception and at.session_state["spec"]["embedding_dim"] == 32
