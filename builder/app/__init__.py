@@ -9,7 +9,12 @@ Pages import only from `builder.app` (a test checks it); nothing here imports st
 TensorFlow is imported only inside the functions that need it.
 """
 
-from builder.app.convert import CONVERT_FORMATS, convert_for_download  # Export page: ONNX, LiteRT
+from builder.app.convert import (  # Export: ONNX, LiteRT; Design: code
+    CONVERT_FORMATS,
+    convert_for_download,
+    import_torch_upload,
+    spec_code,
+)
 from builder.app.design import (
     BLOCK_CLASSES,
     BLOCK_LABELS,
@@ -32,6 +37,7 @@ from builder.app.design import (
     switch_task,
     validate,
 )
+from builder.app.explain import explain_on  # Evaluate: explanation heat map
 from builder.app.results import (
     compare_table,
     confusion_frame,
@@ -95,4 +101,4 @@ __all__ = [
     "save_preset", "save_upload", "serving_snippet", "session_defaults", "slug", "start_training",
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
 ]
-__all__ += ["CONVERT_FORMATS", "convert_for_download"]
+__all__ += ["CONVERT_FORMATS", "convert_for_download", "spec_code", "explain_on", "import_torch_upload"]
