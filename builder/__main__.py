@@ -1,4 +1,5 @@
-"""The command line: python -m builder presets | train | predict | export | spec | backtest (the worker process is `python -m builder.training.worker`).
+"""The command line: python -m builder presets | train | predict | export | backtest | generate | code | explain |
+import-torch | spec (the worker process is `python -m builder.training.worker`).
 
 Bad input ends with one line `error: ...` on stderr and exit status 2, never a traceback.
 """
@@ -92,6 +93,31 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--beam", type=int, default=0, help="beam search of this width instead of sampling")
     g.add_argument("--alpha", type=float, default=0.0, help="beam length normalisation exponent")
     g.add_argument("--seed", type=int, default=0, help="seed of the sampling draws (same seed, same text)")
+    c = sub.add_parser("code", help="write a standalone plain-Keras Python file of a run's model (+ its weights) or a spec's")
+    src_c = c.add_mutually_exclusive_group(required=True)
+    src_c.add_argument("--run", help="finished run: the file and model.weights.h5 beside it")
+    src_c.add_argument("--spec", help="spec JSON file: the file alone, freshly initialised")
+    c.add_argument("--out", required=True, help="the .py file to write")
+
+    x = sub.add_parser("explain", help="integrated gradients and gradient saliency of one window / sequence, per step and feature")
+    x.add_argument("--run", required=True)
+    x.add_argument("--data", required=True, help="CSV with the run's columns")
+    x.add_argument("--index", type=int, required=True,
+                   help="forecast: the window starting at this row (-1: the last window); classify: the sequence number")
+    x.add_argument("--out", required=True, help="attributions CSV (one row per time step and feature)")
+    x.add_argument("--baseline", choices=["mean", "seasonal_naive"], default="mean",
+                   help="integrated gradients' baseline: the training mean (default) or the window's last season repeated")
+    x.add_argument("--steps", type=int, default=64, help="integration steps (more: closer completeness)")
+    x.add_argument("--step", type=int, help="forecast step to explain, 1..horizon (default: the sum over the horizon)")
+    x.add_argument("--target", type=int, default=0, help="forecast target index (0-based)")
+    x.add_argument("--class", type=int, dest="klass", help="class index to explain (default: the predicted class)")
+
+    it = sub.add_parser("import-torch", help="prepare a run from an nn.LSTM / nn.GRU state dict (.safetensors) and a spec; "
+                        "then `train --resume --data F.csv --out RUN` trains it")
+    it.add_argument("--weights", required=True, help=".safetensors state dict (pickled .pt files are refused)")
+    it.add_argument("--spec", required=True, help="spec JSON whose first recurrent block takes the weights")
+    it.add_argument("--out", required=True, help="run directory to create")
+    it.add_argument("--n-features", type=int, help="input features, when the spec does not fix them")
 
     s = sub.add_parser("spec", help="print a preset's spec as JSON (or the JSON Schema)")
     s.add_argument("--preset", default=None)
@@ -251,6 +277,47 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     print(generate_from_run(args.run, args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
                             seed=args.seed, beam=args.beam, alpha=args.alpha))
+
+
+def cmd_code(args: argparse.Namespace) -> int:
+    from builder.serving.codegen import code_from_run, code_from_spec
+
+    if not args.out.endswith(".py"):
+        raise CliError(f"--out {args.out}: expected a .py file name")
+    if args.run:
+        from builder.training.runs import Run
+
+        code, weights = code_from_run(Run(args.run), args.out)
+        print(f"wrote {code} and {weights}")
+    else:
+        from builder.spec import ModelSpec
+
+        print(f"wrote {code_from_spec(ModelSpec.from_json(args.spec), args.out)} (no weights: built from the spec alone)")
+    return 0
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from builder.files import write_csv
+    from builder.serving.explain import explain_file
+    from builder.training.runs import Run
+
+    expl, table = explain_file(Run(args.run), args.data, args.index, args.baseline, args.steps, args.step,
+                               args.target, args.klass)
+    write_csv(args.out, table)
+    print(f"explained: {expl.output}; f(x) = {expl.f_x:.6g}, f(baseline {expl.baseline_name}) = {expl.f_baseline:.6g}, "
+          f"sum of integrated gradients = {expl.integrated_gradients.sum():.6g} "
+          f"(gap {100 * expl.completeness_gap:.2f}% with {expl.steps} steps)")
+    print(f"wrote {len(table)} rows to {args.out}")
+    return 0
+
+
+def cmd_import_torch(args: argparse.Namespace) -> int:
+    from builder.serving.torch_import import import_torch
+    from builder.spec import ModelSpec
+
+    record = import_torch(args.weights, ModelSpec.from_json(args.spec), args.out, n_features=args.n_features)
+    print(f"imported {len(record['tensors'])} tensors into {args.out} (spec block {record['block']}); "
+          f"train it with: python -m builder train --resume --data F.csv --out {args.out}")
     return 0
 
 
@@ -286,6 +353,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 COMMANDS = {"train": cmd_train, "predict": cmd_predict, "export": cmd_export, "presets": cmd_presets, "spec": cmd_spec,
             "backtest": cmd_backtest, "generate": cmd_generate}
+COMMANDS["code"] = cmd_code
+COMMANDS["explain"] = cmd_explain
+COMMANDS["import-torch"] = cmd_import_torch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -294,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
     from builder.spec import SpecError
 
     args = _parser().parse_args(argv)
-    if args.command in {"train", "predict", "export", "backtest", "generate"}:
+    if args.command in {"train", "predict", "export", "backtest", "generate", "code", "explain", "import-torch"}:
         from builder.quiet import import_tensorflow_quietly
 
         import_tensorflow_quietly()

@@ -19,6 +19,7 @@ from builder.app import (
     diagram_dot,
     field_specs,
     file_token,
+    import_torch_upload,
     insert_block,
     is_projected,
     load_preset,
@@ -30,6 +31,8 @@ from builder.app import (
     remove_block,
     save_preset,
     slug,
+    spec_code,
+    start_training,
     subdir,
     validate,
 )
@@ -229,6 +232,26 @@ with st.expander("Keras summary (builds the model)"):
         else:
             st.code(summary, language=None, wrap_lines=False)
 
+
+@st.cache_data(show_spinner="Writing the model as Keras code…", max_entries=16)
+def _spec_code(spec_json: str, n_features: int, n_outputs: int) -> str:
+    return spec_code(ModelSpec.from_dict(json.loads(spec_json)), n_features, n_outputs)
+
+
+with view_col:
+    if not build_error:
+        try:
+            code = _spec_code(s.model_dump_json(), n_feat, n_out)
+        except ValueError as err:
+            st.error(f"No Keras code for this model: {err}")
+        else:
+            st.download_button("Download as Keras code (model.py)", icon=":material/code:", data=code,
+                               file_name=f"{slug(s.name)}_model.py", mime="text/x-python", width="stretch",
+                               on_click="ignore", key="design_code",
+                               help="A standalone Python file that rebuilds this network with plain Keras "
+                                    "(`build_model()`), freshly initialised; `python -m builder code --run` "
+                                    "writes one with a run's weights.")
+
 # ---- spec file and presets -------------------------------------------------------------------------
 st.subheader("Spec file")
 f1, f2, f3 = st.columns(3)
@@ -262,3 +285,33 @@ with f3:
         else:
             st.session_state["preset"] = path.stem
             st.success(f"Saved preset `{path.stem}`.")
+
+# ---- PyTorch weights --------------------------------------------------------------------------------
+st.subheader("Start from PyTorch weights")
+st.caption("An nn.LSTM / nn.GRU state dict saved with safetensors (`safetensors.torch.save_file(module.state_dict(), "
+           "path)`) becomes the weights of the first recurrent block; every tensor's shape is checked against this "
+           "spec. Pickled .pt files are not read: unpickling runs code.")
+tw = st.file_uploader("PyTorch weights (.safetensors)", type=["safetensors"], key="torch_upload")
+if tw is not None:
+    tw_data = tw.getvalue()
+    tw_key = (hashlib.sha256(tw_data).hexdigest(), s.model_dump_json(), n_feat)
+    if st.session_state.get("_torch_key") != tw_key:
+        try:
+            st.session_state["_torch_import"] = import_torch_upload(tw_data, tw.name, s, n_feat)
+        except common.USER_ERRORS as err:
+            st.session_state["_torch_import"] = None
+            common.show_error(err)
+        st.session_state["_torch_key"] = tw_key
+    done = st.session_state.get("_torch_import")
+    if done:
+        st.success(f"{done['tensors']} tensors fit the spec; prepared run `{done['run_id']}`.")
+        source = st.session_state.get("source") or {}
+        if st.button("Train from these weights", icon=":material/play_arrow:", key="torch_train",
+                     disabled=not source.get("path"), help="Trains on the current data, starting from the imported weights."):
+            try:
+                start_training(done["run_dir"], s, source["path"], resume=True)
+            except common.USER_ERRORS as err:
+                common.show_error(err)
+            else:
+                st.session_state["run_id"] = done["run_id"]
+                st.info("Training started: follow it on the **Train** page.")

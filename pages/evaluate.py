@@ -12,8 +12,10 @@ from builder.app import (
     compare_table,
     confusion_frame,
     coverage_frame,
+    csv_bytes,
     depth_frame,
     error_by_step_frame,
+    explain_on,
     file_token,
     finished_runs,
     forecast_verdict,
@@ -26,6 +28,7 @@ from builder.app import (
     misclassified_frame,
     per_class_frame,
     printable,
+    run_data_path,
     series_chart,
     test_predictions,
 )
@@ -239,3 +242,46 @@ with st.expander("Training curve"):
     chart = loss_chart(history_frame(primary.history()), height=240)
     if chart is not None:
         st.altair_chart(chart, width="stretch")
+
+
+# ---- why this prediction: integrated gradients and saliency -------------------------------------------
+@st.cache_data(show_spinner="Computing attributions…", max_entries=16)
+def _explain(run_dir: str, token: str, data_path: str, data_token: str, index: int, baseline: str, steps: int) -> dict:
+    return explain_on(Run(run_dir), common.load_path(data_path), index, baseline, steps,
+                      common.run_model(run_dir, token))
+
+
+if metrics.get("task") in ("forecast", "classify"):  # windows of numbers
+    with st.expander("Explain one prediction (integrated gradients, saliency)"):
+        data_path = run_data_path(primary)
+        is_forecast = metrics.get("task") == "forecast"
+        st.caption("Which steps and features of the input the prediction rests on. Integrated gradients add up to "
+                   "f(window) − f(baseline); the baseline is the training mean"
+                   + (" or the window's last season repeated." if is_forecast else "."))
+        e1, e2, e3 = st.columns(3)
+        index = e1.number_input("Window (first row)" if is_forecast else "Sequence number", value=-1 if is_forecast else 0,
+                                step=1, key="explain_index", help="-1: the last window of the training file" if is_forecast else None)
+        base = e2.selectbox("Baseline", ["mean", "seasonal_naive"] if is_forecast else ["mean"], key="explain_baseline")
+        method = e3.radio("Show", ["integrated_gradients", "saliency"], key="explain_method", horizontal=True)
+        if st.button("Explain", icon=":material/insights:", key="explain_go") or st.session_state.get("_explained") == primary.path.name:
+            st.session_state["_explained"] = primary.path.name
+            try:
+                if not data_path:
+                    raise FileNotFoundError(f"{primary.path.name}: the run does not record its data file")
+                ex = _explain(str(primary.path), file_token(primary.file("model.keras")), data_path, file_token(data_path),
+                              int(index), base, 64)
+            except common.USER_ERRORS as err:
+                common.show_error(err)
+            else:
+                st.markdown(f"Explained: **{ex['output']}** · f(window) = {ex['f_x']:.4g}, f(baseline) = "
+                            f"{ex['f_baseline']:.4g}, sum of integrated gradients {ex['ig_sum']:.4g} "
+                            f"(completeness gap {100 * ex['gap']:.2f}%)")
+                attr = ex["table"]
+                heat = alt.Chart(attr).mark_rect().encode(
+                    x=alt.X("step:O", title="step (relative to the window's end)"), y=alt.Y("feature:N", sort=None),
+                    color=alt.Color(f"{method}:Q", scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True)),
+                    tooltip=[c for c in ("time", "step", "feature", "value", "baseline", method) if c in attr.columns])
+                st.altair_chart(heat.properties(height=max(120, 40 * attr["feature"].nunique())), width="stretch")
+                st.download_button("Attributions CSV", icon=":material/download:", data=csv_bytes(attr),
+                                   file_name=f"{primary.path.name}-attributions.csv", mime="text/csv", key="dl_attr",
+                                   on_click="ignore")

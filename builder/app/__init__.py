@@ -14,7 +14,12 @@ TensorFlow is imported only inside the functions that need it.
 
 from builder.app.charts import bar_counts, class_counts, loss_chart, series_chart, training_hint
 from builder.app.charts import column_config as table_columns
-from builder.app.convert import CONVERT_FORMATS, convert_for_download  # Export page: ONNX, LiteRT
+from builder.app.convert import (  # Export: ONNX, LiteRT; Design: code
+    CONVERT_FORMATS,
+    convert_for_download,
+    import_torch_upload,
+    spec_code,
+)
 from builder.app.design import (
     BLOCK_CLASSES,
     BLOCK_LABELS,
@@ -42,6 +47,7 @@ from builder.app.design import (
     task_default,
     validate,
 )
+from builder.app.explain import explain_on  # Evaluate: explanation heat map
 from builder.app.forecast_results import (
     backtest_view,
     coverage_frame,
@@ -138,6 +144,6 @@ __all__ = [
     "text_preview",
 ]
 __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_levels"]  # forecast evaluation (builder.app.forecast_results)
-__all__ += ["CONVERT_FORMATS", "convert_for_download"]
 __all__ += ["run_choices", "run_label", "set_run_label", "bar_counts", "class_counts", "loss_chart", "series_chart", "table_columns", "training_hint",
             "display_name", "model_size", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]
+__all__ += ["CONVERT_FORMATS", "convert_for_download", "spec_code", "explain_on", "import_torch_upload"]

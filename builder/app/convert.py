@@ -30,3 +30,24 @@ def convert_for_download(run: Run, fmt: str) -> dict[str, Any]:
             return {"ok": False, "reason": str(err)}
     return {"ok": True, "data": path.read_bytes(), "file_name": f"{run.path.name}-{path.name}", "check": check,
             "snippet": usage_snippet(fmt, run.metadata())}
+
+
+def spec_code(spec: Any, n_features: int, n_outputs: int) -> str:
+    """The Design page's download: the spec as a standalone plain-Keras file (no weights), sized for the
+    session's data (`n_features` inputs; `n_outputs` targets or classes)."""
+    from builder.serving.codegen import generate_code, spec_sizes
+
+    sizes = {**spec_sizes(spec), "n_features": int(n_features), "n_outputs": int(n_outputs)}
+    return generate_code(spec, sizes, "a spec on the Design page (no weights: the model is freshly initialised)", False)
+
+
+def import_torch_upload(data: bytes, name: str, spec: Any, n_features: int) -> dict[str, Any]:
+    """A .safetensors upload checked against the spec's first recurrent block and prepared as a new run
+    (builder.serving.torch_import); returns {"run_dir", "run_id", "tensors", "torch"}. Raises DataError
+    naming a tensor whose shape does not fit."""
+    from builder.app.runs import new_run_dir
+    from builder.serving.torch_import import import_torch
+
+    run_dir = new_run_dir(spec, f"{spec.name}-torch")
+    record = import_torch(data, spec, run_dir, n_features=n_features, name=name)
+    return {"run_dir": str(run_dir), "run_id": run_dir.name, "tensors": len(record["tensors"]), "torch": record["torch"]}

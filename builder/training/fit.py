@@ -236,6 +236,10 @@ def fit(
     steps = int(np.ceil(n_items / t.batch_size))
     compile_model(model, spec, steps)
 
+    if run is not None and not run.file("checkpoints/last.weights.h5").exists():
+        from builder.training.imported import apply_imported_weights
+
+        apply_imported_weights(run, model)  # a run prepared by `import-torch` starts from those weights
     initial_epoch, best = 0, np.inf
     if resume and run is not None and run.file("checkpoints/last.weights.h5").exists():
         state = run.read_json("checkpoints/last.json", {})

@@ -183,7 +183,7 @@ def test_evaluate_shows_an_undefined_mase_with_its_reason(tiny_csv, studio_home)
     assert mase.value == "–" and "constant" in mase.help
 
 
-def test_export_page_converts_a_run_to_onnx(tiny_csv, studio_home) -> None:
+def test_export_page_converts_a_run_to_onnx_and_evaluate_explains_it(tiny_csv, studio_home) -> None:
     from builder.spec import ModelSpec
     from builder.training.fit import train_run
 
@@ -197,3 +197,35 @@ def test_export_page_converts_a_run_to_onnx(tiny_csv, studio_home) -> None:
     assert "run-c-model.onnx" in [b.label for b in at.get("download_button")]
     assert (studio_home / "runs" / "run-c" / "exports" / "model.onnx.json").exists()
     assert any("onnxruntime" in c.value for c in at.code)
+
+    ev = make_app("pages/evaluate.py", seeded(tiny_csv, run_id="run-c"), timeout=300)
+    ev.selectbox(key="explain_baseline").set_value("seasonal_naive").run()
+    ev.button(key="explain_go").click().run()
+    assert not ev.exception and not errors(ev), errors(ev)
+    assert any("completeness gap" in m.value for m in ev.markdown)
+    assert "Attributions CSV" in [b.label for b in ev.get("download_button")]
+
+
+def test_design_page_offers_the_model_as_keras_code(tiny_csv) -> None:
+    at = make_app("pages/design.py", seeded(tiny_csv))
+    assert not at.exception and not errors(at), errors(at)
+    assert "Download as Keras code (model.py)" in [b.label for b in at.get("download_button")]
+
+
+def test_design_page_imports_pytorch_weights_and_names_a_bad_shape(tiny_csv, studio_home) -> None:
+    import numpy as np
+    from safetensors.numpy import save
+
+    rng = np.random.default_rng(0)
+    # the seeded spec: one LSTM layer of 8 units on 1 input (sales); PyTorch's layout (4 * 8 gate rows)
+    good = {"weight_ih_l0": rng.normal(size=(32, 1)), "weight_hh_l0": rng.normal(size=(32, 8)),
+            "bias_ih_l0": rng.normal(size=32), "bias_hh_l0": rng.normal(size=32)}
+    good = {k: v.astype("float32") for k, v in good.items()}
+    at = make_app("pages/design.py", seeded(tiny_csv))
+    at.file_uploader(key="torch_upload").upload("w.safetensors", save(good), "application/octet-stream").run()
+    assert not at.exception and not errors(at), errors(at)
+    assert any("4 tensors fit the spec" in s.value for s in at.success)
+    bad = {**good, "weight_hh_l0": good["weight_hh_l0"][:, :6].copy()}
+    at.file_uploader(key="torch_upload").upload("v.safetensors", save(bad), "application/octet-stream").run()
+    assert not at.exception
+    assert any("weight_hh_l0: expected shape (32, 8)" in e and "found (32, 6)" in e for e in errors(at)), errors(at)
