@@ -116,7 +116,7 @@ def prepare_sequences(
         lengths=np.array(lengths), split=split, id_col=id_col, order_col=order_col, label_col=label_col,
         x_scaler=Scaler(settings.scaler).fit(train_rows), missing=settings.missing, notices=tuple(notices),
         baselines=spec.training.baselines, seed=spec.training.seed,
-        fixed_length=any(b.dimension_shuffle for b in spec.recurrent_blocks),
+        fixed_length=spec.fixed_length,
     )
 
 

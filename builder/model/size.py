@@ -60,11 +60,6 @@ def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
     return int(total + get_task(spec.task).head_params(ch, spec, resolved))
 
 
-def fixed_length(spec: ModelSpec) -> bool:
-    """True when the model's time axis must be the lookback (dimension shuffle reads time as channels)."""
-    return any(b.dimension_shuffle for b in spec.recurrent_blocks)
-
-
 def fcn_kernels(block: FCNBlock) -> list[tuple[int, int]]:
     """(filters, kernel width) of the FCN branch's three blocks: f, 2f, f and k, k-3, k-5 (128/256/128, 8/5/3)."""
     f, k = block.filters, block.kernel_size

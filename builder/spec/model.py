@@ -287,6 +287,11 @@ class ModelSpec(_Strict):
         return ModelSpec.from_dict(data)
 
     @property
+    def fixed_length(self) -> bool:
+        """True when the model's time axis must be the lookback (dimension shuffle reads time as channels)."""
+        return any(b.dimension_shuffle for b in self.recurrent_blocks)
+
+    @property
     def recurrent_blocks(self) -> list[RecurrentBlock]:
         return [b for b in self.blocks if isinstance(b, RecurrentBlock)]
 

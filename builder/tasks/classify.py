@@ -30,10 +30,8 @@ class ClassifyTask(Task):
 
     # ---- data ----------------------------------------------------------------------------------------
     def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:
-        from builder.model.size import fixed_length
-
         n_out = int(n_outputs) if n_outputs is not None else PLACEHOLDER_CLASSES
-        fixed = fixed_length(spec)
+        fixed = spec.fixed_length
         lookback = spec.data.lookback or (PLACEHOLDER_LOOKBACK if fixed else None)
         return Resolved(source="", inputs=tuple(f"x{i}" for i in range(n_features)), lookback=lookback,
                         input_length=lookback if fixed else None, classes=tuple(str(i) for i in range(n_out)))
