@@ -15,6 +15,7 @@ from builder.app import (
     SpecError,
     apply_preset,
     block_title,
+    cell_options,
     default_proj_units,
     diagram_dot,
     field_specs,
@@ -154,6 +155,10 @@ with edit_col:
                     continue
                 if f["name"] == "merge_mode" and not b.get("bidirectional"):
                     continue
+                if f["name"] == "arity" and b.get("cell") != "nary_tree_lstm":
+                    continue  # N of the N-ary Tree-LSTM only
+                if f["name"] == "dimension_shuffle" and s.task != "classify":
+                    continue  # LSTM-FCN's option, for whole sequences
                 shown.append(f)
             cols = st.columns(3)
             for k, f in enumerate(shown):
@@ -161,13 +166,15 @@ with edit_col:
                 key = f"m{r}_{i}_{f['name']}"
                 cur = b.get(f["name"])
                 if f["widget"] == "select":
-                    opts = f["options"]
-                    fmt = CELL_LABELS.get if f["name"] == "cell" else str
+                    opts = cell_options(s.task) if f["name"] == "cell" else f["options"]
+                    fmt = (lambda c: CELL_LABELS.get(c, c)) if f["name"] == "cell" else str
                     values[f["name"]] = col.selectbox(f["label"], opts, index=opts.index(cur), key=key,
                                                       format_func=fmt, help=f["help"])
                 elif f["widget"] == "bool":
                     values[f["name"]] = col.toggle(f["label"], bool(cur), key=key, help=f["help"])
                 elif f["widget"] == "int":
+                    if cur is None and f["name"] == "arity":  # empty: taken from the training trees
+                        continue
                     if cur is None:  # optional field now needed (projection size): propose half the units
                         cur = default_proj_units(b.get("units", 2))
                     values[f["name"]] = int(col.number_input(f["label"], int(f["min"] or 0), int(f["max"] or 10**6),
@@ -239,18 +246,17 @@ def _spec_code(spec_json: str, n_features: int, n_outputs: int) -> str:
 
 
 with view_col:
-    if not build_error:
-        try:
-            code = _spec_code(s.model_dump_json(), n_feat, n_out)
-        except ValueError as err:
-            st.error(f"No Keras code for this model: {err}")
-        else:
-            st.download_button("Download as Keras code (model.py)", icon=":material/code:", data=code,
-                               file_name=f"{slug(s.name)}_model.py", mime="text/x-python", width="stretch",
-                               on_click="ignore", key="design_code",
-                               help="A standalone Python file that rebuilds this network with plain Keras "
-                                    "(`build_model()`), freshly initialised; `python -m builder code --run` "
-                                    "writes one with a run's weights.")
+    try:
+        code = _spec_code(s.model_dump_json(), n_feat, n_out)
+    except ValueError as err:
+        st.error(f"No Keras code for this model: {err}")
+    else:
+        st.download_button("Download as Keras code (model.py)", icon=":material/code:", data=code,
+                           file_name=f"{slug(s.name)}_model.py", mime="text/x-python", width="stretch",
+                           on_click="ignore", key="design_code",
+                           help="A standalone Python file that rebuilds this network with plain Keras "
+                                "(`build_model()`), freshly initialised; `python -m builder code --run` "
+                                "writes one with a run's weights.")
 
 # ---- spec file and presets -------------------------------------------------------------------------
 st.subheader("Spec file")

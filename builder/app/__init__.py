@@ -27,6 +27,7 @@ from builder.app.design import (
     FIELD_LABELS,
     apply_preset,
     block_title,
+    cell_options,
     default_lookback,
     default_proj_units,
     diagram_dot,
@@ -127,7 +128,7 @@ from builder.tasks.registry import TASKS
 from builder.training.runs import Run
 
 __all__ = [
-    "ACTIVE_STATES", "BLOCK_CLASSES", "BLOCK_LABELS", "CELL_LABELS", "FIELD_LABELS", "TASKS", "DataError",
+    "ACTIVE_STATES", "BLOCK_CLASSES", "BLOCK_LABELS", "CELL_LABELS", "cell_options", "FIELD_LABELS", "TASKS", "DataError",
     "ModelSpec", "Run", "SpecError", "apply_preset", "best_val", "block_title", "chart_frame", "column_summary",
     "compare_table", "confusion_frame", "csv_bytes", "current_run", "data_overview", "default_lookback", "default_proj_units",
     "default_source", "default_spec", "detect_time_column", "diagram_dot", "field_specs", "file_token",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from builder.model.cells.registry import CELLS, projected_cells
+from builder.model.cells.registry import CELLS, TREE_CELLS, cells_for, projected_cells
 from builder.spec import AttentionBlock, ConvBlock, DenseBlock, FCNBlock, ModelSpec, RecurrentBlock, SpecError
 from builder.spec.presets import load_preset
 from builder.tasks.base import Resolved
@@ -26,7 +26,12 @@ FIELD_LABELS = {
     "activation": "Activation", "padding": "Padding", "pool_size": "Pool size",
 }
 #: the cells' UI labels, from the cell registry
-CELL_LABELS: dict[str, str] = {name: e.label for name, e in CELLS.items()}
+CELL_LABELS: dict[str, str] = {name: e.label for name, e in (*CELLS.items(), *TREE_CELLS.items())}
+
+
+def cell_options(task: str) -> list[str]:
+    """The cells the Design page offers for `task`: tree cells for tree tasks, sequence cells otherwise."""
+    return list(cells_for(TASKS[task].structure))
 
 
 def field_specs(kind: str) -> list[dict[str, Any]]:
