@@ -246,17 +246,19 @@ def _spec_code(spec_json: str, n_features: int, n_outputs: int) -> str:
 
 
 with view_col:
-    try:
-        code = _spec_code(s.model_dump_json(), n_feat, n_out)
-    except ValueError as err:
-        st.error(f"No Keras code for this model: {err}")
-    else:
-        st.download_button("Download as Keras code (model.py)", icon=":material/code:", data=code,
-                           file_name=f"{slug(s.name)}_model.py", mime="text/x-python", width="stretch",
-                           on_click="ignore", key="design_code",
-                           help="A standalone Python file that rebuilds this network with plain Keras "
-                                "(`build_model()`), freshly initialised; `python -m builder code --run` "
-                                "writes one with a run's weights.")
+    if st.toggle("Write as Keras code", key="design_code_toggle",
+                 help="Writes this network as a standalone plain-Keras file (loads TensorFlow the first time)."):
+        try:
+            code = _spec_code(s.model_dump_json(), n_feat, n_out)
+        except ValueError as err:
+            st.info(f"No Keras code for this model yet: {err}")
+        else:
+            st.download_button("Download as Keras code (model.py)", icon=":material/code:", data=code,
+                               file_name=f"{slug(s.name)}_model.py", mime="text/x-python", width="stretch",
+                               on_click="ignore", key="design_code",
+                               help="A standalone Python file that rebuilds this network with plain Keras "
+                                    "(`build_model()`), freshly initialised; `python -m builder code --run` "
+                                    "writes one with a run's weights.")
 
 # ---- spec file and presets -------------------------------------------------------------------------
 st.subheader("Spec file")

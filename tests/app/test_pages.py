@@ -209,6 +209,9 @@ def test_export_page_converts_a_run_to_onnx_and_evaluate_explains_it(tiny_csv, s
 def test_design_page_offers_the_model_as_keras_code(tiny_csv) -> None:
     at = make_app("pages/design.py", seeded(tiny_csv))
     assert not at.exception and not errors(at), errors(at)
+    assert "Download as Keras code (model.py)" not in [b.label for b in at.get("download_button")]
+    at.toggle(key="design_code_toggle").set_value(True).run()
+    assert not at.exception and not errors(at), errors(at)
     assert "Download as Keras code (model.py)" in [b.label for b in at.get("download_button")]
 
 
