@@ -24,7 +24,11 @@ from builder.training.runs import Run
 from tests.conftest import make_sequences_csv, make_series_csv
 from tests.unit.test_pipeline import tiny
 
-PRESETS = [p["name"] for p in list_presets()]
+#: the presets the generator writes: window models without an FCN branch (the FCN branch, the token and
+#: tree models are not generated yet; test_a_task_without_a_generator_is_named covers the refusal)
+PRESETS = [p["name"] for p in list_presets()
+           if load_preset(p["name"]).task in ("forecast", "classify")
+           and all(b.kind != "fcn" for b in load_preset(p["name"]).blocks)]
 
 
 def _tiny_run(name: str, root) -> Run:
