@@ -277,6 +277,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     print(generate_from_run(args.run, args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
                             seed=args.seed, beam=args.beam, alpha=args.alpha))
+    return 0
 
 
 def cmd_code(args: argparse.Namespace) -> int:
