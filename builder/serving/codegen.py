@@ -110,6 +110,7 @@ def _support_classes(spec: ModelSpec, task: str, residual: bool) -> list[str]:
         parts.append(_class_source(layers.Unstandardize))
         if residual:
             parts.append(_class_source(layers.AddLastValue))
+            parts.append(_class_source(layers.AddSeasonalValue))
     if any(isinstance(b, AttentionBlock) for b in spec.blocks):
         parts.append(_class_source(layers.AttentionPooling))
     cells = []
@@ -197,7 +198,11 @@ def _build_function(spec: ModelSpec, sizes: dict[str, Any], model_name: str) -> 
     if task == "forecast":
         lines += ['    x = keras.layers.Dense(horizon * n_targets, name="forecast")(x)',
                   '    x = keras.layers.Reshape((horizon, n_targets), name="horizon_by_target")(x)']
-        if spec.residual:
+        base = sizes.get("residual_base", "last" if spec.residual else None)
+        if base == "season":
+            lines.append(f'    x = AddSeasonalValue(n_targets, {sizes["season_length"]}, horizon, name="add_seasonal_value")'
+                         '([scaled, x])  # + the value one season before')
+        elif base == "last":
             lines.append('    x = AddLastValue(n_targets, name="add_last_value")([scaled, x])  # + the last observed value')
         lines.append('    outputs = Unstandardize(n_targets, name="unstandardize")(x)  # back to the targets\' units')
         name = f"{model_name}_raw"
@@ -220,11 +225,19 @@ def spec_sizes(spec: ModelSpec) -> dict[str, Any]:
     return {"input_length": None, "n_features": len(d.features or []) or 1, "n_outputs": 2, "inputs": list(d.features or [])}
 
 
-def _run_sizes(meta: dict[str, Any]) -> dict[str, Any]:
+def _run_sizes(meta: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
     r = meta["resolved"]
     n_out = len(r["targets"]) if meta["task"] == "forecast" else len(r["classes"])
-    return {"input_length": r["input_length"], "n_features": len(r["inputs"]), "horizon": r.get("horizon"),
-            "n_outputs": n_out, "inputs": list(r["inputs"])}
+    sizes = {"input_length": r["input_length"], "n_features": len(r["inputs"]), "horizon": r.get("horizon"),
+             "n_outputs": n_out, "inputs": list(r["inputs"])}
+    if meta["task"] == "forecast":
+        from builder.tasks.base import Resolved
+        from builder.tasks.forecast import residual_base
+
+        resolved = Resolved.from_dict(r)
+        sizes["residual_base"] = residual_base(spec, resolved)
+        sizes["season_length"] = int(resolved.season_length or 1)
+    return sizes
 
 
 def generate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_weights: bool,
@@ -311,7 +324,7 @@ def code_from_run(run: Run, out: str | Path) -> tuple[Path, Path]:
     out = Path(out)
     meta = run.metadata()
     spec = ModelSpec.from_json(run.file("spec.json"))
-    code = generate_code(spec, _run_sizes(meta), f"the run `{run.path.name}`", True,
+    code = generate_code(spec, _run_sizes(meta, spec), f"the run `{run.path.name}`", True,
                          output=meta["serving"]["output"].get("meaning"))
     source = load_run_model(run)
     out.parent.mkdir(parents=True, exist_ok=True)
