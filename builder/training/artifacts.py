@@ -55,71 +55,33 @@ def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None
     second endpoint `serve_intervals` returning {"forecast", "lower_<level>", "upper_<level>"}, each
     [batch, horizon, n_targets] in raw units. Written to a temporary directory and moved into place.
     """
-    import keras
     import tensorflow as tf
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        archive = keras.export.ExportArchive()
-        archive.track(raw_model)
-        archive.add_endpoint(
-            name="serve",
-            fn=lambda window: raw_model(window, training=False),
-            input_signature=[tf.TensorSpec([None, lookback, n_features], tf.float32, name="window")],
-        )
-        if intervals:
-            radii = {level: tf.constant(r, tf.float32) for level, r in sorted(intervals.items())}
+    window = [tf.TensorSpec([None, lookback, n_features], tf.float32, name="window")]
+    endpoints: dict[str, tuple[Any, list[Any]]] = {"serve": (lambda w: raw_model(w, training=False), window)}
+    if intervals:
+        radii = {level: tf.constant(r, tf.float32) for level, r in sorted(intervals.items())}
 
-            def with_intervals(window: Any) -> dict[str, Any]:
-                y = raw_model(window, training=False)
-                out = {"forecast": y}
-                for level, r in radii.items():
-                    out[f"lower_{level}"], out[f"upper_{level}"] = y - r, y + r
-                return out
+        def with_intervals(w: Any) -> dict[str, Any]:
+            y = raw_model(w, training=False)
+            out = {"forecast": y}
+            for level, r in radii.items():
+                out[f"lower_{level}"], out[f"upper_{level}"] = y - r, y + r
+            return out
 
-            archive.add_endpoint(
-                name="serve_intervals", fn=with_intervals,
-                input_signature=[tf.TensorSpec([None, lookback, n_features], tf.float32, name="window")],
-            )
-        archive.write_out(str(tmp), verbose=False)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+        endpoints["serve_intervals"] = (with_intervals, window)
+    return export_endpoints(endpoints, raw_model, out_dir)
 
 
 def export_saved_model_named(raw_model: Any, out_dir: str | Path, inputs: list[dict[str, Any]]) -> Path:
     """Write a SavedModel whose `serve` endpoint takes the named inputs `inputs` (Task.serving_inputs),
     as keyword arguments, and feeds them to the model as a dict. Written to a temporary directory and
     moved into place."""
-    import keras
     import tensorflow as tf
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     names = [i["name"] for i in inputs]
-    try:
-        archive = keras.export.ExportArchive()
-        archive.track(raw_model)
-        archive.add_endpoint(
-            name="serve",
-            fn=_named_call(raw_model, names),
-            input_signature=[tf.TensorSpec(i["shape"], getattr(tf, i["dtype"]), name=i["name"]) for i in inputs],
-        )
-        archive.write_out(str(tmp), verbose=False)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    signature = [tf.TensorSpec(i["shape"], getattr(tf, i["dtype"]), name=i["name"]) for i in inputs]
+    return export_endpoints({"serve": (_named_call(raw_model, names), signature)}, raw_model, out_dir)
 
 
 def _named_call(model: Any, names: list[str]) -> Any:
