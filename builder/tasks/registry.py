@@ -17,11 +17,37 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class FormField:
+    """One input of a task's data form, bound to ``spec.data.<key>``; the Data page draws one widget per
+    field in order and the CLI's flags set the same keys.
+
+    kind: "column" (one column of the file), "optional_column" (a column or none), "columns" (several),
+    "int" (a whole number >= minimum; 0 where allowed means "decide from the data"); numeric: offer only
+    numeric columns; exclude: keys of earlier fields whose chosen columns are not offered again;
+    guess: how a default is found when the spec leaves the key empty, one of "time" (the detected time
+    column), "first_numeric", "other_numeric" (every numeric column not chosen yet), "role" (the task's
+    own `guess_columns`), "" (none).
+    """
+
+    key: str
+    label: str
+    kind: str
+    help: str
+    numeric: bool = False
+    exclude: tuple[str, ...] = ()
+    guess: str = ""
+    minimum: int = 0
+    maximum: int = 100_000
+
+
+@dataclass(frozen=True)
 class TaskEntry:
     """name: the spec's `task`; label and description: what the UI shows; losses: the spec losses
     the task accepts besides "auto"; default_preset: the preset a new model of this task starts from;
     impl: ``"module:Class"`` of its Task subclass; structure: what a model of the task reads,
-    "sequence" (a time axis: the cells of CELLS) or "tree" (a node table: TREE_CELLS)."""
+    "sequence" (a time axis: the cells of CELLS) or "tree" (a node table: TREE_CELLS); reads: the input
+    file, "csv" (a table) or "text" (UTF-8 text); form: the task's data inputs, in the order the Data page
+    shows them (split, cleaning and scaling are common to every task and not listed)."""
 
     name: str
     label: str
@@ -30,19 +56,60 @@ class TaskEntry:
     default_preset: str
     impl: str
     structure: str = "sequence"
+    reads: str = "csv"
+    form: tuple[FormField, ...] = ()
 
+
+_F = FormField
 
 TASKS: dict[str, TaskEntry] = {e.name: e for e in (
     TaskEntry("forecast", "Forecast future values",
               "One row per time step; predict the next `horizon` steps of the target columns.",
-              ("mse", "mae", "huber"), "stacked_lstm", "builder.tasks.forecast:ForecastTask"),
+              ("mse", "mae", "huber"), "stacked_lstm", "builder.tasks.forecast:ForecastTask",
+              form=(
+                  _F("time_col", "Time column", "optional_column", "Timestamps that order the rows; detected automatically.",
+                     guess="time"),
+                  _F("targets", "Targets (to forecast)", "columns", "One or more numeric columns the model predicts.",
+                     numeric=True, exclude=("time_col",), guess="first_numeric"),
+                  _F("features", "Covariates (extra inputs)", "columns",
+                     "Other numeric columns the model reads besides the targets' own history.",
+                     numeric=True, exclude=("time_col", "targets"), guess="other_numeric"),
+                  _F("lookback", "Lookback (steps)", "int", "How many past steps each input window holds "
+                     "(0 = from the season length).", minimum=0),
+                  _F("horizon", "Horizon (steps ahead)", "int", "How many future steps each forecast covers.",
+                     minimum=1, maximum=10_000),
+                  _F("season_length", "Season length (0 = infer)", "int",
+                     "For the seasonal-naive baseline and the seasonal residual, e.g. 12 for monthly data."),
+                  _F("stride", "Window stride", "int", "Step between consecutive training windows (1 = every window).",
+                     minimum=1, maximum=10_000),
+              )),
     TaskEntry("classify", "Classify whole sequences",
               "Long format: one row per step of a labelled sequence (sequence id, order, features, label).",
-              ("crossentropy",), "lstm_fcn", "builder.tasks.classify:ClassifyTask"),
+              ("crossentropy",), "lstm_fcn", "builder.tasks.classify:ClassifyTask",
+              form=(
+                  _F("id_col", "Sequence id column", "column", "Rows with the same id form one sequence.", guess="role"),
+                  _F("label_col", "Label column", "column", "The class of each sequence (one value per sequence).",
+                     exclude=("id_col",), guess="role"),
+                  _F("order_col", "Order column", "optional_column",
+                     "Step number within a sequence; (none) keeps the file order.",
+                     exclude=("id_col", "label_col"), guess="role"),
+                  _F("features", "Feature columns", "columns", "Numeric columns the model reads at every step.",
+                     numeric=True, exclude=("id_col", "label_col", "order_col"), guess="role"),
+                  _F("lookback", "Sequence length (0 = longest)", "int",
+                     "Longer sequences keep their last steps; shorter ones are padded and masked."),
+              )),
     # ---- sequence tasks (issue 18) ----
     TaskEntry("generate", "Generate text (character language model)",
               "A UTF-8 text file; learn the next character from the previous `context` characters, then "
-              "generate text from a prompt.", ("crossentropy",), "char_rnn", "builder.tasks.generate:GenerateTask"),
+              "generate text from a prompt.", ("crossentropy",), "char_rnn", "builder.tasks.generate:GenerateTask",
+              reads="text",
+              form=(
+                  _F("lookback", "Context (characters)", "int",
+                     "Characters in each training window; the model learns the next character of each.", minimum=2),
+                  _F("stride", "Window step (1 = context)", "int",
+                     "Characters between training window starts; 1 means one window every `context` characters.",
+                     minimum=1),
+              )),
 )}
 
 # ---- trees (builder/tasks/tree.py) ---------------------------------------------------------------------
@@ -50,7 +117,16 @@ TASKS["tree"] = TaskEntry(
     "tree", "Learn from trees",
     "A node table: one row per node (tree id, node id, parent id, token and/or features) with a label per "
     "tree or per node; a Tree-LSTM reads each tree from its leaves up.",
-    ("crossentropy", "mse", "mae", "huber"), "child_sum_tree_lstm", "builder.tasks.tree:TreeTask", "tree")
+    ("crossentropy", "mse", "mae", "huber"), "child_sum_tree_lstm", "builder.tasks.tree:TreeTask", "tree",
+    form=(
+        _F("id_col", "Tree id", "column", "Rows with the same id form one tree.", guess="role"),
+        _F("node_col", "Node id", "column", "The node's id within its tree.", guess="role"),
+        _F("parent_col", "Parent id", "column", "The parent's node id; empty at the root.", guess="role"),
+        _F("token_col", "Token", "optional_column",
+           "The node's word or symbol (embedded); (none): numeric features only.", guess="role"),
+        _F("label_col", "Label", "column",
+           "One value per tree (on every row or the root) or a label on every node.", guess="role"),
+    ))
 
 
 def accepted_loss(task: str, loss: str) -> str:
