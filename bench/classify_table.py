@@ -17,6 +17,7 @@ Each run's figures are appended as one JSON line to --out (default /tmp/classify
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -37,21 +38,25 @@ BASELINES = ("majority_class", "nn_euclidean", "nn_dtw_full", "nn_dtw_band", "mi
 HEADERS = ("majority", "1-NN ED", "1-NN DTW", "1-NN DTW band", "MiniRocket")
 
 
-def run_one(name: str, preset: str, seed: int) -> dict[str, Any]:
-    """Train `preset` on `name`'s train split, score on its test split; the run's figures."""
+def run_one(name: str, preset: str, seed: int, overrides: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Train `preset` on `name`'s train split, score on its test split; the run's figures. `overrides`:
+    spec sections to change ({"data": {"sequence_norm": "zscore"}}), for one-change experiments."""
     from builder.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     from builder.spec.presets import load_preset
     from builder.training.fit import train_run
 
-    spec = load_preset(preset).updated(data={"id_col": "sequence_id", "label_col": "label"}, training={"seed": seed})
+    over = overrides or {}
+    spec = load_preset(preset).updated(data={"id_col": "sequence_id", "label_col": "label", **over.get("data", {})},
+                                       training={"seed": seed, **over.get("training", {})})
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         metrics = train_run(spec, DATA / "splits" / f"{name}_train.csv", Path(tmp) / "run",
                             test_path=DATA / "splits" / f"{name}_test.csv")
         wall = time.perf_counter() - t0
-    row = {"set": name, "preset": preset, "seed": seed, "n_test": metrics["n_sequences"],
+    row = {"set": name, "preset": preset + "".join(f" {k}={v}" for sec in over.values() for k, v in sec.items()),
+           "seed": seed, "n_test": metrics["n_sequences"],
            "accuracy": metrics["model"]["accuracy"], "macro_f1": metrics["model"]["macro_f1"],
            "train_seconds": metrics["train_seconds"], "wall_seconds": round(wall, 1),
            "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"], "verdict": metrics["verdict"]}
@@ -70,7 +75,7 @@ def table(rows: list[dict[str, Any]], default: str) -> str:
         return f"{v:.3f}" if isinstance(v, (int, float)) else "n/a"
 
     lines = ["| set | preset | accuracy | " + " | ".join(HEADERS) + " | beats 1-NN DTW | train s | epochs |",
-             "|---" * (8 + len(HEADERS)) + "|"]
+             "|---" * (6 + len(HEADERS)) + "|"]
     for r in rows:
         dtw = max(v for v in (r.get("nn_dtw_full"), r.get("nn_dtw_band"), -1.0) if v is not None)
         name = r["preset"] + (" (default)" if r["preset"] == default else "")
@@ -86,7 +91,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sets", nargs="+", default=sorted(f.stem for f in DATA.glob("*.csv")))
     p.add_argument("--presets", nargs="+", default=[default])
-    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--seeds", type=int, nargs="+", default=[42])
+    p.add_argument("--override", nargs="*", default=[], metavar="SECTION.KEY=VALUE",
+                   help="one-change experiments, e.g. data.sequence_norm=zscore training.batch_size=8 (JSON values)")
     p.add_argument("--out", default="/tmp/classify_table.jsonl")
     p.add_argument("--from", dest="source", help="print the table of saved result lines instead of running")
     args = p.parse_args()
@@ -94,13 +101,20 @@ def main() -> None:
         rows = [json.loads(line) for line in Path(args.source).read_text().splitlines() if line.strip()]
     else:
         rows = []
-        for name in args.sets:
-            for preset in args.presets:
-                row = run_one(name, preset, args.seed)
-                rows.append(row)
-                with open(args.out, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps(row) + "\n")
-                print(json.dumps(row), file=sys.stderr, flush=True)
+        over: dict[str, dict[str, Any]] = {}
+        for item in args.override:
+            path, _, value = item.partition("=")
+            section, _, key = path.partition(".")
+            try:
+                over.setdefault(section, {})[key] = json.loads(value)
+            except json.JSONDecodeError:
+                over.setdefault(section, {})[key] = value
+        for name, preset, seed in itertools.product(args.sets, args.presets, args.seeds):
+            row = run_one(name, preset, seed, over)
+            rows.append(row)
+            with open(args.out, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(row) + "\n")
+            print(json.dumps(row), file=sys.stderr, flush=True)
     print(table(rows, default))
 
 
