@@ -148,3 +148,15 @@ __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_
 __all__ += ["run_choices", "run_label", "set_run_label", "bar_counts", "class_counts", "loss_chart", "series_chart", "table_columns", "training_hint",
             "display_name", "model_size", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]
 __all__ += ["CONVERT_FORMATS", "convert_for_download", "spec_code", "explain_on", "import_torch_upload"]
+from builder.app.form import (  # noqa: E402  Data page: the task's form, drawn from its registry entry
+    check_cards,
+    cleared_columns,
+    field_options,
+    form_changes,
+    form_defaults,
+    new_file_data,
+    tasks_reading,
+)
+
+__all__ += ["check_cards", "cleared_columns", "field_options", "form_changes", "form_defaults", "new_file_data",
+            "tasks_reading"]

@@ -102,8 +102,6 @@ class Task:
     #: task's `head`) or "language_model" (builder.model.sequence: token ids -> embedding ->
     #: recurrent stack -> per-step logits; `head`/`head_params` then describe only the output layer)
     model_kind: str = "window"
-    #: True when the task reads a UTF-8 text file rather than a CSV (the Data page and `predict`)
-    reads_text: bool = False
     #: True when training writes a fresh sample to sample.json after each epoch (generative tasks)
     samples_each_epoch: bool = False
 
@@ -136,6 +134,19 @@ class Task:
     def overview(self, data: Any) -> dict[str, Any]:
         """What the Data page shows of prepared data (split sizes, columns, notices)."""
         raise NotImplementedError
+
+    def guess_columns(self, df: pd.DataFrame, data: Any) -> dict[str, Any]:
+        """The columns of `df` this task would read for the form fields whose `guess` is "role" (keyed by
+        the field's key: a column name, or a list for "columns" fields), with the spec's `data`
+        (DataSettings) choices first where they name columns of `df`; a role it cannot place is left out
+        (never raises)."""
+        return {}
+
+    def check_cards(self, overview: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Data page's Check row for `overview` (this task's `overview`): {"label", "value", "help"}
+        each, value a short text. The default: the inputs and outputs of the model."""
+        return [{"label": "Inputs → outputs", "value": f"{overview.get('n_features')} → {overview.get('n_outputs')}",
+                 "help": None}]
 
     # ---- model -----------------------------------------------------------------------------------------
     def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:

@@ -109,6 +109,19 @@ class ForecastTask(Task):
                 "season_length": r.season_length, "freq": r.freq, "windows": r.windows, "notices": list(r.notices),
                 "n_features": r.n_features, "n_outputs": r.n_outputs}
 
+    def check_cards(self, overview: dict[str, Any]) -> list[dict[str, Any]]:
+        ov = overview
+        season = ov.get("season_length")
+        return [
+            {"label": "Rows (train / val / test)", "value": f"{ov['train']} / {ov['val']} / {ov['test']}", "help": None},
+            {"label": "Training windows", "value": f"{ov['windows']['train']:,}",
+             "help": f"Windows of {ov['lookback']} steps, each followed by {ov['horizon']} to forecast."},
+            {"label": "Inputs → outputs", "value": f"{ov['n_features']} → {ov['n_outputs']} × {ov['horizon']}",
+             "help": None},
+            {"label": "Season length", "value": "–" if season is None else str(season),
+             "help": f"Detected frequency: {ov.get('freq') or 'unknown'}"},
+        ]
+
     # ---- model -----------------------------------------------------------------------------------------
     def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
         import keras

@@ -63,7 +63,6 @@ def _scores(bits: float) -> dict[str, float]:
 
 class GenerateTask(Task):
     model_kind = "language_model"
-    reads_text = True
     samples_each_epoch = True
 
     # ---- data ----------------------------------------------------------------------------------------
@@ -110,6 +109,16 @@ class GenerateTask(Task):
                 "context": data.context, "windows": {p: int(len(data.windows(p)[0])) for p in PARTS},
                 "notices": list(data.notices), "n_features": 1, "n_outputs": len(data.vocab),
                 "sample": decode_head(data)}
+
+    def check_cards(self, overview: dict[str, Any]) -> list[dict[str, Any]]:
+        chars, wins = overview["characters"], overview["windows"]
+        return [
+            {"label": "Characters (train / val / test)",
+             "value": f"{chars['train']:,} / {chars['val']:,} / {chars['test']:,}", "help": None},
+            {"label": "Vocabulary", "value": str(overview["vocabulary"]),
+             "help": "Distinct characters of the training part, plus the unknown symbol."},
+            {"label": "Training windows", "value": f"{wins['train']:,}", "help": None},
+        ]
 
     # ---- model (built by builder.model.sequence.build_language_model) ------------------------------
     def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
