@@ -28,6 +28,7 @@ from builder.app import (
     misclassified_frame,
     per_class_frame,
     printable,
+    run_choices,
     run_data_path,
     series_chart,
     test_predictions,
@@ -48,8 +49,10 @@ if not runs:
 ids = [r.path.name for r in runs]
 cur = st.session_state.get("run_id")
 default = [cur] if cur in ids else ids[:1]
-chosen = st.multiselect("Runs", ids, default=default, key="eval_runs",
-                        help="Pick one run to inspect, or several to compare them side by side.")
+labels = run_choices(runs=runs)  # "id · name · ★ metric": the runs table's names and best-run marks
+chosen = st.multiselect("Runs", ids, default=default, key="eval_runs", format_func=lambda i: labels.get(i, i),
+                        help="Pick one run to inspect, or several to compare them side by side. "
+                             "★ marks the best run per metric among runs of the same task and data file.")
 if not chosen:
     st.info("Pick at least one run.")
     st.stop()

@@ -17,6 +17,7 @@ from builder.app import (
     forecast_with_history,
     predict_on,
     predict_upload,
+    run_choices,
     run_data_path,
     run_model_size,
     series_chart,
@@ -36,7 +37,10 @@ if not runs:
     st.stop()
 ids = [r.path.name for r in runs]
 cur = st.session_state.get("run_id")
-pick = st.selectbox("Run", ids, index=ids.index(cur) if cur in ids else 0, key="export_run")
+labels = run_choices(runs=runs)  # "id · name · ★ metric": the runs table's names and best-run marks
+pick = st.selectbox("Run", ids, index=ids.index(cur) if cur in ids else 0, key="export_run",
+                    format_func=lambda i: labels.get(i, i),
+                    help="★ marks the best run per metric among runs of the same task and data file.")
 run = Run(runs[ids.index(pick)].path)
 try:
     meta = run.metadata()

@@ -160,3 +160,6 @@ from builder.app.form import (  # noqa: E402  Data page: the task's form, drawn 
 
 __all__ += ["check_cards", "cleared_columns", "field_options", "form_changes", "form_defaults", "new_file_data",
             "tasks_reading"]
+from builder.app.results import result_summary, task_refits  # noqa: E402  Train: the task says it
+
+__all__ += ["result_summary", "task_refits"]

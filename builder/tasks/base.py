@@ -189,6 +189,16 @@ class Task:
         """(metric name, the model's value) for run lists."""
         raise NotImplementedError
 
+    def result_summary(self, metrics: dict[str, Any]) -> str:
+        """One sentence on a finished run for the Train page: the model's headline test figure beside its
+        baselines. The default: the first of `metric_cards`, with its delta."""
+        card = self.metric_cards(metrics)[0]
+        delta = f" ({card['delta']})" if card.get("delta") else ""
+        return f"Test {card['label'][:1].lower()}{card['label'][1:]} {card['value']}{delta}."
+
+    #: True when the task can refit on train + validation after early stopping (spec `training.refit`)
+    refits: bool = False
+
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """The test metrics of one run for the comparison table."""
         raise NotImplementedError

@@ -161,6 +161,10 @@ class ClassifyTask(Task):
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
         return "accuracy", metrics.get("model", {}).get("accuracy")
 
+    def result_summary(self, metrics: dict[str, Any]) -> str:
+        return (f"Test accuracy {metrics['model']['accuracy']:.3f} vs majority class "
+                f"{metrics['majority_class']['accuracy']:.3f}.")
+
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"accuracy": metrics["model"]["accuracy"], "macro F1": metrics["model"]["macro_f1"],
                 "majority accuracy": metrics["majority_class"]["accuracy"]}

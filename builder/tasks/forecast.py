@@ -39,6 +39,7 @@ STAT_MAX_ROWS = {"ets": 50_000, "theta": 10_000}
 
 class ForecastTask(Task):
     keras_metrics = ("mae",)
+    refits = True
 
     # ---- data ----------------------------------------------------------------------------------------
     @staticmethod
@@ -215,6 +216,10 @@ class ForecastTask(Task):
 
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
         return "MAE", metrics.get("model", {}).get("mae")
+
+    def result_summary(self, metrics: dict[str, Any]) -> str:
+        return (f"Test MAE {metrics['model']['mae']:.4g} vs naive {metrics['naive']['mae']:.4g} "
+                f"and seasonal naive {metrics['seasonal_naive']['mae']:.4g}.")
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         m = metrics

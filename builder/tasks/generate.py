@@ -197,6 +197,11 @@ class GenerateTask(Task):
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
         return "bits/char", metrics.get("model", {}).get("bits_per_char")
 
+    def result_summary(self, metrics: dict[str, Any]) -> str:
+        return (f"Test bits per character {metrics['model']['bits_per_char']:.3f} vs "
+                f"{metrics['ngram']['order']}-gram {metrics['ngram']['bits_per_char']:.3f} and unigram "
+                f"{metrics['unigram']['bits_per_char']:.3f}.")
+
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"bits/char": metrics["model"]["bits_per_char"], "n-gram bits/char": metrics["ngram"]["bits_per_char"],
                 "unigram bits/char": metrics["unigram"]["bits_per_char"]}
