@@ -131,6 +131,9 @@ else:
 # ---- task and columns: one widget per field of the task's form (builder/tasks/registry.py) -------------
 st.subheader("Task and columns")
 offered = tasks_reading(reads)
+if not offered:
+    st.error(f"{source['name']}: no task reads a {reads} file.", icon=":material/error:")
+    st.stop()
 task = st.radio("Task", offered, format_func=lambda t: TASKS[t].label, horizontal=True,
                 key=f"d{r}_task" if reads == "csv" else f"d{r}_ttask",
                 index=offered.index(s.task) if s.task in offered else 0,

@@ -12,6 +12,7 @@ from builder.app import (
     convert_for_download,
     csv_bytes,
     display_name,
+    export_views,
     file_token,
     finished_runs,
     forecast_with_history,
@@ -139,7 +140,7 @@ def _predict(run_dir: str, token: str, digest: str, data: bytes, name: str):
 
 
 # ---- forecast ahead --------------------------------------------------------------------------------
-if meta.get("task") == "forecast":
+if "forecast_ahead" in export_views(meta.get("task")):
     st.subheader(f"Forecast the next {resolved['horizon']} step(s)")
     data_path = run_data_path(run)
     st.caption(f"From the last {resolved['lookback']} rows of the training data"

@@ -7,6 +7,7 @@
     text      text tasks (generate): text files, their overview, per-epoch samples, generation
     results   metric tables, held-out predictions, chart frames, downloads, predictions on new data
     workspace the session's work on disk (data, spec, run) under an id in the URL
+    form      the Data page's widgets from the task's registry entry: options, starting values, changes
 
 Pages import only from `builder.app` (a test checks it); nothing here imports streamlit, and
 TensorFlow is imported only inside the functions that need it.
@@ -160,6 +161,12 @@ from builder.app.form import (  # noqa: E402  Data page: the task's form, drawn 
 
 __all__ += ["check_cards", "cleared_columns", "field_options", "form_changes", "form_defaults", "new_file_data",
             "tasks_reading"]
-from builder.app.results import result_summary, task_refits  # noqa: E402  Train: the task says it
+from builder.app.results import (  # noqa: E402  Train, Evaluate, Export: the task says what to show
+    evaluate_views,
+    export_views,
+    result_summary,
+    task_model_fields,
+    task_refits,
+)
 
-__all__ += ["result_summary", "task_refits"]
+__all__ += ["evaluate_views", "export_views", "result_summary", "task_model_fields", "task_refits"]

@@ -50,6 +50,27 @@ def result_summary(metrics: dict[str, Any]) -> str | None:
         return None
 
 
+def evaluate_views(metrics: dict[str, Any]) -> tuple[str, ...]:
+    """The Evaluate page's views of a run's results, by its task (`Task.evaluate_views`); () when the
+    metrics name no known task."""
+    task = task_of(metrics)
+    return task.evaluate_views if task is not None else ()
+
+
+def export_views(task: str | None) -> tuple[str, ...]:
+    """The Export page's extra views for a run of `task` (`Task.export_views`)."""
+    from builder.tasks.registry import TASKS
+
+    return get_task(task).export_views if task in TASKS else ()
+
+
+def task_model_fields(task: str) -> tuple[str, ...]:
+    """The spec's top-level model options `task` uses (`Task.model_fields`; the Design page offers them)."""
+    from builder.tasks.registry import TASKS
+
+    return get_task(task).model_fields if task in TASKS else ()
+
+
 def task_refits(task: str) -> bool:
     """Whether `task` offers refitting on train + validation (the Train page's toggle)."""
     from builder.tasks.registry import TASKS

@@ -198,6 +198,18 @@ class Task:
 
     #: True when the task can refit on train + validation after early stopping (spec `training.refit`)
     refits: bool = False
+    #: the Evaluate page's views of a run's results beyond the cards and the metric table, in order
+    #: (pages/evaluate.py draws each by name): "forecast" (verdict, intervals, error by step, actual vs
+    #: predicted, backtest), "tree_depth", "confusion" (when metrics.json has a confusion_matrix),
+    #: "classes" (per-class precision/recall, misclassified examples), "generate" (a text box),
+    #: "explain_windows" / "explain_sequences" (integrated gradients on a forecast window / a sequence)
+    evaluate_views: tuple[str, ...] = ()
+    #: the spec's top-level model options (besides blocks and training) the task uses, which the
+    #: Design page offers: "residual", "residual_base" (forecast), "embedding_dim" (token models)
+    model_fields: tuple[str, ...] = ()
+    #: the Export page's views beyond downloads, formats and prediction on a new file: "forecast_ahead"
+    #: (the next horizon from the end of the training data)
+    export_views: tuple[str, ...] = ()
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """The test metrics of one run for the comparison table."""

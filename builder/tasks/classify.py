@@ -25,6 +25,7 @@ PLACEHOLDER_LOOKBACK = 128
 
 
 class ClassifyTask(Task):
+    evaluate_views = ("confusion", "classes", "explain_sequences")
     masks_padding = True
     keras_metrics = ("accuracy",)
 

@@ -38,6 +38,9 @@ STAT_MAX_ROWS = {"ets": 50_000, "theta": 10_000}
 
 
 class ForecastTask(Task):
+    model_fields = ("residual", "residual_base")
+    evaluate_views = ("forecast", "explain_windows")
+    export_views = ("forecast_ahead",)
     keras_metrics = ("mae",)
     refits = True
 

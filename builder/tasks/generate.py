@@ -62,6 +62,8 @@ def _scores(bits: float) -> dict[str, float]:
 
 
 class GenerateTask(Task):
+    model_fields = ("embedding_dim",)
+    evaluate_views = ("generate",)
     model_kind = "language_model"
     samples_each_epoch = True
 

@@ -43,6 +43,7 @@ PREDICT_TREES = 256
 
 
 class TreeTask(Task):
+    evaluate_views = ("tree_depth", "confusion")
     keras_metrics = ()
     xla = False
 
