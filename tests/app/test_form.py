@@ -131,3 +131,25 @@ def test_a_task_registered_with_only_an_entry_gets_its_form_drawn(toy_task, tmp_
     assert any(m.label == "Sequences (train / val / test)" for m in at.metric)  # the task's Check row
     assert any(s.value == "One sequence" for s in at.subheader)  # the entry's preview
     assert any("fits the spec" in s.value for s in at.success)
+
+
+def test_every_view_a_task_names_is_drawn_by_its_page() -> None:
+    """A task's preview, Evaluate and Export views are names the pages know (a typo would show nothing)."""
+    import re
+
+    from builder.tasks.registry import get_task
+    from tests.app.conftest import REPO
+
+    def keys(page: str, table: str) -> set[str]:
+        text = (REPO / page).read_text()
+        block = text[text.index(f"{table} = {{"):]
+        return set(re.findall(r'"(\w+)":', block[:block.index("}")]))
+
+    previews, evaluate, export = keys("pages/data.py", "PREVIEWS"), keys("pages/evaluate.py", "VIEWS"), {"forecast_ahead"}
+    assert "forecast_ahead" in (REPO / "pages/export.py").read_text()
+    for name, entry in TASKS.items():
+        task = get_task(name)
+        assert entry.preview in previews | {""}, (name, entry.preview)
+        assert set(task.evaluate_views) <= evaluate, (name, task.evaluate_views)
+        assert set(task.export_views) <= export, (name, task.export_views)
+        assert entry.reads in ("csv", "text") and entry.form, name
