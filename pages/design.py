@@ -25,6 +25,7 @@ from builder.app import (
     is_projected,
     load_preset,
     model_facts,
+    model_shape,
     model_size,
     move_block,
     parse_spec_upload,
@@ -35,6 +36,7 @@ from builder.app import (
     spec_code,
     start_training,
     subdir,
+    task_model_fields,
     validate,
 )
 from pages import common
@@ -122,18 +124,19 @@ with edit_col:
     st.subheader("Model")
     top1, top2 = st.columns([2, 1])
     name = top1.text_input("Name", s.name, max_chars=80, key=f"m{r}_name", help="Used for run folders and presets.")
+    options = task_model_fields(s.task)  # the model options this task uses besides the blocks
     residual = s.residual
-    if s.task == "forecast":
+    if "residual" in options:
         residual = top2.toggle("Residual forecast", s.residual, key=f"m{r}_residual",
                                help=ModelSpec.model_fields["residual"].description)
     residual_base = s.residual_base
-    if s.task == "forecast" and residual:
+    if "residual_base" in options and residual:
         bases = ["auto", "last", "season"]
         residual_base = top2.selectbox("Residual base", bases, index=bases.index(s.residual_base),
                                        key=f"m{r}_residual_base",
                                        help=ModelSpec.model_fields["residual_base"].description)
     embedding_dim = s.embedding_dim
-    if s.task == "generate":  # token models: the character embedding in front of the recurrent stack
+    if "embedding_dim" in options:  # token models: the embedding in front of the recurrent stack
         embedding_dim = top2.number_input("Embedding size", 1, 4096, int(s.embedding_dim), key=f"m{r}_embedding",
                                           help=ModelSpec.model_fields["embedding_dim"].description)
     new_blocks: list[dict[str, Any]] = []
@@ -226,7 +229,8 @@ with view_col:
     p1.metric("Parameters", f"{params:,}" if params is not None else "–",
               help="Every weight of the model, as Keras counts it (its summary's Total params), including the "
                    "input scaling statistics; computed from the spec without building the model.")
-    p2.metric("Inputs → outputs", f"{n_feat} → {n_out}" + (f" × {s.data.horizon}" if s.task == "forecast" else ""))
+    horizon = model_shape(s, n_feat, n_out).horizon  # forecasts: outputs per step ahead
+    p2.metric("Inputs → outputs", f"{n_feat} → {n_out}" + (f" × {horizon}" if horizon else ""))
     st.graphviz_chart(diagram_dot(s, n_feat, n_out), width="stretch")
 
 with st.expander("Keras summary (builds the model)"):

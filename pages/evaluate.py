@@ -15,6 +15,7 @@ from builder.app import (
     csv_bytes,
     depth_frame,
     error_by_step_frame,
+    evaluate_views,
     explain_on,
     file_token,
     finished_runs,
@@ -28,6 +29,7 @@ from builder.app import (
     misclassified_frame,
     per_class_frame,
     printable,
+    run_choices,
     run_data_path,
     series_chart,
     test_predictions,
@@ -48,8 +50,10 @@ if not runs:
 ids = [r.path.name for r in runs]
 cur = st.session_state.get("run_id")
 default = [cur] if cur in ids else ids[:1]
-chosen = st.multiselect("Runs", ids, default=default, key="eval_runs",
-                        help="Pick one run to inspect, or several to compare them side by side.")
+labels = run_choices(runs=runs)  # "id · name · ★ metric": the runs table's names and best-run marks
+chosen = st.multiselect("Runs", ids, default=default, key="eval_runs", format_func=lambda i: labels.get(i, i),
+                        help="Pick one run to inspect, or several to compare them side by side. "
+                             "★ marks the best run per metric among runs of the same task and data file.")
 if not chosen:
     st.info("Pick at least one run.")
     st.stop()
@@ -98,7 +102,10 @@ for col, card in zip(st.columns(len(cards)), cards, strict=True):
                delta_color="inverse" if card.get("lower_is_better") else "normal")
 st.dataframe(table.style.format(_fmt(number_format)), width="stretch")
 
-if metrics.get("task") == "forecast":
+
+# ---- the task's views of its results (Task.evaluate_views names them; drawn in that order) ---------
+def _forecast_view() -> None:
+    """Verdict, intervals, error by horizon step, residuals, actual vs predicted, the backtest."""
     st.caption(f"{metrics.get('n_windows')} {metrics.get('part', 'test')} windows · season length "
                f"{metrics.get('season_length')} · best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}")
 
@@ -169,7 +176,10 @@ if metrics.get("task") == "forecast":
                 x=alt.X("origin", title="origin"), y=alt.Y("MAE:Q", title="MAE over the horizon"),
                 color=alt.Color("forecaster:N", sort=None), tooltip=["origin", "forecaster", "MAE"])
             st.altair_chart(per_origin.properties(height=260), width="stretch")
-if metrics.get("task") == "tree":
+
+
+def _tree_depth_view() -> None:
+    """Accuracy (or MAE) by tree depth beside the baselines; node accuracy."""
     depth = depth_frame(metrics)
     if len(depth):
         key = "mae" if metrics.get("regression") else "accuracy"
@@ -182,7 +192,12 @@ if metrics.get("task") == "tree":
     if metrics.get("node_accuracy") is not None or metrics.get("model", {}).get("node_accuracy") is not None:
         st.caption(f"Node accuracy: Tree-LSTM {metrics['model']['node_accuracy']:.3f}, sequence LSTM "
                    f"{metrics['sequence_lstm']['node_accuracy']:.3f} over {metrics.get('n_nodes')} nodes")
-if metrics.get("task") in ("classify", "tree") and metrics.get("confusion_matrix"):
+
+
+def _confusion_view() -> None:
+    """The confusion matrix with counts (when metrics.json has one)."""
+    if not metrics.get("confusion_matrix"):
+        return
     st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
     cm = confusion_frame(metrics)
     heat = alt.Chart(cm).mark_rect().encode(
@@ -192,7 +207,10 @@ if metrics.get("task") in ("classify", "tree") and metrics.get("confusion_matrix
     text = alt.Chart(cm).mark_text(baseline="middle").encode(
         x=alt.X("predicted:N", sort=None), y=alt.Y("true:N", sort=None), text="count:Q")
     st.altair_chart(heat + text, width="stretch")
-if metrics.get("task") == "classify":
+
+
+def _classes_view() -> None:
+    """The verdict against the baselines, per-class precision and recall, misclassified examples."""
     if metrics.get("verdict"):
         st.markdown(f"**Against the baselines:** {metrics['verdict']}")
     for note in metrics.get("baseline_notes") or []:
@@ -214,7 +232,9 @@ if metrics.get("task") == "classify":
     elif "misclassified_examples" in metrics:
         st.caption("Every test sequence was classified correctly.")
 
-if metrics.get("task") == "generate":
+
+def _generate_view() -> None:
+    """Bits per character's context and a box that generates text from the run."""
     ng = metrics.get("ngram", {})
     st.caption(f"Bits per character on the {metrics.get('part', 'test')} part ({metrics.get('n_chars', {}).get(metrics.get('part', 'test'), 0):,} "
                f"characters); n-gram: order {ng.get('order')} chosen on validation, {ng.get('smoothing', '')}.")
@@ -238,10 +258,6 @@ if metrics.get("task") == "generate":
         else:
             st.code(printable(text), language=None, wrap_lines=True)
 
-with st.expander("Training curve"):
-    chart = loss_chart(history_frame(primary.history()), height=240)
-    if chart is not None:
-        st.altair_chart(chart, width="stretch")
 
 
 # ---- why this prediction: integrated gradients and saliency -------------------------------------------
@@ -251,10 +267,10 @@ def _explain(run_dir: str, token: str, data_path: str, data_token: str, index: i
                       common.run_model(run_dir, token))
 
 
-if metrics.get("task") in ("forecast", "classify"):  # windows of numbers
+def _explain_view(is_forecast: bool) -> None:
+    """Integrated gradients and saliency of one input: a forecast window (`is_forecast`) or a sequence."""
     with st.expander("Explain one prediction (integrated gradients, saliency)"):
         data_path = run_data_path(primary)
-        is_forecast = metrics.get("task") == "forecast"
         st.caption("Which steps and features of the input the prediction rests on. Integrated gradients add up to "
                    "f(window) − f(baseline); the baseline is the training mean"
                    + (" or the window's last season repeated." if is_forecast else "."))
@@ -285,3 +301,17 @@ if metrics.get("task") in ("forecast", "classify"):  # windows of numbers
                 st.download_button("Attributions CSV", icon=":material/download:", data=csv_bytes(attr),
                                    file_name=f"{primary.path.name}-attributions.csv", mime="text/csv", key="dl_attr",
                                    on_click="ignore")
+
+
+VIEWS = {"forecast": _forecast_view, "tree_depth": _tree_depth_view, "confusion": _confusion_view,
+         "classes": _classes_view, "generate": _generate_view,
+         "explain_windows": lambda: _explain_view(True), "explain_sequences": lambda: _explain_view(False)}
+views = [v for v in evaluate_views(metrics) if v in VIEWS]
+for name in [v for v in views if not v.startswith("explain")]:
+    VIEWS[name]()
+with st.expander("Training curve"):
+    chart = loss_chart(history_frame(primary.history()), height=240)
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+for name in [v for v in views if v.startswith("explain")]:
+    VIEWS[name]()

@@ -12,11 +12,13 @@ from builder.app import (
     convert_for_download,
     csv_bytes,
     display_name,
+    export_views,
     file_token,
     finished_runs,
     forecast_with_history,
     predict_on,
     predict_upload,
+    run_choices,
     run_data_path,
     run_model_size,
     series_chart,
@@ -36,7 +38,10 @@ if not runs:
     st.stop()
 ids = [r.path.name for r in runs]
 cur = st.session_state.get("run_id")
-pick = st.selectbox("Run", ids, index=ids.index(cur) if cur in ids else 0, key="export_run")
+labels = run_choices(runs=runs)  # "id · name · ★ metric": the runs table's names and best-run marks
+pick = st.selectbox("Run", ids, index=ids.index(cur) if cur in ids else 0, key="export_run",
+                    format_func=lambda i: labels.get(i, i),
+                    help="★ marks the best run per metric among runs of the same task and data file.")
 run = Run(runs[ids.index(pick)].path)
 try:
     meta = run.metadata()
@@ -135,7 +140,7 @@ def _predict(run_dir: str, token: str, digest: str, data: bytes, name: str):
 
 
 # ---- forecast ahead --------------------------------------------------------------------------------
-if meta.get("task") == "forecast":
+if "forecast_ahead" in export_views(meta.get("task")):
     st.subheader(f"Forecast the next {resolved['horizon']} step(s)")
     data_path = run_data_path(run)
     st.caption(f"From the last {resolved['lookback']} rows of the training data"

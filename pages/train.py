@@ -14,6 +14,7 @@ from builder.app import (
     new_run_dir,
     printable,
     progress_view,
+    result_summary,
     run_by_id,
     run_choices,
     run_label,
@@ -21,6 +22,7 @@ from builder.app import (
     set_run_label,
     start_training,
     table_columns,
+    task_refits,
     training_hint,
     validate,
 )
@@ -60,7 +62,7 @@ with st.container(border=True):
     seed = d4.number_input("Seed", 0, 2**31 - 1, int(t.seed), key=f"t{r}_seed",
                            help="Same seed, same data and spec: same run.")
     refit = t.refit
-    if s.task == "forecast":
+    if task_refits(s.task):
         refit = st.toggle("Refit on train + validation", t.refit, key=f"t{r}_refit",
                           help=ModelSpec.model_fields["training"].annotation.model_fields["refit"].description)
     training = {**s.training.model_dump(mode="json"), "refit": bool(refit), "epochs": int(epochs), "batch_size": int(batch),
@@ -151,17 +153,9 @@ def _draw(run_id: str) -> None:
     elif v["state"] == "interrupted":
         st.warning(f"The run was interrupted: {v['message']}")
     elif v["state"] in ("finished", "stopped"):
-        metrics = run.read_json("metrics.json") or {}
-        if metrics.get("task") == "forecast":
-            st.success(f"Test MAE {metrics['model']['mae']:.4g} vs naive {metrics['naive']['mae']:.4g} "
-                       f"and seasonal naive {metrics['seasonal_naive']['mae']:.4g}. See **Evaluate** for more.")
-        elif metrics.get("task") == "generate":
-            st.success(f"Test bits per character {metrics['model']['bits_per_char']:.3f} vs "
-                       f"{metrics['ngram']['order']}-gram {metrics['ngram']['bits_per_char']:.3f} and unigram "
-                       f"{metrics['unigram']['bits_per_char']:.3f}. See **Evaluate** to generate text.")
-        elif metrics.get("task") == "classify":
-            st.success(f"Test accuracy {metrics['model']['accuracy']:.3f} vs majority class "
-                       f"{metrics['majority_class']['accuracy']:.3f}. See **Evaluate** for more.")
+        summary = result_summary(run.read_json("metrics.json") or {})
+        if summary:
+            st.success(f"{summary} See **Evaluate** for more.")
     if st.session_state.get("_live_was_active") and not v["active"]:
         st.session_state["_live_was_active"] = False
         st.rerun(scope="app")  # redraw the page: buttons, run list, no more polling

@@ -7,6 +7,7 @@
     text      text tasks (generate): text files, their overview, per-epoch samples, generation
     results   metric tables, held-out predictions, chart frames, downloads, predictions on new data
     workspace the session's work on disk (data, spec, run) under an id in the URL
+    form      the Data page's widgets from the task's registry entry: options, starting values, changes
 
 Pages import only from `builder.app` (a test checks it); nothing here imports streamlit, and
 TensorFlow is imported only inside the functions that need it.
@@ -148,3 +149,24 @@ __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_
 __all__ += ["run_choices", "run_label", "set_run_label", "bar_counts", "class_counts", "loss_chart", "series_chart", "table_columns", "training_hint",
             "display_name", "model_size", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]
 __all__ += ["CONVERT_FORMATS", "convert_for_download", "spec_code", "explain_on", "import_torch_upload"]
+from builder.app.form import (  # noqa: E402  Data page: the task's form, drawn from its registry entry
+    check_cards,
+    cleared_columns,
+    field_options,
+    form_changes,
+    form_defaults,
+    new_file_data,
+    tasks_reading,
+)
+
+__all__ += ["check_cards", "cleared_columns", "field_options", "form_changes", "form_defaults", "new_file_data",
+            "tasks_reading"]
+from builder.app.results import (  # noqa: E402  Train, Evaluate, Export: the task says what to show
+    evaluate_views,
+    export_views,
+    result_summary,
+    task_model_fields,
+    task_refits,
+)
+
+__all__ += ["evaluate_views", "export_views", "result_summary", "task_model_fields", "task_refits"]

@@ -40,7 +40,10 @@ def series_chart(frame: pd.DataFrame, height: int = 300, y_title: str = "value",
     """Each column of `frame` (indexed by time or step) as one coloured line; None when there is nothing to draw."""
     if frame is None or frame.empty:
         return None
-    x_name = str(frame.index.name or "step")
+    x_name = x_label = str(frame.index.name or "step")
+    while x_name in frame.columns:  # a column of the same name (a feature called "step")
+        x_name += "_"
+    x_title = x_title or x_label
     data = frame.copy()
     data.index.name = x_name
     long = data.reset_index().melt(id_vars=x_name, var_name="series", value_name="value").dropna(subset=["value"])

@@ -235,6 +235,13 @@ def task_default(spec_dict: dict[str, Any], task: str) -> tuple[dict[str, Any], 
     entry = TASKS[task]
     try:
         new = apply_preset(spec_dict, load_preset(entry.default_preset))
+        if new.get("task") != task:  # a task that starts from another task's preset
+            training = {**new.get("training", {})}
+            training["loss"] = accepted_loss(task, training.get("loss", "auto"))
+            checked, err = validate({**new, "task": task, "training": training})
+            if checked is None:
+                raise SpecError(err or f"preset {entry.default_preset} does not fit task {task}")
+            new = checked.model_dump(mode="json")
     except SpecError:
         return switch_task(spec_dict, task), None, None
     notice = (f"The task is now {entry.label}: the design switched to its default preset "

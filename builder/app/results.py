@@ -38,6 +38,46 @@ def metric_cards(metrics: dict[str, Any]) -> tuple[list[dict[str, Any]], str]:
     return task.metric_cards(metrics), task.number_format
 
 
+def result_summary(metrics: dict[str, Any]) -> str | None:
+    """The Train page's sentence on a finished run (its task's `result_summary`); None when the metrics
+    name no known task or lack what the sentence needs (an older run)."""
+    task = task_of(metrics)
+    if task is None:
+        return None
+    try:
+        return task.result_summary(metrics)
+    except (KeyError, TypeError, IndexError, ValueError):
+        return None
+
+
+def evaluate_views(metrics: dict[str, Any]) -> tuple[str, ...]:
+    """The Evaluate page's views of a run's results, by its task (`Task.evaluate_views`); () when the
+    metrics name no known task."""
+    task = task_of(metrics)
+    return task.evaluate_views if task is not None else ()
+
+
+def export_views(task: str | None) -> tuple[str, ...]:
+    """The Export page's extra views for a run of `task` (`Task.export_views`)."""
+    from builder.tasks.registry import TASKS
+
+    return get_task(task).export_views if task in TASKS else ()
+
+
+def task_model_fields(task: str) -> tuple[str, ...]:
+    """The spec's top-level model options `task` uses (`Task.model_fields`; the Design page offers them)."""
+    from builder.tasks.registry import TASKS
+
+    return get_task(task).model_fields if task in TASKS else ()
+
+
+def task_refits(task: str) -> bool:
+    """Whether `task` offers refitting on train + validation (the Train page's toggle)."""
+    from builder.tasks.registry import TASKS
+
+    return task in TASKS and get_task(task).refits
+
+
 def compare_table(runs: list[Run]) -> pd.DataFrame:
     """Several finished runs side by side: model, params, epochs, test metrics and the baselines."""
     rows = []
@@ -197,10 +237,8 @@ def predict_upload(run: Run, data: bytes, name: str, model: Any | None = None) -
 
 
 def serving_snippet(run: Run) -> str:
-    """The Python snippet that serves the run's SavedModel with TensorFlow alone."""
-    from builder.quiet import import_tensorflow_quietly
-
-    import_tensorflow_quietly()  # the server log gets our messages, not TensorFlow's start-up lines
+    """The Python snippet that serves the run's SavedModel with TensorFlow alone (text from the run's
+    metadata: nothing here imports TensorFlow, so the Export page's first visit does not load it)."""
     from builder.serving.export import serving_snippet as snippet
 
     return snippet(run.metadata())

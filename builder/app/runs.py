@@ -234,10 +234,12 @@ def keep_warm() -> int | None:
         return None
 
 
-def run_choices(root: Path | None = None) -> dict[str, str]:
-    """{run id: label for a picker ("id · name" when named)}, newest first."""
+def run_choices(root: Path | None = None, runs: list[Run] | None = None) -> dict[str, str]:
+    """{run id: label for a picker, "id · name · ★ metric" (the name and best-run marks of the runs table
+    when there are)}, newest first; `runs`: only these (e.g. the finished ones)."""
+    keep = None if runs is None else {r.path.name for r in runs}
     out = {}
-    for run in list_runs(root or subdir("runs")):
-        name = run_label(run)["name"]
-        out[run.path.name] = f"{run.path.name} · {name}" if name else run.path.name
+    for rec in runs_table(root).to_dict("records"):
+        if keep is None or rec["run"] in keep:
+            out[rec["run"]] = " · ".join(str(p) for p in (rec["run"], rec["name"], rec["best"]) if p)
     return out

@@ -12,12 +12,11 @@ from builder.spec import ModelSpec
 from builder.tasks.registry import TASKS, get_task
 from builder.training.runs import Run
 
-#: the tasks whose data is a UTF-8 text file rather than a CSV
-TEXT_TASKS = tuple(name for name in TASKS if get_task(name).reads_text)
-
 
 def task_reads_text(task: str) -> bool:
-    return task in TEXT_TASKS
+    """Whether `task` reads a UTF-8 text file rather than a CSV (its registry entry's `reads`)."""
+    entry = TASKS.get(task)
+    return entry is not None and entry.reads == "text"
 
 
 def looks_tabular(path: str | Path, lines: int = 8) -> bool:
@@ -47,7 +46,7 @@ def is_text_source(source: dict[str, str] | None, task: str) -> bool:
 def text_overview(path: str, name: str, spec: ModelSpec) -> dict[str, Any]:
     """The task's overview of a text file under `spec` (raises DataError)."""
     task = get_task(spec.task)
-    if not task.reads_text:
+    if not task_reads_text(spec.task):
         raise DataError(f"{name}: a text file; task `{spec.task}` reads a CSV (pick a text task such as generate)")
     return task.overview(task.prepare(path, spec, name=name))
 

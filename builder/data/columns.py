@@ -139,12 +139,18 @@ def resolve_series_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[st
     return time_col, targets, covariates
 
 
+#: column names (lower case) taken as a long-format sequence's id, label and step order when unnamed
+SEQUENCE_ID_NAMES = ("sequence_id", "id", "seq_id", "series_id")
+LABEL_NAMES = ("label", "class", "target", "y")
+ORDER_NAMES = ("t", "time", "step", "order", "timestep")
+
+
 def resolve_sequence_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[str, str | None, str, list[str]]:
     """(id column, order column, label column, feature columns) for long-format sequences."""
     source = df.attrs.get("source", "data")
     cols = list(df.columns)
-    id_col = settings.id_col or next((c for c in cols if c.lower() in ("sequence_id", "id", "seq_id", "series_id")), None)
-    label_col = settings.label_col or next((c for c in cols if c.lower() in ("label", "class", "target", "y")), None)
+    id_col = settings.id_col or next((c for c in cols if c.lower() in SEQUENCE_ID_NAMES), None)
+    label_col = settings.label_col or next((c for c in cols if c.lower() in LABEL_NAMES), None)
     if id_col is None or label_col is None:
         raise DataError(
             f"{source}: classification needs a sequence id column and a label column "
@@ -152,7 +158,7 @@ def resolve_sequence_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[
         )
     order_col = settings.order_col
     if order_col is None:
-        order_col = next((c for c in cols if c.lower() in ("t", "time", "step", "order", "timestep")), None)
+        order_col = next((c for c in cols if c.lower() in ORDER_NAMES), None)
     check_columns(df, [c for c in (id_col, label_col, order_col) if c], source, "id/label/order")
     if settings.features is None:
         features = numeric_columns(df, exclude=(id_col, label_col, order_col))

@@ -102,8 +102,6 @@ class Task:
     #: task's `head`) or "language_model" (builder.model.sequence: token ids -> embedding ->
     #: recurrent stack -> per-step logits; `head`/`head_params` then describe only the output layer)
     model_kind: str = "window"
-    #: True when the task reads a UTF-8 text file rather than a CSV (the Data page and `predict`)
-    reads_text: bool = False
     #: True when training writes a fresh sample to sample.json after each epoch (generative tasks)
     samples_each_epoch: bool = False
 
@@ -136,6 +134,19 @@ class Task:
     def overview(self, data: Any) -> dict[str, Any]:
         """What the Data page shows of prepared data (split sizes, columns, notices)."""
         raise NotImplementedError
+
+    def guess_columns(self, df: pd.DataFrame, data: Any) -> dict[str, Any]:
+        """The columns of `df` this task would read for the form fields whose `guess` is "role" (keyed by
+        the field's key: a column name, or a list for "columns" fields), with the spec's `data`
+        (DataSettings) choices first where they name columns of `df`; a role it cannot place is left out
+        (never raises)."""
+        return {}
+
+    def check_cards(self, overview: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Data page's Check row for `overview` (this task's `overview`): {"label", "value", "help"}
+        each, value a short text. The default: the inputs and outputs of the model."""
+        return [{"label": "Inputs → outputs", "value": f"{overview.get('n_features')} → {overview.get('n_outputs')}",
+                 "help": None}]
 
     # ---- model -----------------------------------------------------------------------------------------
     def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
@@ -177,6 +188,28 @@ class Task:
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
         """(metric name, the model's value) for run lists."""
         raise NotImplementedError
+
+    def result_summary(self, metrics: dict[str, Any]) -> str:
+        """One sentence on a finished run for the Train page: the model's headline test figure beside its
+        baselines. The default: the first of `metric_cards`, with its delta."""
+        card = self.metric_cards(metrics)[0]
+        delta = f" ({card['delta']})" if card.get("delta") else ""
+        return f"Test {card['label'][:1].lower()}{card['label'][1:]} {card['value']}{delta}."
+
+    #: True when the task can refit on train + validation after early stopping (spec `training.refit`)
+    refits: bool = False
+    #: the Evaluate page's views of a run's results beyond the cards and the metric table, in order
+    #: (pages/evaluate.py draws each by name): "forecast" (verdict, intervals, error by step, actual vs
+    #: predicted, backtest), "tree_depth", "confusion" (when metrics.json has a confusion_matrix),
+    #: "classes" (per-class precision/recall, misclassified examples), "generate" (a text box),
+    #: "explain_windows" / "explain_sequences" (integrated gradients on a forecast window / a sequence)
+    evaluate_views: tuple[str, ...] = ()
+    #: the spec's top-level model options (besides blocks and training) the task uses, which the
+    #: Design page offers: "residual", "residual_base" (forecast), "embedding_dim" (token models)
+    model_fields: tuple[str, ...] = ()
+    #: the Export page's views beyond downloads, formats and prediction on a new file: "forecast_ahead"
+    #: (the next horizon from the end of the training data)
+    export_views: tuple[str, ...] = ()
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         """The test metrics of one run for the comparison table."""

@@ -25,6 +25,7 @@ PLACEHOLDER_LOOKBACK = 128
 
 
 class ClassifyTask(Task):
+    evaluate_views = ("confusion", "classes", "explain_sequences")
     masks_padding = True
     keras_metrics = ("accuracy",)
 
@@ -65,6 +66,34 @@ class ClassifyTask(Task):
                 "features": list(data.inputs), "classes": list(data.classes), "lookback": data.lookback,
                 "notices": list(data.notices), "n_features": len(data.inputs), "n_outputs": len(data.classes),
                 "id_col": data.id_col, "order_col": data.order_col, "label_col": data.label_col}
+
+    def guess_columns(self, df: pd.DataFrame, data: Any) -> dict[str, Any]:
+        """id, label and order columns by name (sequence_id, label, t ...; the label else the last column),
+        features: every other numeric column (the spec's choices first where they fit)."""
+        from builder.data.columns import LABEL_NAMES, ORDER_NAMES, SEQUENCE_ID_NAMES, numeric_columns
+
+        cols = [str(c) for c in df.columns]
+
+        def named(given: str | None, names: tuple[str, ...]) -> str | None:
+            return given if given in cols else next((c for c in cols if c.lower() in names), None)
+
+        id_col = named(data.id_col, SEQUENCE_ID_NAMES) or (cols[0] if cols else None)
+        label_col = named(data.label_col, LABEL_NAMES) or next((c for c in reversed(cols) if c != id_col), None)
+        order_col = named(data.order_col, ORDER_NAMES)
+        order_col = None if order_col in (id_col, label_col) else order_col
+        numeric = numeric_columns(df, exclude=(id_col, label_col, order_col))
+        features = [f for f in data.features if f in numeric] if data.features else numeric
+        out = {"id_col": id_col, "label_col": label_col, "order_col": order_col, "features": features}
+        return {k: v for k, v in out.items() if v is not None}
+
+    def check_cards(self, overview: dict[str, Any]) -> list[dict[str, Any]]:
+        seqs, classes = overview["sequences"], overview["classes"]
+        return [
+            {"label": "Sequences (train / val / test)", "value": f"{seqs['train']} / {seqs['val']} / {seqs['test']}",
+             "help": None},
+            {"label": "Classes", "value": str(len(classes)), "help": ", ".join(map(str, classes[:30]))},
+            {"label": "Steps × features", "value": f"{overview['lookback']} × {overview['n_features']}", "help": None},
+        ]
 
     # ---- model -----------------------------------------------------------------------------------------
     def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
@@ -132,6 +161,10 @@ class ClassifyTask(Task):
 
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
         return "accuracy", metrics.get("model", {}).get("accuracy")
+
+    def result_summary(self, metrics: dict[str, Any]) -> str:
+        return (f"Test accuracy {metrics['model']['accuracy']:.3f} vs majority class "
+                f"{metrics['majority_class']['accuracy']:.3f}.")
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"accuracy": metrics["model"]["accuracy"], "macro F1": metrics["model"]["macro_f1"],

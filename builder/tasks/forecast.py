@@ -38,7 +38,11 @@ STAT_MAX_ROWS = {"ets": 50_000, "theta": 10_000}
 
 
 class ForecastTask(Task):
+    model_fields = ("residual", "residual_base")
+    evaluate_views = ("forecast", "explain_windows")
+    export_views = ("forecast_ahead",)
     keras_metrics = ("mae",)
+    refits = True
 
     # ---- data ----------------------------------------------------------------------------------------
     @staticmethod
@@ -108,6 +112,19 @@ class ForecastTask(Task):
                 "targets": list(r.targets), "lookback": r.lookback, "horizon": r.horizon,
                 "season_length": r.season_length, "freq": r.freq, "windows": r.windows, "notices": list(r.notices),
                 "n_features": r.n_features, "n_outputs": r.n_outputs}
+
+    def check_cards(self, overview: dict[str, Any]) -> list[dict[str, Any]]:
+        ov = overview
+        season = ov.get("season_length")
+        return [
+            {"label": "Rows (train / val / test)", "value": f"{ov['train']} / {ov['val']} / {ov['test']}", "help": None},
+            {"label": "Training windows", "value": f"{ov['windows']['train']:,}",
+             "help": f"Windows of {ov['lookback']} steps, each followed by {ov['horizon']} to forecast."},
+            {"label": "Inputs → outputs", "value": f"{ov['n_features']} → {ov['n_outputs']} × {ov['horizon']}",
+             "help": None},
+            {"label": "Season length", "value": "–" if season is None else str(season),
+             "help": f"Detected frequency: {ov.get('freq') or 'unknown'}"},
+        ]
 
     # ---- model -----------------------------------------------------------------------------------------
     def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
@@ -202,6 +219,10 @@ class ForecastTask(Task):
 
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
         return "MAE", metrics.get("model", {}).get("mae")
+
+    def result_summary(self, metrics: dict[str, Any]) -> str:
+        return (f"Test MAE {metrics['model']['mae']:.4g} vs naive {metrics['naive']['mae']:.4g} "
+                f"and seasonal naive {metrics['seasonal_naive']['mae']:.4g}.")
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         m = metrics

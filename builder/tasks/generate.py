@@ -62,8 +62,9 @@ def _scores(bits: float) -> dict[str, float]:
 
 
 class GenerateTask(Task):
+    model_fields = ("embedding_dim",)
+    evaluate_views = ("generate",)
     model_kind = "language_model"
-    reads_text = True
     samples_each_epoch = True
 
     # ---- data ----------------------------------------------------------------------------------------
@@ -110,6 +111,16 @@ class GenerateTask(Task):
                 "context": data.context, "windows": {p: int(len(data.windows(p)[0])) for p in PARTS},
                 "notices": list(data.notices), "n_features": 1, "n_outputs": len(data.vocab),
                 "sample": decode_head(data)}
+
+    def check_cards(self, overview: dict[str, Any]) -> list[dict[str, Any]]:
+        chars, wins = overview["characters"], overview["windows"]
+        return [
+            {"label": "Characters (train / val / test)",
+             "value": f"{chars['train']:,} / {chars['val']:,} / {chars['test']:,}", "help": None},
+            {"label": "Vocabulary", "value": str(overview["vocabulary"]),
+             "help": "Distinct characters of the training part, plus the unknown symbol."},
+            {"label": "Training windows", "value": f"{wins['train']:,}", "help": None},
+        ]
 
     # ---- model (built by builder.model.sequence.build_language_model) ------------------------------
     def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
@@ -187,6 +198,11 @@ class GenerateTask(Task):
 
     def headline(self, metrics: dict[str, Any]) -> tuple[str, float | None]:
         return "bits/char", metrics.get("model", {}).get("bits_per_char")
+
+    def result_summary(self, metrics: dict[str, Any]) -> str:
+        return (f"Test bits per character {metrics['model']['bits_per_char']:.3f} vs "
+                f"{metrics['ngram']['order']}-gram {metrics['ngram']['bits_per_char']:.3f} and unigram "
+                f"{metrics['unigram']['bits_per_char']:.3f}.")
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"bits/char": metrics["model"]["bits_per_char"], "n-gram bits/char": metrics["ngram"]["bits_per_char"],

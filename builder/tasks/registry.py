@@ -47,7 +47,9 @@ class TaskEntry:
     impl: ``"module:Class"`` of its Task subclass; structure: what a model of the task reads,
     "sequence" (a time axis: the cells of CELLS) or "tree" (a node table: TREE_CELLS); reads: the input
     file, "csv" (a table) or "text" (UTF-8 text); form: the task's data inputs, in the order the Data page
-    shows them (split, cleaning and scaling are common to every task and not listed)."""
+    shows them (split, cleaning and scaling are common to every task and not listed); preview: what the
+    Data page draws of the chosen columns, "series" (the columns over time), "sequence" (one sequence
+    and the class distribution), "tree" (one tree) or "" (nothing beyond the file's preview)."""
 
     name: str
     label: str
@@ -58,6 +60,7 @@ class TaskEntry:
     structure: str = "sequence"
     reads: str = "csv"
     form: tuple[FormField, ...] = ()
+    preview: str = ""
 
 
 _F = FormField
@@ -82,7 +85,7 @@ TASKS: dict[str, TaskEntry] = {e.name: e for e in (
                      "For the seasonal-naive baseline and the seasonal residual, e.g. 12 for monthly data."),
                   _F("stride", "Window stride", "int", "Step between consecutive training windows (1 = every window).",
                      minimum=1, maximum=10_000),
-              )),
+              ), preview="series"),
     TaskEntry("classify", "Classify whole sequences",
               "Long format: one row per step of a labelled sequence (sequence id, order, features, label).",
               ("crossentropy",), "lstm_fcn", "builder.tasks.classify:ClassifyTask",
@@ -97,7 +100,7 @@ TASKS: dict[str, TaskEntry] = {e.name: e for e in (
                      numeric=True, exclude=("id_col", "label_col", "order_col"), guess="role"),
                   _F("lookback", "Sequence length (0 = longest)", "int",
                      "Longer sequences keep their last steps; shorter ones are padded and masked."),
-              )),
+              ), preview="sequence"),
     # ---- sequence tasks (issue 18) ----
     TaskEntry("generate", "Generate text (character language model)",
               "A UTF-8 text file; learn the next character from the previous `context` characters, then "
@@ -126,7 +129,7 @@ TASKS["tree"] = TaskEntry(
            "The node's word or symbol (embedded); (none): numeric features only.", guess="role"),
         _F("label_col", "Label", "column",
            "One value per tree (on every row or the root) or a label on every node.", guess="role"),
-    ))
+    ), preview="tree")
 
 
 def accepted_loss(task: str, loss: str) -> str:

@@ -43,6 +43,7 @@ PREDICT_TREES = 256
 
 
 class TreeTask(Task):
+    evaluate_views = ("tree_depth", "confusion")
     keras_metrics = ()
     xla = False
 
@@ -92,6 +93,37 @@ class TreeTask(Task):
                 "regression": data.regression, "notices": list(data.notices), "n_features": len(c.features),
                 "n_outputs": 1 if data.regression else len(data.classes), "tree_col": c.tree_col,
                 "node_col": c.node_col, "parent_col": c.parent_col, "token_col": c.token_col, "label_col": c.label_col}
+
+    #: form key -> role of builder.data.trees.ROLE_NAMES
+    FORM_ROLES = {"id_col": "tree_col", "node_col": "node_col", "parent_col": "parent_col", "token_col": "token_col",
+                  "label_col": "label_col"}
+
+    def guess_columns(self, df: pd.DataFrame, data: Any) -> dict[str, Any]:
+        """Each role's column: the spec's choice where it names a column, else the first name of
+        builder.data.trees.ROLE_NAMES found (tree_id, node_id, parent_id, token, label ...)."""
+        from builder.data.trees import ROLE_NAMES
+
+        cols = [str(c) for c in df.columns]
+        lower = {c.lower(): c for c in cols}
+        out: dict[str, Any] = {}
+        for key, role in self.FORM_ROLES.items():
+            given = getattr(data, key, None)
+            col = given if given in cols else next((lower[n] for n in ROLE_NAMES[role] if n in lower), None)
+            if col is not None:
+                out[key] = col
+        return out
+
+    def check_cards(self, overview: dict[str, Any]) -> list[dict[str, Any]]:
+        ov, trees = overview, overview["trees"]
+        target = "a value" if ov["regression"] else f"{len(ov['classes'])} classes"
+        return [
+            {"label": "Trees (train / val / test)", "value": f"{trees['train']} / {trees['val']} / {trees['test']}",
+             "help": None},
+            {"label": "Nodes", "value": f"{ov['nodes']:,}",
+             "help": f"deepest tree: {ov['max_depth']} levels; most children: {ov['max_children']}"},
+            {"label": "Vocabulary", "value": str(ov["vocabulary"]), "help": "tokens of the training trees, plus <unk>"},
+            {"label": "Target", "value": f"{target} per {ov['level']}", "help": None},
+        ]
 
     # ---- model -----------------------------------------------------------------------------------------
     def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:

@@ -34,7 +34,7 @@ def test_runs_table_names_notes_and_best_marks(studio_home) -> None:
     assert table.loc["r-a", "name"] == "wide lstm" and table.loc["r-a", "note"] == "more units"
     assert table.loc["r-a", "best"] == "★ val loss" and table.loc["r-b", "best"] == "★ MAE"
     assert table.loc["r-c", "best"] == ""
-    assert list(u.run_choices()) == ["r-c", "r-b", "r-a"] and u.run_choices()["r-a"] == "r-a · wide lstm"
+    assert list(u.run_choices()) == ["r-c", "r-b", "r-a"] and u.run_choices()["r-a"] == "r-a · wide lstm · ★ val loss"
 
 
 def test_train_page_names_a_run_and_preselects_the_newest(tiny_csv, studio_home) -> None:
