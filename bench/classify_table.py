@@ -105,10 +105,12 @@ def main() -> None:
         for item in args.override:
             path, _, value = item.partition("=")
             section, _, key = path.partition(".")
+            if section not in ("data", "training") or not key or not value:
+                p.error(f"--override {item!r}: expected data.KEY=VALUE or training.KEY=VALUE")
             try:
                 over.setdefault(section, {})[key] = json.loads(value)
             except json.JSONDecodeError:
-                over.setdefault(section, {})[key] = value
+                over.setdefault(section, {})[key] = value  # a bare word: the string itself
         for name, preset, seed in itertools.product(args.sets, args.presets, args.seeds):
             row = run_one(name, preset, seed, over)
             rows.append(row)
