@@ -118,7 +118,8 @@ def tf_side(frame: Any, rounds: int, threads: int, npz: Path) -> dict[str, Any]:
     lstm = next(layer for layer in model.layers if isinstance(layer, keras.layers.RNN))
     return {"samples_per_s": n_train / min(timer.seconds[1:]), "warmup_s": timer.seconds[0], "n_train": n_train,
             "max_len": int(data.x.shape[1]), "mean_len": float(data.lengths[train].mean()), "units": rec.units,
-            "batch": batch, "params": int(model.count_params()), "layer": type(lstm).__name__}
+            "batch": batch, "params": int(model.count_params()), "layer": type(lstm).__name__,
+            "jit_compile": bool(model.jit_compile)}
 
 
 TORCH_WORKER = r'''
