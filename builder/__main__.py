@@ -71,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     t.add_argument("--out", required=True, help="run directory to create")
     t.add_argument("--budget-s", type=float, help="with --preset auto: seconds for the search (default 600)")
+    t.add_argument("--workers", help="train on several workers (MultiWorkerMirroredStrategy): HOST:PORT,HOST:PORT,...; "
+                   "start the same command once per worker with its --worker-index (0 = the chief, which writes --out); "
+                   "an existing TF_CONFIG does the same")
+    t.add_argument("--worker-index", type=int, help="with --workers: this process's place in the list (0 = chief)")
+    t.add_argument("--mirrored", action="store_true", help="train with MirroredStrategy over this host's devices")
 
     pr = sub.add_parser("predict", help="forecast after the data's end, or classify each sequence")
     pr.add_argument("--run", required=True)
@@ -189,6 +194,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     args.data = args.data or args.text
     if not args.data:
         raise CliError("train: expected --data FILE (or --text FILE for task generate)")
+    from builder.training.distributed import make_strategy, parse_cluster
+
+    cluster = parse_cluster(args.workers, args.worker_index)
+    if cluster is not None and args.mirrored:
+        raise CliError("--mirrored: not with --workers / TF_CONFIG (each worker mirrors its own devices already)")
+    if cluster is not None and args.preset == "auto":
+        raise CliError("--preset auto: not with --workers / TF_CONFIG")
+    chief = cluster is None or cluster.is_chief
     if args.resume:
         from builder.spec import ModelSpec
 
@@ -197,15 +210,29 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec = ModelSpec.from_json(out / "spec.json")
         (out / "stop.request").unlink(missing_ok=True)  # a stop asked of the interrupted run is not for this one
     else:
-        if out.exists() and any(out.iterdir()):
+        if chief and out.exists() and any(out.iterdir()):
             raise CliError(f"--out {out}: the directory exists and is not empty; choose a new run directory (or --resume)")
         if args.preset == "auto":
             return cmd_train_auto(args)
         if args.budget_s is not None:
             raise CliError(f"--budget-s {args.budget_s:g}: only used with --preset auto")
         spec = build_spec(args)
+    strategy = make_strategy(cluster, args.mirrored) if cluster is not None or args.mirrored else None
     t0 = time.time()
     from builder.training.runs import Run, worker_slot
+
+    if strategy is not None:
+        from builder.training.distributed import train_distributed
+
+        metrics = train_distributed(spec, args.data, str(out), strategy, is_chief=cluster is None or cluster.is_chief,
+                                    test_path=args.test_data, progress=None if args.quiet else _printer(spec),
+                                    resume=args.resume)
+        if metrics is None:
+            print(f"worker {cluster.index if cluster else 0}: training done ({time.time() - t0:.1f}s)")
+            return 0
+        print(format_metrics(metrics))
+        print(f"run directory: {out}  ({time.time() - t0:.1f}s, {metrics['replicas']} replicas)")
+        return 0
 
     def waiting(position: int, running: int) -> None:
         print(f"waiting for a free training slot: number {position} in the queue, {running} busy "

@@ -323,11 +323,13 @@ def train_run(
     test_path: str | Path | None = None,
     progress: ProgressFn | None = None,
     resume: bool = False,
+    fitter: Callable[..., TrainResult] | None = None,
 ) -> dict[str, Any]:
     """The whole pipeline: CSV -> prepared data -> fit -> evaluate -> model.keras + SavedModel + metrics.
 
     Writes spec.json (unless resuming), metadata.json, metrics.json, predictions.csv
     and the models. Returns the metrics dict. Raises DataError / TrainingError.
+    fitter: `fit` or a function with its signature (builder.training.distributed.fit_distributed).
     """
     import os
 
@@ -344,7 +346,7 @@ def train_run(
         datasets = task.datasets(data, spec)
         steps = int(np.ceil(datasets[2] / spec.training.batch_size))
         run.set_status("running", message="building the model", epochs=spec.training.epochs, steps=steps)
-        result = fit(spec, data, run, _progress_writer(run, spec, progress, steps), resume=resume, datasets=datasets)
+        result = (fitter or fit)(spec, data, run, _progress_writer(run, spec, progress, steps), resume=resume, datasets=datasets)
         run.set_status("running", message="evaluating")
         metrics, predictions = task.evaluate(data, result.raw_model)
         metrics.update({
