@@ -5,8 +5,9 @@ the data of the job it expects (the app's default: the default preset on the fir
 builds the model exactly as `fit` does (same seed), compiles it, runs one epoch so that Keras traces
 (and XLA compiles) the train and test steps on the real batch shapes, then puts every weight, seed
 state and optimizer slot back to its value before that epoch. `fit` asks `take(spec, resolved, steps,
-fresh)` for it: the model when the job has the same spec, resolved data description and batches per
-epoch, and starts training from scratch (`fresh`: no resume, no imported weights); None otherwise. A
+fresh)` for it: the model when the job has the same spec (but for the number of epochs, patience and other
+fields that do not change the model or its steps: FREE_TRAINING), resolved data description and
+batches per epoch, and starts training from scratch (`fresh`: no resume, no imported weights); None otherwise. A
 model is taken at most once.
 
 Training from the prepared model gives the same weights as building a new one: the snapshot is taken
@@ -35,8 +36,20 @@ class _Prepared:
 _slot: dict[str, _Prepared] = {}
 
 
+#: spec fields that change neither the built model, its initial weights nor its traced steps
+FREE_FIELDS = ("name", "description")
+FREE_TRAINING = ("epochs", "patience", "refit", "baselines", "lr_plateau_patience")
+
+
 def _key(spec: ModelSpec) -> str:
-    return spec.model_dump_json()
+    """The spec without FREE_FIELDS / FREE_TRAINING, as JSON: two jobs with one key build the same model."""
+    import json
+
+    d = spec.model_dump(mode="json")
+    for k in FREE_FIELDS:
+        d.pop(k, None)
+    d["training"] = {k: v for k, v in d["training"].items() if k not in FREE_TRAINING}
+    return json.dumps(d, sort_keys=True)
 
 
 def _snapshot(variables: list[Any]) -> list[tuple[Any, Any]]:

@@ -46,7 +46,8 @@ def test_take_returns_the_model_only_for_its_job_and_once(spec, series_csv):
     assert prepared.take(spec, resolved, steps, fresh=False) is None
     from dataclasses import replace
     assert prepared.take(spec, replace(resolved, lookback=9), steps, fresh=True) is None
-    model = prepared.take(spec, resolved, steps, fresh=True)
+    longer = spec.updated(name="longer", training={"epochs": 12, "patience": 3})  # same model and steps
+    model = prepared.take(longer, resolved, steps, fresh=True)
     assert model is not None and model.compiled
     assert prepared.take(spec, resolved, steps, fresh=True) is None, "handed out once"
 
