@@ -16,7 +16,7 @@ right after `build_model` under the same seed (tests/unit/test_prepared.py compa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,11 @@ def _key(spec: ModelSpec) -> str:
     return json.dumps(d, sort_keys=True)
 
 
+def _unsourced(resolved: Resolved) -> Resolved:
+    """`resolved` without its file paths: a copy of the same data (an upload of the sample) matches."""
+    return replace(resolved, source="", test_source=None)
+
+
 def _snapshot(variables: list[Any]) -> list[tuple[Any, Any]]:
     return [(v, v.numpy().copy()) for v in variables]
 
@@ -66,7 +71,8 @@ def take(spec: ModelSpec, resolved: Resolved, steps: int, fresh: bool) -> Any | 
     there is none, the job differs (spec, resolved data description, batches per epoch) or does
     not start from scratch. The model is handed out once."""
     prep = _slot.get("model")
-    if prep is None or not fresh or prep.steps != steps or prep.spec_json != _key(spec) or prep.resolved != resolved:
+    if prep is None or not fresh or prep.steps != steps or prep.spec_json != _key(spec) \
+            or _unsourced(prep.resolved) != _unsourced(resolved):
         return None
     del _slot["model"]
     for var, value in prep.state:

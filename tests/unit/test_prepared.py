@@ -3,6 +3,8 @@ made for, trains without re-tracing, and trains to the same weights as a freshly
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -44,10 +46,10 @@ def test_take_returns_the_model_only_for_its_job_and_once(spec, series_csv):
     assert prepared.take(other, resolved, steps, fresh=True) is None
     assert prepared.take(spec, resolved, steps + 1, fresh=True) is None
     assert prepared.take(spec, resolved, steps, fresh=False) is None
-    from dataclasses import replace
     assert prepared.take(spec, replace(resolved, lookback=9), steps, fresh=True) is None
     longer = spec.updated(name="longer", training={"epochs": 12, "patience": 3})  # same model and steps
-    model = prepared.take(longer, resolved, steps, fresh=True)
+    copied = replace(resolved, source="/elsewhere/copy.csv")  # the same data from another path
+    model = prepared.take(longer, copied, steps, fresh=True)
     assert model is not None and model.compiled
     assert prepared.take(spec, resolved, steps, fresh=True) is None, "handed out once"
 
