@@ -7,7 +7,7 @@ The job is the app's default: the default preset on the first bundled sample wit
 settings. The warm worker is started and waited for (ready) before its clock starts, as it is while the
 app runs. Each start gets its own RNN_STUDIO_HOME.
 
-    .venv/bin/python -m bench.train_start [--rounds 2]
+    .venv/bin/python -m bench.train_start [--rounds 2] [--only warm|cold]
 """
 
 from __future__ import annotations
@@ -64,10 +64,12 @@ def one(kind: str, timeout: float = 600.0) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--only", choices=("cold", "warm"), help="measure one kind of worker")
     args = ap.parse_args()
-    rows: dict[str, list[dict[str, float]]] = {"cold": [], "warm": []}
+    kinds = (args.only,) if args.only else ("cold", "warm")
+    rows: dict[str, list[dict[str, float]]] = {k: [] for k in kinds}
     for r in range(args.rounds):
-        for kind in (("cold", "warm") if r % 2 == 0 else ("warm", "cold")):
+        for kind in (kinds if r % 2 == 0 else kinds[::-1]):
             res = one(kind)
             rows[kind].append(res)
             print(f"round {r + 1} {kind}: first progress {res['progress']:.2f} s, first epoch {res['epoch']:.2f} s",
@@ -79,7 +81,8 @@ def main() -> None:
            for k, v in rows.items()}
     for k, (p, e) in med.items():
         print(f"| {k} | {p:.2f} | {e:.2f} |")
-    print(f"warm / cold: progress {med['warm'][0] / med['cold'][0]:.2f}, first epoch {med['warm'][1] / med['cold'][1]:.2f}")
+    if len(med) == 2:
+        print(f"warm / cold: progress {med['warm'][0] / med['cold'][0]:.2f}, first epoch {med['warm'][1] / med['cold'][1]:.2f}")
 
 
 if __name__ == "__main__":

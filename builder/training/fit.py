@@ -221,6 +221,7 @@ def fit(
     from builder.data.scaler import Scaler
     from builder.model.build import build_model
     from builder.model.size import check_model_size
+    from builder.training import prepared
 
     set_seed(spec.training.seed)
     t = spec.training
@@ -228,13 +229,16 @@ def fit(
     resolved = task.resolve(data)
     train_ds, val_ds, n_items = datasets or task.datasets(data, spec)
     check_model_size(spec, resolved)  # refuse a model too large before building it
-    _phase(run, "building the model")
-    model = build_model(spec, resolved)
+    steps = int(np.ceil(n_items / t.batch_size))
+    model = prepared.take(spec, resolved, steps, fresh=not resume)  # the warm worker's compiled model
+    if model is None:
+        _phase(run, "building the model")
+        model = build_model(spec, resolved)
     if resolved.x_scaler is not None:  # token models and a tree model over tokens alone have no scaler
         x_scaler = Scaler.from_dict(resolved.x_scaler)
         model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
-    steps = int(np.ceil(n_items / t.batch_size))
-    compile_model(model, spec, steps)
+    if not model.compiled:  # the prepared model is compiled for this spec and steps already
+        compile_model(model, spec, steps)
 
     if run is not None and not run.file("checkpoints/last.weights.h5").exists():
         from builder.training.imported import apply_imported_weights

@@ -1,5 +1,7 @@
 """A pre-started training worker: a process that has already imported TensorFlow and traced a tiny
-model, waiting for the next job, so that a click on Train starts training at once.
+model, waiting for the next job, so that a click on Train starts training at once. While it waits it
+builds, compiles and traces the app's default job (builder.training.prepared), so that job's first
+epoch starts without compiling.
 
     python -m builder.training.warm --parent PID
 
@@ -25,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from builder.files import atomic_write_json, read_json
+from builder.spec import ModelSpec
 from builder.training.runs import _pid_alive, slots_dir
 
 POLL = 0.05
@@ -128,6 +131,24 @@ def warm_up() -> None:
     model.predict(x, verbose=0)
 
 
+def prepare_default() -> bool:
+    """Build, compile and trace the app's default job (the default preset on the first bundled
+    sample) and keep it for that job (builder.training.prepared); False when that failed."""
+    from builder.app.session import default_source, default_spec
+    from builder.training import prepared
+
+    source = default_source()
+    if source is None:
+        return False
+    try:
+        seconds = prepared.prepare(ModelSpec.from_dict(default_spec()), source["path"])
+    except Exception as err:  # a worker that could not prepare still takes jobs
+        sys.stderr.write(f"warm worker: could not prepare the default job: {type(err).__name__}: {err}\n")
+        return False
+    sys.stderr.write(f"warm worker: default job prepared in {seconds:.1f} s\n")
+    return True
+
+
 def _wait_for_first_epochs(max_wait: float = 60.0) -> None:
     """Before loading TensorFlow, let runs that are starting up finish their first epoch (at most
     `max_wait` seconds): on a small machine the import would slow the run the user is watching."""
@@ -158,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     from builder.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    warm_up()
+    if not prepare_default():
+        warm_up()
     with _lock():
         rec = read_json(_state_file(), {}) or {}
         if rec.get("pid") not in (None, pid) and rec.get("state") in ("starting", "ready") \
