@@ -131,6 +131,22 @@ TASKS["tree"] = TaskEntry(
            "One value per tree (on every row or the root) or a label on every node.", guess="role"),
     ), preview="tree")
 
+# ---- a label for every step (builder/tasks/label_steps.py) -------------------------------------------
+TASKS["label_steps"] = TaskEntry(
+    "label_steps", "Label every step of a sequence",
+    "Long format: one row per step (sequence id, order, features) with a label on every row; the label may "
+    "change within a sequence, and the model predicts one for every step.",
+    ("crossentropy",), "bilstm_tagger", "builder.tasks.label_steps:LabelStepsTask",
+    form=(
+        _F("id_col", "Sequence id column", "column", "Rows with the same id form one sequence.", guess="role"),
+        _F("label_col", "Label column", "column", "The label of each row (step); it may change within a sequence.",
+           exclude=("id_col",), guess="role"),
+        _F("order_col", "Order column", "optional_column", "Step number within a sequence; (none) keeps the file order.",
+           exclude=("id_col", "label_col"), guess="role"),
+        _F("features", "Feature columns", "columns", "Numeric columns the model reads at every step.",
+           numeric=True, exclude=("id_col", "label_col", "order_col"), guess="role"),
+    ), preview="sequence")
+
 
 def accepted_loss(task: str, loss: str) -> str:
     """`loss` if `task` accepts it, else "auto" (the task's own choice): what a task switch keeps."""
