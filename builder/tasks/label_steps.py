@@ -214,7 +214,7 @@ def step_baselines(data: StepData, train: np.ndarray, scored: np.ndarray) -> dic
 
 
 class LabelStepsTask(Task):
-    evaluate_views = ("confusion",)
+    evaluate_views = ("confusion", "step_sequence")
     masks_padding = True
     #: every recurrent layer returns its sequence and the head runs at every step
     per_step = True

@@ -49,7 +49,8 @@ class TaskEntry:
     file, "csv" (a table) or "text" (UTF-8 text); form: the task's data inputs, in the order the Data page
     shows them (split, cleaning and scaling are common to every task and not listed); preview: what the
     Data page draws of the chosen columns, "series" (the columns over time), "sequence" (one sequence
-    and the class distribution), "tree" (one tree) or "" (nothing beyond the file's preview)."""
+    and the class distribution), "tree" (one tree), "steps" (one sequence's features and labels over time, steps
+    per label) or "" (nothing beyond the file's preview)."""
 
     name: str
     label: str
@@ -145,7 +146,7 @@ TASKS["label_steps"] = TaskEntry(
            exclude=("id_col", "label_col"), guess="role"),
         _F("features", "Feature columns", "columns", "Numeric columns the model reads at every step.",
            numeric=True, exclude=("id_col", "label_col", "order_col"), guess="role"),
-    ), preview="sequence")
+    ), preview="steps")
 
 
 def accepted_loss(task: str, loss: str) -> str:
