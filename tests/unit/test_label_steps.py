@@ -174,3 +174,13 @@ def test_cli_missing_label_is_an_error_line(tmp_path: Path, capsys):
                  "--label-col", "label", "--epochs", "1", "--out", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("error: ") and "bad.csv" in err and "rows [5]" in err and "`label`" in err
+
+
+def test_guess_task_takes_a_label_that_changes_within_an_id_as_label_steps():
+    from builder.app.session import guess_task
+
+    df = steps_frame(6)
+    assert guess_task(df) == "label_steps"
+    one_label = df.assign(label=df["sequence_id"].map(lambda s: "odd" if int(s[1:]) % 2 else "even"))
+    assert guess_task(one_label) == "classify"
+    assert guess_task(df.drop(columns=["label"])) == "forecast"
