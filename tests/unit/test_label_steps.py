@@ -184,3 +184,11 @@ def test_guess_task_takes_a_label_that_changes_within_an_id_as_label_steps():
     one_label = df.assign(label=df["sequence_id"].map(lambda s: "odd" if int(s[1:]) % 2 else "even"))
     assert guess_task(one_label) == "classify"
     assert guess_task(df.drop(columns=["label"])) == "forecast"
+
+
+def test_diagram_shows_the_last_recurrent_layer_returning_every_step():
+    from builder.model.diagram import to_dot
+
+    spec = load_preset("bilstm_tagger")
+    dot = to_dot(spec, get_task("label_steps").placeholder(spec, 3, 2))
+    assert "→ all steps" in dot and "last step" not in dot and "Dense softmax per step" in dot
