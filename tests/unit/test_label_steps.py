@@ -192,3 +192,9 @@ def test_diagram_shows_the_last_recurrent_layer_returning_every_step():
     spec = load_preset("bilstm_tagger")
     dot = to_dot(spec, get_task("label_steps").placeholder(spec, 3, 2))
     assert "→ all steps" in dot and "last step" not in dot and "Dense softmax per step" in dot
+
+
+def test_macro_f1_leaves_out_labels_absent_from_true_and_predicted_steps():
+    y = np.array([[0, 0, 1, PAD_LABEL]])
+    assert step_scores(y, np.array([[0, 0, 1, 2]]), 3) == {"accuracy": 1.0, "macro_f1": 1.0}
+    assert step_scores(y, np.array([[0, 2, 1, 0]]), 3)["macro_f1"] == pytest.approx((2 / 3 + 1 + 0) / 3)
