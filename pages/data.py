@@ -285,7 +285,34 @@ def _tree(v: dict[str, Any]) -> None:
         st.graphviz_chart(dot, width="stretch")
 
 
-PREVIEWS = {"series": _series, "sequence": _sequence, "tree": _tree}
+def _steps(v: dict[str, Any]) -> None:
+    """label_steps: one sequence's features and its labels over time, and the steps per label."""
+    from builder.app.step_labels import label_strip_chart, label_strips, step_label_counts
+
+    if not v.get("features") or not v.get("id_col") or not v.get("label_col"):
+        return
+    st.subheader("One sequence")
+    ids = list(dict.fromkeys(df[v["id_col"]].tolist()))[:500]
+    pick = st.selectbox("Sequence", ids, key=f"d{r}_stepid")
+    one = df[df[v["id_col"]] == pick].reset_index(drop=True)
+    if v.get("order_col") in one.columns:
+        one = one.sort_values(v["order_col"], kind="stable").reset_index(drop=True)
+    chart = series_chart(chart_frame(one, v.get("order_col"), v["features"]), height=220)
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+    strip = label_strip_chart(label_strips({"label": one[v["label_col"]].tolist()}), height=60)
+    if strip is not None:
+        st.altair_chart(strip, width="stretch")
+    st.subheader("Labels")
+    counts = step_label_counts(df, v["label_col"])
+    bars = bar_counts(counts, "label", "steps")
+    if bars is not None:
+        st.altair_chart(bars, width="stretch")
+        st.caption(f"{int(counts['steps'].sum())} labelled steps in {len(counts)} labels; the largest label is "
+                   f"{counts['steps'].max() / max(1, counts['steps'].sum()):.0%} of them (the majority-label baseline).")
+
+
+PREVIEWS = {"series": _series, "sequence": _sequence, "tree": _tree, "steps": _steps}
 if df is not None and TASKS[task].preview in PREVIEWS:
     PREVIEWS[TASKS[task].preview](values)
 

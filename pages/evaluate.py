@@ -303,9 +303,31 @@ def _explain_view(is_forecast: bool) -> None:
                                    on_click="ignore")
 
 
+def _step_sequence_view() -> None:
+    """label_steps: one chosen held-out sequence's true and predicted labels over time."""
+    from builder.app.step_labels import label_strip_chart, sequence_strips, step_predictions
+
+    try:
+        preds = step_predictions(primary.path)
+    except ValueError as err:
+        common.show_error(err)
+        return
+    ids = list(dict.fromkeys(preds["sequence"].tolist()))
+    if not ids:
+        return
+    pick = st.selectbox("Sequence", ids, key="eval_step_seq",
+                        help=f"A sequence of the {metrics.get('part', 'test')} part: its labels over time.")
+    strips, accuracy = sequence_strips(preds, pick)
+    st.markdown(f"**True vs predicted labels over time** · step accuracy {accuracy:.3f} on this sequence")
+    chart = label_strip_chart(strips)
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
+
+
 VIEWS = {"forecast": _forecast_view, "tree_depth": _tree_depth_view, "confusion": _confusion_view,
          "classes": _classes_view, "generate": _generate_view,
-         "explain_windows": lambda: _explain_view(True), "explain_sequences": lambda: _explain_view(False)}
+         "explain_windows": lambda: _explain_view(True), "explain_sequences": lambda: _explain_view(False),
+         "step_sequence": _step_sequence_view}
 views = [v for v in evaluate_views(metrics) if v in VIEWS]
 for name in [v for v in views if not v.startswith("explain")]:
     VIEWS[name]()

@@ -82,13 +82,17 @@ def file_token(path: str | Path) -> str:
 
 def guess_task(df: pd.DataFrame) -> str:
     """tree for a node table (a parent_id column), classify when the table looks like labelled
-    long-format sequences (id + label columns), else forecast."""
+    long-format sequences (id + label columns), label_steps when such a label changes within an id
+    (a label per step; classify would refuse it), else forecast."""
     names = {str(c).lower() for c in df.columns}
     if "parent_id" in names:  # a node table (task tree)
         return "tree"
-    has_id = bool(names & {"sequence_id", "seq_id", "series_id", "id"})
-    has_label = bool(names & {"label", "class"})
-    return "classify" if has_id and has_label else "forecast"
+    id_col = next((c for c in df.columns if str(c).lower() in {"sequence_id", "seq_id", "series_id", "id"}), None)
+    label_col = next((c for c in df.columns if str(c).lower() in {"label", "class"}), None)
+    if id_col is None or label_col is None:
+        return "forecast"
+    per_step = bool((df.groupby(id_col, sort=False)[label_col].nunique() > 1).any())
+    return "label_steps" if per_step else "classify"
 
 
 def column_summary(df: pd.DataFrame) -> pd.DataFrame:

@@ -87,7 +87,7 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
                 x = DimensionShuffle(name=f"shuffle_{i}")(x)
             for j in range(block.num_layers):
                 is_final = i == last_rec and j == block.num_layers - 1
-                needs_seq = not is_final or (i + 1 < len(seq_kinds))
+                needs_seq = not is_final or (i + 1 < len(seq_kinds)) or getattr(task, "per_step", False)
                 x = recurrent_layer(block, needs_seq, name=f"{block.cell}_{i}_{j}")(x)
         elif isinstance(block, AttentionBlock):
             x = AttentionPooling(block.units, name=f"attention_{i}")(x)

@@ -110,7 +110,7 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
             entry = get_cell(block.cell)
             for j in range(block.num_layers):
                 is_final = i == last_rec and j == block.num_layers - 1
-                returns_seq = tokens or not is_final or (i + 1 < len(kinds))
+                returns_seq = tokens or getattr(task, "per_step", False) or not is_final or (i + 1 < len(kinds))
                 width = _recurrent_width(block)
                 parts = [f"{block.units} units"]
                 if entry.projected and block.proj_units:

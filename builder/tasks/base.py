@@ -203,6 +203,7 @@ class Task:
     #: predicted, backtest), "tree_depth", "confusion" (when metrics.json has a confusion_matrix),
     #: "classes" (per-class precision/recall, misclassified examples), "generate" (a text box),
     #: "explain_windows" / "explain_sequences" (integrated gradients on a forecast window / a sequence)
+    #: "step_sequence" (label_steps: a chosen held-out sequence's true vs predicted labels over time)
     evaluate_views: tuple[str, ...] = ()
     #: the spec's top-level model options (besides blocks and training) the task uses, which the
     #: Design page offers: "residual", "residual_base" (forecast), "embedding_dim" (token models)

@@ -49,7 +49,8 @@ class TaskEntry:
     file, "csv" (a table) or "text" (UTF-8 text); form: the task's data inputs, in the order the Data page
     shows them (split, cleaning and scaling are common to every task and not listed); preview: what the
     Data page draws of the chosen columns, "series" (the columns over time), "sequence" (one sequence
-    and the class distribution), "tree" (one tree) or "" (nothing beyond the file's preview)."""
+    and the class distribution), "tree" (one tree), "steps" (one sequence's features and labels over time, steps
+    per label) or "" (nothing beyond the file's preview)."""
 
     name: str
     label: str
@@ -130,6 +131,22 @@ TASKS["tree"] = TaskEntry(
         _F("label_col", "Label", "column",
            "One value per tree (on every row or the root) or a label on every node.", guess="role"),
     ), preview="tree")
+
+# ---- a label for every step (builder/tasks/label_steps.py) -------------------------------------------
+TASKS["label_steps"] = TaskEntry(
+    "label_steps", "Label every step of a sequence",
+    "Long format: one row per step (sequence id, order, features) with a label on every row; the label may "
+    "change within a sequence, and the model predicts one for every step.",
+    ("crossentropy",), "bilstm_tagger", "builder.tasks.label_steps:LabelStepsTask",
+    form=(
+        _F("id_col", "Sequence id column", "column", "Rows with the same id form one sequence.", guess="role"),
+        _F("label_col", "Label column", "column", "The label of each row (step); it may change within a sequence.",
+           exclude=("id_col",), guess="role"),
+        _F("order_col", "Order column", "optional_column", "Step number within a sequence; (none) keeps the file order.",
+           exclude=("id_col", "label_col"), guess="role"),
+        _F("features", "Feature columns", "columns", "Numeric columns the model reads at every step.",
+           numeric=True, exclude=("id_col", "label_col", "order_col"), guess="role"),
+    ), preview="steps")
 
 
 def accepted_loss(task: str, loss: str) -> str:

@@ -60,7 +60,7 @@ def test_every_preset_builds_and_trains_one_epoch(name, series_csv, sequences_cs
         data = prepare_frame(load_table(sequences_csv), spec)
         n_out = 2
     model = build_model(spec, 2, n_out)
-    expected = (None, 2, 1) if spec.task == "forecast" else (None, 2)
+    expected = {"forecast": (None, 2, 1), "label_steps": (None, None, 2)}.get(spec.task, (None, 2))
     assert model.output_shape == expected
     result = fit(spec, data)
     assert len(result.history) == 1 and np.isfinite(result.history[0]["loss"])
