@@ -95,7 +95,8 @@ class PairsData:
                 "target_in": tgt[:, :-1], "target_out": tgt[:, 1:]}
 
 
-def read_pairs(df: pd.DataFrame, source_col: str, target_col: str, name: str = "upload") -> pd.DataFrame:
+def read_pairs(df: pd.DataFrame, source_col: str, target_col: str, name: str = "upload",
+               minimum: int = 3) -> pd.DataFrame:
     """The (source, target) text pairs of `df`; DataError names the file, column or row when one is
     missing or a target is empty."""
     for role, col in (("source", source_col), ("target", target_col)):
@@ -110,8 +111,8 @@ def read_pairs(df: pd.DataFrame, source_col: str, target_col: str, name: str = "
             raise DataError(f"{name}: row {row}, column {col!r}: expected a non-empty {role} text, found an empty cell "
                             f"({int(empty.sum())} such rows)")
         pairs[role] = text.astype(str)
-    if len(pairs) < 3:
-        raise DataError(f"{name}: expected at least 3 pairs (train, validation, test), found {len(pairs)}")
+    if len(pairs) < minimum:
+        raise DataError(f"{name}: expected at least {minimum} pairs, found {len(pairs)}")
     return pairs
 
 
@@ -256,3 +257,53 @@ def evaluate_pairs(model: Any, data: PairsData, beam: int = 0) -> dict[str, Any]
     df = data.parts["test"]
     predicted = translate_texts(model, data, df["source"].tolist(), beam=beam)
     return {"model": scores(predicted, df["target"].tolist()), **baselines(data)}
+
+
+# ---- run directories (CLI) -------------------------------------------------------------------------------
+def save_run(model: Any, data: PairsData, settings: dict[str, Any], history: dict[str, list[float]],
+             metrics: dict[str, Any], out: str) -> None:
+    """Write translate.json (settings, vocabularies, lengths), model.weights.h5, metrics.json,
+    history.json and the SavedModel (saved_model/) to the run directory `out`."""
+    import json
+    from pathlib import Path
+
+    path = Path(out)
+    path.mkdir(parents=True, exist_ok=True)
+    record = {"task": "translate", "settings": settings, "tokens": data.tokens, "source_col": data.source_col,
+              "target_col": data.target_col, "src_vocab": list(data.src_vocab.tokens),
+              "tgt_vocab": list(data.tgt_vocab.tokens), "src_length": data.src_length, "tgt_length": data.tgt_length}
+    (path / "translate.json").write_text(json.dumps(record, indent=1))
+    (path / "metrics.json").write_text(json.dumps({"task": "translate", **metrics}, indent=1))
+    (path / "history.json").write_text(json.dumps({k: [float(x) for x in v] for k, v in history.items()}))
+    model.save_weights(str(path / "model.weights.h5"))
+    export_translate(model, data, str(path / "saved_model"))
+
+
+def load_run(run: str) -> tuple[Any, PairsData]:
+    """(model with its weights, PairsData without parts) of a translate run directory."""
+    import json
+    from pathlib import Path
+
+    from builder.model.seq2seq import Seq2Seq
+
+    path = Path(run) / "translate.json"
+    if not path.exists():
+        raise DataError(f"{run}: not a translate run (no translate.json)")
+    r = json.loads(path.read_text())
+    data = PairsData(run, r["source_col"], r["target_col"], r["tokens"], {}, Vocab(tuple(r["src_vocab"])),
+                     Vocab(tuple(r["tgt_vocab"])), r["src_length"], r["tgt_length"])
+    s = r["settings"]
+    model = Seq2Seq(len(data.src_vocab.tokens), len(data.tgt_vocab.tokens), units=s["units"], embed=s["embed"],
+                    cell=s["cell"], attention=s["attention"], score=s["score"], bidirectional=s["bidirectional"])
+    model({"source": np.zeros((1, data.src_length), np.int32), "target_in": np.full((1, 1), START, np.int32)})  # build
+    model.load_weights(str(Path(run) / "model.weights.h5"))
+    return model, data
+
+
+def cli_table(metrics: dict[str, Any]) -> str:
+    """The model beside the baselines: exact match and CER on the test part."""
+    lines = [f"{'':16}{'exact match':>12}{'CER':>9}"]
+    for key in ("model", "model_beam", "copy_source", "most_frequent"):
+        if key in metrics:
+            lines.append(f"{key:16}{metrics[key]['exact_match']:>12.3f}{metrics[key]['cer']:>9.4f}")
+    return "\n".join(lines)
