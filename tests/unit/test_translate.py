@@ -99,3 +99,13 @@ def test_train_evaluate_and_export_runs_with_tensorflow_alone(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == greedy
+
+
+def test_bundled_sample_prepares() -> None:
+    from builder.data.read import load_table
+
+    sample = Path(__file__).resolve().parents[2] / "datasets" / "dates_to_iso_sample.csv"
+    data = prepare_pairs(load_table(sample), "source", "target", name=str(sample))
+    assert sum(len(p) for p in data.parts.values()) == 300
+    assert data.tgt_length == 11  # YYYY-MM-DD + END
+    assert baselines(data)["copy_source"]["exact_match"] == 0.0
