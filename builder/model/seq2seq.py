@@ -1,0 +1,250 @@
+"""Encoder-decoder with attention for sequence-to-sequence tasks (translate).
+
+Encoder: an embedding and a stack of recurrent layers from the cell registry (any cell, stacked,
+bidirectional); its last layer's final states start the decoder, through a learned Dense bridge
+when the encoder is bidirectional (forward and backward states concatenated). Decoder: one cell of
+the same kind, stepped token by token. Attention over the encoder outputs [B, S, E]:
+
+* ``"bahdanau"`` (additive): score = v . tanh(W_k h_s + W_q s_t);
+* ``"luong"`` with ``score="dot"`` (s_t . h_s, needs E == units) or ``"general"`` (s_t . W h_s);
+* ``"none"``: no context (the plain encoder-decoder of Sutskever et al. 2014).
+
+The context of step t-1 is fed to the decoder input at step t (input feeding) and the context of
+step t to the output layer: logits_t = Dense(V)([s_t; c_t]). Source padding (token 0) is masked.
+
+Training is teacher forcing with scheduled sampling (Bengio et al. 2015): at step t > 0 the
+previous target is replaced by the model's own argmax prediction with probability 1 - ratio, where
+``ratio`` (the teacher-forcing ratio, a non-trainable variable) decays per epoch by
+:func:`teacher_forcing_ratio`; :class:`TeacherForcingSchedule` sets it and logs it as
+``teacher_forcing`` in the training history.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import keras
+from keras import ops
+
+from builder.model.cells.registry import get_cell
+from builder.model.recurrent import FusedRNN
+
+Tensor = Any
+Attention = Literal["bahdanau", "luong", "none"]
+Schedule = Literal["none", "linear", "exponential", "inverse_sigmoid"]
+
+PAD, UNK, START, END = 0, 1, 2, 3
+
+
+def teacher_forcing_ratio(schedule: Schedule, epoch: int, k: float = 1.0, c: float = 0.1,
+                          minimum: float = 0.0) -> float:
+    """The teacher-forcing ratio at ``epoch`` (0-based) under Bengio et al. (2015)'s decays.
+
+    ``none``: 1; ``linear``: max(minimum, k - c * epoch); ``exponential``: max(minimum, k ** epoch)
+    (0 < k < 1); ``inverse_sigmoid``: max(minimum, k / (k + exp(epoch / k))) (k >= 1).
+    """
+    if schedule == "none":
+        return 1.0
+    if schedule == "linear":
+        value = k - c * epoch
+    elif schedule == "exponential":
+        value = k**epoch
+    elif schedule == "inverse_sigmoid":
+        value = k / (k + math.exp(epoch / k))
+    else:
+        raise ValueError(f"unknown schedule {schedule!r}; expected none, linear, exponential or inverse_sigmoid")
+    return float(min(1.0, max(minimum, value)))
+
+
+def _state_sizes(cell: Any) -> list[int]:
+    size = cell.state_size
+    return [int(s) for s in size] if isinstance(size, (list, tuple)) else [int(size)]
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class Seq2Seq(keras.Model):
+    """Source tokens [B, S] and shifted targets [B, T] (START first) -> logits [B, T, V]."""
+
+    def __init__(self, src_vocab: int, tgt_vocab: int, units: int = 64, embed: int = 32, cell: str = "gru",
+                 layers: int = 1, bidirectional: bool = False, attention: Attention = "bahdanau",
+                 score: Literal["dot", "general"] = "general", dropout: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if attention not in ("bahdanau", "luong", "none"):
+            raise ValueError(f"attention: expected bahdanau, luong or none, found {attention!r}")
+        if score not in ("dot", "general"):
+            raise ValueError(f"score: expected dot or general, found {score!r}")
+        enc_width = units * (2 if bidirectional else 1)
+        if attention == "luong" and score == "dot" and enc_width != units:
+            raise ValueError("score: 'dot' needs encoder outputs of the decoder's size; a bidirectional encoder "
+                             f"gives {enc_width}, the decoder {units}; use score 'general'")
+        self.config_ = {"src_vocab": src_vocab, "tgt_vocab": tgt_vocab, "units": units, "embed": embed,
+                        "cell": cell, "layers": layers, "bidirectional": bidirectional, "attention": attention,
+                        "score": score, "dropout": dropout}
+        self.attention, self.score, self.units, self.tgt_vocab = attention, score, units, tgt_vocab
+        entry = get_cell(cell)
+        self.src_embed = keras.layers.Embedding(src_vocab, embed, name="src_embed")
+        self.tgt_embed = keras.layers.Embedding(tgt_vocab, embed, name="tgt_embed")
+        self.encoder = []
+        for i in range(layers):
+            layer_class = entry.layer_class()
+            if layer_class is not None:
+                rnn = layer_class(units, return_sequences=True, return_state=True, dropout=dropout, name=f"enc_{i}")
+            else:
+                rnn = FusedRNN(entry.cell_class()(units, dropout=dropout), return_sequences=True, return_state=True,
+                               name=f"enc_{i}")
+            if bidirectional:
+                rnn = keras.layers.Bidirectional(rnn, merge_mode="concat", name=f"bi_enc_{i}")
+            self.encoder.append(rnn)
+        self.cell = entry.cell_class()(units, name="dec_cell")
+        self.n_states = len(_state_sizes(self.cell))
+        self.bridge = ([keras.layers.Dense(s, activation="tanh", name=f"bridge_{i}")
+                        for i, s in enumerate(_state_sizes(self.cell))] if bidirectional else [])
+        self.key_dense = (keras.layers.Dense(units, use_bias=False, name="att_keys")
+                          if attention == "bahdanau" or (attention == "luong" and score == "general") else None)
+        self.query_dense = keras.layers.Dense(units, use_bias=False, name="att_query") if attention == "bahdanau" else None
+        self.att_v = keras.layers.Dense(1, use_bias=False, name="att_v") if attention == "bahdanau" else None
+        self.out = keras.layers.Dense(tgt_vocab, name="logits")
+        self.ctx_width = enc_width if attention != "none" else 0
+        self.teacher_ratio = keras.Variable(1.0, trainable=False, name="teacher_ratio")
+        self.sampling_seed = keras.random.SeedGenerator(0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), **self.config_}
+
+    # -- encoder ---------------------------------------------------------------------------------
+    def encode(self, source: Tensor, training: bool = False) -> tuple[Tensor, Tensor, Tensor, list[Tensor]]:
+        """source [B, S] -> (outputs [B, S, E], keys [B, S, units or E], mask [B, S], decoder states)."""
+        mask = ops.not_equal(source, PAD)
+        x = self.src_embed(source)
+        finals: list[Tensor] = []
+        for rnn in self.encoder:
+            result = rnn(x, training=training)
+            x, finals = result[0], list(result[1:])
+        if self.bridge:
+            half = len(finals) // 2
+            finals = [dense(ops.concatenate([f, b], axis=-1))
+                      for dense, f, b in zip(self.bridge, finals[:half], finals[half:], strict=True)]
+        keys = self.key_dense(x) if self.key_dense is not None else x
+        return x, keys, mask, finals
+
+    # -- one decoder step -------------------------------------------------------------------------
+    def attend(self, query: Tensor, outputs: Tensor, keys: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """query [B, units] -> (context [B, E], weights [B, S]) over encoder outputs; padding gets weight 0."""
+        if self.attention == "bahdanau":
+            scores = ops.squeeze(self.att_v(ops.tanh(keys + ops.expand_dims(self.query_dense(query), 1))), -1)
+        else:
+            scores = ops.sum(keys * ops.expand_dims(query, 1), axis=-1)
+        scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
+        weights = ops.softmax(scores, axis=-1)
+        return ops.sum(outputs * ops.expand_dims(weights, -1), axis=1), weights
+
+    def step(self, token: Tensor, states: list[Tensor], context: Tensor | None, outputs: Tensor, keys: Tensor,
+             mask: Tensor, training: bool = False) -> tuple[Tensor, list[Tensor], Tensor | None, Tensor | None]:
+        """token [B] -> (logits [B, V], new states, context [B, E] or None, weights [B, S] or None)."""
+        x = self.tgt_embed(token)
+        if context is not None:
+            x = ops.concatenate([x, context], axis=-1)
+        h, new_states = self.cell(x, states, training=training)
+        new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+        if self.attention == "none":
+            return self.out(h), new_states, None, None
+        context, weights = self.attend(h, outputs, keys, mask)
+        return self.out(ops.concatenate([h, context], axis=-1)), new_states, context, weights
+
+    def start_context(self, outputs: Tensor) -> Tensor | None:
+        """The zero context [B, E] fed with the first token (None without attention)."""
+        return None if self.attention == "none" else ops.zeros_like(outputs[:, 0, :])
+
+    # -- whole sequences --------------------------------------------------------------------------
+    def run(self, source: Tensor, target_in: Tensor, training: bool = False) -> tuple[Tensor, Tensor | None]:
+        """source [B, S], target_in [B, T] -> (logits [B, T, V], attention weights [B, T, S] or None).
+
+        With ``training`` the input at step t > 0 is the model's previous argmax with probability
+        1 - ``teacher_ratio`` (scheduled sampling), otherwise target_in[:, t].
+        """
+        outputs, keys, mask, states = self.encode(source, training=training)
+        context = self.start_context(outputs)
+        all_logits, all_weights = [], []
+        token = target_in[:, 0]
+        for t in range(target_in.shape[1]):
+            if t > 0:
+                token = target_in[:, t]
+                if training:
+                    own = ops.cast(ops.argmax(all_logits[-1], axis=-1), token.dtype)
+                    draw = keras.random.uniform(ops.shape(token), seed=self.sampling_seed)
+                    token = ops.where(draw < self.teacher_ratio, token, own)
+            logits, states, context, weights = self.step(token, states, context, outputs, keys, mask, training)
+            all_logits.append(logits)
+            if weights is not None:
+                all_weights.append(weights)
+        stacked = ops.stack(all_logits, axis=1)
+        return stacked, (ops.stack(all_weights, axis=1) if all_weights else None)
+
+    def call(self, inputs: dict[str, Tensor], training: bool = False) -> Tensor:
+        """{"source": [B, S], "target_in": [B, T]} -> logits [B, T, V]."""
+        return self.run(inputs["source"], inputs["target_in"], training=training)[0]
+
+    def greedy(self, source: Tensor, length: int) -> tuple[Tensor, Tensor | None]:
+        """source [B, S] -> (argmax tokens [B, length], attention [B, length, S] or None); stops at nothing
+        (callers cut at the END token), so it traces to a fixed graph."""
+        outputs, keys, mask, states = self.encode(source)
+        context = self.start_context(outputs)
+        token = ops.full((ops.shape(source)[0],), START, dtype="int32")
+        tokens, all_weights = [], []
+        for _ in range(length):
+            logits, states, context, weights = self.step(token, states, context, outputs, keys, mask)
+            token = ops.cast(ops.argmax(logits, axis=-1), "int32")
+            tokens.append(token)
+            if weights is not None:
+                all_weights.append(weights)
+        return ops.stack(tokens, axis=1), (ops.stack(all_weights, axis=1) if all_weights else None)
+
+    def beam(self, source: Tensor, length: int, width: int, alpha: float = 0.0) -> list[Any]:
+        """Beam search for one source [1, S] with builder.model.decode.beam_search; best hypothesis first.
+
+        The decoder state and context are packed into one [k, S'] tensor for the search; the encoder
+        outputs (batch 1) broadcast over the k live hypotheses.
+        """
+        from builder.model.decode import beam_search
+
+        outputs, keys, mask, states = self.encode(source)
+        sizes = [int(s.shape[-1]) for s in states]
+        context = self.start_context(outputs)
+
+        def unpack(packed: Tensor) -> tuple[list[Tensor], Tensor | None]:
+            parts, at = [], 0
+            for size in sizes:
+                parts.append(packed[:, at:at + size])
+                at += size
+            return parts, (packed[:, at:] if self.attention != "none" else None)
+
+        def pack(states: list[Tensor], context: Tensor | None) -> Tensor:
+            return ops.concatenate([*states, *([context] if context is not None else [])], axis=-1)
+
+        def step(tokens: Tensor, packed: Tensor) -> tuple[Tensor, Tensor]:
+            k = ops.shape(tokens)[0]
+            states, context = unpack(packed)
+            rep = [ops.repeat(t, k, axis=0) for t in (outputs, keys, mask)]
+            logits, states, context, _ = self.step(ops.cast(tokens, "int32"), states, context, *rep)
+            return logits, pack(states, context)
+
+        logits, packed = step(ops.full((1,), START, dtype="int32"), pack(states, context))
+        return beam_search(step, logits, packed, length, width, end_token=END, alpha=alpha)
+
+
+class TeacherForcingSchedule(keras.callbacks.Callback):
+    """Sets ``model.teacher_ratio`` at each epoch's start and logs it as ``teacher_forcing``."""
+
+    def __init__(self, schedule: Schedule, k: float = 1.0, c: float = 0.1, minimum: float = 0.0) -> None:
+        super().__init__()
+        self.schedule, self.k, self.c, self.minimum = schedule, k, c, minimum
+        self.ratio = 1.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self.ratio = teacher_forcing_ratio(self.schedule, epoch, self.k, self.c, self.minimum)
+        self.model.teacher_ratio.assign(self.ratio)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if logs is not None:
+            logs["teacher_forcing"] = self.ratio
