@@ -185,6 +185,12 @@ class TrainingSpec(_Strict):
         description="Halve the learning rate after this many epochs without improvement of the monitored loss "
         "(Keras ReduceLROnPlateau, down to 1e-5). Empty: off.",
     )
+    min_steps_per_epoch: int | None = Field(
+        None, ge=1, le=100_000,
+        description="Repeat the training windows within an epoch until it has at least this many optimizer "
+        "steps, so that on a short series (an epoch of one to three batches) early stopping's patience and "
+        "the learning-rate schedule count enough updates. Empty: off (one pass per epoch).",
+    )
     class_weight: Literal["none", "balanced"] = Field(
         "none", description="Classify: balanced weighs each class inversely to its share of the training sequences."
     )

@@ -205,6 +205,18 @@ def _callback_class() -> type:
     return StudioCallback
 
 
+def repeat_to_min_steps(train_ds: Any, steps: int, min_steps: int | None) -> tuple[Any, int]:
+    """The training pipeline repeated so one epoch has at least `min_steps` batches, and its steps per epoch.
+
+    `train_ds` yields `steps` batches per pass; with `min_steps` None or already met it is returned as is.
+    Each repeated pass is reshuffled by the pipeline's own shuffle (tf.data reshuffles on every pass).
+    """
+    if min_steps is None or steps >= min_steps or steps < 1:
+        return train_ds, steps
+    times = int(np.ceil(min_steps / steps))
+    return train_ds.repeat(times), steps * times
+
+
 def fit(
     spec: ModelSpec,
     data: Any,
@@ -234,6 +246,7 @@ def fit(
         x_scaler = Scaler.from_dict(resolved.x_scaler)
         model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
     steps = int(np.ceil(n_items / t.batch_size))
+    train_ds, steps = repeat_to_min_steps(train_ds, steps, t.min_steps_per_epoch)
     compile_model(model, spec, steps)
 
     if run is not None and not run.file("checkpoints/last.weights.h5").exists():
