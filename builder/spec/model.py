@@ -238,6 +238,12 @@ class ModelSpec(_Strict):
         description="Forecast only: predict the change from the last observed value of each target "
         "(the naive forecast is added back inside the model). Helps on trending series.",
     )
+    residual_space: Literal["raw", "log"] = Field(
+        "raw",
+        description="Forecast with residual only: raw adds the predicted change to the base forecast; log "
+        "predicts it in log space (forecast = base x exp(change), a relative change that suits series "
+        "whose swings grow with their level). log needs every target value above 0.",
+    )
     residual_base: Literal["auto", "last", "season"] = Field(
         "auto",
         description="Forecast with residual only: the naive forecast the network corrects. last: the last "
