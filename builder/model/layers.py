@@ -207,6 +207,28 @@ class LogResidual(keras.layers.Layer):
                 "base": self.base, "season": self.season, "horizon": self.horizon}
 
 
+@keras.saving.register_keras_serializable(package="builder")
+class EnsembleMedian(keras.layers.Layer):
+    """Element-wise median of the members' outputs: a list of N tensors of one shape -> that shape."""
+
+    def call(self, inputs: list[Any]) -> Any:
+        return ops.median(ops.stack(list(inputs), axis=0), axis=0)
+
+    def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+        return input_shape[0]
+
+
+def ensemble_median(members: list[Any], name: str = "ensemble_median") -> Any:
+    """One keras.Model: raw inputs -> the element-wise median of the `members`' outputs (same input shape).
+
+    Each member is wrapped under its own name (member_0, member_1, ...) so the nested models' names differ.
+    """
+    first = members[0]
+    inputs = keras.Input(shape=first.input.shape[1:], dtype=first.input.dtype, name="inputs")
+    outs = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs) for i, m in enumerate(members)]
+    return keras.Model(inputs, EnsembleMedian(name="median")(outs), name=name)
+
+
 def _valid_steps(raw: Any) -> Any:
     """[batch, time, 1] float: 1 where a raw step has any non-NaN value (real), 0 on NaN padding."""
     return ops.cast(ops.any(ops.logical_not(ops.isnan(ops.cast(raw, "float32"))), axis=-1, keepdims=True), "float32")

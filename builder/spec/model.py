@@ -191,6 +191,12 @@ class TrainingSpec(_Strict):
         "steps, so that on a short series (an epoch of one to three batches) early stopping's patience and "
         "the learning-rate schedule count enough updates. Empty: off (one pass per epoch).",
     )
+    ensemble: int = Field(
+        1, ge=1, le=25,
+        description="Forecast: train this many models (seeds seed, seed+1, ...) and serve one model whose "
+        "forecast is the element-wise median of theirs; metrics are the median's. Training takes that many "
+        "times longer. 1: a single model.",
+    )
     class_weight: Literal["none", "balanced"] = Field(
         "none", description="Classify: balanced weighs each class inversely to its share of the training sequences."
     )

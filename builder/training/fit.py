@@ -217,6 +217,21 @@ def repeat_to_min_steps(train_ds: Any, steps: int, min_steps: int | None) -> tup
     return train_ds.repeat(times), steps * times
 
 
+def _ensemble(spec: ModelSpec, data: Any, first_raw: Any, run: Run | None) -> Any:
+    """The served model of `training.ensemble` members: `first_raw` (seed `seed`) and members trained with
+    seeds seed+1 .. seed+N-1 (each as a single model, no run folder), combined by `ensemble_median`."""
+    from builder.model.layers import ensemble_median
+
+    t, members = spec.training, [first_raw]
+    for i in range(1, t.ensemble):
+        if run is not None:
+            run.set_status("running", message=f"training ensemble member {i + 1} of {t.ensemble}")
+        member = spec.updated(training={"seed": t.seed + i, "ensemble": 1})
+        members.append(fit(member, data).raw_model)
+    set_seed(t.seed)
+    return ensemble_median(members)
+
+
 def fit(
     spec: ModelSpec,
     data: Any,
@@ -284,6 +299,8 @@ def fit(
             run.set_status("running", message=f"refitting on train + validation for {cb.best_epoch} epochs")
         model, refit_epochs = _refit(spec, data, resolved, task, cb.best_epoch), cb.best_epoch
     raw = task.raw_output(model, resolved)
+    if t.ensemble > 1 and spec.task == "forecast" and not cb.stopped_by_user:
+        raw = _ensemble(spec, data, raw, run)
     history = run.history() if run is not None else cb.history
     return TrainResult(model, raw, resolved, history, cb.stopped_early, cb.stopped_by_user, cb.best_epoch,
                        time.time() - t0, refit_epochs)
