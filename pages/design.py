@@ -135,6 +135,12 @@ with edit_col:
         residual_base = top2.selectbox("Residual base", bases, index=bases.index(s.residual_base),
                                        key=f"m{r}_residual_base",
                                        help=ModelSpec.model_fields["residual_base"].description)
+    residual_space = s.residual_space
+    if "residual_space" in options and residual:
+        spaces = ["raw", "log"]
+        residual_space = top2.selectbox("Residual space", spaces, index=spaces.index(s.residual_space),
+                                        key=f"m{r}_residual_space",
+                                        help=ModelSpec.model_fields["residual_space"].description)
     embedding_dim = s.embedding_dim
     if "embedding_dim" in options:  # token models: the embedding in front of the recurrent stack
         embedding_dim = top2.number_input("Embedding size", 1, 4096, int(s.embedding_dim), key=f"m{r}_embedding",
@@ -199,7 +205,7 @@ with edit_col:
     a2.button("Add block", icon=":material/add:", on_click=_add, width="stretch")
 
     candidate = {**st.session_state["spec"], "name": name or "custom", "residual": bool(residual),
-                 "residual_base": residual_base, "blocks": new_blocks, "embedding_dim": int(embedding_dim)}
+                 "residual_base": residual_base, "residual_space": residual_space, "blocks": new_blocks, "embedding_dim": int(embedding_dim)}
     new_spec, problem = validate(candidate)
     if problem:
         common.show_error(ValueError(problem))

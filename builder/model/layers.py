@@ -165,6 +165,70 @@ class AddSeasonalValue(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "n_targets": self.n_targets, "season": self.season, "horizon": self.horizon}
+@keras.saving.register_keras_serializable(package="builder")
+class LogResidual(keras.layers.Layer):
+    """Residual forecast in log space for positive targets: base * exp(delta), in scaled units.
+
+    Called on [scaled inputs [batch, time, F], delta [batch, horizon, k]]. The first k input channels
+    (the targets) are mapped back to raw units with the training scaler's `mean` / `scale` (constants in
+    the config), the base forecast is taken (`base` "last": the last step; "season": the value one season
+    before each step, as `AddSeasonalValue`), and the forecast exp(log(base) + delta) is scaled again, so
+    the loss and `Unstandardize` work as for the raw residual. delta = 0 gives the base forecast exactly
+    as the raw residual path does. Output [batch, horizon, k].
+    """
+
+    def __init__(self, n_targets: int, mean: list[float], scale: list[float], base: str = "last", season: int = 1,
+                 horizon: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n_targets, self.base, self.season, self.horizon = int(n_targets), str(base), int(season), int(horizon)
+        self.mean_ = [float(v) for v in mean]
+        self.scale_ = [float(v) if float(v) != 0 else 1.0 for v in scale]
+
+    def call(self, inputs: list[Any]) -> Any:
+        x, delta = inputs
+        mean = ops.convert_to_tensor(np.asarray(self.mean_, dtype="float32"))
+        scale = ops.convert_to_tensor(np.asarray(self.scale_, dtype="float32"))
+        raw = x[:, :, : self.n_targets] * scale + mean
+        if self.base == "season":
+            h = np.arange(self.horizon)
+            offsets = self.season * (h // self.season + 1) - h
+            base = ops.take(raw, ops.shape(raw)[1] - ops.convert_to_tensor(offsets, dtype="int32"), axis=1)
+        else:
+            base = raw[:, -1:, :]
+        log_base = ops.log(ops.maximum(base, 1e-6))
+        out = ops.exp(log_base + ops.clip(delta, -20.0, 20.0))
+        return (out - mean) / scale
+
+    def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+        return input_shape[1]
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "n_targets": self.n_targets, "mean": self.mean_, "scale": self.scale_,
+                "base": self.base, "season": self.season, "horizon": self.horizon}
+
+
+@keras.saving.register_keras_serializable(package="builder")
+class EnsembleMedian(keras.layers.Layer):
+    """Element-wise median of the members' outputs: a list of N tensors of one shape -> that shape."""
+
+    def call(self, inputs: list[Any]) -> Any:
+        return ops.median(ops.stack(list(inputs), axis=0), axis=0)
+
+    def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+        return input_shape[0]
+
+
+def ensemble_median(members: list[Any], name: str = "ensemble_median") -> Any:
+    """One keras.Model: raw inputs -> the element-wise median of the `members`' outputs (same input shape).
+
+    Each member is wrapped under its own name (member_0, member_1, ...) so the nested models' names differ.
+    """
+    first = members[0]
+    inputs = keras.Input(shape=first.input.shape[1:], dtype=first.input.dtype, name="inputs")
+    outs = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs) for i, m in enumerate(members)]
+    return keras.Model(inputs, EnsembleMedian(name="median")(outs), name=name)
+
+
 def _valid_steps(raw: Any) -> Any:
     """[batch, time, 1] float: 1 where a raw step has any non-NaN value (real), 0 on NaN padding."""
     return ops.cast(ops.any(ops.logical_not(ops.isnan(ops.cast(raw, "float32"))), axis=-1, keepdims=True), "float32")

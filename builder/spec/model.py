@@ -185,6 +185,18 @@ class TrainingSpec(_Strict):
         description="Halve the learning rate after this many epochs without improvement of the monitored loss "
         "(Keras ReduceLROnPlateau, down to 1e-5). Empty: off.",
     )
+    min_steps_per_epoch: int | None = Field(
+        None, ge=1, le=100_000,
+        description="Repeat the training windows within an epoch until it has at least this many optimizer "
+        "steps, so that on a short series (an epoch of one to three batches) early stopping's patience and "
+        "the learning-rate schedule count enough updates. Empty: off (one pass per epoch).",
+    )
+    ensemble: int = Field(
+        1, ge=1, le=25,
+        description="Forecast: train this many models (seeds seed, seed+1, ...) and serve one model whose "
+        "forecast is the element-wise median of theirs; metrics are the median's. Training takes that many "
+        "times longer. 1: a single model.",
+    )
     class_weight: Literal["none", "balanced"] = Field(
         "none", description="Classify: balanced weighs each class inversely to its share of the training sequences."
     )
@@ -231,6 +243,12 @@ class ModelSpec(_Strict):
         True,
         description="Forecast only: predict the change from the last observed value of each target "
         "(the naive forecast is added back inside the model). Helps on trending series.",
+    )
+    residual_space: Literal["raw", "log"] = Field(
+        "raw",
+        description="Forecast with residual only: raw adds the predicted change to the base forecast; log "
+        "predicts it in log space (forecast = base x exp(change), a relative change that suits series "
+        "whose swings grow with their level). log needs every target value above 0.",
     )
     residual_base: Literal["auto", "last", "season"] = Field(
         "auto",

@@ -38,7 +38,7 @@ STAT_MAX_ROWS = {"ets": 50_000, "theta": 10_000}
 
 
 class ForecastTask(Task):
-    model_fields = ("residual", "residual_base")
+    model_fields = ("residual", "residual_base", "residual_space")
     evaluate_views = ("forecast", "explain_windows")
     export_views = ("forecast_ahead",)
     keras_metrics = ("mae",)
@@ -130,7 +130,7 @@ class ForecastTask(Task):
     def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
         import keras
 
-        from builder.model.layers import AddLastValue, AddSeasonalValue
+        from builder.model.layers import AddLastValue, AddSeasonalValue, LogResidual
 
         h, k = resolved.horizon, resolved.n_outputs
         x = keras.layers.Dense(h * k, name="forecast")(x)
@@ -138,7 +138,12 @@ class ForecastTask(Task):
         base = residual_base(spec, resolved)
         if base is not None and k > resolved.n_features:
             raise ValueError(f"residual forecast needs the {k} targets among the {resolved.n_features} inputs")
-        if base == "season":
+        if base is not None and spec.residual_space == "log":
+            if resolved.x_scaler is None:
+                raise ValueError("a log-space residual needs the input scaler")
+            outputs = LogResidual(k, resolved.x_scaler["offset"][:k], resolved.x_scaler["scale"][:k], base=base,
+                                  season=int(resolved.season_length or 1), horizon=h, name="log_residual")([scaled, outputs])
+        elif base == "season":
             outputs = AddSeasonalValue(k, int(resolved.season_length or 1), h, name="add_seasonal_value")([scaled, outputs])
         elif base == "last":
             outputs = AddLastValue(k, name="add_last_value")([scaled, outputs])
@@ -158,6 +163,9 @@ class ForecastTask(Task):
                           f"[batch, {h}, {k}]"))
         elif base == "last":
             nodes.append(("Add last observed value\n(residual forecast)", "head", f"[batch, {h}, {k}]"))
+        if base is not None and spec.residual_space == "log":
+            nodes[-1] = (nodes[-1][0].replace("Add ", "Multiply by exp of the change from ", 1).replace("residual", "log residual"),
+                         "head", f"[batch, {h}, {k}]")
         nodes.append(("Output: forecasts\n(scaled back to raw units on export)", "io", ""))
         return nodes
 
@@ -343,6 +351,14 @@ def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
         raise DataError(f"{data.source}: residual_base `season` needs a season length above 1 and a lookback of at "
                         f"least one season; found season length {m} and lookback {data.lookback} (set "
                         "data.season_length / data.lookback, or residual_base `auto`)")
+    if spec.task == "forecast" and spec.residual and spec.residual_space == "log":
+        k = len(data.targets)
+        bad = ~(data.values[:, :k] > 0) & np.isfinite(data.values[:, :k])
+        if bad.any():
+            row, col = (int(v) for v in np.argwhere(bad)[0])
+            raise DataError(f"{data.source}: residual_space `log` needs every target value above 0; column "
+                            f"{data.targets[col]!r} has {float(data.values[row, col]):g} at row {row + 1} of the "
+                            f"series ({int(bad.sum())} value(s) <= 0; use residual_space `raw`)")
     return data
 
 

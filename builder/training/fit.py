@@ -205,6 +205,33 @@ def _callback_class() -> type:
     return StudioCallback
 
 
+def repeat_to_min_steps(train_ds: Any, steps: int, min_steps: int | None) -> tuple[Any, int]:
+    """The training pipeline repeated so one epoch has at least `min_steps` batches, and its steps per epoch.
+
+    `train_ds` yields `steps` batches per pass; with `min_steps` None or already met it is returned as is.
+    Each repeated pass is reshuffled by the pipeline's own shuffle (tf.data reshuffles on every pass).
+    """
+    if min_steps is None or steps >= min_steps or steps < 1:
+        return train_ds, steps
+    times = int(np.ceil(min_steps / steps))
+    return train_ds.repeat(times), steps * times
+
+
+def _ensemble(spec: ModelSpec, data: Any, first_raw: Any, run: Run | None) -> Any:
+    """The served model of `training.ensemble` members: `first_raw` (seed `seed`) and members trained with
+    seeds seed+1 .. seed+N-1 (each as a single model, no run folder), combined by `ensemble_median`."""
+    from builder.model.layers import ensemble_median
+
+    t, members = spec.training, [first_raw]
+    for i in range(1, t.ensemble):
+        if run is not None:
+            run.set_status("running", message=f"training ensemble member {i + 1} of {t.ensemble}")
+        member = spec.updated(training={"seed": t.seed + i, "ensemble": 1})
+        members.append(fit(member, data).raw_model)
+    set_seed(t.seed)
+    return ensemble_median(members)
+
+
 def fit(
     spec: ModelSpec,
     data: Any,
@@ -230,6 +257,7 @@ def fit(
     train_ds, val_ds, n_items = datasets or task.datasets(data, spec)
     check_model_size(spec, resolved)  # refuse a model too large before building it
     steps = int(np.ceil(n_items / t.batch_size))
+    train_ds, steps = repeat_to_min_steps(train_ds, steps, t.min_steps_per_epoch)
     model = prepared.take(spec, resolved, steps, fresh=not resume)  # the warm worker's compiled model
     if model is None:
         _phase(run, "building the model")
@@ -275,6 +303,8 @@ def fit(
             run.set_status("running", message=f"refitting on train + validation for {cb.best_epoch} epochs")
         model, refit_epochs = _refit(spec, data, resolved, task, cb.best_epoch), cb.best_epoch
     raw = task.raw_output(model, resolved)
+    if t.ensemble > 1 and spec.task == "forecast" and not cb.stopped_by_user:
+        raw = _ensemble(spec, data, raw, run)
     history = run.history() if run is not None else cb.history
     return TrainResult(model, raw, resolved, history, cb.stopped_early, cb.stopped_by_user, cb.best_epoch,
                        time.time() - t0, refit_epochs)
