@@ -65,10 +65,15 @@ with st.container(border=True):
     if task_refits(s.task):
         refit = st.toggle("Refit on train + validation", t.refit, key=f"t{r}_refit",
                           help=ModelSpec.model_fields["training"].annotation.model_fields["refit"].description)
+    ensemble = t.ensemble
+    if s.task == "forecast":
+        ensemble = st.number_input("Ensemble members", 1, 25, int(t.ensemble), key=f"t{r}_ensemble",
+                                   help=ModelSpec.model_fields["training"].annotation.model_fields["ensemble"].description)
     min_steps = st.number_input("Minimum steps per epoch (0 = off)", 0, 100_000, int(t.min_steps_per_epoch or 0),
                                 key=f"t{r}_min_steps",
                                 help=ModelSpec.model_fields["training"].annotation.model_fields["min_steps_per_epoch"].description)
-    training = {**s.training.model_dump(mode="json"), "refit": bool(refit), "min_steps_per_epoch": int(min_steps) or None, "epochs": int(epochs), "batch_size": int(batch),
+    training = {**s.training.model_dump(mode="json"), "refit": bool(refit), "min_steps_per_epoch": int(min_steps) or None,
+                "ensemble": int(ensemble), "epochs": int(epochs), "batch_size": int(batch),
                 "optimizer": optimizer, "learning_rate": float(lr), "patience": int(patience) or None,
                 "seed": int(seed), "clipnorm": float(clip_value) if clip_mode == "norm" else None,
                 "clipvalue": float(clip_value) if clip_mode == "value" else None}

@@ -22,3 +22,16 @@ def test_refit_toggle_on_the_train_page(tiny_csv) -> None:
     at.toggle(key="t0_refit").set_value(True).run()
     assert not at.exception
     assert at.session_state["spec"]["training"]["refit"] is True
+
+
+def test_residual_space_and_fit_options_are_stored(tiny_csv) -> None:
+    at = make_app("pages/design.py", seeded(tiny_csv))
+    assert at.selectbox(key="m0_residual_space").value == "raw"
+    at.selectbox(key="m0_residual_space").set_value("log").run()
+    assert not at.exception and at.session_state["spec"]["residual_space"] == "log"
+    at = make_app("pages/train.py", seeded(tiny_csv))
+    at.number_input(key="t0_min_steps").set_value(20).run()
+    at.number_input(key="t0_ensemble").set_value(5).run()
+    assert not at.exception
+    training = at.session_state["spec"]["training"]
+    assert training["min_steps_per_epoch"] == 20 and training["ensemble"] == 5
