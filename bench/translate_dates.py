@@ -14,7 +14,7 @@ import time
 
 import pandas as pd
 
-from builder.tasks.translate import baselines, fit_pairs, prepare_pairs, scores, translate_texts
+from builder.serving.translate import baselines, fit_pairs, prepare_pairs, scores, translate_texts
 
 DATA = "/work/shared/data/seq2seq/dates_to_iso.csv"
 

@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     t.add_argument("--out", required=True, help="run directory to create")
-    # task translate (builder/tasks/translate.py): a table of text pairs
+    # task translate (builder/serving/translate.py): a table of text pairs
     t.add_argument("--source-col", help="task translate: the source text column")
     t.add_argument("--target-col", help="task translate: the target text column")
     t.add_argument("--tokens", choices=["characters", "words"], default="characters", help="task translate: token unit")
@@ -196,9 +196,9 @@ def format_metrics(metrics: dict[str, Any]) -> str:
 
 
 def cmd_train_translate(args: argparse.Namespace) -> int:
-    """`train --task translate`: an encoder-decoder on a pairs CSV (builder.tasks.translate)."""
+    """`train --task translate`: an encoder-decoder on a pairs CSV (builder.serving.translate)."""
     from builder.data.read import load_table
-    from builder.tasks.translate import cli_table, evaluate_pairs, fit_pairs, prepare_pairs, save_run
+    from builder.serving.translate import cli_table, evaluate_pairs, fit_pairs, prepare_pairs, save_run
 
     if not args.data:
         raise CliError("train --task translate: expected --data FILE (a CSV of text pairs)")
@@ -316,7 +316,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         import pandas as pd
 
         from builder.data.read import load_table
-        from builder.tasks.translate import load_run, read_pairs, translate_texts
+        from builder.serving.translate import load_run, read_pairs, translate_texts
 
         model, data = load_run(args.run)
         df = load_table(args.data)

@@ -287,7 +287,7 @@ def _tree(v: dict[str, Any]) -> None:
 
 def _steps(v: dict[str, Any]) -> None:
     """label_steps: one sequence's features and its labels over time, and the steps per label."""
-    from builder.app.step_labels import label_strip_chart, label_strips, step_label_counts
+    from builder.app import label_strip_chart, label_strips, step_label_counts
 
     if not v.get("features") or not v.get("id_col") or not v.get("label_col"):
         return

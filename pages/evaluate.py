@@ -305,7 +305,7 @@ def _explain_view(is_forecast: bool) -> None:
 
 def _step_sequence_view() -> None:
     """label_steps: one chosen held-out sequence's true and predicted labels over time."""
-    from builder.app.step_labels import label_strip_chart, sequence_strips, step_predictions
+    from builder.app import label_strip_chart, sequence_strips, step_predictions
 
     try:
         preds = step_predictions(primary.path)

@@ -106,6 +106,13 @@ from builder.app.session import (
     session_defaults,
     to_datetime,
 )
+from builder.app.step_labels import (
+    label_strip_chart,
+    label_strips,
+    sequence_strips,
+    step_label_counts,
+    step_predictions,
+)
 from builder.app.text import (
     generate_in_app,
     is_text_source,
@@ -129,6 +136,7 @@ from builder.tasks.registry import TASKS
 from builder.training.runs import Run
 
 __all__ = [
+    "label_strip_chart", "label_strips", "sequence_strips", "step_label_counts", "step_predictions",
     "ACTIVE_STATES", "BLOCK_CLASSES", "BLOCK_LABELS", "CELL_LABELS", "cell_options", "FIELD_LABELS", "TASKS", "DataError",
     "ModelSpec", "Run", "SpecError", "apply_preset", "best_val", "block_title", "chart_frame", "column_summary",
     "compare_table", "confusion_frame", "csv_bytes", "current_run", "data_overview", "default_lookback", "default_proj_units",

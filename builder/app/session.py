@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -15,35 +14,10 @@ from typing import Any
 import pandas as pd
 
 from builder.files import safe_child
-from builder.paths import datasets_dir, subdir
-from builder.spec import ModelSpec, SpecError
-from builder.spec.presets import load_preset
+from builder.paths import subdir
+from builder.spec import ModelSpec
+from builder.spec.presets import DEFAULT_TASK, default_source, default_spec, load_preset, sample_files  # noqa: F401
 from builder.tasks.registry import TASKS, get_task
-
-#: the task a new session starts with: the spec's default
-DEFAULT_TASK: str = ModelSpec.model_fields["task"].default
-
-
-def sample_files() -> list[Path]:
-    """Bundled samples (datasets/*.csv and *.txt, or $RNN_STUDIO_SAMPLES), forecasting samples first."""
-    folder = Path(os.environ.get("RNN_STUDIO_SAMPLES") or datasets_dir())
-    files = sorted([*folder.glob("*.csv"), *folder.glob("*.txt")]) if folder.is_dir() else []
-    preferred = [f for f in files if "airline" in f.name] + [f for f in files if "nile" in f.name]
-    rest = [f for f in files if f not in preferred]
-    return preferred + rest
-
-
-def default_source() -> dict[str, str] | None:
-    files = sample_files()
-    return {"path": str(files[0]), "name": files[0].name, "kind": "sample"} if files else None
-
-
-def default_spec() -> dict[str, Any]:
-    """The starting spec: the default task's default preset, as plain JSON data."""
-    try:
-        return load_preset(TASKS[DEFAULT_TASK].default_preset).model_dump(mode="json")
-    except SpecError:
-        return ModelSpec().model_dump(mode="json")
 
 
 def session_defaults() -> dict[str, Any]:

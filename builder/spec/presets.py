@@ -6,9 +6,12 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from builder.files import atomic_write_text, safe_child
+from builder.paths import datasets_dir
 from builder.spec.model import ModelSpec, SpecError
+from builder.tasks.registry import TASKS
 
 PRESET_DIR = Path(__file__).resolve().parents[2] / "presets"
 DEFAULT_PRESET = "stacked_lstm"
@@ -66,3 +69,29 @@ def save_preset(spec: ModelSpec, directory: str | Path, name: str | None = None)
     path = safe_child(directory, f"{slug}.json")
     atomic_write_text(path, json.dumps(spec.model_dump(mode="json"), indent=2) + "\n")
     return path
+
+
+#: the task a new session starts with: the spec's default
+DEFAULT_TASK: str = ModelSpec.model_fields["task"].default
+
+
+def sample_files() -> list[Path]:
+    """Bundled samples (datasets/*.csv and *.txt, or $RNN_STUDIO_SAMPLES), forecasting samples first."""
+    folder = Path(os.environ.get("RNN_STUDIO_SAMPLES") or datasets_dir())
+    files = sorted([*folder.glob("*.csv"), *folder.glob("*.txt")]) if folder.is_dir() else []
+    preferred = [f for f in files if "airline" in f.name] + [f for f in files if "nile" in f.name]
+    rest = [f for f in files if f not in preferred]
+    return preferred + rest
+
+
+def default_source() -> dict[str, str] | None:
+    files = sample_files()
+    return {"path": str(files[0]), "name": files[0].name, "kind": "sample"} if files else None
+
+
+def default_spec() -> dict[str, Any]:
+    """The starting spec: the default task's default preset, as plain JSON data."""
+    try:
+        return load_preset(TASKS[DEFAULT_TASK].default_preset).model_dump(mode="json")
+    except SpecError:
+        return ModelSpec().model_dump(mode="json")

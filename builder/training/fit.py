@@ -457,3 +457,34 @@ def _progress_writer(run: Run, spec: ModelSpec, inner: ProgressFn | None, steps:
         })
 
     return write
+
+
+def prepare_default_job(spec: ModelSpec, data_path: str | Path) -> float:
+    """Build, compile and trace the model `fit` would build (builder.training.prepared keeps it) for `spec` on `data_path`, and keep it;
+    returns the seconds it took. Raises what preparing the data or building raises."""
+    import time
+
+    import numpy as np
+
+    from builder.data.scaler import Scaler
+    from builder.model.build import build_model
+    from builder.tasks.registry import get_task
+    from builder.training import prepared
+
+    t0 = time.perf_counter()
+    task = get_task(spec.task)
+    data = task.prepare(data_path, spec, None)
+    train_ds, val_ds, n_items = task.datasets(data, spec)
+    resolved = task.resolve(data)
+    steps = int(np.ceil(n_items / spec.training.batch_size))
+    set_seed(spec.training.seed)
+    model = build_model(spec, resolved)
+    if resolved.x_scaler is not None:
+        x_scaler = Scaler.from_dict(resolved.x_scaler)
+        model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
+    compile_model(model, spec, steps)
+    model.optimizer.build(model.trainable_variables)
+    state = prepared.snapshot([*model.variables, *model.optimizer.variables])
+    model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0, shuffle=False)
+    prepared.keep(spec, resolved, steps, model, state)
+    return time.perf_counter() - t0

@@ -17,7 +17,6 @@ right after `build_model` under the same seed (tests/unit/test_prepared.py compa
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from builder.spec import ModelSpec
@@ -57,7 +56,7 @@ def _unsourced(resolved: Resolved) -> Resolved:
     return replace(resolved, source="", test_source=None)
 
 
-def _snapshot(variables: list[Any]) -> list[tuple[Any, Any]]:
+def snapshot(variables: list[Any]) -> list[tuple[Any, Any]]:
     return [(v, v.numpy().copy()) for v in variables]
 
 
@@ -83,34 +82,3 @@ def take(spec: ModelSpec, resolved: Resolved, steps: int, fresh: bool) -> Any | 
 def clear() -> None:
     """Drop the prepared model (tests)."""
     _slot.clear()
-
-
-def prepare(spec: ModelSpec, data_path: str | Path) -> float:
-    """Build, compile and trace the model `fit` would build for `spec` on `data_path`, and keep it;
-    returns the seconds it took. Raises what preparing the data or building raises."""
-    import time
-
-    import numpy as np
-
-    from builder.data.scaler import Scaler
-    from builder.model.build import build_model
-    from builder.tasks.registry import get_task
-    from builder.training.fit import compile_model, set_seed
-
-    t0 = time.perf_counter()
-    task = get_task(spec.task)
-    data = task.prepare(data_path, spec, None)
-    train_ds, val_ds, n_items = task.datasets(data, spec)
-    resolved = task.resolve(data)
-    steps = int(np.ceil(n_items / spec.training.batch_size))
-    set_seed(spec.training.seed)
-    model = build_model(spec, resolved)
-    if resolved.x_scaler is not None:
-        x_scaler = Scaler.from_dict(resolved.x_scaler)
-        model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
-    compile_model(model, spec, steps)
-    model.optimizer.build(model.trainable_variables)
-    state = _snapshot([*model.variables, *model.optimizer.variables])
-    model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0, shuffle=False)
-    keep(spec, resolved, steps, model, state)
-    return time.perf_counter() - t0

@@ -134,14 +134,14 @@ def warm_up() -> None:
 def prepare_default() -> bool:
     """Build, compile and trace the app's default job (the default preset on the first bundled
     sample) and keep it for that job (builder.training.prepared); False when that failed."""
-    from builder.app.session import default_source, default_spec
-    from builder.training import prepared
+    from builder.spec.presets import default_source, default_spec
+    from builder.training.fit import prepare_default_job
 
     source = default_source()
     if source is None:
         return False
     try:
-        seconds = prepared.prepare(ModelSpec.from_dict(default_spec()), source["path"])
+        seconds = prepare_default_job(ModelSpec.from_dict(default_spec()), source["path"])
     except Exception as err:  # a worker that could not prepare still takes jobs
         sys.stderr.write(f"warm worker: could not prepare the default job: {type(err).__name__}: {err}\n")
         return False

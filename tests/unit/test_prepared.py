@@ -13,7 +13,7 @@ from builder.data import load_table
 from builder.tasks import prepare_frame
 from builder.tasks.registry import get_task
 from builder.training import prepared
-from builder.training.fit import fit
+from builder.training.fit import fit, prepare_default_job
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def _resolved_and_steps(spec, csv):
 
 
 def test_take_returns_the_model_only_for_its_job_and_once(spec, series_csv):
-    prepared.prepare(spec, series_csv)
+    prepare_default_job(spec, series_csv)
     _, resolved, steps = _resolved_and_steps(spec, series_csv)
     other = spec.updated(training={"learning_rate": 0.005})
     assert prepared.take(other, resolved, steps, fresh=True) is None
@@ -59,7 +59,7 @@ def test_training_the_prepared_model_does_not_retrace_and_matches_a_fresh_build(
     traced, fresh = _fit_counting_traces(spec, data)
     assert traced.count > 0, "a new build traces its steps"
 
-    prepared.prepare(spec, series_csv)
+    prepare_default_job(spec, series_csv)
     model = prepared._slot["model"].model
     counter = _Counter()
     counter.wrap(model)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from builder.data.read import DataError
-from builder.tasks.translate import (
+from builder.serving.translate import (
     Vocab,
     baselines,
     evaluate_pairs,
