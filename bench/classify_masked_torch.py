@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 DATA = next((p / "shared" / "data" / "classification" for p in (ROOT.parent, ROOT.parent.parent)
              if (p / "shared" / "data" / "classification").is_dir()), ROOT.parent / "shared" / "data" / "classification")
-TORCH_PYTHON = "/work/torchenv/bin/python"
+TORCH_PYTHON = str(ROOT / ".torchvenv" / "bin" / "python")  # the README's torch environment
 
 
 def bench_spec() -> Any:
@@ -197,7 +197,7 @@ def main() -> None:
     ap.add_argument("--long-n", type=int, default=128, help="sequences in the synthetic set (70%% train)")
     ap.add_argument("--long-min", type=int, default=100)
     ap.add_argument("--long-max", type=int, default=1000)
-    ap.add_argument("--torch-python", default=TORCH_PYTHON)
+    ap.add_argument("--torch-python", default=TORCH_PYTHON, help="a Python with torch==2.13.0 (default: .torchvenv, see README)")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--set", help=argparse.SUPPRESS)
     ap.add_argument("--npz", help=argparse.SUPPRESS)
