@@ -9,7 +9,7 @@ statistics, NaN -> 0), nn.LSTM over `nn.utils.rnn.pack_padded_sequence` (the las
 Linear + softmax head, Adam with the same learning rate, cross-entropy; same batches, sizes and lengths.
 
 Each side times itself in its own process (TF under this interpreter, torch under --torch-python,
-default /work/torchenv/bin/python), with the same thread count for both (torch.set_num_threads; TF
+default the README's .torchvenv/bin/python), with the same thread count for both (torch.set_num_threads; TF
 intra / inter op threads). One warm-up epoch, then the best of --rounds epochs; samples/s = training
 sequences / epoch seconds. Sets: japanese_vowels (lengths 7-29) and a synthetic set with lengths
 --long-min..--long-max.
@@ -205,6 +205,10 @@ def main() -> None:
     if args.worker:
         worker(args)
         return
+    if not Path(args.torch_python).is_file():
+        print(f"error: --torch-python {args.torch_python}: expected a Python with torch==2.13.0, "
+              "found no such file (create .torchvenv as the README's PyTorch section shows)", file=sys.stderr)
+        raise SystemExit(2)
     rows = []
     for name in args.sets:
         with tempfile.TemporaryDirectory() as tmp:
