@@ -65,12 +65,13 @@ def mape(y: np.ndarray, yhat: np.ndarray) -> float:
 def run_seed(seed: int, overrides: dict, train: Path, test: Path, df: pd.DataFrame) -> dict:
     import keras
 
-    from builder import ModelSpec
-    from builder.tasks.registry import get_task
+    from builder import ModelSpec, load_preset
+    from builder.tasks.registry import TASKS, get_task
     from builder.training.fit import fit
 
-    spec = ModelSpec.from_dict(merge(ModelSpec().updated(data={"horizon": HORIZON}, training={"seed": seed}).model_dump(),
-                                     overrides))
+    # the spec `python -m builder train` uses without --preset: the forecast task's default preset
+    base = load_preset(TASKS["forecast"].default_preset)
+    spec = ModelSpec.from_dict(merge(base.updated(data={"horizon": HORIZON}, training={"seed": seed}).model_dump(), overrides))
     task = get_task("forecast")
     t0 = time.perf_counter()
     data = task.prepare(str(train), spec, str(test))
@@ -90,7 +91,7 @@ def run_seed(seed: int, overrides: dict, train: Path, test: Path, df: pd.DataFra
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, nargs="+", default=[42, 0, 1, 2, 3, 4])
-    p.add_argument("--set", default="{}", help="JSON overrides merged into the default spec")
+    p.add_argument("--set", default="{}", help="JSON overrides merged into the default preset's spec")
     args = p.parse_args()
     overrides = json.loads(args.set)
     train, test, df = split_files(Path(tempfile.mkdtemp(prefix="darts-airline-")))

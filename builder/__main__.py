@@ -134,8 +134,8 @@ def _parser() -> argparse.ArgumentParser:
     it.add_argument("--out", required=True, help="run directory to create")
     it.add_argument("--n-features", type=int, help="input features, when the spec does not fix them")
 
-    s = sub.add_parser("spec", help="print a preset's spec as JSON (or the JSON Schema)")
-    s.add_argument("--preset", default=None)
+    s = sub.add_parser("spec", help="print a preset's spec as JSON (or the JSON Schema); default: the spec `train` uses")
+    s.add_argument("--preset", default=None, help="default: the default task's default preset, as `train` without --preset")
     s.add_argument("--schema", action="store_true")
 
     b = sub.add_parser("backtest", help="rolling-origin backtest of a forecast run beside the baselines")
@@ -415,7 +415,8 @@ def cmd_spec(args: argparse.Namespace) -> int:
     if args.schema:
         print(json.dumps(ModelSpec.model_json_schema(), indent=2))
     else:
-        print((load_preset(args.preset) if args.preset else ModelSpec()).to_json())
+        default = TASKS[ModelSpec.model_fields["task"].default].default_preset
+        print(load_preset(args.preset or default).to_json())
     return 0
 
 
