@@ -476,9 +476,9 @@ def code_from_run(run: Run, out: str | Path) -> tuple[Path, Path]:
     from builder.serving.export import load_run_model
 
     out = Path(out)
-    meta = run.metadata()
     spec = ModelSpec.from_json(run.file("spec.json"))
-    _check_task(spec)
+    _check_task(spec)  # before reading the run's model: a tree run is refused with the reason
+    meta = run.metadata()
     code = generate_code(spec, _run_sizes(meta, spec), f"the run `{run.path.name}`", True,
                          output=meta["serving"]["output"].get("meaning"))
     source = load_run_model(run)

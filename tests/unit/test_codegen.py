@@ -212,6 +212,11 @@ def test_a_tree_preset_is_refused_with_the_reason(name, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: task 'tree': no plain-Keras code") and err.count("\n") == 1
     assert not (tmp_path / "a.py").exists()
+    run = tmp_path / "run"  # a tree run is refused from its spec, before its model is read
+    run.mkdir()
+    (run / "spec.json").write_text(load_preset(name).to_json())
+    assert main(["code", "--run", str(run), "--out", str(tmp_path / "b.py")]) == 2
+    assert capsys.readouterr().err.startswith("error: task 'tree': no plain-Keras code")
 
 
 def test_an_unknown_task_is_named(tmp_path):
