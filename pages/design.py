@@ -260,8 +260,8 @@ with view_col:
                  help="Writes this network as a standalone plain-Keras file (loads TensorFlow the first time)."):
         try:
             code = _spec_code(s.model_dump_json(), n_feat, n_out)
-        except ValueError as err:
-            st.info(f"No Keras code for this model yet: {err}")
+        except ValueError as err:  # CodegenError: a task or block the generator refuses, with the reason
+            st.error(f"No Keras code for this model: {err}")
         else:
             st.download_button("Download as Keras code (model.py)", icon=":material/code:", data=code,
                                file_name=f"{slug(s.name)}_model.py", mime="text/x-python", width="stretch",

@@ -1,5 +1,11 @@
 """Generated code: a standalone plain-Keras file per preset that, with the run's weights beside it,
-reproduces the run's predictions in a process that never imports builder; from a spec alone it builds."""
+reproduces the run's outputs in a process that never imports builder; from a spec alone it builds; the
+tree presets are refused with the reason, in the library and the CLI.
+
+The runs are built, not trained: the preset's model is built for the prepared data (scaler statistics
+set as training sets them), every weight is moved off its initial value (so a weight copied to the
+wrong place changes the outputs), and the run is written as training writes it (model.keras, spec.json,
+metadata.json)."""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ import json
 import subprocess
 import sys
 import textwrap
+import zlib
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from builder import list_presets, load_preset
@@ -17,47 +25,101 @@ from builder.data import load_table
 from builder.serving import convert
 from builder.serving.codegen import CodegenError, code_from_run, code_from_spec
 from builder.serving.export import load_run_model
+from builder.spec import ModelSpec
 from builder.tasks import prepare_frame
+from builder.tasks.registry import get_task
 from builder.training.artifacts import metadata_for, save_keras
-from builder.training.fit import fit
 from builder.training.runs import Run
 from tests.conftest import make_sequences_csv, make_series_csv
 from tests.unit.test_pipeline import tiny
 
-#: the presets the generator writes: window models without an FCN branch (the FCN branch, the token and
-#: tree models are not generated yet; test_a_task_without_a_generator_is_named covers the refusal)
-PRESETS = [p["name"] for p in list_presets()
-           if load_preset(p["name"]).task in ("forecast", "classify")
-           and all(b.kind != "fcn" for b in load_preset(p["name"]).blocks)]
+#: every bundled preset the generator writes (all but the tree ones), and two variants that take the
+#: generator's other paths: a log-space seasonal residual forecast and per-sequence z-normalisation
+TREE_PRESETS = [p["name"] for p in list_presets() if load_preset(p["name"]).task == "tree"]
+PRESETS = [p["name"] for p in list_presets() if p["name"] not in TREE_PRESETS]
+VARIANTS = {"stacked_lstm+log_season": ("stacked_lstm", {"residual": True, "residual_space": "log",
+                                                          "residual_base": "season"}),
+            "bigru_classifier+zscore": ("bigru_classifier", {"data": {"sequence_norm": "zscore"}})}
+TEXT = "a stitch in time saves nine. " * 30
 
 
-def _tiny_run(name: str, root) -> Run:
-    """One epoch of the shrunk preset; model.keras, spec.json and metadata.json as training writes them."""
-    spec = load_preset(name)
+def test_the_presets_cover_every_task_but_tree():
+    assert len(PRESETS) >= 12 and TREE_PRESETS
+    assert {load_preset(n).task for n in PRESETS} == {"forecast", "classify", "label_steps", "generate"}
+    assert any(b.kind == "fcn" for n in PRESETS for b in load_preset(n).blocks)
+
+
+def _shrunk(name: str, root) -> tuple[ModelSpec, object]:
+    """The preset (or variant) at most 8 units wide, and its prepared data."""
+    base, change = VARIANTS.get(name, (name, {}))
+    spec = load_preset(base)
+    if change:
+        spec = spec.updated(**{k: v for k, v in change.items() if k != "data"})
+    data = change.get("data", {})
     if spec.task == "forecast":
-        spec, csv = tiny(spec, lookback=8, horizon=2), make_series_csv(root / "series.csv")
+        spec, csv = tiny(spec, lookback=8, horizon=2, **data), make_series_csv(root / "series.csv")
+    elif spec.task == "generate":
+        spec = tiny(spec, lookback=10)
+        return spec, prepare_frame(pd.DataFrame({"text": [TEXT]}), spec)
     else:
-        spec, csv = tiny(spec), make_sequences_csv(root / "seq.csv")
-    result = fit(spec, prepare_frame(load_table(csv), spec))
+        spec, csv = tiny(spec, **data), make_sequences_csv(root / "seq.csv")
+    return spec, prepare_frame(load_table(csv), spec)
+
+
+def _built_run(name: str, root) -> Run:
+    """The shrunk preset's model built for its data and saved as a run, without training."""
+    import keras
+
+    from builder.data.scaler import Scaler
+    from builder.model.build import build_model
+
+    spec, data = _shrunk(name, root)
+    task = get_task(spec.task)
+    resolved = task.resolve(data)
+    keras.utils.set_random_seed(0)
+    model = build_model(spec, resolved)
+    if resolved.x_scaler is not None:
+        x_scaler = Scaler.from_dict(resolved.x_scaler)
+        model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
+    rng = np.random.default_rng(zlib.crc32(name.encode()))
+    for layer in model.layers:
+        if layer.name == "standardize":
+            continue
+        for w in layer.weights:
+            shape = tuple(w.shape)
+            if "variance" in w.path:
+                w.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
+            else:
+                w.assign(np.asarray(w) + rng.normal(0.0, 0.2, shape).astype("float32"))
+    raw = task.raw_output(model, resolved)
     run = Run(root / name)
     run.path.mkdir(parents=True)
-    save_keras(result.raw_model, run.file("model.keras"))
+    save_keras(raw, run.file("model.keras"))
     run.write_json("spec.json", spec.model_dump(mode="json"))
-    run.write_json("metadata.json", metadata_for(spec, result.resolved, result.raw_model))
+    run.write_json("metadata.json", metadata_for(spec, resolved, raw))
     return run
+
+
+def _inputs(model, run: Run) -> np.ndarray:
+    """Three inputs for the run's model: raw windows (the first one NaN-padded where padding is masked),
+    or token ids for a language model."""
+    meta = run.metadata()
+    if meta["task"] == "generate":
+        return np.random.default_rng(1).integers(0, len(meta["resolved"]["classes"]), (3, 12)).astype("int32")
+    return convert.check_windows(model, meta, n=3, seed=1)
 
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    """Per preset: (generated file, raw windows, the run model's predictions on them)."""
+    """Per preset and variant: (generated file, inputs, the run model's outputs on them)."""
     root = tmp_path_factory.mktemp("codegen")
     out = {}
-    for name in PRESETS:
-        run = _tiny_run(name, root)
+    for name in [*PRESETS, *VARIANTS]:
+        run = _built_run(name, root)
         code, weights = code_from_run(run, root / "gen" / name / "model.py")
         assert weights.name == "model.weights.h5" and weights.parent == code.parent
         model = load_run_model(run)
-        x = convert.check_windows(model, run.metadata(), n=3, seed=1)
+        x = _inputs(model, run)
         out[name] = (code, x, np.asarray(model(x, training=False)))
     return out
 
@@ -130,8 +192,35 @@ def test_cli_code(generated, tmp_path, capsys):
     assert capsys.readouterr().err.startswith("error: ")
 
 
-def test_a_task_without_a_generator_is_named(tmp_path):
+def test_language_model_code_carries_the_runs_vocabulary(generated):
+    code, _, _ = generated["char_rnn"]
+    text = code.read_text()
+    assert 'keras.layers.Embedding(vocab_size, ' in text and 'name="logits"' in text
+    vocab = ast.literal_eval(next(line for line in text.splitlines() if line.startswith("VOCABULARY")).split(" = ", 1)[1])
+    assert vocab == list(Run(code.parents[2] / "char_rnn").metadata()["resolved"]["classes"])
+
+
+@pytest.mark.parametrize("name", TREE_PRESETS)
+def test_a_tree_preset_is_refused_with_the_reason(name, tmp_path, capsys):
+    from builder.__main__ import main
+
+    with pytest.raises(CodegenError, match=r"task 'tree': no plain-Keras code: a Tree-LSTM reads flat node arrays"):
+        code_from_spec(load_preset(name), tmp_path / "x.py")
+    spec_file = tmp_path / "s.json"
+    spec_file.write_text(load_preset(name).to_json())
+    assert main(["code", "--spec", str(spec_file), "--out", str(tmp_path / "a.py")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: task 'tree': no plain-Keras code") and err.count("\n") == 1
+    assert not (tmp_path / "a.py").exists()
+    run = tmp_path / "run"  # a tree run is refused from its spec, before its model is read
+    run.mkdir()
+    (run / "spec.json").write_text(load_preset(name).to_json())
+    assert main(["code", "--run", str(run), "--out", str(tmp_path / "b.py")]) == 2
+    assert capsys.readouterr().err.startswith("error: task 'tree': no plain-Keras code")
+
+
+def test_an_unknown_task_is_named(tmp_path):
     spec = load_preset("stacked_lstm")
-    object.__setattr__(spec, "task", "generate")
-    with pytest.raises(CodegenError, match="task 'generate'"):
+    object.__setattr__(spec, "task", "translate")
+    with pytest.raises(CodegenError, match="task 'translate': the code generator writes forecast, classify"):
         code_from_spec(spec, tmp_path / "x.py")
