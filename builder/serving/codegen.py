@@ -83,6 +83,13 @@ class CodegenError(ValueError):
 
 
 # ---- what the file needs ---------------------------------------------------------------------------
+def codegen_blocker(task: str | None) -> str | None:
+    """Why the code generator cannot write a run of `task` (one line), or None when it can."""
+    if task in TASKS:
+        return None
+    return f"task {task!r}: the code generator writes {' and '.join(TASKS)} models only"
+
+
 def _class_source(cls: type) -> str:
     """A class's source, registered under the package "generated" instead of "builder"."""
     src = textwrap.dedent(inspect.getsource(cls))
@@ -248,8 +255,9 @@ def generate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_weig
 
     from builder.model.build import _model_name
 
-    if spec.task not in TASKS:
-        raise CodegenError(f"task {spec.task!r}: the code generator writes {' and '.join(TASKS)} models")
+    blocker = codegen_blocker(spec.task)
+    if blocker:
+        raise CodegenError(blocker)
     model_name = _model_name(spec.name)
     length = sizes["input_length"] if sizes["input_length"] is not None else "any length"
     if output is None:
@@ -323,6 +331,9 @@ def code_from_run(run: Run, out: str | Path) -> tuple[Path, Path]:
 
     out = Path(out)
     meta = run.metadata()
+    blocker = codegen_blocker(meta.get("task"))
+    if blocker:
+        raise CodegenError(blocker)
     spec = ModelSpec.from_json(run.file("spec.json"))
     code = generate_code(spec, _run_sizes(meta, spec), f"the run `{run.path.name}`", True,
                          output=meta["serving"]["output"].get("meaning"))
