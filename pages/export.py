@@ -1,4 +1,8 @@
-"""Export & predict: download the trained model, see how to serve it, forecast ahead, predict on new data."""
+"""Export & predict: download the trained model, see how to serve it, forecast ahead, predict on new data.
+
+Task-aware: the SavedModel, model.keras, spec and metadata for every run; ONNX / LiteRT and the
+plain-Keras code only where the converter / code generator takes the run's model (`export_options`),
+else one line saying why."""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ import streamlit as st
 from builder.app import (
     CONVERT_FORMATS,
     Run,
+    code_for_download,
+    contract_lines,
     convert_for_download,
     csv_bytes,
     display_name,
+    export_options,
     export_views,
     file_token,
     finished_runs,
@@ -23,14 +30,16 @@ from builder.app import (
     run_model_size,
     series_chart,
     serving_snippet,
+    task_reads_text,
     zip_dir_bytes,
 )
 from pages import common
 
 common.ensure_session()
 st.title("Export & predict")
-st.caption("The SavedModel takes raw windows in your data's own units and returns forecasts (or class "
-           "probabilities) in the same units: scaling is inside the graph, and loading it needs TensorFlow only.")
+st.caption("The SavedModel takes raw inputs in your data's own units (windows, node arrays or a text prompt) and "
+           "returns forecasts in the same units, probabilities or text: scaling is inside the graph, and loading "
+           "it needs TensorFlow only.")
 
 runs = [r for r in finished_runs() if r.file("metadata.json").exists()]
 if not runs:
@@ -49,6 +58,8 @@ except common.USER_ERRORS as err:
     common.show_error(err)
     st.stop()
 resolved = meta["resolved"]
+task = str(meta.get("task"))
+signatures = list((meta.get("serving") or {}).get("signatures") or [meta["serving"].get("signature", "serve")])
 
 
 @st.cache_data(show_spinner="Zipping the SavedModel…", max_entries=8)
@@ -69,7 +80,7 @@ try:
     sm = run.file("saved_model")
     d1.download_button("SavedModel (zip)", icon=":material/download:", data=_zip(str(sm), file_token(sm / "saved_model.pb")),
                        file_name=f"{run.path.name}-saved_model.zip", mime="application/zip", width="stretch", on_click="ignore",
-                       type="primary", help="TensorFlow SavedModel with a `serve` signature.")
+                       type="primary", help="TensorFlow SavedModel with the signature(s) " + ", ".join(f"`{s}`" for s in signatures) + ".")
     for col, name, mime in ((d2, "model.keras", "application/octet-stream"),
                             (d3, "spec.json", "application/json"), (d4, "metadata.json", "application/json")):
         path = run.file(name)
@@ -87,9 +98,7 @@ with info2:
     st.markdown("**Contract**")
     params = run_model_size(run.read_json("spec.json") or {}, resolved)
     st.markdown(
-        f"- task: **{meta.get('task')}**\n"
-        f"- input `window`: `{meta['serving']['input'].get('shape')}` float32, columns `{resolved['inputs']}`\n"
-        f"- output: `{meta['serving']['output'].get('shape')}`, {meta['serving']['output'].get('meaning', '')}\n"
+        "".join(f"- {line}\n" for line in contract_lines(meta))
         + (f"- parameters: {params:,} (as on the Design page; the SavedModel adds "
            f"{meta['params'] - params:,} output scaling constants)"
            if isinstance(params, int) and isinstance(meta.get("params"), int) and meta["params"] > params
@@ -104,12 +113,18 @@ def _convert(run_dir: str, token: str, fmt: str) -> dict:
 
 
 st.subheader("Other formats")
-st.caption("ONNX runs with onnxruntime, LiteRT (.tflite) with the LiteRT interpreter, neither needs TensorFlow. "
-           "Each file is checked against the SavedModel on raw windows before it is offered.")
-fmt_labels = dict(CONVERT_FORMATS)
-c1, c2 = st.columns([2, 3])
-fmt = c1.radio("Format", list(fmt_labels), format_func=fmt_labels.get, horizontal=True, key="export_format")
-if c1.button("Convert", icon=":material/transform:", key="export_convert") or st.session_state.get("_converted") == (run.path.name, fmt):
+offers = export_options(meta)
+fmt_labels = {f: label for f, label in CONVERT_FORMATS if offers.get(f) is None}
+for reason in dict.fromkeys(offers[f] for f, _ in CONVERT_FORMATS if offers.get(f)):
+    st.caption(f"{' and '.join(label for f, label in CONVERT_FORMATS if offers.get(f) == reason)}: not offered "
+               f"for this run. {reason}.")
+if fmt_labels:
+    st.caption("ONNX runs with onnxruntime, LiteRT (.tflite) with the LiteRT interpreter, neither needs TensorFlow. "
+               "Each file is checked against the SavedModel on raw windows before it is offered.")
+    c1, c2 = st.columns([2, 3])
+    fmt = c1.radio("Format", list(fmt_labels), format_func=fmt_labels.get, horizontal=True, key="export_format")
+if fmt_labels and (c1.button("Convert", icon=":material/transform:", key="export_convert")
+                   or st.session_state.get("_converted") == (run.path.name, fmt)):
     st.session_state["_converted"] = (run.path.name, fmt)
     try:
         conv = _convert(str(run.path), file_token(run.file("model.keras")), fmt)
@@ -126,7 +141,38 @@ if c1.button("Convert", icon=":material/transform:", key="export_convert") or st
             c1.markdown(f"- {check['size_bytes']:,} bytes, {batch}\n"
                         f"- max |difference| to the SavedModel on {check['n_check_windows']} raw windows: "
                         f"{check['max_abs_diff']:.3g}" + "".join(f"\n- {note}" for note in check["notes"]))
-            c2.code(conv["snippet"], language="python")
+            c2.code(conv["snippet"], language="python", wrap_lines=True)
+
+
+# ---- plain Keras code ------------------------------------------------------------------------------
+@st.cache_data(show_spinner="Writing the model as plain Keras code…", max_entries=8)
+def _code(run_dir: str, token: str) -> dict:
+    return code_for_download(Run(run_dir))
+
+
+st.subheader("Plain Keras code")
+if offers.get("code"):
+    st.caption(f"Not offered for this run. {offers['code']}.")
+else:
+    st.caption("A standalone model.py (keras and numpy only) that rebuilds this model, with its trained weights "
+               "in model.weights.h5 beside it.")
+    if st.button("Write the code", icon=":material/code:", key="export_code") or st.session_state.get("_code_for") == run.path.name:
+        st.session_state["_code_for"] = run.path.name
+        try:
+            gen = _code(str(run.path), file_token(run.file("model.keras")))
+        except common.USER_ERRORS as err:
+            common.show_error(err)
+        else:
+            if not gen["ok"]:
+                st.error(f"No plain Keras code for this model: {gen['reason']}")
+            else:
+                k1, k2 = st.columns(2)
+                k1.download_button(gen["code_name"], icon=":material/download:", data=gen["code"], file_name=gen["code_name"],
+                                   mime="text/x-python", key="dl_code", on_click="ignore", width="stretch")
+                k2.download_button(gen["weights_name"], icon=":material/download:", data=gen["weights"],
+                                   file_name=gen["weights_name"], mime="application/octet-stream", key="dl_code_weights",
+                                   on_click="ignore", width="stretch")
+                st.code(gen["code"], language="python", line_numbers=True, wrap_lines=True, height=480)
 
 
 @st.cache_data(show_spinner="Forecasting…", max_entries=16)
@@ -166,11 +212,13 @@ if "forecast_ahead" in export_views(meta.get("task")):
                 f2.caption(f"No chart: {err}")
 
 # ---- predict on a new file -------------------------------------------------------------------------
-st.subheader("Predict on a new CSV")
-st.caption("Forecast: the file's last rows must have the training columns; the forecast follows its end. "
-           "Classify: one prediction per sequence id.")
-up = st.file_uploader("CSV with the same columns as the training data", type=["csv", "txt", "tsv"],
-                      key="export_upload")
+reads_text = task_reads_text(task)
+st.subheader("Score a new text file" if reads_text else "Predict on a new CSV")
+st.caption("Bits per character of the file's text under the model." if reads_text else
+           "The file needs the training data's columns; the result: "
+           f"{meta['serving'].get('output', {}).get('meaning', 'the model output')}.")
+up = st.file_uploader("UTF-8 text file" if reads_text else "CSV with the same columns as the training data",
+                      type=["txt", "text", "md"] if reads_text else ["csv", "txt", "tsv"], key="export_upload")
 if up is not None:
     try:
         data = up.getvalue()

@@ -32,6 +32,43 @@ def convert_for_download(run: Run, fmt: str) -> dict[str, Any]:
             "snippet": usage_snippet(fmt, run.metadata())}
 
 
+def export_options(meta: dict[str, Any]) -> dict[str, str | None]:
+    """What the Export page offers beside the SavedModel for a run with metadata `meta`:
+    {"onnx", "litert", "code"} -> None where the converter / code generator takes the model, else the
+    one-line reason why not (no TensorFlow imported)."""
+    from builder.serving.codegen import codegen_blocker
+    from builder.serving.convert import conversion_blocker
+
+    blocker = conversion_blocker(meta)
+    return {"onnx": blocker, "litert": blocker, "code": codegen_blocker(meta.get("task"))}
+
+
+def contract_lines(meta: dict[str, Any]) -> list[str]:
+    """The run's SavedModel contract as Markdown list items (builder.serving.export.contract_lines)."""
+    from builder.serving.export import contract_lines as lines
+
+    return lines(meta)
+
+
+def code_for_download(run: Run) -> dict[str, Any]:
+    """The run's model as a standalone plain-Keras file with its weights (builder.serving.codegen), made
+    once in `<run>/exports/code/` and reused while model.keras is unchanged. Returns {"ok": True, "code":
+    the file's text, "weights": model.weights.h5 bytes, "code_name", "weights_name"} or {"ok": False,
+    "reason": why the generator cannot write this model}."""
+    from builder.serving.codegen import WEIGHTS_NAME, CodegenError, code_from_run
+
+    out = run.path / "exports" / "code"
+    code, weights = out / "model.py", out / WEIGHTS_NAME
+    fresh = code.exists() and weights.exists() and code.stat().st_mtime_ns >= run.file("model.keras").stat().st_mtime_ns
+    if not fresh:
+        try:
+            code, weights = code_from_run(run, code)
+        except CodegenError as err:
+            return {"ok": False, "reason": str(err)}
+    return {"ok": True, "code": code.read_text(encoding="utf-8"), "weights": weights.read_bytes(),
+            "code_name": f"{run.path.name}-model.py", "weights_name": f"{run.path.name}-{WEIGHTS_NAME}"}
+
+
 def spec_code(spec: Any, n_features: int, n_outputs: int) -> str:
     """The Design page's download: the spec as a standalone plain-Keras file (no weights), sized for the
     session's data (`n_features` inputs; `n_outputs` targets or classes)."""

@@ -118,6 +118,15 @@ class CodegenError(ValueError):
 
 
 # ---- what the file needs ---------------------------------------------------------------------------
+def codegen_blocker(task: str | None) -> str | None:
+    """Why the code generator cannot write a run of `task` (one line), or None when it can."""
+    if task in REFUSED:
+        return f"task {task!r}: no plain-Keras code: {REFUSED[task]}"
+    if task not in TASKS:
+        return f"task {task!r}: the code generator writes {', '.join(TASKS)} models"
+    return None
+
+
 def _class_source(cls: Any) -> str:
     """A class's (or function's) source, registered under the package "generated" instead of "builder"."""
     src = textwrap.dedent(inspect.getsource(cls))
@@ -373,10 +382,9 @@ def _run_sizes(meta: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
 
 
 def _check_task(spec: ModelSpec) -> None:
-    if spec.task in REFUSED:
-        raise CodegenError(f"task {spec.task!r}: no plain-Keras code: {REFUSED[spec.task]}")
-    if spec.task not in TASKS:
-        raise CodegenError(f"task {spec.task!r}: the code generator writes {', '.join(TASKS)} models")
+    blocker = codegen_blocker(spec.task)
+    if blocker:
+        raise CodegenError(blocker)
 
 
 def _output_meaning(spec: ModelSpec, sizes: dict[str, Any]) -> str:

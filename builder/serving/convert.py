@@ -114,6 +114,28 @@ def keras_loop(model: Any) -> Iterator[None]:
             layer.use_fused = True
 
 
+def conversion_blocker(meta: dict[str, Any]) -> str | None:
+    """Why the run's model cannot be converted to ONNX / LiteRT (one line), or None when it can.
+
+    The converters and their checks take the SavedModel's one `window` input, float32
+    [batch, input_length, n_features] of raw values (forecast, classify, label_steps). A language model
+    (task generate: `generate` / `step` signatures, text and token ids) or a tree model (flat node
+    arrays `parent`, `tree`, `tokens`) has no such input, so it is refused here, before any work.
+    """
+    serving = meta.get("serving") or {}
+    served = serving.get("input")
+    if isinstance(served, dict) and served.get("name") == "window" and len(served.get("shape") or ()) == 3:
+        return None
+    if serving.get("signatures"):
+        takes = "its SavedModel serves " + " and ".join(f"`{name}`" for name in serving["signatures"])
+    elif serving.get("inputs"):
+        takes = "its SavedModel takes " + ", ".join(f"`{i.get('name')}`" for i in serving["inputs"])
+    else:
+        takes = "its metadata names no `window` input"
+    return (f"task {meta.get('task')}: ONNX and LiteRT conversion takes a model with one raw `window` input "
+            f"[batch, time, features]; {takes}")
+
+
 def needs_keras_loop(meta: dict[str, Any]) -> bool:
     """True when the served input may be NaN-padded (masked): recurrent layers then run Keras's loop."""
     return meta["serving"]["input"].get("padding") is not None
@@ -275,6 +297,9 @@ def convert_run(run: Run, fmt: str, out_dir: str | Path, n_check: int = 4) -> Co
     if fmt not in _CONVERTERS:
         raise ValueError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     meta = run.metadata()
+    blocker = conversion_blocker(meta)
+    if blocker:
+        raise ConversionError(f"{fmt}: {blocker}")
     for name in ("saved_model", "model.keras"):
         if not run.file(name).exists():
             raise FileNotFoundError(f"{run.path}: {name} is missing; has the run finished?")

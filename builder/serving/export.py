@@ -28,6 +28,24 @@ print(model.serve(tf.constant(windows)).numpy())  # {output}
 """
 
 
+GENERATE_SNIPPET = """import tensorflow as tf
+
+model = tf.saved_model.load("saved_model")
+out = model.generate(prompt=tf.constant({prompt!r}), length=tf.constant(200), temperature=tf.constant(0.8),
+                     top_k=tf.constant(0), seed=tf.constant(0, tf.int64))
+print(out["text"].numpy().decode())  # the prompt and 200 generated characters
+"""
+
+NAMED_INPUTS_SNIPPET = """import numpy as np
+import tensorflow as tf
+
+model = tf.saved_model.load("saved_model")
+# one tree of 3 nodes: a root (node 0) and its two children
+{arrays}
+print(model.serve({call}).numpy())  # {output}
+"""
+
+
 def load_run_model(run: Run) -> Any:
     """The run's model.keras, loaded in Keras safe mode (no arbitrary code)."""
     import keras
@@ -70,11 +88,54 @@ def export_run(run: Run, out_dir: str | Path) -> Path:
 
 
 def serving_snippet(meta: dict[str, Any]) -> str:
-    """A short Python snippet that loads the SavedModel with TensorFlow alone and calls it.
+    """A short Python snippet that loads the SavedModel with TensorFlow alone and calls it: a raw window
+    (`serve`), the named flat inputs of a tree model (`serve`), or a prompt (a language model's `generate`).
 
     `meta`: a run's metadata (`Run.metadata()`).
     """
-    r = meta["resolved"]
-    length = r.get("input_length") or r.get("lookback")
-    return SERVING_SNIPPET.format(lookback=length, n_features=len(r["inputs"]), features=r["inputs"],
-                                  output=meta["serving"]["output"].get("meaning", ""))
+    serving, r = meta["serving"], meta["resolved"]
+    output = serving.get("output", {}).get("meaning", "")
+    if "generate" in (serving.get("signatures") or {}):
+        letters = [c for c in (serving.get("vocabulary") or r.get("classes") or [])[1:] if c.isalpha()]
+        prompt = ([c for c in letters if c.isupper()] or letters or ["A"])[0]  # a character the model knows
+        return GENERATE_SNIPPET.format(prompt=prompt)
+    if serving.get("inputs"):
+        arrays = "\n".join(f"{i['name']} = tf.constant({_example_nodes(i)})  # {i.get('meaning', '')}"
+                           for i in serving["inputs"])
+        call = ", ".join(f"{i['name']}={i['name']}" for i in serving["inputs"])
+        return NAMED_INPUTS_SNIPPET.format(arrays=arrays, call=call, output=output)
+    length = r.get("input_length") or r.get("lookback") or 12
+    return SERVING_SNIPPET.format(lookback=length, n_features=len(r["inputs"]), features=r["inputs"], output=output)
+
+
+def _example_nodes(spec: dict[str, Any]) -> str:
+    """The value of one named tree input for a 3-node example tree (root 0, children 1 and 2)."""
+    shape = spec.get("shape") or [None]
+    if len(shape) == 2:  # per-node raw features [nodes, n_features]
+        return f"np.zeros((3, {shape[1]}), np.float32)"
+    values = {"parent": [-1, 0, 0], "tree": [0, 0, 0]}.get(spec["name"], [1, 1, 1])
+    return f"np.array({values}, np.{spec.get('dtype', 'int32')})"
+
+
+def contract_lines(meta: dict[str, Any]) -> list[str]:
+    """The Export page's contract of the run's SavedModel as Markdown list items (no TensorFlow needed):
+    each signature's inputs with dtype and shape, and its output."""
+    serving, r = meta["serving"], meta["resolved"]
+    lines = [f"task: **{meta.get('task')}**"]
+    if serving.get("signatures"):
+        for name, sig in serving["signatures"].items():
+            ins = ", ".join(f"`{k}` {v}" for k, v in sig.get("inputs", {}).items())
+            outs = ", ".join(f"`{k}` {v}" for k, v in sig.get("outputs", {}).items())
+            lines.append(f"signature `{name}`: {ins} -> {outs}")
+    elif serving.get("inputs"):
+        for i in serving["inputs"]:
+            lines.append(f"input `{i['name']}`: `{i.get('shape')}` {i.get('dtype')}, {i.get('meaning', '')}")
+    elif serving.get("input"):
+        inp = serving["input"]
+        pad = f", padded with {inp['padding']}" if inp.get("padding") else ""
+        lines.append(f"input `{inp.get('name', 'window')}`: `{inp.get('shape')}` {inp.get('dtype', 'float32')}, "
+                     f"columns `{r.get('inputs')}`{pad}")
+    out = serving.get("output") or {}
+    if out:
+        lines.append(f"output: `{out.get('shape')}`, {out.get('meaning', '')}")
+    return lines

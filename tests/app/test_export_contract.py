@@ -1,0 +1,164 @@
+"""The Export page's task-aware contract: for a tiny trained run of every registry task (forecast, classify,
+label_steps, generate, tree) the page renders without an exception, always offers the SavedModel, offers
+ONNX / LiteRT and the plain-Keras code only where the converter / code generator takes the model (else one
+line saying why), and its serving snippet runs against the run's own SavedModel. The converter and the
+code generator refuse a model they cannot take with their own error, not a traceback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.app.conftest import errors, make_app
+from tests.conftest import make_sequences_csv, make_series_csv, make_trees_csv
+
+#: what each task's run is offered beside the SavedModel: (ONNX and LiteRT, plain-Keras code)
+OFFERS = {"forecast": (True, True), "classify": (True, True), "label_steps": (True, False),
+          "generate": (False, False), "tree": (False, False)}
+TEXT = "Where there's a will, there's a way.\n%\nA penny saved is a penny earned.\n%\n" * 30
+
+
+def _specs(folder: Path) -> dict[str, tuple[object, Path]]:
+    """One tiny spec per task (8 units, one epoch) and its data file written under `folder`."""
+    from builder import load_preset
+    from tests.unit.test_label_steps import steps_frame
+
+    one = {"epochs": 1, "patience": None, "jit_compile": False}
+    make_series_csv(folder / "series.csv", n=80, covariate=False)
+    make_sequences_csv(folder / "sequences.csv", n_per_class=8)
+    steps_frame(12).to_csv(folder / "steps.csv", index=False)
+    (folder / "sayings.txt").write_text(TEXT, encoding="utf-8")
+    make_trees_csv(folder / "nodes.csv", n_trees=24)
+    lstm8 = [{"kind": "recurrent", "cell": "lstm", "units": 8}]
+    tree = load_preset("child_sum_tree_lstm").model_dump(mode="json")["blocks"]
+    tree[0]["units"] = 8
+    return {
+        "forecast": (load_preset("stacked_lstm").updated(
+            blocks=lstm8, training={**one, "batch_size": 16},
+            data={"time_col": "time", "targets": ["y"], "features": [], "lookback": 7, "horizon": 2}), folder / "series.csv"),
+        "classify": (load_preset("bigru_classifier").updated(
+            blocks=[{"kind": "recurrent", "cell": "gru", "units": 8}], training={**one, "batch_size": 8, "baselines": "off"},
+            data={"id_col": "sequence_id", "order_col": "t", "label_col": "label", "features": ["a", "b"]}),
+            folder / "sequences.csv"),
+        "label_steps": (load_preset("bilstm_tagger").updated(
+            blocks=lstm8, training={**one, "batch_size": 4},
+            data={"id_col": "sequence_id", "label_col": "label", "order_col": "t"}), folder / "steps.csv"),
+        "generate": (load_preset("char_rnn").updated(
+            embedding_dim=8, blocks=lstm8, training={**one, "batch_size": 32}, data={"lookback": 16}),
+            folder / "sayings.txt"),
+        "tree": (load_preset("child_sum_tree_lstm").updated(blocks=tree, training={**one, "batch_size": 16}),
+                 folder / "nodes.csv"),
+    }
+
+
+@pytest.fixture(scope="session")
+def task_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """{task: (run directory, data file)}: one finished tiny run per registry task, trained once."""
+    from builder.tasks.registry import TASKS
+    from builder.training.fit import train_run
+
+    folder = tmp_path_factory.mktemp("export-contract")
+    specs = _specs(folder)
+    assert set(specs) == set(TASKS), f"a registry task without an Export contract run: {set(TASKS) ^ set(specs)}"
+    runs = {}
+    for task, (spec, data) in specs.items():
+        assert spec.task == task
+        train_run(spec, data, folder / "runs" / f"run-{task}")
+        runs[task] = (folder / "runs" / f"run-{task}", data)
+    return runs
+
+
+def _page(task: str, task_runs: dict, studio_home: Path):
+    """The Export page on the task's run, copied into this test's data directory."""
+    import shutil
+
+    run, data = task_runs[task]
+    shutil.copytree(run, studio_home / "runs" / run.name)
+    seed = {"source": {"path": str(data), "name": data.name, "kind": "upload"}, "run_id": run.name}
+    return make_app("pages/export.py", seed, timeout=300)
+
+
+@pytest.mark.parametrize("task", list(OFFERS))
+def test_export_page_offers_what_works_for_the_task(task: str, task_runs, studio_home: Path) -> None:
+    at = _page(task, task_runs, studio_home)
+    assert not at.exception, [e.message for e in at.exception]
+    assert not errors(at), errors(at)
+    downloads = [b.label for b in at.get("download_button")]
+    assert "SavedModel (zip)" in downloads and "model.keras" in downloads
+    contract = " ".join(m.value for m in at.markdown)
+    assert f"task: **{task}**" in contract and "output:" in contract
+    converts, codes = OFFERS[task]
+    captions = " ".join(c.value for c in at.caption)
+    formats = [r for r in at.radio if r.key == "export_format"]
+    if converts:
+        assert formats and set(formats[0].options) == {"ONNX (onnxruntime)", "LiteRT (.tflite)"}
+    else:
+        assert not formats and not [b for b in at.button if b.key == "export_convert"]
+        assert "ONNX (onnxruntime) and LiteRT (.tflite): not offered for this run" in captions
+        assert "one raw `window` input" in captions
+    code_button = [b for b in at.button if b.key == "export_code"]
+    if codes:
+        assert code_button
+    else:
+        assert not code_button and "the code generator writes forecast and classify models only" in captions
+
+
+@pytest.mark.parametrize("task", ["label_steps", "generate", "tree"])
+def test_export_page_extras_work_for_the_task(task: str, task_runs, studio_home: Path) -> None:
+    """What the page offers runs: label_steps converts to ONNX; every task predicts on (or scores) its own
+    data file uploaded again."""
+    at = _page(task, task_runs, studio_home)
+    if OFFERS[task][0]:
+        at.radio(key="export_format").set_value("onnx").run()
+        at.button(key="export_convert").click().run()
+        assert not at.exception and not errors(at), errors(at)
+        assert f"run-{task}-model.onnx" in [b.label for b in at.get("download_button")]
+    _, data = task_runs[task]
+    at.file_uploader(key="export_upload").upload(data.name, data.read_bytes(), "text/plain").run()
+    assert not at.exception and not errors(at), errors(at)
+    table = at.dataframe[-1].value
+    assert len(table) > 0, "no predictions"
+    if task == "generate":
+        assert table["bits_per_char"].iloc[0] > 0
+
+
+@pytest.mark.parametrize("task", ["forecast", "generate", "tree"])
+def test_serving_snippet_runs_against_the_saved_model(task: str, task_runs, monkeypatch) -> None:
+    """The snippet the page shows, run as it is in the run's folder, prints the served output."""
+    import contextlib
+    import io
+
+    from builder.serving.export import serving_snippet
+
+    run, _ = task_runs[task]
+    meta = json.loads((run / "metadata.json").read_text())
+    monkeypatch.chdir(run)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(serving_snippet(meta), f"<{task} snippet>", "exec"), {})  # noqa: S102  our own snippet
+    printed = out.getvalue()
+    assert printed.strip(), "the snippet printed nothing"
+    if task == "generate":
+        assert len(printed) > 100  # the prompt and 200 generated characters
+    else:
+        assert "[" in printed and "nan" not in printed.lower()
+
+
+@pytest.mark.parametrize("task", ["generate", "tree"])
+def test_converter_and_codegen_refuse_a_non_window_model(task: str, task_runs, tmp_path: Path, capsys) -> None:
+    from builder.__main__ import main
+    from builder.serving.codegen import CodegenError, code_from_run
+    from builder.serving.convert import ConversionError, convert_run
+    from builder.training.runs import Run
+
+    run, _ = task_runs[task]
+    with pytest.raises(ConversionError, match=rf"onnx: task {task}: ONNX and LiteRT conversion takes a model with one raw"):
+        convert_run(Run(run), "onnx", tmp_path / "out")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    with pytest.raises(CodegenError, match=rf"task '{task}': the code generator writes forecast and classify"):
+        code_from_run(Run(run), tmp_path / "code" / "model.py")
+    assert main(["export", "--run", str(run), "--out", str(tmp_path / "cli"), "--format", "litert"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and err[-1].startswith("error: litert: task ") and "Traceback" not in "\n".join(err)
