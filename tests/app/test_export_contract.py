@@ -15,8 +15,8 @@ from tests.app.conftest import errors, make_app
 from tests.conftest import make_sequences_csv, make_series_csv, make_trees_csv
 
 #: what each task's run is offered beside the SavedModel: (ONNX and LiteRT, plain-Keras code)
-OFFERS = {"forecast": (True, True), "classify": (True, True), "label_steps": (True, False),
-          "generate": (False, False), "tree": (False, False)}
+OFFERS = {"forecast": (True, True), "classify": (True, True), "label_steps": (True, True),
+          "generate": (False, True), "tree": (False, False)}
 TEXT = "Where there's a will, there's a way.\n%\nA penny saved is a penny earned.\n%\n" * 30
 
 
@@ -102,7 +102,7 @@ def test_export_page_offers_what_works_for_the_task(task: str, task_runs, studio
     if codes:
         assert code_button
     else:
-        assert not code_button and "the code generator writes forecast and classify models only" in captions
+        assert not code_button and "no plain-Keras code: a Tree-LSTM reads flat node arrays" in captions
 
 
 @pytest.mark.parametrize("task", ["label_steps", "generate", "tree"])
@@ -147,7 +147,7 @@ def test_serving_snippet_runs_against_the_saved_model(task: str, task_runs, monk
 
 
 @pytest.mark.parametrize("task", ["generate", "tree"])
-def test_converter_and_codegen_refuse_a_non_window_model(task: str, task_runs, tmp_path: Path, capsys) -> None:
+def test_converter_refuses_a_non_window_model(task: str, task_runs, tmp_path: Path, capsys) -> None:
     from builder.__main__ import main
     from builder.serving.codegen import CodegenError, code_from_run
     from builder.serving.convert import ConversionError, convert_run
@@ -157,8 +157,9 @@ def test_converter_and_codegen_refuse_a_non_window_model(task: str, task_runs, t
     with pytest.raises(ConversionError, match=rf"onnx: task {task}: ONNX and LiteRT conversion takes a model with one raw"):
         convert_run(Run(run), "onnx", tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-    with pytest.raises(CodegenError, match=rf"task '{task}': the code generator writes forecast and classify"):
-        code_from_run(Run(run), tmp_path / "code" / "model.py")
+    if task == "tree":
+        with pytest.raises(CodegenError, match=r"task 'tree': no plain-Keras code: a Tree-LSTM reads flat node"):
+            code_from_run(Run(run), tmp_path / "code" / "model.py")
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "cli"), "--format", "litert"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err and err[-1].startswith("error: litert: task ") and "Traceback" not in "\n".join(err)
