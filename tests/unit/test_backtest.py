@@ -15,15 +15,19 @@ from tests.conftest import make_series_csv
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
+    """A run built, not trained (tests/unit/built_runs.py): the backtest reads its spec, metadata and model;
+    --refit trains its own models per origin."""
     from builder import ModelSpec
-    from builder.training.fit import train_run
+    from builder.data import load_table
+    from builder.tasks import prepare_frame
+    from tests.unit.built_runs import built_run
 
     folder = tmp_path_factory.mktemp("bt")
     csv = make_series_csv(folder / "series.csv", n=120, covariate=False)
     spec = ModelSpec.from_dict({"name": "tiny", "task": "forecast", "data": {"lookback": 8, "horizon": 3},
                                 "blocks": [{"kind": "recurrent", "cell": "gru", "units": 4}],
                                 "training": {"epochs": 1, "batch_size": 32, "patience": None}})
-    train_run(spec, csv, folder / "run")
+    built_run(spec, prepare_frame(load_table(csv), spec), folder / "run", saved_model=False)
     return folder / "run", csv
 
 

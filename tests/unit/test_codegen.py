@@ -2,10 +2,8 @@
 reproduces the run's outputs in a process that never imports builder; from a spec alone it builds; the
 tree presets are refused with the reason, in the library and the CLI.
 
-The runs are built, not trained: the preset's model is built for the prepared data (scaler statistics
-set as training sets them), every weight is moved off its initial value (so a weight copied to the
-wrong place changes the outputs), and the run is written as training writes it (model.keras, spec.json,
-metadata.json)."""
+The runs are built, not trained (tests/unit/built_runs.py): every weight off its initial value, so a
+weight copied to the wrong place changes the outputs."""
 
 from __future__ import annotations
 
@@ -27,10 +25,9 @@ from builder.serving.codegen import CodegenError, code_from_run, code_from_spec
 from builder.serving.export import load_run_model
 from builder.spec import ModelSpec
 from builder.tasks import prepare_frame
-from builder.tasks.registry import get_task
-from builder.training.artifacts import metadata_for, save_keras
 from builder.training.runs import Run
 from tests.conftest import make_sequences_csv, make_series_csv
+from tests.unit.built_runs import built_run
 from tests.unit.test_pipeline import tiny
 
 #: every bundled preset the generator writes (all but the tree ones), and two variants that take the
@@ -68,36 +65,8 @@ def _shrunk(name: str, root) -> tuple[ModelSpec, object]:
 
 def _built_run(name: str, root) -> Run:
     """The shrunk preset's model built for its data and saved as a run, without training."""
-    import keras
-
-    from builder.data.scaler import Scaler
-    from builder.model.build import build_model
-
     spec, data = _shrunk(name, root)
-    task = get_task(spec.task)
-    resolved = task.resolve(data)
-    keras.utils.set_random_seed(0)
-    model = build_model(spec, resolved)
-    if resolved.x_scaler is not None:
-        x_scaler = Scaler.from_dict(resolved.x_scaler)
-        model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
-    rng = np.random.default_rng(zlib.crc32(name.encode()))
-    for layer in model.layers:
-        if layer.name == "standardize":
-            continue
-        for w in layer.weights:
-            shape = tuple(w.shape)
-            if "variance" in w.path:
-                w.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
-            else:
-                w.assign(np.asarray(w) + rng.normal(0.0, 0.2, shape).astype("float32"))
-    raw = task.raw_output(model, resolved)
-    run = Run(root / name)
-    run.path.mkdir(parents=True)
-    save_keras(raw, run.file("model.keras"))
-    run.write_json("spec.json", spec.model_dump(mode="json"))
-    run.write_json("metadata.json", metadata_for(spec, resolved, raw))
-    return run
+    return built_run(spec, data, root / name, seed=zlib.crc32(name.encode()), saved_model=False)
 
 
 def _inputs(model, run: Run) -> np.ndarray:

@@ -13,30 +13,31 @@ import numpy as np
 import pytest
 
 from builder import load_preset
+from builder.data import load_table
 from builder.serving import convert
 from builder.serving.convert import ConversionError, convert_run
-from builder.training.fit import train_run
-from builder.training.runs import Run
+from builder.tasks import prepare_frame
 from tests.conftest import make_sequences_csv, make_series_csv
+from tests.unit.built_runs import built_run
 from tests.unit.test_pipeline import tiny
 
 
 @pytest.fixture(scope="module")
 def forecast_run(tmp_path_factory):
+    """A run built, not trained (tests/unit/built_runs.py): conversion reads only its model and metadata."""
     root = tmp_path_factory.mktemp("fc")
     # recurrent dropout: Keras's implementation 1, which the inference copy turns into the fused form
     spec = tiny(load_preset("deep_gru"), lookback=8, horizon=2).updated(
         blocks=[{"kind": "recurrent", "cell": "gru", "units": 4, "num_layers": 2, "dropout": 0.2, "recurrent_dropout": 0.1}],
         training={"jit_compile": False})
-    train_run(spec, make_series_csv(root / "series.csv"), root / "run")
-    return Run(root / "run")
+    return built_run(spec, prepare_frame(load_table(make_series_csv(root / "series.csv")), spec), root / "run")
 
 
 @pytest.fixture(scope="module")
 def classify_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("cl")
-    train_run(tiny(load_preset("bigru_classifier")), make_sequences_csv(root / "seq.csv"), root / "run")
-    return Run(root / "run")
+    spec = tiny(load_preset("bigru_classifier"))
+    return built_run(spec, prepare_frame(load_table(make_sequences_csv(root / "seq.csv")), spec), root / "run")
 
 
 def _run_without_tensorflow(tmp_path, files: dict[str, str], x: np.ndarray) -> dict[str, np.ndarray]:

@@ -83,16 +83,10 @@ def test_cli_explain(series_csv, tmp_path, capsys):
     from builder.__main__ import main
     from builder.data import load_table
     from builder.tasks import prepare_frame
-    from builder.training.artifacts import metadata_for, save_keras
-    from builder.training.fit import fit
-    from builder.training.runs import Run
+    from tests.unit.built_runs import built_run
 
     spec = tiny(load_preset("stacked_lstm"), lookback=8, horizon=2)
-    result = fit(spec, prepare_frame(load_table(series_csv), spec))
-    run = Run(tmp_path / "run")
-    run.path.mkdir()
-    save_keras(result.raw_model, run.file("model.keras"))
-    run.write_json("metadata.json", metadata_for(spec, result.resolved, result.raw_model))
+    run = built_run(spec, prepare_frame(load_table(series_csv), spec), tmp_path / "run", saved_model=False)  # no fit
     out = tmp_path / "attributions.csv"
     assert main(["explain", "--run", str(run.path), "--data", str(series_csv), "--index", "5", "--out", str(out),
                  "--steps", "32", "--baseline", "seasonal_naive"]) == 0
