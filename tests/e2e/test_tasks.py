@@ -109,6 +109,7 @@ def _set_number(page, label: str, value: int) -> None:
 
 def _pick_sample(page, url: str, name: str, task_label: str) -> None:
     """A fresh workspace on the Data page, the sample `name` picked; the task guessed from it."""
+    t0 = time.perf_counter()
     page.goto(url, timeout=60_000)
     _title(page, "Data")
     page.get_by_text("Bundled sample", exact=True).first.wait_for(timeout=60_000)
@@ -122,6 +123,7 @@ def _pick_sample(page, url: str, name: str, task_label: str) -> None:
     assert task_label in checked, f"task guessed for {name}: {checked!r}"
     page.get_by_text(re.compile("fits the spec")).first.wait_for(timeout=60_000)
     _idle(page)
+    print(f"Data page with {name}: {time.perf_counter() - t0:.1f} s")
 
 
 def _train(page, epochs: int = 1, batch: int | None = None) -> None:
@@ -130,24 +132,29 @@ def _train(page, epochs: int = 1, batch: int | None = None) -> None:
     if batch:
         _set_number(page, "Batch size", batch)
     page.get_by_text(re.compile(rf"· {epochs} epochs?")).first.wait_for(timeout=30_000)
+    t0 = time.perf_counter()
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text(re.compile(r"— (queued|running|finished)")).first.wait_for(timeout=60_000)
     page.get_by_text(re.compile(r"— finished")).first.wait_for(timeout=240_000)
     _idle(page)
+    print(f"click Train -> finished shown: {time.perf_counter() - t0:.1f} s")
 
 
 def _evaluate(page, marker: str, cards: set[str], shot: str) -> None:
+    t0 = time.perf_counter()
     _go(page, "Evaluate", "Evaluate")
     page.get_by_text(marker).first.wait_for(timeout=120_000)
     _idle(page, 120_000)
     labels = {m.strip() for m in page.get_by_test_id("stMetricLabel").all_inner_texts()}
     assert cards <= labels, labels
+    print(f"Evaluate drawn: {time.perf_counter() - t0:.1f} s")
     assert not page.get_by_test_id("stException").count(), page.get_by_test_id("stException").first.inner_text()
     page.wait_for_timeout(800)
     _shot(page, shot)
 
 
 def _export(page, converts: bool, codes: bool, shot: str) -> None:
+    t0 = time.perf_counter()
     _go(page, "Export & predict", "Export")
     page.get_by_role("heading", name=re.compile("Predict on a new CSV|Score a new text file")).first.wait_for(timeout=120_000)
     _idle(page, 120_000)
@@ -158,6 +165,7 @@ def _export(page, converts: bool, codes: bool, shot: str) -> None:
     assert (page.get_by_role("button", name=re.compile("Convert")).count() > 0) == converts
     assert (not_converted.count() > 0) == (not converts)
     assert (page.get_by_role("button", name=re.compile("Write the code")).count() > 0) == codes
+    print(f"Export drawn: {time.perf_counter() - t0:.1f} s")
     page.wait_for_timeout(800)
     _shot(page, shot)
 
