@@ -110,3 +110,16 @@ def test_converter_and_codegen_refuse_a_non_window_model(task: str, task_runs, t
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "cli"), "--format", "litert"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err and err[-1].startswith("error: litert: task ") and "Traceback" not in "\n".join(err)
+
+
+def test_export_page_writes_plain_keras_code_for_a_forecast_run(task_runs, studio_home: Path) -> None:
+    """Where the code generator takes the model, the button writes model.py and its weights, both offered
+    for download, and the code view wraps long lines (none is cut off at the page's edge)."""
+    at = _page("forecast", task_runs, studio_home)
+    at.button(key="export_code").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    downloads = [b.label for b in at.get("download_button")]
+    assert {"run-forecast-model.py", "run-forecast-model.weights.h5"} <= set(downloads), downloads
+    code = [c for c in at.code if "def build_model(" in c.value]
+    assert code and code[0].proto.wrap_lines, "the generated code is not shown, or its long lines are clipped"
+    assert (studio_home / "runs" / "run-forecast" / "exports" / "code" / "model.weights.h5").exists()
