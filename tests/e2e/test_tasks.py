@@ -119,8 +119,11 @@ def _pick_sample(page, url: str, name: str, task_label: str) -> None:
     page.get_by_text(re.compile(re.escape(name))).first.wait_for(timeout=60_000)
     _idle(page)
     task = page.get_by_test_id("stRadio").filter(has_text="Task").first
-    checked = task.locator("label:has(input:checked)").first.inner_text()
-    assert task_label in checked, f"task guessed for {name}: {checked!r}"
+    try:  # the task guessed from the file, once the rerun after the pick has drawn it
+        task.locator("label:has(input:checked)").filter(has_text=task_label).first.wait_for(timeout=60_000)
+    except Exception as err:
+        checked = task.locator("label:has(input:checked)").first.inner_text()
+        raise AssertionError(f"task guessed for {name}: {checked!r}, expected {task_label!r}") from err
     page.get_by_text(re.compile("fits the spec")).first.wait_for(timeout=60_000)
     _idle(page)
     print(f"Data page with {name}: {time.perf_counter() - t0:.1f} s")
