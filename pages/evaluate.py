@@ -13,6 +13,7 @@ from builder.app import (
     confusion_frame,
     coverage_frame,
     csv_bytes,
+    depth_bars,
     depth_frame,
     error_by_step_frame,
     evaluate_views,
@@ -185,10 +186,7 @@ def _tree_depth_view() -> None:
         key = "mae" if metrics.get("regression") else "accuracy"
         st.markdown(f"**{'MAE' if key == 'mae' else 'Accuracy'} by tree depth** (trees of each depth in the "
                     f"{metrics.get('part', 'test')} part)")
-        bars = alt.Chart(depth).mark_bar().encode(
-            x=alt.X("who:N", title=None), y=alt.Y(f"{key}:Q"), color="who:N", column=alt.Column("depth:O"),
-            tooltip=["depth", "who", key, "trees"])
-        st.altair_chart(bars.properties(height=200, width=90))
+        st.altair_chart(depth_bars(depth, key))
     if metrics.get("node_accuracy") is not None or metrics.get("model", {}).get("node_accuracy") is not None:
         st.caption(f"Node accuracy: Tree-LSTM {metrics['model']['node_accuracy']:.3f}, sequence LSTM "
                    f"{metrics['sequence_lstm']['node_accuracy']:.3f} over {metrics.get('n_nodes')} nodes")

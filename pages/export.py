@@ -93,7 +93,7 @@ except common.USER_ERRORS as err:
 info2, info1 = st.container(), st.container()  # full width: the snippet is never clipped
 with info1:
     st.markdown("**Serve it with TensorFlow alone**")
-    st.code(serving_snippet(run), language="python")
+    st.code(serving_snippet(run), language="python", wrap_lines=True)
 with info2:
     st.markdown("**Contract**")
     params = run_model_size(run.read_json("spec.json") or {}, resolved)

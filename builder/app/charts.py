@@ -119,6 +119,27 @@ def bar_counts(counts: pd.DataFrame, category: str, count: str = "count", height
     return (bars + text).properties(height=max(height, 28 * len(counts)))
 
 
+def depth_bars(depth: pd.DataFrame, key: str, height: int = 200) -> alt.FacetChart | None:
+    """Bars of `key` ("accuracy" or "mae") per tree depth, one column per depth with its tree count in the
+    header, one bar per model / baseline, each with its value written on top: a true 0 reads "0.00",
+    not as a missing bar. `depth`: builder.app.trees.depth_frame's rows (depth, who, key, trees)."""
+    if depth is None or depth.empty:
+        return None
+    frame = depth.assign(column=[f"depth {d} · {n} tree{'s' if n != 1 else ''}"
+                                 for d, n in zip(depth["depth"], depth["trees"], strict=True)])
+    order = list(dict.fromkeys(frame.sort_values("depth")["column"]))
+    base = alt.Chart().encode(
+        x=alt.X("who:N", title=None, sort=list(dict.fromkeys(frame["who"]))),
+        y=alt.Y(f"{key}:Q", title="MAE" if key == "mae" else "accuracy", scale=alt.Scale(domainMin=0)),
+        tooltip=["depth:O", "who:N", alt.Tooltip(f"{key}:Q", format=".3f"), "trees:Q"],
+    )
+    bars = base.mark_bar().encode(color=alt.Color("who:N", scale=alt.Scale(scheme=PALETTE), title=None,
+                                                  legend=alt.Legend(orient="bottom")))
+    text = base.mark_text(baseline="bottom", dy=-2, fontSize=11).encode(text=alt.Text(f"{key}:Q", format=".2f"))
+    return alt.layer(bars, text, data=frame).properties(height=height, width=110).facet(
+        column=alt.Column("column:N", title=None, sort=order))
+
+
 def training_hint(epochs: int, steps_per_epoch: int | None, min_steps: int = 300) -> str | None:
     """A warning when a run's total optimiser steps (epochs x batches per epoch) are far too few to learn."""
     if not steps_per_epoch:

@@ -1,4 +1,5 @@
-"""AppTest fixtures: a throw-away data directory, a tiny series CSV and app factories with seeded state."""
+"""AppTest fixtures: a throw-away data directory, a tiny series CSV, app factories with seeded state, and
+one tiny trained run per registry task (`task_runs`, trained once per session)."""
 
 from __future__ import annotations
 
@@ -95,3 +96,58 @@ def by_label(elements, label: str):
     found = [w for w in elements if w.label == label]
     assert found, f"no widget labelled {label!r}; have {[w.label for w in elements]}"
     return found[0]
+
+
+#: the text of the tiny generate run (task_runs)
+TEXT = "Where there's a will, there's a way.\n%\nA penny saved is a penny earned.\n%\n" * 30
+
+
+def _specs(folder: Path) -> dict[str, tuple[object, Path]]:
+    """One tiny spec per task (8 units, one epoch) and its data file written under `folder`."""
+    from builder import load_preset
+    from tests.conftest import make_sequences_csv, make_series_csv, make_trees_csv
+    from tests.unit.test_label_steps import steps_frame
+
+    one = {"epochs": 1, "patience": None, "jit_compile": False}
+    make_series_csv(folder / "series.csv", n=80, covariate=False)
+    make_sequences_csv(folder / "sequences.csv", n_per_class=8)
+    steps_frame(12).to_csv(folder / "steps.csv", index=False)
+    (folder / "sayings.txt").write_text(TEXT, encoding="utf-8")
+    make_trees_csv(folder / "nodes.csv", n_trees=60)
+    lstm8 = [{"kind": "recurrent", "cell": "lstm", "units": 8}]
+    tree = load_preset("child_sum_tree_lstm").model_dump(mode="json")["blocks"]
+    tree[0]["units"] = 8
+    return {
+        "forecast": (load_preset("stacked_lstm").updated(
+            blocks=lstm8, training={**one, "batch_size": 16},
+            data={"time_col": "time", "targets": ["y"], "features": [], "lookback": 7, "horizon": 2}), folder / "series.csv"),
+        "classify": (load_preset("bigru_classifier").updated(
+            blocks=[{"kind": "recurrent", "cell": "gru", "units": 8}], training={**one, "batch_size": 8, "baselines": "off"},
+            data={"id_col": "sequence_id", "order_col": "t", "label_col": "label", "features": ["a", "b"]}),
+            folder / "sequences.csv"),
+        "label_steps": (load_preset("bilstm_tagger").updated(
+            blocks=lstm8, training={**one, "batch_size": 4},
+            data={"id_col": "sequence_id", "label_col": "label", "order_col": "t"}), folder / "steps.csv"),
+        "generate": (load_preset("char_rnn").updated(
+            embedding_dim=8, blocks=lstm8, training={**one, "batch_size": 32}, data={"lookback": 16}),
+            folder / "sayings.txt"),
+        "tree": (load_preset("child_sum_tree_lstm").updated(blocks=tree, training={**one, "batch_size": 8}),
+                 folder / "nodes.csv"),
+    }
+
+
+@pytest.fixture(scope="session")
+def task_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
+    """{task: (run directory, data file)}: one finished tiny run per registry task, trained once."""
+    from builder.tasks.registry import TASKS
+    from builder.training.fit import train_run
+
+    folder = tmp_path_factory.mktemp("export-contract")
+    specs = _specs(folder)
+    assert set(specs) == set(TASKS), f"a registry task without an Export contract run: {set(TASKS) ^ set(specs)}"
+    runs = {}
+    for task, (spec, data) in specs.items():
+        assert spec.task == task
+        train_run(spec, data, folder / "runs" / f"run-{task}")
+        runs[task] = (folder / "runs" / f"run-{task}", data)
+    return runs

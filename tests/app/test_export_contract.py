@@ -12,62 +12,10 @@ from pathlib import Path
 import pytest
 
 from tests.app.conftest import errors, make_app
-from tests.conftest import make_sequences_csv, make_series_csv, make_trees_csv
 
 #: what each task's run is offered beside the SavedModel: (ONNX and LiteRT, plain-Keras code)
 OFFERS = {"forecast": (True, True), "classify": (True, True), "label_steps": (True, True),
           "generate": (False, True), "tree": (False, False)}
-TEXT = "Where there's a will, there's a way.\n%\nA penny saved is a penny earned.\n%\n" * 30
-
-
-def _specs(folder: Path) -> dict[str, tuple[object, Path]]:
-    """One tiny spec per task (8 units, one epoch) and its data file written under `folder`."""
-    from builder import load_preset
-    from tests.unit.test_label_steps import steps_frame
-
-    one = {"epochs": 1, "patience": None, "jit_compile": False}
-    make_series_csv(folder / "series.csv", n=80, covariate=False)
-    make_sequences_csv(folder / "sequences.csv", n_per_class=8)
-    steps_frame(12).to_csv(folder / "steps.csv", index=False)
-    (folder / "sayings.txt").write_text(TEXT, encoding="utf-8")
-    make_trees_csv(folder / "nodes.csv", n_trees=24)
-    lstm8 = [{"kind": "recurrent", "cell": "lstm", "units": 8}]
-    tree = load_preset("child_sum_tree_lstm").model_dump(mode="json")["blocks"]
-    tree[0]["units"] = 8
-    return {
-        "forecast": (load_preset("stacked_lstm").updated(
-            blocks=lstm8, training={**one, "batch_size": 16},
-            data={"time_col": "time", "targets": ["y"], "features": [], "lookback": 7, "horizon": 2}), folder / "series.csv"),
-        "classify": (load_preset("bigru_classifier").updated(
-            blocks=[{"kind": "recurrent", "cell": "gru", "units": 8}], training={**one, "batch_size": 8, "baselines": "off"},
-            data={"id_col": "sequence_id", "order_col": "t", "label_col": "label", "features": ["a", "b"]}),
-            folder / "sequences.csv"),
-        "label_steps": (load_preset("bilstm_tagger").updated(
-            blocks=lstm8, training={**one, "batch_size": 4},
-            data={"id_col": "sequence_id", "label_col": "label", "order_col": "t"}), folder / "steps.csv"),
-        "generate": (load_preset("char_rnn").updated(
-            embedding_dim=8, blocks=lstm8, training={**one, "batch_size": 32}, data={"lookback": 16}),
-            folder / "sayings.txt"),
-        "tree": (load_preset("child_sum_tree_lstm").updated(blocks=tree, training={**one, "batch_size": 16}),
-                 folder / "nodes.csv"),
-    }
-
-
-@pytest.fixture(scope="session")
-def task_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Path]]:
-    """{task: (run directory, data file)}: one finished tiny run per registry task, trained once."""
-    from builder.tasks.registry import TASKS
-    from builder.training.fit import train_run
-
-    folder = tmp_path_factory.mktemp("export-contract")
-    specs = _specs(folder)
-    assert set(specs) == set(TASKS), f"a registry task without an Export contract run: {set(TASKS) ^ set(specs)}"
-    runs = {}
-    for task, (spec, data) in specs.items():
-        assert spec.task == task
-        train_run(spec, data, folder / "runs" / f"run-{task}")
-        runs[task] = (folder / "runs" / f"run-{task}", data)
-    return runs
 
 
 def _page(task: str, task_runs: dict, studio_home: Path):
@@ -147,7 +95,7 @@ def test_serving_snippet_runs_against_the_saved_model(task: str, task_runs, monk
 
 
 @pytest.mark.parametrize("task", ["generate", "tree"])
-def test_converter_refuses_a_non_window_model(task: str, task_runs, tmp_path: Path, capsys) -> None:
+def test_converter_and_codegen_refuse_a_non_window_model(task: str, task_runs, tmp_path: Path, capsys) -> None:
     from builder.__main__ import main
     from builder.serving.codegen import CodegenError, code_from_run
     from builder.serving.convert import ConversionError, convert_run
@@ -163,3 +111,16 @@ def test_converter_refuses_a_non_window_model(task: str, task_runs, tmp_path: Pa
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "cli"), "--format", "litert"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err and err[-1].startswith("error: litert: task ") and "Traceback" not in "\n".join(err)
+
+
+def test_export_page_writes_plain_keras_code_for_a_forecast_run(task_runs, studio_home: Path) -> None:
+    """Where the code generator takes the model, the button writes model.py and its weights, both offered
+    for download, and the code view wraps long lines (none is cut off at the page's edge)."""
+    at = _page("forecast", task_runs, studio_home)
+    at.button(key="export_code").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    downloads = [b.label for b in at.get("download_button")]
+    assert {"run-forecast-model.py", "run-forecast-model.weights.h5"} <= set(downloads), downloads
+    code = [c for c in at.code if "def build_model(" in c.value]
+    assert code and code[0].proto.wrap_lines, "the generated code is not shown, or its long lines are clipped"
+    assert (studio_home / "runs" / "run-forecast" / "exports" / "code" / "model.weights.h5").exists()

@@ -3,6 +3,8 @@ label; Evaluate shows accuracy beside both baselines, per-depth accuracy and the
 
 from __future__ import annotations
 
+import pytest
+
 from tests.app.conftest import by_label, errors, make_app, seeded
 from tests.conftest import make_trees_csv
 
@@ -66,3 +68,35 @@ def test_evaluate_shows_tree_accuracy_depth_and_confusion(tiny_csv, studio_home)
     assert table.loc["Tree-LSTM", "accuracy"] == 0.75 and table.loc["sequence LSTM", "accuracy"] == 0.5
     assert any("by tree depth" in m.value for m in at.markdown)
     assert any("Confusion matrix" in m.value for m in at.markdown)
+
+
+def test_depth_bars_draw_the_run_s_own_accuracies(task_runs, studio_home) -> None:
+    """The Evaluate page of a trained tree run: the by-depth chart carries metrics.json's figures for every
+    depth and model / baseline (a chart of zeros for non-zero accuracies fails), each bar labelled."""
+    import json
+    import shutil
+
+    run, data = task_runs["tree"]
+    shutil.copytree(run, studio_home / "runs" / run.name)
+    metrics = json.loads((run / "metrics.json").read_text())
+    want = {(int(d), who): v["accuracy"] for key, who in (("model", "Tree-LSTM"), ("sequence_lstm", "sequence LSTM"),
+                                                          ("majority_class", "baseline"))
+            for d, v in metrics[key]["by_depth"].items()}
+    assert any(want.values()), "the tiny tree run scored 0 at every depth: the check below would prove nothing"
+    seed = {"source": {"path": str(data), "name": data.name, "kind": "upload"}, "run_id": run.name}
+    at = make_app("pages/evaluate.py", seed, timeout=300)
+    assert not at.exception and not errors(at), errors(at)
+    import pyarrow as pa
+
+    charts = [el.proto for kind in ("arrow_vega_lite_chart", "vega_lite_chart") for el in at.get(kind)]
+    depth = [(json.loads(c.spec), c) for c in charts
+             if json.loads(c.spec).get("facet", {}).get("column", {}).get("field") == "column"]
+    assert len(depth) == 1, [c.spec[:200] for c in charts]
+    spec, proto = depth[0]
+    rows = [r for d in proto.datasets for r in pa.ipc.open_stream(d.data.data).read_all().to_pylist()]
+    rows += [r for values in spec.get("datasets", {}).values() for r in values]
+    got = {(int(r["depth"]), r["who"]): r["accuracy"] for r in rows}
+    assert got == pytest.approx(want)
+    assert any(layer["mark"]["type"] == "text" for layer in spec["spec"]["layer"]), "bars without their values"
+    assert {r["column"] for r in rows} == {f"depth {d} · {n} tree{'s' if n != 1 else ''}"
+                                           for d, n in ((int(d), v["trees"]) for d, v in metrics["model"]["by_depth"].items())}
