@@ -192,7 +192,7 @@ def test_generate_from_the_bundled_text(studio: dict) -> None:
         _train(page, epochs=1, batch=256)
         page.get_by_text(re.compile("Sample after epoch")).first.wait_for(timeout=60_000)
         _evaluate(page, "Bits per character on the", {"Bits per character"}, "task_generate_evaluate.png")
-        _export(page, converts=False, codes=False, shot="task_generate_export.png")
+        _export(page, converts=False, codes=True, shot="task_generate_export.png")
     except Exception:
         _failure(page, "generate")
         raise
@@ -204,7 +204,7 @@ def test_label_steps_from_a_sample_table(studio: dict) -> None:
         _pick_sample(page, studio["url"], "steps_sample.csv", "Label")
         _train(page, epochs=1)
         _evaluate(page, "True vs predicted labels over time", {"Step accuracy"}, "task_label_steps_evaluate.png")
-        _export(page, converts=True, codes=False, shot="task_label_steps_export.png")
+        _export(page, converts=True, codes=True, shot="task_label_steps_export.png")
     except Exception:
         _failure(page, "label_steps")
         raise
