@@ -1,20 +1,26 @@
-"""Task translate on dates_to_iso: greedy and beam exact match / CER beside the baselines and a no-attention model.
+"""Task translate on dates_to_iso through the registry (`train_run`, the same path as `python -m builder train
+--task translate`): greedy and beam exact match / CER beside the baselines, with and without attention.
 
     .venv/bin/python bench/translate_dates.py --rows 3000 --units 64 --epochs 5 --test 400
 
-Prints one JSON line per model (and the baselines); the first `rows` rows of the file, the last
-`test` of them as the test part, 10% of the rest for validation.
+Trains the default preset (gru_seq2seq_bahdanau) with --units per direction, --epochs, --schedule and a
+patience of --epochs (no early stop), once with Bahdanau attention and once without, on the first `rows` rows
+of the file (the last `test` of them the test part, 10% of the rest validation), beam width --beam on every
+test pair. Prints one JSON line per model and the baselines (from the attention run's metrics.json).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 import time
+from pathlib import Path
 
 import pandas as pd
 
-from builder.serving.translate import baselines, fit_pairs, prepare_pairs, scores, translate_texts
+from builder.spec.presets import load_preset
+from builder.training.fit import train_run
 
 DATA = "/work/shared/data/seq2seq/dates_to_iso.csv"
 
@@ -27,23 +33,35 @@ def main() -> None:
     p.add_argument("--test", type=int, default=400)
     p.add_argument("--beam", type=int, default=3)
     p.add_argument("--schedule", default="linear")
+    p.add_argument("--data", default=DATA)
     args = p.parse_args()
-    df = pd.read_csv(DATA, nrows=args.rows, dtype=str)
-    data = prepare_pairs(df, "source", "target", test_fraction=args.test / args.rows,
-                         val_fraction=0.1 * (1 - args.test / args.rows))
-    test = data.parts["test"]
-    print(json.dumps({"baselines": baselines(data), "test_pairs": len(test)}), flush=True)
+    work = Path(tempfile.mkdtemp(prefix="translate_dates."))
+    csv = work / "pairs.csv"
+    pd.read_csv(args.data, nrows=args.rows, dtype=str)[["source", "target"]].to_csv(csv, index=False)
+    base = load_preset("gru_seq2seq_bahdanau")
+    test_fraction = args.test / args.rows
+    blocks = [{**b, "units": args.units} for b in base.model_dump(mode="json")["blocks"]]
     for attention in ("bahdanau", "none"):
+        spec = base.updated(
+            blocks=blocks, data={"source_col": "source", "target_col": "target", "test_fraction": test_fraction,
+                                 "val_fraction": 0.1 * (1 - test_fraction)},
+            seq2seq={"attention": attention, "teacher_forcing": args.schedule,
+                     "beam_width": args.beam if attention != "none" else 0},
+            training={"epochs": args.epochs, "patience": args.epochs})
+        if spec.seq2seq.beam_width > 1:  # every test pair, not the evaluation's default subset
+            import builder.tasks.translate as translate
+
+            translate.BEAM_MAX_PAIRS = args.test
         start = time.time()
-        model, history = fit_pairs(data, units=args.units, epochs=args.epochs, attention=attention,
-                                   schedule=args.schedule, c=0.1)
-        fit_s = time.time() - start
-        row = {"attention": attention, "fit_s": round(fit_s, 1), "teacher_forcing": history["teacher_forcing"],
-               "greedy": scores(translate_texts(model, data, test["source"].tolist()), test["target"].tolist())}
-        if attention != "none" and args.beam > 1:
-            row["beam"] = scores(translate_texts(model, data, test["source"].tolist(), beam=args.beam),
-                                 test["target"].tolist())
-        print(json.dumps(row), flush=True)
+        metrics = train_run(spec, csv, work / attention)
+        history = [json.loads(line) for line in (work / attention / "history.jsonl").read_text().splitlines()]
+        if attention == "bahdanau":
+            print(json.dumps({"baselines": {k: metrics[k] for k in ("copy_source", "most_frequent")},
+                              "test_pairs": metrics["n_pairs"]["test"]}), flush=True)
+        print(json.dumps({"attention": attention, "wall_s": round(time.time() - start, 1),
+                          "fit_s": metrics["train_seconds"], "teacher_forcing": [h["teacher_forcing"] for h in history],
+                          "greedy": metrics["model"], "beam": metrics["model_beam"], "verdict": metrics["verdict"]}),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     src = t.add_mutually_exclusive_group()
     src.add_argument("--preset", help="preset name (see `presets`); default: the task's default preset")
     src.add_argument("--spec", help="spec JSON file")
-    t.add_argument("--task", choices=sorted([*TASKS, "translate"]), help="default: the spec's task")
+    t.add_argument("--task", choices=sorted(TASKS), help="default: the spec's task")
     t.add_argument("--target", nargs="+", dest="targets", help="column(s) to forecast")
     t.add_argument("--time-col")
     t.add_argument("--features", nargs="+", help="covariate / feature columns (default: every numeric column)")
@@ -70,15 +70,17 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
     t.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     t.add_argument("--out", required=True, help="run directory to create")
-    # task translate (builder/serving/translate.py): a table of text pairs
-    t.add_argument("--source-col", help="task translate: the source text column")
-    t.add_argument("--target-col", help="task translate: the target text column")
-    t.add_argument("--tokens", choices=["characters", "words"], default="characters", help="task translate: token unit")
-    t.add_argument("--units", type=int, default=64, help="task translate: encoder/decoder units")
-    t.add_argument("--attention", choices=["bahdanau", "luong", "none"], default="bahdanau",
-                   help="task translate: attention over the encoder outputs")
-    t.add_argument("--schedule", choices=["none", "linear", "exponential", "inverse_sigmoid"], default="linear",
-                   help="task translate: scheduled-sampling decay of the teacher-forcing ratio")
+    # task translate (builder/tasks/translate.py): a table of text pairs; each flag sets a spec field
+    t.add_argument("--source-col", help="task translate: the source text column (data.source_col)")
+    t.add_argument("--target-col", help="task translate: the target text column (data.target_col)")
+    t.add_argument("--tokens", choices=["characters", "words"], help="task translate: token unit (seq2seq.tokens)")
+    t.add_argument("--units", type=int, help="units of every recurrent block (task translate: the encoder and the decoder)")
+    t.add_argument("--attention", choices=["bahdanau", "luong", "none"],
+                   help="task translate: attention over the encoder outputs (seq2seq.attention)")
+    t.add_argument("--schedule", choices=["none", "linear", "exponential", "inverse_sigmoid"],
+                   help="task translate: scheduled-sampling decay of the teacher-forcing ratio (seq2seq.teacher_forcing)")
+    t.add_argument("--beam-width", type=int,
+                   help="task translate: beam width of the evaluation beside greedy (seq2seq.beam_width; 0: greedy only)")
     t.add_argument("--budget-s", type=float, help="with --preset auto: seconds for the search (default 600)")
     t.add_argument("--workers", help="train on several workers (MultiWorkerMirroredStrategy): HOST:PORT,HOST:PORT,...; "
                    "start the same command once per worker with its --worker-index (0 = the chief, which writes --out); "
@@ -90,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--run", required=True)
     pr.add_argument("--data", required=True)
     pr.add_argument("--out", required=True, help="output CSV")
-    pr.add_argument("--beam", type=int, default=0, help="task translate: beam width (0: greedy)")
+    pr.add_argument("--beam", type=int, help="task translate: beam width (default 0: greedy)")
 
     e = sub.add_parser("export", help="copy a run's SavedModel, model.keras and metadata to a directory, "
                        "or convert its model to ONNX / LiteRT (checked against the SavedModel)")
@@ -156,7 +158,7 @@ def build_spec(args: argparse.Namespace) -> Any:
         spec = load_preset(args.preset or TASKS[args.task or ModelSpec.model_fields["task"].default].default_preset)
     data: dict[str, Any] = {}
     for key in ("targets", "time_col", "features", "lookback", "horizon", "missing", "season_length",
-                "id_col", "order_col", "label_col", "node_col", "parent_col", "token_col"):
+                "id_col", "order_col", "label_col", "node_col", "parent_col", "token_col", "source_col", "target_col"):
         value = getattr(args, key)
         if value is not None:
             data[key] = value
@@ -167,6 +169,13 @@ def build_spec(args: argparse.Namespace) -> Any:
     if args.task:
         changes["task"] = args.task
         training["loss"] = accepted_loss(args.task, spec.training.loss)
+    seq2seq = {field: getattr(args, flag) for flag, field in (("tokens", "tokens"), ("attention", "attention"),
+               ("schedule", "teacher_forcing"), ("beam_width", "beam_width")) if getattr(args, flag, None) is not None}
+    if seq2seq:
+        changes["seq2seq"] = seq2seq
+    if getattr(args, "units", None) is not None:
+        changes["blocks"] = [{**b, "units": args.units} if b["kind"] == "recurrent" else b
+                             for b in spec.model_dump(mode="json")["blocks"]]
     return spec.updated(**changes)
 
 
@@ -195,36 +204,7 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     return get_task(metrics["task"]).cli_table(metrics)
 
 
-def cmd_train_translate(args: argparse.Namespace) -> int:
-    """`train --task translate`: an encoder-decoder on a pairs CSV (builder.serving.translate)."""
-    from builder.data.read import load_table
-    from builder.serving.translate import cli_table, evaluate_pairs, fit_pairs, prepare_pairs, save_run
-
-    if not args.data:
-        raise CliError("train --task translate: expected --data FILE (a CSV of text pairs)")
-    if not args.source_col or not args.target_col:
-        raise CliError("train --task translate: expected --source-col COL and --target-col COL")
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()):
-        raise CliError(f"--out {out}: the directory exists and is not empty; choose a new run directory")
-    t0 = time.time()
-    data = prepare_pairs(load_table(args.data), args.source_col, args.target_col, tokens=args.tokens, name=args.data)
-    settings = {"units": args.units, "embed": 32, "cell": "gru", "attention": args.attention, "score": "general",
-                "bidirectional": False, "epochs": args.epochs or 5, "batch_size": args.batch_size or 64,
-                "schedule": args.schedule, "seed": 0 if args.seed is None else args.seed}
-    model, history = fit_pairs(data, units=settings["units"], embed=settings["embed"], attention=settings["attention"],
-                               epochs=settings["epochs"], batch_size=settings["batch_size"],
-                               schedule=settings["schedule"], seed=settings["seed"], verbose=0 if args.quiet else 2)
-    metrics = evaluate_pairs(model, data)
-    save_run(model, data, settings, history, metrics, str(out))
-    print(cli_table(metrics))
-    print(f"run directory: {out}  ({time.time() - t0:.1f}s)")
-    return 0
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    if getattr(args, "task", None) == "translate":
-        return cmd_train_translate(args)
     from builder.training.fit import train_run
 
     out = Path(args.out)
@@ -312,22 +292,19 @@ def cmd_train_auto(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    if (Path(args.run) / "translate.json").exists():
-        import pandas as pd
-
-        from builder.data.read import load_table
-        from builder.serving.translate import load_run, read_pairs, translate_texts
-
-        model, data = load_run(args.run)
-        df = load_table(args.data)
-        sources = read_pairs(df.assign(_t="x"), data.source_col, "_t", name=args.data, minimum=1)["source"].tolist()
-        pd.DataFrame({"source": sources, "translation": translate_texts(model, data, sources, beam=args.beam)}).to_csv(
-            args.out, index=False)
-        print(f"wrote {len(sources)} rows to {args.out}")
-        return 0
     from builder.serving.predict import predict_file
+    from builder.training.runs import Run
 
-    out = predict_file(args.run, args.data, args.out)
+    if (Path(args.run) / "translate.json").exists() and not (Path(args.run) / "metadata.json").exists():
+        raise CliError(f"--run {args.run}: a translate run of the old layout (translate.json); train it again with "
+                       "`train --task translate`")
+    options: dict[str, Any] = {}
+    if args.beam is not None:
+        task = Run(args.run).metadata()["task"]
+        if "beam" not in get_task(task).predict_options:
+            raise CliError(f"--beam {args.beam}: only for task translate runs; {args.run} is a {task} run")
+        options["beam"] = args.beam
+    out = predict_file(args.run, args.data, args.out, options=options)
     print(f"wrote {len(out)} rows to {args.out}")
     return 0
 

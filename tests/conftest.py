@@ -93,3 +93,24 @@ def make_trees_csv(path: Path, n_trees: int = 40, seed: int = 0) -> Path:
 @pytest.fixture
 def trees_csv(tmp_path: Path) -> Path:
     return make_trees_csv(tmp_path / "nodes.csv")
+
+
+def tiny_translate_spec(**seq2seq: object) -> object:
+    """The default translate preset shrunk: 8 units, embedding 8, one epoch, beam width 2."""
+    from builder.spec.presets import load_preset
+
+    spec = load_preset("gru_seq2seq_bahdanau")
+    blocks = [{**b, "units": 8} for b in spec.model_dump(mode="json")["blocks"]]
+    return spec.updated(blocks=blocks, embedding_dim=8, training={"epochs": 1, "batch_size": 32},
+                        data={"source_col": "source", "target_col": "target"}, seq2seq={"beam_width": 2, **seq2seq})
+
+
+@pytest.fixture(scope="session")
+def translate_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished translate run (the bundled 300 date pairs, one epoch of a tiny model), shared by the tests
+    that read a run: the run directory."""
+    from builder.training.fit import train_run
+
+    run = tmp_path_factory.mktemp("translate") / "run"
+    train_run(tiny_translate_spec(), DATASETS / "dates_to_iso_sample.csv", run)
+    return run

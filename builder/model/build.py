@@ -60,6 +60,10 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
     task = get_task(spec.task)
     if task.model_kind == "language_model":
         return build_language_model(spec, resolved)
+    if task.model_kind == "seq2seq":  # encoder-decoder with attention (task translate)
+        from builder.model.seq2seq import build_seq2seq
+
+        return build_seq2seq(spec, resolved)
     inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
     scaled = Standardize(resolved.n_features, mask_nan=task.masks_padding, name="standardize")(inputs)
     if spec.task == "classify" and spec.data.sequence_norm == "zscore":

@@ -7,6 +7,7 @@ diagram matches `builder.model.build.build_model` without building anything. `st
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from builder.model.cells.registry import get_cell
 from builder.spec import AttentionBlock, ConvBlock, DenseBlock, FCNBlock, ModelSpec, RecurrentBlock
@@ -62,6 +63,9 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
         _tree_body(spec, resolved, add)
         for label, kind, shape in task.head_diagram(spec, resolved):
             add(label, kind, shape)
+        return _finish(lines, nodes, edges)
+    if task.model_kind == "seq2seq":
+        _seq2seq_body(spec, resolved, add)
         return _finish(lines, nodes, edges)
     tokens = task.model_kind == "language_model"
     if tokens:  # token ids -> embedding; every recurrent layer returns all steps
@@ -169,3 +173,25 @@ def _tree_body(spec: ModelSpec, resolved: Resolved, add: object) -> None:
     for i, b in enumerate(spec.blocks):
         if isinstance(b, DenseBlock):
             add(f"Dense #{i}\n{b.units} units, {b.activation}", "dense", f"[{per}, {b.units}]")
+
+
+def _seq2seq_body(spec: ModelSpec, resolved: Resolved, add: Any) -> None:
+    """The encoder-decoder's nodes (task translate): source embedding, the encoder stack, the decoder cell,
+    attention and the output layer over the target vocabulary."""
+    block = spec.recurrent_blocks[0]
+    s, entry = spec.seq2seq, get_cell(block.cell)
+    src, tgt, emb = len(resolved.vocabulary), len(resolved.classes), spec.embedding_dim
+    width = block.units * (2 if block.bidirectional else 1)
+    add(f"Source {s.tokens}\n(ids, up to {resolved.lookback})", "io", _shape("batch", resolved.lookback))
+    add(f"Embedding\n{src} tokens → {emb}", "scale", _shape("batch", resolved.lookback, emb))
+    for j in range(block.num_layers):
+        direction = ", bidirectional" if block.bidirectional else ""
+        add(f"Encoder {entry.label} layer {j + 1}/{block.num_layers}\n{block.units} units{direction}\n→ all steps",
+            "recurrent", _shape("batch", resolved.lookback, width))
+    att = {"bahdanau": "Bahdanau (additive)", "luong": f"Luong ({s.score})", "none": "none"}[s.attention]
+    add(f"Decoder {entry.label} cell\n{block.units} units, one target token per step\n(embedding {emb}"
+        + (" + previous context)" if s.attention != "none" else ")"), "recurrent", _shape("batch", block.units))
+    if s.attention != "none":
+        add(f"Attention: {att}\nover the encoder outputs → context", "attention", _shape("batch", width))
+    add(f"Dense\n{tgt} target tokens (logits)", "head", _shape("batch", resolved.horizon, tgt))
+    add(f"Output: greedy / beam decoding\n(teacher forcing: {s.teacher_forcing})", "io", "")

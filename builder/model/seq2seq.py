@@ -21,40 +21,22 @@ previous target is replaced by the model's own argmax prediction with probabilit
 
 from __future__ import annotations
 
-import math
 from typing import Any, Literal
 
 import keras
 from keras import ops
 
+from builder.data.pairs import END, PAD, SPECIALS, START, UNK
 from builder.model.cells.registry import get_cell
 from builder.model.recurrent import FusedRNN
+from builder.tasks.translate import schedule_callback_class, teacher_forcing_ratio
 
 Tensor = Any
 Attention = Literal["bahdanau", "luong", "none"]
 Schedule = Literal["none", "linear", "exponential", "inverse_sigmoid"]
 
-PAD, UNK, START, END = 0, 1, 2, 3
-
-
-def teacher_forcing_ratio(schedule: Schedule, epoch: int, k: float = 1.0, c: float = 0.1,
-                          minimum: float = 0.0) -> float:
-    """The teacher-forcing ratio at ``epoch`` (0-based) under Bengio et al. (2015)'s decays.
-
-    ``none``: 1; ``linear``: max(minimum, k - c * epoch); ``exponential``: max(minimum, k ** epoch)
-    (0 < k < 1); ``inverse_sigmoid``: max(minimum, k / (k + exp(epoch / k))) (k >= 1).
-    """
-    if schedule == "none":
-        return 1.0
-    if schedule == "linear":
-        value = k - c * epoch
-    elif schedule == "exponential":
-        value = k**epoch
-    elif schedule == "inverse_sigmoid":
-        value = k / (k + math.exp(epoch / k))
-    else:
-        raise ValueError(f"unknown schedule {schedule!r}; expected none, linear, exponential or inverse_sigmoid")
-    return float(min(1.0, max(minimum, value)))
+__all__ = ["END", "PAD", "START", "UNK", "Seq2Seq", "TeacherForcingSchedule", "build_seq2seq", "teacher_forcing_ratio",
+           "translate_module"]
 
 
 def _state_sizes(cell: Any) -> list[int]:
@@ -233,18 +215,52 @@ class Seq2Seq(keras.Model):
         return beam_search(step, logits, packed, length, width, end_token=END, alpha=alpha)
 
 
-class TeacherForcingSchedule(keras.callbacks.Callback):
-    """Sets ``model.teacher_ratio`` at each epoch's start and logs it as ``teacher_forcing``."""
+#: the callback that sets ``teacher_ratio`` per epoch (defined with the task, builder.tasks.translate)
+TeacherForcingSchedule = schedule_callback_class()
 
-    def __init__(self, schedule: Schedule, k: float = 1.0, c: float = 0.1, minimum: float = 0.0) -> None:
-        super().__init__()
-        self.schedule, self.k, self.c, self.minimum = schedule, k, c, minimum
-        self.ratio = 1.0
 
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        self.ratio = teacher_forcing_ratio(self.schedule, epoch, self.k, self.c, self.minimum)
-        self.model.teacher_ratio.assign(self.ratio)
+def build_seq2seq(spec: Any, resolved: Any) -> Seq2Seq:
+    """The Seq2Seq of a translate spec (its one recurrent block is the encoder; `spec.seq2seq` the rest) for the
+    vocabularies of `resolved` (vocabulary: source tokens, classes: target tokens), built on a dummy batch."""
+    import numpy as np
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        if logs is not None:
-            logs["teacher_forcing"] = self.ratio
+    block = spec.recurrent_blocks[0]
+    s = spec.seq2seq
+    model = Seq2Seq(len(resolved.vocabulary), len(resolved.classes), units=block.units, embed=spec.embedding_dim,
+                    cell=block.cell, layers=block.num_layers, bidirectional=block.bidirectional,
+                    attention=s.attention, score=s.score, dropout=block.dropout, name="seq2seq")
+    model({"source": np.zeros((1, int(resolved.lookback or 1)), np.int32),
+           "target_in": np.full((1, int(resolved.horizon or 1)), START, np.int32)})
+    return model
+
+
+def translate_module(model: Seq2Seq, src_tokens: tuple[str, ...], tgt_tokens: tuple[str, ...], tokens: str,
+                     src_length: int, tgt_length: int) -> Any:
+    """A tf.Module whose ``translate(source: string [B]) -> string [B]`` runs tokenisation, the encoder and
+    greedy decoding (tgt_length steps) in the graph, so the SavedModel runs with TensorFlow alone."""
+    import tensorflow as tf
+
+    src_table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(list(src_tokens)), tf.range(len(src_tokens), dtype=tf.int64)),
+        UNK)
+    sep = "" if tokens == "characters" else " "
+
+    class Translator(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model, self.src_table, self.tgt_tokens = model, src_table, tf.constant(list(tgt_tokens))
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="source")])
+        def translate(self, source: Any) -> Any:
+            pieces = tf.strings.unicode_split(source, "UTF-8") if tokens == "characters" else tf.strings.split(source)
+            ids = tf.cast(self.src_table.lookup(pieces), tf.int32)
+            ids = ids[:, :src_length].to_tensor(default_value=PAD, shape=[None, src_length])
+            out, _ = self.model.greedy(ids, tgt_length)
+            out = tf.cast(out, tf.int32)
+            # keep the tokens before the first END; drop the specials
+            ended = tf.cumsum(tf.cast(tf.equal(out, END), tf.int32), axis=1) > 0
+            keep = tf.logical_and(tf.logical_not(ended), out >= len(SPECIALS))
+            words = tf.ragged.boolean_mask(tf.gather(self.tgt_tokens, out), keep)
+            return tf.strings.reduce_join(words, axis=1, separator=sep)
+
+    return Translator()

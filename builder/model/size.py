@@ -28,6 +28,8 @@ def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
         return tree_params(spec, resolved)
     if get_task(spec.task).model_kind == "language_model":
         return language_model_params(spec, resolved)
+    if get_task(spec.task).model_kind == "seq2seq":
+        return seq2seq_params(spec, resolved)
     ch = resolved.n_features
     total = 2 * ch  # Standardize: mean and scale
     fcn = next((b for b in spec.blocks if isinstance(b, FCNBlock)), None)
@@ -91,6 +93,33 @@ def language_model_params(spec: ModelSpec, resolved: Resolved) -> int:
             total += ch * block.units + block.units
             ch = block.units
     return int(total + ch * vocab + vocab)
+
+
+#: recurrent states per cell (the rest carry one): what the bidirectional encoder's bridge maps
+_TWO_STATE_CELLS = frozenset({"lstm", "peephole_lstm", "cifg_lstm"})
+
+
+def seq2seq_params(spec: ModelSpec, resolved: Resolved) -> int:
+    """Weights of `builder.model.seq2seq.build_seq2seq(spec, resolved)` without building it: both embeddings,
+    the encoder stack, the decoder cell (input: embedding + context), the bridge of a bidirectional encoder,
+    the attention layers, the output layer and the teacher-forcing ratio (one non-trainable scalar)."""
+    block = spec.recurrent_blocks[0]
+    s, units, emb = spec.seq2seq, block.units, spec.embedding_dim
+    src, tgt = len(resolved.vocabulary), len(resolved.classes)
+    directions = 2 if block.bidirectional else 1
+    total, ch = (src + tgt) * emb, emb
+    for _ in range(block.num_layers):
+        total += directions * recurrent_cell_params(block.cell, ch, units)[0]
+        ch = directions * units
+    ctx = ch if s.attention != "none" else 0
+    total += recurrent_cell_params(block.cell, emb + ctx, units)[0]
+    if block.bidirectional:
+        total += (2 if block.cell in _TWO_STATE_CELLS else 1) * (2 * units * units + units)
+    if s.attention == "bahdanau":
+        total += ch * units + units * units + units
+    elif s.attention == "luong" and s.score == "general":
+        total += ch * units
+    return int(total + (units + ctx) * tgt + tgt + 1)
 
 
 def check_model_size(spec: ModelSpec, resolved: Resolved) -> int:

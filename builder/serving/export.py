@@ -52,6 +52,7 @@ def load_run_model(run: Run) -> Any:
 
     import builder.model.layers  # noqa: F401  (registers Standardize, Unstandardize, ...)
     import builder.model.recurrent  # noqa: F401  (registers FusedLSTM, FusedGRU, FusedSimpleRNN, FusedRNN)
+    import builder.model.seq2seq  # noqa: F401  (registers Seq2Seq, task translate)
     from builder.model.cells.registry import register_all
 
     register_all()  # the builder cells

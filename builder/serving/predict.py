@@ -20,17 +20,20 @@ from builder.tasks.registry import get_task
 from builder.training.runs import Run
 
 
-def predict_frame(run: Run, df: pd.DataFrame, model: Any | None = None) -> pd.DataFrame:
-    """The run's predictions on table `df` (which has the run's columns); `model`: the loaded model."""
+def predict_frame(run: Run, df: pd.DataFrame, model: Any | None = None,
+                  options: dict[str, Any] | None = None) -> pd.DataFrame:
+    """The run's predictions on table `df` (which has the run's columns); `model`: the loaded model;
+    `options`: the task's prediction options (Task.predict_options, e.g. translate's beam)."""
     from builder.serving.export import load_run_model
 
     meta = run.metadata()
-    return get_task(meta["task"]).predict(Resolved.from_dict(meta["resolved"]), df, model or load_run_model(run))
+    return get_task(meta["task"]).predict(Resolved.from_dict(meta["resolved"]), df, model or load_run_model(run),
+                                          **(options or {}))
 
 
 def predict_file(
     run_dir: str | Path, data: Source, out_csv: str | Path | None = None, model: Any | None = None,
-    name: str | None = None,
+    name: str | None = None, options: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Predict with a finished run on a CSV; write the (formula-safe) result to `out_csv` if given.
 
@@ -39,7 +42,7 @@ def predict_file(
     """
     run = Run(run_dir)
     meta = run.metadata()  # a clear message for a directory that is not a finished run, before reading the CSV
-    out = predict_frame(run, get_task(meta["task"]).load_new(data, name=name), model)
+    out = predict_frame(run, get_task(meta["task"]).load_new(data, name=name), model, options)
     if out_csv is not None:
         write_csv(out_csv, out)
     return out

@@ -15,6 +15,7 @@ from builder.spec.model import (
     FCNBlock,
     ModelSpec,
     RecurrentBlock,
+    Seq2SeqSettings,
     SpecError,
     TrainingSpec,
     format_validation_error,
@@ -22,5 +23,5 @@ from builder.spec.model import (
 
 __all__ = [
     "AttentionBlock", "Block", "CellName", "ConvBlock", "DataSettings", "DenseBlock", "FCNBlock", "ModelSpec",
-    "RecurrentBlock", "SpecError", "TrainingSpec", "format_validation_error",
+    "RecurrentBlock", "Seq2SeqSettings", "SpecError", "TrainingSpec", "format_validation_error",
 ]

@@ -137,8 +137,27 @@ def check_token_model(spec: ModelSpec) -> None:
                              "only; expected false, got true")
 
 
+def check_seq2seq(spec: ModelSpec) -> None:
+    """Task translate: one recurrent block of a plain sequence cell (the encoder; the decoder is one layer of
+    the same cell); Luong's dot score needs a one-direction encoder of the decoder's size."""
+    if spec.task != "translate":
+        return
+    from builder.model.cells.registry import projected_cells
+
+    kinds = [b.kind for b in spec.blocks]
+    if kinds != ["recurrent"]:
+        raise ValueError(f"blocks: task `translate` takes exactly one recurrent block (the encoder), got {kinds}")
+    block = spec.blocks[0]
+    if block.cell in projected_cells():
+        raise ValueError(f"blocks.0.cell: task `translate` needs a cell without a projection, got {block.cell}")
+    s = spec.seq2seq
+    if s.attention == "luong" and s.score == "dot" and block.bidirectional:
+        raise ValueError("seq2seq.score: 'dot' needs encoder outputs of the decoder's size; a bidirectional encoder "
+                         f"gives {2 * block.units}, the decoder {block.units}; use score 'general'")
+
+
 RULES = (check_projection, check_fcn, check_block_order, check_task_loss, check_split, check_clipping,
-         check_tree_cells, check_token_model)
+         check_tree_cells, check_token_model, check_seq2seq)
 
 
 def check_spec(spec: ModelSpec) -> None:

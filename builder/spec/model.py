@@ -124,6 +124,8 @@ class DataSettings(_Strict):
     node_col: str | None = Field(None, description="Node id column (tree). Empty: detected (node_id).")
     parent_col: str | None = Field(None, description="Parent id column, empty at a root (tree). Empty: detected (parent_id).")
     token_col: str | None = Field(None, description="Token column (tree). Empty: detected (token).")
+    source_col: str | None = Field(None, description="Source text column (translate): the text to translate.")
+    target_col: str | None = Field(None, description="Target text column (translate): its translation.")
     lookback: int | None = Field(
         None, ge=1, le=100_000,
         description="Input window length in steps. Empty: the forecast task's default window; for "
@@ -210,6 +212,34 @@ class TrainingSpec(_Strict):
     )
 
 
+class Seq2SeqSettings(_Strict):
+    """Task translate: the encoder-decoder around the spec's recurrent block (builder.model.seq2seq).
+
+    The recurrent block gives the encoder (cell, units, layers, direction, dropout) and the decoder's
+    cell and units; `embedding_dim` the size of both embeddings.
+    """
+
+    tokens: Literal["characters", "words"] = Field(
+        "characters", description="Token unit of both texts: characters, or whitespace-separated words.")
+    attention: Literal["bahdanau", "luong", "none"] = Field(
+        "bahdanau", description="Attention over the encoder outputs: bahdanau (additive), luong (multiplicative) "
+        "or none (the final encoder state alone).")
+    score: Literal["general", "dot"] = Field(
+        "general", description="Luong attention's score: general (s . W h) or dot (s . h; needs a one-direction "
+        "encoder of the decoder's size).")
+    teacher_forcing: Literal["none", "linear", "exponential", "inverse_sigmoid"] = Field(
+        "linear", description="Scheduled sampling (Bengio et al. 2015): how the share of true previous tokens fed to "
+        "the decoder decays per epoch; the rest are the model's own predictions. none: always the true token.")
+    tf_k: float = Field(
+        1.0, gt=0.0, le=1000.0, description="Schedule constant k: linear k - c*epoch; exponential k**epoch "
+        "(0 < k < 1); inverse sigmoid k / (k + exp(epoch / k)) (k >= 1).")
+    tf_c: float = Field(0.1, ge=0.0, le=1.0, description="Linear schedule: the ratio's drop per epoch.")
+    tf_min: float = Field(0.0, ge=0.0, le=1.0, description="The lowest teacher-forcing ratio of the schedule.")
+    beam_width: int = Field(
+        4, ge=0, le=32, description="Beam width of the evaluation's beam-search decode beside greedy (0 or 1: "
+        "greedy only).")
+
+
 class ModelSpec(_Strict):
     """A complete, data-independent description of a model, its window and its training.
 
@@ -236,9 +266,12 @@ class ModelSpec(_Strict):
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     embedding_dim: int = Field(
         64, ge=1, le=4096,
-        description="Token tasks (generate): size of the learned embedding of each character in front of the "
+        description="Token tasks (generate, translate): size of the learned embedding of each character in front of the "
         "recurrent stack.",
     )
+    seq2seq: Seq2SeqSettings = Field(
+        default_factory=Seq2SeqSettings,
+        description="Task translate: tokens, attention, teacher-forcing schedule and the evaluation's beam width.")
     residual: bool = Field(
         True,
         description="Forecast only: predict the change from the last observed value of each target "
@@ -328,7 +361,9 @@ def format_validation_error(err: ValidationError, source: str = "spec") -> str:
     """One line per problem: `<source>: field a.b: expected ..., got ...`."""
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not (isinstance(p, str) and p in {"conv", "recurrent", "attention", "dense"}))
+        parts = e["loc"]  # a block's kind tag (after its index in blocks) is pydantic's, not a field
+        loc = ".".join(str(p) for i, p in enumerate(parts)
+                       if not (i > 0 and isinstance(parts[i - 1], int) and p in {"conv", "recurrent", "attention", "dense", "fcn"}))
         got = e.get("input")
         got_text = json.dumps(got, default=str) if not isinstance(got, dict) else "an object"
         if len(got_text) > 80:

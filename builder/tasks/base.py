@@ -60,6 +60,10 @@ class Resolved:
     better_naive: str | None = None
     vocabulary: tuple[str, ...] = ()
     tree: dict[str, Any] | None = None
+    #: translate: the token unit of both texts ("characters" or "words"); vocabulary: the source tokens,
+    #: classes: the target tokens (ids 0..3 pad, unknown, start, end), lookback / horizon: the longest
+    #: source / target (with its end token) in tokens
+    tokens: str | None = None
 
     @property
     def n_features(self) -> int:
@@ -102,6 +106,8 @@ class Task:
     #: task's `head`) or "language_model" (builder.model.sequence: token ids -> embedding ->
     #: recurrent stack -> per-step logits; `head`/`head_params` then describe only the output layer)
     model_kind: str = "window"
+    #: "seq2seq": builder.model.seq2seq (source ids -> encoder -> attention decoder -> target logits;
+    #: the SavedModel's `translate` maps strings to strings)
     #: True when training writes a fresh sample to sample.json after each epoch (generative tasks)
     samples_each_epoch: bool = False
 
@@ -233,6 +239,14 @@ class Task:
     def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any) -> pd.DataFrame:
         """Predictions on a new table with the run's columns."""
         raise NotImplementedError
+
+    #: options `predict` takes as keywords beyond (resolved, df, model) (translate: "beam")
+    predict_options: tuple[str, ...] = ()
+
+    def callbacks(self, spec: ModelSpec) -> list[Any]:
+        """Keras callbacks the task trains with besides fit's own (translate: the teacher-forcing schedule);
+        they run before fit's callback, so what they add to an epoch's logs lands in history.jsonl."""
+        return []
 
     def serving_inputs(self, resolved: Resolved) -> list[dict[str, Any]] | None:
         """The SavedModel's named inputs ({"name", "dtype", "shape", "meaning"} each, in signature order)

@@ -148,6 +148,18 @@ TASKS["label_steps"] = TaskEntry(
            numeric=True, exclude=("id_col", "label_col", "order_col"), guess="role"),
     ), preview="steps")
 
+# ---- text pairs (builder/tasks/translate.py) ------------------------------------------------------------
+TASKS["translate"] = TaskEntry(
+    "translate", "Translate text (sequence to sequence)",
+    "A table of text pairs: one row per pair (source text, target text); an encoder-decoder with attention "
+    "learns to write the target from the source.",
+    ("crossentropy",), "gru_seq2seq_bahdanau", "builder.tasks.translate:TranslateTask",
+    form=(
+        _F("source_col", "Source text column", "column", "The text to translate (one per row).", guess="role"),
+        _F("target_col", "Target text column", "column", "Its translation: what the model learns to write.",
+           exclude=("source_col",), guess="role"),
+    ))
+
 
 def accepted_loss(task: str, loss: str) -> str:
     """`loss` if `task` accepts it, else "auto" (the task's own choice): what a task switch keeps."""

@@ -28,6 +28,8 @@ def metadata_for(spec: ModelSpec, resolved: Resolved, raw_model: Any) -> dict[st
     task = get_task(spec.task)
     if task.model_kind == "language_model":
         return _language_model_metadata(spec, resolved, raw_model)
+    if task.model_kind == "seq2seq":
+        return _seq2seq_metadata(spec, resolved, raw_model)
     named = task.serving_inputs(resolved)
     return {
         "format": METADATA_FORMAT,
@@ -138,6 +140,46 @@ def _language_model_metadata(spec: ModelSpec, resolved: Resolved, raw_model: Any
     }
 
 
+def _seq2seq_metadata(spec: ModelSpec, resolved: Resolved, raw_model: Any) -> dict[str, Any]:
+    import keras
+
+    return {
+        "format": METADATA_FORMAT, "task": spec.task, "resolved": resolved.to_dict(),
+        "serving": {
+            "signature": "translate",
+            "signatures": {"translate": {"inputs": {"source": "string [batch]"},
+                                         "outputs": {"output_0": "string [batch] (greedy decoding)"}}},
+            "tokens": resolved.tokens, "max_source_tokens": resolved.lookback, "max_target_tokens": resolved.horizon,
+            "output": {"shape": [None], "meaning": get_task(spec.task).output_meaning(resolved)},
+        },
+        "params": int(raw_model.count_params()),
+        "keras_version": keras.__version__,
+    }
+
+
+def export_translate(raw_model: Any, resolved: Resolved, out_dir: str | Path) -> Path:
+    """Write a SavedModel whose `translate` signature maps a string batch to a string batch
+    (builder.model.seq2seq.translate_module) to `out_dir`, through a temporary directory."""
+    import tensorflow as tf
+
+    from builder.model.seq2seq import translate_module
+
+    module = translate_module(raw_model, resolved.vocabulary, resolved.classes, resolved.tokens or "characters",
+                              int(resolved.lookback or 1), int(resolved.horizon or 1))
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        tf.saved_model.save(module, str(tmp), signatures={"translate": module.translate})
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
 def export_endpoints(endpoints: dict[str, tuple[Any, list[Any]]], tracked: Any, out_dir: str | Path) -> Path:
     """Write a SavedModel with the given endpoints (name -> (function, input signature)) to `out_dir`,
     through a temporary directory."""
@@ -175,6 +217,8 @@ def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, resolved: Re
         from builder.model.sequence import serving_endpoints
 
         export_endpoints(serving_endpoints(raw_model, resolved.classes), raw_model, run.file("saved_model"))
+    elif task.model_kind == "seq2seq":
+        export_translate(raw_model, resolved, run.file("saved_model"))
     elif named is not None:
         export_saved_model_named(raw_model, run.file("saved_model"), named)
     else:

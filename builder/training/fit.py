@@ -291,7 +291,7 @@ def fit(
     _phase(run, "compiling: tracing the training step")
     if initial_epoch < t.epochs:
         model.fit(train_ds, validation_data=val_ds, epochs=t.epochs, initial_epoch=initial_epoch,
-                  callbacks=[cb, *extra_callbacks(spec, cb.monitor)], verbose=0, shuffle=False,
+                  callbacks=[*task.callbacks(spec), cb, *extra_callbacks(spec, cb.monitor)], verbose=0, shuffle=False,
                   class_weight=class_weights(spec, data))
     if cb.nan_message:
         raise TrainingError(cb.nan_message)

@@ -51,6 +51,13 @@ def test_every_preset_builds_and_trains_one_epoch(name, series_csv, sequences_cs
         result = fit(spec, data)
         assert len(result.history) == 1 and np.isfinite(result.history[0]["loss"])
         return
+    elif spec.task == "translate":  # a table of text pairs (tests/unit/test_translate.py covers the task)
+        spec = tiny(spec, source_col="source", target_col="target").updated(embedding_dim=4)
+        data = prepare_frame(pd.DataFrame({"source": [f"{d} {m}" for d in range(1, 21) for m in ("may", "jun")],
+                                           "target": [f"{m}-{d:02d}" for d in range(1, 21) for m in ("05", "06")]}), spec)
+        result = fit(spec, data)
+        assert len(result.history) == 1 and np.isfinite(result.history[0]["loss"])
+        return
     elif spec.task == "forecast":
         spec = tiny(spec, lookback=8, horizon=2)
         data = prepare_frame(load_table(series_csv), spec)

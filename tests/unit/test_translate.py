@@ -1,4 +1,5 @@
-"""Task translate: pair preparation, bad input, metrics and baselines, training, and the TF-only SavedModel."""
+"""Task translate through the registry: pair preparation, bad input, metrics and baselines, the size
+estimate, the run contract (metrics.json, predictions.csv, history) and the TF-only SavedModel."""
 
 from __future__ import annotations
 
@@ -11,20 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from builder.data.read import DataError
-from builder.serving.translate import (
-    Vocab,
-    baselines,
-    evaluate_pairs,
-    export_translate,
-    fit_pairs,
-    levenshtein,
-    prepare_pairs,
-    scores,
-    translate_texts,
-)
+from builder.data.pairs import Vocab, prepare_pairs
+from builder.data.read import DataError, load_table
+from builder.spec import ModelSpec, SpecError
+from builder.tasks.registry import TASKS, get_task
+from builder.tasks.translate import baselines, levenshtein, scores, teacher_forcing_ratio, verdict
+from builder.training.runs import Run
+from tests.conftest import DATASETS, tiny_translate_spec
 
-DATES = Path("/work/shared/data/seq2seq/dates_to_iso.csv")
+SAMPLE = DATASETS / "dates_to_iso_sample.csv"
 
 
 def _pairs(n: int = 40) -> pd.DataFrame:
@@ -34,14 +30,20 @@ def _pairs(n: int = 40) -> pd.DataFrame:
     return pd.DataFrame({"src": src, "tgt": [s[::-1] for s in src]})
 
 
+def test_registered_with_its_form_and_default_preset() -> None:
+    entry = TASKS["translate"]
+    assert [f.key for f in entry.form] == ["source_col", "target_col"]
+    spec = tiny_translate_spec()
+    assert spec.task == "translate" and entry.default_preset == "gru_seq2seq_bahdanau"
+    assert get_task("translate").model_kind == "seq2seq"
+
+
 def test_prepare_splits_and_vocab() -> None:
     data = prepare_pairs(_pairs(40), "src", "tgt", val_fraction=0.1, test_fraction=0.2)
-    assert {k: len(v) for k, v in data.parts.items()} == {"train": 28, "val": 4, "test": 8}
+    assert data.split == {"train": 28, "val": 4, "test": 8}
     assert data.src_vocab.tokens[:4] == ("<pad>", "<unk>", "<s>", "</s>")
     arrays = data.arrays("train")
     assert arrays["target_in"][:, 0].tolist() == [2] * 28
-    assert arrays["source"].shape == (28, data.src_length)
-    # target_out is target_in shifted left, END after the last token
     np.testing.assert_array_equal(arrays["target_in"][:, 1:], arrays["target_out"][:, :-1])
     words = prepare_pairs(_pairs(40), "src", "tgt", tokens="words")
     assert set(words.src_vocab.tokens[4:]) <= {"ab", "ba", "abc", "ca", "bb"}
@@ -50,62 +52,106 @@ def test_prepare_splits_and_vocab() -> None:
 def test_vocab_round_trip_and_unknown() -> None:
     vocab = Vocab.build(["abc"], "characters")
     ids = vocab.encode(["cab", "xa"], "characters", 5, ends=True)
-    assert vocab.decode(ids[:, 1:], "characters") == ["cab", "<unk>a".replace("<unk>", "")]
+    assert vocab.decode(ids[:, 1:], "characters") == ["cab", "a"]
     assert ids[1, 1] == 1  # x is unknown
 
 
 def test_bad_input_names_file_row_column() -> None:
+    spec = tiny_translate_spec().updated(data={"source_col": "src", "target_col": "nope"})
+    task = get_task("translate")
     df = _pairs(10)
+    df.attrs["source"] = "pairs.csv"
     with pytest.raises(DataError, match=r"pairs.csv: target column 'nope' not found"):
-        prepare_pairs(df, "src", "nope", name="pairs.csv")
+        task.prepare_frame(df, spec)
     df.loc[4, "tgt"] = "  "
     with pytest.raises(DataError, match=r"pairs.csv: row 6, column 'tgt': expected a non-empty target"):
-        prepare_pairs(df, "src", "tgt", name="pairs.csv")
-    with pytest.raises(DataError, match="tokens"):
-        prepare_pairs(_pairs(10), "src", "tgt", tokens="bytes")  # type: ignore[arg-type]
+        task.prepare_frame(df, spec.updated(data={"target_col": "tgt"}))
+    with pytest.raises(DataError, match="pairs.csv: no source column chosen"):
+        task.prepare_frame(df, spec.updated(data={"source_col": None}))
 
 
-def test_metrics_and_baselines() -> None:
+def test_spec_rules() -> None:
+    with pytest.raises(SpecError, match="exactly one recurrent block"):
+        tiny_translate_spec().updated(blocks=[{"kind": "recurrent"}, {"kind": "dense"}])
+    with pytest.raises(SpecError, match="seq2seq.score: 'dot'"):
+        tiny_translate_spec(attention="luong", score="dot")
+    with pytest.raises(SpecError, match="seq2seq.attention"):
+        ModelSpec.from_dict({**tiny_translate_spec().model_dump(), "seq2seq": {"attention": "cosine"}})
+
+
+def test_metrics_baselines_and_verdict() -> None:
     assert levenshtein("kitten", "sitting") == 3
     assert scores(["abc", "xy"], ["abc", "xyz"]) == {"exact_match": 0.5, "cer": pytest.approx(1 / 6)}
     df = pd.DataFrame({"s": ["a", "b", "c", "d", "e"], "t": ["a", "x", "x", "d", "e"]})
     data = prepare_pairs(df, "s", "t", val_fraction=0.0, test_fraction=0.4)
     base = baselines(data)
     assert base["copy_source"]["exact_match"] == 1.0
-    assert base["most_frequent"] == {"exact_match": 0.0, "cer": 1.0}
+    assert base["most_frequent"]["exact_match"] == 0.0 and base["most_frequent"]["answer"] == "x"
+    best, line = verdict({**base, "model": {"exact_match": 0.5, "cer": 0.5}})
+    assert best == "copy_source" and line.startswith("no better than copy the source")
+    other = {"copy_source": {"exact_match": 0.0, "cer": 0.9}, "most_frequent": {"exact_match": 0.1, "cer": 0.6}}
+    best, line = verdict({**other, "model": {"exact_match": 0.4, "cer": 0.2}})
+    assert best == "most_frequent" and line.startswith("beats every baseline (best: most frequent target")
+    assert [teacher_forcing_ratio("linear", e, 1.0, 0.3, 0.2) for e in range(4)] == pytest.approx([1.0, 0.7, 0.4, 0.2])
 
 
-def test_train_evaluate_and_export_runs_with_tensorflow_alone(tmp_path: Path) -> None:
-    df = pd.read_csv(DATES, nrows=200) if DATES.exists() else _pairs(200)
-    cols = ("source", "target") if DATES.exists() else ("src", "tgt")
-    data = prepare_pairs(df, *cols)
-    model, history = fit_pairs(data, units=8, embed=4, epochs=1, schedule="linear", c=0.5)
-    assert history["teacher_forcing"] == [1.0]
-    metrics = evaluate_pairs(model, data)
-    assert set(metrics) == {"model", "copy_source", "most_frequent"}
-    texts = data.parts["test"]["source"].tolist()[:5]
-    greedy = translate_texts(model, data, texts)
-    assert len(translate_texts(model, data, texts[:2], beam=2)) == 2
-    export_translate(model, data, str(tmp_path / "saved"))
+@pytest.mark.parametrize("preset", ["gru_seq2seq_bahdanau", "luong_lstm_seq2seq"])
+@pytest.mark.parametrize("attention", ["bahdanau", "luong", "none"])
+def test_size_estimate_equals_keras(preset: str, attention: str) -> None:
+    from builder.model.build import build_model
+    from builder.model.size import estimate_params
+    from builder.spec.presets import load_preset
+
+    spec = load_preset(preset).updated(seq2seq={"attention": attention})
+    resolved = get_task("translate").placeholder(spec, 30, 14)
+    assert estimate_params(spec, resolved) == build_model(spec, resolved).count_params()
+
+
+def test_run_contract(translate_run: Path) -> None:
+    run = Run(translate_run)
+    assert run.status()["state"] == "finished"
+    metrics = json.loads((translate_run / "metrics.json").read_text())
+    assert metrics["task"] == "translate" and metrics["n_pairs"] == {"train": 225, "val": 30, "test": 45}
+    for key in ("model", "copy_source", "most_frequent"):
+        assert 0 <= metrics[key]["exact_match"] <= 1 and metrics[key]["cer"] >= 0
+    assert metrics["model_beam"]["width"] == 2 and metrics["model_beam"]["pairs"] == 45
+    assert metrics["copy_source"]["exact_match"] == 0.0  # no date is written in ISO form in the sample
+    assert metrics["verdict"] and metrics["best_baseline"] in ("copy_source", "most_frequent")
+    preds = pd.read_csv(translate_run / "predictions.csv", dtype=str, keep_default_na=False)
+    assert list(preds.columns[:4]) == ["source", "target", "greedy", "beam"] and len(preds) == 45
+    assert preds["target"].str.match(r"^\d{4}-\d{2}-\d{2}$").all()
+    assert run.history()[0]["teacher_forcing"] == 1.0
+    meta = run.metadata()
+    assert meta["serving"]["signature"] == "translate" and meta["resolved"]["tokens"] == "characters"
+    assert meta["resolved"]["horizon"] == 11  # YYYY-MM-DD + END
+
+
+def test_saved_model_runs_with_tensorflow_alone(translate_run: Path) -> None:
+    from builder.serving.predict import predict_file
+
+    texts = ["3 March 2001", "12/01/1999", "5 gen 2026"]
+    new = translate_run.parent / "new.csv"
+    pd.DataFrame({"source": texts}).to_csv(new, index=False)
+    greedy = predict_file(translate_run, new)["translation"].tolist()
     script = (
         "import json, sys, tensorflow as tf\n"
         "m = tf.saved_model.load(sys.argv[1])\n"
         "out = m.signatures['translate'](source=tf.constant(json.loads(sys.argv[2])))\n"
         "vals = list(out.values())[0].numpy().tolist()\n"
-        "assert 'builder' not in sys.modules and not any(k.startswith('builder') for k in sys.modules)\n"
+        "assert not any(k.startswith('builder') for k in sys.modules)\n"
         "print(json.dumps([v.decode('utf-8') for v in vals]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "saved"), json.dumps(texts)],
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    done = subprocess.run([sys.executable, "-c", script, str(translate_run / "saved_model"), json.dumps(texts)],
+                          capture_output=True, text=True, timeout=120, cwd=translate_run.parent)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == greedy
+    beam = predict_file(translate_run, new, options={"beam": 2})
+    assert list(beam.columns) == ["source", "translation"] and len(beam) == 3
 
 
 def test_bundled_sample_prepares() -> None:
-    from builder.data.read import load_table
-
-    sample = Path(__file__).resolve().parents[2] / "datasets" / "dates_to_iso_sample.csv"
-    data = prepare_pairs(load_table(sample), "source", "target", name=str(sample))
-    assert sum(len(p) for p in data.parts.values()) == 300
-    assert data.tgt_length == 11  # YYYY-MM-DD + END
+    spec = tiny_translate_spec()
+    data = get_task("translate").prepare(SAMPLE, spec)
+    assert sum(data.split.values()) == 300 and data.tgt_length == 11
     assert baselines(data)["copy_source"]["exact_match"] == 0.0
+    assert list(load_table(SAMPLE).columns) == ["source", "target"]

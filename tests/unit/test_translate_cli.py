@@ -1,4 +1,5 @@
-"""CLI: train --task translate and predict (greedy and beam) on a small pairs file; errors exit 2."""
+"""CLI: train --task translate (its flags mapped to spec fields, through the registry) and predict (greedy
+and beam); bad input exits 2 with one `error:` line."""
 
 from __future__ import annotations
 
@@ -9,43 +10,45 @@ import pandas as pd
 import pytest
 
 from builder.__main__ import main
+from tests.conftest import DATASETS
 
-DATES = Path("/work/shared/data/seq2seq/dates_to_iso.csv")
-
-
-@pytest.fixture(scope="module")
-def pairs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("pairs") / "pairs.csv"
-    if DATES.exists():
-        pd.read_csv(DATES, nrows=200, dtype=str)[["source", "target"]].to_csv(path, index=False)
-    else:
-        src = [f"{d} {m} {y}" for d, m, y in zip(range(1, 29), ["jan", "feb", "mar", "apr"] * 7, range(1990, 2018), strict=True)] * 7
-        pd.DataFrame({"source": src, "target": [s[::-1] for s in src]}).to_csv(path, index=False)
-    return path
+SAMPLE = DATASETS / "dates_to_iso_sample.csv"
 
 
-def test_train_and_predict(pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_train_flags_become_spec_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
-    rc = main(["train", "--task", "translate", "--data", str(pairs), "--source-col", "source", "--target-col", "target",
-               "--out", str(run), "--epochs", "1", "--units", "8", "--quiet"])
+    rc = main(["train", "--task", "translate", "--data", str(SAMPLE), "--source-col", "source", "--target-col", "target",
+               "--out", str(run), "--epochs", "1", "--units", "8", "--attention", "none", "--schedule", "exponential",
+               "--tokens", "characters", "--beam-width", "0", "--quiet"])
     assert rc == 0
     table = capsys.readouterr().out
-    assert "copy_source" in table and "most_frequent" in table
+    assert "baseline: copy the source" in table and "baseline: most frequent target" in table
+    spec = json.loads((run / "spec.json").read_text())
+    assert spec["task"] == "translate" and spec["data"]["source_col"] == "source"
+    assert spec["seq2seq"]["attention"] == "none" and spec["seq2seq"]["teacher_forcing"] == "exponential"
+    assert spec["blocks"][0]["units"] == 8
     metrics = json.loads((run / "metrics.json").read_text())
-    assert set(metrics["model"]) == {"exact_match", "cer"}
+    assert metrics["model_beam"] is None and set(metrics["model"]) == {"exact_match", "cer"}
     assert (run / "saved_model" / "saved_model.pb").exists()
+
+
+def test_predict_greedy_and_beam(translate_run: Path, tmp_path: Path) -> None:
     new = tmp_path / "new.csv"
-    pd.read_csv(pairs, dtype=str).head(4)[["source"]].to_csv(new, index=False)
+    pd.read_csv(SAMPLE, dtype=str).head(4)[["source"]].to_csv(new, index=False)
     for beam in ("0", "2"):
         out = tmp_path / f"out{beam}.csv"
-        assert main(["predict", "--run", str(run), "--data", str(new), "--out", str(out), "--beam", beam]) == 0
+        assert main(["predict", "--run", str(translate_run), "--data", str(new), "--out", str(out), "--beam", beam]) == 0
         got = pd.read_csv(out, dtype=str, keep_default_na=False)
         assert list(got.columns) == ["source", "translation"] and len(got) == 4
 
 
-def test_bad_column_exits_2(pairs: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["train", "--task", "translate", "--data", str(pairs), "--source-col", "source", "--target-col", "iso",
+def test_bad_input_exits_2(translate_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["train", "--task", "translate", "--data", str(SAMPLE), "--source-col", "source", "--target-col", "iso",
                "--out", str(tmp_path / "r"), "--epochs", "1", "--units", "8", "--quiet"])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "error:" in err and "pairs.csv" in err and "'iso' not found" in err
+    assert "error:" in err and "dates_to_iso_sample.csv" in err and "'iso' not found" in err
+    bad = tmp_path / "bad.csv"
+    pd.DataFrame({"text": ["1 May 2000"]}).to_csv(bad, index=False)
+    assert main(["predict", "--run", str(translate_run), "--data", str(bad), "--out", str(tmp_path / "o.csv")]) == 2
+    assert "source column 'source' not found" in capsys.readouterr().err
