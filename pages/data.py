@@ -83,8 +83,8 @@ with src_col:
     else:
         up = st.file_uploader("CSV file", type=["csv", "txt", "tsv"],
                               help="One row per time step (forecast) or per step of a labelled sequence "
-                                   "(classify). Separators, decimal commas and encodings are detected. "
-                                   "Task generate: a plain UTF-8 .txt file.")
+                                   "(classify), or one text pair per row (translate). Separators, decimal commas "
+                                   "and encodings are detected. Task generate: a plain UTF-8 .txt file.")
         if up is not None:
             try:
                 path = str(save_upload(up.getvalue(), up.name))
@@ -312,7 +312,20 @@ def _steps(v: dict[str, Any]) -> None:
                    f"{counts['steps'].max() / max(1, counts['steps'].sum()):.0%} of them (the majority-label baseline).")
 
 
-PREVIEWS = {"series": _series, "sequence": _sequence, "tree": _tree, "steps": _steps}
+def _pairs(v: dict[str, Any]) -> None:
+    """translate: the first source and target texts of the chosen columns, with their lengths."""
+    from builder.app import pair_examples
+
+    examples = pair_examples(df, v.get("source_col"), v.get("target_col"))
+    if examples.empty:
+        return
+    st.subheader("Pairs")
+    st.dataframe(examples, hide_index=True, width="stretch")
+    st.caption("The model reads the source text token by token and writes the target; the split keeps the file "
+               "order (the last rows are the test part).")
+
+
+PREVIEWS = {"series": _series, "sequence": _sequence, "tree": _tree, "steps": _steps, "pairs": _pairs}
 if df is not None and TASKS[task].preview in PREVIEWS:
     PREVIEWS[TASKS[task].preview](values)
 

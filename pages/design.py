@@ -145,6 +145,24 @@ with edit_col:
     if "embedding_dim" in options:  # token models: the embedding in front of the recurrent stack
         embedding_dim = top2.number_input("Embedding size", 1, 4096, int(s.embedding_dim), key=f"m{r}_embedding",
                                           help=ModelSpec.model_fields["embedding_dim"].description)
+    seq2seq = s.seq2seq.model_dump(mode="json")
+    if "seq2seq" in options:  # translate: the encoder-decoder around the recurrent block
+        s2s_fields = ModelSpec.model_fields["seq2seq"].annotation.model_fields
+        with st.container(border=True):
+            st.markdown("**Encoder-decoder** (the recurrent block below is the encoder; the decoder is one layer of "
+                        "the same cell and units)")
+            q1, q2, q3, q4 = st.columns(4)
+            token_opts, att_opts, score_opts = ["characters", "words"], ["bahdanau", "luong", "none"], ["general", "dot"]
+            seq2seq["tokens"] = q1.selectbox("Tokens", token_opts, index=token_opts.index(seq2seq["tokens"]),
+                                             key=f"m{r}_s2s_tokens", help=s2s_fields["tokens"].description)
+            seq2seq["attention"] = q2.selectbox("Attention", att_opts, index=att_opts.index(seq2seq["attention"]),
+                                                key=f"m{r}_s2s_attention", help=s2s_fields["attention"].description)
+            if seq2seq["attention"] == "luong":
+                seq2seq["score"] = q3.selectbox("Luong score", score_opts, index=score_opts.index(seq2seq["score"]),
+                                                key=f"m{r}_s2s_score", help=s2s_fields["score"].description)
+            seq2seq["beam_width"] = int(q4.number_input("Beam width (evaluation)", 0, 32, int(seq2seq["beam_width"]),
+                                                        key=f"m{r}_s2s_beam", help=s2s_fields["beam_width"].description))
+            st.caption("The teacher-forcing schedule is set on the **Train** page.")
     new_blocks: list[dict[str, Any]] = []
     for i, block in enumerate(s.blocks):
         b = block.model_dump(mode="json")
@@ -205,7 +223,8 @@ with edit_col:
     a2.button("Add block", icon=":material/add:", on_click=_add, width="stretch")
 
     candidate = {**st.session_state["spec"], "name": name or "custom", "residual": bool(residual),
-                 "residual_base": residual_base, "residual_space": residual_space, "blocks": new_blocks, "embedding_dim": int(embedding_dim)}
+                 "residual_base": residual_base, "residual_space": residual_space, "blocks": new_blocks, "embedding_dim": int(embedding_dim),
+                 "seq2seq": seq2seq}
     new_spec, problem = validate(candidate)
     if problem:
         common.show_error(ValueError(problem))

@@ -322,10 +322,56 @@ def _step_sequence_view() -> None:
         st.altair_chart(chart, width="stretch")
 
 
+def _translate_view() -> None:
+    """translate: the verdict, exact match and CER of greedy and beam beside the baselines, example pairs and the
+    attention of one chosen example."""
+    from builder.app import (
+        attention_chart,
+        attention_of,
+        scores_chart,
+        translate_examples,
+        translate_scores,
+        translate_verdict,
+    )
+
+    judged = translate_verdict(metrics)
+    if judged:
+        getattr(st, judged["kind"])(f"**Verdict:** {judged['text']}")
+    st.altair_chart(scores_chart(translate_scores(metrics)))
+    beam = metrics.get("model_beam")
+    st.caption(f"{metrics.get('n_pairs', {}).get('test', 0):,} test pairs ({metrics.get('tokens')}); "
+               + (f"beam width {beam['width']} on the first {beam['pairs']}." if beam else "no beam search (width 0).")
+               + " Exact match: higher is better; CER: lower is better.")
+    only_wrong = st.toggle("Only pairs greedy gets wrong", key="eval_tr_wrong")
+    try:
+        examples = translate_examples(primary.path, n=8, only_wrong=only_wrong)
+    except ValueError as err:
+        common.show_error(err)
+        return
+    st.markdown("**Examples** (held-out pairs)")
+    st.dataframe(examples, hide_index=True, width="stretch")
+    if examples.empty:
+        return
+    st.markdown("**Attention of one example**")
+    pick = st.selectbox("Example", examples["source"].tolist(), key="eval_tr_pick",
+                        help="Which source tokens the decoder looked at while writing each output token (greedy).")
+    try:
+        out, weights = attention_of(primary.metadata(), common.run_model(str(primary.path),
+                                    file_token(primary.file("model.keras"))), pick)
+    except common.USER_ERRORS as err:
+        common.show_error(err)
+        return
+    st.caption(f"Greedy output: `{out}`")
+    if weights is None:
+        st.info("This model has no attention (seq2seq.attention is none): the decoder reads the final encoder state only.")
+    else:
+        st.altair_chart(attention_chart(weights), width="stretch")
+
+
 VIEWS = {"forecast": _forecast_view, "tree_depth": _tree_depth_view, "confusion": _confusion_view,
          "classes": _classes_view, "generate": _generate_view,
          "explain_windows": lambda: _explain_view(True), "explain_sequences": lambda: _explain_view(False),
-         "step_sequence": _step_sequence_view}
+         "step_sequence": _step_sequence_view, "translate": _translate_view}
 views = [v for v in evaluate_views(metrics) if v in VIEWS]
 for name in [v for v in views if not v.startswith("explain")]:
     VIEWS[name]()

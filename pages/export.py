@@ -16,6 +16,7 @@ from builder.app import (
     code_for_download,
     contract_lines,
     convert_for_download,
+    convert_refusal,
     csv_bytes,
     display_name,
     export_options,

@@ -19,9 +19,12 @@ from builder.app import (
     run_choices,
     run_label,
     runs_table,
+    schedule_chart,
+    schedule_frame,
     set_run_label,
     start_training,
     table_columns,
+    task_model_fields,
     task_refits,
     training_hint,
     validate,
@@ -77,13 +80,36 @@ with st.container(border=True):
                 "optimizer": optimizer, "learning_rate": float(lr), "patience": int(patience) or None,
                 "seed": int(seed), "clipnorm": float(clip_value) if clip_mode == "norm" else None,
                 "clipvalue": float(clip_value) if clip_mode == "value" else None}
-    new_spec, problem = validate({**st.session_state["spec"], "training": training})
+    seq2seq = s.seq2seq.model_dump(mode="json")
+    if "seq2seq" in task_model_fields(s.task):  # translate: scheduled sampling of the decoder's inputs
+        s2s_fields = ModelSpec.model_fields["seq2seq"].annotation.model_fields
+        st.markdown("**Teacher forcing** (scheduled sampling)")
+        e1, e2, e3, e4 = st.columns(4)
+        schedules = ["none", "linear", "exponential", "inverse_sigmoid"]
+        seq2seq["teacher_forcing"] = e1.selectbox("Schedule", schedules, index=schedules.index(seq2seq["teacher_forcing"]),
+                                                  key=f"t{r}_tf_schedule", help=s2s_fields["teacher_forcing"].description)
+        off = seq2seq["teacher_forcing"] == "none"
+        seq2seq["tf_k"] = float(e2.number_input("k", 0.001, 1000.0, float(seq2seq["tf_k"]), step=0.1, format="%.3f",
+                                                key=f"t{r}_tf_k", disabled=off, help=s2s_fields["tf_k"].description))
+        seq2seq["tf_c"] = float(e3.number_input("c (linear)", 0.0, 1.0, float(seq2seq["tf_c"]), step=0.05, format="%.3f",
+                                                key=f"t{r}_tf_c", disabled=seq2seq["teacher_forcing"] != "linear",
+                                                help=s2s_fields["tf_c"].description))
+        seq2seq["tf_min"] = float(e4.number_input("Lowest ratio", 0.0, 1.0, float(seq2seq["tf_min"]), step=0.05,
+                                                  format="%.2f", key=f"t{r}_tf_min", disabled=off,
+                                                  help=s2s_fields["tf_min"].description))
+    new_spec, problem = validate({**st.session_state["spec"], "training": training, "seq2seq": seq2seq})
     if problem:
         common.show_error(ValueError(problem))
     elif new_spec is not None:
         if new_spec.model_dump(mode="json") != st.session_state["spec"]:
             common.set_spec(new_spec)
         s = new_spec
+
+if "seq2seq" in task_model_fields(s.task) and not problem:
+    with st.expander("Teacher-forcing ratio per epoch", expanded=False):
+        st.caption("The share of decoder inputs that are the true previous token; the rest are the model's own "
+                   "predictions. Logged per epoch as `teacher_forcing` in the run's history.")
+        st.altair_chart(schedule_chart(schedule_frame(s)), width="stretch")
 
 # ---- start -----------------------------------------------------------------------------------------
 run = current_run(st.session_state.get("run_id"), st.session_state.get("workspace"))

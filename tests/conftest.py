@@ -107,10 +107,10 @@ def tiny_translate_spec(**seq2seq: object) -> object:
 
 @pytest.fixture(scope="session")
 def translate_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished translate run (the bundled 300 date pairs, one epoch of a tiny model), shared by the tests
-    that read a run: the run directory."""
+    """A finished translate run (the bundled 300 date pairs, 15 of them the test part; one epoch of a tiny
+    model), shared by the tests that read a run: the run directory."""
     from builder.training.fit import train_run
 
     run = tmp_path_factory.mktemp("translate") / "run"
-    train_run(tiny_translate_spec(), DATASETS / "dates_to_iso_sample.csv", run)
+    train_run(tiny_translate_spec().updated(data={"test_fraction": 0.05}), DATASETS / "dates_to_iso_sample.csv", run)
     return run

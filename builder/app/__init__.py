@@ -125,6 +125,18 @@ from builder.app.text import (
     text_overview,
     text_preview,
 )
+from builder.app.translate import (  # task translate: verdict, examples, attention, schedule, export refusal
+    attention_chart,
+    attention_of,
+    convert_refusal,
+    pair_examples,
+    schedule_chart,
+    schedule_frame,
+    scores_chart,
+    translate_examples,
+    translate_scores,
+    translate_verdict,
+)
 from builder.app.trees import depth_frame, tree_columns, tree_dot, tree_ids
 from builder.app.workspace import PARAM as WORKSPACE_PARAM
 from builder.app.workspace import new_id as new_workspace_id
@@ -180,4 +192,6 @@ from builder.app.results import (  # noqa: E402  Train, Evaluate, Export: the ta
     task_refits,
 )
 
+__all__ += ["attention_chart", "attention_of", "convert_refusal", "pair_examples", "schedule_chart", "schedule_frame",
+            "scores_chart", "translate_examples", "translate_scores", "translate_verdict"]
 __all__ += ["evaluate_views", "export_views", "result_summary", "task_model_fields", "task_refits"]

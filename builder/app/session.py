@@ -55,12 +55,15 @@ def file_token(path: str | Path) -> str:
 
 
 def guess_task(df: pd.DataFrame) -> str:
-    """tree for a node table (a parent_id column), classify when the table looks like labelled
-    long-format sequences (id + label columns), label_steps when such a label changes within an id
-    (a label per step; classify would refuse it), else forecast."""
+    """tree for a node table (a parent_id column), translate for a table of text pairs (source and target
+    columns, or src and tgt), classify when the table looks like labelled long-format sequences
+    (id + label columns), label_steps when such a label changes within an id (a label per step; classify
+    would refuse it), else forecast."""
     names = {str(c).lower() for c in df.columns}
     if "parent_id" in names:  # a node table (task tree)
         return "tree"
+    if {"source", "target"} <= names or {"src", "tgt"} <= names:  # a table of text pairs (task translate)
+        return "translate"
     id_col = next((c for c in df.columns if str(c).lower() in {"sequence_id", "seq_id", "series_id", "id"}), None)
     label_col = next((c for c in df.columns if str(c).lower() in {"label", "class"}), None)
     if id_col is None or label_col is None:

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from builder.files import atomic_write_json
+from builder.tasks.registry import get_task
 from builder.training.runs import Run
 
 #: the formats `export --format` knows

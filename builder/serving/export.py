@@ -45,6 +45,14 @@ model = tf.saved_model.load("saved_model")
 print(model.serve({call}).numpy())  # {output}
 """
 
+TRANSLATE_SNIPPET = """import tensorflow as tf
+
+model = tf.saved_model.load("saved_model")
+texts = tf.constant(["..."])  # {source} texts
+out = model.signatures["translate"](source=texts)
+print([t.decode("utf-8") for t in out["output_0"].numpy()])  # {output}
+"""
+
 
 def load_run_model(run: Run) -> Any:
     """The run's model.keras, loaded in Keras safe mode (no arbitrary code)."""
@@ -96,6 +104,8 @@ def serving_snippet(meta: dict[str, Any]) -> str:
     """
     serving, r = meta["serving"], meta["resolved"]
     output = serving.get("output", {}).get("meaning", "")
+    if serving.get("signature") == "translate":
+        return TRANSLATE_SNIPPET.format(source=r["inputs"][0], output=output)
     if "generate" in (serving.get("signatures") or {}):
         letters = [c for c in (serving.get("vocabulary") or r.get("classes") or [])[1:] if c.isalpha()]
         prompt = ([c for c in letters if c.isupper()] or letters or ["A"])[0]  # a character the model knows

@@ -240,6 +240,8 @@ class Task:
         """Predictions on a new table with the run's columns."""
         raise NotImplementedError
 
+    #: why the run's model is not converted to ONNX / LiteRT ("" when it is; builder.serving.convert refuses with it)
+    convert_refusal: str = ""
     #: options `predict` takes as keywords beyond (resolved, df, model) (translate: "beam")
     predict_options: tuple[str, ...] = ()
 

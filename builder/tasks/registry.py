@@ -50,7 +50,7 @@ class TaskEntry:
     shows them (split, cleaning and scaling are common to every task and not listed); preview: what the
     Data page draws of the chosen columns, "series" (the columns over time), "sequence" (one sequence
     and the class distribution), "tree" (one tree), "steps" (one sequence's features and labels over time, steps
-    per label) or "" (nothing beyond the file's preview)."""
+    per label), "pairs" (the first source and target texts) or "" (nothing beyond the file's preview)."""
 
     name: str
     label: str
@@ -158,7 +158,7 @@ TASKS["translate"] = TaskEntry(
         _F("source_col", "Source text column", "column", "The text to translate (one per row).", guess="role"),
         _F("target_col", "Target text column", "column", "Its translation: what the model learns to write.",
            exclude=("source_col",), guess="role"),
-    ))
+    ), preview="pairs")
 
 
 def accepted_loss(task: str, loss: str) -> str:

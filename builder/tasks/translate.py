@@ -187,6 +187,8 @@ class TranslateTask(Task):
     evaluate_views = ("translate",)
     predict_options = ("beam",)
     number_format = ".3f"
+    convert_refusal = ("its SavedModel decodes strings (a TensorFlow lookup table, a token loop and string joins in "
+                       "the graph), which neither ONNX nor LiteRT converts; serve the SavedModel's `translate` signature")
 
     # ---- data ----------------------------------------------------------------------------------------
     def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:

@@ -147,6 +147,7 @@ def _seq2seq_metadata(spec: ModelSpec, resolved: Resolved, raw_model: Any) -> di
         "format": METADATA_FORMAT, "task": spec.task, "resolved": resolved.to_dict(),
         "serving": {
             "signature": "translate",
+            "input": {"name": "source", "dtype": "string", "shape": [None], "units": "text"},
             "signatures": {"translate": {"inputs": {"source": "string [batch]"},
                                          "outputs": {"output_0": "string [batch] (greedy decoding)"}}},
             "tokens": resolved.tokens, "max_source_tokens": resolved.lookback, "max_target_tokens": resolved.horizon,

@@ -111,14 +111,14 @@ def test_run_contract(translate_run: Path) -> None:
     run = Run(translate_run)
     assert run.status()["state"] == "finished"
     metrics = json.loads((translate_run / "metrics.json").read_text())
-    assert metrics["task"] == "translate" and metrics["n_pairs"] == {"train": 225, "val": 30, "test": 45}
+    assert metrics["task"] == "translate" and metrics["n_pairs"] == {"train": 255, "val": 30, "test": 15}
     for key in ("model", "copy_source", "most_frequent"):
         assert 0 <= metrics[key]["exact_match"] <= 1 and metrics[key]["cer"] >= 0
-    assert metrics["model_beam"]["width"] == 2 and metrics["model_beam"]["pairs"] == 45
+    assert metrics["model_beam"]["width"] == 2 and metrics["model_beam"]["pairs"] == 15
     assert metrics["copy_source"]["exact_match"] == 0.0  # no date is written in ISO form in the sample
     assert metrics["verdict"] and metrics["best_baseline"] in ("copy_source", "most_frequent")
     preds = pd.read_csv(translate_run / "predictions.csv", dtype=str, keep_default_na=False)
-    assert list(preds.columns[:4]) == ["source", "target", "greedy", "beam"] and len(preds) == 45
+    assert list(preds.columns[:4]) == ["source", "target", "greedy", "beam"] and len(preds) == 15
     assert preds["target"].str.match(r"^\d{4}-\d{2}-\d{2}$").all()
     assert run.history()[0]["teacher_forcing"] == 1.0
     meta = run.metadata()
