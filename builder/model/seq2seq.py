@@ -21,6 +21,7 @@ previous target is replaced by the model's own argmax prediction with probabilit
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Literal
 
 import keras
@@ -182,37 +183,52 @@ class Seq2Seq(keras.Model):
                 all_weights.append(weights)
         return ops.stack(tokens, axis=1), (ops.stack(all_weights, axis=1) if all_weights else None)
 
+    def packed_step(self, tokens: Tensor, packed: Tensor, outputs: Tensor, keys: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """One decoder step of k hypotheses of one source: tokens [k], packed [k, S'] (the decoder states and the
+        context, concatenated) and the source's encoder outputs [1, S, E], keys and mask [1, S] -> (logits [k, V],
+        packed [k, S'])."""
+        k = ops.shape(tokens)[0]
+        parts, at = [], 0
+        for size in _state_sizes(self.cell):
+            parts.append(packed[:, at:at + size])
+            at += size
+        context = packed[:, at:] if self.attention != "none" else None
+        rep = [ops.repeat(t, k, axis=0) for t in (outputs, keys, mask)]
+        logits, states, context, _ = self.step(ops.cast(tokens, "int32"), parts, context, *rep)
+        return logits, ops.concatenate([*states, *([context] if context is not None else [])], axis=-1)
+
     def beam(self, source: Tensor, length: int, width: int, alpha: float = 0.0) -> list[Any]:
         """Beam search for one source [1, S] with builder.model.decode.beam_search; best hypothesis first.
 
         The decoder state and context are packed into one [k, S'] tensor for the search; the encoder
-        outputs (batch 1) broadcast over the k live hypotheses.
+        outputs (batch 1) broadcast over the k live hypotheses. The step runs as one traced TensorFlow
+        function per model (traced again only for a new number of hypotheses), not op by op.
         """
         from builder.model.decode import beam_search
 
         outputs, keys, mask, states = self.encode(source)
-        sizes = [int(s.shape[-1]) for s in states]
         context = self.start_context(outputs)
-
-        def unpack(packed: Tensor) -> tuple[list[Tensor], Tensor | None]:
-            parts, at = [], 0
-            for size in sizes:
-                parts.append(packed[:, at:at + size])
-                at += size
-            return parts, (packed[:, at:] if self.attention != "none" else None)
-
-        def pack(states: list[Tensor], context: Tensor | None) -> Tensor:
-            return ops.concatenate([*states, *([context] if context is not None else [])], axis=-1)
+        fn = _traced_step(self)
 
         def step(tokens: Tensor, packed: Tensor) -> tuple[Tensor, Tensor]:
-            k = ops.shape(tokens)[0]
-            states, context = unpack(packed)
-            rep = [ops.repeat(t, k, axis=0) for t in (outputs, keys, mask)]
-            logits, states, context, _ = self.step(ops.cast(tokens, "int32"), states, context, *rep)
-            return logits, pack(states, context)
+            return fn(ops.cast(tokens, "int32"), packed, outputs, keys, mask)
 
-        logits, packed = step(ops.full((1,), START, dtype="int32"), pack(states, context))
+        packed = ops.concatenate([*states, *([context] if context is not None else [])], axis=-1)
+        logits, packed = step(ops.full((1,), START, dtype="int32"), packed)
         return beam_search(step, logits, packed, length, width, end_token=END, alpha=alpha)
+
+
+_TRACED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _traced_step(model: Seq2Seq) -> Any:
+    """`model.packed_step` as a tf.function, made once per model."""
+    fn = _TRACED.get(model)
+    if fn is None:
+        import tensorflow as tf
+
+        fn = _TRACED[model] = tf.function(model.packed_step, reduce_retracing=True)
+    return fn
 
 
 #: the callback that sets ``teacher_ratio`` per epoch (defined with the task, builder.tasks.translate)
