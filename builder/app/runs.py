@@ -99,7 +99,8 @@ def set_run_label(run: Run, name: str, note: str) -> None:
 
 
 def _lower_is_better(metric: str) -> bool:
-    return metric.lower() not in ("accuracy", "balanced_accuracy", "f1", "macro_f1", "r2", "auc", "precision", "recall")
+    return metric.lower() not in ("accuracy", "balanced_accuracy", "f1", "macro_f1", "r2", "auc", "precision", "recall",
+                                  "exact match", "exact_match")
 
 
 def runs_table(root: Path | None = None) -> pd.DataFrame:

@@ -36,6 +36,9 @@ def test_registered_with_its_form_and_default_preset() -> None:
     spec = tiny_translate_spec()
     assert spec.task == "translate" and entry.default_preset == "gru_seq2seq_bahdanau"
     assert get_task("translate").model_kind == "seq2seq"
+    from builder.app.runs import _lower_is_better  # the runs table's ★ goes to the highest exact match
+
+    assert not _lower_is_better(get_task("translate").headline({"model": {"exact_match": 0.5}})[0])
 
 
 def test_prepare_splits_and_vocab() -> None:
