@@ -107,10 +107,16 @@ def tiny_translate_spec(**seq2seq: object) -> object:
 
 @pytest.fixture(scope="session")
 def translate_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished translate run (the bundled 300 date pairs, 15 of them the test part; one epoch of a tiny
-    model), shared by the tests that read a run: the run directory."""
-    from builder.training.fit import train_run
+    """A finished translate run trained by the CLI (`train --task translate` with its flags on a tiny spec: the
+    bundled 300 date pairs, 15 of them the test part, one epoch), shared by the tests that read a run."""
+    from builder.__main__ import main
 
-    run = tmp_path_factory.mktemp("translate") / "run"
-    train_run(tiny_translate_spec().updated(data={"test_fraction": 0.05}), DATASETS / "dates_to_iso_sample.csv", run)
+    root = tmp_path_factory.mktemp("translate")
+    spec = root / "tiny.json"
+    tiny_translate_spec().updated(data={"test_fraction": 0.05}, seq2seq={"beam_width": 0}).to_json(spec)
+    run = root / "run"
+    rc = main(["train", "--task", "translate", "--spec", str(spec), "--data", str(DATASETS / "dates_to_iso_sample.csv"),
+               "--source-col", "source", "--target-col", "target", "--units", "8", "--attention", "bahdanau",
+               "--schedule", "exponential", "--tokens", "characters", "--beam-width", "2", "--out", str(run), "--quiet"])
+    assert rc == 0
     return run

@@ -15,21 +15,20 @@ from tests.conftest import DATASETS
 SAMPLE = DATASETS / "dates_to_iso_sample.csv"
 
 
-def test_train_flags_become_spec_fields(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    run = tmp_path / "run"
-    rc = main(["train", "--task", "translate", "--data", str(SAMPLE), "--source-col", "source", "--target-col", "target",
-               "--out", str(run), "--epochs", "1", "--units", "8", "--attention", "none", "--schedule", "exponential",
-               "--tokens", "characters", "--beam-width", "0", "--quiet"])
-    assert rc == 0
-    table = capsys.readouterr().out
-    assert "baseline: copy the source" in table and "baseline: most frequent target" in table
-    spec = json.loads((run / "spec.json").read_text())
+def test_train_flags_become_spec_fields(translate_run: Path) -> None:
+    """The session's run was trained by `train --task translate --spec tiny.json --units 8 --schedule exponential
+    --beam-width 2 ...` (tests/conftest.py): each flag set its spec field over the spec file's."""
+    from builder.tasks.registry import get_task
+
+    spec = json.loads((translate_run / "spec.json").read_text())
     assert spec["task"] == "translate" and spec["data"]["source_col"] == "source"
-    assert spec["seq2seq"]["attention"] == "none" and spec["seq2seq"]["teacher_forcing"] == "exponential"
-    assert spec["blocks"][0]["units"] == 8
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["model_beam"] is None and set(metrics["model"]) == {"exact_match", "cer"}
-    assert (run / "saved_model" / "saved_model.pb").exists()
+    assert spec["data"]["target_col"] == "target" and spec["blocks"][0]["units"] == 8
+    assert spec["seq2seq"]["teacher_forcing"] == "exponential" and spec["seq2seq"]["beam_width"] == 2
+    metrics = json.loads((translate_run / "metrics.json").read_text())
+    assert set(metrics["model"]) == {"exact_match", "cer"} and metrics["model_beam"]["width"] == 2
+    table = get_task("translate").cli_table(metrics)  # what `train` prints
+    assert "baseline: copy the source" in table and "baseline: most frequent target" in table
+    assert (translate_run / "saved_model" / "saved_model.pb").exists()
 
 
 def test_predict_greedy_and_beam(translate_run: Path, tmp_path: Path) -> None:
