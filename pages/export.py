@@ -16,7 +16,6 @@ from builder.app import (
     code_for_download,
     contract_lines,
     convert_for_download,
-    convert_refusal,
     csv_bytes,
     display_name,
     export_options,
@@ -31,6 +30,7 @@ from builder.app import (
     run_model_size,
     series_chart,
     serving_snippet,
+    task_predict_options,
     task_reads_text,
     zip_dir_bytes,
 )
@@ -182,8 +182,9 @@ def _forecast(run_dir: str, token: str, data_path: str, data_token: str):
 
 
 @st.cache_data(show_spinner="Predicting…", max_entries=8)
-def _predict(run_dir: str, token: str, digest: str, data: bytes, name: str):
-    return predict_upload(Run(run_dir), data, name, model=common.run_model(run_dir, token))
+def _predict(run_dir: str, token: str, digest: str, data: bytes, name: str, beam: int | None = None):
+    options = None if beam is None else {"beam": beam}
+    return predict_upload(Run(run_dir), data, name, model=common.run_model(run_dir, token), options=options)
 
 
 # ---- forecast ahead --------------------------------------------------------------------------------
@@ -218,13 +219,19 @@ st.subheader("Score a new text file" if reads_text else "Predict on a new CSV")
 st.caption("Bits per character of the file's text under the model." if reads_text else
            "The file needs the training data's columns; the result: "
            f"{meta['serving'].get('output', {}).get('meaning', 'the model output')}.")
+beam = None
+if "beam" in task_predict_options(task):
+    beam = int(st.number_input(
+        "Beam width", min_value=0, max_value=16, value=0, key="export_beam",
+        help="0 or 1: greedy decoding, what the SavedModel's `translate` signature does; wider keeps that many "
+             "partial translations at each step and returns the most likely (slower: about one search per row)."))
 up = st.file_uploader("UTF-8 text file" if reads_text else "CSV with the same columns as the training data",
                       type=["txt", "text", "md"] if reads_text else ["csv", "txt", "tsv"], key="export_upload")
 if up is not None:
     try:
         data = up.getvalue()
         out = _predict(str(run.path), file_token(run.file("model.keras")), hashlib.sha256(data).hexdigest(),
-                       data, up.name)
+                       data, up.name, beam)
     except common.USER_ERRORS as err:
         common.show_error(err)
     else:

@@ -121,14 +121,14 @@ from builder.app.text import (
     is_text_source,
     latest_samples,
     printable,
+    task_predict_options,
     task_reads_text,
     text_overview,
     text_preview,
 )
-from builder.app.translate import (  # task translate: verdict, examples, attention, schedule, export refusal
+from builder.app.translate import (  # task translate: verdict, examples, attention, schedule
     attention_chart,
     attention_of,
-    convert_refusal,
     pair_examples,
     schedule_chart,
     schedule_frame,
@@ -165,7 +165,7 @@ __all__ = [
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
     "depth_frame", "tree_columns", "tree_dot", "tree_ids",
     # text tasks (builder.app.text)
-    "generate_in_app", "is_text_source", "latest_samples", "printable", "task_reads_text", "text_overview",
+    "generate_in_app", "is_text_source", "latest_samples", "printable", "task_predict_options", "task_reads_text", "text_overview",
     "text_preview",
 ]
 __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_levels"]  # forecast evaluation (builder.app.forecast_results)
@@ -192,6 +192,6 @@ from builder.app.results import (  # noqa: E402  Train, Evaluate, Export: the ta
     task_refits,
 )
 
-__all__ += ["attention_chart", "attention_of", "convert_refusal", "pair_examples", "schedule_chart", "schedule_frame",
+__all__ += ["attention_chart", "attention_of", "pair_examples", "schedule_chart", "schedule_frame",
             "scores_chart", "translate_examples", "translate_scores", "translate_verdict"]
 __all__ += ["evaluate_views", "export_views", "result_summary", "task_model_fields", "task_refits"]

@@ -226,14 +226,16 @@ def predict_on(run: Run, df: pd.DataFrame, model: Any | None = None) -> pd.DataF
     return predict_frame(run, df, model)
 
 
-def predict_upload(run: Run, data: bytes, name: str, model: Any | None = None) -> pd.DataFrame:
-    """Predictions on an uploaded CSV (bytes), messages naming the file `name`."""
+def predict_upload(run: Run, data: bytes, name: str, model: Any | None = None,
+                   options: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Predictions on an uploaded CSV (bytes), messages naming the file `name`; `options`: keywords the
+    run's task's `predict` takes (`Task.predict_options`, e.g. translate's `beam`)."""
     from builder.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()  # the server log gets our messages, not TensorFlow's start-up lines
     from builder.serving.predict import predict_file
 
-    return predict_file(run.path, data, model=model, name=name)
+    return predict_file(run.path, data, model=model, name=name, options=options)
 
 
 def serving_snippet(run: Run) -> str:

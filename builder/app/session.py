@@ -21,15 +21,36 @@ from builder.tasks.registry import TASKS, get_task
 
 
 def session_defaults() -> dict[str, Any]:
-    """Session keys the app owns, with their first values (set once per session by app.py)."""
+    """Session keys the app owns, with their first values (set once per session by app.py): the first
+    bundled sample, and the default preset of the task guessed from it (as picking it on the Data page does)."""
+    source = default_source()
+    task = first_task(source)
     return {
-        "spec": default_spec(),      # the ModelSpec as a JSON dict: the one source of truth
-        "source": default_source(),  # {"path", "name", "kind"}: the CSV the spec is applied to
+        # the ModelSpec as a JSON dict: the one source of truth
+        "spec": default_spec() if task == DEFAULT_TASK else load_preset(TASKS[task].default_preset).model_dump(mode="json"),
+        "source": source,            # {"path", "name", "kind"}: the CSV the spec is applied to
         "run_id": None,              # the run the Train / Evaluate / Export pages show
         "spec_rev": 0,               # bumped when the spec is replaced wholesale (resets editor widgets)
-        "preset": TASKS[DEFAULT_TASK].default_preset,
+        "preset": TASKS[task].default_preset,
         "applied_upload": None,      # hash of the last applied spec upload
     }
+
+
+def first_task(source: dict[str, str] | None) -> str:
+    """The task a fresh workspace starts with for `source`: the first task reading text for a plain-text
+    sample, else `guess_task` of the table; DEFAULT_TASK when there is no source or it cannot be read."""
+    from builder.app.form import tasks_reading
+    from builder.app.text import is_text_source
+    from builder.data.read import DataError, load_table
+
+    if not source:
+        return DEFAULT_TASK
+    if is_text_source(source, DEFAULT_TASK):
+        return (tasks_reading("text") or [DEFAULT_TASK])[0]
+    try:
+        return guess_task(load_table(source["path"], name=source.get("name"), max_rows=2000))
+    except (DataError, OSError, ValueError):
+        return DEFAULT_TASK
 
 
 def save_upload(data: bytes, name: str) -> Path:

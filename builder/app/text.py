@@ -19,6 +19,11 @@ def task_reads_text(task: str) -> bool:
     return entry is not None and entry.reads == "text"
 
 
+def task_predict_options(task: str | None) -> tuple[str, ...]:
+    """The keywords `predict` of `task` takes beyond the data (`Task.predict_options`; translate: "beam")."""
+    return get_task(task).predict_options if task in TASKS else ()
+
+
 def looks_tabular(path: str | Path, lines: int = 8) -> bool:
     """True when the file's first non-empty lines hold the same number (>= 1) of one separator."""
     with Path(path).open("rb") as fh:

@@ -10,7 +10,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from builder.tasks.registry import TASKS, get_task
+from builder.tasks.registry import get_task
 
 
 def translate_verdict(metrics: dict[str, Any]) -> dict[str, str] | None:
@@ -79,11 +79,6 @@ def schedule_chart(frame: pd.DataFrame, height: int = 180) -> alt.Chart:
         y=alt.Y("teacher_forcing:Q", title="teacher-forcing ratio", scale=alt.Scale(domain=[0, 1])),
         tooltip=["epoch", alt.Tooltip("teacher_forcing:Q", format=".3f")],
     ).properties(height=height)
-
-
-def convert_refusal(task: str | None) -> str | None:
-    """Why the Export page offers no ONNX / LiteRT file for a run of `task` (`Task.convert_refusal`), or None."""
-    return (get_task(task).convert_refusal or None) if task in TASKS else None
 
 
 def pair_examples(df: pd.DataFrame, source_col: str | None, target_col: str | None, n: int = 8) -> pd.DataFrame:

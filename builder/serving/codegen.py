@@ -33,14 +33,9 @@ from typing import Any
 
 from builder.files import atomic_write_text
 from builder.spec import AttentionBlock, ConvBlock, DenseBlock, FCNBlock, ModelSpec, RecurrentBlock
+from builder.tasks.registry import TASKS, get_task
 from builder.training.runs import Run
 
-#: the tasks whose heads this generator writes
-TASKS = ("forecast", "classify", "label_steps", "generate")
-#: tasks refused, with the reason
-REFUSED = {"tree": "a Tree-LSTM reads flat node arrays (parent, tree, tokens) through builder.model.tree's "
-                   "level-by-level loop, which has no plain-Keras equivalent; use the run's SavedModel "
-                   "(python -m builder export) instead"}
 WEIGHTS_NAME = "model.weights.h5"
 
 _HEADER = '''"""{title}
@@ -119,12 +114,11 @@ class CodegenError(ValueError):
 
 # ---- what the file needs ---------------------------------------------------------------------------
 def codegen_blocker(task: str | None) -> str | None:
-    """Why the code generator cannot write a run of `task` (one line), or None when it can."""
-    if task in REFUSED:
-        return f"task {task!r}: no plain-Keras code: {REFUSED[task]}"
+    """Why the code generator cannot write a model of `task` (one line: `Task.codegen_refusal`), or None."""
     if task not in TASKS:
-        return f"task {task!r}: the code generator writes {', '.join(TASKS)} models"
-    return None
+        return f"task {task!r}: unknown; the code generator writes {', '.join(sorted(TASKS))} models"
+    refusal = get_task(task).codegen_refusal
+    return f"task {task!r}: no plain-Keras code: {refusal}" if refusal else None
 
 
 def _class_source(cls: Any) -> str:

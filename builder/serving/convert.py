@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from builder.files import atomic_write_json
-from builder.tasks.registry import get_task
+from builder.tasks.registry import TASKS, get_task
 from builder.training.runs import Run
 
 #: the formats `export --format` knows
@@ -119,22 +119,21 @@ def conversion_blocker(meta: dict[str, Any]) -> str | None:
     """Why the run's model cannot be converted to ONNX / LiteRT (one line), or None when it can.
 
     The converters and their checks take the SavedModel's one `window` input, float32
-    [batch, input_length, n_features] of raw values (forecast, classify, label_steps). A language model
-    (task generate: `generate` / `step` signatures, text and token ids) or a tree model (flat node
-    arrays `parent`, `tree`, `tokens`) has no such input, so it is refused here, before any work.
+    [batch, input_length, n_features] of raw values (forecast, classify, label_steps). A task whose model
+    takes something else says what in `Task.convert_refusal` (generate: text and token ids; tree: flat
+    node arrays; translate: strings), and is refused here, before any work. A run whose metadata names
+    no such window (an older or hand-edited run) is refused from its metadata alone.
     """
+    task = meta.get("task")
+    head = f"task {task}: ONNX and LiteRT conversion takes a model with one raw `window` input [batch, time, features]"
+    refusal = get_task(task).convert_refusal if task in TASKS else ""
+    if refusal:
+        return f"{head}; {refusal}"
     serving = meta.get("serving") or {}
     served = serving.get("input")
     if isinstance(served, dict) and served.get("name") == "window" and len(served.get("shape") or ()) == 3:
         return None
-    if serving.get("signatures"):
-        takes = "its SavedModel serves " + " and ".join(f"`{name}`" for name in serving["signatures"])
-    elif serving.get("inputs"):
-        takes = "its SavedModel takes " + ", ".join(f"`{i.get('name')}`" for i in serving["inputs"])
-    else:
-        takes = "its metadata names no `window` input"
-    return (f"task {meta.get('task')}: ONNX and LiteRT conversion takes a model with one raw `window` input "
-            f"[batch, time, features]; {takes}")
+    return f"{head}; its metadata names no such input"
 
 
 def needs_keras_loop(meta: dict[str, Any]) -> bool:

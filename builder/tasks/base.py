@@ -240,8 +240,11 @@ class Task:
         """Predictions on a new table with the run's columns."""
         raise NotImplementedError
 
-    #: why the run's model is not converted to ONNX / LiteRT ("" when it is; builder.serving.convert refuses with it)
+    #: why the run's model is not converted to ONNX / LiteRT, i.e. what its SavedModel takes instead of one raw
+    #: `window` [batch, time, features] ("" when it is converted; builder.serving.convert refuses with it)
     convert_refusal: str = ""
+    #: why builder.serving.codegen writes no plain-Keras code for the task's model ("" when it does)
+    codegen_refusal: str = ""
     #: options `predict` takes as keywords beyond (resolved, df, model) (translate: "beam")
     predict_options: tuple[str, ...] = ()
 

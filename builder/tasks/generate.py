@@ -66,6 +66,7 @@ class GenerateTask(Task):
     evaluate_views = ("generate",)
     model_kind = "language_model"
     samples_each_epoch = True
+    convert_refusal = "its SavedModel serves `generate` and `step` (text and token ids in, text and logits out)"
 
     # ---- data ----------------------------------------------------------------------------------------
     def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:

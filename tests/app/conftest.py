@@ -105,7 +105,13 @@ TEXT = "Where there's a will, there's a way.\n%\nA penny saved is a penny earned
 def _specs(folder: Path) -> dict[str, tuple[object, Path]]:
     """One tiny spec per task (8 units, one epoch) and its data file written under `folder`."""
     from builder import load_preset
-    from tests.conftest import make_sequences_csv, make_series_csv, make_trees_csv
+    from tests.conftest import (
+        DATASETS,
+        make_sequences_csv,
+        make_series_csv,
+        make_trees_csv,
+        tiny_translate_spec,
+    )
     from tests.unit.test_label_steps import steps_frame
 
     one = {"epochs": 1, "patience": None, "jit_compile": False}
@@ -133,6 +139,7 @@ def _specs(folder: Path) -> dict[str, tuple[object, Path]]:
             folder / "sayings.txt"),
         "tree": (load_preset("child_sum_tree_lstm").updated(blocks=tree, training={**one, "batch_size": 8}),
                  folder / "nodes.csv"),
+        "translate": (tiny_translate_spec(), DATASETS / "dates_to_iso_sample.csv"),
     }
 
 

@@ -1,5 +1,5 @@
 """The Export page's task-aware contract: for a tiny trained run of every registry task (forecast, classify,
-label_steps, generate, tree) the page renders without an exception, always offers the SavedModel, offers
+label_steps, generate, tree, translate) the page renders without an exception, always offers the SavedModel, offers
 ONNX / LiteRT and the plain-Keras code only where the converter / code generator takes the model (else one
 line saying why), and its serving snippet runs against the run's own SavedModel. The converter and the
 code generator refuse a model they cannot take with their own error, not a traceback."""
@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from builder.tasks.registry import get_task
 from tests.app.conftest import errors, make_app
 
 #: what each task's run is offered beside the SavedModel: (ONNX and LiteRT, plain-Keras code)
 OFFERS = {"forecast": (True, True), "classify": (True, True), "label_steps": (True, True),
-          "generate": (False, True), "tree": (False, False)}
+          "generate": (False, True), "tree": (False, False), "translate": (False, False)}
 
 
 def _page(task: str, task_runs: dict, studio_home: Path):
@@ -50,10 +51,10 @@ def test_export_page_offers_what_works_for_the_task(task: str, task_runs, studio
     if codes:
         assert code_button
     else:
-        assert not code_button and "no plain-Keras code: a Tree-LSTM reads flat node arrays" in captions
+        assert not code_button and "no plain-Keras code: " + get_task(task).codegen_refusal in captions
 
 
-@pytest.mark.parametrize("task", ["label_steps", "generate", "tree"])
+@pytest.mark.parametrize("task", ["label_steps", "generate", "tree", "translate"])
 def test_export_page_extras_work_for_the_task(task: str, task_runs, studio_home: Path) -> None:
     """What the page offers runs: label_steps converts to ONNX; every task predicts on (or scores) its own
     data file uploaded again."""
@@ -72,7 +73,7 @@ def test_export_page_extras_work_for_the_task(task: str, task_runs, studio_home:
         assert table["bits_per_char"].iloc[0] > 0
 
 
-@pytest.mark.parametrize("task", ["forecast", "generate", "tree"])
+@pytest.mark.parametrize("task", ["forecast", "generate", "tree", "translate"])
 def test_serving_snippet_runs_against_the_saved_model(task: str, task_runs, monkeypatch) -> None:
     """The snippet the page shows, run as it is in the run's folder, prints the served output."""
     import contextlib
@@ -94,7 +95,7 @@ def test_serving_snippet_runs_against_the_saved_model(task: str, task_runs, monk
         assert "[" in printed and "nan" not in printed.lower()
 
 
-@pytest.mark.parametrize("task", ["generate", "tree"])
+@pytest.mark.parametrize("task", ["generate", "tree", "translate"])
 def test_converter_and_codegen_refuse_a_non_window_model(task: str, task_runs, tmp_path: Path, capsys) -> None:
     from builder.__main__ import main
     from builder.serving.codegen import CodegenError, code_from_run
@@ -105,8 +106,8 @@ def test_converter_and_codegen_refuse_a_non_window_model(task: str, task_runs, t
     with pytest.raises(ConversionError, match=rf"onnx: task {task}: ONNX and LiteRT conversion takes a model with one raw"):
         convert_run(Run(run), "onnx", tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-    if task == "tree":
-        with pytest.raises(CodegenError, match=r"task 'tree': no plain-Keras code: a Tree-LSTM reads flat node"):
+    if get_task(task).codegen_refusal:
+        with pytest.raises(CodegenError, match=rf"task '{task}': no plain-Keras code: "):
             code_from_run(Run(run), tmp_path / "code" / "model.py")
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "cli"), "--format", "litert"]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -96,6 +96,22 @@ def test_evaluate_and_export_pages_on_a_trained_run(translate_run: Path, studio_
 
     ex = make_app("pages/export.py", _seed(SAMPLE, run_id="run-tr"))
     assert not ex.exception and not errors(ex), errors(ex)
-    assert any("No ONNX or LiteRT file for a translate model" in w.value for w in ex.warning)
+    captions = " ".join(c.value for c in ex.caption)
+    assert "ONNX (onnxruntime) and LiteRT (.tflite): not offered for this run. task translate:" in captions
+    assert "its SavedModel decodes strings" in captions and not [r for r in ex.radio if r.key == "export_format"]
+    assert "no plain-Keras code: the encoder-decoder's" in captions and not [b for b in ex.button if b.key == "export_code"]
     assert "SavedModel (zip)" in [b.label for b in ex.get("download_button")]
     assert any("signatures[\"translate\"]" in c.value for c in ex.code)
+
+    # new sources translated on the page, greedy and with the beam width chosen there (as `predict --beam`)
+    few = pd.read_csv(SAMPLE, dtype=str).head(3)[["source"]].to_csv(index=False).encode()
+    ex.file_uploader(key="export_upload").upload("new.csv", few, "text/csv").run()
+    assert not ex.exception and not errors(ex), errors(ex)
+    greedy = ex.dataframe[-1].value
+    assert list(greedy.columns) == ["source", "translation"] and len(greedy) == 3
+    ex.number_input(key="export_beam").set_value(3).run()
+    assert not ex.exception and not errors(ex), errors(ex)
+    from builder.serving.predict import predict_file
+
+    beamed = predict_file(translate_run, few, name="new.csv", options={"beam": 3})
+    assert ex.dataframe[-1].value["translation"].tolist() == beamed["translation"].tolist()

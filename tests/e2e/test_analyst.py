@@ -17,15 +17,12 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_browser import BROWSER_ARGS, CHROMIUM, OUT, SHOTS, _free_port, _idle, _nav, _shot, _title
+from tests.e2e.conftest import CHROMIUM, OUT, SHOTS, chromium, idle, nav, set_number, shot, title
 
 REPO = Path(__file__).resolve().parents[2]
 SERIES = next((p for p in (REPO.parent / "shared/data/forecasting/airline_passengers_monthly.csv",
@@ -62,17 +59,11 @@ def _ws(page) -> str:
     return m.group(1)
 
 
-def _set_number(page, label: str, value: int) -> None:
-    box = page.get_by_label(label, exact=True)
-    box.fill(str(value))
-    box.press("Enter")
-
-
 def _train(page, epochs: int, timings: dict, prefix: str, home: Path) -> str:
     """Set the epochs, click Train; times to the first phase shown, the first epoch and the end."""
-    _set_number(page, "Epochs", epochs)
+    set_number(page, "Epochs", epochs)
     page.get_by_text(re.compile(rf"· {epochs} epochs")).wait_for(timeout=30_000)
-    _idle(page)
+    idle(page)
     timings[f"{prefix}warm_worker_ready_wait_s"] = round(_wait_warm(home), 2)
     t = time.perf_counter()
     page.get_by_role("button", name="Train", exact=True).click()
@@ -92,40 +83,19 @@ def _train(page, epochs: int, timings: dict, prefix: str, home: Path) -> str:
 
 def _finished(page, timeout: float = 400_000) -> None:
     page.get_by_text(re.compile(r"— finished")).first.wait_for(timeout=timeout)
-    _idle(page)
+    idle(page)
 
 
-def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    home = tmp_path / "home"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/"
-    env = {**os.environ, "RNN_STUDIO_HOME": str(home), "RNN_STUDIO_WARM_WORKER": "1"}
-    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the app itself must keep TensorFlow quiet
+def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path, streamlit_server) -> None:
     timings: dict[str, object] = {"load_average_at_start": os.getloadavg()}
     outside: list[str] = []
     console: list[str] = []
-    log_path = tmp_path / "server.log"
-    log = open(log_path, "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    home, log_path = tmp_path / "home", tmp_path / "server.log"
+    # the app itself must keep TensorFlow quiet: no TF_CPP_MIN_LOG_LEVEL from the fixture
+    env = {"RNN_STUDIO_WARM_WORKER": "1", "TF_CPP_MIN_LOG_LEVEL": None}
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}_stcore/health", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.time() < deadline and server.poll() is None, log_path.read_text()[-3000:]
-            time.sleep(0.2)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+        with streamlit_server(tmp_path, "e2e-analyst-server.log", env=env) as studio, chromium() as browser:
+            url = studio.url
 
             def context():
                 ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -139,21 +109,21 @@ def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path) -> No
             try:
                 # ---- A: forecast, Data ---------------------------------------------------------------
                 a.goto(url, timeout=60_000)
-                _title(a, "Data")
+                title(a, "Data")
                 a.get_by_text("The data fits the spec").wait_for(timeout=120_000)
                 ws_a = _ws(a)
                 a.get_by_text("Upload a CSV", exact=True).click()
                 a.locator("input[type=file]").first.set_input_files(str(SERIES))
                 a.get_by_text(SERIES.name).first.wait_for(timeout=60_000)
                 a.get_by_text("The data fits the spec").wait_for(timeout=60_000)
-                _idle(a)
-                _set_number(a, "Horizon (steps ahead)", 3)
-                _idle(a)
+                idle(a)
+                set_number(a, "Horizon (steps ahead)", 3)
+                idle(a)
                 a.get_by_text(re.compile(r"→ \d+ × 3")).first.wait_for(timeout=60_000)
 
                 # ---- B: classification, in another context at the same time -------------------------
                 b.goto(url, timeout=60_000)
-                _title(b, "Data")
+                title(b, "Data")
                 b.get_by_text("The data fits the spec").wait_for(timeout=120_000)
                 ws_b = _ws(b)
                 assert ws_b != ws_a
@@ -162,95 +132,86 @@ def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path) -> No
                 b.get_by_text("default preset").first.wait_for(timeout=60_000)
                 b.get_by_role("heading", name="Classes").wait_for(timeout=60_000)
                 b.get_by_text("The data fits the spec").wait_for(timeout=60_000)
-                _idle(b)
-                _shot(b, "cls_1_data.png")
+                idle(b)
+                shot(b, "cls_1_data.png")
 
                 # A is untouched by B: its own file and horizon after a reload
                 a.reload()
-                _title(a, "Data")
+                title(a, "Data")
                 a.get_by_text("The data fits the spec").wait_for(timeout=120_000)
                 assert _ws(a) == ws_a
                 assert a.get_by_label("Horizon (steps ahead)", exact=True).input_value() == "3"
                 a.get_by_text(SERIES.name).first.wait_for(timeout=30_000)
-                _idle(a)
-                _shot(a, "fc_1_data.png")
+                idle(a)
+                shot(a, "fc_1_data.png")
 
                 # ---- Design for both -----------------------------------------------------------------
-                _nav(a, "Design")
-                _title(a, "Design")
+                nav(a, "Design")
+                title(a, "Design")
                 a.get_by_text("Parameters", exact=True).wait_for(timeout=60_000)
                 a.locator("[data-testid='stGraphVizChart'] svg").first.wait_for(timeout=60_000)
-                _idle(a)
-                _shot(a, "fc_2_design.png")
-                _nav(b, "Design")
-                _title(b, "Design")
+                idle(a)
+                shot(a, "fc_2_design.png")
+                nav(b, "Design")
+                title(b, "Design")
                 b.get_by_text("Parameters", exact=True).wait_for(timeout=60_000)
                 b.get_by_text("classify presets").first.wait_for(timeout=30_000)
-                _idle(b)
-                _shot(b, "cls_2_design.png")
+                idle(b)
+                shot(b, "cls_2_design.png")
 
                 # ---- A: Train, reload mid-run -------------------------------------------------------
-                _nav(a, "Train")
-                _title(a, "Train")
+                nav(a, "Train")
+                title(a, "Train")
                 run_a = _train(a, 12, timings, "fc_", home)
                 a.reload()
-                _title(a, "Train")
+                title(a, "Train")
                 a.get_by_text(re.compile(rf"{run_a}.*— (running|finished)")).first.wait_for(timeout=60_000)
                 assert a.get_by_label("Epochs", exact=True).input_value() == "12"
                 timings["fc_reload_mid_run_restored"] = True
 
                 # ---- B: Train while A trains ---------------------------------------------------------
-                _nav(b, "Train")
-                _title(b, "Train")
+                nav(b, "Train")
+                title(b, "Train")
                 run_b = _train(b, 3, timings, "cls_", home)
                 assert run_b != run_a
 
                 _finished(a)
                 a.get_by_text("Test MAE").wait_for(timeout=60_000)
                 a.reload()
-                _title(a, "Train")
+                title(a, "Train")
                 a.get_by_text(re.compile(rf"{run_a}.*— finished")).first.wait_for(timeout=60_000)
                 a.get_by_text("Test MAE").wait_for(timeout=60_000)
                 timings["fc_reload_after_run_restored"] = True
-                _idle(a)
-                _shot(a, "fc_3_train.png")
+                idle(a)
+                shot(a, "fc_3_train.png")
                 _finished(b)
                 b.get_by_text("Test accuracy").wait_for(timeout=60_000)
-                _shot(b, "cls_3_train.png")
+                shot(b, "cls_3_train.png")
 
                 # ---- Evaluate and Export -------------------------------------------------------------
                 for page, tag, marker in ((a, "fc", "Actual vs predicted"), (b, "cls", "Confusion matrix")):
-                    _nav(page, "Evaluate")
-                    _title(page, "Evaluate")
+                    nav(page, "Evaluate")
+                    title(page, "Evaluate")
                     page.get_by_text(marker).first.wait_for(timeout=120_000)
-                    _idle(page, 120_000)
+                    idle(page, 120_000)
                     page.wait_for_timeout(1500)
-                    _shot(page, f"{tag}_4_evaluate.png")
-                    _nav(page, "Export & predict")
-                    _title(page, "Export")
+                    shot(page, f"{tag}_4_evaluate.png")
+                    nav(page, "Export & predict")
+                    title(page, "Export")
                     page.get_by_text("Contract").first.wait_for(timeout=300_000)
-                    _idle(page, 120_000)
+                    idle(page, 120_000)
                     if tag == "fc":
                         page.get_by_role("button", name=re.compile("Forecast$")).click(timeout=300_000)  # TF loads
                         page.get_by_text("Forecast CSV").wait_for(timeout=120_000)
-                        _idle(page)
+                        idle(page)
                     page.wait_for_timeout(1000)
-                    _shot(page, f"{tag}_5_export.png")
+                    shot(page, f"{tag}_5_export.png")
             except Exception:
                 for page, tag in ((a, "a"), (b, "b")):
                     page.screenshot(path=str(SHOTS / f"failure-analyst-{tag}.png"), full_page=True)
                 raise
-            finally:
-                browser.close()
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        log.close()
         OUT.mkdir(exist_ok=True)
-        (OUT / "e2e-analyst-server.log").write_bytes(log_path.read_bytes())
         timings["load_average_at_end"] = os.getloadavg()
         (OUT / "e2e_analyst_timings.json").write_text(json.dumps(timings, indent=2) + "\n")
         print(json.dumps(timings, indent=2))

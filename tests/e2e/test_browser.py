@@ -10,25 +10,20 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import CHROMIUM, OUT, SHOTS, chromium, idle, nav, shot, title
+
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-OUT = REPO / "test-output"
-SHOTS = OUT / "screenshots"
 SAMPLE = next((p for p in (REPO.parent / "shared/data/forecasting/airline_passengers_monthly.csv",
                             REPO / "datasets/nile_flow_annual.csv") if p.exists()), None)
-BROWSER_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 pytestmark = [
     pytest.mark.e2e,
@@ -37,52 +32,16 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _nav(page, title: str) -> None:
-    page.get_by_test_id("stSidebarNav").get_by_text(title, exact=True).click()
-
-
-def _title(page, text: str, timeout: float = 60_000) -> None:
-    page.get_by_role("heading", name=re.compile(re.escape(text))).first.wait_for(timeout=timeout)
-
-
-def _idle(page, timeout: float = 90_000) -> None:
-    """Wait until the script run is over (no 'Running...' status widget)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')",
-        timeout=timeout,
-    )
-
-
-def _shot(page, name: str) -> None:
-    """A screenshot of the whole page: grow the viewport to the app's scroll height first."""
-    height = page.evaluate(
-        "() => { const m = document.querySelector('[data-testid=stMainBlockContainer]');"
-        " return m ? m.scrollHeight + 120 : 1000; }"
-    )
-    page.set_viewport_size({"width": 1400, "height": int(min(max(height, 1000), 5000))})
-    page.wait_for_timeout(800)
-    page.screenshot(path=str(SHOTS / name), full_page=True)
-    page.set_viewport_size({"width": 1400, "height": 1000})
-
-
 def _switch_pairs(page, n: int, back_marker: str) -> tuple[list[float], list[str]]:
     """Go Train -> Data -> Train n times; seconds until each page answers, and the run state seen."""
     answers, states = [], []
     for _ in range(n):
         t = time.perf_counter()
-        _nav(page, "Data")
-        _title(page, "Data")
+        nav(page, "Data")
+        title(page, "Data")
         answers.append(round(time.perf_counter() - t, 2))
         t = time.perf_counter()
-        _nav(page, "Train")
+        nav(page, "Train")
         marker = page.get_by_text(re.compile(back_marker)).first
         marker.wait_for(timeout=30_000)
         answers.append(round(time.perf_counter() - t, 2))
@@ -100,42 +59,17 @@ def _watch_progress(home: Path, out: dict[str, float], timeout: float = 240.0) -
         time.sleep(0.05)
 
 
-def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    home = tmp_path / "home"
-    port = _free_port()
-    env = {**os.environ, "RNN_STUDIO_HOME": str(home), "TF_CPP_MIN_LOG_LEVEL": "3"}
+def test_upload_preset_train_evaluate_export(tmp_path: Path, streamlit_server) -> None:
     timings: dict[str, object] = {}
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=BROWSER_ARGS)
+    with chromium() as browser, streamlit_server(tmp_path, "e2e-server.log", timeout=90) as studio:
+        home, url, server = studio.home, studio.url, studio.process
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        t0 = time.perf_counter()
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
         try:
-            url = f"http://127.0.0.1:{port}/"
-            deadline = t0 + 90
-            while True:  # the server answers its health check, then the page loads
-                try:
-                    with urllib.request.urlopen(f"{url}_stcore/health", timeout=2) as resp:
-                        if resp.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.perf_counter() > deadline or server.poll() is not None:
-                    raise AssertionError((tmp_path / "server.log").read_text()[-3000:])
-                time.sleep(0.1)
-            timings["startup_to_server_ready_s"] = round(time.perf_counter() - t0, 2)
+            timings["startup_to_server_ready_s"] = round(studio.ready_s, 2)
             page.goto(url, timeout=60_000)
-            _title(page, "Data")
+            title(page, "Data")
             page.get_by_test_id("stDataFrame").first.wait_for(timeout=60_000)
-            timings["startup_to_first_page_s"] = round(time.perf_counter() - t0, 2)
+            timings["startup_to_first_page_s"] = round(time.perf_counter() - studio.started, 2)
             maps = Path(f"/proc/{server.pid}/maps")
             timings["tensorflow_loaded_at_first_page"] = (
                 "pywrap_tensorflow" in maps.read_text() if maps.exists() else None)
@@ -145,28 +79,28 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
             page.locator("input[type=file]").first.set_input_files(str(SAMPLE))
             page.get_by_text(SAMPLE.name).first.wait_for(timeout=30_000)
             page.get_by_text("The data fits the spec").wait_for(timeout=60_000)
-            _idle(page)
-            _shot(page, "1_data.png")
+            idle(page)
+            shot(page, "1_data.png")
 
             # ---- Design: pick a preset --------------------------------------------------------------
-            _nav(page, "Design")
-            _title(page, "Design")
+            nav(page, "Design")
+            title(page, "Design")
             page.get_by_text(re.compile("Preset gallery")).first.click()  # folded while a preset is in use
             page.locator(".st-key-preset_simple_rnn_baseline button").click()
             page.get_by_text(re.compile("using simple_rnn_baseline")).first.wait_for(timeout=30_000)
             page.get_by_text("Parameters", exact=True).wait_for(timeout=120_000)
             page.locator("[data-testid='stGraphVizChart'] svg").first.wait_for(timeout=60_000)
-            _idle(page, 180_000)
-            _shot(page, "2_design.png")
+            idle(page, 180_000)
+            shot(page, "2_design.png")
 
             # ---- Train: two epochs ------------------------------------------------------------------
-            _nav(page, "Train")
-            _title(page, "Train")
+            nav(page, "Train")
+            title(page, "Train")
             epochs = page.get_by_label("Epochs", exact=True)
             epochs.fill("2")
             epochs.press("Enter")
             page.get_by_text(re.compile(r"· 2 epochs")).wait_for(timeout=30_000)
-            _idle(page)
+            idle(page)
             timings["page_switch_idle_s"] = _switch_pairs(page, 1, r"Fit settings")[0]
             first_progress: dict[str, float] = {}
             watcher = threading.Thread(target=_watch_progress, args=(home, first_progress), daemon=True)
@@ -189,30 +123,30 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
             page.get_by_text(re.compile(r"— finished")).first.wait_for(timeout=240_000)
             timings["click_to_finished_s"] = round(time.perf_counter() - t_click, 2)
             page.get_by_text("Test MAE").wait_for(timeout=30_000)
-            _idle(page)
-            _shot(page, "3_train.png")
+            idle(page)
+            shot(page, "3_train.png")
 
             # ---- Evaluate ---------------------------------------------------------------------------
-            _nav(page, "Evaluate")
-            _title(page, "Evaluate")
+            nav(page, "Evaluate")
+            title(page, "Evaluate")
             page.get_by_text("Actual vs predicted").wait_for(timeout=120_000)
-            _idle(page, 120_000)
+            idle(page, 120_000)
             page.wait_for_timeout(1500)
-            _shot(page, "4_evaluate.png")
+            shot(page, "4_evaluate.png")
             metric_labels = page.get_by_test_id("stMetricLabel").all_inner_texts()
             assert {"MAE", "RMSE"} <= {m.strip() for m in metric_labels}, metric_labels
 
             # ---- Export: download and load the SavedModel ------------------------------------------
-            _nav(page, "Export & predict")
-            _title(page, "Export")
+            nav(page, "Export & predict")
+            title(page, "Export")
             page.get_by_role("button", name=re.compile("Forecast$")).click(timeout=300_000)  # TensorFlow loads first
             page.get_by_text("Forecast CSV").wait_for(timeout=120_000)
-            _idle(page)
+            idle(page)
             with page.expect_download(timeout=60_000) as dl:
                 page.get_by_role("button", name=re.compile("SavedModel")).click()
             zpath = tmp_path / "saved_model.zip"
             dl.value.save_as(str(zpath))
-            _shot(page, "5_export.png")
+            shot(page, "5_export.png")
         except Exception:
             page.screenshot(path=str(SHOTS / "failure.png"), full_page=True)
             for run_dir in home.glob("runs/*"):
@@ -220,15 +154,6 @@ def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
                     if (run_dir / name).exists():
                         (OUT / f"failure-{name}").write_bytes((run_dir / name).read_bytes())
             raise
-        finally:
-            browser.close()
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
-            (OUT / "e2e-server.log").write_bytes((tmp_path / "server.log").read_bytes())
 
     with zipfile.ZipFile(zpath) as zf:
         zf.extractall(tmp_path / "unzipped")

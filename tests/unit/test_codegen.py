@@ -25,23 +25,27 @@ from builder.serving.codegen import CodegenError, code_from_run, code_from_spec
 from builder.serving.export import load_run_model
 from builder.spec import ModelSpec
 from builder.tasks import prepare_frame
+from builder.tasks.registry import get_task
 from builder.training.runs import Run
 from tests.conftest import make_sequences_csv, make_series_csv
 from tests.unit.built_runs import built_run
 from tests.unit.test_pipeline import tiny
 
-#: every bundled preset the generator writes (all but the tree ones), and two variants that take the
-#: generator's other paths: a log-space seasonal residual forecast and per-sequence z-normalisation
+#: every bundled preset the generator writes (all but those of a task with a `codegen_refusal`: tree,
+#: translate), and two variants that take the generator's other paths: a log-space seasonal residual
+#: forecast and per-sequence z-normalisation
 TREE_PRESETS = [p["name"] for p in list_presets() if load_preset(p["name"]).task == "tree"]
-PRESETS = [p["name"] for p in list_presets() if p["name"] not in TREE_PRESETS]
+REFUSED_PRESETS = [p["name"] for p in list_presets() if get_task(load_preset(p["name"]).task).codegen_refusal]
+PRESETS = [p["name"] for p in list_presets() if p["name"] not in REFUSED_PRESETS]
 VARIANTS = {"stacked_lstm+log_season": ("stacked_lstm", {"residual": True, "residual_space": "log",
                                                           "residual_base": "season"}),
             "bigru_classifier+zscore": ("bigru_classifier", {"data": {"sequence_norm": "zscore"}})}
 TEXT = "a stitch in time saves nine. " * 30
 
 
-def test_the_presets_cover_every_task_but_tree():
-    assert len(PRESETS) >= 12 and TREE_PRESETS
+def test_the_presets_cover_every_task_but_tree_and_translate():
+    assert len(PRESETS) >= 12 and TREE_PRESETS and set(TREE_PRESETS) < set(REFUSED_PRESETS)
+    assert {load_preset(n).task for n in REFUSED_PRESETS} == {"tree", "translate"}
     assert {load_preset(n).task for n in PRESETS} == {"forecast", "classify", "label_steps", "generate"}
     assert any(b.kind == "fcn" for n in PRESETS for b in load_preset(n).blocks)
 
@@ -190,6 +194,13 @@ def test_a_tree_preset_is_refused_with_the_reason(name, tmp_path, capsys):
 
 def test_an_unknown_task_is_named(tmp_path):
     spec = load_preset("stacked_lstm")
-    object.__setattr__(spec, "task", "translate")
-    with pytest.raises(CodegenError, match="task 'translate': the code generator writes forecast, classify"):
+    object.__setattr__(spec, "task", "nonsense")
+    with pytest.raises(CodegenError, match="task 'nonsense': unknown; the code generator writes classify, forecast"):
         code_from_spec(spec, tmp_path / "x.py")
+
+
+def test_a_translate_preset_is_refused_by_its_task(tmp_path):
+    """The refusal is the registry Task's `codegen_refusal`, not a table in the generator."""
+    with pytest.raises(CodegenError, match="task 'translate': no plain-Keras code: the encoder-decoder's"):
+        code_from_spec(load_preset("gru_seq2seq_bahdanau"), tmp_path / "x.py")
+    assert not (tmp_path / "x.py").exists()
