@@ -47,9 +47,6 @@ class TreeTask(Task):
     keras_metrics = ()
     xla = False
     convert_refusal = "its SavedModel takes flat node arrays (`parent`, `tree`, `tokens` or per-node features)"
-    codegen_refusal = ("a Tree-LSTM reads flat node arrays (parent, tree, tokens) through builder.model.tree's "
-                       "level-by-level loop, which has no plain-Keras equivalent; use the run's SavedModel "
-                       "(python -m builder export) instead")
 
     # ---- data ----------------------------------------------------------------------------------------
     def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:

@@ -16,7 +16,7 @@ from tests.app.conftest import errors, make_app
 
 #: what each task's run is offered beside the SavedModel: (ONNX and LiteRT, plain-Keras code)
 OFFERS = {"forecast": (True, True), "classify": (True, True), "label_steps": (True, True),
-          "generate": (False, True), "tree": (False, False), "translate": (False, False)}
+          "generate": (False, True), "tree": (False, True), "translate": (False, False)}
 
 
 def _page(task: str, task_runs: dict, studio_home: Path):

@@ -165,7 +165,7 @@ FLOWS = {
                      after_train="Sample after epoch"),
     "label_steps": Flow("steps_sample.csv", "Label", "True vs predicted labels over time", frozenset({"Step accuracy"}),
                         converts=True, codes=True),
-    "tree": Flow("trees_sample.csv", "trees", "by tree depth", frozenset({"Tree accuracy"}), converts=False, codes=False),
+    "tree": Flow("trees_sample.csv", "trees", "by tree depth", frozenset({"Tree accuracy"}), converts=False, codes=True),
     # the default encoder-decoder on the bundled 300 date pairs; its Evaluate page ends with an attention heat map
     "translate": Flow(DATES.name, "Translate", "Attention of one example", frozenset(), converts=False, codes=False),
 }

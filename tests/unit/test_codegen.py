@@ -27,11 +27,11 @@ from builder.spec import ModelSpec
 from builder.tasks import prepare_frame
 from builder.tasks.registry import get_task
 from builder.training.runs import Run
-from tests.conftest import make_sequences_csv, make_series_csv
+from tests.conftest import make_sequences_csv, make_series_csv, make_trees_csv
 from tests.unit.built_runs import built_run
 from tests.unit.test_pipeline import tiny
 
-#: every bundled preset the generator writes (all but those of a task with a `codegen_refusal`: tree,
+#: every bundled preset the generator writes (all but those of a task with a `codegen_refusal`:
 #: translate), and two variants that take the generator's other paths: a log-space seasonal residual
 #: forecast and per-sequence z-normalisation
 TREE_PRESETS = [p["name"] for p in list_presets() if load_preset(p["name"]).task == "tree"]
@@ -43,10 +43,10 @@ VARIANTS = {"stacked_lstm+log_season": ("stacked_lstm", {"residual": True, "resi
 TEXT = "a stitch in time saves nine. " * 30
 
 
-def test_the_presets_cover_every_task_but_tree_and_translate():
-    assert len(PRESETS) >= 12 and TREE_PRESETS and set(TREE_PRESETS) < set(REFUSED_PRESETS)
-    assert {load_preset(n).task for n in REFUSED_PRESETS} == {"tree", "translate"}
-    assert {load_preset(n).task for n in PRESETS} == {"forecast", "classify", "label_steps", "generate"}
+def test_the_presets_cover_every_task_but_translate():
+    assert len(PRESETS) >= 14 and set(TREE_PRESETS) < set(PRESETS)
+    assert {load_preset(n).task for n in REFUSED_PRESETS} == {"translate"}
+    assert {load_preset(n).task for n in PRESETS} == {"forecast", "classify", "label_steps", "generate", "tree"}
     assert any(b.kind == "fcn" for n in PRESETS for b in load_preset(n).blocks)
 
 
@@ -62,6 +62,10 @@ def _shrunk(name: str, root) -> tuple[ModelSpec, object]:
     elif spec.task == "generate":
         spec = tiny(spec, lookback=10)
         return spec, prepare_frame(pd.DataFrame({"text": [TEXT]}), spec)
+    elif spec.task == "tree":  # the node table's nodes have up to 3 children: an N-ary preset takes N from it
+        spec = tiny(spec.updated(blocks=[{**b, "arity": None} if b["kind"] == "recurrent" else b
+                                         for b in spec.model_dump(mode="json")["blocks"]]))
+        csv = make_trees_csv(root / "trees.csv")
     else:
         spec, csv = tiny(spec, **data), make_sequences_csv(root / "seq.csv")
     return spec, prepare_frame(load_table(csv), spec)
@@ -77,6 +81,10 @@ def _inputs(model, run: Run) -> np.ndarray:
     """Three inputs for the run's model: raw windows (the first one NaN-padded where padding is masked),
     or token ids for a language model."""
     meta = run.metadata()
+    if meta["task"] == "tree":  # three trees as flat node arrays: 3 nodes, 2 nodes (ordered children), 1 node
+        vocab = len(meta["resolved"]["vocabulary"])
+        return {"parent": np.array([-1, 0, 0, -1, 3, -1], "int32"), "tree": np.array([0, 0, 0, 1, 1, 2], "int32"),
+                "tokens": np.random.default_rng(1).integers(0, vocab, 6).astype("int32")}
     if meta["task"] == "generate":
         return np.random.default_rng(1).integers(0, len(meta["resolved"]["classes"]), (3, 12)).astype("int32")
     return convert.check_windows(model, meta, n=3, seed=1)
@@ -100,7 +108,7 @@ def generated(tmp_path_factory):
 def test_generated_code_reproduces_every_presets_predictions_without_builder(generated, tmp_path):
     cases = {}
     for name, (code, x, _) in generated.items():
-        np.save(tmp_path / f"{name}.npy", x)
+        np.savez(tmp_path / f"{name}.npz", **(x if isinstance(x, dict) else {"x": x}))  # tree models: named arrays
         cases[name] = str(code)
     script = textwrap.dedent(f"""
         import importlib.util, json, sys
@@ -111,7 +119,8 @@ def test_generated_code_reproduces_every_presets_predictions_without_builder(gen
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             model = module.load_trained()
-            x = np.load({str(tmp_path)!r} + "/" + name + ".npy")
+            x = dict(np.load({str(tmp_path)!r} + "/" + name + ".npz"))
+            x = x["x"] if list(x) == ["x"] else x
             np.save({str(tmp_path)!r} + "/" + name + ".out.npy", np.asarray(model(x, training=False)))
         bad = [m for m in sys.modules if m.split(".")[0] == "builder"]
         assert not bad, bad
@@ -173,23 +182,22 @@ def test_language_model_code_carries_the_runs_vocabulary(generated):
     assert vocab == list(Run(code.parents[2] / "char_rnn").metadata()["resolved"]["classes"])
 
 
-@pytest.mark.parametrize("name", TREE_PRESETS)
-def test_a_tree_preset_is_refused_with_the_reason(name, tmp_path, capsys):
+def test_tree_code_takes_named_node_arrays(generated):
+    code, x, _ = generated["child_sum_tree_lstm"]
+    text = code.read_text()
+    names = {n.name for n in ast.parse(text).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert {"build_model", "TreeLSTM", "TreeRoots", "ChildSumTreeLSTMCell", "tree_structure"} <= names
+    assert "import builder" not in text and "from builder" not in text
+    assert 'keras.Input(shape=(), dtype="int32", name="parent")' in text and set(x) == {"parent", "tree", "tokens"}
+
+
+def test_cli_code_writes_a_tree_run(generated, tmp_path, capsys):
     from builder.__main__ import main
 
-    with pytest.raises(CodegenError, match=r"task 'tree': no plain-Keras code: a Tree-LSTM reads flat node arrays"):
-        code_from_spec(load_preset(name), tmp_path / "x.py")
-    spec_file = tmp_path / "s.json"
-    spec_file.write_text(load_preset(name).to_json())
-    assert main(["code", "--spec", str(spec_file), "--out", str(tmp_path / "a.py")]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: task 'tree': no plain-Keras code") and err.count("\n") == 1
-    assert not (tmp_path / "a.py").exists()
-    run = tmp_path / "run"  # a tree run is refused from its spec, before its model is read
-    run.mkdir()
-    (run / "spec.json").write_text(load_preset(name).to_json())
-    assert main(["code", "--run", str(run), "--out", str(tmp_path / "b.py")]) == 2
-    assert capsys.readouterr().err.startswith("error: task 'tree': no plain-Keras code")
+    run = generated["binary_tree_lstm"][0].parents[2] / "binary_tree_lstm"
+    assert main(["code", "--run", str(run), "--out", str(tmp_path / "t.py")]) == 0
+    assert (tmp_path / "t.py").exists() and (tmp_path / "model.weights.h5").exists()
+    assert "NaryTreeLSTMCell(8, arity=3" in (tmp_path / "t.py").read_text()
 
 
 def test_an_unknown_task_is_named(tmp_path):
@@ -199,8 +207,18 @@ def test_an_unknown_task_is_named(tmp_path):
         code_from_spec(spec, tmp_path / "x.py")
 
 
-def test_a_translate_preset_is_refused_by_its_task(tmp_path):
-    """The refusal is the registry Task's `codegen_refusal`, not a table in the generator."""
+@pytest.mark.parametrize("name", [n for n in REFUSED_PRESETS])
+def test_a_translate_preset_is_refused_by_its_task(name, tmp_path, capsys):
+    """The refusal is the registry Task's `codegen_refusal`, not a table in the generator: one `error:` line
+    and exit 2 in the CLI, from a spec or from a run's spec before its model is read."""
+    from builder.__main__ import main
+
     with pytest.raises(CodegenError, match="task 'translate': no plain-Keras code: the encoder-decoder's"):
-        code_from_spec(load_preset("gru_seq2seq_bahdanau"), tmp_path / "x.py")
+        code_from_spec(load_preset(name), tmp_path / "x.py")
     assert not (tmp_path / "x.py").exists()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "spec.json").write_text(load_preset(name).to_json())
+    assert main(["code", "--run", str(run), "--out", str(tmp_path / "b.py")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: task 'translate': no plain-Keras code") and err.count("\n") == 1
