@@ -176,8 +176,9 @@ from builder.app.results import (  # noqa: E402  Train, Evaluate, Export: the ta
     evaluate_views,
     export_views,
     result_summary,
+    task_ensembles,
     task_model_fields,
     task_refits,
 )
 
-__all__ += ["evaluate_views", "export_views", "result_summary", "task_model_fields", "task_refits"]
+__all__ += ["evaluate_views", "export_views", "result_summary", "task_ensembles", "task_model_fields", "task_refits"]
