@@ -10,6 +10,7 @@ scores on the same test sequences (builder.tasks.classify_baselines), with the t
     .venv/bin/python bench/classify_table.py                       # the default preset, every set
     .venv/bin/python bench/classify_table.py --presets lstm_fcn mlstm_fcn --sets gunpoint
     .venv/bin/python bench/classify_table.py --from bench-out.jsonl   # reprint a table from saved results
+    .venv/bin/python bench/classify_table.py --sets chinatown_unittest --seeds 42 0 1 2 3 --summary  # median, spread
 
 Each run's figures are appended as one JSON line to --out (default /tmp/classify_table.jsonl).
 """
@@ -84,6 +85,22 @@ def table(rows: list[dict[str, Any]], default: str) -> str:
     return "\n".join(lines)
 
 
+def seed_summary(rows: list[dict[str, Any]]) -> str:
+    """Markdown: one line per (set, preset) over its seeds: median, min-max and the accuracy of each seed."""
+    import statistics
+
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["set"], r["preset"]), []).append(r)
+    lines = ["| set | preset | seeds | median accuracy | min-max | per seed | median train s |", "|---" * 7 + "|"]
+    for (name, preset), rs in groups.items():
+        acc = [r["accuracy"] for r in rs]
+        per = ", ".join(f"{r['seed']}: {r['accuracy']:.3f}" for r in rs)
+        lines.append(f"| {name} | {preset} | {len(rs)} | {statistics.median(acc):.3f} | {min(acc):.3f}-{max(acc):.3f} "
+                     f"| {per} | {statistics.median(r['train_seconds'] for r in rs):.0f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     from builder.tasks.registry import TASKS
 
@@ -95,10 +112,12 @@ def main() -> None:
     p.add_argument("--override", nargs="*", default=[], metavar="SECTION.KEY=VALUE",
                    help="one-change experiments, e.g. data.sequence_norm=zscore training.batch_size=8 (JSON values)")
     p.add_argument("--out", default="/tmp/classify_table.jsonl")
-    p.add_argument("--from", dest="source", help="print the table of saved result lines instead of running")
+    p.add_argument("--from", dest="source", nargs="+", help="print the table of saved result lines (one or more "
+                   "files) instead of running")
+    p.add_argument("--summary", action="store_true", help="with several seeds: also the median and spread per preset")
     args = p.parse_args()
     if args.source:
-        rows = [json.loads(line) for line in Path(args.source).read_text().splitlines() if line.strip()]
+        rows = [json.loads(line) for src in args.source for line in Path(src).read_text().splitlines() if line.strip()]
     else:
         rows = []
         over: dict[str, dict[str, Any]] = {}
@@ -118,6 +137,9 @@ def main() -> None:
                 fh.write(json.dumps(row) + "\n")
             print(json.dumps(row), file=sys.stderr, flush=True)
     print(table(rows, default))
+    if args.summary:
+        print()
+        print(seed_summary(rows))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from builder.app import (
     set_run_label,
     start_training,
     table_columns,
+    task_ensembles,
     task_model_fields,
     task_refits,
     training_hint,
@@ -69,7 +70,7 @@ with st.container(border=True):
         refit = st.toggle("Refit on train + validation", t.refit, key=f"t{r}_refit",
                           help=ModelSpec.model_fields["training"].annotation.model_fields["refit"].description)
     ensemble = t.ensemble
-    if s.task == "forecast":
+    if task_ensembles(s.task):
         ensemble = st.number_input("Ensemble members", 1, 25, int(t.ensemble), key=f"t{r}_ensemble",
                                    help=ModelSpec.model_fields["training"].annotation.model_fields["ensemble"].description)
     min_steps = st.number_input("Minimum steps per epoch (0 = off)", 0, 100_000, int(t.min_steps_per_epoch or 0),

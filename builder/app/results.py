@@ -78,6 +78,13 @@ def task_refits(task: str) -> bool:
     return task in TASKS and get_task(task).refits
 
 
+def task_ensembles(task: str) -> bool:
+    """Whether `task` combines `training.ensemble` members (the Train page's ensemble field)."""
+    from builder.tasks.registry import TASKS
+
+    return task in TASKS and bool(get_task(task).ensemble_combine)
+
+
 def compare_table(runs: list[Run]) -> pd.DataFrame:
     """Several finished runs side by side: model, params, epochs, test metrics and the baselines."""
     rows = []

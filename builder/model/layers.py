@@ -218,15 +218,29 @@ class EnsembleMedian(keras.layers.Layer):
         return input_shape[0]
 
 
-def ensemble_median(members: list[Any], name: str = "ensemble_median") -> Any:
-    """One keras.Model: raw inputs -> the element-wise median of the `members`' outputs (same input shape).
+@keras.saving.register_keras_serializable(package="builder")
+class EnsembleMean(keras.layers.Layer):
+    """Element-wise mean of the members' outputs (class probabilities [batch, C] stay a distribution):
+    a list of N tensors of one shape -> that shape."""
+
+    def call(self, inputs: list[Any]) -> Any:
+        return ops.mean(ops.stack(list(inputs), axis=0), axis=0)
+
+    def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
+        return input_shape[0]
+
+
+def ensemble_median(members: list[Any], name: str = "ensemble_median", combine: str = "median") -> Any:
+    """One keras.Model: raw inputs -> the element-wise median (`combine="mean"`: mean) of the `members`'
+    outputs (same input shape).
 
     Each member is wrapped under its own name (member_0, member_1, ...) so the nested models' names differ.
     """
     first = members[0]
     inputs = keras.Input(shape=first.input.shape[1:], dtype=first.input.dtype, name="inputs")
     outs = [keras.Model(m.input, m.output, name=f"member_{i}")(inputs) for i, m in enumerate(members)]
-    return keras.Model(inputs, EnsembleMedian(name="median")(outs), name=name)
+    layer = EnsembleMean(name="mean") if combine == "mean" else EnsembleMedian(name="median")
+    return keras.Model(inputs, layer(outs), name=name if combine == "median" else f"ensemble_{combine}")
 
 
 def _valid_steps(raw: Any) -> Any:

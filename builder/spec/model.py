@@ -195,9 +195,9 @@ class TrainingSpec(_Strict):
     )
     ensemble: int = Field(
         1, ge=1, le=25,
-        description="Forecast: train this many models (seeds seed, seed+1, ...) and serve one model whose "
-        "forecast is the element-wise median of theirs; metrics are the median's. Training takes that many "
-        "times longer. 1: a single model.",
+        description="Train this many models (seeds seed, seed+1, ...) and serve one model whose output is "
+        "the element-wise median of their forecasts (forecast) or the mean of their class probabilities "
+        "(classify); metrics are the combined model's. Training takes that many times longer. 1: a single model.",
     )
     class_weight: Literal["none", "balanced"] = Field(
         "none", description="Classify: balanced weighs each class inversely to its share of the training sequences."

@@ -204,6 +204,9 @@ class Task:
 
     #: True when the task can refit on train + validation after early stopping (spec `training.refit`)
     refits: bool = False
+    #: how `training.ensemble` members' outputs are combined into the served output: "median"
+    #: (element-wise, forecasts), "mean" (class probabilities), or "" (the task has no ensembles)
+    ensemble_combine: str = ""
     #: the Evaluate page's views of a run's results beyond the cards and the metric table, in order
     #: (pages/evaluate.py draws each by name): "forecast" (verdict, intervals, error by step, actual vs
     #: predicted, backtest), "tree_depth", "confusion" (when metrics.json has a confusion_matrix),

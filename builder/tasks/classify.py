@@ -28,6 +28,7 @@ class ClassifyTask(Task):
     evaluate_views = ("confusion", "classes", "explain_sequences")
     masks_padding = True
     keras_metrics = ("accuracy",)
+    ensemble_combine = "mean"
 
     # ---- data ----------------------------------------------------------------------------------------
     def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:

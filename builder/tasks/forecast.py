@@ -43,6 +43,7 @@ class ForecastTask(Task):
     export_views = ("forecast_ahead",)
     keras_metrics = ("mae",)
     refits = True
+    ensemble_combine = "median"
 
     # ---- data ----------------------------------------------------------------------------------------
     @staticmethod

@@ -219,7 +219,8 @@ def repeat_to_min_steps(train_ds: Any, steps: int, min_steps: int | None) -> tup
 
 def _ensemble(spec: ModelSpec, data: Any, first_raw: Any, run: Run | None) -> Any:
     """The served model of `training.ensemble` members: `first_raw` (seed `seed`) and members trained with
-    seeds seed+1 .. seed+N-1 (each as a single model, no run folder), combined by `ensemble_median`."""
+    seeds seed+1 .. seed+N-1 (each as a single model, no run folder), combined by `ensemble_median` with the
+    task's `ensemble_combine` (forecast: element-wise median; classify: mean of the class probabilities)."""
     from builder.model.layers import ensemble_median
 
     t, members = spec.training, [first_raw]
@@ -229,7 +230,7 @@ def _ensemble(spec: ModelSpec, data: Any, first_raw: Any, run: Run | None) -> An
         member = spec.updated(training={"seed": t.seed + i, "ensemble": 1})
         members.append(fit(member, data).raw_model)
     set_seed(t.seed)
-    return ensemble_median(members)
+    return ensemble_median(members, combine=get_task(spec.task).ensemble_combine)
 
 
 def fit(
@@ -303,7 +304,7 @@ def fit(
             run.set_status("running", message=f"refitting on train + validation for {cb.best_epoch} epochs")
         model, refit_epochs = _refit(spec, data, resolved, task, cb.best_epoch), cb.best_epoch
     raw = task.raw_output(model, resolved)
-    if t.ensemble > 1 and spec.task == "forecast" and not cb.stopped_by_user:
+    if t.ensemble > 1 and task.ensemble_combine and not cb.stopped_by_user:
         raw = _ensemble(spec, data, raw, run)
     history = run.history() if run is not None else cb.history
     return TrainResult(model, raw, resolved, history, cb.stopped_early, cb.stopped_by_user, cb.best_epoch,

@@ -79,4 +79,5 @@ def test_train_summary_comes_from_the_task() -> None:
     assert u.result_summary(tree) == "Test tree accuracy 0.900 (+0.100 vs sequence LSTM)."  # the default: first card
     assert u.result_summary({"task": "forecast"}) is None  # incomplete metrics: no sentence, no error
     assert u.task_refits("forecast") and not u.task_refits("classify")
+    assert u.task_ensembles("forecast") and u.task_ensembles("classify") and not u.task_ensembles("generate")
     json.dumps(u.run_choices())  # plain strings

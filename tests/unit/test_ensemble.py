@@ -1,4 +1,5 @@
-"""training.ensemble: N members served as one model whose output is their element-wise median."""
+"""training.ensemble: N members served as one model whose output is their element-wise median (forecast)
+or the mean of their class probabilities (classify)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import pandas as pd
 import pytest
 
 from builder import ModelSpec
-from builder.model.layers import EnsembleMedian, ensemble_median
-from tests.conftest import make_series_csv
+from builder.model.layers import EnsembleMean, EnsembleMedian, ensemble_median
+from tests.conftest import make_sequences_csv, make_series_csv
 
 
 def _constant_model(value: float) -> keras.Model:
@@ -35,6 +36,40 @@ def test_ensemble_median_of_known_members() -> None:
     np.testing.assert_allclose(out[:, 0, 0], x[:, -1, 0] + 2.0)  # median of (1, 10, -3, 4, 2) = 2
     even = EnsembleMedian()([np.array([[1.0]]), np.array([[3.0]]), np.array([[10.0]]), np.array([[4.0]])])
     np.testing.assert_allclose(np.asarray(even), [[3.5]])  # an even count: mean of the two middle values
+    keras.backend.clear_session()
+
+
+def test_ensemble_mean_of_known_members() -> None:
+    members = [_constant_model(v) for v in (1.0, 10.0, -3.0)]
+    model = ensemble_median(members, combine="mean")
+    x = np.arange(8, dtype="float32").reshape(2, 4, 1)
+    np.testing.assert_allclose(np.asarray(model.predict(x, verbose=0))[:, 0, 0], x[:, -1, 0] + 8.0 / 3.0, rtol=1e-6)
+    assert isinstance(model.layers[-1], EnsembleMean)
+    keras.backend.clear_session()
+
+
+def test_classify_ensemble_serves_the_mean_probabilities(tmp_path) -> None:
+    """A 2-member classify run: the saved model's probabilities are the members' mean, still a
+    distribution, and the metrics are scored on them."""
+    from builder.serving.export import load_run_model
+    from builder.training.fit import train_run
+    from builder.training.runs import Run
+
+    csv = make_sequences_csv(tmp_path / "seq.csv")
+    spec = ModelSpec.from_dict({"task": "classify", "blocks": [{"kind": "recurrent", "cell": "gru", "units": 4}],
+                                "training": {"epochs": 2, "patience": None, "baselines": "off", "ensemble": 2}})
+    run = tmp_path / "run"
+    metrics = train_run(spec, csv, run)
+    model = load_run_model(Run(run))
+    x = pd.read_csv(csv).query("sequence_id < 3")
+    batch = np.stack([g[["a", "b"]].to_numpy(np.float32)[:8] for _, g in x.groupby("sequence_id")])
+    probs = np.asarray(model.predict(batch, verbose=0))
+    members = np.stack([np.asarray(model.get_layer(f"member_{i}").predict(batch, verbose=0)) for i in range(2)])
+    np.testing.assert_allclose(probs, members.mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert not np.allclose(members[0], members[1])
+    preds = pd.read_csv(run / "predictions.csv")
+    np.testing.assert_allclose((preds["actual"] == preds["predicted"]).mean(), metrics["model"]["accuracy"])
     keras.backend.clear_session()
 
 
