@@ -6,6 +6,7 @@ import streamlit as st
 
 from builder.app import (
     ModelSpec,
+    blank_missing,
     current_run,
     format_seconds,
     history_frame,
@@ -224,11 +225,12 @@ def _runs_list() -> None:
     if table.empty:
         st.caption("No runs yet.")
         return
-    st.dataframe(table, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)),
-                 column_config={**table_columns(table),
-                                "best val loss": st.column_config.NumberColumn("best val loss", format="%.4g"),
-                                "best": st.column_config.TextColumn(
-                                    "best", help="★ the best run per metric among runs of the same task and data file")})
+    shown = blank_missing(table, {"best val loss": "{:.4g}"})  # an empty cell, not "None", where a run has none yet
+    widths = table_columns(shown)
+    st.dataframe(shown, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(table)),
+                 column_config={**widths, "best": st.column_config.TextColumn(
+                     "best", width=widths["best"]["width"],
+                     help="★ the best run per metric among runs of the same task and data file")})
 
 
 st.subheader("All runs")

@@ -13,7 +13,15 @@ Pages import only from `builder.app` (a test checks it); nothing here imports st
 TensorFlow is imported only inside the functions that need it.
 """
 
-from builder.app.charts import bar_counts, class_counts, depth_bars, loss_chart, series_chart, training_hint
+from builder.app.charts import (
+    bar_counts,
+    blank_missing,
+    class_counts,
+    depth_bars,
+    loss_chart,
+    series_chart,
+    training_hint,
+)
 from builder.app.charts import column_config as table_columns
 from builder.app.convert import (  # Export: ONNX, LiteRT; Design: code
     CONVERT_FORMATS,
@@ -169,7 +177,7 @@ __all__ = [
     "text_preview",
 ]
 __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_levels"]  # forecast evaluation (builder.app.forecast_results)
-__all__ += ["run_choices", "run_label", "set_run_label", "bar_counts", "depth_bars", "class_counts", "loss_chart", "series_chart", "table_columns", "training_hint",
+__all__ += ["run_choices", "run_label", "set_run_label", "bar_counts", "depth_bars", "class_counts", "loss_chart", "series_chart", "blank_missing", "table_columns", "training_hint",
             "display_name", "model_size", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]
 __all__ += ["CONVERT_FORMATS", "code_for_download", "contract_lines", "export_options", "convert_for_download", "spec_code", "explain_on", "import_torch_upload"]
 from builder.app.form import (  # noqa: E402  Data page: the task's form, drawn from its registry entry

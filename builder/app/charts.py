@@ -159,11 +159,23 @@ def class_counts(df: pd.DataFrame, id_col: str, label_col: str) -> pd.DataFrame:
     return pd.DataFrame({"class": counts.index.astype(str), "sequences": counts.to_numpy()})
 
 
-def column_config(frame: pd.DataFrame) -> dict[str, Any]:
-    """Streamlit column_config-style widths: "medium" for the long ids and texts, the rest sized by their
-    content, so that the whole table fits the page width and a run id is not cut off."""
-    wide = {"note", "model", "test metric", "started", "best", "data"}
-    widths = {c: "medium" for c in frame.columns if isinstance(c, str) and c in wide}
-    if "run" in frame.columns:
-        widths["run"] = "large"  # run ids are long: never cut
+def column_config(frame: pd.DataFrame, max_px: int = 360) -> dict[str, Any]:
+    """Streamlit column_config-style widths in pixels, each column as wide as its header or longest value
+    (about 7.5 px a character plus padding, 48 to `max_px`), so a run id is not cut off and short columns
+    (state, epochs) take no more room than they need."""
+    widths = {}
+    for col in frame.columns:
+        values = frame[col].dropna().astype(str)
+        chars = max([len(str(col)), *values.str.len().tolist()])
+        widths[col] = int(min(max_px, max(48, chars * 7.5 + 28)))
     return {c: {"width": w} for c, w in widths.items()}
+
+
+def blank_missing(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:
+    """A copy for display: numbers of the columns in `formats` written with their format ("{:.4g}") and
+    every missing value (None, NaN) as an empty cell, which st.dataframe would otherwise show as "None"."""
+    out = frame.copy()
+    for col, fmt in (formats or {}).items():
+        if col in out.columns:
+            out[col] = [fmt.format(v) if isinstance(v, (int, float)) and not pd.isna(v) else v for v in out[col]]
+    return out.astype(object).where(out.notna(), "")

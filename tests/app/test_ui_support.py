@@ -83,6 +83,16 @@ def test_progress_view_eta_and_runs_table(studio_home) -> None:
     assert u.current_run(None).path == run.path, "a running run on disk is found without a session id"
 
 
+def test_runs_table_display_has_no_none_cells_and_fitted_widths() -> None:
+    table = pd.DataFrame({"run": ["20261206-034446-stacked-lstm", "r2"], "state": ["finished", "queued"],
+                          "best val loss": [0.0795912, None], "note": [None, "x" * 200]})
+    shown = u.blank_missing(table, {"best val loss": "{:.4g}"})
+    assert shown["best val loss"].tolist() == ["0.07959", ""] and shown["note"].tolist() == ["", "x" * 200]
+    assert "None" not in shown.astype(str).to_numpy().ravel().tolist() and table["best val loss"].isna().iloc[1]
+    widths = {c: w["width"] for c, w in u.table_columns(shown).items()}
+    assert widths["run"] >= 28 * 7.5 and widths["state"] < 100 and widths["note"] == 360
+
+
 def test_metrics_tables_and_confusion() -> None:
     fm = {"task": "forecast", "season_length": 12,
           **{k: {"mae": 1.0, "rmse": 2.0, "smape": 3.0, "mase": 0.5} for k in ("model", "naive", "seasonal_naive")}}
