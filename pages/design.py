@@ -131,7 +131,7 @@ with edit_col:
                                help=ModelSpec.model_fields["residual"].description)
     residual_base = s.residual_base
     if "residual_base" in options and residual:
-        bases = ["auto", "last", "season"]
+        bases = ["auto", "last", "season", "season_drift"]
         residual_base = top2.selectbox("Residual base", bases, index=bases.index(s.residual_base),
                                        key=f"m{r}_residual_base",
                                        help=ModelSpec.model_fields["residual_base"].description)

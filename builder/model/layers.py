@@ -144,11 +144,14 @@ class AddSeasonalValue(keras.layers.Layer):
     before it, `time - offset_h` with offset_h = season * (h // season + 1) - h (1..season), i.e. the
     value of the same position in the last complete season before the forecast origin. Needs time >=
     season. The result is the seasonal-naive forecast plus the predicted change, in scaled units.
+    With `drift`, the base also adds the change over the last season (last step minus the step one
+    season before it: seasonal naive with the latest year-on-year change), which needs time >= season + 1.
     """
 
-    def __init__(self, n_targets: int, season: int, horizon: int, **kwargs: Any) -> None:
+    def __init__(self, n_targets: int, season: int, horizon: int, drift: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.n_targets, self.season, self.horizon = int(n_targets), int(season), int(horizon)
+        self.drift = bool(drift)
 
     def offsets(self) -> np.ndarray:
         """[horizon] steps back from the window's end to each step's seasonal-naive value (1..season)."""
@@ -158,13 +161,19 @@ class AddSeasonalValue(keras.layers.Layer):
     def call(self, inputs: list[Any]) -> Any:
         x, delta = inputs
         idx = ops.shape(x)[1] - ops.convert_to_tensor(self.offsets(), dtype="int32")
-        return delta + ops.take(x[:, :, : self.n_targets], idx, axis=1)
+        out = delta + ops.take(x[:, :, : self.n_targets], idx, axis=1)
+        if self.drift:  # + the change over the last season, [batch, 1, k]
+            out = out + x[:, -1:, : self.n_targets] - x[:, -1 - self.season : -self.season, : self.n_targets]
+        return out
 
     def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
         return input_shape[1]
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "n_targets": self.n_targets, "season": self.season, "horizon": self.horizon}
+        return {**super().get_config(), "n_targets": self.n_targets, "season": self.season, "horizon": self.horizon,
+                "drift": self.drift}
+
+
 @keras.saving.register_keras_serializable(package="builder")
 class LogResidual(keras.layers.Layer):
     """Residual forecast in log space for positive targets: base * exp(delta), in scaled units.
@@ -172,7 +181,7 @@ class LogResidual(keras.layers.Layer):
     Called on [scaled inputs [batch, time, F], delta [batch, horizon, k]]. The first k input channels
     (the targets) are mapped back to raw units with the training scaler's `mean` / `scale` (constants in
     the config), the base forecast is taken (`base` "last": the last step; "season": the value one season
-    before each step, as `AddSeasonalValue`), and the forecast exp(log(base) + delta) is scaled again, so
+    before each step, as `AddSeasonalValue`; "season_drift": that times the last season's ratio), and the forecast exp(log(base) + delta) is scaled again, so
     the loss and `Unstandardize` work as for the raw residual. delta = 0 gives the base forecast exactly
     as the raw residual path does. Output [batch, horizon, k].
     """
@@ -193,6 +202,11 @@ class LogResidual(keras.layers.Layer):
             h = np.arange(self.horizon)
             offsets = self.season * (h // self.season + 1) - h
             base = ops.take(raw, ops.shape(raw)[1] - ops.convert_to_tensor(offsets, dtype="int32"), axis=1)
+        elif self.base == "season_drift":  # seasonal naive times the last season's ratio (last / one season before)
+            h = np.arange(self.horizon)
+            offsets = self.season * (h // self.season + 1) - h
+            base = ops.take(raw, ops.shape(raw)[1] - ops.convert_to_tensor(offsets, dtype="int32"), axis=1)
+            base = base * raw[:, -1:, :] / ops.maximum(raw[:, -1 - self.season : -self.season, :], 1e-6)
         else:
             base = raw[:, -1:, :]
         log_base = ops.log(ops.maximum(base, 1e-6))

@@ -401,6 +401,9 @@ def _build_function(spec: ModelSpec, sizes: dict[str, Any], model_name: str) -> 
         elif base == "season":
             lines.append(f'    x = AddSeasonalValue(n_targets, {sizes["season_length"]}, horizon, name="add_seasonal_value")'
                          '([scaled, x])  # + the value one season before')
+        elif base == "season_drift":
+            lines.append(f'    x = AddSeasonalValue(n_targets, {sizes["season_length"]}, horizon, drift=True, '
+                         'name="add_seasonal_value")([scaled, x])  # + the value one season before + last season\'s change')
         elif base == "last":
             lines.append('    x = AddLastValue(n_targets, name="add_last_value")([scaled, x])  # + the last observed value')
         lines.append('    outputs = Unstandardize(n_targets, name="unstandardize")(x)  # back to the targets\' units')

@@ -283,11 +283,12 @@ class ModelSpec(_Strict):
         "predicts it in log space (forecast = base x exp(change), a relative change that suits series "
         "whose swings grow with their level). log needs every target value above 0.",
     )
-    residual_base: Literal["auto", "last", "season"] = Field(
+    residual_base: Literal["auto", "last", "season", "season_drift"] = Field(
         "auto",
         description="Forecast with residual only: the naive forecast the network corrects. last: the last "
         "observed value; season: the value one season earlier (seasonal naive; needs a lookback of at least "
-        "one season); auto: season when the seasonal-naive forecast beats the last value on the "
+        "one season); season_drift: seasonal naive plus the change over the last season (last value minus the "
+        "value one season before it; needs one step more); auto: season when the seasonal-naive forecast beats the last value on the "
         "validation part, else last.",
     )
 

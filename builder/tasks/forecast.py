@@ -34,6 +34,8 @@ PARTS = ("train", "val", "test")
 #: ETS and Theta are not fitted on series longer than these: an AutoETS fit grows with the rows (24 s at
 #: 12,264 rows, bench/RESULTS.md) and statsforecast's Theta filter is quadratic in them (0.25 s per pass
 #: at 3,400 rows, and its fit runs many passes)
+#: residual bases that read the value one season before each forecast step
+SEASONAL_BASES = ("season", "season_drift")
 STAT_MAX_ROWS = {"ets": 50_000, "theta": 10_000}
 
 
@@ -144,8 +146,9 @@ class ForecastTask(Task):
                 raise ValueError("a log-space residual needs the input scaler")
             outputs = LogResidual(k, resolved.x_scaler["offset"][:k], resolved.x_scaler["scale"][:k], base=base,
                                   season=int(resolved.season_length or 1), horizon=h, name="log_residual")([scaled, outputs])
-        elif base == "season":
-            outputs = AddSeasonalValue(k, int(resolved.season_length or 1), h, name="add_seasonal_value")([scaled, outputs])
+        elif base in SEASONAL_BASES:
+            outputs = AddSeasonalValue(k, int(resolved.season_length or 1), h, drift=base == "season_drift",
+                                       name="add_seasonal_value")([scaled, outputs])
         elif base == "last":
             outputs = AddLastValue(k, name="add_last_value")([scaled, outputs])
         return outputs
@@ -161,6 +164,9 @@ class ForecastTask(Task):
         base = residual_base(spec, resolved)
         if base == "season":
             nodes.append((f"Add value one season earlier\n(seasonal residual, m={resolved.season_length})", "head",
+                          f"[batch, {h}, {k}]"))
+        elif base == "season_drift":
+            nodes.append((f"Add value one season earlier\n+ last season's change (m={resolved.season_length})", "head",
                           f"[batch, {h}, {k}]"))
         elif base == "last":
             nodes.append(("Add last observed value\n(residual forecast)", "head", f"[batch, {h}, {k}]"))
@@ -298,17 +304,20 @@ class ForecastTask(Task):
 
 
 def residual_base(spec: ModelSpec, resolved: Resolved) -> str | None:
-    """The naive forecast the head adds back: "last", "season", or None (no residual).
+    """The naive forecast the head adds back: "last", "season", "season_drift", or None (no residual).
 
     `spec.residual_base` "auto" takes the data's better naive forecast (Resolved.better_naive); a
-    seasonal base needs a season > 1 that fits in the input window, else the last value is used
-    (`prepare` refuses an explicit "season" that cannot fit, so that falls back only before data).
+    seasonal base needs a season > 1 that fits in the input window ("season_drift": one step more),
+    else the next simpler base is used (`prepare` refuses an explicit seasonal base that cannot fit, so
+    that falls back only before data).
     """
     if not spec.residual:
         return None
     base = spec.residual_base if spec.residual_base != "auto" else (resolved.better_naive or "last")
     m, L = resolved.season_length or 1, resolved.input_length or 0
-    return "season" if base == "season" and 1 < m <= L else "last"
+    if base == "season_drift" and 1 < m < L:
+        return "season_drift"
+    return "season" if base in SEASONAL_BASES and 1 < m <= L else "last"
 
 
 def season_lookback(season: int, n_train: int, horizon: int) -> int:
@@ -339,7 +348,7 @@ def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
         lookback = season_lookback(m, data.n_train, data.horizon)
         seasonal = replace(data, lookback=lookback)
         base = spec.residual_base if spec.residual_base != "auto" else better_naive(seasonal)
-        if spec.task == "forecast" and spec.residual and base == "season":
+        if spec.task == "forecast" and spec.residual and base in SEASONAL_BASES:
             why = f"two seasons of {m}" if lookback == 2 * m else (
                 f"one season of {m} or more, as the training part allows" if lookback >= m else
                 "as long as the training part allows")
@@ -348,9 +357,12 @@ def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
             lookback, why = data.lookback, "the default"
         data = replace(data, lookback=lookback, notices=(*data.notices, f"lookback {lookback} steps ({why}); "
                                                          "set data.lookback to change it"))
-    if spec.task == "forecast" and spec.residual and spec.residual_base == "season" and not 1 < m <= data.lookback:
-        raise DataError(f"{data.source}: residual_base `season` needs a season length above 1 and a lookback of at "
-                        f"least one season; found season length {m} and lookback {data.lookback} (set "
+    extra = int(spec.residual_base == "season_drift")  # the drift reads one step more than a season
+    if (spec.task == "forecast" and spec.residual and spec.residual_base in SEASONAL_BASES
+            and not (m > 1 and m + extra <= data.lookback)):
+        need = "one season" if not extra else "one season plus one step"
+        raise DataError(f"{data.source}: residual_base `{spec.residual_base}` needs a season length above 1 and a "
+                        f"lookback of at least {need}; found season length {m} and lookback {data.lookback} (set "
                         "data.season_length / data.lookback, or residual_base `auto`)")
     if spec.task == "forecast" and spec.residual and spec.residual_space == "log":
         k = len(data.targets)

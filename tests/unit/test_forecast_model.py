@@ -38,7 +38,17 @@ def test_add_seasonal_value_takes_the_step_one_season_earlier() -> None:
     series = x[1]  # the same rule as the seasonal-naive baseline
     np.testing.assert_array_equal(out[1], seasonal_naive_forecast(series, np.array([0]), 10, 6, 4)[0])
     again = AddSeasonalValue.from_config(layer.get_config())
-    assert (again.n_targets, again.season, again.horizon) == (1, 4, 6)
+    assert (again.n_targets, again.season, again.horizon, again.drift) == (1, 4, 6, False)
+
+
+def test_seasonal_drift_adds_the_change_over_the_last_season() -> None:
+    """season_drift: seasonal naive + (last value - the value one season before it)."""
+    layer = AddSeasonalValue(1, season=4, horizon=6, drift=True)
+    x = (np.arange(10, dtype="float32") ** 2).reshape(1, 10, 1)  # rows 0..9 hold 0, 1, 4, ..., 81
+    out = np.asarray(layer([x, np.zeros((1, 6, 1), "float32")]))
+    drift = 81.0 - 25.0  # row 9 minus row 5
+    np.testing.assert_allclose(out[0, :, 0], np.array([36, 49, 64, 81, 36, 49]) + drift)
+    assert AddSeasonalValue.from_config(layer.get_config()).drift is True
 
 
 @pytest.mark.parametrize(("season", "n_train", "horizon", "expected"), [
@@ -66,9 +76,11 @@ def test_explicit_seasonal_base_needs_a_season_in_the_window(tmp_path) -> None:
     path = seasonal_csv(tmp_path / "s.csv")
     with pytest.raises(DataError, match="residual_base `season` needs .* lookback of at least one season"):
         FORECAST.prepare(path, ModelSpec(residual_base="season").updated(data={"lookback": 5}))
+    with pytest.raises(DataError, match="residual_base `season_drift` needs .* one season plus one step"):
+        FORECAST.prepare(path, ModelSpec(residual_base="season_drift").updated(data={"lookback": 7}))
 
 
-@pytest.mark.parametrize("base", ["season", "last"])
+@pytest.mark.parametrize("base", ["season", "last", "season_drift"])
 def test_an_untrained_delta_gives_the_naive_forecast_in_raw_units(tmp_path, base: str) -> None:
     """With the forecast layer zeroed, the served model is exactly its naive base (raw units in and out)."""
     spec = ModelSpec(residual_base=base).updated(data={"horizon": 9, "lookback": 14})
@@ -86,10 +98,12 @@ def test_an_untrained_delta_gives_the_naive_forecast_in_raw_units(tmp_path, base
     windows = np.stack([data.values[s : s + 14] for s in starts])
     pred = np.asarray(raw.predict(windows, verbose=0), dtype=np.float64)
     series = data.target_values.astype(np.float64)
-    expected = (seasonal_naive_forecast(series, starts, 14, 9, 7) if base == "season"
+    expected = (seasonal_naive_forecast(series, starts, 14, 9, 7) if base != "last"
                 else np.repeat(series[starts + 13][:, None, :], 9, axis=1))
+    if base == "season_drift":  # + the change from one season before the last input step to the last one
+        expected = expected + (series[starts + 13] - series[starts + 13 - 7])[:, None, :]
     np.testing.assert_allclose(pred, expected, rtol=1e-5, atol=1e-4)
-    assert ("add_seasonal_value" if base == "season" else "add_last_value") in [layer.name for layer in model.layers]
+    assert ("add_last_value" if base == "last" else "add_seasonal_value") in [layer.name for layer in model.layers]
     keras.backend.clear_session()
 
 
