@@ -4,8 +4,8 @@ trees read in pre-order with brackets, Keras LSTM, XLA) measured interleaved in 
 
     python bench/tree_speed.py [--data /work/shared/data/trees/listops_train_nodes.csv] [--steps 20] [--units 128]
 
-One step = forward, backward and the Adam update of one batch (Keras `train_on_batch`, the train
-function `fit` runs). Depth d: 64 random trees of exactly depth d (every inner node 2-3 children,
+One training step = forward, backward and the Adam update of one batch (Keras `train_on_batch`, the
+train function `fit` runs); one inference step = the forward pass of one batch (`predict_on_batch`). Depth d: 64 random trees of exactly depth d (every inner node 2-3 children,
 the deepest path forced), so the node count grows with depth; it is printed beside each time.
 """
 
@@ -132,21 +132,41 @@ def main() -> None:
             k["i"] += 1
             sm.train_on_batch(s, y)
 
-        t_tree, t_seq = [], []
+        def tree_infer(flat: list = flat, k: dict = k) -> None:
+            b = flat[k["i"] % 4]
+            k["i"] += 1
+            tm.predict_on_batch({"tokens": b.tokens, "parent": b.parent, "tree": b.tree})
+
+        def seq_infer(seqs: list = seqs, k: dict = k) -> None:
+            seq = seqs[k["i"] % 4]
+            k["i"] += 1
+            sm.predict_on_batch(seq)
+
+        t_tree, t_seq, i_tree, i_seq = [], [], [], []
         for _ in range(3):  # interleaved rounds
             t_tree.append(time_steps(tree_step, args.steps))
             t_seq.append(time_steps(seq_step, args.steps))
+            i_tree.append(time_steps(tree_infer, args.steps))
+            i_seq.append(time_steps(seq_infer, args.steps))
         nodes = np.mean([len(b.parent) for b in flat])
         depth = max(int(read_depth(b.parent)) for b in flat)
         length = np.mean([s.shape[1] for s in seqs])
-        rows.append((name, depth, nodes, length, np.median(t_tree), np.median(t_seq)))
+        rows.append((name, depth, nodes, length, np.median(t_tree), np.median(t_seq), np.median(i_tree),
+                     np.median(i_seq)))
     print(f"batch {BATCH} trees, Child-Sum Tree-LSTM {args.units} units vs sequence LSTM {args.units} units "
           f"(pre-order with brackets), median of 3 interleaved rounds of {args.steps} steps")
+    print("training (forward, backward, update):")
     print(f"{'trees':10}{'depth':>6}{'nodes':>8}{'seq len':>8}{'tree ms/step':>14}{'trees/s':>9}{'seq ms/step':>13}"
           f"{'trees/s':>9}{'tree/seq time':>15}")
-    for name, depth, nodes, length, tt, ts in rows:
+    for name, depth, nodes, length, tt, ts, _, _ in rows:
         print(f"{name:10}{depth:6d}{nodes:8.0f}{length:8.0f}{tt * 1e3:14.1f}{BATCH / tt:9.0f}{ts * 1e3:13.1f}"
               f"{BATCH / ts:9.0f}{tt / ts:15.2f}")
+    print("inference (forward only):")
+    print(f"{'trees':10}{'depth':>6}{'nodes':>8}{'seq len':>8}{'tree ms/step':>14}{'trees/s':>9}{'seq ms/step':>13}"
+          f"{'trees/s':>9}{'tree/seq time':>15}")
+    for name, depth, nodes, length, _, _, it, iq in rows:
+        print(f"{name:10}{depth:6d}{nodes:8.0f}{length:8.0f}{it * 1e3:14.1f}{BATCH / it:9.0f}{iq * 1e3:13.1f}"
+              f"{BATCH / iq:9.0f}{it / iq:15.2f}")
 
 
 def read_depth(parent: np.ndarray) -> int:
