@@ -257,6 +257,18 @@ def ensemble_median(members: list[Any], name: str = "ensemble_median", combine: 
     return keras.Model(inputs, layer(outs), name=name if combine == "median" else f"ensemble_{combine}")
 
 
+def input_scaler(model: Any) -> Any:
+    """The model's Standardize layer ("standardize"), or the first member's in an `ensemble_median` model
+    (every member is trained on the same scaled data, so their statistics are equal)."""
+    try:
+        return model.get_layer("standardize")
+    except ValueError:
+        for layer in model.layers:
+            if isinstance(layer, keras.Model):
+                return input_scaler(layer)
+        raise
+
+
 def _valid_steps(raw: Any) -> Any:
     """[batch, time, 1] float: 1 where a raw step has any non-NaN value (real), 0 on NaN padding."""
     return ops.cast(ops.any(ops.logical_not(ops.isnan(ops.cast(raw, "float32"))), axis=-1, keepdims=True), "float32")

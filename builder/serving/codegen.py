@@ -615,7 +615,11 @@ def code_from_run(run: Run, out: str | Path) -> tuple[Path, Path]:
 
     out = Path(out)
     spec = ModelSpec.from_json(run.file("spec.json"))
-    _check_task(spec)  # before reading the run's model: a tree run is refused with the reason
+    _check_task(spec)  # before reading the run's model: a translate run is refused with the reason
+    if spec.training.ensemble > 1:
+        raise CodegenError(f"training.ensemble: the run serves {spec.training.ensemble} networks combined "
+                           "(their median or mean); the code generator writes one network. Use the run's SavedModel, "
+                           "or `code --spec` for the architecture without weights")
     meta = run.metadata()
     code = generate_code(spec, _run_sizes(meta, spec), f"the run `{run.path.name}`", True,
                          output=meta["serving"]["output"].get("meaning"))

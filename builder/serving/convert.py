@@ -146,7 +146,9 @@ def check_windows(model: Any, meta: dict[str, Any], n: int = 4, seed: int = 0) -
     """Raw windows [n, length, n_features] float32 for comparing formats: each feature drawn as
     mean + scale * N(0, 1) with the model's Standardize statistics; for a padded (classification)
     input of free length, 12 steps with the first window padded with NaN after step 7."""
-    stats = model.get_layer("standardize")
+    from builder.model.layers import input_scaler
+
+    stats = input_scaler(model)
     mean, scale = np.asarray(stats.mean), np.asarray(stats.scale)
     _, length, n_features = meta["serving"]["input"]["shape"]
     length = length or 12

@@ -101,7 +101,9 @@ def _selector(meta: dict[str, Any], probs_or_pred: np.ndarray, step: int | None,
 def baseline_for(meta: dict[str, Any], model: Any, x: np.ndarray, name: str) -> np.ndarray:
     """The baseline window [T, F] for raw window `x` [T, F] (see module docstring)."""
     if name == "mean":
-        mean = np.asarray(model.get_layer("standardize").mean, dtype=np.float64)
+        from builder.model.layers import input_scaler
+
+        mean = np.asarray(input_scaler(model).mean, dtype=np.float64)
         b = np.broadcast_to(mean, x.shape).copy()
     elif name == "seasonal_naive":
         if meta["task"] != "forecast":

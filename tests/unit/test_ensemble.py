@@ -70,7 +70,25 @@ def test_classify_ensemble_serves_the_mean_probabilities(tmp_path) -> None:
     assert not np.allclose(members[0], members[1])
     preds = pd.read_csv(run / "predictions.csv")
     np.testing.assert_allclose((preds["actual"] == preds["predicted"]).mean(), metrics["model"]["accuracy"])
+    _serving_tools_take_the_ensemble(Run(run), model, batch[0], tmp_path)
     keras.backend.clear_session()
+
+
+def _serving_tools_take_the_ensemble(run, model, window: np.ndarray, tmp_path) -> None:
+    """The tools that read the model's input statistics find them in a member (all members share them);
+    the code generator, which writes one network, refuses the run with the reason."""
+    from builder.model.layers import input_scaler
+    from builder.serving.codegen import CodegenError, code_from_run
+    from builder.serving.convert import check_windows
+    from builder.serving.explain import baseline_for
+
+    meta = run.metadata()
+    stats = input_scaler(model)
+    np.testing.assert_array_equal(np.asarray(stats.mean), np.asarray(model.get_layer("member_1").get_layer("standardize").mean))
+    assert check_windows(model, meta, n=2).shape[0] == 2
+    np.testing.assert_allclose(baseline_for(meta, model, window, "mean")[0], np.asarray(stats.mean), rtol=1e-6)
+    with pytest.raises(CodegenError, match=r"training.ensemble: the run serves 2 networks combined"):
+        code_from_run(run, tmp_path / "code" / "model.py")
 
 
 def test_ensemble_validated() -> None:
