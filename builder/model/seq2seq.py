@@ -49,10 +49,6 @@ def _state_sizes(cell: Any) -> list[int]:
 class Seq2Seq(keras.Model):
     """Source tokens [B, S] and shifted targets [B, T] (START first) -> logits [B, T, V]."""
 
-    #: the decoder cell is stepped T times op by op in the train step (not a fused loop), so
-    #: builder.training.fit.resolve_jit turns XLA on for "auto" on the CPU
-    unrolled_steps = True
-
     def __init__(self, src_vocab: int, tgt_vocab: int, units: int = 64, embed: int = 32, cell: str = "gru",
                  layers: int = 1, bidirectional: bool = False, attention: Attention = "bahdanau",
                  score: Literal["dot", "general"] = "general", dropout: float = 0.0, **kwargs: Any) -> None:

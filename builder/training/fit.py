@@ -71,9 +71,7 @@ def resolve_jit(spec: ModelSpec, model: Any) -> bool | str:
     (builder.model.recurrent.all_fused, and a task whose padding mask does not send the layers
     to Keras's loop): the fused loops are XLA-compiled per batch shard, and the shards run in
     parallel only in a train step that is not one XLA program. True otherwise (Keras's loop
-    runs faster under XLA; bench/RESULTS.md). Also True for a model whose ``unrolled_steps`` is True
-    (builder.model.seq2seq.Seq2Seq: a decoder cell stepped op by op in the graph, which XLA fuses;
-    1.8x the samples/s of the unfused step in bench/seq2seq_torch.py, bench/RESULTS.md 2026-12-06).
+    runs faster under XLA; bench/RESULTS.md).
     On a GPU: Keras's own choice (cuDNN kernels).
     """
     from builder.model.recurrent import all_fused
@@ -84,8 +82,6 @@ def resolve_jit(spec: ModelSpec, model: Any) -> bool | str:
     if jit == "auto":
         if has_gpu():
             return "auto"
-        if getattr(model, "unrolled_steps", False):
-            return True
         return not (not get_task(spec.task).masks_padding and all_fused(model))
     return jit
 
