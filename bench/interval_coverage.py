@@ -33,42 +33,22 @@ def ets_with_intervals(y: np.ndarray, n_fit: int, origins: np.ndarray, horizon: 
                        levels: tuple[int, ...] = LEVELS) -> tuple[np.ndarray, dict[int, tuple[np.ndarray, np.ndarray]], str]:
     """ETS fitted on y[:n_fit] as the tool fits it; from each origin the forecast and statsforecast's
     interval. y [T]; origins [N] -> (mean [N, H], {level: (lower [N, H], upper [N, H])}, method)."""
-    from statsforecast.ets import _compute_pred_intervals, etsforecast, pegelsresid_C, switch
-    from statsforecast.models import MSTL, AutoETS
+    from statsforecast.ets import _compute_pred_intervals
 
-    from builder.tasks.forecast_baselines import ETS_MAX_SEASON
+    from builder.tasks.forecast_baselines import fit_ets
 
-    y = np.asarray(y, dtype=np.float64)
-    train = y[:n_fit]
-    seasonal = np.zeros(len(y))
-    if season > ETS_MAX_SEASON and n_fit > 2 * season:
-        fit = MSTL(season_length=season, trend_forecaster=AutoETS(model="ZZN")).fit(train)
-        comp = fit.model_["seasonal"].to_numpy(dtype=np.float64)
-        seasonal[:n_fit] = comp
-        seasonal[n_fit:] = comp[-season:][(np.arange(n_fit, len(y)) - n_fit) % season]
-        model, prefix = fit.trend_forecaster.model_, f"STL(m={season}) + "
-    else:
-        model, prefix = AutoETS(season_length=max(1, season)).fit(train).model_, ""
-    errortype, trendtype, seasontype, damped_flag = model["components"][:4]
-    damped = damped_flag != "N"
-    alpha, beta, gamma, phi = (float(v) for v in model["par"][:4])
-    phi = phi if damped else 1.0
-    _, _, states, _ = pegelsresid_C(
-        y=y - seasonal, m=model["m"], init_state=np.asarray(model["par"][4:], dtype=np.float64),
-        errortype=errortype, trendtype=trendtype, seasontype=seasontype, damped=damped,
-        alpha=alpha, beta=beta, gamma=gamma, phi=phi, nmse=3)
+    ets = fit_ets(y, n_fit, season)
     mean = np.full((len(origins), horizon), np.nan)
     bands = {lv: (np.full_like(mean, np.nan), np.full_like(mean, np.nan)) for lv in levels}
-    at = copy.copy(model)
+    at = copy.copy(ets.model)
     for i, o in enumerate(origins):
-        etsforecast(x=states[o], m=model["m"], trend=switch(trendtype), season=switch(seasontype),
-                    phi=phi, h=horizon, f=mean[i])
-        at["states"] = states[: o + 1]  # the interval code reads the state at the origin (the last row)
+        ets.forecast(int(o), horizon, mean[i])
+        at["states"] = ets.states[: o + 1]  # the interval code reads the state at the origin (the last row)
         pi = _compute_pred_intervals(at, {"mean": mean[i]}, horizon, list(levels))
         for lv in levels:
             bands[lv][0][i], bands[lv][1][i] = pi[f"lo-{lv}"], pi[f"hi-{lv}"]
-    shift = seasonal[origins[:, None] + np.arange(horizon)[None, :]]
-    return mean + shift, {lv: (lo + shift, hi + shift) for lv, (lo, hi) in bands.items()}, prefix + str(model["method"])
+    shift = ets.seasonal[origins[:, None] + np.arange(horizon)[None, :]]
+    return mean + shift, {lv: (lo + shift, hi + shift) for lv, (lo, hi) in bands.items()}, ets.method
 
 
 def coverage_row(run_dir: str) -> dict[str, Any]:

@@ -261,3 +261,16 @@ class Task:
         when they are not one raw window; None: one input `window` [batch, input_length, n_features].
         A model with several inputs takes them as a dict keyed by these names."""
         return None
+
+
+class LogitsHead:
+    """The head of a task whose output is logits over its tokens (generate, translate): one Dense "logits"
+    on the last features x [..., ch] -> [..., n_outputs]. Listed before Task among a task's bases."""
+
+    def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
+        import keras
+
+        return keras.layers.Dense(resolved.n_outputs, name="logits")(x)
+
+    def head_params(self, ch: int, spec: ModelSpec, resolved: Resolved) -> int:
+        return ch * resolved.n_outputs + resolved.n_outputs

@@ -8,6 +8,9 @@ that scale is 0, e.g. for a series that is constant in its training part.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
 
@@ -69,18 +72,35 @@ def origins_of(starts: np.ndarray, lookback: int) -> np.ndarray:
     return np.asarray(starts, dtype=np.int64) + int(lookback)
 
 
-def ets_origin_forecasts(y: np.ndarray, n_fit: int, origins: np.ndarray, horizon: int,
-                         season: int) -> tuple[np.ndarray, str]:
-    """AutoETS fitted once on y[:n_fit], then run over the whole series with those parameters.
+@dataclass
+class EtsFit:
+    """An AutoETS model fitted once on the training rows and run over the whole series with its parameters.
 
-    Selection by AICc over error / trend (damped allowed) / season types as statsforecast's AutoETS
-    does (multiplicative only for positive data). At each origin o the model's state has seen the
-    observed rows [0, o) and forecasts rows [o, o + horizon); no parameter is refitted. For a season
-    longer than ETS_MAX_SEASON: STL on the training rows, AutoETS without season on the adjusted
-    series, and the last training season of the seasonal component repeated (statsforecast's MSTL).
-    y [T] raw; origins [N] -> (forecasts [N, horizon], method name such as "ETS(A,Ad,A)").
+    model: statsforecast's fitted ETS dict; method: its name ("ETS(A,Ad,A)", "STL(m=52) + ETS(A,A,N)");
+    seasonal [T]: the STL seasonal component removed before ETS (zeros without STL); states [T+1, k]: the
+    state after each row; trendtype / seasontype: "N", "A" or "M"; phi: the damping (1 when undamped).
     """
-    from statsforecast.ets import etsforecast, pegelsresid_C, switch
+
+    model: dict[str, Any]
+    method: str
+    seasonal: np.ndarray
+    states: np.ndarray
+    trendtype: str
+    seasontype: str
+    phi: float
+
+    def forecast(self, origin: int, horizon: int, out: np.ndarray) -> None:
+        """The forecast of rows [origin, origin + horizon) from the state after row origin - 1, without
+        the seasonal component, written into out [horizon]."""
+        from statsforecast.ets import etsforecast, switch
+
+        etsforecast(x=self.states[origin], m=self.model["m"], trend=switch(self.trendtype),
+                    season=switch(self.seasontype), phi=self.phi, h=horizon, f=out)
+
+
+def fit_ets(y: np.ndarray, n_fit: int, season: int) -> EtsFit:
+    """AutoETS fitted once on y[:n_fit] and its states over all of y [T] (see `ets_origin_forecasts`)."""
+    from statsforecast.ets import pegelsresid_C
     from statsforecast.models import MSTL, AutoETS
 
     y = np.asarray(y, dtype=np.float64)
@@ -104,12 +124,26 @@ def ets_origin_forecasts(y: np.ndarray, n_fit: int, origins: np.ndarray, horizon
         y=y - seasonal, m=model["m"], init_state=np.asarray(model["par"][4:], dtype=np.float64),
         errortype=errortype, trendtype=trendtype, seasontype=seasontype, damped=damped,
         alpha=alpha, beta=beta, gamma=gamma, phi=phi, nmse=3)
+    return EtsFit(model, prefix + str(model["method"]), seasonal, states, trendtype, seasontype, phi)
+
+
+def ets_origin_forecasts(y: np.ndarray, n_fit: int, origins: np.ndarray, horizon: int,
+                         season: int) -> tuple[np.ndarray, str]:
+    """AutoETS fitted once on y[:n_fit], then run over the whole series with those parameters.
+
+    Selection by AICc over error / trend (damped allowed) / season types as statsforecast's AutoETS
+    does (multiplicative only for positive data). At each origin o the model's state has seen the
+    observed rows [0, o) and forecasts rows [o, o + horizon); no parameter is refitted. For a season
+    longer than ETS_MAX_SEASON: STL on the training rows, AutoETS without season on the adjusted
+    series, and the last training season of the seasonal component repeated (statsforecast's MSTL).
+    y [T] raw; origins [N] -> (forecasts [N, horizon], method name such as "ETS(A,Ad,A)").
+    """
+    ets = fit_ets(y, n_fit, season)
     out = np.full((len(origins), horizon), np.nan)
     for i, o in enumerate(origins):
-        etsforecast(x=states[o], m=model["m"], trend=switch(trendtype), season=switch(seasontype),
-                    phi=phi, h=horizon, f=out[i])
-    out += seasonal[origins[:, None] + np.arange(horizon)[None, :]]
-    return out, prefix + str(model["method"])
+        ets.forecast(int(o), horizon, out[i])
+    out += ets.seasonal[origins[:, None] + np.arange(horizon)[None, :]]
+    return out, ets.method
 
 
 def theta_origin_forecasts(y: np.ndarray, n_fit: int, origins: np.ndarray, horizon: int,

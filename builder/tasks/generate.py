@@ -21,7 +21,7 @@ import pandas as pd
 from builder.data.read import DataError
 from builder.data.text import PARTS, TextData, encode, prepare_text, read_text
 from builder.spec import ModelSpec
-from builder.tasks.base import Resolved, Task
+from builder.tasks.base import LogitsHead, Resolved, Task
 
 #: the context (window length in characters) when the spec leaves lookback empty
 DEFAULT_CONTEXT = 100
@@ -61,7 +61,7 @@ def _scores(bits: float) -> dict[str, float]:
     return {"bits_per_char": float(bits), "perplexity": float(2.0 ** bits)}
 
 
-class GenerateTask(Task):
+class GenerateTask(LogitsHead, Task):
     model_fields = ("embedding_dim",)
     evaluate_views = ("generate",)
     model_kind = "language_model"
@@ -124,14 +124,6 @@ class GenerateTask(Task):
         ]
 
     # ---- model (built by builder.model.sequence.build_language_model) ------------------------------
-    def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
-        import keras
-
-        return keras.layers.Dense(resolved.n_outputs, name="logits")(x)
-
-    def head_params(self, ch: int, spec: ModelSpec, resolved: Resolved) -> int:
-        return ch * resolved.n_outputs + resolved.n_outputs
-
     def head_diagram(self, spec: ModelSpec, resolved: Resolved) -> list[tuple[str, str, str]]:
         v = resolved.n_outputs
         return [(f"Dense per step\n{v} characters (logits)", "head", f"[batch, T, {v}]"),

@@ -26,7 +26,7 @@ import pandas as pd
 from builder.data.pairs import PAD, PAIR_PARTS, PairsData, prepare_pairs, read_sources
 from builder.data.read import DataError, load_table
 from builder.spec import ModelSpec
-from builder.tasks.base import Resolved, Task
+from builder.tasks.base import LogitsHead, Resolved, Task
 
 #: test pairs decoded by beam search (one search per pair, in NumPy around the TF step)
 BEAM_MAX_PAIRS = 300
@@ -179,7 +179,7 @@ def _num(value: Any, fmt: str) -> str:
     return "–" if value is None else format(value, fmt)
 
 
-class TranslateTask(Task):
+class TranslateTask(LogitsHead, Task):
     """Text pairs -> an encoder-decoder; shapes: B batch, S source tokens, T target tokens, V target vocabulary."""
 
     model_kind = "seq2seq"
@@ -279,15 +279,6 @@ class TranslateTask(Task):
         ]
 
     # ---- model (built by builder.model.seq2seq.build_seq2seq) -------------------------------------------
-    def head(self, x: Any, scaled: Any, spec: ModelSpec, resolved: Resolved) -> Any:
-        """The output layer on the decoder state and context x [B, ch] -> logits [B, V]."""
-        import keras
-
-        return keras.layers.Dense(resolved.n_outputs, name="logits")(x)
-
-    def head_params(self, ch: int, spec: ModelSpec, resolved: Resolved) -> int:
-        return ch * resolved.n_outputs + resolved.n_outputs
-
     def head_diagram(self, spec: ModelSpec, resolved: Resolved) -> list[tuple[str, str, str]]:
         v = resolved.n_outputs
         return [(f"Dense per step\n{v} target tokens (logits)", "head", f"[batch, T, {v}]"),
