@@ -12,11 +12,10 @@ TensorFlow only:
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from builder.files import atomic_write_text
+from builder.files import atomic_dir, atomic_write_text
 from builder.training.runs import Run
 
 SERVING_SNIPPET = """import numpy as np
@@ -80,14 +79,8 @@ def export_run(run: Run, out_dir: str | Path) -> Path:
             raise FileNotFoundError(f"{run.path}: {name} is missing; has the run finished?")
     out_dir.mkdir(parents=True, exist_ok=True)
     # every piece is copied under a temporary name and renamed into place: no half-written file
-    tmp = Path(tempfile.mkdtemp(prefix=".saved_model.", dir=out_dir))
-    try:
-        shutil.copytree(run.file("saved_model"), tmp / "saved_model")
-        if (out_dir / "saved_model").exists():
-            shutil.rmtree(out_dir / "saved_model")
-        (tmp / "saved_model").rename(out_dir / "saved_model")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with atomic_dir(out_dir / "saved_model") as tmp:
+        shutil.copytree(run.file("saved_model"), tmp, dirs_exist_ok=True)
     for name in ("model.keras", "metadata.json", "spec.json"):
         part = out_dir / f".{name}.tmp"
         shutil.copy2(run.file(name), part)

@@ -9,12 +9,10 @@ needs TensorFlow only. builder.serving reads and copies these files.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from builder.files import atomic_write_json
+from builder.files import atomic_dir, atomic_write_json
 from builder.spec import ModelSpec
 from builder.tasks.base import Resolved
 from builder.tasks.registry import get_task
@@ -167,18 +165,9 @@ def export_translate(raw_model: Any, resolved: Resolved, out_dir: str | Path) ->
 
     module = translate_module(raw_model, resolved.vocabulary, resolved.classes, resolved.tokens or "characters",
                               int(resolved.lookback or 1), int(resolved.horizon or 1))
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={"translate": module.translate})
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)
 
 
 def export_endpoints(endpoints: dict[str, tuple[Any, list[Any]]], tracked: Any, out_dir: str | Path) -> Path:
@@ -186,22 +175,13 @@ def export_endpoints(endpoints: dict[str, tuple[Any, list[Any]]], tracked: Any, 
     through a temporary directory."""
     import keras
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         archive = keras.export.ExportArchive()
         archive.track(tracked)
         for name, (fn, signature) in endpoints.items():
             archive.add_endpoint(name=name, fn=fn, input_signature=signature)
         archive.write_out(str(tmp), verbose=False)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+    return Path(out_dir)
 
 
 def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, resolved: Resolved,

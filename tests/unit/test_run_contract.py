@@ -10,10 +10,24 @@ import pandas as pd
 import pytest
 
 from builder import load_preset
-from builder.files import dumps, loads_strict
+from builder.files import atomic_dir, dumps, loads_strict
 from builder.tasks.base import Resolved
 from builder.training.fit import train_run
 from builder.training.runs import Run, RunFormatError
+
+
+def test_atomic_dir_replaces_a_folder_only_when_it_is_complete(tmp_path: Path) -> None:
+    out = tmp_path / "saved_model"
+    out.mkdir()
+    (out / "old.pb").write_text("old")
+    with pytest.raises(RuntimeError), atomic_dir(out) as tmp:
+        (tmp / "half.pb").write_text("half")
+        raise RuntimeError("the writer failed")
+    assert [p.name for p in out.iterdir()] == ["old.pb"] and [p.name for p in tmp_path.iterdir()] == ["saved_model"]
+    with atomic_dir(out) as tmp:
+        (tmp / "new.pb").write_text("new")
+        assert not (out / "new.pb").exists()
+    assert [p.name for p in out.iterdir()] == ["new.pb"] and [p.name for p in tmp_path.iterdir()] == ["saved_model"]
 
 
 def test_strict_parser_and_writer_refuse_nan() -> None:
