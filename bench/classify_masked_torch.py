@@ -25,7 +25,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -98,22 +97,9 @@ def tf_side(frame: Any, rounds: int, threads: int, npz: Path) -> dict[str, Any]:
              units=rec.units, classes=len(data.classes), batch=batch, lr=spec.training.learning_rate,
              rounds=rounds, threads=threads, seed=spec.training.seed)
 
-    class Timer(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.seconds: list[float] = []
-            self.t0 = 0.0
+    from bench.throughput import epoch_timer
 
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.t0 = time.perf_counter()
-
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            float((logs or {}).get("loss", 0.0))  # fit's callback reads the loss after each block of batches
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.seconds.append(time.perf_counter() - self.t0)
-
-    timer = Timer()
+    timer = epoch_timer()
     model.fit(train_ds, epochs=1 + rounds, callbacks=[timer], verbose=0, shuffle=False)
     lstm = next(layer for layer in model.layers if isinstance(layer, keras.layers.RNN))
     return {"samples_per_s": n_train / min(timer.seconds[1:]), "warmup_s": timer.seconds[0], "n_train": n_train,

@@ -31,7 +31,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -95,22 +94,9 @@ def tf_side(args: argparse.Namespace, npz: Path) -> dict[str, Any]:
              clipnorm=spec.training.clipnorm or 0.0, ratio=args.ratio, rounds=args.rounds, threads=args.threads,
              seed=spec.training.seed)
 
-    class Timer(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.seconds: list[float] = []
-            self.t0 = 0.0
+    from bench.throughput import epoch_timer
 
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.t0 = time.perf_counter()
-
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            float((logs or {}).get("loss", 0.0))  # the tool's callback reads the loss after each block
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.seconds.append(time.perf_counter() - self.t0)
-
-    timer = Timer()
+    timer = epoch_timer()
     history = model.fit(train_ds, epochs=1 + args.rounds, callbacks=[timer], verbose=0, shuffle=False)
     return {"samples_per_s": n_train / min(timer.seconds[1:]), "epoch_s": [round(s, 3) for s in timer.seconds],
             "n_train": n_train, "src_len": int(a["source"].shape[1]), "tgt_len": int(a["target_in"].shape[1]),

@@ -31,6 +31,29 @@ PRESETS = ["stacked_lstm", "deep_gru", "lstmp", "simple_rnn_baseline", "cldnn"]
 THREADS = 2
 
 
+def epoch_timer() -> Any:
+    """A Keras callback whose `seconds` lists each epoch's wall time; it reads the loss after each batch, as
+    fit's StudioCallback does after every block of batches, so the timed loop waits for the same values."""
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self.t0 = 0.0
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.t0 = time.perf_counter()
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            float((logs or {}).get("loss", 0.0))
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            self.seconds.append(time.perf_counter() - self.t0)
+
+    return EpochTimer()
+
+
 # ---------------------------------------------------------------------------------------------------
 # Shared helpers (also used by bench.predict_latency)
 # ---------------------------------------------------------------------------------------------------
@@ -148,22 +171,7 @@ def keras_training(preset: str, jit: bool | str, steps: int, epochs: int, batch:
                 layer.unroll = True
     compile_model(model, spec, int(np.ceil(n_windows / batch)))  # as fit caps batches per call
 
-    class Timer(keras.callbacks.Callback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.seconds: list[float] = []
-            self.t0 = 0.0
-
-        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-            self.t0 = time.perf_counter()
-
-        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
-            float((logs or {}).get("loss", 0.0))  # fit's StudioCallback reads the loss after every block of batches
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            self.seconds.append(time.perf_counter() - self.t0)
-
-    timer = Timer()
+    timer = epoch_timer()
     model.fit(train_ds, epochs=1 + epochs, callbacks=[timer], verbose=0, shuffle=False)
     timed = timer.seconds[1:]
     disable_op_determinism()
