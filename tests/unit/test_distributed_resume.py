@@ -19,7 +19,9 @@ def _run_workers(tmp_path, args, tag, kill_after_epoch=None):
     deadline = time.time() + TIMEOUT_S
     try:
         if kill_after_epoch is not None:
-            while len(run.history()) < kill_after_epoch:
+            # the epoch's checkpoint is written after its history line (a resume from the checkpoint before
+            # rewrites that line), so wait for the checkpoint's record, written last, not for the history
+            while (run.read_json("checkpoints/last.json", {}) or {}).get("epoch", 0) < kill_after_epoch:
                 assert time.time() < deadline, "no epoch finished in time"
                 assert procs[0].poll() is None, (tmp_path / f"{tag}0.log").read_text()
                 time.sleep(0.2)
