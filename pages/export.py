@@ -114,7 +114,7 @@ def _convert(run_dir: str, token: str, fmt: str) -> dict:
 
 
 st.subheader("Other formats")
-offers = export_options(meta)
+offers = export_options(meta, run.read_json("spec.json"))
 fmt_labels = {f: label for f, label in CONVERT_FORMATS if offers.get(f) is None}
 for reason in dict.fromkeys(offers[f] for f, _ in CONVERT_FORMATS if offers.get(f)):
     st.caption(f"{' and '.join(label for f, label in CONVERT_FORMATS if offers.get(f) == reason)}: not offered "

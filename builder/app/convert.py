@@ -32,15 +32,16 @@ def convert_for_download(run: Run, fmt: str) -> dict[str, Any]:
             "snippet": usage_snippet(fmt, run.metadata())}
 
 
-def export_options(meta: dict[str, Any]) -> dict[str, str | None]:
-    """What the Export page offers beside the SavedModel for a run with metadata `meta`:
+def export_options(meta: dict[str, Any], spec: dict[str, Any] | None = None) -> dict[str, str | None]:
+    """What the Export page offers beside the SavedModel for a run with metadata `meta` and spec.json `spec`:
     {"onnx", "litert", "code"} -> None where the converter / code generator takes the model, else the
     one-line reason why not (no TensorFlow imported)."""
     from builder.serving.codegen import codegen_blocker
     from builder.serving.convert import conversion_blocker
 
     blocker = conversion_blocker(meta)
-    return {"onnx": blocker, "litert": blocker, "code": codegen_blocker(meta.get("task"))}
+    ensemble = int(((spec or {}).get("training") or {}).get("ensemble") or 1)
+    return {"onnx": blocker, "litert": blocker, "code": codegen_blocker(meta.get("task"), ensemble)}
 
 
 def contract_lines(meta: dict[str, Any]) -> list[str]:

@@ -138,12 +138,19 @@ class CodegenError(ValueError):
 
 
 # ---- what the file needs ---------------------------------------------------------------------------
-def codegen_blocker(task: str | None) -> str | None:
-    """Why the code generator cannot write a model of `task` (one line: `Task.codegen_refusal`), or None."""
+def codegen_blocker(task: str | None, ensemble: int = 1) -> str | None:
+    """Why the code generator cannot write a model of `task` (one line: `Task.codegen_refusal`, or a run of
+    `ensemble` > 1 combined networks), or None."""
     if task not in TASKS:
         return f"task {task!r}: unknown; the code generator writes {', '.join(sorted(TASKS))} models"
     refusal = get_task(task).codegen_refusal
-    return f"task {task!r}: no plain-Keras code: {refusal}" if refusal else None
+    if refusal:
+        return f"task {task!r}: no plain-Keras code: {refusal}"
+    if ensemble > 1:
+        return (f"training.ensemble: the run serves {ensemble} networks combined (their median or mean); the code "
+                "generator writes one network. Use the run's SavedModel, or `code --spec` for the architecture "
+                "without weights")
+    return None
 
 
 def _class_source(cls: Any) -> str:
@@ -615,11 +622,9 @@ def code_from_run(run: Run, out: str | Path) -> tuple[Path, Path]:
 
     out = Path(out)
     spec = ModelSpec.from_json(run.file("spec.json"))
-    _check_task(spec)  # before reading the run's model: a translate run is refused with the reason
-    if spec.training.ensemble > 1:
-        raise CodegenError(f"training.ensemble: the run serves {spec.training.ensemble} networks combined "
-                           "(their median or mean); the code generator writes one network. Use the run's SavedModel, "
-                           "or `code --spec` for the architecture without weights")
+    blocker = codegen_blocker(spec.task, spec.training.ensemble)  # before reading the run's model
+    if blocker:
+        raise CodegenError(blocker)
     meta = run.metadata()
     code = generate_code(spec, _run_sizes(meta, spec), f"the run `{run.path.name}`", True,
                          output=meta["serving"]["output"].get("meaning"))

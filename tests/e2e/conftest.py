@@ -1,6 +1,6 @@
 """What the browser tests share: headless Chromium's path and flags, the page helpers, and
-`streamlit_server`, a fixture that starts `streamlit run app.py` on a free port with its own data directory,
-waits for its health check, and stops it afterwards (its log copied to test-output/)."""
+`studio_server`, a context manager that starts `streamlit run app.py` on a free port with its own data
+directory, waits for its health check, and stops it afterwards (its log copied to test-output/)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -102,12 +100,6 @@ def chromium() -> Iterator[Any]:
             yield browser
         finally:
             browser.close()
-
-
-@pytest.fixture
-def streamlit_server() -> Callable[..., Any]:
-    """`studio_server` (a context manager factory), for tests that start the app themselves."""
-    return studio_server
 
 
 # ---- page helpers ------------------------------------------------------------------------------------

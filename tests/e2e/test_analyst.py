@@ -22,7 +22,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, OUT, SHOTS, chromium, idle, nav, set_number, shot, title
+from tests.e2e.conftest import (
+    CHROMIUM,
+    OUT,
+    SHOTS,
+    chromium,
+    idle,
+    nav,
+    set_number,
+    shot,
+    studio_server,
+    title,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SERIES = next((p for p in (REPO.parent / "shared/data/forecasting/airline_passengers_monthly.csv",
@@ -86,7 +97,7 @@ def _finished(page, timeout: float = 400_000) -> None:
     idle(page)
 
 
-def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path, streamlit_server) -> None:
+def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path) -> None:
     timings: dict[str, object] = {"load_average_at_start": os.getloadavg()}
     outside: list[str] = []
     console: list[str] = []
@@ -94,7 +105,7 @@ def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path, strea
     # the app itself must keep TensorFlow quiet: no TF_CPP_MIN_LOG_LEVEL from the fixture
     env = {"RNN_STUDIO_WARM_WORKER": "1", "TF_CPP_MIN_LOG_LEVEL": None}
     try:
-        with streamlit_server(tmp_path, "e2e-analyst-server.log", env=env) as studio, chromium() as browser:
+        with studio_server(tmp_path, "e2e-analyst-server.log", env=env) as studio, chromium() as browser:
             url = studio.url
 
             def context():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM, OUT, SHOTS, chromium, idle, nav, shot, title
+from tests.e2e.conftest import CHROMIUM, OUT, SHOTS, chromium, idle, nav, shot, studio_server, title
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = next((p for p in (REPO.parent / "shared/data/forecasting/airline_passengers_monthly.csv",
@@ -59,9 +59,9 @@ def _watch_progress(home: Path, out: dict[str, float], timeout: float = 240.0) -
         time.sleep(0.05)
 
 
-def test_upload_preset_train_evaluate_export(tmp_path: Path, streamlit_server) -> None:
+def test_upload_preset_train_evaluate_export(tmp_path: Path) -> None:
     timings: dict[str, object] = {}
-    with chromium() as browser, streamlit_server(tmp_path, "e2e-server.log", timeout=90) as studio:
+    with chromium() as browser, studio_server(tmp_path, "e2e-server.log", timeout=90) as studio:
         home, url, server = studio.home, studio.url, studio.process
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         try:

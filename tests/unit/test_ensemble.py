@@ -77,6 +77,7 @@ def test_classify_ensemble_serves_the_mean_probabilities(tmp_path) -> None:
 def _serving_tools_take_the_ensemble(run, model, window: np.ndarray, tmp_path) -> None:
     """The tools that read the model's input statistics find them in a member (all members share them);
     the code generator, which writes one network, refuses the run with the reason."""
+    from builder.app import export_options
     from builder.model.layers import input_scaler
     from builder.serving.codegen import CodegenError, code_from_run
     from builder.serving.convert import check_windows
@@ -89,6 +90,8 @@ def _serving_tools_take_the_ensemble(run, model, window: np.ndarray, tmp_path) -
     np.testing.assert_allclose(baseline_for(meta, model, window, "mean")[0], np.asarray(stats.mean), rtol=1e-6)
     with pytest.raises(CodegenError, match=r"training.ensemble: the run serves 2 networks combined"):
         code_from_run(run, tmp_path / "code" / "model.py")
+    # the Export page asks the same blocker: no code button, the reason instead
+    assert export_options(meta, run.read_json("spec.json"))["code"].startswith("training.ensemble: the run serves 2")
 
 
 def test_ensemble_validated() -> None:
