@@ -7,10 +7,14 @@ Dense over [state; context] to the target tokens), built by `builder.model.build
 steps_per_execution) and trained with `model.fit` on `task.datasets` (shuffled batches of the preset's
 batch size) on the first --rows pairs of dates_to_iso.csv (the task's own split; its training part).
 
-The twin: nn.Embedding + nn.GRU(bidirectional) encoder over the same padded sources, Linear+tanh bridge on the
-concatenated final states, nn.GRUCell decoder stepped in a Python loop over the same target length with the
-same input feeding, the same additive attention (v . tanh(W_k h_s + W_q s_t), padding masked) and output
-layer, the same scheduled sampling op at every step t > 0 (own argmax where a uniform draw >= --ratio),
+--preset picks another translate preset (luong_lstm_seq2seq: a 2-layer LSTM encoder and an LSTM decoder
+with Luong "general" attention); the twin follows the preset's cell, layers, direction and attention.
+
+The twin: nn.Embedding + nn.GRU or nn.LSTM (the preset's layers, bidirectional or not) encoder over the same
+padded sources, a Linear+tanh bridge per state on the last layer's concatenated final states when
+bidirectional, nn.GRUCell or nn.LSTMCell decoder stepped in a Python loop over the same target length with
+the same input feeding, the same attention (additive v . tanh(W_k h_s + W_q s_t), or Luong's s_t . W h_s or
+s_t . h_s; padding masked) and output layer, the same scheduled sampling op at every step t > 0 (own argmax where a uniform draw >= --ratio),
 cross-entropy ignoring the pad token, Adam with the same learning rate and per-variable gradient clipping to
 the same norm (Keras 3's `clipnorm`). Same batch size, source / target lengths and vocabularies.
 
@@ -21,6 +25,10 @@ best epoch's seconds (the machine is shared). The teacher-forcing ratio is held 
 
     .venv/bin/python bench/seq2seq_torch.py --rounds 5            # ours, the twin and the ratio
     .venv/bin/python bench/seq2seq_torch.py --rounds 5 --jit on   # ours with jit_compile forced on
+    .venv/bin/python bench/seq2seq_torch.py --rounds 3 --preset luong_lstm_seq2seq   # the LSTM twin
+
+Weight counts differ by design where torch keeps two bias vectors per recurrent layer (b_ih and b_hh)
+and Keras one; both counts are printed.
 """
 
 from __future__ import annotations
@@ -47,12 +55,14 @@ DATA = next((p / "shared" / "data" / "seq2seq" / "dates_to_iso.csv" for p in (RO
 TORCH_PYTHON = str(ROOT / ".torchvenv" / "bin" / "python")  # torch==2.13.0, outside requirements.lock
 
 
-def bench_spec(jit: str, units: int | None) -> Any:
-    """The default translate preset (jit_compile per --jit, units per --units when given)."""
+def bench_spec(jit: str, units: int | None, preset: str = "") -> Any:
+    """A translate preset (default: the task's; jit_compile per --jit, units per --units when given)."""
     from builder.spec.presets import load_preset
     from builder.tasks.registry import get_task
 
-    spec = load_preset(get_task("translate").entry.default_preset)
+    spec = load_preset(preset or get_task("translate").entry.default_preset)
+    if spec.task != "translate":
+        raise SystemExit(f"error: --preset {preset}: expected a translate preset, found task {spec.task!r}")
     blocks = spec.model_dump(mode="json")["blocks"]
     if units:
         blocks = [{**b, "units": units} for b in blocks]
@@ -74,7 +84,7 @@ def tf_side(args: argparse.Namespace, npz: Path) -> dict[str, Any]:
     from builder.tasks import get_task
     from builder.training.fit import compile_model, set_seed
 
-    spec = bench_spec(args.jit, args.units)
+    spec = bench_spec(args.jit, args.units, args.preset)
     task = get_task("translate")
     frame = pd.read_csv(args.data, nrows=args.rows, dtype=str)[["source", "target"]]
     data = task.prepare_frame(frame, spec)
@@ -90,7 +100,8 @@ def tf_side(args: argparse.Namespace, npz: Path) -> dict[str, Any]:
     np.savez(npz, source=a["source"].astype(np.int64), target_in=a["target_in"].astype(np.int64),
              target_out=a["target_out"].astype(np.int64), src_vocab=len(resolved.vocabulary),
              tgt_vocab=len(resolved.classes), units=block.units, embed=spec.embedding_dim,
-             bidirectional=block.bidirectional, batch=batch, lr=spec.training.learning_rate,
+             bidirectional=block.bidirectional, cell=block.cell, layers=block.num_layers,
+             attention=spec.seq2seq.attention, score=spec.seq2seq.score, batch=batch, lr=spec.training.learning_rate,
              clipnorm=spec.training.clipnorm or 0.0, ratio=args.ratio, rounds=args.rounds, threads=args.threads,
              seed=spec.training.seed)
 
@@ -101,7 +112,7 @@ def tf_side(args: argparse.Namespace, npz: Path) -> dict[str, Any]:
     return {"samples_per_s": n_train / min(timer.seconds[1:]), "epoch_s": [round(s, 3) for s in timer.seconds],
             "n_train": n_train, "src_len": int(a["source"].shape[1]), "tgt_len": int(a["target_in"].shape[1]),
             "src_vocab": len(resolved.vocabulary), "tgt_vocab": len(resolved.classes), "units": block.units,
-            "batch": batch, "params": int(model.count_params()), "jit_compile": model.jit_compile,
+            "cell": block.cell, "layers": block.num_layers, "attention": spec.seq2seq.attention, "batch": batch, "params": int(model.count_params()), "jit_compile": model.jit_compile,
             "steps_per_execution": int(model.steps_per_execution), "loss": [round(v, 4) for v in history.history["loss"]],
             "tf": tf.__version__, "keras": keras.__version__}
 
@@ -118,6 +129,10 @@ torch.manual_seed(int(d["seed"]))
 src, tin, tout = (torch.from_numpy(d[k]) for k in ("source", "target_in", "target_out"))
 units, embed, batch, bi = int(d["units"]), int(d["embed"]), int(d["batch"]), bool(d["bidirectional"])
 sv, tv, ratio, clip = int(d["src_vocab"]), int(d["tgt_vocab"]), float(d["ratio"]), float(d["clipnorm"])
+cell, layers, attention, score = str(d["cell"]), int(d["layers"]), str(d["attention"]), str(d["score"])
+if cell not in ("gru", "lstm"):
+    raise SystemExit(f"error: the twin has GRU and LSTM only, the preset's cell is {cell!r}")
+lstm = cell == "lstm"
 enc_w = units * (2 if bi else 1)
 
 
@@ -125,28 +140,48 @@ class Twin(nn.Module):
     def __init__(self):
         super().__init__()
         self.src_embed, self.tgt_embed = nn.Embedding(sv, embed), nn.Embedding(tv, embed)
-        self.encoder = nn.GRU(embed, units, batch_first=True, bidirectional=bi)
-        self.bridge = nn.Linear(enc_w, units) if bi else None
-        self.keys = nn.Linear(enc_w, units, bias=False)
-        self.query = nn.Linear(units, units, bias=False)
-        self.v = nn.Linear(units, 1, bias=False)
-        self.cell = nn.GRUCell(embed + enc_w, units)
-        self.out = nn.Linear(units + enc_w, tv)
+        rnn = nn.LSTM if lstm else nn.GRU
+        self.encoder = rnn(embed, units, num_layers=layers, batch_first=True, bidirectional=bi)
+        self.bridge = nn.ModuleList([nn.Linear(enc_w, units) for _ in range(2 if lstm else 1)]) if bi else None
+        self.keys = (nn.Linear(enc_w, units, bias=False)
+                     if attention == "bahdanau" or (attention == "luong" and score == "general") else None)
+        self.query = nn.Linear(units, units, bias=False) if attention == "bahdanau" else None
+        self.v = nn.Linear(units, 1, bias=False) if attention == "bahdanau" else None
+        ctx = enc_w if attention != "none" else 0
+        self.cell = (nn.LSTMCell if lstm else nn.GRUCell)(embed + ctx, units)
+        self.out = nn.Linear(units + ctx, tv)
+
+    def finals(self, last):
+        """The last layer's final states [B, units] per state (h, or h and c), bridged when bidirectional."""
+        states = list(last) if lstm else [last]
+        if not bi:
+            return [st[-1] for st in states]
+        return [torch.tanh(dense(torch.cat([st[-2], st[-1]], -1))) for dense, st in zip(self.bridge, states)]
 
     def forward(self, s, ti):
         mask = s != 0
-        outputs, h = self.encoder(self.src_embed(s))          # [B, S, E], [dirs, B, units]
-        h = torch.tanh(self.bridge(torch.cat([h[0], h[1]], -1))) if bi else h[0]
-        keys = self.keys(outputs)                               # [B, S, units]
-        context = torch.zeros(s.shape[0], enc_w)
+        outputs, last = self.encoder(self.src_embed(s))       # [B, S, E], [layers * dirs, B, units] (h, c)
+        states = self.finals(last)
+        keys = self.keys(outputs) if self.keys is not None else outputs
+        context = torch.zeros(s.shape[0], enc_w) if attention != "none" else None
         logits_all, token = [], ti[:, 0]
         for t in range(ti.shape[1]):
             if t > 0:                                           # scheduled sampling, as ours
                 own = logits_all[-1].argmax(-1)
                 draw = torch.rand(token.shape)
                 token = torch.where(draw < ratio, ti[:, t], own)
-            h = self.cell(torch.cat([self.tgt_embed(token), context], -1), h)
-            scores = self.v(torch.tanh(keys + self.query(h).unsqueeze(1))).squeeze(-1)
+            x = self.tgt_embed(token)
+            if context is not None:
+                x = torch.cat([x, context], -1)
+            states = list(self.cell(x, tuple(states))) if lstm else [self.cell(x, states[0])]
+            h = states[0]
+            if attention == "none":
+                logits_all.append(self.out(h))
+                continue
+            if attention == "bahdanau":
+                scores = self.v(torch.tanh(keys + self.query(h).unsqueeze(1))).squeeze(-1)
+            else:
+                scores = (keys * h.unsqueeze(1)).sum(-1)
             weights = torch.softmax(scores.masked_fill(~mask, -1e9), -1)
             context = (outputs * weights.unsqueeze(-1)).sum(1)
             logits_all.append(self.out(torch.cat([h, context], -1)))
@@ -195,7 +230,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2, help="threads for both sides")
     ap.add_argument("--ratio", type=float, default=1.0, help="teacher-forcing ratio held on both sides")
     ap.add_argument("--jit", choices=("auto", "on", "off"), default="auto", help="our jit_compile (auto: the tool's)")
-    ap.add_argument("--units", type=int, default=0, help="override the preset's units (0: the preset's 128)")
+    ap.add_argument("--units", type=int, default=0, help="override the preset's units (0: the preset's)")
+    ap.add_argument("--preset", default="", help="a translate preset (default: the task's default preset)")
     ap.add_argument("--data", default=str(DATA))
     ap.add_argument("--torch-python", default=TORCH_PYTHON, help="a Python with torch==2.13.0 (default .torchvenv)")
     ap.add_argument("--skip-torch", action="store_true", help="ours only")
@@ -213,7 +249,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         npz = Path(tmp) / "twin.npz"
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "--npz", str(npz)]
-        for k in ("rows", "rounds", "threads", "ratio", "jit", "units", "data"):
+        for k in ("rows", "rounds", "threads", "ratio", "jit", "units", "data", "preset"):
             cmd += [f"--{k}", str(getattr(args, k))]
         ours = run_worker(cmd, "TF side")
         print(f"ours  {json.dumps(ours)}", flush=True)
@@ -221,7 +257,9 @@ def main() -> None:
         if twin:
             print(f"torch {json.dumps(twin)}", flush=True)
     load1 = os.getloadavg()
-    print(f"\nload average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end; --rows {args.rows} --rounds "
+    print(f"\nload average {load0[0]:.2f} at the start, {load1[0]:.2f} at the end; --preset "
+          f"{args.preset or 'default'} ({ours['cell']} x{ours['layers']}, {ours['attention']}); "
+          f"weights ours {ours['params']:,}, torch {twin['params'] if twin else 0:,}; --rows {args.rows} --rounds "
           f"{args.rounds} --threads {args.threads} --ratio {args.ratio} --jit {args.jit}")
     o = ours
     print("| train pairs | src / tgt len | vocab src / tgt | units | batch | jit | ours samples/s | torch samples/s "
