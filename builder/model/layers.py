@@ -181,9 +181,11 @@ class LogResidual(keras.layers.Layer):
     Called on [scaled inputs [batch, time, F], delta [batch, horizon, k]]. The first k input channels
     (the targets) are mapped back to raw units with the training scaler's `mean` / `scale` (constants in
     the config), the base forecast is taken (`base` "last": the last step; "season": the value one season
-    before each step, as `AddSeasonalValue`; "season_drift": that times the last season's ratio), and the forecast exp(log(base) + delta) is scaled again, so
-    the loss and `Unstandardize` work as for the raw residual. delta = 0 gives the base forecast exactly
-    as the raw residual path does. Output [batch, horizon, k].
+    before each step, as `AddSeasonalValue`; "season_drift": that plus the change over the last season, the
+    same additive base as `AddSeasonalValue(drift=True)`), floored at 1e-6 (a falling trend can take the
+    additive base to 0 or below, which has no log), and the forecast exp(log(base) + delta) is scaled
+    again, so the loss and `Unstandardize` work as for the raw residual. delta = 0 gives the base
+    forecast exactly as the raw residual path does wherever that base is above 1e-6. Output [batch, horizon, k].
     """
 
     def __init__(self, n_targets: int, mean: list[float], scale: list[float], base: str = "last", season: int = 1,
@@ -202,11 +204,11 @@ class LogResidual(keras.layers.Layer):
             h = np.arange(self.horizon)
             offsets = self.season * (h // self.season + 1) - h
             base = ops.take(raw, ops.shape(raw)[1] - ops.convert_to_tensor(offsets, dtype="int32"), axis=1)
-        elif self.base == "season_drift":  # seasonal naive times the last season's ratio (last / one season before)
+        elif self.base == "season_drift":  # seasonal naive + the change over the last season, as the raw path
             h = np.arange(self.horizon)
             offsets = self.season * (h // self.season + 1) - h
             base = ops.take(raw, ops.shape(raw)[1] - ops.convert_to_tensor(offsets, dtype="int32"), axis=1)
-            base = base * raw[:, -1:, :] / ops.maximum(raw[:, -1 - self.season : -self.season, :], 1e-6)
+            base = base + raw[:, -1:, :] - raw[:, -1 - self.season : -self.season, :]
         else:
             base = raw[:, -1:, :]
         log_base = ops.log(ops.maximum(base, 1e-6))

@@ -32,13 +32,15 @@ from tests.unit.built_runs import built_run
 from tests.unit.test_pipeline import tiny
 
 #: every bundled preset the generator writes (all but those of a task with a `codegen_refusal`:
-#: translate), and two variants that take the generator's other paths: a log-space seasonal residual
-#: forecast and per-sequence z-normalisation
+#: translate), and variants that take the generator's other paths: log-space seasonal and seasonal-drift
+#: residual forecasts and per-sequence z-normalisation
 TREE_PRESETS = [p["name"] for p in list_presets() if load_preset(p["name"]).task == "tree"]
 REFUSED_PRESETS = [p["name"] for p in list_presets() if get_task(load_preset(p["name"]).task).codegen_refusal]
 PRESETS = [p["name"] for p in list_presets() if p["name"] not in REFUSED_PRESETS]
 VARIANTS = {"stacked_lstm+log_season": ("stacked_lstm", {"residual": True, "residual_space": "log",
                                                           "residual_base": "season"}),
+            "stacked_lstm+log_season_drift": ("stacked_lstm", {"residual": True, "residual_space": "log",
+                                                                "residual_base": "season_drift"}),
             "bigru_classifier+zscore": ("bigru_classifier", {"data": {"sequence_norm": "zscore"}})}
 TEXT = "a stitch in time saves nine. " * 30
 

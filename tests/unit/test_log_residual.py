@@ -15,6 +15,7 @@ from builder import ModelSpec
 from builder.data import DataError, load_table
 from builder.data.scaler import Scaler
 from builder.model.build import build_model
+from builder.model.layers import AddSeasonalValue, LogResidual
 from builder.tasks.forecast_baselines import seasonal_naive_forecast
 from builder.tasks.registry import get_task
 from tests.conftest import make_series_csv
@@ -39,13 +40,15 @@ def _served(spec: ModelSpec, csv, bias: float) -> tuple[np.ndarray, np.ndarray, 
     windows = np.stack([data.values[s : s + L] for s in starts])
     pred = np.asarray(raw.predict(windows, verbose=0), dtype=np.float64)
     series = data.target_values.astype(np.float64)
-    base = seasonal_naive_forecast(series, starts, L, H, 7) if spec.residual_base == "season" else \
+    base = seasonal_naive_forecast(series, starts, L, H, 7) if spec.residual_base != "last" else \
         np.repeat(series[starts + L - 1][:, None, :], H, axis=1)
+    if spec.residual_base == "season_drift":  # + the change over the last season
+        base = base + (series[starts + L - 1] - series[starts + L - 1 - 7])[:, None, :]
     keras.backend.clear_session()
     return pred, base, windows
 
 
-@pytest.mark.parametrize("base", ["season", "last"])
+@pytest.mark.parametrize("base", ["season", "last", "season_drift"])
 def test_zero_log_residual_is_the_raw_path(tmp_path, base: str) -> None:
     csv = make_series_csv(tmp_path / "s.csv", n=200, covariate=False)
     spec = ModelSpec(residual_base=base).updated(data={"horizon": 5, "lookback": 14})
@@ -53,6 +56,39 @@ def test_zero_log_residual_is_the_raw_path(tmp_path, base: str) -> None:
     raw_pred, _, _ = _served(spec, csv, 0.0)
     np.testing.assert_allclose(log_pred, expected, rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(log_pred, raw_pred, rtol=1e-5, atol=1e-4)
+
+
+def _trending_seasonal_window() -> np.ndarray:
+    """[2, 10, 1] raw windows: a season-4 pattern on a rising (row 0) and a falling (row 1) trend."""
+    t = np.arange(10, dtype="float32")
+    pattern = np.array([0.0, 5.0, -3.0, 1.0], "float32")[t.astype(int) % 4]
+    return np.stack([100 + 4 * t + pattern, 100 - 2 * t + pattern])[:, :, None]
+
+
+def test_log_season_drift_base_is_the_raw_season_drift_base() -> None:
+    """delta = 0: LogResidual's season_drift base is AddSeasonalValue(drift=True)'s (seasonal naive + the
+    additive change over the last season), not seasonal naive times the last season's ratio."""
+    raw = _trending_seasonal_window()
+    mean, scale = 97.0, 11.0
+    x = (raw - mean) / scale  # the scaled inputs both layers read
+    zero = np.zeros((2, 6, 1), "float32")
+    log_out = np.asarray(LogResidual(1, [mean], [scale], base="season_drift", season=4, horizon=6)([x, zero]))
+    add_out = np.asarray(AddSeasonalValue(1, season=4, horizon=6, drift=True)([x, zero]))
+    np.testing.assert_allclose(log_out * scale + mean, add_out * scale + mean, rtol=1e-5)
+    # by hand, rising row: rows 6, 7, 8, 9, 6, 7 plus row 9 minus row 5
+    r = raw[0, :, 0]
+    np.testing.assert_allclose(log_out[0, :, 0] * scale + mean, r[[6, 7, 8, 9, 6, 7]] + r[9] - r[5], rtol=1e-5)
+    ratio = r[[6, 7, 8, 9, 6, 7]] * r[9] / r[5]  # the old multiplicative base differs on a trend
+    assert np.abs(log_out[0, :, 0] * scale + mean - ratio).max() > 0.5
+
+
+def test_log_season_drift_floors_a_non_positive_base() -> None:
+    """A fall steeper than the level takes the additive base below 0: the log path uses 1e-6 there."""
+    raw = np.array([50, 60, 70, 80, 100, 3, 2, 1, 1], "float32").reshape(1, 9, 1)  # drift: 1 - 100 = -99
+    out = np.asarray(LogResidual(1, [0.0], [1.0], base="season_drift", season=4, horizon=4)(
+        [raw, np.zeros((1, 4, 1), "float32")]))
+    np.testing.assert_allclose(out[0, :, 0], [1e-6, 1e-6, 1e-6, 1e-6], rtol=1e-3)
+    assert np.all(np.isfinite(out))
 
 
 def test_log_residual_multiplies_the_base(tmp_path) -> None:
