@@ -168,8 +168,20 @@ def data_shape(source: dict[str, str] | None, s: ModelSpec) -> tuple[int, int, s
 
 # ---- workspace: the session's work on disk, under ?ws=<id> ---------------------------------------
 #: widget keys that belong to one workspace's view (dropped when another workspace starts)
-_VIEW_KEYS = ("data_mode", "train_reopen", "eval_runs", "export_run", "_forecast_for", "stop_requested",
+_VIEW_KEYS = ("data_mode", "eval_runs", "export_run", "_forecast_for", "stop_requested",
               "design_error", "applied_upload", "task_notice", "design_summary")
+
+
+def reopen_key(newest: str) -> str:
+    """The Train page's "Reopen a run" widget key: it names the workspace and the newest run.
+
+    A new run, or a new workspace, so gives a new widget, which starts on the newest run (index 0). Under
+    one fixed key the widget's id stays the same when its options change (a keyed selectbox's id depends on
+    the key alone in this Streamlit), and the browser keeps the choice it holds and sends it back: dropping
+    the key from session state chose the newest run on the server for one script run only, while the box
+    went on showing, and on the next rerun choosing, the old run.
+    """
+    return f"train_reopen:{st.session_state.get('workspace', '')}:{newest}"
 
 
 def _saved_text(values: dict[str, Any]) -> str:
