@@ -156,14 +156,17 @@ def show_error(err: BaseException, prefix: str = "") -> None:
     st.error(f"{prefix}{text}", icon=":material/error:")
 
 
-def data_shape(source: dict[str, str] | None, s: ModelSpec) -> tuple[int, int, str | None]:
-    """(n_features, n_outputs, problem) for the spec on the session's data; defaults when unknown."""
+def data_shape(source: dict[str, str] | None, s: ModelSpec) -> tuple[int, int, int | None, str | None]:
+    """(n_features, n_outputs, lookback, problem) for the spec on the session's data; defaults when unknown.
+    lookback: the data's window or sequence length (None where the task has none or the data is unknown)."""
     try:
         ov = overview(source, s)
-        return int(ov["n_features"]), int(ov["n_outputs"]), None
+        lookback = ov.get("lookback")
+        return (int(ov["n_features"]), int(ov["n_outputs"]),
+                int(lookback) if isinstance(lookback, (int, float)) and lookback > 0 else None, None)
     except USER_ERRORS as err:
         shape = model_shape(s)
-        return shape.n_features, shape.n_outputs, str(err)
+        return shape.n_features, shape.n_outputs, None, str(err)
 
 
 # ---- workspace: the session's work on disk, under ?ws=<id> ---------------------------------------
