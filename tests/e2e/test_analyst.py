@@ -193,6 +193,7 @@ def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path) -> No
                 a.get_by_text(re.compile(rf"{run_a}.*— finished")).first.wait_for(timeout=60_000)
                 a.get_by_text("Test MAE").wait_for(timeout=60_000)
                 timings["fc_reload_after_run_restored"] = True
+                a.get_by_role("combobox", name="Reopen a run").wait_for(timeout=60_000)  # the page's end
                 idle(a)
                 shot(a, "fc_3_train.png")
                 _finished(b)
