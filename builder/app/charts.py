@@ -242,7 +242,7 @@ def step_error_chart(by_step: pd.DataFrame, height: int = 240) -> alt.Chart | No
         return None
     order = list(dict.fromkeys(by_step["forecaster"]))
     color = alt.Color("forecaster:N", sort=order, scale=alt.Scale(scheme=PALETTE), title=None,
-                      legend=alt.Legend(orient="bottom", columns=3, labelLimit=300))
+                      legend=alt.Legend(orient="right", labelLimit=200))  # below, it took half the plot's height
     tooltip = ["forecaster:N", "step:O", alt.Tooltip("MAE:Q", format=",.4~g")]
     if by_step["step"].nunique() > 1:
         chart = alt.Chart(by_step).mark_line(point=True).encode(
@@ -265,7 +265,7 @@ def confusion_chart(cm: pd.DataFrame, cell: int = 44) -> alt.LayerChart | None:
     y = alt.Y("true:N", sort=classes, title="true", axis=alt.Axis(labelLimit=160))
     top = max(int(cm["count"].max()), 1)
     heat = alt.Chart(cm).mark_rect(stroke="white").encode(
-        x=x, y=y, color=alt.Color("count:Q", scale=alt.Scale(scheme="blues", domain=[0, top]), title="count"),
+        x=x, y=y, color=alt.Color("count:Q", scale=alt.Scale(scheme="blues", domain=[0, top]), legend=None),  # counts written
         tooltip=["true:N", "predicted:N", "count:Q"])
     text = alt.Chart(cm).mark_text(baseline="middle", fontSize=14).encode(
         x=x, y=y, text="count:Q",
