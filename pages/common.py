@@ -156,20 +156,35 @@ def show_error(err: BaseException, prefix: str = "") -> None:
     st.error(f"{prefix}{text}", icon=":material/error:")
 
 
-def data_shape(source: dict[str, str] | None, s: ModelSpec) -> tuple[int, int, str | None]:
-    """(n_features, n_outputs, problem) for the spec on the session's data; defaults when unknown."""
+def data_shape(source: dict[str, str] | None, s: ModelSpec) -> tuple[int, int, int | None, str | None]:
+    """(n_features, n_outputs, lookback, problem) for the spec on the session's data; defaults when unknown.
+    lookback: the data's window or sequence length (None where the task has none or the data is unknown)."""
     try:
         ov = overview(source, s)
-        return int(ov["n_features"]), int(ov["n_outputs"]), None
+        lookback = ov.get("lookback")
+        return (int(ov["n_features"]), int(ov["n_outputs"]),
+                int(lookback) if isinstance(lookback, (int, float)) and lookback > 0 else None, None)
     except USER_ERRORS as err:
         shape = model_shape(s)
-        return shape.n_features, shape.n_outputs, str(err)
+        return shape.n_features, shape.n_outputs, None, str(err)
 
 
 # ---- workspace: the session's work on disk, under ?ws=<id> ---------------------------------------
 #: widget keys that belong to one workspace's view (dropped when another workspace starts)
-_VIEW_KEYS = ("data_mode", "train_reopen", "eval_runs", "export_run", "_forecast_for", "stop_requested",
+_VIEW_KEYS = ("data_mode", "eval_runs", "export_run", "_forecast_for", "stop_requested",
               "design_error", "applied_upload", "task_notice", "design_summary")
+
+
+def reopen_key(newest: str) -> str:
+    """The Train page's "Reopen a run" widget key: it names the workspace and the newest run.
+
+    A new run, or a new workspace, so gives a new widget, which starts on the newest run (index 0). Under
+    one fixed key the widget's id stays the same when its options change (a keyed selectbox's id depends on
+    the key alone in this Streamlit), and the browser keeps the choice it holds and sends it back: dropping
+    the key from session state chose the newest run on the server for one script run only, while the box
+    went on showing, and on the next rerun choosing, the old run.
+    """
+    return f"train_reopen:{st.session_state.get('workspace', '')}:{newest}"
 
 
 def _saved_text(values: dict[str, Any]) -> str:

@@ -7,9 +7,11 @@ import pandas as pd
 import streamlit as st
 
 from builder.app import (
+    PALETTE,
     Run,
     backtest_view,
     compare_table,
+    confusion_chart,
     confusion_frame,
     coverage_frame,
     csv_bytes,
@@ -23,6 +25,7 @@ from builder.app import (
     forecast_verdict,
     generate_in_app,
     history_frame,
+    interval_chart,
     interval_levels,
     loss_chart,
     metric_cards,
@@ -33,6 +36,7 @@ from builder.app import (
     run_choices,
     run_data_path,
     series_chart,
+    step_error_chart,
     test_predictions,
 )
 from pages import common
@@ -123,15 +127,9 @@ def _forecast_view() -> None:
     left, right = st.columns(2)
     with left:
         st.markdown("**Error by horizon step** (MAE, model and baselines)")
-        by_step = error_by_step_frame(metrics)
-        if by_step["step"].nunique() > 1:
-            lines = alt.Chart(by_step).mark_line(point=True).encode(
-                x=alt.X("step:O", title="horizon step"), y=alt.Y("MAE:Q"),
-                color=alt.Color("forecaster:N", sort=None), tooltip=["forecaster", "step", "MAE"])
-        else:
-            lines = alt.Chart(by_step).mark_bar().encode(
-                x=alt.X("forecaster:N", sort=None, title=None), y=alt.Y("MAE:Q"), tooltip=["forecaster", "MAE"])
-        st.altair_chart(lines.properties(height=240), width="stretch")
+        lines = step_error_chart(error_by_step_frame(metrics), height=260)
+        if lines is not None:
+            st.altair_chart(lines, width="stretch")
     try:
         pred = _predictions(str(primary.path), file_token(primary.file("predictions.csv")))
     except common.USER_ERRORS as err:
@@ -157,13 +155,11 @@ def _forecast_view() -> None:
             if chart is not None:
                 st.altair_chart(chart, width="stretch")
         else:
-            long = sub.melt(id_vars=["time"], value_vars=["actual", "predicted"], var_name="series")
-            layers = [alt.Chart(sub).mark_area(opacity=0.12 + 0.1 * i, color="#4c78a8").encode(
-                x=alt.X("time"), y=alt.Y(f"lower_{lv}:Q", title=target), y2=f"upper_{lv}:Q",
-                tooltip=["time", f"lower_{lv}", f"upper_{lv}"]) for i, lv in enumerate(sorted(levels, reverse=True))]
-            layers.append(alt.Chart(long).mark_line().encode(x="time", y="value:Q", color=alt.Color("series:N")))
-            st.altair_chart(alt.layer(*layers).properties(height=300), width="stretch")
-            st.caption(f"Shaded: the {' and '.join(f'{lv}%' for lv in sorted(levels))} prediction intervals.")
+            chart = interval_chart(sub, levels, str(target), height=320)
+            if chart is not None:
+                st.altair_chart(chart, width="stretch")
+            st.caption(f"Shaded: the {' and '.join(f'{lv}%' for lv in sorted(levels))} prediction intervals "
+                       "around the predicted values.")
     backtest = primary.read_json("backtest.json")
     if backtest:
         view = backtest_view(backtest)
@@ -197,14 +193,9 @@ def _confusion_view() -> None:
     if not metrics.get("confusion_matrix"):
         return
     st.markdown("**Confusion matrix** (rows: true class, columns: predicted)")
-    cm = confusion_frame(metrics)
-    heat = alt.Chart(cm).mark_rect().encode(
-        x=alt.X("predicted:N", sort=None), y=alt.Y("true:N", sort=None),
-        color=alt.Color("count:Q", scale=alt.Scale(scheme="blues")), tooltip=["true", "predicted", "count"],
-    )
-    text = alt.Chart(cm).mark_text(baseline="middle").encode(
-        x=alt.X("predicted:N", sort=None), y=alt.Y("true:N", sort=None), text="count:Q")
-    st.altair_chart(heat + text, width="stretch")
+    chart = confusion_chart(confusion_frame(metrics))
+    if chart is not None:
+        st.altair_chart(chart, width="stretch")
 
 
 def _classes_view() -> None:
@@ -224,9 +215,12 @@ def _classes_view() -> None:
         for ex in examples:
             frame = misclassified_frame(ex)
             chart = alt.Chart(frame).mark_line().encode(
-                x=alt.X("step:Q"), y=alt.Y("value:Q"), color=alt.Color("sequence:N", legend=alt.Legend(orient="bottom")),
-                strokeDash="channel:N", tooltip=["sequence", "channel", "step", "value"])
-            st.altair_chart(chart.properties(height=200), width="stretch")
+                x=alt.X("step:Q"), y=alt.Y("value:Q", scale=alt.Scale(zero=False, nice=True)),
+                color=alt.Color("sequence:N", title=None, scale=alt.Scale(scheme=PALETTE),
+                                legend=alt.Legend(orient="bottom", labelLimit=500)),
+                strokeDash=alt.StrokeDash("channel:N", legend=alt.Legend(orient="right")),
+                tooltip=["sequence", "channel", "step", "value"])
+            st.altair_chart(chart.properties(height=260), width="stretch")  # the height includes the legend
     elif "misclassified_examples" in metrics:
         st.caption("Every test sequence was classified correctly.")
 

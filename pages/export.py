@@ -17,6 +17,7 @@ from builder.app import (
     contract_lines,
     convert_for_download,
     csv_bytes,
+    display_dates,
     display_name,
     export_options,
     export_views,
@@ -203,7 +204,7 @@ if "forecast_ahead" in export_views(meta.get("task")):
             common.show_error(err)
         else:
             f1, f2 = st.columns([2, 3])
-            f1.dataframe(fc, hide_index=True, width="stretch")
+            f1.dataframe(display_dates(fc), hide_index=True, width="stretch")
             f1.download_button("Forecast CSV", icon=":material/download:", data=csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
                                mime="text/csv", key="dl_forecast", on_click="ignore")
             try:
@@ -235,6 +236,6 @@ if up is not None:
     except common.USER_ERRORS as err:
         common.show_error(err)
     else:
-        st.dataframe(out, hide_index=True, width="stretch", height=min(400, 38 + 35 * len(out)))
+        st.dataframe(display_dates(out), hide_index=True, width="stretch", height=min(400, 38 + 35 * len(out)))
         st.download_button("Predictions CSV", icon=":material/download:", data=csv_bytes(out), file_name=f"{run.path.name}-predictions.csv",
                            mime="text/csv", key="dl_predictions", on_click="ignore")

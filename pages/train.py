@@ -238,11 +238,8 @@ st.fragment(run_every=2.0 if active else None)(_runs_list)()
 choices = run_choices()
 if choices:
     newest = next(iter(choices))
-    if st.session_state.get("_reopen_newest") != newest:  # a new run appeared: preselect it
-        st.session_state.pop("train_reopen", None)
-        st.session_state["_reopen_newest"] = newest
     o1, o2 = st.columns([3, 1], vertical_alignment="bottom")
-    pick = o1.selectbox("Reopen a run", list(choices), index=0, key="train_reopen",  # the newest first
+    pick = o1.selectbox("Reopen a run", list(choices), index=0, key=common.reopen_key(newest),
                         format_func=choices.get)
     if o2.button("Open", width="stretch"):
         st.session_state["run_id"] = pick

@@ -14,12 +14,17 @@ TensorFlow is imported only inside the functions that need it.
 """
 
 from builder.app.charts import (
+    PALETTE,
     bar_counts,
     blank_missing,
     class_counts,
+    confusion_chart,
     depth_bars,
+    display_dates,
+    interval_chart,
     loss_chart,
     series_chart,
+    step_error_chart,
     training_hint,
 )
 from builder.app.charts import column_config as table_columns
@@ -177,6 +182,7 @@ __all__ = [
     "text_preview",
 ]
 __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_levels"]  # forecast evaluation (builder.app.forecast_results)
+__all__ += ["PALETTE", "display_dates", "confusion_chart", "interval_chart", "step_error_chart"]
 __all__ += ["run_choices", "run_label", "set_run_label", "bar_counts", "depth_bars", "class_counts", "loss_chart", "series_chart", "blank_missing", "table_columns", "training_hint",
             "display_name", "model_size", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]
 __all__ += ["CONVERT_FORMATS", "code_for_download", "contract_lines", "export_options", "convert_for_download", "spec_code", "explain_on", "import_torch_upload"]

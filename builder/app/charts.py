@@ -159,6 +159,23 @@ def class_counts(df: pd.DataFrame, id_col: str, label_col: str) -> pd.DataFrame:
     return pd.DataFrame({"class": counts.index.astype(str), "sequences": counts.to_numpy()})
 
 
+def display_dates(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy for display: every datetime column written as text in the format its spacing calls for
+    (time_format: "Jan 1961" for monthly rows, "1961 Q1" for quarterly ones), not "1961-01-01 00:00:00"."""
+    out = frame.copy()
+    for col in out.columns:
+        if not pd.api.types.is_datetime64_any_dtype(out[col]):
+            continue
+        values = pd.DatetimeIndex(out[col])
+        fmt = time_format(values)
+        if fmt == "%Y Q%q":  # strftime has no quarter
+            text = [f"{t.year} Q{t.quarter}" if pd.notna(t) else "" for t in values]
+        else:
+            text = [t.strftime("%d %b %Y %H:%M" if fmt == "%d %b %H:%M" else fmt) if pd.notna(t) else "" for t in values]
+        out[col] = text
+    return out
+
+
 def column_config(frame: pd.DataFrame, max_px: int = 360) -> dict[str, Any]:
     """Streamlit column_config-style widths in pixels, each column as wide as its header or longest value
     (about 7.5 px a character plus padding, 48 to `max_px`), so a run id is not cut off and short columns
@@ -179,3 +196,78 @@ def blank_missing(frame: pd.DataFrame, formats: dict[str, str] | None = None) ->
         if col in out.columns:
             out[col] = [fmt.format(v) if isinstance(v, (int, float)) and not pd.isna(v) else v for v in out[col]]
     return out.astype(object).where(out.notna(), "")
+
+
+#: the first two colours of PALETTE (tableau10): actual blue, predicted orange
+ACTUAL, PREDICTED = "#4c78a8", "#f58518"
+
+
+def interval_chart(frame: pd.DataFrame, levels: list[int], y_title: str, height: int = 300) -> alt.LayerChart | None:
+    """Actual and predicted as two lines (blue, orange dashed) over the predicted value's prediction
+    intervals, shaded in its colour, the widest palest; the y-axis fitted to lines and bands (not from
+    zero), dates formatted for the data's frequency. `frame`: columns time, actual, predicted and
+    lower_<lv>, upper_<lv> for each level in `levels` (percent); None when there is nothing to draw."""
+    if frame is None or frame.empty or frame[["actual", "predicted"]].isna().all().all():
+        return None
+    data = frame.reset_index(drop=True)
+    fmt = time_format(pd.DatetimeIndex(data["time"])) if pd.api.types.is_datetime64_any_dtype(data["time"]) else None
+    if fmt is not None:
+        x = alt.X("time:T", title="time", axis=alt.Axis(format=fmt, labelOverlap=True))
+        tip = alt.Tooltip("time:T", format=fmt)
+    else:
+        x = alt.X("time:Q", title="time", scale=alt.Scale(zero=False), axis=alt.Axis(format="~g"))
+        tip = alt.Tooltip("time:Q")
+    y_scale = alt.Scale(zero=False, nice=True)  # every layer: an area mark would start the shared axis at 0
+    bands = [alt.Chart(data).mark_area(opacity=0.14 + 0.12 * i, color=PREDICTED).encode(
+        x=x, y=alt.Y(f"lower_{lv}:Q", title=y_title, scale=y_scale), y2=f"upper_{lv}:Q",
+        tooltip=[tip, alt.Tooltip(f"lower_{lv}:Q", format=",.4~g", title=f"{lv}% lower"),
+                 alt.Tooltip(f"upper_{lv}:Q", format=",.4~g", title=f"{lv}% upper")])
+        for i, lv in enumerate(sorted(levels, reverse=True))]
+    long = data.melt(id_vars=["time"], value_vars=["actual", "predicted"], var_name="series").dropna(subset=["value"])
+    series = ["actual", "predicted"]
+    lines = alt.Chart(long).mark_line(point=len(data) <= 60).encode(
+        x=x, y=alt.Y("value:Q", title=y_title, scale=y_scale),
+        color=alt.Color("series:N", title=None, sort=series, scale=alt.Scale(domain=series, range=[ACTUAL, PREDICTED]),
+                        legend=alt.Legend(orient="bottom")),
+        strokeDash=alt.StrokeDash("series:N", title=None, sort=series, legend=alt.Legend(orient="bottom"),
+                                  scale=alt.Scale(domain=series, range=[[1, 0], [6, 3]])),
+        tooltip=[tip, "series:N", alt.Tooltip("value:Q", format=",.4~g")])
+    return alt.layer(*bands, lines).properties(height=height)
+
+
+def step_error_chart(by_step: pd.DataFrame, height: int = 240) -> alt.Chart | None:
+    """MAE per horizon step, one coloured line per forecaster (the model first), step labels upright;
+    bars per forecaster when there is one step. `by_step`: columns forecaster, step, MAE."""
+    if by_step is None or by_step.empty:
+        return None
+    order = list(dict.fromkeys(by_step["forecaster"]))
+    color = alt.Color("forecaster:N", sort=order, scale=alt.Scale(scheme=PALETTE), title=None,
+                      legend=alt.Legend(orient="right", labelLimit=200))  # below, it took half the plot's height
+    tooltip = ["forecaster:N", "step:O", alt.Tooltip("MAE:Q", format=",.4~g")]
+    if by_step["step"].nunique() > 1:
+        chart = alt.Chart(by_step).mark_line(point=True).encode(
+            x=alt.X("step:O", title="horizon step", axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("MAE:Q", scale=alt.Scale(zero=False, nice=True)), color=color, tooltip=tooltip)
+    else:
+        chart = alt.Chart(by_step).mark_bar().encode(
+            x=alt.X("forecaster:N", sort=order, title=None, axis=alt.Axis(labelAngle=0)), y=alt.Y("MAE:Q"),
+            color=color, tooltip=tooltip)
+    return chart.properties(height=height)
+
+
+def confusion_chart(cm: pd.DataFrame, cell: int = 44) -> alt.LayerChart | None:
+    """The confusion matrix as a heat map with the count written in every cell (white on dark cells),
+    about `cell` pixels a row (the chart's height includes its axes) and class names upright on both axes. `cm`: columns true, predicted, count."""
+    if cm is None or cm.empty:
+        return None
+    classes = list(dict.fromkeys([*cm["true"], *cm["predicted"]]))
+    x = alt.X("predicted:N", sort=classes, title="predicted", axis=alt.Axis(labelAngle=0, labelLimit=160, orient="top"))
+    y = alt.Y("true:N", sort=classes, title="true", axis=alt.Axis(labelLimit=160))
+    top = max(int(cm["count"].max()), 1)
+    heat = alt.Chart(cm).mark_rect(stroke="white").encode(
+        x=x, y=y, color=alt.Color("count:Q", scale=alt.Scale(scheme="blues", domain=[0, top]), legend=None),  # counts written
+        tooltip=["true:N", "predicted:N", "count:Q"])
+    text = alt.Chart(cm).mark_text(baseline="middle", fontSize=14).encode(
+        x=x, y=y, text="count:Q",
+        color=alt.condition(alt.datum.count > top / 2, alt.value("white"), alt.value("#262730")))
+    return alt.layer(heat, text).properties(height=cell * len(classes) + 60)  # + the axis labels and title

@@ -91,7 +91,8 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
         nonlocal width, pending
         width, pending = width + fcn.filters, False
         se = ", squeeze-excite" if fcn.squeeze_excite else ""
-        add(f"Concatenate with the FCN branch\n(Conv1D+BN+ReLU ×3 on the input: {fcn.filters}/{2 * fcn.filters}/"
+        # three short lines: the widest node sets how far Graphviz scales the whole diagram down
+        add(f"Concatenate with the FCN branch\n(Conv1D+BN+ReLU ×3 on the input,\n{fcn.filters}/{2 * fcn.filters}/"
             f"{fcn.filters} filters{se}, time mean)", "conv", _shape("batch", width))
 
     blocks = [b for b in spec.blocks if not isinstance(b, FCNBlock)]

@@ -152,11 +152,12 @@ class ClassifyTask(Task):
 
         m, b = metrics["model"], metrics["majority_class"]
         best = best_baseline(metrics) or ("majority class", b["accuracy"])
+        best_f1 = best_baseline(metrics, "macro_f1") or ("majority class", b["macro_f1"])
         return [
             {"label": "Accuracy", "value": f"{m['accuracy']:.3f}", "lower_is_better": False,
              "delta": f"{m['accuracy'] - best[1]:+.3f} vs {best[0]}", "help": metrics.get("verdict", "")},
             {"label": "Macro F1", "value": f"{m['macro_f1']:.3f}", "lower_is_better": False,
-             "delta": f"{m['macro_f1'] - b['macro_f1']:+.3f} vs majority", "help": ""},
+             "delta": f"{m['macro_f1'] - best_f1[1]:+.3f} vs {best_f1[0]}", "help": ""},
             {"label": "Test sequences", "value": str(metrics.get("n_sequences", "–")), "delta": None, "help": ""},
         ]
 

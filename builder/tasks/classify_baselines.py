@@ -189,10 +189,11 @@ def _minirocket_predict(x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, se
     return np.asarray(ridge.predict(np.asarray(rocket.transform(x_te), dtype=np.float64))).astype(np.int64)
 
 
-def best_baseline(metrics: dict[str, Any]) -> tuple[str, float] | None:
-    """(label, accuracy) of the most accurate baseline in classify `metrics` (majority class included)."""
-    found = [(LABELS[k], metrics[k]["accuracy"]) for k in LABELS
-             if isinstance(metrics.get(k), dict) and metrics[k].get("accuracy") is not None]
+def best_baseline(metrics: dict[str, Any], key: str = "accuracy") -> tuple[str, float] | None:
+    """(label, score) of the baseline with the highest `key` ("accuracy" or "macro_f1") in classify
+    `metrics` (majority class included)."""
+    found = [(LABELS[k], metrics[k][key]) for k in LABELS
+             if isinstance(metrics.get(k), dict) and metrics[k].get(key) is not None]
     return max(found, key=lambda kv: kv[1]) if found else None
 
 

@@ -41,6 +41,56 @@ def test_loss_chart_shows_one_epoch_and_switches_to_log_scale() -> None:
     assert c.loss_chart(pd.DataFrame(columns=["loss", "val_loss"])) is None
 
 
+def test_interval_chart_fits_the_axis_to_lines_and_bands() -> None:
+    times = pd.date_range("1959-01-01", periods=20, freq="MS")
+    sub = pd.DataFrame({"time": times, "actual": range(400, 420), "predicted": range(398, 418)})
+    for lv, w in ((80, 10), (95, 20)):
+        sub[f"lower_{lv}"], sub[f"upper_{lv}"] = sub["predicted"] - w, sub["predicted"] + w
+    spec = c.interval_chart(sub, [80, 95], "passengers").to_dict()
+    layers = spec["layer"]
+    assert [lyr["mark"]["type"] for lyr in layers] == ["area", "area", "line"]
+    # an area mark starts a shared y-axis at zero unless every layer says otherwise
+    assert all(lyr["encoding"]["y"]["scale"]["zero"] is False for lyr in layers)
+    assert all(lyr["encoding"]["x"]["axis"]["format"] == "%b %Y" for lyr in layers)
+    lines = layers[-1]["encoding"]
+    assert lines["color"]["scale"]["range"] == [c.ACTUAL, c.PREDICTED] and c.ACTUAL != c.PREDICTED
+    assert lines["color"]["legend"]["orient"] == "bottom"
+    assert layers[0]["mark"]["opacity"] < layers[1]["mark"]["opacity"]  # the 95% band is the paler one
+    plain = sub.assign(time=range(20))
+    assert c.interval_chart(plain, [80], "y").to_dict()["layer"][0]["encoding"]["x"]["type"] == "quantitative"
+    assert c.interval_chart(sub.iloc[:0], [80], "y") is None
+
+
+def test_step_error_and_confusion_charts_are_readable() -> None:
+    by_step = pd.DataFrame({"forecaster": ["model", "naive"] * 3, "step": [1, 1, 2, 2, 3, 3],
+                            "MAE": [30.0, 45.0, 28.0, 80.0, 27.0, 95.0]})
+    enc = c.step_error_chart(by_step).to_dict()["encoding"]
+    assert enc["x"]["axis"]["labelAngle"] == 0 and enc["color"]["scale"]["scheme"] == c.PALETTE
+    assert enc["color"]["sort"] == ["model", "naive"]
+    one = c.step_error_chart(by_step[by_step["step"] == 1]).to_dict()
+    assert one["mark"]["type"] == "bar"
+    cm = pd.DataFrame([{"true": t, "predicted": p, "count": 9 if t == p else 1}
+                       for t in ("sine", "square", "sawtooth") for p in ("sine", "square", "sawtooth")])
+    spec = c.confusion_chart(cm).to_dict()
+    heat, text = spec["layer"]
+    assert spec["height"] >= 44 * 3  # rows tall enough to read a count in
+    assert heat["encoding"]["x"]["axis"]["labelAngle"] == 0 and heat["encoding"]["color"]["legend"] is None
+    assert heat["encoding"]["x"]["sort"] == ["sine", "square", "sawtooth"] == heat["encoding"]["y"]["sort"]
+    assert text["encoding"]["text"]["field"] == "count"
+    assert text["encoding"]["color"]["condition"]["value"] == "white"  # white on the dark cells
+    assert c.confusion_chart(cm.iloc[:0]) is None
+
+
+def test_display_dates_writes_dates_for_their_spacing() -> None:
+    fc = pd.DataFrame({"time": pd.date_range("1961-01-01", periods=3, freq="MS"), "passengers": [439.1, 422.9, 451.2]})
+    assert c.display_dates(fc)["time"].tolist() == ["Jan 1961", "Feb 1961", "Mar 1961"]
+    assert fc["time"].dtype.kind == "M"  # the caller's frame (the CSV download) keeps its timestamps
+    q = pd.DataFrame({"when": pd.date_range("2000-01-01", periods=3, freq="QS")})
+    assert c.display_dates(q)["when"].tolist() == ["2000 Q1", "2000 Q2", "2000 Q3"]
+    steps = pd.DataFrame({"step": [1, 2], "y": [1.0, 2.0]})
+    assert c.display_dates(steps).equals(steps)
+
+
 def test_training_hint_and_class_counts() -> None:
     assert "25 optimiser steps" in c.training_hint(5, 5)
     assert c.training_hint(50, 10) is None and c.training_hint(5, None) is None

@@ -68,3 +68,25 @@ def test_run_size_and_display_name() -> None:
     assert u.run_model_size({"blocks": "nope"}, {}) is None
     assert u.display_name("/x/uploads/0123456789ab-energy_monthly.csv") == "energy_monthly.csv"
     assert u.display_name("/x/datasets/nile.csv") == "nile.csv" and u.display_name(None) == ""
+
+
+def test_design_counts_weights_on_the_data_sequence_length_as_export_does(tmp_path) -> None:
+    """LSTM-FCN's dimension shuffle reads the steps as features, so its weight count depends on the sequence
+    length the data gives (the longest sequence here): the Design page counts on it, as the trained run's
+    record (Export) does, not on a placeholder length."""
+    from builder.tasks.registry import get_task
+
+    csv = _classify_csv(tmp_path)
+    at = make_app("pages/data.py", seeded(csv, preset="stacked_lstm"))
+    by_label(at.radio, "Task").set_value("classify").run()
+    at.switch_page("pages/design.py").run()
+    assert not at.exception and not errors(at), errors(at)
+    spec_dict = at.session_state["spec"]
+    spec = u.ModelSpec.from_dict(spec_dict)
+    assert any(b.get("dimension_shuffle") for b in spec_dict["blocks"]), spec_dict["blocks"]
+    task = get_task("classify")
+    resolved = task.resolve(task.prepare(str(csv), spec))
+    assert resolved.lookback == 10
+    want = u.run_model_size(spec_dict, resolved.to_dict())
+    assert want is not None and want != u.model_size(spec, 1, 2)  # the placeholder length gives another count
+    assert by_label(at.metric, "Parameters").value == f"{want:,}"

@@ -41,14 +41,35 @@ def test_train_page_names_a_run_and_preselects_the_newest(tiny_csv, studio_home)
     _fake_run(studio_home, "r-old", mae=2.0, val=0.5, age=30)
     _fake_run(studio_home, "r-new", mae=1.0, val=0.4, age=5)
     at = make_app("pages/train.py", seeded(tiny_csv, run_id="r-old"))
-    assert at.selectbox(key="train_reopen").value == "r-new"
+    assert by_label(at.selectbox, "Reopen a run").value == "r-new"
     by_label(at.text_input, "Run name").set_value("baseline").run()
     at.button(key="label_save_r-old").click().run()
     assert not at.exception
     assert u.run_label(Run(studio_home / "runs" / "r-old"))["name"] == "baseline"
     table = at.dataframe[-1].value.set_index("run")
     assert table.loc["r-old", "name"] == "baseline"
-    at.selectbox(key="train_reopen").set_value("r-old").run()
+    by_label(at.selectbox, "Reopen a run").set_value("r-old").run()
+    at.run()  # the choice holds while no new run appears
+    box = by_label(at.selectbox, "Reopen a run")
+    assert box.value == "r-old"
+    chosen_key = box.key
     _fake_run(studio_home, "r-newest", mae=1.0, val=0.4, age=0)  # a run appears: it is preselected
     at.run()
-    assert at.selectbox(key="train_reopen").value == "r-newest"
+    box = by_label(at.selectbox, "Reopen a run")
+    # ... by a new widget (a new key, so a new element id): a browser drops the choice it held for the old
+    # one; under the same id it would go on showing "r-old" and send it back on the next rerun
+    assert box.value == "r-newest" and box.key != chosen_key
+    at.run()
+    assert by_label(at.selectbox, "Reopen a run").value == "r-newest"
+
+
+def test_new_workspace_forgets_the_reopen_choice(tiny_csv, studio_home) -> None:
+    _fake_run(studio_home, "r-old", mae=2.0, val=0.5, age=30)
+    _fake_run(studio_home, "r-new", mae=1.0, val=0.4, age=5)
+    at = make_app("pages/train.py", seeded(tiny_csv))
+    by_label(at.selectbox, "Reopen a run").set_value("r-old").run()
+    chosen_key = by_label(at.selectbox, "Reopen a run").key
+    by_label(at.button, "New workspace").click().run()
+    assert not at.exception
+    box = by_label(at.selectbox, "Reopen a run")
+    assert box.value == "r-new" and box.key != chosen_key  # a new widget: the browser's old choice is dropped

@@ -42,7 +42,7 @@ def test_train_page_runs_a_worker_and_the_result_flows_on(tiny_csv, studio_home)
     # a fresh session (reload / second tab) falls back to the newest run only while it is running,
     # but the run can always be reopened from the list
     other = make_app("pages/train.py", seeded(tiny_csv))
-    other.selectbox(key="train_reopen").set_value(run_id)
+    by_label(other.selectbox, "Reopen a run").set_value(run_id)
     by_label(other.button, "Open").click().run()
     assert other.session_state["run_id"] == run_id
 

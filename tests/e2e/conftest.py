@@ -122,13 +122,19 @@ def idle(page: Any, timeout: float = 90_000) -> None:
 
 
 def shot(page: Any, name: str) -> None:
-    """A screenshot of the whole page: grow the viewport to the app's scroll height first."""
-    height = page.evaluate(
-        "() => { const m = document.querySelector('[data-testid=stMainBlockContainer]');"
-        " return m ? m.scrollHeight + 120 : 1000; }"
-    )
-    page.set_viewport_size({"width": 1400, "height": int(min(max(height, 1000), 5000))})
-    page.wait_for_timeout(800)
+    """A screenshot of the whole page: grow the viewport to the app's scroll height first, and again until
+    that height holds (the app scrolls inside its own container, so what lies below the viewport is not in a
+    full-page screenshot; charts and tables drawn late made the first measure short and cut the page)."""
+    measure = ("() => { const m = document.querySelector('[data-testid=stMainBlockContainer]');"
+               " return m ? m.scrollHeight + 120 : 1000; }")
+    height = 0
+    for _ in range(6):
+        want = int(min(max(page.evaluate(measure), 1000), 5000))
+        if want == height:
+            break
+        height = want
+        page.set_viewport_size({"width": 1400, "height": height})
+        page.wait_for_timeout(800)
     page.screenshot(path=str(SHOTS / name), full_page=True)
     page.set_viewport_size({"width": 1400, "height": 1000})
 

@@ -193,10 +193,21 @@ def test_analyst_workspaces_reload_timings_and_screenshots(tmp_path: Path) -> No
                 a.get_by_text(re.compile(rf"{run_a}.*— finished")).first.wait_for(timeout=60_000)
                 a.get_by_text("Test MAE").wait_for(timeout=60_000)
                 timings["fc_reload_after_run_restored"] = True
+                a.get_by_role("combobox", name="Reopen a run").wait_for(timeout=60_000)  # the page's end
                 idle(a)
                 shot(a, "fc_3_train.png")
                 _finished(b)
                 b.get_by_text("Test accuracy").wait_for(timeout=60_000)
+                # B's box showed A's run before B trained; now it shows B's run, the newest (not the old
+                # choice the browser held for the box), and "Open" (another script run) opens that run
+                from playwright.sync_api import expect
+
+                reopen = b.get_by_role("combobox", name="Reopen a run")
+                expect(reopen).to_have_value(re.compile(rf"^{run_b}\b"), timeout=30_000)
+                b.get_by_test_id("stButton").get_by_role("button", name="Open", exact=True).click()
+                idle(b)
+                expect(reopen).to_have_value(re.compile(rf"^{run_b}\b"), timeout=30_000)
+                b.get_by_text(re.compile(rf"{run_b}.*— finished")).first.wait_for(timeout=30_000)
                 shot(b, "cls_3_train.png")
 
                 # ---- Evaluate and Export -------------------------------------------------------------

@@ -101,3 +101,18 @@ def test_classify_run_records_baselines_and_examples(sequences_csv, tmp_path):
         assert ex["actual"] != ex["predicted"] and len(ex["values"]) == 2  # both channels
     table = get_task("classify").cli_table(metrics)
     assert "1-NN Euclidean" in table and "verdict:" in table
+
+
+def test_cards_compare_each_score_with_its_best_baseline():
+    from builder.tasks.registry import get_task
+
+    metrics = {"model": {"accuracy": 0.556, "macro_f1": 0.467},
+               "majority_class": {"accuracy": 0.333, "macro_f1": 0.167},
+               "nn_euclidean": {"accuracy": 0.481, "macro_f1": 0.480},
+               "minirocket": {"accuracy": 0.926, "macro_f1": 0.926}, "n_sequences": 27}
+    cards = {c["label"]: c for c in get_task("classify").metric_cards(metrics)}
+    assert cards["Accuracy"]["delta"] == "-0.370 vs MiniRocket"
+    assert cards["Macro F1"]["delta"] == "-0.459 vs MiniRocket"  # not "+0.300 vs majority"
+    alone = {"model": metrics["model"], "majority_class": metrics["majority_class"]}
+    cards = {c["label"]: c for c in get_task("classify").metric_cards(alone)}
+    assert cards["Macro F1"]["delta"] == "+0.300 vs majority class"
