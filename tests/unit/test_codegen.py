@@ -336,7 +336,7 @@ def test_translate_code_from_a_spec_alone_builds_the_same_encoder_decoder(name, 
     path = code_from_spec(spec, tmp_path / "m.py")
     script = (f"import importlib.util; s = importlib.util.spec_from_file_location('m', {str(path)!r}); "
               "m = importlib.util.module_from_spec(s); s.loader.exec_module(m); model = m.build_model(); "
-              "print(model.count_params(), sorted(w.shape for w in model.weights), m.SOURCE_TOKENS, "
+              "print(model.count_params(), sorted(tuple(w.shape) for w in model.weights), m.SOURCE_TOKENS, "
               "type(m.translate(['12 mai 2001'])[0]).__name__)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
