@@ -187,7 +187,8 @@ def _encoder_expr(spec: ModelSpec, i: int) -> str:
         rnn = (f'keras.layers.RNN({entry.cell_class().__name__}({block.units}{dropout}), return_sequences=True, '
                f'return_state=True, name="enc_{i}")')
     if block.bidirectional:
-        return f'keras.layers.Bidirectional({rnn}, merge_mode="concat", name="bi_enc_{i}")'
+        return (f"keras.layers.Bidirectional(\n                {rnn},\n"
+                f'                merge_mode="concat", name="bi_enc_{i}")')
     return rnn
 
 
@@ -236,8 +237,9 @@ def _model_class(spec: ModelSpec) -> str:
     ]
     if bi:
         sizes = _state_sizes(get_cell(block.cell).cell_class(), units)
-        lines.append("        self.bridge = [" + ", ".join(f'keras.layers.Dense({s}, activation="tanh", name="bridge_{i}")'
-                                                         for i, s in enumerate(sizes)) + "]")
+        lines += ["        self.bridge = [",
+                  *[f'            keras.layers.Dense({s}, activation="tanh", name="bridge_{i}"),' for i, s in enumerate(sizes)],
+                  "        ]"]
     if attention == "bahdanau":
         lines += ["        # additive attention (Bahdanau): score(s_t, h_s) = v . tanh(W_k h_s + W_q s_t)",
                   f'        self.key_dense = keras.layers.Dense({units}, use_bias=False, name="att_keys")',
@@ -252,10 +254,11 @@ def _model_class(spec: ModelSpec) -> str:
 
     # the encoder
     keys = "self.key_dense(x)" if attention == "bahdanau" or (attention == "luong" and score == "general") else "x"
-    keys_shape = f"[B, S, {units}]" if keys != "x" else f"[B, S, {width}]"
+    keys_shape = (f"attention keys [B, S, {units}]" if keys != "x" else
+                  f"attention keys [B, S, {width}]" if attention != "none" else "the outputs again (no attention)")
     lines += [
         "    def run_encoder(self, source: Any, training: bool = False) -> tuple[Any, Any, Any, list[Any]]:",
-        f'        """source [B, S] -> (outputs [B, S, {width}], attention keys {keys_shape}, mask [B, S]: not padding,',
+        f'        """source [B, S] -> (outputs [B, S, {width}], {keys_shape}, mask [B, S]: not padding,',
         '        the decoder\'s first states)."""',
         "        mask = ops.not_equal(source, PAD)",
         "        x = self.source_embedding(source)",
@@ -352,7 +355,7 @@ def translate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_wei
         load_note=(f" with the weights of {weights_name} beside this file" if with_weights else
                    f" (and load {weights_name} if one is put beside this file)"),
         tokens_name=sizes["tokens"], pad=PAD, unk=UNK, start=START, end=END,
-        tables_note="" if source_tokens else (" (here the special symbols only: the file was generated from a spec, "
+        tables_note="" if source_tokens else ("\n#: (here the special symbols only: the file was generated from a spec, "
                                               "before any data)"),
         source_tokens=source_tokens or list(SPECIALS), target_tokens=target_tokens or list(SPECIALS),
         source_length=sizes["input_length"], target_length=sizes["horizon"])

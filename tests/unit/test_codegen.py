@@ -309,7 +309,8 @@ def test_translate_code_carries_the_runs_token_tables(generated):
                          "SOURCE_LENGTH": r["lookback"], "TARGET_LENGTH": r["horizon"]}
     assert "score(s_t, h_s) = s_t . h_s" in text and "self.key_dense" not in text
     bahdanau = generated["gru_seq2seq_bahdanau"][0].read_text()
-    assert 'keras.layers.Bidirectional(keras.layers.GRU(8, return_sequences=True, return_state=True, name="enc_0")' in bahdanau
+    assert 'keras.layers.GRU(8, return_sequences=True, return_state=True, name="enc_0")' in bahdanau
+    assert 'merge_mode="concat", name="bi_enc_0")' in bahdanau
     assert 'keras.layers.GRUCell(8, name="dec_cell")' in bahdanau and "self.bridge = [" in bahdanau
     peephole = generated["gru_seq2seq_bahdanau+peephole_none"][0].read_text()
     assert "class PeepholeLSTMCell(GatedCell)" in peephole and "def attend(" not in peephole
