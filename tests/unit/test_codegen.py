@@ -287,6 +287,16 @@ def test_cli_code_writes_a_tree_run(generated, tmp_path, capsys):
     assert "NaryTreeLSTMCell(8, arity=3" in (tmp_path / "t.py").read_text()
 
 
+def test_cli_code_writes_a_translate_run(generated, tmp_path, capsys):
+    from builder.__main__ import main
+
+    run = generated["luong_lstm_seq2seq"][0].parents[2] / "luong_lstm_seq2seq"
+    assert main(["code", "--run", str(run), "--out", str(tmp_path / "t.py")]) == 0
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 't.py'} and {tmp_path / 'model.weights.h5'}")
+    text = (tmp_path / "t.py").read_text()
+    assert "def translate(texts: list[str]" in text and 'keras.layers.LSTMCell(8, name="dec_cell")' in text
+
+
 def test_an_unknown_task_is_named(tmp_path):
     spec = load_preset("stacked_lstm")
     object.__setattr__(spec, "task", "nonsense")
