@@ -72,7 +72,8 @@ def code_for_download(run: Run) -> dict[str, Any]:
 
 def spec_code(spec: Any, n_features: int, n_outputs: int) -> str:
     """The Design page's download: the spec as a standalone plain-Keras file (no weights), sized for the
-    session's data (`n_features` inputs; `n_outputs` targets or classes)."""
+    session's data (`n_features` inputs; `n_outputs` targets or classes; translate: the source and target
+    vocabulary sizes, 1 where not known)."""
     from builder.serving.codegen import generate_code, spec_sizes
 
     sizes = {**spec_sizes(spec), "n_features": int(n_features), "n_outputs": int(n_outputs)}

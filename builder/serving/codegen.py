@@ -18,8 +18,9 @@ the spec's columns where it lists them, else stand-in defaults that `build_model
 Builtin cells become keras.layers.LSTM / GRU / SimpleRNN: builder.model.recurrent's Fused* layers are
 subclasses with the same weights and results, only a faster loop on the CPU. Task tree: named flat node
 arrays (parent, tree, tokens and/or features) in, builder.model.cells.tree_lstm's cell and level loop copied
-in (a `tf.while_loop`, so that file needs tensorflow too). A task whose Task has a `codegen_refusal`
-(translate) is refused with it (CodegenError).
+in (a `tf.while_loop`, so that file needs tensorflow too). Task translate: builder.serving.codegen_translate
+writes the encoder-decoder (source ids and shifted target ids -> logits), the run's token tables and a
+greedy `translate(texts)`. A task whose Task has a `codegen_refusal` is refused with it (CodegenError).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.files import atomic_write_text
+from builder.serving.codegen_translate import run_translate_sizes, translate_code, translate_sizes
 from builder.spec import AttentionBlock, ConvBlock, DenseBlock, FCNBlock, ModelSpec, RecurrentBlock
 from builder.tasks.registry import TASKS, get_task
 from builder.training.runs import Run
@@ -172,10 +174,10 @@ def _keras_rnn(layer_class: type) -> str:
 def _support_classes(spec: ModelSpec, task: str, residual: bool) -> list[str]:
     """Source of every builder class (and helper function) the model uses, in an order that defines bases first."""
     from builder.model import layers
-    from builder.model.cells.base import GatedCell
-    from builder.model.cells.registry import get_cell
 
     parts: list[str] = []
+    if task == "translate":
+        return _cell_classes(spec)
     if task != "generate":
         parts += [_class_source(layers._AffineStats), _class_source(layers.Standardize)]
     if task == "forecast":
@@ -197,6 +199,15 @@ def _support_classes(spec: ModelSpec, task: str, residual: bool) -> list[str]:
         parts.append(_class_source(layers.DimensionShuffle))
     if any(isinstance(b, AttentionBlock) for b in spec.blocks):
         parts.append(_class_source(layers.AttentionPooling))
+    return parts + _cell_classes(spec)
+
+
+def _cell_classes(spec: ModelSpec) -> list[str]:
+    """Source of the builder cells (GatedCell and its subclasses) the spec's recurrent blocks use, bases first."""
+    from builder.model.cells.base import GatedCell
+    from builder.model.cells.registry import get_cell
+
+    parts: list[str] = []
     cells = []
     for block in spec.blocks:
         if isinstance(block, RecurrentBlock) and get_cell(block.cell).layer is None:
@@ -456,6 +467,8 @@ def spec_sizes(spec: ModelSpec) -> dict[str, Any]:
                 "horizon": d.horizon, "n_outputs": len(targets), "inputs": targets + extra}
     if spec.task == "tree":
         return _tree_sizes(get_task("tree").placeholder(spec, len(d.features or [])))
+    if spec.task == "translate":
+        return translate_sizes(spec)
     placeholder = get_task(spec.task).placeholder(spec, len(d.features or []) or 1)
     return {"input_length": placeholder.input_length, "n_features": placeholder.n_features,
             "n_outputs": placeholder.n_outputs, "inputs": list(d.features or [])}
@@ -479,6 +492,8 @@ def _run_sizes(meta: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
         from builder.tasks.base import Resolved
 
         return _tree_sizes(Resolved.from_dict(r))
+    if meta["task"] == "translate":
+        return run_translate_sizes(r)
     n_out = len(r["targets"]) if meta["task"] == "forecast" else len(r["classes"])
     sizes = {"input_length": r["input_length"], "n_features": len(r["inputs"]), "horizon": r.get("horizon"),
              "n_outputs": n_out, "inputs": list(r["inputs"])}
@@ -527,6 +542,12 @@ def generate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_weig
 
     _check_task(spec)
     model_name = _model_name(spec.name)
+    if spec.task == "translate":  # source vocabulary size in n_features, target in n_outputs (1: not known)
+        if "source_tokens" not in sizes:
+            sizes = {**sizes, **translate_sizes(spec, sizes.get("n_features"), sizes.get("n_outputs"))}
+        code = translate_code(spec, sizes, origin, with_weights, _support_classes(spec, spec.task, False), model_name,
+                              WEIGHTS_NAME)
+        return re.sub(r"\n{4,}", "\n\n\n", code)
     output = output or _output_meaning(spec, sizes)
     load_note = (f" with the weights of {WEIGHTS_NAME} beside this file" if with_weights else
                  f" (and load {WEIGHTS_NAME} if one is put beside this file)")
@@ -634,8 +655,10 @@ def code_from_run(run: Run, out: str | Path) -> tuple[Path, Path]:
         draft = Path(tmp) / out.name
         draft.write_text(code, encoding="utf-8")
         model = load_generated(draft).build_model()
-        if len(model.weights) != len(source.weights):
-            raise CodegenError(f"the generated model has {len(model.weights)} weights, the run's {len(source.weights)}")
+        # the weights its layers hold (a translate model's own teacher-forcing ratio is no layer's and not copied)
+        n_model, n_source = (sum(len(layer.weights) for layer in m.layers) for m in (model, source))
+        if n_model != n_source:
+            raise CodegenError(f"the generated model has {n_model} weights, the run's {n_source}")
         copy_weights(source, model)
         weights = Path(tmp) / WEIGHTS_NAME
         model.save_weights(str(weights))

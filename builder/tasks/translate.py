@@ -189,9 +189,6 @@ class TranslateTask(LogitsHead, Task):
     number_format = ".3f"
     convert_refusal = ("its SavedModel decodes strings (a TensorFlow lookup table, a token loop and string joins in "
                        "the graph), which neither ONNX nor LiteRT converts; serve the SavedModel's `translate` signature")
-    codegen_refusal = ("the encoder-decoder's greedy and beam decoding loops and its token tables live in "
-                       "builder.model.seq2seq, which has no plain-Keras equivalent; use the run's SavedModel "
-                       "(`translate` signature, python -m builder export) instead")
 
     # ---- data ----------------------------------------------------------------------------------------
     def placeholder(self, spec: ModelSpec, n_features: int, n_outputs: int | None = None) -> Resolved:

@@ -1,8 +1,9 @@
 """The Export page's task-aware contract: for a tiny trained run of every registry task (forecast, classify,
 label_steps, generate, tree, translate) the page renders without an exception, always offers the SavedModel, offers
 ONNX / LiteRT and the plain-Keras code only where the converter / code generator takes the model (else one
-line saying why), and its serving snippet runs against the run's own SavedModel. The converter and the
-code generator refuse a model they cannot take with their own error, not a traceback."""
+line saying why: every task's run has its code now; ONNX / LiteRT only the window tasks'), and its serving
+snippet runs against the run's own SavedModel. The converter refuses a model it cannot take with its own
+error, not a traceback."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from tests.app.conftest import errors, make_app
 
 #: what each task's run is offered beside the SavedModel: (ONNX and LiteRT, plain-Keras code)
 OFFERS = {"forecast": (True, True), "classify": (True, True), "label_steps": (True, True),
-          "generate": (False, True), "tree": (False, True), "translate": (False, False)}
+          "generate": (False, True), "tree": (False, True), "translate": (False, True)}
 
 
 def _page(task: str, task_runs: dict, studio_home: Path):
@@ -96,9 +97,8 @@ def test_serving_snippet_runs_against_the_saved_model(task: str, task_runs, monk
 
 
 @pytest.mark.parametrize("task", ["generate", "tree", "translate"])
-def test_converter_and_codegen_refuse_a_non_window_model(task: str, task_runs, tmp_path: Path, capsys) -> None:
+def test_converter_refuses_a_non_window_model(task: str, task_runs, tmp_path: Path, capsys) -> None:
     from builder.__main__ import main
-    from builder.serving.codegen import CodegenError, code_from_run
     from builder.serving.convert import ConversionError, convert_run
     from builder.training.runs import Run
 
@@ -106,22 +106,23 @@ def test_converter_and_codegen_refuse_a_non_window_model(task: str, task_runs, t
     with pytest.raises(ConversionError, match=rf"onnx: task {task}: ONNX and LiteRT conversion takes a model with one raw"):
         convert_run(Run(run), "onnx", tmp_path / "out")
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-    if get_task(task).codegen_refusal:
-        with pytest.raises(CodegenError, match=rf"task '{task}': no plain-Keras code: "):
-            code_from_run(Run(run), tmp_path / "code" / "model.py")
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "cli"), "--format", "litert"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err and err[-1].startswith("error: litert: task ") and "Traceback" not in "\n".join(err)
 
 
-def test_export_page_writes_plain_keras_code_for_a_forecast_run(task_runs, studio_home: Path) -> None:
+@pytest.mark.parametrize("task", ["forecast", "translate"])
+def test_export_page_writes_plain_keras_code(task: str, task_runs, studio_home: Path) -> None:
     """Where the code generator takes the model, the button writes model.py and its weights, both offered
-    for download, and the code view wraps long lines (none is cut off at the page's edge)."""
-    at = _page("forecast", task_runs, studio_home)
+    for download, and the code view wraps long lines (none is cut off at the page's edge). A translate
+    run's file carries its token tables and greedy `translate`."""
+    at = _page(task, task_runs, studio_home)
     at.button(key="export_code").click().run()
     assert not at.exception and not errors(at), errors(at)
     downloads = [b.label for b in at.get("download_button")]
-    assert {"run-forecast-model.py", "run-forecast-model.weights.h5"} <= set(downloads), downloads
+    assert {f"run-{task}-model.py", f"run-{task}-model.weights.h5"} <= set(downloads), downloads
     code = [c for c in at.code if "def build_model(" in c.value]
     assert code and code[0].proto.wrap_lines, "the generated code is not shown, or its long lines are clipped"
-    assert (studio_home / "runs" / "run-forecast" / "exports" / "code" / "model.weights.h5").exists()
+    assert (studio_home / "runs" / f"run-{task}" / "exports" / "code" / "model.weights.h5").exists()
+    if task == "translate":
+        assert "SOURCE_TOKENS: list[str] = " in code[0].value and "def translate(texts: list[str]" in code[0].value

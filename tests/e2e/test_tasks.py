@@ -167,7 +167,7 @@ FLOWS = {
                         converts=True, codes=True),
     "tree": Flow("trees_sample.csv", "trees", "by tree depth", frozenset({"Tree accuracy"}), converts=False, codes=True),
     # the default encoder-decoder on the bundled 300 date pairs; its Evaluate page ends with an attention heat map
-    "translate": Flow(DATES.name, "Translate", "Attention of one example", frozenset(), converts=False, codes=False),
+    "translate": Flow(DATES.name, "Translate", "Attention of one example", frozenset(), converts=False, codes=True),
 }
 
 

@@ -7,6 +7,7 @@ tracing, which is most of a tiny run's time."""
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +18,11 @@ from builder.tasks.registry import get_task
 from builder.training.runs import Run
 
 
-def built_model(spec: ModelSpec, data: Any, seed: int = 0) -> tuple[Any, Any]:
+def built_model(spec: ModelSpec, data: Any, seed: int = 0, adjust: Callable[[Any], None] | None = None) -> tuple[Any, Any]:
     """(the served model, the resolved data record) of `spec` for prepared `data`, untrained but with
     weights drawn from a generator seeded by `seed`: trainable weights and batch-norm means = their
-    initial value + N(0, 0.2), batch-norm variances U(0.5, 1.5); Standardize holds the data's scaler."""
+    initial value + N(0, 0.2), batch-norm variances U(0.5, 1.5); Standardize holds the data's scaler.
+    `adjust(model)`, when given, then changes the weights further."""
     import keras
 
     from builder.data.scaler import Scaler
@@ -43,16 +45,19 @@ def built_model(spec: ModelSpec, data: Any, seed: int = 0) -> tuple[Any, Any]:
                 w.assign(rng.uniform(0.5, 1.5, shape).astype("float32"))
             else:
                 w.assign(np.asarray(w) + rng.normal(0.0, 0.2, shape).astype("float32"))
+    if adjust is not None:
+        adjust(model)
     return task.raw_output(model, resolved), resolved
 
 
-def built_run(spec: ModelSpec, data: Any, path: str | Path, seed: int | None = None, saved_model: bool = True) -> Run:
+def built_run(spec: ModelSpec, data: Any, path: str | Path, seed: int | None = None, saved_model: bool = True,
+              adjust: Callable[[Any], None] | None = None) -> Run:
     """A run directory at `path` as training leaves it for serving (spec.json, model.keras, metadata.json and,
-    with `saved_model`, the SavedModel), holding `built_model`'s weights; no history, metrics or predictions.
-    `seed` defaults to one derived from the spec's name."""
+    with `saved_model`, the SavedModel), holding `built_model`'s weights (with `adjust`); no history, metrics
+    or predictions. `seed` defaults to one derived from the spec's name."""
     from builder.training.artifacts import export_run_artifacts, metadata_for, save_keras
 
-    raw, resolved = built_model(spec, data, zlib.crc32(spec.name.encode()) if seed is None else seed)
+    raw, resolved = built_model(spec, data, zlib.crc32(spec.name.encode()) if seed is None else seed, adjust)
     run = Run(Path(path))
     run.path.mkdir(parents=True)
     run.write_json("spec.json", spec.model_dump(mode="json"))
