@@ -188,3 +188,12 @@ def set_training_shards(model: keras.Model, jit_compile: bool | str) -> None:
     """
     for layer in fused_layers(model):
         layer.training_shards = 0 if jit_compile is True else None
+
+
+def plain_keras_rnn(layer_class: type) -> str:
+    """The name of the plain Keras layer a builtin Fused* layer extends ("LSTM", "GRU" or "SimpleRNN"), which
+    generated code writes in its place."""
+    for base in layer_class.__mro__:
+        if base.__module__.startswith("keras") and issubclass(base, keras.layers.RNN) and base is not keras.layers.RNN:
+            return base.__name__
+    raise ValueError(f"{layer_class.__name__}: no plain Keras recurrent layer among its bases")

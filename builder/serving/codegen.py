@@ -161,16 +161,6 @@ def _class_source(cls: Any) -> str:
     return src.replace('register_keras_serializable(package="builder")', 'register_keras_serializable(package="generated")')
 
 
-def _keras_rnn(layer_class: type) -> str:
-    """The plain Keras layer a builtin Fused* layer extends (keras.layers.LSTM, GRU or SimpleRNN)."""
-    import keras
-
-    for base in layer_class.__mro__:
-        if base.__module__.startswith("keras") and issubclass(base, keras.layers.RNN) and base is not keras.layers.RNN:
-            return base.__name__
-    raise CodegenError(f"{layer_class.__name__}: no plain Keras recurrent layer among its bases")
-
-
 def _support_classes(spec: ModelSpec, task: str, residual: bool) -> list[str]:
     """Source of every builder class (and helper function) the model uses, in an order that defines bases first."""
     from builder.model import layers
@@ -295,6 +285,7 @@ def _build_tree_function(spec: ModelSpec, sizes: dict[str, Any], model_name: str
 # ---- the build_model function -----------------------------------------------------------------------
 def _recurrent_expr(block: RecurrentBlock, return_sequences: bool, name: str) -> str:
     from builder.model.cells.registry import get_cell
+    from builder.model.recurrent import plain_keras_rnn
 
     entry = get_cell(block.cell)
     common = f"return_sequences={return_sequences}"
@@ -303,7 +294,7 @@ def _recurrent_expr(block: RecurrentBlock, return_sequences: bool, name: str) ->
     if block.recurrent_dropout:
         common += f", recurrent_dropout={block.recurrent_dropout!r}"
     if entry.layer is not None:
-        expr = f'keras.layers.{_keras_rnn(entry.layer_class())}({block.units}, {common}, name="{name}")'
+        expr = f'keras.layers.{plain_keras_rnn(entry.layer_class())}({block.units}, {common}, name="{name}")'
     else:
         cell_args = f"{block.units}"
         if entry.projected:

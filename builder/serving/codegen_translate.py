@@ -175,13 +175,13 @@ def _encoder_expr(spec: ModelSpec, i: int) -> str:
     """Encoder layer i, as builder.model.seq2seq.Seq2Seq makes it (keras.layers.LSTM / GRU / SimpleRNN where
     builder has its Fused* subclass, else keras.layers.RNN around the cell)."""
     from builder.model.cells.registry import get_cell
-    from builder.serving.codegen import _keras_rnn
+    from builder.model.recurrent import plain_keras_rnn
 
     block = spec.recurrent_blocks[0]
     entry = get_cell(block.cell)
     dropout = f", dropout={block.dropout!r}" if block.dropout else ""
     if entry.layer is not None:
-        rnn = (f'keras.layers.{_keras_rnn(entry.layer_class())}({block.units}, return_sequences=True, '
+        rnn = (f'keras.layers.{plain_keras_rnn(entry.layer_class())}({block.units}, return_sequences=True, '
                f'return_state=True{dropout}, name="enc_{i}")')
     else:
         rnn = (f'keras.layers.RNN({entry.cell_class().__name__}({block.units}{dropout}), return_sequences=True, '
