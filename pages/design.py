@@ -184,6 +184,8 @@ with edit_col:
                     continue
                 if f["name"] == "arity" and b.get("cell") != "nary_tree_lstm":
                     continue  # N of the N-ary Tree-LSTM only
+                if f["name"] == "composition_layers" and b.get("cell") not in cell_options("tree"):
+                    continue  # the tree cells' option
                 if f["name"] == "dimension_shuffle" and s.task != "classify":
                     continue  # LSTM-FCN's option, for whole sequences
                 shown.append(f)

@@ -166,7 +166,9 @@ def _tree_body(spec: ModelSpec, resolved: Resolved, add: object) -> None:
     if t.get("token_col"):
         add(f"Embedding\n{len(resolved.vocabulary)} tokens × {block.units}", "scale", f"[nodes, {width}]")
     arity = f", N = {t.get('arity') or block.arity or 2}" if block.cell == "nary_tree_lstm" else ""
-    add(f"{entry.label}\n{block.units} units{arity}\nlevel by level from the leaves", "recurrent",
+    k = block.composition_layers
+    compose = f"\n{k} ReLU composition layer{'s' if k > 1 else ''} per node" if k else ""
+    add(f"{entry.label}\n{block.units} units{arity}{compose}\nlevel by level from the leaves", "recurrent",
         f"[nodes, {block.units}]")
     per = "nodes" if node_level else "trees"
     if not node_level:

@@ -41,7 +41,7 @@ def tree_cell(spec: ModelSpec, resolved: Resolved) -> Any:
     block = spec.recurrent_blocks[0]
     entry = get_cell(block.cell)
     kwargs = {"arity": int((resolved.tree or {}).get("arity") or block.arity or 2)} if block.cell == "nary_tree_lstm" else {}
-    return entry.cell_class()(block.units, name=block.cell, **kwargs)
+    return entry.cell_class()(block.units, composition_layers=block.composition_layers, name=block.cell, **kwargs)
 
 
 def build_tree_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
@@ -75,7 +75,7 @@ def tree_params(spec: ModelSpec, resolved: Resolved) -> int:
     t = resolved.tree or {}
     d = (block.units if t.get("token_col") else 0) + resolved.n_features
     total = (len(resolved.vocabulary) * block.units if t.get("token_col") else 0) + 2 * resolved.n_features
-    total += get_cell(block.cell).params(d, block.units, t.get("arity") or block.arity)
+    total += get_cell(block.cell).params(d, block.units, t.get("arity") or block.arity, block.composition_layers)
     ch = block.units
     for b in spec.blocks:
         if isinstance(b, DenseBlock):

@@ -265,6 +265,8 @@ def _build_tree_function(spec: ModelSpec, sizes: dict[str, Any], model_name: str
     if block.dropout > 0:
         lines.append(f'    x = keras.layers.Dropout({block.dropout!r}, name="input_dropout")(x)')
     cell_args = f"{block.units}" + (f", arity={sizes['arity']}" if sizes.get("arity") and cell == "NaryTreeLSTMCell" else "")
+    if block.composition_layers:
+        cell_args += f", composition_layers={block.composition_layers}"
     lines.append(f'    x = TreeLSTM({cell}({cell_args}, name="{block.cell}"), name="tree_lstm")([x, parent])  # [N, {block.units}]')
     if per_tree:
         lines.append('    x = TreeRoots(name="roots")([x, parent, tree])  # each tree\'s root state [B, units]')

@@ -115,6 +115,9 @@ def check_tree_cells(spec: ModelSpec) -> None:
                 raise ValueError(f"blocks.{i}: task `{spec.task}` takes a tree cell and dense blocks, got a {block.kind} block")
             continue
         is_tree = get_cell(block.cell).structure == "tree"
+        if block.composition_layers and not is_tree:
+            raise ValueError(f"blocks.{i}.composition_layers: only tree cells have composition layers, expected 0 for "
+                             f"{block.cell}, got {block.composition_layers}")
         if is_tree != tree_task:
             want = "a tree cell (child_sum_tree_lstm, nary_tree_lstm)" if tree_task else "a sequence cell"
             raise ValueError(f"blocks.{i}.cell: task `{spec.task}` needs {want}, got {block.cell}")

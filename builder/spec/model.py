@@ -66,6 +66,12 @@ class RecurrentBlock(_Strict):
         description="N-ary Tree-LSTM only: children per node (N), fewer are padded. Empty: the most "
         "children of any node in the training trees.",
     )
+    composition_layers: int = Field(
+        0, ge=0, le=3,
+        description="Tree-LSTM cells only: dense ReLU layers (width = units) between the children's summed "
+        "state (with the node's own input) and the node's gates, so each node applies a nonlinear function "
+        "of its children. 0: the cell of Tai et al. (2015).",
+    )
     dimension_shuffle: bool = Field(
         False,
         description="LSTM-FCN's dimension shuffle: read the F input channels as F steps of `lookback` values "

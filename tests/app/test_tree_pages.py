@@ -100,3 +100,21 @@ def test_depth_bars_draw_the_run_s_own_accuracies(task_runs, studio_home) -> Non
     assert any(layer["mark"]["type"] == "text" for layer in spec["spec"]["layer"]), "bars without their values"
     assert {r["column"] for r in rows} == {f"depth {d} · {n} tree{'s' if n != 1 else ''}"
                                            for d, n in ((int(d), v["trees"]) for d, v in metrics["model"]["by_depth"].items())}
+
+
+def test_design_page_offers_composition_layers_for_tree_cells_only(tmp_path, tiny_csv) -> None:
+    at = make_app("pages/design.py", seeded(tiny_csv))  # a forecast spec: an LSTM block
+    assert not at.exception and not errors(at), errors(at)
+    assert at.number_input(key="m0_0_units") is not None
+    assert not [w for w in at.number_input if w.key.endswith("_composition_layers")]
+    csv = make_trees_csv(tmp_path / "nodes.csv", n_trees=30)
+    at = make_app("pages/design.py", {**seeded(csv), "spec": _tree_spec()}, timeout=600)
+    assert not at.exception and not errors(at), errors(at)
+    assert at.session_state["spec"]["blocks"][0]["composition_layers"] == 2  # the preset's
+    before = int(by_label(at.metric, "Parameters").value.replace(",", ""))
+    at.number_input(key="m0_0_composition_layers").set_value(0).run()
+    assert not at.exception and not errors(at), errors(at)
+    assert at.session_state["spec"]["blocks"][0]["composition_layers"] == 0
+    after = int(by_label(at.metric, "Parameters").value.replace(",", ""))
+    units = 128  # Child-Sum, token input of the cell's width: A [U, U], B [U, U], C_2 [U, U], two biases
+    assert before - after == 3 * units * units + 2 * units

@@ -76,3 +76,11 @@ def test_no_keras_or_tensorflow_import() -> None:
             "to_dot(s, get_task(s.task).placeholder(s, 2, 1)); "
             "assert 'keras' not in sys.modules and 'tensorflow' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_tree_cell_box_names_its_composition_layers() -> None:
+    spec = load_preset("child_sum_tree_lstm")
+    rec = {"kind": "recurrent", "cell": "child_sum_tree_lstm", "units": 16}
+    assert "composition layer" not in to_dot(spec.updated(blocks=[{**rec, "composition_layers": 0}]))
+    assert "1 ReLU composition layer per node" in to_dot(spec.updated(blocks=[{**rec, "composition_layers": 1}]))
+    assert "2 ReLU composition layers per node" in to_dot(spec.updated(blocks=[{**rec, "composition_layers": 2}]))

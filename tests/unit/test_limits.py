@@ -115,3 +115,17 @@ def test_model_size_refused_before_building(tmp_path, monkeypatch, capsys):
     expected = estimate_params(load_preset("stacked_lstm").updated(data={"lookback": 8}), 2, 1)
     assert err[0] == (f"error: the model would have {expected:,} weights for 2 input feature(s); the limit is 1,000 "
                       "(RNN_STUDIO_MAX_PARAMS); use fewer units or layers, or fewer input columns")
+
+
+@pytest.mark.parametrize("cell", ["child_sum_tree_lstm", "nary_tree_lstm"])
+@pytest.mark.parametrize("layers", [0, 1, 3])
+def test_estimate_equals_keras_for_every_tree_cell(cell, layers):
+    rec = {"kind": "recurrent", "cell": cell, "units": 6, "composition_layers": layers}
+    if cell == "nary_tree_lstm":
+        rec["arity"] = 3
+    spec = load_preset("child_sum_tree_lstm").updated(blocks=[rec, {"kind": "dense", "units": 5}])
+    for n_features, n_out in ((1, None), (4, 3)):
+        model = build_model(spec, n_features, n_out)
+        assert estimate_params(spec, n_features, n_out) == model.count_params(), (cell, layers, n_features, n_out)
+        if layers:  # the composition layers are in the model, not only in the count
+            assert any("compose_kernel" in w.path for w in model.weights)

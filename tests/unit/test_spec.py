@@ -33,6 +33,10 @@ def test_default_spec_round_trips_through_json(tmp_path):
         ({"task": "classify", "training": {"loss": "mse"}}, "training.loss"),
         ({"training": {"clipnorm": 1.0, "clipvalue": 0.5}}, "either clipnorm"),
         ({"data": {"val_fraction": 0.5, "test_fraction": 0.45}}, "less than 10%"),
+        ({"blocks": [{"kind": "recurrent", "cell": "lstm", "composition_layers": 1}]},
+         "blocks.0.composition_layers: only tree cells have composition layers, expected 0 for lstm, got 1"),
+        ({"task": "tree", "blocks": [{"kind": "recurrent", "cell": "child_sum_tree_lstm", "composition_layers": 4}]},
+         "field `blocks.0.composition_layers`: expected less than or equal to 3, got 4"),
     ],
 )
 def test_invalid_specs_name_the_field(data, fragment):

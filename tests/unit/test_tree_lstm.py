@@ -45,32 +45,54 @@ def random_forest(rng: np.random.Generator, max_children: int, chain: int = 0) -
     return parent, np.array(trees, np.int32)[perm]
 
 
-def _cell(kind: str, units: int, arity: int) -> keras.layers.Layer:
-    return ChildSumTreeLSTMCell(units, dtype="float64") if kind == "child_sum" else \
-        NaryTreeLSTMCell(units, arity=arity, dtype="float64")
+def _cell(kind: str, units: int, arity: int, composition_layers: int = 0, dtype: str = "float64") -> keras.layers.Layer:
+    return ChildSumTreeLSTMCell(units, composition_layers=composition_layers, dtype=dtype) if kind == "child_sum" else \
+        NaryTreeLSTMCell(units, arity=arity, composition_layers=composition_layers, dtype=dtype)
 
 
 def _weights(cell: keras.layers.Layer) -> list[np.ndarray]:
     return [np.asarray(w) for w in (cell.kernel, cell.recurrent_kernel, cell.forget_kernel, cell.bias)]
 
 
+def _compose(cell: keras.layers.Layer) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]] | None:
+    """The cell's composition layers as reference_tree_lstm takes them (None without)."""
+    if not cell.composition_layers:
+        return None
+    return (np.asarray(cell.compose_input_kernel), [np.asarray(w) for w in cell.compose_kernels],
+            [np.asarray(w) for w in cell.compose_biases])
+
+
+def _variables(cell: keras.layers.Layer) -> list[object]:
+    """Every weight of the cell, in the order of `_flat_reference`'s arguments."""
+    compose = [cell.compose_input_kernel, *cell.compose_kernels, *cell.compose_biases] if cell.composition_layers else []
+    return [cell.kernel, cell.recurrent_kernel, cell.forget_kernel, cell.bias, *compose]
+
+
+def _flat_reference(vals: list[np.ndarray], parent: np.ndarray, arity: int | None, layers: int) -> np.ndarray:
+    """reference_tree_lstm of [x, kernel, recurrent, forget, bias, A, kernels..., biases...]."""
+    compose = (vals[5], vals[6:6 + layers], vals[6 + layers:]) if layers else None
+    return reference_tree_lstm(vals[0], parent, *vals[1:5], arity=arity, compose=compose)
+
+
+@pytest.mark.parametrize("layers", [0, 1, 3])
 @pytest.mark.parametrize("kind", ["child_sum", "nary"])
-def test_outputs_match_the_per_node_reference(kind: str) -> None:
+def test_outputs_match_the_per_node_reference(kind: str, layers: int) -> None:
     rng = np.random.default_rng(1)
     arity = 3
     parent, _ = random_forest(rng, arity, chain=300)
     x = rng.normal(size=(len(parent), 5))
-    layer = TreeLSTM(_cell(kind, 8, arity), dtype="float64")
+    layer = TreeLSTM(_cell(kind, 8, arity, layers), dtype="float64")
     h = np.asarray(layer([tf.constant(x), tf.constant(parent)]))
     cell = layer.cell
     # random weights (not just the initial ones), so every block of every matrix matters
     for w in cell.weights:
         w.assign(rng.normal(scale=0.4, size=w.shape))
     h = np.asarray(layer([tf.constant(x), tf.constant(parent)]))
-    ref = reference_tree_lstm(x, parent, *_weights(cell), arity=None if kind == "child_sum" else arity)
+    ref = reference_tree_lstm(x, parent, *_weights(cell), arity=None if kind == "child_sum" else arity,
+                              compose=_compose(cell))
     assert np.abs(h - ref).max() < 1e-5
     # float32 too (the training dtype)
-    layer32 = TreeLSTM(_cell(kind, 8, arity).__class__(8, **({} if kind == "child_sum" else {"arity": arity})))
+    layer32 = TreeLSTM(_cell(kind, 8, arity, layers, dtype="float32"))
     layer32([tf.constant(x, tf.float32), tf.constant(parent)])
     for w32, w in zip(layer32.cell.weights, cell.weights, strict=True):
         w32.assign(np.asarray(w, np.float32))
@@ -78,14 +100,15 @@ def test_outputs_match_the_per_node_reference(kind: str) -> None:
     assert np.abs(h32 - ref).max() < 1e-5
 
 
+@pytest.mark.parametrize("layers", [0, 2])
 @pytest.mark.parametrize("kind", ["child_sum", "nary"])
-def test_gradients_match_finite_differences(kind: str) -> None:
+def test_gradients_match_finite_differences(kind: str, layers: int) -> None:
     rng = np.random.default_rng(2)
     arity = 2
     parent, _ = random_forest(rng, arity, chain=25)
     x = rng.normal(size=(len(parent), 2))
     r = rng.normal(size=(len(parent), 3))  # loss = sum(h * r)
-    layer = TreeLSTM(_cell(kind, 3, arity), dtype="float64")
+    layer = TreeLSTM(_cell(kind, 3, arity, layers), dtype="float64")
     layer([tf.constant(x), tf.constant(parent)])
     for w in layer.cell.weights:
         w.assign(rng.normal(scale=0.5, size=w.shape))
@@ -93,12 +116,14 @@ def test_gradients_match_finite_differences(kind: str) -> None:
     with tf.GradientTape() as tape:
         tape.watch(xt)
         loss = tf.reduce_sum(layer([xt, tf.constant(parent)]) * r)
-    grads = tape.gradient(loss, [xt, *[layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.forget_kernel, layer.cell.bias]])
-    values = [x.copy(), *_weights(layer.cell)]
+    variables = _variables(layer.cell)
+    assert len(variables) == len(layer.cell.weights)  # every weight's gradient is checked
+    grads = tape.gradient(loss, [xt, *variables])
+    values = [x.copy(), *[np.asarray(v) for v in variables]]
     n_ary = None if kind == "child_sum" else arity
 
     def f(vals: list[np.ndarray]) -> float:
-        return float((reference_tree_lstm(vals[0], parent, *vals[1:], arity=n_ary) * r).sum())
+        return float((_flat_reference(vals, parent, n_ary, layers) * r).sum())
 
     eps = 1e-6
     for k, (g, v) in enumerate(zip(grads, values, strict=True)):
@@ -142,12 +167,16 @@ def test_nary_pads_missing_children_with_zero_states() -> None:
 
 
 def test_cells_round_trip_through_keras_config() -> None:
-    for cell in (ChildSumTreeLSTMCell(5), NaryTreeLSTMCell(5, arity=4)):
+    for cell in (ChildSumTreeLSTMCell(5), NaryTreeLSTMCell(5, arity=4), ChildSumTreeLSTMCell(5, composition_layers=2),
+                 NaryTreeLSTMCell(5, arity=3, composition_layers=1)):
         layer = TreeLSTM(cell)
         again = TreeLSTM.from_config(layer.get_config())
         assert again.get_config() == layer.get_config()
         assert again.cell.units == 5 and again.cell.arity == cell.arity
+        assert again.cell.composition_layers == cell.composition_layers
     with pytest.raises(ValueError, match="units"):
         ChildSumTreeLSTMCell(0)
+    with pytest.raises(ValueError, match="composition_layers"):
+        ChildSumTreeLSTMCell(4, composition_layers=-1)
     with pytest.raises(ValueError, match="arity"):
         NaryTreeLSTMCell(4, arity=0)

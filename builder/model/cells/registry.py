@@ -17,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-ParamFormula = Callable[[int, int, "int | None"], int]
+#: (n_in, units, proj_units or arity[, composition_layers of a tree cell]) -> weights of one layer
+ParamFormula = Callable[..., int]
 
 
 def gated_params(gate_blocks: int, bias_rows: int = 1, extra_per_unit: int = 0, projected: bool = False) -> ParamFormula:
@@ -107,11 +108,17 @@ CELLS: dict[str, CellEntry] = {e.name: e for e in (
 
 def tree_lstm_params(n_ary: bool) -> ParamFormula:
     """Weights of a Tree-LSTM cell: kernel D x 4U, bias 4U, recurrent kernel NU x 3U and forget kernel
-    NU x NU, where N is 1 for Child-Sum and the third argument (the block's `arity`) for N-ary."""
+    NU x NU, where N is 1 for Child-Sum and the third argument (the block's `arity`) for N-ary. With
+    K = composition_layers > 0: compose_input_kernel D x U, compose_kernel_1 NU x U, K-1 more U x U
+    kernels, K biases of U, and the recurrent kernel U x 3U."""
 
-    def params(n_in: int, units: int, arity: int | None) -> int:
+    def params(n_in: int, units: int, arity: int | None, composition_layers: int = 0) -> int:
         k = int(arity or 2) if n_ary else 1
-        return 4 * units * n_in + 4 * units + k * units * 3 * units + (k * units) ** 2
+        total = 4 * units * n_in + 4 * units + (k * units) ** 2
+        if not composition_layers:
+            return total + k * units * 3 * units
+        compose = n_in * units + k * units * units + (composition_layers - 1) * units * units
+        return total + compose + composition_layers * units + units * 3 * units
 
     return params
 

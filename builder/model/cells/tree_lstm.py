@@ -20,6 +20,18 @@ Weights (gate blocks in the order i, o, u, f): kernel [D, 4U]; bias [4U]; Child-
 [U, 3U] and forget_kernel [U, U]; N-ary: recurrent_kernel [NU, 3U] (row block l = child l) and
 forget_kernel [NU, NU] (row block l, column block k = U_f,kl).
 
+Composition layers (`composition_layers` = K > 0, both cells): the children's state that feeds the i, o,
+u gates (h~_j, or N-ary's concatenation [h_j1; ...; h_jN]) first goes through K dense ReLU layers of
+width U, the first of which also sees the node's input:
+
+    z_1   = relu(A x_j + B h~_j + a_1)                  A [D, U], B [U, U] (N-ary: [NU, U])
+    z_l   = relu(C_l z_(l-1) + a_l)                     l = 2..K, C_l [U, U]
+    i_j   = sigmoid(W_i x_j + U_i z_K + b_i)            (o_j, u_j alike; recurrent_kernel [U, 3U])
+
+so each node applies an operator-dependent nonlinear function of its children before the gates. The
+forget gates are unchanged. Weights: compose_input_kernel A, compose_kernel_1 B, compose_bias_1 a_1,
+compose_kernel_l C_l and compose_bias_l a_l.
+
 `TreeLSTM` runs a cell on a flat batch of trees: x [nodes, D] and parent [nodes] (the parent's index
 in the batch, -1 at roots) -> h [nodes, U]. It computes each node's height (0 at leaves) in the
 graph, then one `tf.while_loop` iteration per height: gather the nodes of that height and the nodes
@@ -41,11 +53,16 @@ class _TreeCell(keras.layers.Layer):
     """Weights and one level's equations; `TreeLSTM` owns the loop."""
 
     def __init__(self, units: int, kernel_initializer: str = "glorot_uniform",
-                 recurrent_initializer: str = "orthogonal", unit_forget_bias: bool = True, **kwargs: Any) -> None:
+                 recurrent_initializer: str = "orthogonal", unit_forget_bias: bool = True,
+                 composition_layers: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if int(units) < 1:
             raise ValueError(f"Received an invalid value for argument `units`, expected a positive integer, got {units}")
+        if int(composition_layers) < 0:
+            raise ValueError("Received an invalid value for argument `composition_layers`, expected a non-negative "
+                             f"integer, got {composition_layers}")
         self.units = int(units)
+        self.composition_layers = int(composition_layers)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.recurrent_initializer = keras.initializers.get(recurrent_initializer)
         self.unit_forget_bias = bool(unit_forget_bias)
@@ -54,10 +71,21 @@ class _TreeCell(keras.layers.Layer):
     arity = 1
 
     def build(self, input_shape: tuple[int | None, ...]) -> None:
-        d, u, n = int(input_shape[-1]), self.units, self.arity
+        d, u, n, k = int(input_shape[-1]), self.units, self.arity, self.composition_layers
         self.kernel = self.add_weight(shape=(d, 4 * u), initializer=self.kernel_initializer, name="kernel")
-        self.recurrent_kernel = self.add_weight(shape=(n * u, 3 * u), initializer=self.recurrent_initializer,
-                                                name="recurrent_kernel")
+        self.compose_kernels: list[Any] = []
+        self.compose_biases: list[Any] = []
+        if k:
+            self.compose_input_kernel = self.add_weight(shape=(d, u), initializer=self.kernel_initializer,
+                                                        name="compose_input_kernel")
+            for layer in range(1, k + 1):
+                self.compose_kernels.append(self.add_weight(
+                    shape=((n if layer == 1 else 1) * u, u), initializer=self.kernel_initializer,
+                    name=f"compose_kernel_{layer}"))
+                self.compose_biases.append(self.add_weight(shape=(u,), initializer="zeros",
+                                                           name=f"compose_bias_{layer}"))
+        self.recurrent_kernel = self.add_weight(shape=((1 if k else n) * u, 3 * u),
+                                                initializer=self.recurrent_initializer, name="recurrent_kernel")
         self.forget_kernel = self.add_weight(shape=(n * u, n * u), initializer=self.recurrent_initializer,
                                              name="forget_kernel")
 
@@ -70,14 +98,29 @@ class _TreeCell(keras.layers.Layer):
         self.built = True
 
     def project(self, x: Any) -> Any:
-        """W x + b of every node at once: [nodes, D] -> [nodes, 4U]."""
-        return ops.matmul(x, self.kernel) + self.bias
+        """W x + b of every node at once: [nodes, D] -> [nodes, 4U]; with composition layers
+        [W x + b, A x + a_1] -> [nodes, 5U]."""
+        xw = ops.matmul(x, self.kernel) + self.bias
+        if not self.composition_layers:
+            return xw
+        return ops.concatenate([xw, ops.matmul(x, self.compose_input_kernel) + self.compose_biases[0]], axis=-1)
+
+    def compose(self, xw: Any, h_children: Any) -> Any:
+        """The state that feeds the i, o, u gates: h_children [n, NU] itself without composition layers,
+        else z_K [n, U] (module docstring); xw [n, 4U or 5U] from `project`."""
+        if not self.composition_layers:
+            return h_children
+        u = self.units
+        z = ops.relu(xw[:, 4 * u:] + ops.matmul(h_children, self.compose_kernels[0]))
+        for kernel, bias in zip(self.compose_kernels[1:], self.compose_biases[1:], strict=True):
+            z = ops.relu(ops.matmul(z, kernel) + bias)
+        return z
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "units": self.units,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "recurrent_initializer": keras.initializers.serialize(self.recurrent_initializer),
-                "unit_forget_bias": self.unit_forget_bias}
+                "unit_forget_bias": self.unit_forget_bias, "composition_layers": self.composition_layers}
 
 
 @keras.saving.register_keras_serializable(package="builder")
@@ -90,11 +133,11 @@ class ChildSumTreeLSTMCell(_TreeCell):
         Returns (h, c) [n, U]."""
         u = self.units
         h_sum = ops.segment_sum(child_h, child_parent, num_segments=n)
-        iou = xw[:, : 3 * u] + ops.matmul(h_sum, self.recurrent_kernel)
+        iou = xw[:, : 3 * u] + ops.matmul(self.compose(xw, h_sum), self.recurrent_kernel)
         i = ops.sigmoid(iou[:, :u])
         o = ops.sigmoid(iou[:, u: 2 * u])
         g = ops.tanh(iou[:, 2 * u:])
-        f = ops.sigmoid(ops.take(xw[:, 3 * u:], child_parent, axis=0) + ops.matmul(child_h, self.forget_kernel))
+        f = ops.sigmoid(ops.take(xw[:, 3 * u: 4 * u], child_parent, axis=0) + ops.matmul(child_h, self.forget_kernel))
         c = i * g + ops.segment_sum(f * child_c, child_parent, num_segments=n)
         return o * ops.tanh(c), c
 
@@ -115,11 +158,11 @@ class NaryTreeLSTMCell(_TreeCell):
         slot = child_parent * k + child_pos
         h_cat = ops.reshape(ops.segment_sum(child_h, slot, num_segments=n * k), (-1, k * u))  # [n, NU]
         c_cat = ops.reshape(ops.segment_sum(child_c, slot, num_segments=n * k), (-1, k, u))  # [n, N, U]
-        iou = xw[:, : 3 * u] + ops.matmul(h_cat, self.recurrent_kernel)
+        iou = xw[:, : 3 * u] + ops.matmul(self.compose(xw, h_cat), self.recurrent_kernel)
         i = ops.sigmoid(iou[:, :u])
         o = ops.sigmoid(iou[:, u: 2 * u])
         g = ops.tanh(iou[:, 2 * u:])
-        f = ops.sigmoid(ops.reshape(ops.matmul(h_cat, self.forget_kernel), (-1, k, u)) + xw[:, None, 3 * u:])
+        f = ops.sigmoid(ops.reshape(ops.matmul(h_cat, self.forget_kernel), (-1, k, u)) + xw[:, None, 3 * u: 4 * u])
         c = i * g + ops.sum(f * c_cat, axis=1)
         return o * ops.tanh(c), c
 
