@@ -35,7 +35,12 @@ from pathlib import Path
 from typing import Any
 
 from builder.files import atomic_write_text
-from builder.serving.codegen_translate import run_translate_sizes, translate_code, translate_sizes
+from builder.serving.codegen_translate import (
+    TRANSLATE_MAIN,
+    run_translate_sizes,
+    translate_code,
+    translate_sizes,
+)
 from builder.spec import AttentionBlock, ConvBlock, DenseBlock, FCNBlock, ModelSpec, RecurrentBlock
 from builder.tasks.registry import TASKS, get_task
 from builder.training.runs import Run
@@ -118,6 +123,7 @@ import keras
 from keras import ops
 '''
 
+#: the generated file's loader and `__main__` block; `extra`: more lines at the end of that block
 _MAIN = '''
 
 def load_trained(weights: str | Path | None = None) -> keras.Model:
@@ -132,7 +138,7 @@ if __name__ == "__main__":
     model = load_trained(weights_file) if weights_file.exists() else build_model()
     model.summary()
     print("weights:", weights_file if weights_file.exists() else "none (freshly initialised)")
-'''
+{extra}'''
 
 
 class CodegenError(ValueError):
@@ -159,6 +165,11 @@ def _class_source(cls: Any) -> str:
     """A class's (or function's) source, registered under the package "generated" instead of "builder"."""
     src = textwrap.dedent(inspect.getsource(cls))
     return src.replace('register_keras_serializable(package="builder")', 'register_keras_serializable(package="generated")')
+
+
+def main_block(weights_name: str, extra: str = "") -> str:
+    """The `load_trained` function and the `__main__` block of a generated file, `extra` appended to the block."""
+    return _MAIN.format(weights_name=weights_name, extra=extra)
 
 
 def _support_classes(spec: ModelSpec, task: str, residual: bool) -> list[str]:
@@ -539,7 +550,7 @@ def generate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_weig
         if "source_tokens" not in sizes:
             sizes = {**sizes, **translate_sizes(spec, sizes.get("n_features"), sizes.get("n_outputs"))}
         code = translate_code(spec, sizes, origin, with_weights, _support_classes(spec, spec.task, False), model_name,
-                              WEIGHTS_NAME)
+                              WEIGHTS_NAME, main_block(WEIGHTS_NAME, TRANSLATE_MAIN))
         return re.sub(r"\n{4,}", "\n\n\n", code)
     output = output or _output_meaning(spec, sizes)
     load_note = (f" with the weights of {WEIGHTS_NAME} beside this file" if with_weights else
@@ -570,7 +581,7 @@ def generate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_weig
     if any("activations." in c for c in classes):
         header = header.replace("from keras import ops\n", "from keras import activations, initializers, ops\n")
     body = "\n\n".join(c.rstrip() + "\n" for c in classes)
-    code = header + "\n\n" + body + "\n\n" + _build_function(spec, sizes, model_name) + _MAIN.format(weights_name=WEIGHTS_NAME)
+    code = header + "\n\n" + body + "\n\n" + _build_function(spec, sizes, model_name) + main_block(WEIGHTS_NAME)
     return re.sub(r"\n{4,}", "\n\n\n", code)
 
 

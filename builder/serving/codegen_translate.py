@@ -126,24 +126,11 @@ def translate(texts: list[str], model: keras.Model | None = None, batch_size: in
     return out
 '''
 
-_MAIN = '''
+#: the lines a translate file adds to the `__main__` block of builder.serving.codegen.main_block
+TRANSLATE_MAIN = '''    import sys
 
-def load_trained(weights: str | Path | None = None) -> keras.Model:
-    """build_model() with the weights of `weights` (default: {weights_name} beside this file)."""
-    model = build_model()
-    model.load_weights(str(weights or Path(__file__).with_name("{weights_name}")))
-    return model
-
-
-if __name__ == "__main__":
-    import sys
-
-    weights_file = Path(__file__).with_name("{weights_name}")
-    model = load_trained(weights_file) if weights_file.exists() else build_model()
-    model.summary()
-    print("weights:", weights_file if weights_file.exists() else "none (freshly initialised)")
     for text, translation in zip(sys.argv[1:], translate(sys.argv[1:], model), strict=True):
-        print(f"{{text!r}} -> {{translation!r}}")
+        print(f"{text!r} -> {translation!r}")
 '''
 
 
@@ -338,9 +325,10 @@ def _build_function(sizes: dict[str, Any], model_name: str) -> str:
 
 
 def translate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_weights: bool, classes: list[str],
-                   model_name: str, weights_name: str) -> str:
+                   model_name: str, weights_name: str, main: str) -> str:
     """The generated file's text for a translate spec: header and token tables, the copied cell classes
-    (`classes`), Seq2Seq, build_model, the text helpers, greedy decoding and the `__main__` block."""
+    (`classes`), Seq2Seq, build_model, the text helpers, greedy decoding and `main` (the loader and the
+    `__main__` block, from builder.serving.codegen.main_block)."""
     import keras
 
     source_tokens = sizes.get("source_tokens")
@@ -365,4 +353,4 @@ def translate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_wei
         header = header.replace("from keras import ops\n", "from keras import activations, initializers, ops\n")
     body = "".join("\n\n" + c.rstrip() + "\n" for c in classes)
     return (header + body + "\n\n" + _model_class(spec) + "\n\n" + _build_function(sizes, model_name)
-            + _TEXT.format(n_specials=len(SPECIALS), weights_name=weights_name) + _MAIN.format(weights_name=weights_name))
+            + _TEXT.format(n_specials=len(SPECIALS), weights_name=weights_name) + main)
