@@ -32,6 +32,7 @@ from builder.app import (
     presets_for,
     remove_block,
     save_preset,
+    sized_for_data,
     slug,
     spec_code,
     start_training,
@@ -237,18 +238,19 @@ with edit_col:
 
 # ---- live view -------------------------------------------------------------------------------------
 @st.cache_data(show_spinner="Building the model with Keras for its summary…", max_entries=32)
-def _keras_summary(spec_json: str, n_features: int, n_outputs: int, lookback: int | None) -> tuple[str, str | None]:
+def _keras_summary(spec_json: str, n_features: int, n_outputs: int) -> tuple[str, str | None]:
     try:
         spec = ModelSpec.from_dict(json.loads(spec_json))
-        return model_facts(spec, n_features, n_outputs, lookback)[1], None
+        return model_facts(spec, n_features, n_outputs)[1], None
     except Exception as err:  # a spec that validates but cannot be built: show the reason, not a traceback
         return "", f"{type(err).__name__}: {err}"
 
 
+sized = sized_for_data(s, data_lookback)  # the input length training will use, for size, diagram, summary and code
 with view_col:
     st.subheader("Size and shape")
     try:
-        params: int | None = model_size(s, n_feat, n_out, data_lookback)
+        params: int | None = model_size(sized, n_feat, n_out)
     except (ValueError, KeyError) as err:
         params = None
         st.error(f"The model cannot be sized: {err}")
@@ -256,15 +258,15 @@ with view_col:
     p1.metric("Parameters", f"{params:,}" if params is not None else "–",
               help="Every weight of the model, as Keras counts it (its summary's Total params), including the "
                    "input scaling statistics; computed from the spec without building the model.")
-    horizon = model_shape(s, n_feat, n_out, data_lookback).horizon  # forecasts: outputs per step ahead
+    horizon = model_shape(sized, n_feat, n_out).horizon  # forecasts: outputs per step ahead
     p2.metric("Inputs → outputs", f"{n_feat} → {n_out}" + (f" × {horizon}" if horizon else ""))
-    st.graphviz_chart(diagram_dot(s, n_feat, n_out, data_lookback), width="stretch")
+    st.graphviz_chart(diagram_dot(sized, n_feat, n_out), width="stretch")
 
 with st.expander("Keras summary (builds the model)"):
     if st.toggle("Build the model with Keras", key="design_summary",
                  help="Loads TensorFlow (a few seconds the first time) and prints the layer table; its Total "
                       "params equals the count above."):
-        summary, build_error = _keras_summary(s.model_dump_json(), n_feat, n_out, data_lookback)
+        summary, build_error = _keras_summary(sized.model_dump_json(), n_feat, n_out)
         if build_error:
             st.error(f"The model cannot be built: {build_error}")
         else:
@@ -280,7 +282,7 @@ with view_col:
     if st.toggle("Write as Keras code", key="design_code_toggle",
                  help="Writes this network as a standalone plain-Keras file (loads TensorFlow the first time)."):
         try:
-            code = _spec_code(s.model_dump_json(), n_feat, n_out)
+            code = _spec_code(sized.model_dump_json(), n_feat, n_out)
         except ValueError as err:  # CodegenError: a task or block the generator refuses, with the reason
             st.error(f"No Keras code for this model: {err}")
         else:

@@ -158,17 +158,20 @@ def default_proj_units(units: int) -> int:
     return max(1, int(units) // 2)
 
 
-def model_shape(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None,
-                lookback: int | None = None) -> Resolved:
-    """The record the Design page draws and sizes the model with, before training: the data's input and
-    output counts when known, else the spec's targets and covariates (the task's placeholder).
+def sized_for_data(spec: ModelSpec, lookback: int | None) -> ModelSpec:
+    """The spec with the data's window or sequence length (`lookback`, the Data page's: e.g. a classification
+    file's longest sequence when the spec leaves it to the data) as its input length, so that the weight
+    count, diagram, Keras summary and generated code of a model that reads steps as features (LSTM-FCN's
+    dimension shuffle) are those of the model training will build; `spec` itself where the length is unknown."""
+    if not lookback or lookback == spec.data.lookback:
+        return spec
+    return spec.model_copy(update={"data": spec.data.model_copy(update={"lookback": int(lookback)})})
 
-    `lookback`: the data's window or sequence length when known (the Data page's, e.g. a classification
-    file's longest sequence when the spec leaves it to the data); it sets the input length, on which the
-    weight count of a model that reads steps as features (LSTM-FCN's dimension shuffle) depends.
-    """
-    if lookback and lookback != spec.data.lookback:
-        spec = spec.model_copy(update={"data": spec.data.model_copy(update={"lookback": int(lookback)})})
+
+def model_shape(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> Resolved:
+    """The record the Design page draws and sizes the model with, before training: the data's input and
+    output counts when known, else the spec's targets and covariates (the task's placeholder); the input
+    length is the spec's (see `sized_for_data`)."""
     if n_features is None:
         n_features = max(len(spec.data.targets) + len(spec.data.features or []), 1)
     return get_task(spec.task).placeholder(spec, n_features, n_outputs)
@@ -192,32 +195,29 @@ def switch_task(spec_dict: dict[str, Any], task: str) -> dict[str, Any]:
     return {**spec_dict, "task": task, "training": training, "data": {**spec_dict.get("data", {}), "lookback": None}}
 
 
-def diagram_dot(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None,
-                lookback: int | None = None) -> str:
+def diagram_dot(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> str:
     """Graphviz DOT text of the model (builder.model.diagram), without Keras."""
     from builder.model.diagram import to_dot
 
-    return to_dot(spec, model_shape(spec, n_features, n_outputs, lookback))
+    return to_dot(spec, model_shape(spec, n_features, n_outputs))
 
 
-def model_facts(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None,
-                lookback: int | None = None) -> tuple[int, str]:
+def model_facts(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> tuple[int, str]:
     """(trainable parameters, Keras summary text) from one build of the model (imports TensorFlow)."""
     from builder.quiet import import_tensorflow_quietly
 
     import_tensorflow_quietly()
     from builder.model.build import model_facts as facts
 
-    return facts(spec, model_shape(spec, n_features, n_outputs, lookback))
+    return facts(spec, model_shape(spec, n_features, n_outputs))
 
 
-def model_size(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None,
-               lookback: int | None = None) -> int:
+def model_size(spec: ModelSpec, n_features: int | None = None, n_outputs: int | None = None) -> int:
     """The model's weight count, as Keras's summary gives it ("Total params"), computed from the spec
     without TensorFlow (builder.model.size; equal to `count_params()` of the built model)."""
     from builder.model.size import estimate_params
 
-    return estimate_params(spec, model_shape(spec, n_features, n_outputs, lookback))
+    return estimate_params(spec, model_shape(spec, n_features, n_outputs))
 
 
 def run_model_size(spec_dict: dict[str, Any], resolved: dict[str, Any]) -> int | None:

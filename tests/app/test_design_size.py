@@ -90,3 +90,4 @@ def test_design_counts_weights_on_the_data_sequence_length_as_export_does(tmp_pa
     want = u.run_model_size(spec_dict, resolved.to_dict())
     assert want is not None and want != u.model_size(spec, 1, 2)  # the placeholder length gives another count
     assert by_label(at.metric, "Parameters").value == f"{want:,}"
+    assert u.model_size(u.sized_for_data(spec, 10), 1, 2) == want  # what the page sizes, diagrams and writes as code
