@@ -77,7 +77,16 @@ with st.container(border=True):
     min_steps = st.number_input("Minimum steps per epoch (0 = off)", 0, 100_000, int(t.min_steps_per_epoch or 0),
                                 key=f"t{r}_min_steps",
                                 help=ModelSpec.model_fields["training"].annotation.model_fields["min_steps_per_epoch"].description)
-    training = {**s.training.model_dump(mode="json"), "refit": bool(refit), "min_steps_per_epoch": int(min_steps) or None,
+    jitter, scaling = t.augment_jitter, t.augment_scaling
+    if s.task == "classify":  # augmentation of the training sequences (TrainingSpec.augment_*)
+        fields = ModelSpec.model_fields["training"].annotation.model_fields
+        g1, g2 = st.columns(2)
+        jitter = g1.number_input("Augment: jitter sd (0 = off)", 0.0, 2.0, float(t.augment_jitter or 0.0), step=0.05,
+                                 format="%.2f", key=f"t{r}_jitter", help=fields["augment_jitter"].description) or None
+        scaling = g2.number_input("Augment: scaling sd (0 = off)", 0.0, 1.0, float(t.augment_scaling or 0.0), step=0.05,
+                                  format="%.2f", key=f"t{r}_scaling", help=fields["augment_scaling"].description) or None
+    training = {**s.training.model_dump(mode="json"), "refit": bool(refit), "augment_jitter": jitter,
+                "augment_scaling": scaling, "min_steps_per_epoch": int(min_steps) or None,
                 "ensemble": int(ensemble), "epochs": int(epochs), "batch_size": int(batch),
                 "optimizer": optimizer, "learning_rate": float(lr), "patience": int(patience) or None,
                 "seed": int(seed), "clipnorm": float(clip_value) if clip_mode == "norm" else None,

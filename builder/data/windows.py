@@ -113,12 +113,42 @@ def series_windows(data: SeriesData, part: str) -> tuple[np.ndarray, np.ndarray]
     return x, y
 
 
-def sequence_dataset(data: SequenceData, part: str, batch_size: int, shuffle: bool = False, seed: int = 0) -> Any:
-    """tf.data pipeline of (x [B, L, F] raw NaN-padded, y [B] class index) for one part."""
+def sequence_dataset(data: SequenceData, part: str, batch_size: int, shuffle: bool = False, seed: int = 0,
+                     jitter: float | None = None, scaling: float | None = None) -> Any:
+    """tf.data pipeline of (x [B, L, F] raw NaN-padded, y [B] class index) for one part.
+
+    `jitter` and `scaling` (training only) augment each batch: x + e * sd * scale_c with e ~ N(0, 1) per
+    value (`jitter` = sd), then x * (1 + sd * z) with z ~ N(0, 1) per sequence and channel (`scaling` =
+    sd), where scale_c is channel c's training scale (`data.x_scaler`), so sd is in the model's scaled
+    units. Padding stays NaN. The draws are seeded and differ from one epoch (iterator) to the next.
+    """
     import tensorflow as tf
 
     mask = data.split == part
     ds = tf.data.Dataset.from_tensor_slices((data.x[mask], data.y[mask]))
     if shuffle:
         ds = ds.shuffle(int(mask.sum()), seed=seed, reshuffle_each_iteration=True)
-    return finish_pipeline(ds.batch(batch_size))
+    ds = ds.batch(batch_size)
+    if jitter or scaling:
+        ds = _augmented(ds, data.x_scaler.scale_, float(jitter or 0.0), float(scaling or 0.0), seed)
+    return finish_pipeline(ds)
+
+
+def _augmented(ds: Any, channel_scale: np.ndarray, jitter: float, scaling: float, seed: int) -> Any:
+    """`ds` of (x [B, L, F], y) with jitter and scaling applied to x (see `sequence_dataset`)."""
+    import tensorflow as tf
+
+    unit = tf.constant(np.asarray(channel_scale, np.float32))  # [F] raw units per scaled unit
+    draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+    def augment(batch: Any, draw: Any) -> Any:
+        x, y = batch
+        key = tf.stack([draw, tf.constant(seed, tf.int64)])
+        if jitter:
+            x = x + jitter * unit * tf.random.stateless_normal(tf.shape(x), seed=key)
+        if scaling:
+            shape = tf.stack([tf.shape(x)[0], 1, tf.shape(x)[2]])  # one factor per sequence and channel
+            x = x * (1.0 + scaling * tf.random.stateless_normal(shape, seed=key + 1))
+        return x, y
+
+    return tf.data.Dataset.zip((ds, draws)).map(augment)

@@ -159,8 +159,17 @@ def check_seq2seq(spec: ModelSpec) -> None:
                          f"gives {2 * block.units}, the decoder {block.units}; use score 'general'")
 
 
+def check_augmentation(spec: ModelSpec) -> None:
+    """Augmentation of training sequences is the classify task's (a forecast window's noise would reach its targets)."""
+    for name in ("augment_jitter", "augment_scaling"):
+        value = getattr(spec.training, name)
+        if value is not None and spec.task != "classify":
+            raise ValueError(f"training.{name}: augmentation applies to task `classify` only, got {value} with task "
+                             f"`{spec.task}` (expected empty)")
+
+
 RULES = (check_projection, check_fcn, check_block_order, check_task_loss, check_split, check_clipping,
-         check_tree_cells, check_token_model, check_seq2seq)
+         check_tree_cells, check_token_model, check_seq2seq, check_augmentation)
 
 
 def check_spec(spec: ModelSpec) -> None:

@@ -208,6 +208,17 @@ class TrainingSpec(_Strict):
     class_weight: Literal["none", "balanced"] = Field(
         "none", description="Classify: balanced weighs each class inversely to its share of the training sequences."
     )
+    augment_jitter: float | None = Field(
+        None, gt=0.0, le=2.0,
+        description="Classify: add Gaussian noise of this standard deviation (in the model's scaled units, i.e. "
+        "a share of each channel's training spread) to every training sequence, drawn afresh each epoch. "
+        "Empty: off.",
+    )
+    augment_scaling: float | None = Field(
+        None, gt=0.0, le=1.0,
+        description="Classify: multiply each training sequence's channels by 1 + sd * z (z ~ N(0, 1), one draw per "
+        "sequence and channel, afresh each epoch), with sd this value. Empty: off.",
+    )
     steps_per_execution: int = Field(
         16, ge=1, le=10_000,
         description=(

@@ -58,7 +58,8 @@ class ClassifyTask(Task):
         from builder.data.windows import sequence_dataset
 
         t = spec.training
-        train = sequence_dataset(data, "train", t.batch_size, shuffle=True, seed=t.seed)
+        train = sequence_dataset(data, "train", t.batch_size, shuffle=True, seed=t.seed,
+                                 jitter=t.augment_jitter, scaling=t.augment_scaling)
         has_val = bool((data.split == "val").any())
         return train, sequence_dataset(data, "val", t.batch_size) if has_val else None, int((data.split == "train").sum())
 

@@ -1,8 +1,8 @@
-"""Design page: the forecast head's settings (residual base)."""
+"""Design and Train pages: the forecast head's settings (residual base), fit options, classify augmentation."""
 
 from __future__ import annotations
 
-from tests.app.conftest import make_app, seeded
+from tests.app.conftest import make_app, seeded, tiny_spec
 
 
 def test_residual_base_choice_is_stored_and_hidden_without_residual(tiny_csv) -> None:
@@ -35,3 +35,18 @@ def test_residual_space_and_fit_options_are_stored(tiny_csv) -> None:
     assert not at.exception
     training = at.session_state["spec"]["training"]
     assert training["min_steps_per_epoch"] == 20 and training["ensemble"] == 5
+
+
+def test_augmentation_fields_on_the_train_page_for_classify_only(tiny_csv) -> None:
+    at = make_app("pages/train.py", seeded(tiny_csv))
+    assert not [w for w in at.number_input if w.key == "t0_jitter"]  # forecast: no augmentation
+    spec = {**tiny_spec(), "task": "classify"}
+    at = make_app("pages/train.py", {**seeded(tiny_csv), "spec": spec})
+    assert not at.exception
+    at.number_input(key="t0_jitter").set_value(0.1).run()
+    at.number_input(key="t0_scaling").set_value(0.2).run()
+    assert not at.exception
+    training = at.session_state["spec"]["training"]
+    assert training["augment_jitter"] == 0.1 and training["augment_scaling"] == 0.2
+    at.number_input(key="t0_jitter").set_value(0.0).run()
+    assert at.session_state["spec"]["training"]["augment_jitter"] is None

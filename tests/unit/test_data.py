@@ -79,6 +79,56 @@ def test_pipelines_prefetch_a_fixed_number_of_batches_without_autotuning(series_
         assert sum(1 for _ in ds) == ds.cardinality().numpy() > 0
 
 
+def _batches(ds) -> list[tuple[np.ndarray, np.ndarray]]:
+    return [(x.numpy(), y.numpy()) for x, y in ds]
+
+
+def test_augmentation_jitters_and_scales_training_batches_afresh_each_epoch(sequences_csv):
+    from dataclasses import replace
+
+    data = prepare_frame(load_table(sequences_csv), ModelSpec().updated(task="classify"))
+    x = data.x.copy()
+    x[0, -2:, :] = np.nan  # padding must stay padding
+    data = replace(data, x=x)
+    plain = _batches(sequence_dataset(data, "train", batch_size=64))
+    jit = sequence_dataset(data, "train", batch_size=64, seed=3, jitter=0.5)
+    first, second = _batches(jit), _batches(jit)
+    again = _batches(sequence_dataset(data, "train", batch_size=64, seed=3, jitter=0.5))
+    (x0, y0), (x1, y1), (x2, _), (x3, _) = plain[0], first[0], second[0], again[0]
+    real = ~np.isnan(x0)
+    assert np.array_equal(np.isnan(x1), ~real) and np.array_equal(y0, y1)
+    noise = (x1 - x0)[real].reshape(-1)
+    unit = np.broadcast_to(data.x_scaler.scale_.astype(np.float32), x0.shape)[real]
+    assert np.std(noise / unit) == pytest.approx(0.5, rel=0.1)  # sd in scaled units
+    assert not np.allclose(x1[real], x2[real])  # a new draw each epoch
+    np.testing.assert_array_equal(x1, x3)  # and the same draws from the same seed
+    scaled = _batches(sequence_dataset(data, "train", batch_size=64, seed=3, scaling=0.2))[0][0]
+    ratio = scaled[real.all(axis=2)] / x0[real.all(axis=2)]
+    per_step = scaled / x0  # one factor per sequence and channel: equal along time on the real steps
+    first_step = np.broadcast_to(per_step[:, :1, :], per_step.shape)
+    assert np.allclose(per_step[real], first_step[real], rtol=1e-4, atol=1e-4)
+    assert np.std(ratio) > 0.0 and not np.allclose(ratio, 1.0)
+    from builder.tasks.registry import get_task
+
+    spec = ModelSpec.from_dict({"task": "classify", "training": {"augment_jitter": 0.5, "batch_size": 64, "seed": 3}})
+    task = get_task("classify")
+    shuffled = _batches(task.datasets(data, spec.updated(training={"augment_jitter": None}))[0])[0][0]
+    augmented = _batches(task.datasets(data, spec)[0])[0][0]  # the spec's field reaches the training pipeline
+    same_order = ~np.isnan(shuffled)
+    assert np.array_equal(np.isnan(augmented), ~same_order)
+    assert not np.allclose(augmented[same_order], shuffled[same_order])
+
+
+def test_augmentation_is_refused_outside_classify():
+    from builder.spec import SpecError
+
+    with pytest.raises(SpecError, match="training.augment_jitter: augmentation applies to task `classify` only"):
+        ModelSpec.from_dict({"task": "forecast", "training": {"augment_jitter": 0.1}})
+    with pytest.raises(SpecError, match="training.augment_scaling"):
+        ModelSpec.from_dict({"task": "classify", "training": {"augment_scaling": 0}})
+    assert ModelSpec.from_dict({"task": "classify", "training": {"augment_scaling": 0.1}}).training.augment_scaling == 0.1
+
+
 def test_too_short_series_says_how_many_rows_are_needed(tmp_path):
     path = tmp_path / "short.csv"
     pd.DataFrame({"time": pd.date_range("2020", periods=20, freq="D"), "v": range(20)}).to_csv(path, index=False)
