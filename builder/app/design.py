@@ -24,7 +24,7 @@ FIELD_LABELS = {
     "bidirectional": "Bidirectional", "merge_mode": "Merge mode", "dropout": "Dropout",
     "recurrent_dropout": "Recurrent dropout", "filters": "Filters", "kernel_size": "Kernel size",
     "activation": "Activation", "padding": "Padding", "pool_size": "Pool size",
-    "composition_layers": "Composition layers",
+    "composition_layers": "Composition layers", "dimension_shuffle": "Dim. shuffle",
 }
 #: the cells' UI labels, from the cell registry
 CELL_LABELS: dict[str, str] = {name: e.label for name, e in (*CELLS.items(), *TREE_CELLS.items())}

@@ -96,6 +96,7 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
             f"{fcn.filters} filters{se}, time mean)", "conv", _shape("batch", width))
 
     blocks = [b for b in spec.blocks if not isinstance(b, FCNBlock)]
+    number = {id(b): k + 1 for k, b in enumerate(spec.blocks)}  # the Design editor's block numbers (1-based)
     for i, block in enumerate(blocks):
         if isinstance(block, DenseBlock) and pending:
             concat_fcn()
@@ -106,7 +107,7 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
             if time is not None and block.padding == "valid":
                 time = max(time - block.kernel_size + 1, 0)
             width = block.filters
-            add(f"Conv1D #{i}\n{block.filters} filters, kernel {block.kernel_size}, {block.padding}, "
+            add(f"Conv1D #{number[id(block)]}\n{block.filters} filters, kernel {block.kernel_size}, {block.padding}, "
                 f"{block.activation}", "conv", _shape("batch", time, width))
             if block.pool_size > 1:
                 time = math.ceil(time / block.pool_size) if time is not None else None
@@ -125,16 +126,16 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
                 if block.dropout or block.recurrent_dropout:
                     parts.append(f"dropout {block.dropout:g}/{block.recurrent_dropout:g}")
                 layer = f" layer {j + 1}/{block.num_layers}" if block.num_layers > 1 else ""
-                title = f"{entry.label} #{i}{layer}"
+                title = f"{entry.label} #{number[id(block)]}{layer}"
                 seq_note = "all steps" if returns_seq else "last step"
                 add(f"{title}\n{', '.join(parts)}\n→ {seq_note}", "recurrent",
                     _shape("batch", time, width) if returns_seq else _shape("batch", width))
         elif isinstance(block, AttentionBlock):
-            add(f"Attention pooling #{i}\nscore units {block.units}", "attention", _shape("batch", width))
+            add(f"Attention pooling #{number[id(block)]}\nscore units {block.units}", "attention", _shape("batch", width))
         elif isinstance(block, DenseBlock):
             width = block.units
             drop = f", dropout {block.dropout:g}" if block.dropout else ""
-            add(f"Dense #{i}\n{block.units} units, {block.activation}{drop}", "dense", _shape("batch", width))
+            add(f"Dense #{number[id(block)]}\n{block.units} units, {block.activation}{drop}", "dense", _shape("batch", width))
 
     if pending:
         concat_fcn()
@@ -175,7 +176,7 @@ def _tree_body(spec: ModelSpec, resolved: Resolved, add: object) -> None:
         add("Root state of each tree", "attention", f"[trees, {block.units}]")
     for i, b in enumerate(spec.blocks):
         if isinstance(b, DenseBlock):
-            add(f"Dense #{i}\n{b.units} units, {b.activation}", "dense", f"[{per}, {b.units}]")
+            add(f"Dense #{i + 1}\n{b.units} units, {b.activation}", "dense", f"[{per}, {b.units}]")
 
 
 def _seq2seq_body(spec: ModelSpec, resolved: Resolved, add: Any) -> None:

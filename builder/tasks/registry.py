@@ -78,7 +78,7 @@ TASKS: dict[str, TaskEntry] = {e.name: e for e in (
                   _F("features", "Covariates (extra inputs)", "columns",
                      "Other numeric columns the model reads besides the targets' own history.",
                      numeric=True, exclude=("time_col", "targets"), guess="other_numeric"),
-                  _F("lookback", "Lookback (steps)", "int", "How many past steps each input window holds "
+                  _F("lookback", "Lookback (steps, 0 = auto)", "int", "How many past steps each input window holds "
                      "(0 = from the season length).", minimum=0),
                   _F("horizon", "Horizon (steps ahead)", "int", "How many future steps each forecast covers.",
                      minimum=1, maximum=10_000),

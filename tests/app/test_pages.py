@@ -26,7 +26,7 @@ def test_page_renders_from_seeded_state(page: str, tiny_csv) -> None:
 
 def test_data_page_widgets_change_the_spec(tiny_csv) -> None:
     at = make_app("pages/data.py", seeded(tiny_csv))
-    by_label(at.number_input, "Lookback (steps)").set_value(6).run()
+    by_label(at.number_input, "Lookback (steps, 0 = auto)").set_value(6).run()
     by_label(at.number_input, "Horizon (steps ahead)").set_value(2).run()
     by_label(at.slider, "Test fraction").set_value(0.2).run()
     by_label(at.selectbox, "Missing values").set_value("ffill").run()
@@ -40,7 +40,7 @@ def test_data_page_widgets_change_the_spec(tiny_csv) -> None:
 
 def test_data_page_reports_a_window_too_long_inline(tiny_csv) -> None:
     at = make_app("pages/data.py", seeded(tiny_csv))
-    by_label(at.number_input, "Lookback (steps)").set_value(500).run()
+    by_label(at.number_input, "Lookback (steps, 0 = auto)").set_value(500).run()
     assert not at.exception
     assert any("too few" in e for e in errors(at)), errors(at)
 

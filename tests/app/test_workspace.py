@@ -52,7 +52,7 @@ def test_two_workspaces_do_not_interfere(tiny_csv) -> None:
     _upload(a, tiny_csv)
     by_label(a.number_input, "Horizon (steps ahead)").set_value(4).run()
     by_label(b.number_input, "Horizon (steps ahead)").set_value(9).run()
-    by_label(a.number_input, "Lookback (steps)").set_value(10).run()
+    by_label(a.number_input, "Lookback (steps, 0 = auto)").set_value(10).run()
     ra, rb = make_app(query={"ws": a.query_params["ws"]}), make_app(query={"ws": b.query_params["ws"]})
     assert ra.session_state["spec"]["data"]["horizon"] == 4 and ra.session_state["spec"]["data"]["lookback"] == 10
     assert rb.session_state["spec"]["data"]["horizon"] == 9 and rb.session_state["spec"]["data"]["lookback"] != 10

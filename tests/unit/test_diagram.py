@@ -27,7 +27,7 @@ def test_stacked_lstm_nodes_and_shapes() -> None:
                  lookback=24, horizon=3)
     dot = to_dot(spec, n_features=2, n_outputs=1)
     assert dot.startswith("digraph model {") and dot.rstrip().endswith("}")
-    assert dot.count("LSTM #0 layer") == 2
+    assert dot.count("LSTM #1 layer") == 2  # numbered as the Design editor numbers blocks
     assert "[batch, 24, 64]" in dot, "the first layer returns all steps"
     assert "[batch, 64]" in dot, "the last layer returns only its final step"
     assert "[batch, 3, 1]" in dot and "horizon 3" in dot
@@ -84,3 +84,11 @@ def test_tree_cell_box_names_its_composition_layers() -> None:
     assert "composition layer" not in to_dot(spec.updated(blocks=[{**rec, "composition_layers": 0}]))
     assert "1 ReLU composition layer per node" in to_dot(spec.updated(blocks=[{**rec, "composition_layers": 1}]))
     assert "2 ReLU composition layers per node" in to_dot(spec.updated(blocks=[{**rec, "composition_layers": 2}]))
+
+
+def test_block_numbers_match_the_design_editor_with_an_fcn_branch() -> None:
+    """The FCN branch is drawn beside the others, yet the recurrent and dense blocks keep their spec numbers."""
+    spec = _spec([{"kind": "fcn"}, {"kind": "recurrent", "cell": "lstm", "units": 8}, {"kind": "dense", "units": 4}],
+                 task="classify")
+    dot = to_dot(spec, n_features=1, n_outputs=2)
+    assert "LSTM #2" in dot and "Dense #3" in dot and "#0" not in dot
