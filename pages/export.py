@@ -23,7 +23,9 @@ from builder.app import (
     export_views,
     file_token,
     finished_runs,
+    forecast_band_frame,
     forecast_with_history,
+    interval_chart,
     predict_on,
     predict_upload,
     run_choices,
@@ -208,9 +210,15 @@ if "forecast_ahead" in export_views(meta.get("task")):
             f1.download_button("Forecast CSV", icon=":material/download:", data=csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
                                mime="text/csv", key="dl_forecast", on_click="ignore")
             try:
-                chart = series_chart(forecast_with_history(common.load_path(data_path), resolved, fc), height=280)
+                history = common.load_path(data_path)
+                band, levels = forecast_band_frame(history, resolved, fc)
+                chart = (interval_chart(band, levels, str(resolved["targets"][0]), height=280) if band is not None
+                         else series_chart(forecast_with_history(history, resolved, fc), height=280))
                 if chart is not None:
                     f2.altair_chart(chart, width="stretch")
+                if levels:
+                    f2.caption(f"Shaded: the {' and '.join(f'{lv}%' for lv in levels)} prediction intervals (split "
+                               "conformal on the validation windows; their coverage on the test part is on Evaluate).")
             except common.USER_ERRORS as err:
                 f2.caption(f"No chart: {err}")
 

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from builder.app.runs import task_of
@@ -221,6 +222,31 @@ def forecast_with_history(df: pd.DataFrame, resolved: dict[str, Any], forecast: 
     out = pd.concat([hist, fc], axis=1)
     out.index.name = time_col or "step"
     return out
+
+
+def forecast_band_frame(df: pd.DataFrame, resolved: dict[str, Any], forecast: pd.DataFrame,
+                        n_history: int | None = None) -> tuple[pd.DataFrame | None, list[int]]:
+    """A one-target forecast ahead with its intervals, for `charts.interval_chart`: columns time, actual
+    (recent history), predicted (from the last actual point on), lower_<lv> / upper_<lv>; and the levels.
+    (None, []) with several targets or without interval columns (then `forecast_with_history` draws it)."""
+    targets = list(resolved.get("targets") or [])
+    if len(targets) != 1:
+        return None, []
+    t = targets[0]
+    levels = sorted(int(c.rsplit("_", 1)[1]) for c in forecast.columns if c.startswith(f"{t}_lower_"))
+    if not levels:
+        return None, []
+    both = forecast_with_history(df, resolved, forecast[[forecast.columns[0], t]], n_history)
+    out = pd.DataFrame({"time": both.index, "actual": both[t].to_numpy(), "predicted": both[f"{t} forecast"].to_numpy()})
+    ahead = len(forecast)
+    for lv in levels:
+        for side in ("lower", "upper"):
+            col = np.full(len(out), np.nan)
+            col[-ahead:] = forecast[f"{t}_{side}_{lv}"].to_numpy(np.float64)
+            if len(out) > ahead:  # the band opens at the last actual point, as the forecast line does
+                col[-ahead - 1] = out["actual"].iloc[-ahead - 1]
+            out[f"{side}_{lv}"] = col
+    return out, levels
 
 
 def predict_on(run: Run, df: pd.DataFrame, model: Any | None = None) -> pd.DataFrame:

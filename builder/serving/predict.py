@@ -27,8 +27,9 @@ def predict_frame(run: Run, df: pd.DataFrame, model: Any | None = None,
     from builder.serving.export import load_run_model
 
     meta = run.metadata()
-    return get_task(meta["task"]).predict(Resolved.from_dict(meta["resolved"]), df, model or load_run_model(run),
-                                          **(options or {}))
+    task = get_task(meta["task"])
+    out = task.predict(Resolved.from_dict(meta["resolved"]), df, model or load_run_model(run), **(options or {}))
+    return task.with_run_metrics(out, run.read_json("metrics.json", {}) or {})
 
 
 def predict_file(

@@ -243,6 +243,11 @@ class Task:
         """Predictions on a new table with the run's columns."""
         raise NotImplementedError
 
+    def with_run_metrics(self, frame: pd.DataFrame, metrics: dict[str, Any]) -> pd.DataFrame:
+        """`predict`'s frame with what the run's evaluation measured added (forecast: the conformal
+        intervals' columns); `metrics`: the run's metrics.json ({} when absent). Default: unchanged."""
+        return frame
+
     #: why the run's model is not converted to ONNX / LiteRT, i.e. what its SavedModel takes instead of one raw
     #: `window` [batch, time, features] ("" when it is converted; builder.serving.convert refuses with it)
     convert_refusal: str = ""

@@ -302,6 +302,14 @@ class ForecastTask(Task):
         out.insert(0, time_col or "step", when)
         return out
 
+    def with_run_metrics(self, frame: pd.DataFrame, metrics: dict[str, Any]) -> pd.DataFrame:
+        """The forecast with `<target>_lower_<level>` / `<target>_upper_<level>` columns: each step's value
+        -/+ the split-conformal radius of that horizon step and target, calibrated on the run's validation
+        windows (metrics["intervals"], raw units); levels without a radius (too few windows) are left out."""
+        from builder.tasks.forecast_intervals import interval_columns
+
+        return interval_columns(frame, (metrics or {}).get("intervals"))
+
 
 def residual_base(spec: ModelSpec, resolved: Resolved) -> str | None:
     """The naive forecast the head adds back: "last", "season", "season_drift", or None (no residual).

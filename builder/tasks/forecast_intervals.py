@@ -80,3 +80,21 @@ def add_interval_columns(frame: pd.DataFrame, radii: dict[int, np.ndarray], targ
         out[f"lower_{level}"] = out["predicted"].to_numpy() - r
         out[f"upper_{level}"] = out["predicted"].to_numpy() + r
     return out
+
+
+def interval_columns(forecast: pd.DataFrame, record: dict[str, Any] | None) -> pd.DataFrame:
+    """A forecast ahead (one row per horizon step, a column per target, after the time column) with
+    `<target>_lower_<level>` and `<target>_upper_<level>` columns from `record` (metrics["intervals"]:
+    radius [H][K] per level, K in the forecast's target order). Unchanged without a record or radii."""
+    levels = {int(lv): np.asarray(rec["radius"], np.float64)
+              for lv, rec in ((record or {}).get("levels") or {}).items() if rec.get("radius") is not None}
+    targets = list(forecast.columns[1:])
+    out = forecast.copy()
+    for level, radius in sorted(levels.items()):
+        if radius.shape != (len(out), len(targets)):
+            continue  # an interval record of another shape (should not happen): no columns rather than wrong ones
+        for k, target in enumerate(targets):
+            value = out[target].to_numpy(np.float64)
+            out[f"{target}_lower_{level}"] = value - radius[:, k]
+            out[f"{target}_upper_{level}"] = value + radius[:, k]
+    return out

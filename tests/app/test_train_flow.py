@@ -60,6 +60,8 @@ def test_train_page_runs_a_worker_and_the_result_flows_on(tiny_csv, studio_home)
     assert not ex.exception and not errors(ex), errors(ex)
     forecast = ex.dataframe[0].value
     assert len(forecast) == 3 and "sales" in forecast.columns
+    assert {"sales_lower_80", "sales_upper_80"} <= set(forecast.columns), "the forecast ahead carries its intervals"
+    assert any("prediction intervals" in c.value for c in ex.caption)
     ex.file_uploader(key="export_upload").upload("new.csv", tiny_csv.read_bytes(), "text/csv").run()
     assert not ex.exception and not errors(ex), errors(ex)
     assert len(ex.dataframe) == 2

@@ -161,3 +161,23 @@ def test_test_predictions_align_with_the_data(tmp_path) -> None:
     np.testing.assert_allclose(again["predicted"], stored["predicted"], rtol=1e-5, atol=1e-5)
     assert len(predict_on(Run(run_dir), pd.read_csv(tmp_path / "moved.csv"))) == 2
     assert f"(1, {r['lookback']}, {len(r['inputs'])})" in serving_snippet(Run(run_dir))
+
+
+def test_forecast_band_frame_opens_the_band_at_the_last_actual_point() -> None:
+    from builder.tasks.forecast_intervals import interval_columns
+
+    df = pd.DataFrame({"time": pd.date_range("2020-01-01", periods=10, freq="MS"), "y": np.arange(10.0)})
+    resolved = {"targets": ["y"], "time_col": "time", "lookback": 2}
+    fc = pd.DataFrame({"time": pd.date_range("2020-11-01", periods=2, freq="MS"), "y": [10.0, 11.0]})
+    record = {"levels": {"80": {"radius": [[1.0], [2.0]]}, "95": {"coverage": None, "reason": "too few"}}}
+    with_bands = interval_columns(fc, record)
+    assert list(with_bands.columns) == ["time", "y", "y_lower_80", "y_upper_80"]
+    assert with_bands["y_upper_80"].tolist() == [11.0, 13.0] and with_bands["y_lower_80"].tolist() == [9.0, 9.0]
+    band, levels = u.forecast_band_frame(df, resolved, with_bands)
+    assert levels == [80] and list(band.columns) == ["time", "actual", "predicted", "lower_80", "upper_80"]
+    assert band["actual"].notna().sum() == 6 and band["predicted"].tolist()[-3:] == [9.0, 10.0, 11.0]
+    assert band["lower_80"].tolist()[-3:] == [9.0, 9.0, 9.0] and band["upper_80"].tolist()[-3:] == [9.0, 11.0, 13.0]
+    assert band["lower_80"].isna().sum() == 5  # no band over the history before the last point
+    assert u.interval_chart(band, levels, "y") is not None
+    assert u.forecast_band_frame(df, resolved, fc) == (None, [])  # no interval columns: the plain chart
+    assert u.forecast_band_frame(df, {**resolved, "targets": ["y", "z"]}, with_bands) == (None, [])

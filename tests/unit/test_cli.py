@@ -7,6 +7,7 @@ import subprocess
 import sys
 from contextlib import nullcontext
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -22,7 +23,14 @@ def test_train_predict_export(series_csv, tmp_path, capsys):
     assert "seasonal naive (m=7)" in out and "MASE" in out and "ETS(" in out and "Theta(" in out and "verdict: " in out
     assert main(["predict", "--run", str(run), "--data", str(series_csv), "--out", str(tmp_path / "f.csv")]) == 0
     forecast = pd.read_csv(tmp_path / "f.csv")
-    assert list(forecast.columns) == ["time", "y"] and len(forecast) == 3
+    levels = json.loads((run / "metrics.json").read_text())["intervals"]["levels"]
+    radius = {int(lv): np.asarray(rec["radius"])[:, 0] for lv, rec in levels.items() if rec.get("radius")}
+    assert 80 in radius  # the validation windows are enough for an 80% interval
+    bands = [f"y_{side}_{lv}" for lv in sorted(radius) for side in ("lower", "upper")]
+    assert list(forecast.columns) == ["time", "y", *bands] and len(forecast) == 3
+    for lv, r in radius.items():  # the forecast -/+ each step's conformal radius, in the data's units
+        np.testing.assert_allclose(forecast[f"y_upper_{lv}"] - forecast["y"], r, rtol=1e-5, atol=1e-4)
+        np.testing.assert_allclose(forecast["y"] - forecast[f"y_lower_{lv}"], r, rtol=1e-5, atol=1e-4)
     assert list(forecast["time"]) == ["2020-04-30", "2020-05-01", "2020-05-02"]  # the days after the data's end
     assert main(["export", "--run", str(run), "--out", str(tmp_path / "exp")]) == 0
     assert (tmp_path / "exp" / "saved_model" / "saved_model.pb").exists()
