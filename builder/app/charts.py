@@ -95,7 +95,7 @@ def loss_chart(history: pd.DataFrame, height: int = 260, y_title: str = "loss") 
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch", axis=alt.Axis(format="d", tickMinStep=1),
-                    scale=alt.Scale(domain=[1, max(2, n_epochs)], nice=False)),
+                    scale=alt.Scale(domain=[1, max(2, n_epochs)], nice=False, padding=8)),  # no half point at the edges
             y=alt.Y("value:Q", title=y_title + (" (log scale)" if log else ""), scale=scale),
             color=alt.Color("series:N", title=None, scale=alt.Scale(scheme=PALETTE),
                             legend=alt.Legend(orient="bottom")),

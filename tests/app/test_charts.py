@@ -36,6 +36,7 @@ def test_loss_chart_shows_one_epoch_and_switches_to_log_scale() -> None:
     spec = c.loss_chart(one).to_dict()
     assert spec["mark"]["point"] is True and spec["encoding"]["y"]["scale"]["zero"] is False
     assert spec["encoding"]["x"]["axis"]["format"] == "d"
+    assert spec["encoding"]["x"]["scale"]["padding"] > 0  # the first and last epochs' points are drawn whole
     wide = pd.DataFrame({"loss": [100.0, 1.0, 0.1]}, index=pd.Index([1, 2, 3], name="epoch"))
     assert c.loss_chart(wide).to_dict()["encoding"]["y"]["scale"]["type"] == "log"
     assert c.loss_chart(pd.DataFrame(columns=["loss", "val_loss"])) is None
