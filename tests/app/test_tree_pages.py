@@ -110,11 +110,11 @@ def test_design_page_offers_composition_layers_for_tree_cells_only(tmp_path, tin
     csv = make_trees_csv(tmp_path / "nodes.csv", n_trees=30)
     at = make_app("pages/design.py", {**seeded(csv), "spec": _tree_spec()}, timeout=600)
     assert not at.exception and not errors(at), errors(at)
-    assert at.session_state["spec"]["blocks"][0]["composition_layers"] == 2  # the preset's
+    assert at.session_state["spec"]["blocks"][0]["composition_layers"] == 3  # the preset's
     before = int(by_label(at.metric, "Parameters").value.replace(",", ""))
     at.number_input(key="m0_0_composition_layers").set_value(0).run()
     assert not at.exception and not errors(at), errors(at)
     assert at.session_state["spec"]["blocks"][0]["composition_layers"] == 0
     after = int(by_label(at.metric, "Parameters").value.replace(",", ""))
-    units = 128  # Child-Sum, token input of the cell's width: A [U, U], B [U, U], C_2 [U, U], two biases
-    assert before - after == 3 * units * units + 2 * units
+    units = 128  # Child-Sum, token input of the cell's width: A [U, U], B [U, U], C_2, C_3 [U, U], three biases
+    assert before - after == 4 * units * units + 3 * units

@@ -277,7 +277,7 @@ def test_tree_code_takes_named_node_arrays(generated):
     text = code.read_text()
     names = {n.name for n in ast.parse(text).body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
     assert {"build_model", "TreeLSTM", "TreeRoots", "ChildSumTreeLSTMCell", "tree_structure"} <= names
-    assert 'ChildSumTreeLSTMCell(8, composition_layers=2, name="child_sum_tree_lstm")' in text  # the preset's
+    assert 'ChildSumTreeLSTMCell(8, composition_layers=3, name="child_sum_tree_lstm")' in text  # the preset's
     assert "import builder" not in text and "from builder" not in text
     assert all(f'keras.Input(shape=(), dtype="int32", name="{n}")' in text for n in ("parent", "tree", "tokens"))
 
