@@ -80,10 +80,13 @@ def main() -> None:
     p.add_argument("--variant", action="append", required=True, help="NAME=JSON overrides ('{}': the defaults)")
     p.add_argument("--repo", action="append", default=[], help="NAME=DIR: run variant NAME in checkout DIR")
     p.add_argument("--files", nargs="*", help="substrings of the file names to run (default: all)")
-    p.add_argument("--horizons", nargs="*", default=["1", "season"], help="1, season or numbers")
+    p.add_argument("--horizons", nargs="*", default=["1", "season"], help="1, season (after 1) or numbers")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--jsonl", type=Path, default=None)
     args = p.parse_args()
+    if "season" in args.horizons and "1" not in args.horizons[:args.horizons.index("season")]:
+        p.error("--horizons: season needs 1 before it (the season length comes from the horizon-1 run); "
+                "give the season as a number instead")
     variants = {}
     for item in args.variant:
         name, _, text = item.partition("=")
