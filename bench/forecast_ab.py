@@ -4,8 +4,8 @@ Each variant is the default spec (`python -m builder spec`) with a few fields ov
 `python -m builder train --data F --out D --horizon H` (the default preset when a variant overrides
 nothing). For each file the horizons are 1 and one season (12 when the series has none); all variants
 of one (file, horizon) run back to back, so they share the machine's conditions. Prints one markdown
-row per (file, horizon) with each variant's model MASE beside naive and seasonal-naive MASE (those
-depend only on the file and horizon) and each variant's epochs and wall seconds, and appends every
+row per (file, horizon) with each variant's model MASE beside the naive, seasonal-naive, ETS and
+Theta MASE (those depend only on the file and horizon; "–" where a baseline is not fitted) and each variant's epochs and wall seconds, and appends every
 result to a JSON-lines file.
 
 Run: .venv/bin/python bench/forecast_ab.py --variant before='{}' \
@@ -66,7 +66,9 @@ def train(repo: Path, data: Path, out: Path, horizon: int, spec: dict[str, Any] 
     return {"model": m["model"]["mase"], "naive": m["naive"]["mase"], "snaive": m["seasonal_naive"]["mase"],
             "model_mae": m["model"]["mae"], "snaive_mae": m["seasonal_naive"]["mae"], "m": m["season_length"],
             "epochs": m["epochs_run"], "best_epoch": m.get("best_epoch"), "lookback": meta.get("lookback"),
-            "n_windows": m["n_windows"], "wall_s": secs}
+            "n_windows": m["n_windows"], "wall_s": secs,
+            "ets": (m.get("ets") or {}).get("mase"), "theta": (m.get("theta") or {}).get("mase"),
+            "ets_method": ((m.get("baselines") or {}).get("ets") or {}).get("method")}
 
 
 def fmt(v: Any, nd: int = 3) -> str:
@@ -78,10 +80,13 @@ def main() -> None:
     p.add_argument("--variant", action="append", required=True, help="NAME=JSON overrides ('{}': the defaults)")
     p.add_argument("--repo", action="append", default=[], help="NAME=DIR: run variant NAME in checkout DIR")
     p.add_argument("--files", nargs="*", help="substrings of the file names to run (default: all)")
-    p.add_argument("--horizons", nargs="*", default=["1", "season"], help="1, season or numbers")
+    p.add_argument("--horizons", nargs="*", default=["1", "season"], help="1, season (after 1) or numbers")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--jsonl", type=Path, default=None)
     args = p.parse_args()
+    if "season" in args.horizons and "1" not in args.horizons[:args.horizons.index("season")]:
+        p.error("--horizons: season needs 1 before it (the season length comes from the horizon-1 run); "
+                "give the season as a number instead")
     variants = {}
     for item in args.variant:
         name, _, text = item.partition("=")
@@ -94,7 +99,7 @@ def main() -> None:
     if args.files:
         files = [f for f in files if any(s in f.stem for s in args.files)]
     names = list(variants)
-    head = "| file | H | m | naive | s-naive | " + " | ".join(f"{n}" for n in names) + " | epochs (" + "/".join(names) + ") | wall s |"
+    head = "| file | H | m | naive | s-naive | ETS | Theta | " + " | ".join(f"{n}" for n in names) + " | epochs (" + "/".join(names) + ") | wall s |"
     print(f"# results in {jsonl}\n{head}\n|" + "---|" * (head.count("|") - 1), flush=True)
     for path in files:
         season = None
@@ -122,7 +127,8 @@ def main() -> None:
             epochs = "/".join(str(r.get("epochs", "x")) for r in results.values())
             walls = "/".join(f"{r['wall_s']:.0f}" for r in results.values())
             print(f"| {path.stem} | {h} | {ok['m'] if ok else '–'} | {fmt(ok['naive']) if ok else '–'} | "
-                  f"{fmt(ok['snaive']) if ok else '–'} | " + " | ".join(cells) + f" | {epochs} | {walls} |", flush=True)
+                  f"{fmt(ok['snaive']) if ok else '–'} | {fmt(ok.get('ets')) if ok else '–'} | "
+                  f"{fmt(ok.get('theta')) if ok else '–'} | " + " | ".join(cells) + f" | {epochs} | {walls} |", flush=True)
 
 
 if __name__ == "__main__":
