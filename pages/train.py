@@ -25,6 +25,7 @@ from builder.app import (
     set_run_label,
     start_training,
     table_columns,
+    task_augments,
     task_ensembles,
     task_model_fields,
     task_refits,
@@ -78,7 +79,7 @@ with st.container(border=True):
                                 key=f"t{r}_min_steps",
                                 help=ModelSpec.model_fields["training"].annotation.model_fields["min_steps_per_epoch"].description)
     jitter, scaling = t.augment_jitter, t.augment_scaling
-    if s.task == "classify":  # augmentation of the training sequences (TrainingSpec.augment_*)
+    if task_augments(s.task):  # augmentation of the training sequences (TrainingSpec.augment_*)
         fields = ModelSpec.model_fields["training"].annotation.model_fields
         g1, g2 = st.columns(2)
         jitter = g1.number_input("Augment: jitter sd (0 = off)", 0.0, 2.0, float(t.augment_jitter or 0.0), step=0.05,

@@ -204,6 +204,7 @@ from builder.app.results import (  # noqa: E402  Train, Evaluate, Export: the ta
     evaluate_views,
     export_views,
     result_summary,
+    task_augments,
     task_ensembles,
     task_model_fields,
     task_refits,
@@ -211,4 +212,4 @@ from builder.app.results import (  # noqa: E402  Train, Evaluate, Export: the ta
 
 __all__ += ["attention_chart", "attention_of", "pair_examples", "schedule_chart", "schedule_frame",
             "scores_chart", "translate_examples", "translate_scores", "translate_verdict"]
-__all__ += ["evaluate_views", "export_views", "result_summary", "task_ensembles", "task_model_fields", "task_refits"]
+__all__ += ["evaluate_views", "export_views", "result_summary", "task_augments", "task_ensembles", "task_model_fields", "task_refits"]

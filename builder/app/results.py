@@ -79,6 +79,13 @@ def task_refits(task: str) -> bool:
     return task in TASKS and get_task(task).refits
 
 
+def task_augments(task: str) -> bool:
+    """Whether `task` takes training augmentation (`TaskEntry.augments`; the Train page's Augment fields)."""
+    from builder.tasks.registry import TASKS
+
+    return task in TASKS and TASKS[task].augments
+
+
 def task_ensembles(task: str) -> bool:
     """Whether `task` combines `training.ensemble` members (the Train page's ensemble field)."""
     from builder.tasks.registry import TASKS
@@ -232,8 +239,10 @@ def forecast_band_frame(df: pd.DataFrame, resolved: dict[str, Any], forecast: pd
     targets = list(resolved.get("targets") or [])
     if len(targets) != 1:
         return None, []
+    from builder.tasks.forecast_intervals import LEVELS, interval_column
+
     t = targets[0]
-    levels = sorted(int(c.rsplit("_", 1)[1]) for c in forecast.columns if c.startswith(f"{t}_lower_"))
+    levels = [lv for lv in LEVELS if interval_column(t, "lower", lv) in forecast.columns]
     if not levels:
         return None, []
     both = forecast_with_history(df, resolved, forecast[[forecast.columns[0], t]], n_history)
@@ -242,7 +251,7 @@ def forecast_band_frame(df: pd.DataFrame, resolved: dict[str, Any], forecast: pd
     for lv in levels:
         for side in ("lower", "upper"):
             col = np.full(len(out), np.nan)
-            col[-ahead:] = forecast[f"{t}_{side}_{lv}"].to_numpy(np.float64)
+            col[-ahead:] = forecast[interval_column(t, side, lv)].to_numpy(np.float64)
             if len(out) > ahead:  # the band opens at the last actual point, as the forecast line does
                 col[-ahead - 1] = out["actual"].iloc[-ahead - 1]
             out[f"{side}_{lv}"] = col

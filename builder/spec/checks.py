@@ -160,12 +160,15 @@ def check_seq2seq(spec: ModelSpec) -> None:
 
 
 def check_augmentation(spec: ModelSpec) -> None:
-    """Augmentation of training sequences is the classify task's (a forecast window's noise would reach its targets)."""
+    """Augmentation of the training data only where the task's registry entry takes it (`TaskEntry.augments`)."""
+    from builder.tasks.registry import TASKS
+
+    takers = [name for name, e in TASKS.items() if e.augments]
     for name in ("augment_jitter", "augment_scaling"):
         value = getattr(spec.training, name)
-        if value is not None and spec.task != "classify":
-            raise ValueError(f"training.{name}: augmentation applies to task `classify` only, got {value} with task "
-                             f"`{spec.task}` (expected empty)")
+        if value is not None and not TASKS[spec.task].augments:
+            raise ValueError(f"training.{name}: augmentation applies to task(s) {', '.join(f'`{t}`' for t in takers)} "
+                             f"only, got {value} with task `{spec.task}` (expected empty)")
 
 
 RULES = (check_projection, check_fcn, check_block_order, check_task_loss, check_split, check_clipping,

@@ -82,6 +82,11 @@ def add_interval_columns(frame: pd.DataFrame, radii: dict[int, np.ndarray], targ
     return out
 
 
+def interval_column(target: str, side: str, level: int) -> str:
+    """Name of a forecast-ahead bound column: `<target>_<side>_<level>`, side "lower" or "upper"."""
+    return f"{target}_{side}_{level}"
+
+
 def interval_columns(forecast: pd.DataFrame, record: dict[str, Any] | None) -> pd.DataFrame:
     """A forecast ahead (one row per horizon step, a column per target, after the time column) with
     `<target>_lower_<level>` and `<target>_upper_<level>` columns from `record` (metrics["intervals"]:
@@ -95,6 +100,6 @@ def interval_columns(forecast: pd.DataFrame, record: dict[str, Any] | None) -> p
             continue  # an interval record of another shape (should not happen): no columns rather than wrong ones
         for k, target in enumerate(targets):
             value = out[target].to_numpy(np.float64)
-            out[f"{target}_lower_{level}"] = value - radius[:, k]
-            out[f"{target}_upper_{level}"] = value + radius[:, k]
+            out[interval_column(target, "lower", level)] = value - radius[:, k]
+            out[interval_column(target, "upper", level)] = value + radius[:, k]
     return out

@@ -50,7 +50,9 @@ class TaskEntry:
     shows them (split, cleaning and scaling are common to every task and not listed); preview: what the
     Data page draws of the chosen columns, "series" (the columns over time), "sequence" (one sequence
     and the class distribution), "tree" (one tree), "steps" (one sequence's features and labels over time, steps
-    per label), "pairs" (the first source and target texts) or "" (nothing beyond the file's preview)."""
+    per label), "pairs" (the first source and target texts) or "" (nothing beyond the file's preview);
+    augments: whether its training batches take `training.augment_jitter` / `augment_scaling` (whole
+    labelled sequences: noise in a forecast window would reach its own targets)."""
 
     name: str
     label: str
@@ -62,6 +64,7 @@ class TaskEntry:
     reads: str = "csv"
     form: tuple[FormField, ...] = ()
     preview: str = ""
+    augments: bool = False
 
 
 _F = FormField
@@ -101,7 +104,7 @@ TASKS: dict[str, TaskEntry] = {e.name: e for e in (
                      numeric=True, exclude=("id_col", "label_col", "order_col"), guess="role"),
                   _F("lookback", "Sequence length (0 = longest)", "int",
                      "Longer sequences keep their last steps; shorter ones are padded and masked."),
-              ), preview="sequence"),
+              ), preview="sequence", augments=True),
     # ---- sequence tasks (issue 18) ----
     TaskEntry("generate", "Generate text (character language model)",
               "A UTF-8 text file; learn the next character from the previous `context` characters, then "

@@ -122,7 +122,7 @@ def test_augmentation_jitters_and_scales_training_batches_afresh_each_epoch(sequ
 def test_augmentation_is_refused_outside_classify():
     from builder.spec import SpecError
 
-    with pytest.raises(SpecError, match="training.augment_jitter: augmentation applies to task `classify` only"):
+    with pytest.raises(SpecError, match=r"training.augment_jitter: augmentation applies to task.s. `classify` only"):
         ModelSpec.from_dict({"task": "forecast", "training": {"augment_jitter": 0.1}})
     with pytest.raises(SpecError, match="training.augment_scaling"):
         ModelSpec.from_dict({"task": "classify", "training": {"augment_scaling": 0}})
