@@ -26,6 +26,7 @@ from builder.app import (
     generate_in_app,
     history_frame,
     interval_chart,
+    interval_label,
     interval_levels,
     loss_chart,
     metric_cards,
@@ -119,8 +120,7 @@ def _forecast_view() -> None:
         getattr(st, judged["kind"])(f"**Verdict:** {judged['text']}", icon=None)
     coverage = coverage_frame(metrics)
     if len(coverage):
-        st.markdown(f"**Prediction intervals** (split conformal, calibrated on "
-                    f"{metrics['intervals']['calibration_windows']} validation windows; coverage on the "
+        st.markdown(f"**Prediction intervals** ({interval_label(metrics['intervals'])}; coverage on the "
                     f"{metrics.get('part', 'test')} part)")
         st.dataframe(coverage.style.format({"nominal": "{:.0%}", "test coverage": _fmt(".1%"),
                                             "mean width": _fmt(number_format)}), hide_index=True, width="stretch")

@@ -162,6 +162,7 @@ from builder.data import DataError, detect_time_column, load_table, numeric_colu
 from builder.paths import subdir
 from builder.spec import ModelSpec, SpecError
 from builder.spec.presets import list_presets, load_preset, save_preset
+from builder.tasks.forecast_intervals import interval_label  # how a run's intervals were calibrated
 from builder.tasks.registry import TASKS
 from builder.training.runs import Run
 
@@ -183,7 +184,8 @@ __all__ = [
     "generate_in_app", "is_text_source", "latest_samples", "printable", "task_predict_options", "task_reads_text", "text_overview",
     "text_preview",
 ]
-__all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_levels"]  # forecast evaluation (builder.app.forecast_results)
+__all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_label",
+            "interval_levels"]  # forecast evaluation (builder.app.forecast_results)
 __all__ += ["PALETTE", "display_dates", "confusion_chart", "interval_chart", "step_error_chart"]
 __all__ += ["run_choices", "run_label", "set_run_label", "bar_counts", "depth_bars", "class_counts", "loss_chart", "series_chart", "blank_missing", "table_columns", "training_hint",
             "display_name", "model_size", "sized_for_data", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]

@@ -263,12 +263,13 @@ class ForecastTask(Task):
                         f"{fmt(m['smape'], '.2f', 10)}{fmt(m['mase'], '.3f', 8)}")
         rows.append(f"({metrics['n_windows']} {metrics['part']} windows, season length {metrics['season_length']}; "
                     "ETS and Theta fitted on the training part)")
+        from builder.tasks.forecast_intervals import interval_label
+
         intervals = metrics.get("intervals")
         if intervals:
             covered = [f"{lv}%: " + (f"{rec['coverage']:.1%}" if rec.get("coverage") is not None else "n/a")
                        for lv, rec in intervals["levels"].items()]
-            rows.append(f"interval coverage on the test part (split conformal on {intervals['calibration_windows']} "
-                        f"validation windows): {', '.join(covered)}")
+            rows.append(f"interval coverage on the test part ({interval_label(intervals)}): {', '.join(covered)}")
         line = metrics.get("verdict") or verdict(metrics)  # runs from before the verdict: computed here
         if line:
             rows.append(f"verdict: {line}")
@@ -304,8 +305,8 @@ class ForecastTask(Task):
 
     def with_run_metrics(self, frame: pd.DataFrame, metrics: dict[str, Any]) -> pd.DataFrame:
         """The forecast with `<target>_lower_<level>` / `<target>_upper_<level>` columns: each step's value
-        -/+ the split-conformal radius of that horizon step and target, calibrated on the run's validation
-        windows (metrics["intervals"], raw units); levels without a radius (too few windows) are left out."""
+        -/+ the conformal radius of that horizon step and target once the run's test outcomes were known
+        (metrics["intervals"], raw units); levels without a radius (too few windows) are left out."""
         from builder.tasks.forecast_intervals import interval_columns
 
         return interval_columns(frame, (metrics or {}).get("intervals"))
@@ -468,8 +469,10 @@ def evaluate_forecast(data: SeriesData, predictions: np.ndarray, part: str = "te
 
 def _with_intervals(data: SeriesData, raw_model: Any, part: str, preds: np.ndarray, metrics: dict[str, Any],
                     frame: pd.DataFrame) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Split-conformal intervals calibrated on the validation windows (builder.tasks.forecast_intervals):
-    metrics["intervals"] with the test part's coverage, lower_/upper_<level> columns in the frame."""
+    """Conformal intervals calibrated on the validation windows and recalibrated at each test origin on
+    the residuals observed by then (builder.tasks.forecast_intervals): metrics["intervals"] with the
+    test part's coverage and the radius for forecasts after the data, lower_/upper_<level> columns in
+    the frame."""
     from builder.data.windows import series_dataset, series_targets
     from builder.tasks.forecast_intervals import add_interval_columns, conformal_intervals
 
@@ -479,7 +482,8 @@ def _with_intervals(data: SeriesData, raw_model: Any, part: str, preds: np.ndarr
                                              "and scored on the test part, and this run lacks one of them")
         return metrics, frame
     val = np.asarray(raw_model.predict(series_dataset(data, "val", PREDICT_BATCH, inputs_only=True), verbose=0))
-    record, radii = conformal_intervals(series_targets(data, "val"), val, series_targets(data, part), preds)
+    record, radii = conformal_intervals(series_targets(data, "val"), val, series_targets(data, part), preds,
+                                        starts=data.window_starts(part))
     metrics["intervals"] = record
     return metrics, add_interval_columns(frame, radii, data.targets)
 

@@ -1,12 +1,19 @@
-"""Split-conformal prediction intervals for forecasts, calibrated on the validation part.
+"""Conformal prediction intervals for forecasts: calibrated on the validation part, then kept calibrated
+as the test part's actuals arrive.
 
-For each horizon step h and target k, the radius at level 1 - a is the ceil((n + 1)(1 - a))-th
-smallest absolute residual |y - yhat| of the n validation windows (Vovk et al. 2005; Lei et al. 2018,
-"split conformal"); the interval is yhat -/+ radius. With exchangeable residuals its coverage is at
-least 1 - a; a series' residuals are not exchangeable (drift, a level shift in the test part), which
-is why the test part's empirical coverage is reported beside the nominal level. The validation part
-also chose the epoch (early stopping), so its residuals can be slightly optimistic. Too few
-validation windows for a level (n < 1 / a - 1) leave that level undefined.
+Split conformal (Vovk et al. 2005; Lei et al. 2018): for each horizon step h and target k, the radius at
+level 1 - a is the ceil((n + 1)(1 - a))-th smallest absolute residual |y - yhat| of n calibration
+windows; the interval is yhat -/+ radius. With exchangeable residuals its coverage is at least 1 - a;
+a series' residuals are not exchangeable (drift, a level shift in the test part), and the validation
+part also chose the epoch, so intervals fixed on it alone cover less than nominal where the errors grow
+(bench/RESULTS.md, interval coverage sections). What the tool does (`conformal_intervals` with the
+scored windows' start rows) is the rolling form a deployed forecaster can use: at each test origin the
+radius comes from the n most recent residuals *already observed there* (the validation windows', then
+the test windows' as their actuals pass), n = the number of validation windows, and adaptive conformal
+inference (ACI, Gibbs and Candes 2021) moves the quantile level by ACI_GAMMA after each observed miss
+or hit, so a run of misses widens the next intervals. No forecast uses an actual from after its
+origin. The radius once every test outcome is known is the one served with the model (forecasts after
+the last row). Too few residuals for a level (n < 1 / a - 1) leave it undefined there.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ from builder.files import finite_or_none
 
 #: nominal coverage levels, percent
 LEVELS = (80, 95)
+#: ACI's step: how far one observed miss (or hit) moves the quantile level; with test parts of tens to
+#: hundreds of windows, the 0.005 of Gibbs and Candes' long series would barely move it
+ACI_GAMMA = 0.05
 
 
 def conformal_radius(residuals: np.ndarray, level: int) -> np.ndarray:
@@ -38,48 +48,155 @@ def min_windows(level: int) -> int:
 
 
 def conformal_intervals(y_cal: np.ndarray, pred_cal: np.ndarray, y: np.ndarray, pred: np.ndarray,
-                        levels: tuple[int, ...] = LEVELS) -> tuple[dict[str, Any], dict[int, np.ndarray]]:
+                        levels: tuple[int, ...] = LEVELS, starts: np.ndarray | None = None,
+                        ) -> tuple[dict[str, Any], dict[int, np.ndarray]]:
     """Calibrate on (y_cal, pred_cal) [n, H, K] and score on (y, pred) [N, H, K].
 
-    Returns (the metrics.json record: method, calibration windows, per level coverage, coverage by step,
-    mean width and the radius [H][K], or the reason it is undefined; {level: radius [H, K]} of the
-    finite levels).
+    `starts` None: split conformal, one radius [H, K] from the calibration windows. `starts` [N] (the
+    scored windows' start rows, ascending): the rolling adaptive form (adaptive_radii over the n most
+    recent observed residuals, ACI_GAMMA), a radius per scored window [N, H, K].
+    Returns (the metrics.json record: method, calibration windows, per level coverage, coverage by
+    step, mean width and the radius [H][K] for forecasts after the data, or the reason it is undefined;
+    {level: radius [H, K] or [N, H, K]} of the levels with a radius).
     """
     residuals = np.abs(np.asarray(y_cal, np.float64) - np.asarray(pred_cal, np.float64))
+    scored = np.abs(np.asarray(y, np.float64) - np.asarray(pred, np.float64))
     n = int(residuals.shape[0])
+    rolling = starts is not None
     record: dict[str, Any] = {
-        "method": "split conformal: absolute validation residuals per horizon step and target",
-        "calibration_part": "val", "calibration_windows": n, "levels": {},
+        "method": (f"adaptive conformal (ACI, step {ACI_GAMMA}) on the {n} most recent absolute residuals observed "
+                   "at each origin per horizon step and target: the validation windows', then the test windows' "
+                   "as their actuals arrive" if rolling else
+                   "split conformal: absolute validation residuals per horizon step and target"),
+        "label": (f"adaptive conformal over the {n} most recent residuals" if rolling
+                  else f"split conformal on {n} validation windows"),
+        "calibration_part": "val, then test as observed" if rolling else "val", "calibration_windows": n,
+        "levels": {},
     }
     radii: dict[int, np.ndarray] = {}
     for level in levels:
-        radius = conformal_radius(residuals, level)
+        if rolling:
+            per_window, radius = adaptive_radii(residuals, scored, np.asarray(starts), level, n, ACI_GAMMA)
+        else:
+            radius = conformal_radius(residuals, level)
+            per_window = np.broadcast_to(radius[None], scored.shape)
+        ok = np.isfinite(per_window)
         if not np.isfinite(radius).all():
             record["levels"][str(level)] = {
                 "coverage": None, "reason": f"{n} validation windows are too few for a {level}% interval "
                                             f"(needs {min_windows(level)})"}
             continue
-        radii[level] = radius
-        inside = np.abs(np.asarray(y, np.float64) - np.asarray(pred, np.float64)) <= radius[None]
+        radii[level] = per_window if rolling else radius
+        inside = np.where(ok, scored <= per_window, False)
+        by_step = [finite_or_none(inside[:, h].sum() / ok[:, h].sum()) if ok[:, h].any() else None
+                   for h in range(scored.shape[1])]
         record["levels"][str(level)] = {
-            "coverage": finite_or_none(inside.mean()) if inside.size else None,
-            "coverage_by_step": [finite_or_none(v) for v in inside.mean(axis=(0, 2))] if inside.size else [],
-            "mean_width": finite_or_none(2 * radius.mean()),
+            "coverage": finite_or_none(inside.sum() / ok.sum()) if ok.any() else None,
+            "coverage_by_step": by_step if ok.any() else [],
+            "scored_share": finite_or_none(ok.mean()) if ok.size else None,
+            "mean_width": finite_or_none(2 * per_window[ok].mean()) if ok.any() else finite_or_none(2 * radius.mean()),
             "radius": [[float(v) for v in row] for row in radius],
         }
     return record, radii
 
+def rolling_radii(res_cal: np.ndarray, res: np.ndarray, starts: np.ndarray, level: int,
+                  window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Conformal radii recalibrated at every forecast origin on the residuals known by then.
+
+    res_cal [n, H, K]: absolute residuals of the calibration windows, all observed before the first
+    scored origin; res [N, H, K]: those of the scored windows, whose start rows `starts` [N] ascend. The
+    residual of window j at step h (0-based) is observed once row s_j + L + h has passed, i.e. at the
+    origin of window i when s_j <= s_i - h - 1. For each (i, h, k) the radius is the conformal quantile
+    (see conformal_radius) of the calibration residuals followed by the scored windows' residuals known
+    at i, in time order: all of them (`window` None) or the `window` most recent.
+    Returns (radius per scored window [N, H, K], inf where too few are known; the radius once every
+    scored residual is known [H, K], for forecasts made after the last row).
+    """
+    n, h_steps = res_cal.shape[0], res_cal.shape[1]
+    starts = np.asarray(starts, np.int64)
+    out = np.full(res.shape, np.inf)
+    final = np.full(res.shape[1:], np.inf)
+    for h in range(h_steps):
+        seq = np.concatenate([res_cal[:, h], res[:, h]], axis=0)  # [n + N, K] in time order
+        known = n + np.searchsorted(starts, starts - h - 1, side="right")  # [N]: residuals known at each origin
+        for end in np.unique(known):
+            lo = 0 if window is None else max(0, int(end) - window)
+            out[known == end, h] = conformal_radius(seq[lo:end], level)
+        lo = 0 if window is None else max(0, len(seq) - window)
+        final[h] = conformal_radius(seq[lo:], level)
+    return out, final
+
+
+def adaptive_radii(res_cal: np.ndarray, res: np.ndarray, starts: np.ndarray, level: int, window: int | None,
+                   gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """rolling_radii with adaptive conformal inference (ACI, Gibbs and Candes 2021) on top.
+
+    Per horizon step and target a working miss rate a starts at 1 - level/100; each time a scored
+    window's outcome at that step is observed (its residual known, as in rolling_radii) a moves by
+    gamma * (1 - level/100 - miss), so misses lower it and widen the later intervals, covered outcomes
+    raise it. The radius at an origin is the conformal quantile at 1 - a of the residuals known there
+    (the `window` most recent, or all): the ceil((n + 1)(1 - a))-th smallest of n, their largest when
+    a <= 0 or the rank passes n; inf (undefined) while fewer than min_windows(level) are known.
+    res_cal [n, H, K], res [N, H, K], starts [N] ascending -> (radius [N, H, K], the radius once every
+    scored outcome is known [H, K], for forecasts made after the last row).
+    """
+    n, h_steps, k_targets = res_cal.shape
+    starts = np.asarray(starts, np.int64)
+    target, need = 1 - level / 100, min_windows(level)
+    out = np.full(res.shape, np.inf)
+    final = np.full(res_cal.shape[1:], np.inf)
+
+    def radius(pool: np.ndarray, a: float) -> float:
+        if len(pool) < need:
+            return np.inf
+        rank = min(max(math.ceil((len(pool) + 1) * (1 - a)), 1), len(pool)) if a > 0 else len(pool)
+        return float(np.partition(pool, rank - 1)[rank - 1])
+
+    for h in range(h_steps):
+        seq = np.concatenate([res_cal[:, h], res[:, h]], axis=0)  # [n + N, K] in time order
+        known = np.searchsorted(starts, starts - h - 1, side="right")  # scored outcomes observed at each origin
+        for k in range(k_targets):
+            a, seen = target, 0
+            for i in range(len(starts)):
+                while seen < known[i]:
+                    if np.isfinite(out[seen, h, k]):
+                        a += gamma * (target - float(res[seen, h, k] > out[seen, h, k]))
+                    seen += 1
+                end = n + int(known[i])
+                out[i, h, k] = radius(seq[0 if window is None else max(0, end - window):end, k], a)
+            for j in range(seen, len(starts)):
+                if np.isfinite(out[j, h, k]):
+                    a += gamma * (target - float(res[j, h, k] > out[j, h, k]))
+            final[h, k] = radius(seq[0 if window is None else max(0, len(seq) - window):, k], a)
+    return out, final
+
 
 def add_interval_columns(frame: pd.DataFrame, radii: dict[int, np.ndarray], targets: tuple[str, ...]) -> pd.DataFrame:
-    """predictions.csv with lower_<level> / upper_<level> columns (frame: long, with step and target)."""
+    """predictions.csv with lower_<level> / upper_<level> columns (frame: long, with step and target).
+
+    A radius [H, K] applies to every window; a radius per window [N, H, K] needs the frame in
+    builder.tasks.forecast.predictions_frame's order (step, then target, then window). An undefined
+    radius (inf: too few residuals known at that origin) leaves the bounds empty.
+    """
     out = frame.copy()
     step = out["step"].to_numpy(dtype=np.int64) - 1
     k = out["target"].map({t: i for i, t in enumerate(targets)}).to_numpy(dtype=np.int64)
     for level, radius in sorted(radii.items()):
-        r = radius[step, k]
+        if radius.ndim == 3:
+            if radius.size != len(out):
+                raise ValueError(f"{radius.shape} radii for a frame of {len(out)} rows")
+            r = np.transpose(radius, (1, 2, 0)).reshape(-1)
+        else:
+            r = radius[step, k]
+        r = np.where(np.isfinite(r), r, np.nan)
         out[f"lower_{level}"] = out["predicted"].to_numpy() - r
         out[f"upper_{level}"] = out["predicted"].to_numpy() + r
     return out
+
+def interval_label(record: dict[str, Any]) -> str:
+    """How a metrics.json interval record was calibrated, in a few words (runs from before the rolling
+    method have no label: split conformal on their validation windows)."""
+    return record.get("label") or f"split conformal on {record.get('calibration_windows')} validation windows"
 
 
 def interval_column(target: str, side: str, level: int) -> str:

@@ -51,7 +51,7 @@ def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None
                        intervals: dict[int, Any] | None = None) -> Path:
     """Write a SavedModel with a `serve` endpoint (float32 [batch, lookback, n_features] -> output).
 
-    intervals: {level: radius [horizon, n_targets]} of a forecast's split-conformal intervals; adds a
+    intervals: {level: radius [horizon, n_targets]} of a forecast's conformal intervals; adds a
     second endpoint `serve_intervals` returning {"forecast", "lower_<level>", "upper_<level>"}, each
     [batch, horizon, n_targets] in raw units. Written to a temporary directory and moved into place.
     """
@@ -211,8 +211,8 @@ def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, resolved: Re
             "outputs": ["forecast", *[f"{side}_{lv}" for lv in sorted(intervals) for side in ("lower", "upper")]],
             "levels": sorted(int(lv) for lv in intervals),
             "shape": [None, resolved.horizon, resolved.n_outputs], "units": "raw (the targets' own units)",
-            "method": "split conformal: forecast -/+ a radius per horizon step and target, calibrated on the "
-                      "validation part (metrics.json: intervals)",
+            "method": "conformal: forecast -/+ a radius per horizon step and target, from the run's most recent "
+                      "validation and test residuals (metrics.json: intervals)",
         }
     atomic_write_json(run.file("metadata.json"), meta)
     return meta

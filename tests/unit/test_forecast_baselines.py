@@ -141,6 +141,68 @@ def test_conformal_radius_is_the_finite_sample_quantile_and_covers_exchangeable_
     np.testing.assert_allclose(out["upper_80"] - out["lower_80"], 2 * radii[80][:, 0])
 
 
+@pytest.mark.parametrize("window", [None, 6])
+def test_rolling_radii_use_only_residuals_observed_before_each_origin(window):
+    from builder.tasks.forecast_intervals import conformal_radius, rolling_radii
+
+    rng = np.random.default_rng(3)
+    n, big_n, h_steps, k = 8, 12, 3, 2
+    res_cal, res = rng.uniform(size=(n, h_steps, k)), rng.uniform(size=(big_n, h_steps, k)) * 5
+    starts = np.array([20, 21, 22, 23, 25, 26, 27, 28, 29, 30, 31, 32])  # a gap: a window left out
+    radius, final = rolling_radii(res_cal, res, starts, 80, window=window)
+    for i, s in enumerate(starts):
+        for h in range(h_steps):
+            # window j's step-h actual is row s_j + L + h, observed before origin s_i + L when s_j + h < s_i
+            seen = [res_cal[:, h]] + [res[j, h][None] for j in range(big_n) if starts[j] + h < s]
+            pool = np.concatenate(seen)
+            if window is not None:
+                pool = pool[-window:]
+            np.testing.assert_array_equal(radius[i, h], conformal_radius(pool[:, None, :], 80)[0])
+    pool = np.concatenate([res_cal, res])
+    np.testing.assert_array_equal(final, conformal_radius(pool if window is None else pool[-window:], 80))
+    assert np.isfinite(radius).all() and radius[-1, 0, 0] > radius[0, 0, 0]  # the larger test errors widen it
+    tight, _ = rolling_radii(res_cal[:3], res, starts, 80, window=None)
+    assert np.isinf(tight[0, 2]).all() and np.isfinite(tight[-1, 0]).all()  # 3 known: too few for 80% (needs 4)
+
+
+def test_adaptive_radii_without_a_step_are_the_sliding_quantile_and_misses_widen_them():
+    from builder.tasks.forecast_intervals import adaptive_radii, conformal_radius, rolling_radii
+
+    rng = np.random.default_rng(5)
+    res_cal, res = rng.uniform(size=(10, 2, 1)), rng.uniform(size=(30, 2, 1))
+    starts = np.arange(100, 130)
+    still, final = adaptive_radii(res_cal, res, starts, 80, 10, gamma=0.0)
+    sliding, sliding_final = rolling_radii(res_cal, res, starts, 80, window=10)
+    np.testing.assert_allclose(still, sliding)  # gamma 0: the plain quantile of the 10 most recent known
+    np.testing.assert_allclose(final, sliding_final)
+    np.testing.assert_allclose(final, conformal_radius(np.concatenate([res_cal, res])[-10:], 80))
+    worse = res * 10  # test errors beyond anything calibrated: each observed miss raises the quantile
+    moving, _ = adaptive_radii(res_cal, worse, starts, 80, 10, gamma=0.05)
+    fixed, _ = adaptive_radii(res_cal, worse, starts, 80, 10, gamma=0.0)
+    assert (moving[:3] >= fixed[:3]).all() and (moving[1:3] > fixed[1:3]).any()  # after the first misses: wider
+    assert (worse > moving).sum() < (worse > fixed).sum()
+    assert np.isinf(adaptive_radii(res_cal[:3], res, starts, 80, 3, gamma=0.05)[0]).all()  # 3 < 4 needed
+
+
+def test_rolling_intervals_recover_coverage_after_the_errors_grow():
+    from builder.tasks.forecast_intervals import add_interval_columns, conformal_intervals
+
+    rng = np.random.default_rng(1)
+    y_cal, y = rng.normal(size=(200, 2, 1)), rng.normal(size=(600, 2, 1)) * 2.5  # test errors 2.5x the validation's
+    split, _ = conformal_intervals(y_cal, np.zeros_like(y_cal), y, np.zeros_like(y))
+    record, radii = conformal_intervals(y_cal, np.zeros_like(y_cal), y, np.zeros_like(y), starts=np.arange(600))
+    for level in ("80", "95"):
+        assert split["levels"][level]["coverage"] < int(level) / 100 - 0.2
+        assert abs(record["levels"][level]["coverage"] - int(level) / 100) < 0.05
+    assert radii[80].shape == (600, 2, 1) and record["label"].startswith("adaptive conformal")
+    json.dumps(record, allow_nan=False)
+    import pandas as pd
+
+    frame = pd.DataFrame({"step": np.repeat([1, 2], 600), "target": "y", "predicted": 0.0})  # step, then window
+    out = add_interval_columns(frame, radii, ("y",))
+    np.testing.assert_allclose(out["upper_80"].to_numpy()[600:], radii[80][:, 1, 0])
+
+
 def test_too_few_validation_windows_leave_a_level_undefined_with_the_number_needed():
     from builder.tasks.forecast_intervals import conformal_intervals
 
