@@ -17,21 +17,27 @@ import sys
 import numpy as np
 
 
-def main(run_dirs: list[str]) -> None:
-    from builder.data.windows import series_dataset, series_targets
+def load_forecast_run(run_dir: str) -> tuple:
+    """A finished forecast run's (Run, SeriesData prepared as the run prepared it, served raw model)."""
     from builder.serving.export import load_run_model
     from builder.spec import ModelSpec
-    from builder.tasks.forecast_intervals import conformal_radius
     from builder.tasks.registry import get_task
     from builder.training.runs import Run
 
+    run = Run(run_dir)
+    meta, job = run.metadata(), run.read_json("job.json") or {}
+    spec = ModelSpec.from_dict(run.read_json("spec.json"))
+    data = get_task("forecast").prepare(job.get("data") or meta["resolved"]["source"], spec)
+    return run, data, load_run_model(run)
+
+
+def main(run_dirs: list[str]) -> None:
+    from builder.data.windows import series_dataset, series_targets
+    from builder.tasks.forecast_intervals import conformal_radius
+
     print(f"{'run':44}{'scale':>12}{'cov 80':>8}{'cov 95':>8}{'width 80':>10}{'width 95':>10}")
     for d in run_dirs:
-        run = Run(d)
-        meta, job = run.metadata(), run.read_json("job.json") or {}
-        spec = ModelSpec.from_dict(run.read_json("spec.json"))
-        data = get_task("forecast").prepare(job.get("data") or meta["resolved"]["source"], spec)
-        model = load_run_model(run)
+        run, data, model = load_forecast_run(d)
         out = {}
         for part in ("val", "test"):
             pred = np.asarray(model.predict(series_dataset(data, part, 1024, inputs_only=True), verbose=0), np.float64)

@@ -24,21 +24,15 @@ LEVELS = (80, 95)
 
 
 def main(run_dirs: list[str]) -> None:
+    from interval_ab import load_forecast_run  # bench/ is the script's folder, first on sys.path
+
     from builder.data.windows import series_dataset, series_targets
-    from builder.serving.export import load_run_model
-    from builder.spec import ModelSpec
     from builder.tasks.forecast_intervals import adaptive_radii, conformal_radius, rolling_radii
-    from builder.tasks.registry import get_task
-    from builder.training.runs import Run
 
     print("| run | H | val windows | test windows | method | cov 80 | cov 95 | defined 95 | width 80 | width 95 |")
     print("|" + "---|" * 10, flush=True)
     for d in run_dirs:
-        run = Run(d)
-        meta, job = run.metadata(), run.read_json("job.json") or {}
-        spec = ModelSpec.from_dict(run.read_json("spec.json"))
-        data = get_task("forecast").prepare(job.get("data") or meta["resolved"]["source"], spec)
-        model = load_run_model(run)
+        run, data, model = load_forecast_run(d)
         res = {}
         for part in ("val", "test"):
             pred = np.asarray(model.predict(series_dataset(data, part, 1024, inputs_only=True), verbose=0), np.float64)
