@@ -16,9 +16,10 @@ Run: .venv/bin/python bench/darts_airline.py [--seeds 42 0 1 2 3 4] [--set '{"tr
 covariate inputs of every window (the default `data.features` takes every other numeric column):
 `month` adds month_sin, month_cos = sin/cos(2*pi*(month - 1)/12); `month+year` adds those and the
 calendar year as a number (scaled with the other inputs on the training part); `year` adds the year
-alone. The window holds the lookback's calendar only; for the sin/cos pair every future step's position is a fixed rotation of the
-last observed step's pair, so the lookback's pairs tell the dense head the calendar of every horizon
-step (a year column, being a trend, does not carry past the last observed step that way).
+alone. The window holds the lookback's calendar only; for the sin/cos pair every future step's
+position is a fixed rotation of the last observed step's pair, so the lookback's pairs tell the dense
+head the calendar of every horizon step (a year column, being a trend, does not carry past the last
+observed step that way).
 """
 
 from __future__ import annotations
