@@ -10,6 +10,16 @@ LSTM RNNModel: 2.71% at seed 42, median 3.58% over seeds 42, 0, 1, 2, 3, 4, spre
 is not installed here, so they are not re-measured.
 
 Run: .venv/bin/python bench/darts_airline.py [--seeds 42 0 1 2 3 4] [--set '{"training": {...}}']
+     [--calendar none|month|year|month+year]
+
+--calendar adds columns derived from the time column to the whole frame before the split, so they are
+covariate inputs of every window (the default `data.features` takes every other numeric column):
+`month` adds month_sin, month_cos = sin/cos(2*pi*(month - 1)/12); `month+year` adds those and the
+calendar year as a number (scaled with the other inputs on the training part); `year` adds the year
+alone. The window holds the lookback's calendar only; for the sin/cos pair every future step's
+position is a fixed rotation of the last observed step's pair, so the lookback's pairs tell the dense
+head the calendar of every horizon step (a year column, being a trend, does not carry past the last
+observed step that way).
 """
 
 from __future__ import annotations
@@ -42,8 +52,20 @@ def merge(base: dict, changes: dict) -> dict:
     return out
 
 
-def split_files(tmp: Path) -> tuple[Path, Path, pd.DataFrame]:
-    df = pd.read_csv(FILE)
+def add_calendar(df: pd.DataFrame, calendar: str) -> pd.DataFrame:
+    """The frame with calendar columns from its time column appended (after the target)."""
+    if calendar == "none":
+        return df
+    when = pd.to_datetime(df["time"])
+    angle = 2.0 * np.pi * (when.dt.month.to_numpy() - 1) / 12.0
+    out = df if calendar == "year" else df.assign(month_sin=np.sin(angle), month_cos=np.cos(angle))
+    if calendar in ("year", "month+year"):
+        out = out.assign(year=when.dt.year.astype(np.float64))
+    return out
+
+
+def split_files(tmp: Path, calendar: str = "none") -> tuple[Path, Path, pd.DataFrame]:
+    df = add_calendar(pd.read_csv(FILE), calendar)
     when = pd.to_datetime(df["time"])
     cut = int((when <= "1959-01-01").sum())
     train, test = tmp / "train.csv", tmp / "test.csv"
@@ -77,36 +99,42 @@ def run_seed(seed: int, overrides: dict, train: Path, test: Path, df: pd.DataFra
     data = task.prepare(str(train), spec, str(test))
     result = fit(spec, data)
     L = data.lookback
-    values = df[["passengers"]].to_numpy(np.float32) if "passengers" in df else df.iloc[:, 1:2].to_numpy(np.float32)
+    inputs = df[list(data.inputs)].to_numpy(np.float32)  # [T, targets + covariates], the model's input order
+    values = inputs[:, :1]
     starts = origins(df) - L
-    windows = np.stack([values[s : s + L] for s in starts])
+    windows = np.stack([inputs[s : s + L] for s in starts])
     pred = np.asarray(result.raw_model.predict(windows, verbose=0))[:, HORIZON - 1, 0]
     secs = time.perf_counter() - t0
     y = values[origins(df) + HORIZON - 1, 0]
     keras.backend.clear_session()
     return {"seed": seed, "mape": mape(y, pred), "seconds": secs, "epochs": len(result.history),
-            "best_epoch": result.best_epoch, "lookback": L}
+            "best_epoch": result.best_epoch, "lookback": L, "inputs": list(data.inputs)}
 
 
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, nargs="+", default=[42, 0, 1, 2, 3, 4])
     p.add_argument("--set", default="{}", help="JSON overrides merged into the default preset's spec")
+    p.add_argument("--calendar", choices=["none", "month", "year", "month+year"], default="none",
+                   help="calendar covariates derived from the time column (see the module docstring)")
     args = p.parse_args()
     overrides = json.loads(args.set)
-    train, test, df = split_files(Path(tempfile.mkdtemp(prefix="darts-airline-")))
+    train, test, df = split_files(Path(tempfile.mkdtemp(prefix="darts-airline-")), args.calendar)
     values = df.iloc[:, 1].to_numpy(np.float64)
     o = origins(df)
     y = values[o + HORIZON - 1]
     naive = values[o - 1]  # last value before the origin
     seasonal = values[o + HORIZON - 1 - 12]  # same month one year before (known at the origin)
-    print(f"# Darts AirPassengers protocol, horizon {HORIZON}, {len(o)} points; overrides {json.dumps(overrides)}")
+    print(f"# Darts AirPassengers protocol, horizon {HORIZON}, {len(o)} points; overrides {json.dumps(overrides)}; "
+          f"calendar {args.calendar}")
     print(f"naive MAPE {mape(y, naive):.2f}%   seasonal-naive MAPE {mape(y, seasonal):.2f}%")
     print("| seed | MAPE % (6th step) | epochs | best epoch | lookback | wall s |\n|---|---|---|---|---|---|", flush=True)
     rows = []
     for seed in args.seeds:
         r = run_seed(seed, overrides, train, test, df)
         rows.append(r)
+        if len(rows) == 1:
+            print(f"(model inputs: {r['inputs']})", flush=True)
         print(f"| {seed} | {r['mape']:.2f} | {r['epochs']} | {r['best_epoch']} | {r['lookback']} | {r['seconds']:.1f} |", flush=True)
     m = [r["mape"] for r in rows]
     print(f"\nours: median {statistics.median(m):.2f}%, spread {min(m):.2f}-{max(m):.2f}%, "
