@@ -185,7 +185,7 @@ def test_adaptive_radii_without_a_step_are_the_sliding_quantile_and_misses_widen
 
 
 def test_rolling_intervals_recover_coverage_after_the_errors_grow():
-    from builder.tasks.forecast_intervals import add_interval_columns, conformal_intervals
+    from builder.tasks.forecast_intervals import add_interval_columns, conformal_intervals, interval_label
 
     rng = np.random.default_rng(1)
     y_cal, y = rng.normal(size=(200, 2, 1)), rng.normal(size=(600, 2, 1)) * 2.5  # test errors 2.5x the validation's
@@ -194,7 +194,8 @@ def test_rolling_intervals_recover_coverage_after_the_errors_grow():
     for level in ("80", "95"):
         assert split["levels"][level]["coverage"] < int(level) / 100 - 0.2
         assert abs(record["levels"][level]["coverage"] - int(level) / 100) < 0.05
-    assert radii[80].shape == (600, 2, 1) and record["label"].startswith("adaptive conformal")
+    assert radii[80].shape == (600, 2, 1) and interval_label(record) == "adaptive conformal over the 200 most recent residuals"
+    assert interval_label({"calibration_windows": 5, "levels": {}}) == "split conformal on 5 validation windows"  # older runs
     json.dumps(record, allow_nan=False)
     import pandas as pd
 
