@@ -583,9 +583,13 @@ def run_fused(
 def default_shards() -> int:
     """How many batch shards a training step's recurrences run in parallel on the CPU.
 
-    One per CPU core this process may use (at most 8), or ``RNN_STUDIO_RECURRENT_SHARDS``.
+    One per CPU core this process may use (at most 8, and at most TensorFlow's inter-op threads where they
+    are set: the shards' calls run in parallel only on separate inter-op threads; on one thread they would
+    run one after another, each on part of the batch), or ``RNN_STUDIO_RECURRENT_SHARDS``.
     """
     import os
+
+    import tensorflow as tf
 
     raw = os.environ.get("RNN_STUDIO_RECURRENT_SHARDS", "").strip()
     if raw:
@@ -596,7 +600,8 @@ def default_shards() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    return max(1, min(cores, 8))
+    inter_op = tf.config.threading.get_inter_op_parallelism_threads()  # 0: TensorFlow's default, every core
+    return max(1, min(cores, 8, inter_op or cores))
 
 
 #: attribute of a tensor that :func:`run_fused_sharded` joined from batch shards: the shards.

@@ -49,6 +49,10 @@ def _state_sizes(cell: Any) -> list[int]:
 class Seq2Seq(keras.Model):
     """Source tokens [B, S] and shifted targets [B, T] (START first) -> logits [B, T, V]."""
 
+    #: attention scores and context as batched matmuls ([B, S, E] @ [B, E, 1], [B, 1, S] @ [B, S, E]); False: as
+    #: broadcast multiplies summed over an axis, the same sums in another order (tests/unit/test_seq2seq.py compares)
+    attention_matmul = True
+
     def __init__(self, src_vocab: int, tgt_vocab: int, units: int = 64, embed: int = 32, cell: str = "gru",
                  layers: int = 1, bidirectional: bool = False, attention: Attention = "bahdanau",
                  score: Literal["dot", "general"] = "general", dropout: float = 0.0, **kwargs: Any) -> None:
@@ -116,10 +120,14 @@ class Seq2Seq(keras.Model):
         """query [B, units] -> (context [B, E], weights [B, S]) over encoder outputs; padding gets weight 0."""
         if self.attention == "bahdanau":
             scores = ops.squeeze(self.att_v(ops.tanh(keys + ops.expand_dims(self.query_dense(query), 1))), -1)
+        elif self.attention_matmul:
+            scores = ops.squeeze(ops.matmul(keys, ops.expand_dims(query, -1)), -1)
         else:
             scores = ops.sum(keys * ops.expand_dims(query, 1), axis=-1)
         scores = ops.where(mask, scores, ops.full_like(scores, -1e9))
         weights = ops.softmax(scores, axis=-1)
+        if self.attention_matmul:
+            return ops.squeeze(ops.matmul(ops.expand_dims(weights, 1), outputs), 1), weights
         return ops.sum(outputs * ops.expand_dims(weights, -1), axis=1), weights
 
     def step(self, token: Tensor, states: list[Tensor], context: Tensor | None, outputs: Tensor, keys: Tensor,

@@ -261,7 +261,7 @@ def _model_class(spec: ModelSpec) -> str:
     # attention and one decoder step
     if attention != "none":
         scores = ("ops.squeeze(self.score_dense(ops.tanh(keys + ops.expand_dims(self.query_dense(query), 1))), -1)"
-                  if attention == "bahdanau" else "ops.sum(keys * ops.expand_dims(query, 1), axis=-1)")
+                  if attention == "bahdanau" else "ops.squeeze(ops.matmul(keys, ops.expand_dims(query, -1)), -1)")
         lines += [
             "    def attend(self, query: Any, outputs: Any, keys: Any, mask: Any) -> Any:",
             f'        """query [B, {units}] -> the context [B, {width}]: the encoder outputs weighted by the softmax of the',
@@ -269,7 +269,7 @@ def _model_class(spec: ModelSpec) -> str:
             f"        scores = {scores}",
             "        scores = ops.where(mask, scores, ops.full_like(scores, -1e9))",
             "        weights = ops.softmax(scores, axis=-1)",
-            "        return ops.sum(outputs * ops.expand_dims(weights, -1), axis=1)",
+            "        return ops.squeeze(ops.matmul(ops.expand_dims(weights, 1), outputs), 1)",
             "",
             "    def start_context(self, outputs: Any) -> Any:",
             f'        """The zero context [B, {width}] fed with the first token."""',

@@ -255,3 +255,20 @@ def test_training_loop_is_an_xla_call_unless_the_step_itself_is_xla() -> None:
     assert _xla_functions(lambda v: layer(v, training=True), x) == 0
     set_training_shards(model, "auto")
     assert _xla_functions(lambda v: layer(v, training=True), x) >= 1
+
+
+def test_default_shards_at_most_the_inter_op_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One inter-op thread runs the shards' calls one after another: then one shard; TensorFlow's default (0) keeps
+    one per core."""
+    import os
+
+    import tensorflow as tf
+
+    monkeypatch.delenv("RNN_STUDIO_RECURRENT_SHARDS", raising=False)
+    monkeypatch.setattr(tf.config.threading, "get_inter_op_parallelism_threads", lambda: 1)
+    assert fused.default_shards() == 1
+    monkeypatch.setattr(tf.config.threading, "get_inter_op_parallelism_threads", lambda: 0)
+    assert fused.default_shards() == max(1, min(len(os.sched_getaffinity(0)), 8))
+    monkeypatch.setenv("RNN_STUDIO_RECURRENT_SHARDS", "2")  # the environment still decides where it is set
+    monkeypatch.setattr(tf.config.threading, "get_inter_op_parallelism_threads", lambda: 1)
+    assert fused.default_shards() == 2

@@ -112,3 +112,39 @@ def test_beam_matches_brute_force() -> None:
     want = max(candidates)
     assert best.tokens == want[1]
     assert best.log_prob == pytest.approx(want[0], abs=1e-4)
+
+
+@pytest.mark.parametrize(("attention", "score"), [("luong", "general"), ("luong", "dot"), ("bahdanau", "general")])
+def test_attention_as_matmuls_matches_broadcast_sums(attention: str, score: str) -> None:
+    """Attention scores and context as batched matmuls (the default) give the broadcast-multiply-and-sum form's
+    logits, attention weights and gradients, with the source padding masked."""
+    import keras
+    import tensorflow as tf
+
+    model = Seq2Seq(7, 9, units=8, embed=4, cell="lstm", attention=attention, score=score)
+    batch = _batch(b=4, s=6, t=5)
+    batch["source"][:, -2:] = 0  # padding: weight 0 in both forms
+    y = np.roll(batch["target_in"], -1, axis=1)
+    model(batch)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def run(matmul: bool) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        model.attention_matmul = matmul
+
+        @tf.function
+        def step() -> tuple:
+            with tf.GradientTape() as tape:
+                logits, weights = model.run(batch["source"], batch["target_in"], training=True)  # ratio 1
+                loss = loss_fn(y, logits) + tf.reduce_sum(weights[:, :, 0])
+            return logits, weights, tape.gradient(loss, model.trainable_variables)
+
+        logits, weights, grads = step()
+        return logits.numpy(), weights.numpy(), [tf.convert_to_tensor(g).numpy() for g in grads]
+
+    mm_logits, mm_weights, mm_grads = run(True)
+    sum_logits, sum_weights, sum_grads = run(False)
+    np.testing.assert_allclose(mm_logits, sum_logits, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mm_weights, sum_weights, rtol=1e-5, atol=1e-7)
+    assert np.all(mm_weights[:, :, -2:] == 0.0)
+    for got, want, var in zip(mm_grads, sum_grads, model.trainable_variables, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6, err_msg=var.path)
