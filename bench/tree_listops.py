@@ -72,8 +72,13 @@ def run_model(spec: Any, data: Any) -> dict[str, Any]:
     from builder.tasks.tree import _class_scores, _predict_trees
     from builder.training.fit import fit
 
+    def print_epoch(epoch: int, batch: int | None, logs: dict[str, Any]) -> None:
+        """One line per finished epoch (batch None): its losses and seconds, so a long run can be followed."""
+        if batch is None:
+            print("epoch", {k: round(v, 4) if isinstance(v, float) else v for k, v in logs.items()}, flush=True)
+
     t0 = time.time()
-    res = fit(spec, data)
+    res = fit(spec, data, progress=print_epoch)
     seconds = time.time() - t0
     trees = np.flatnonzero(data.split == "test")
     pred_tree, pred_node, rows = _predict_trees(data, trees, res.raw_model)
