@@ -204,6 +204,18 @@ def test_rolling_intervals_recover_coverage_after_the_errors_grow():
     np.testing.assert_allclose(out["upper_80"].to_numpy()[600:], radii[80][:, 1, 0])
 
 
+def test_rolling_intervals_calibrate_on_at_most_max_calibration_residuals(monkeypatch):
+    import builder.tasks.forecast_intervals as fi
+
+    monkeypatch.setattr(fi, "MAX_CALIBRATION", 50)
+    rng = np.random.default_rng(2)
+    y_cal, y = rng.normal(size=(120, 1, 1)), rng.normal(size=(30, 1, 1))
+    record, _ = fi.conformal_intervals(y_cal, np.zeros_like(y_cal), y, np.zeros_like(y), starts=np.arange(30))
+    assert record["calibration_windows"] == 120 and fi.interval_label(record) == "adaptive conformal over the 50 most recent residuals"
+    _, final = fi.adaptive_radii(np.abs(y_cal), np.abs(y), np.arange(30), 80, 50, fi.ACI_GAMMA)
+    assert record["levels"]["80"]["radius"] == [[float(final[0, 0])]]
+
+
 def test_too_few_validation_windows_leave_a_level_undefined_with_the_number_needed():
     from builder.tasks.forecast_intervals import conformal_intervals
 
