@@ -27,7 +27,7 @@ def main(run_dirs: list[str]) -> None:
     from interval_ab import load_forecast_run  # bench/ is the script's folder, first on sys.path
 
     from builder.data.windows import series_dataset, series_targets
-    from builder.tasks.forecast_intervals import adaptive_radii, conformal_radius, rolling_radii
+    from builder.tasks.forecast_intervals import adaptive_radii, conformal_radius
 
     print("| run | H | val windows | test windows | method | cov 80 | cov 95 | defined 95 | width 80 | width 95 |")
     print("|" + "---|" * 10, flush=True)
@@ -44,11 +44,10 @@ def main(run_dirs: list[str]) -> None:
             for level in LEVELS:
                 if method == "split":
                     radius = np.broadcast_to(conformal_radius(res["val"], level)[None], res["test"].shape)
-                elif method.startswith("sliding+aci"):
-                    radius, _ = adaptive_radii(res["val"], res["test"], starts, level, n_val, float(method.split()[-1]))
-                else:
-                    radius, _ = rolling_radii(res["val"], res["test"], starts, level,
-                                              window=None if method == "expanding" else n_val)
+                else:  # expanding / sliding: ACI with step 0 is the plain quantile of the pool
+                    gamma = float(method.split()[-1]) if "aci" in method else 0.0
+                    radius, _ = adaptive_radii(res["val"], res["test"], starts, level,
+                                               None if method == "expanding" else n_val, gamma)
                 ok = np.isfinite(radius)
                 if not ok.any():
                     cells.append((None, 0.0, None))

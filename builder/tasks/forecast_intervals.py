@@ -85,59 +85,34 @@ def conformal_intervals(y_cal: np.ndarray, pred_cal: np.ndarray, y: np.ndarray, 
         else:
             radius = conformal_radius(residuals, level)
             per_window = np.broadcast_to(radius[None], scored.shape)
-        ok = np.isfinite(per_window)
-        if not np.isfinite(radius).all():
-            record["levels"][str(level)] = {
+        if not np.isfinite(radius).all():  # too few residuals: with the pool at its full size from the first origin,
+            record["levels"][str(level)] = {  # a level is defined everywhere or nowhere
                 "coverage": None, "reason": f"{n} validation windows are too few for a {level}% interval "
                                             f"(needs {min_windows(level)})"}
             continue
         radii[level] = per_window if rolling else radius
-        inside = np.where(ok, scored <= per_window, False)
-        by_step = [finite_or_none(inside[:, h].sum() / ok[:, h].sum()) if ok[:, h].any() else None
-                   for h in range(scored.shape[1])]
+        inside = scored <= per_window
         record["levels"][str(level)] = {
-            "coverage": finite_or_none(inside.sum() / ok.sum()) if ok.any() else None,
-            "coverage_by_step": by_step if ok.any() else [],
-            "scored_share": finite_or_none(ok.mean()) if ok.size else None,
-            "mean_width": finite_or_none(2 * per_window[ok].mean()) if ok.any() else finite_or_none(2 * radius.mean()),
+            "coverage": finite_or_none(inside.mean()) if inside.size else None,
+            "coverage_by_step": [finite_or_none(v) for v in inside.mean(axis=(0, 2))] if inside.size else [],
+            "mean_width": finite_or_none(2 * per_window.mean()),
             "radius": [[float(v) for v in row] for row in radius],
         }
     return record, radii
 
-def rolling_radii(res_cal: np.ndarray, res: np.ndarray, starts: np.ndarray, level: int,
-                  window: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Conformal radii recalibrated at every forecast origin on the residuals known by then.
+def adaptive_radii(res_cal: np.ndarray, res: np.ndarray, starts: np.ndarray, level: int, window: int | None,
+                   gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Conformal radii recalibrated at every forecast origin on the residuals known by then, with adaptive
+    conformal inference (ACI, Gibbs and Candes 2021) on top.
 
     res_cal [n, H, K]: absolute residuals of the calibration windows, all observed before the first
     scored origin; res [N, H, K]: those of the scored windows, whose start rows `starts` [N] ascend. The
     residual of window j at step h (0-based) is observed once row s_j + L + h has passed, i.e. at the
-    origin of window i when s_j <= s_i - h - 1. For each (i, h, k) the radius is the conformal quantile
-    (see conformal_radius) of the calibration residuals followed by the scored windows' residuals known
-    at i, in time order: all of them (`window` None) or the `window` most recent.
-    Returns (radius per scored window [N, H, K], inf where too few are known; the radius once every
-    scored residual is known [H, K], for forecasts made after the last row).
-    """
-    n, h_steps = res_cal.shape[0], res_cal.shape[1]
-    starts = np.asarray(starts, np.int64)
-    out = np.full(res.shape, np.inf)
-    final = np.full(res.shape[1:], np.inf)
-    for h in range(h_steps):
-        seq = np.concatenate([res_cal[:, h], res[:, h]], axis=0)  # [n + N, K] in time order
-        known = n + np.searchsorted(starts, starts - h - 1, side="right")  # [N]: residuals known at each origin
-        for end in np.unique(known):
-            lo = 0 if window is None else max(0, int(end) - window)
-            out[known == end, h] = conformal_radius(seq[lo:end], level)
-        lo = 0 if window is None else max(0, len(seq) - window)
-        final[h] = conformal_radius(seq[lo:], level)
-    return out, final
-
-
-def adaptive_radii(res_cal: np.ndarray, res: np.ndarray, starts: np.ndarray, level: int, window: int | None,
-                   gamma: float) -> tuple[np.ndarray, np.ndarray]:
-    """rolling_radii with adaptive conformal inference (ACI, Gibbs and Candes 2021) on top.
-
+    origin of window i when s_j <= s_i - h - 1; the pool at an origin is the calibration residuals
+    followed by the scored ones observed there, in time order: all of them (`window` None) or the
+    `window` most recent. gamma 0 gives the plain conformal quantile of that pool (conformal_radius).
     Per horizon step and target a working miss rate a starts at 1 - level/100; each time a scored
-    window's outcome at that step is observed (its residual known, as in rolling_radii) a moves by
+    window's outcome at that step is observed a moves by
     gamma * (1 - level/100 - miss), so misses lower it and widen the later intervals, covered outcomes
     raise it. The radius at an origin is the conformal quantile at 1 - a of the residuals known there
     (the `window` most recent, or all): the ceil((n + 1)(1 - a))-th smallest of n, their largest when
@@ -189,8 +164,7 @@ def add_interval_columns(frame: pd.DataFrame, radii: dict[int, np.ndarray], targ
     """predictions.csv with lower_<level> / upper_<level> columns (frame: long, with step and target).
 
     A radius [H, K] applies to every window; a radius per window [N, H, K] needs the frame in
-    builder.tasks.forecast.predictions_frame's order (step, then target, then window). An undefined
-    radius (inf: too few residuals known at that origin) leaves the bounds empty.
+    builder.tasks.forecast.predictions_frame's order (step, then target, then window).
     """
     out = frame.copy()
     step = out["step"].to_numpy(dtype=np.int64) - 1
@@ -202,7 +176,6 @@ def add_interval_columns(frame: pd.DataFrame, radii: dict[int, np.ndarray], targ
             r = np.transpose(radius, (1, 2, 0)).reshape(-1)
         else:
             r = radius[step, k]
-        r = np.where(np.isfinite(r), r, np.nan)
         out[f"lower_{level}"] = out["predicted"].to_numpy() - r
         out[f"upper_{level}"] = out["predicted"].to_numpy() + r
     return out

@@ -143,13 +143,13 @@ def test_conformal_radius_is_the_finite_sample_quantile_and_covers_exchangeable_
 
 @pytest.mark.parametrize("window", [None, 6])
 def test_rolling_radii_use_only_residuals_observed_before_each_origin(window):
-    from builder.tasks.forecast_intervals import conformal_radius, rolling_radii
+    from builder.tasks.forecast_intervals import adaptive_radii, conformal_radius
 
     rng = np.random.default_rng(3)
     n, big_n, h_steps, k = 8, 12, 3, 2
     res_cal, res = rng.uniform(size=(n, h_steps, k)), rng.uniform(size=(big_n, h_steps, k)) * 5
     starts = np.array([20, 21, 22, 23, 25, 26, 27, 28, 29, 30, 31, 32])  # a gap: a window left out
-    radius, final = rolling_radii(res_cal, res, starts, 80, window=window)
+    radius, final = adaptive_radii(res_cal, res, starts, 80, window, gamma=0.0)
     for i, s in enumerate(starts):
         for h in range(h_steps):
             # window j's step-h actual is row s_j + L + h, observed before origin s_i + L when s_j + h < s_i
@@ -161,20 +161,17 @@ def test_rolling_radii_use_only_residuals_observed_before_each_origin(window):
     pool = np.concatenate([res_cal, res])
     np.testing.assert_array_equal(final, conformal_radius(pool if window is None else pool[-window:], 80))
     assert np.isfinite(radius).all() and radius[-1, 0, 0] > radius[0, 0, 0]  # the larger test errors widen it
-    tight, _ = rolling_radii(res_cal[:3], res, starts, 80, window=None)
+    tight, _ = adaptive_radii(res_cal[:3], res, starts, 80, None, gamma=0.0)
     assert np.isinf(tight[0, 2]).all() and np.isfinite(tight[-1, 0]).all()  # 3 known: too few for 80% (needs 4)
 
 
-def test_adaptive_radii_without_a_step_are_the_sliding_quantile_and_misses_widen_them():
-    from builder.tasks.forecast_intervals import adaptive_radii, conformal_radius, rolling_radii
+def test_adaptive_radii_misses_widen_them():
+    from builder.tasks.forecast_intervals import adaptive_radii, conformal_radius
 
     rng = np.random.default_rng(5)
     res_cal, res = rng.uniform(size=(10, 2, 1)), rng.uniform(size=(30, 2, 1))
     starts = np.arange(100, 130)
-    still, final = adaptive_radii(res_cal, res, starts, 80, 10, gamma=0.0)
-    sliding, sliding_final = rolling_radii(res_cal, res, starts, 80, window=10)
-    np.testing.assert_allclose(still, sliding)  # gamma 0: the plain quantile of the 10 most recent known
-    np.testing.assert_allclose(final, sliding_final)
+    _, final = adaptive_radii(res_cal, res, starts, 80, 10, gamma=0.0)
     np.testing.assert_allclose(final, conformal_radius(np.concatenate([res_cal, res])[-10:], 80))
     worse = res * 10  # test errors beyond anything calibrated: each observed miss raises the quantile
     moving, _ = adaptive_radii(res_cal, worse, starts, 80, 10, gamma=0.05)
