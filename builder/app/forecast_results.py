@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from builder.tasks.forecast_eval import BASELINES, baseline_label, best_baseline, verdict
+from builder.tasks.forecast_intervals import coverage_reading, range_text
 
 
 def forecast_verdict(metrics: dict[str, Any]) -> dict[str, str] | None:
@@ -42,14 +43,18 @@ def error_by_step_frame(metrics: dict[str, Any], metric: str = "mae") -> pd.Data
 
 
 def coverage_frame(metrics: dict[str, Any]) -> pd.DataFrame:
-    """One row per interval level: nominal, empirical coverage on the test part, mean width, and the
-    reason where a level is undefined (empty for runs without intervals)."""
+    """One row per interval level: nominal, empirical coverage on the test part, the range a calibrated
+    interval scores on that many windows nine times in ten, mean width, and a note: the coverage read
+    against that range, or the reason a level is undefined (empty for runs without intervals)."""
     intervals = metrics.get("intervals") or {}
     rows = []
     for level, rec in (intervals.get("levels") or {}).items():
+        low, high = rec.get("calibrated_range") or (None, None)
+        reading = coverage_reading(rec.get("coverage"), low, high) if low is not None and high is not None else ""
         rows.append({"interval": f"{level}%", "nominal": int(level) / 100, "test coverage": rec.get("coverage"),
-                     "mean width": rec.get("mean_width"), "note": rec.get("reason") or ""})
-    return pd.DataFrame(rows, columns=["interval", "nominal", "test coverage", "mean width", "note"])
+                     "calibrated range": range_text(rec), "mean width": rec.get("mean_width"),
+                     "note": rec.get("reason") or reading})
+    return pd.DataFrame(rows, columns=["interval", "nominal", "test coverage", "calibrated range", "mean width", "note"])
 
 
 def interval_levels(frame: pd.DataFrame) -> list[int]:

@@ -263,11 +263,12 @@ class ForecastTask(Task):
                         f"{fmt(m['smape'], '.2f', 10)}{fmt(m['mase'], '.3f', 8)}")
         rows.append(f"({metrics['n_windows']} {metrics['part']} windows, season length {metrics['season_length']}; "
                     "ETS and Theta fitted on the training part)")
-        from builder.tasks.forecast_intervals import interval_label
+        from builder.tasks.forecast_intervals import interval_label, range_text
 
         intervals = metrics.get("intervals")
         if intervals:
             covered = [f"{lv}%: " + (f"{rec['coverage']:.1%}" if rec.get("coverage") is not None else "n/a")
+                       + (f" (calibrated: {range_text(rec)})" if range_text(rec) else "")
                        for lv, rec in intervals["levels"].items()]
             rows.append(f"interval coverage on the test part ({interval_label(intervals)}): {', '.join(covered)}")
         line = metrics.get("verdict") or verdict(metrics)  # runs from before the verdict: computed here

@@ -50,7 +50,8 @@ def test_intervals_coverage_and_a_backtest_panel(tiny_csv, studio_home) -> None:
     metrics = _forecast_metrics(0.8)
     metrics["intervals"] = {"calibration_windows": 30, "label": "adaptive conformal over the 30 most recent residuals",
                             "levels": {
-        "80": {"coverage": 0.77, "mean_width": 2.5, "coverage_by_step": [0.8, 0.74], "radius": [[1.2], [1.3]]},
+        "80": {"coverage": 0.77, "mean_width": 2.5, "coverage_by_step": [0.8, 0.74], "radius": [[1.2], [1.3]],
+               "windows": 30, "calibrated_range": [0.6667, 0.9]},
         "95": {"coverage": None, "reason": "5 validation windows are too few for a 95% interval (needs 19)"}}}
     _fake_run(studio_home, "run-bt", metrics)
     backtest = {**_forecast_metrics(1.5), "origins": 2, "refit": False, "data": "series.csv",
@@ -63,6 +64,8 @@ def test_intervals_coverage_and_a_backtest_panel(tiny_csv, studio_home) -> None:
     coverage = at.dataframe[1].value
     assert coverage["interval"].tolist() == ["80%", "95%"] and coverage["test coverage"].iloc[0] == 0.77
     assert "needs 19" in coverage["note"].iloc[1]
+    assert coverage["calibrated range"].iloc[0] == "66.7%-90.0% on 30 windows"
+    assert coverage["note"].iloc[0].startswith("within what a calibrated interval scores")
     assert any(m.value.startswith("**Prediction intervals** (adaptive conformal over the 30 most recent residuals;")
                for m in at.markdown), "the page names how the run's intervals were calibrated"
     assert any("Backtest verdict: worse than seasonal naive (m=12) by 50% MASE" in m.value for m in at.markdown)

@@ -201,6 +201,33 @@ def test_rolling_intervals_recover_coverage_after_the_errors_grow():
     np.testing.assert_allclose(out["upper_80"].to_numpy()[600:], radii[80][:, 1, 0])
 
 
+def test_calibrated_range_is_the_binomial_spread_of_an_exact_interval_and_reads_the_coverage():
+    from builder.tasks.forecast_intervals import (
+        calibrated_range,
+        conformal_intervals,
+        coverage_reading,
+        range_text,
+    )
+
+    # 15 windows at 80%: P(X <= 8) = 0.018 < 0.05 <= P(X <= 9) = 0.061, P(X <= 13) = 0.833 < 0.95 <= P(X <= 14)
+    assert calibrated_range(15, 80) == (9 / 15, 14 / 15)
+    assert calibrated_range(5, 80) == (2 / 5, 1.0) and calibrated_range(30, 95) == (26 / 30, 1.0)
+    rng = np.random.default_rng(3)  # an exactly calibrated interval: its coverage lands in the range ~90% of the time
+    hits = rng.random((20000, 15)) < 0.8
+    low, high = calibrated_range(15, 80)
+    inside = ((hits.mean(axis=1) >= low - 1e-12) & (hits.mean(axis=1) <= high + 1e-12)).mean()
+    assert 0.9 <= inside <= 0.97  # discrete: at least the mass (here exactly 0.947), a little more
+    assert coverage_reading(11 / 15, low, high).startswith("within")
+    assert coverage_reading(8 / 15, low, high).startswith("below") and "too narrow" in coverage_reading(0.5, low, high)
+    assert coverage_reading(1.0, 0.6, 0.9).startswith("above")
+    y_cal, y = rng.normal(size=(40, 2, 1)), rng.normal(size=(15, 2, 1))
+    record, _ = conformal_intervals(y_cal, np.zeros_like(y_cal), y, np.zeros_like(y), starts=np.arange(15))
+    rec = record["levels"]["80"]
+    assert rec["windows"] == 15 and rec["calibrated_range"] == [0.6, 14 / 15]
+    assert range_text(rec) == "60.0%-93.3% on 15 windows" and range_text({"coverage": 0.8}) == ""  # runs from before
+    json.dumps(record, allow_nan=False)
+
+
 def test_rolling_intervals_calibrate_on_at_most_max_calibration_residuals(monkeypatch):
     import builder.tasks.forecast_intervals as fi
 
