@@ -66,6 +66,7 @@ def test_intervals_coverage_and_a_backtest_panel(tiny_csv, studio_home) -> None:
     assert "needs 19" in coverage["note"].iloc[1]
     assert coverage["calibrated range"].iloc[0] == "66.7%-90.0% on 30 windows"
     assert coverage["note"].iloc[0].startswith("within what a calibrated interval scores")
+    assert any(c.value.startswith("Calibrated range: the test coverage an exactly calibrated") for c in at.caption)
     assert any(m.value.startswith("**Prediction intervals** (adaptive conformal over the 30 most recent residuals;")
                for m in at.markdown), "the page names how the run's intervals were calibrated"
     assert any("Backtest verdict: worse than seasonal naive (m=12) by 50% MASE" in m.value for m in at.markdown)
