@@ -10,13 +10,14 @@ LSTM RNNModel: 2.71% at seed 42, median 3.58% over seeds 42, 0, 1, 2, 3, 4, spre
 is not installed here, so they are not re-measured.
 
 Run: .venv/bin/python bench/darts_airline.py [--seeds 42 0 1 2 3 4] [--set '{"training": {...}}']
-     [--calendar none|month|year|month+year]
+     [--calendar none|month|year|month+year|onehot+year]
 
 --calendar adds columns derived from the time column to the whole frame before the split, so they are
 covariate inputs of every window (the default `data.features` takes every other numeric column):
 `month` adds month_sin, month_cos = sin/cos(2*pi*(month - 1)/12); `month+year` adds those and the
 calendar year as a number (scaled with the other inputs on the training part); `year` adds the year
-alone. The window holds the lookback's calendar only; for the sin/cos pair every future step's
+alone; `onehot+year` adds twelve month indicators (month_01..month_12, Darts' own month encoding) and
+the year. The window holds the lookback's calendar only; for the sin/cos pair every future step's
 position is a fixed rotation of the last observed step's pair, so the lookback's pairs tell the dense
 head the calendar of every horizon step (a year column, being a trend, does not carry past the last
 observed step that way).
@@ -57,6 +58,9 @@ def add_calendar(df: pd.DataFrame, calendar: str) -> pd.DataFrame:
     if calendar == "none":
         return df
     when = pd.to_datetime(df["time"])
+    if calendar == "onehot+year":  # Darts' own pair: 12 month indicators and the year
+        months = {f"month_{k:02d}": (when.dt.month.to_numpy() == k).astype(np.float64) for k in range(1, 13)}
+        return df.assign(**months, year=when.dt.year.astype(np.float64))
     angle = 2.0 * np.pi * (when.dt.month.to_numpy() - 1) / 12.0
     out = df if calendar == "year" else df.assign(month_sin=np.sin(angle), month_cos=np.cos(angle))
     if calendar in ("year", "month+year"):
@@ -115,7 +119,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", type=int, nargs="+", default=[42, 0, 1, 2, 3, 4])
     p.add_argument("--set", default="{}", help="JSON overrides merged into the default preset's spec")
-    p.add_argument("--calendar", choices=["none", "month", "year", "month+year"], default="none",
+    p.add_argument("--calendar", choices=["none", "month", "year", "month+year", "onehot+year"], default="none",
                    help="calendar covariates derived from the time column (see the module docstring)")
     args = p.parse_args()
     overrides = json.loads(args.set)

@@ -318,10 +318,13 @@ def _refit(spec: ModelSpec, data: Any, resolved: Resolved, task: Any, epochs: in
 
     set_seed(spec.training.seed)
     ds, n_items = task.refit_dataset(data, spec)
+    # an epoch of the refit has the optimizer steps of an epoch of the fit it repeats (min_steps_per_epoch)
+    ds, steps = repeat_to_min_steps(ds, int(np.ceil(n_items / spec.training.batch_size)),
+                                    spec.training.min_steps_per_epoch)
     model = build_model(spec, resolved)
     x_scaler = Scaler.from_dict(resolved.x_scaler)
     model.get_layer("standardize").set_statistics(x_scaler.offset_, x_scaler.scale_)
-    compile_model(model, spec, int(np.ceil(n_items / spec.training.batch_size)))
+    compile_model(model, spec, steps)
     history = model.fit(ds, epochs=epochs, verbose=0, shuffle=False)
     if not np.all(np.isfinite(history.history.get("loss", [0.0]))):
         raise TrainingError(f"the loss became NaN while refitting on train + validation; {NAN_ADVICE}")

@@ -125,6 +125,24 @@ def test_refit_trains_on_train_and_validation_for_the_chosen_epochs(tmp_path) ->
     keras.backend.clear_session()
 
 
+def test_refit_repeats_to_min_steps_per_epoch(tmp_path) -> None:
+    """A refit epoch has the optimizer steps min_steps_per_epoch gives the fit's epochs, not one pass."""
+    from builder.training.fit import fit
+
+    spec = ModelSpec.from_dict({
+        "data": {"lookback": 8, "horizon": 2}, "blocks": [{"kind": "recurrent", "units": 4}],
+        "training": {"epochs": 2, "patience": None, "refit": True, "batch_size": 32, "min_steps_per_epoch": 7}})
+    data = FORECAST.prepare(seasonal_csv(tmp_path / "s.csv", n=120), spec)
+    lo, hi = data.window_range("train+val")
+    one_pass = -(-(hi - lo) // 32)
+    assert one_pass < 7  # the option repeats the windows here
+    result = fit(spec, data)
+    assert result.refit_epochs >= 1
+    per_epoch = one_pass * -(-7 // one_pass)  # whole passes until an epoch has at least 7 steps
+    assert int(result.model.optimizer.iterations.numpy()) == result.refit_epochs * per_epoch
+    keras.backend.clear_session()
+
+
 def test_two_seasons_only_for_the_seasonal_residual(tmp_path) -> None:
     spec = ModelSpec().updated(data={"season_length": 20})
     seasonal = FORECAST.prepare(seasonal_csv(tmp_path / "s.csv", n=400, season=20), spec)
