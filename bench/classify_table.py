@@ -56,11 +56,13 @@ def run_one(name: str, preset: str, seed: int, overrides: dict[str, dict[str, An
         metrics = train_run(spec, DATA / "splits" / f"{name}_train.csv", Path(tmp) / "run",
                             test_path=DATA / "splits" / f"{name}_test.csv")
         wall = time.perf_counter() - t0
+        wrong = _wrong(Path(tmp) / "run" / "predictions.csv")
     row = {"set": name, "preset": preset + "".join(f" {k}={v}" for sec in over.values() for k, v in sec.items()),
            "seed": seed, "n_test": metrics["n_sequences"],
            "accuracy": metrics["model"]["accuracy"], "macro_f1": metrics["model"]["macro_f1"],
            "train_seconds": metrics["train_seconds"], "wall_seconds": round(wall, 1),
-           "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"], "verdict": metrics["verdict"]}
+           "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"], "verdict": metrics["verdict"],
+           "wrong": wrong}
     for key in BASELINES:
         b = metrics.get(key) or {}
         row[key] = b.get("accuracy")
@@ -68,6 +70,16 @@ def run_one(name: str, preset: str, seed: int, overrides: dict[str, dict[str, An
         if b.get("reason"):
             row[f"{key}_reason"] = b["reason"]
     return row
+
+
+def _wrong(predictions: Path) -> dict[str, float]:
+    """The misclassified test sequences of a run's predictions.csv: {sequence id: probability the model
+    gave the true class}, so runs can be compared sequence by sequence."""
+    import pandas as pd
+
+    df = pd.read_csv(predictions, dtype={"sequence": str, "actual": str, "predicted": str})
+    bad = df[df["actual"] != df["predicted"]]
+    return {str(r["sequence"]): round(float(r[f"p_{r['actual']}"]), 4) for _, r in bad.iterrows()}
 
 
 def table(rows: list[dict[str, Any]], default: str) -> str:
