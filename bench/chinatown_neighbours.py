@@ -68,6 +68,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--set", default="chinatown_unittest")
     p.add_argument("--show", nargs="*", default=None, help="test ids whose values to print (default: the wrong ones)")
+    p.add_argument("--rocket", type=int, nargs="*", default=[], metavar="SEED",
+                   help="also MiniRocket's misses with these seeds (the runs' baseline uses the run's seed)")
     args = p.parse_args()
     ids_tr, x_tr, y_tr = load(args.set, "train")
     ids_te, x_te, y_te = load(args.set, "test")
@@ -78,11 +80,32 @@ def main() -> None:
     dtw = _dtw_matrix(x_te[:, None, :], x_tr[:, None, :], None)
     wrong = report(ed, y_tr, ids_tr, y_te, ids_te, "1-NN Euclidean") + report(dtw, y_tr, ids_tr, y_te, ids_te,
                                                                             "1-NN DTW (full window)")
+    for seed in args.rocket:
+        from builder.tasks.classify_baselines import _minirocket_predict
+
+        classes = sorted(set(y_tr))
+        code = np.array([classes.index(v) for v in y_tr])
+        pred = np.array(classes)[_minirocket_predict(x_tr[:, None, :], code, x_te[:, None, :], seed)]
+        print(f"\nMiniRocket (seed {seed}): {int((pred == y_te).sum())} of {len(y_te)} correct; wrong: "
+              f"{[str(i) for i in ids_te[pred != y_te]]}")
     dtw_tr = _dtw_matrix(x_tr[:, None, :], None, None)
     np.fill_diagonal(dtw_tr, np.inf)
     loo = y_tr[np.argmin(dtw_tr, axis=1)]
     print(f"\nleave-one-out 1-NN DTW on the train part: {int((loo == y_tr).sum())} of {len(y_tr)}; wrong: "
           f"{[str(i) for i in ids_tr[loo != y_tr]]}")
+    ids_all, x_all, y_all = np.concatenate([ids_tr, ids_te]), np.concatenate([x_tr, x_te]), np.concatenate([y_tr, y_te])
+    pooled = {"DTW": _dtw_matrix(x_all[:, None, :], None, None),
+              "ED": np.sqrt(((x_all[:, None, :] - x_all[None, :, :]) ** 2).sum(-1))}
+    for name, d in pooled.items():  # diagnostic only: the test labels are used as references here
+        np.fill_diagonal(d, np.inf)
+        loo = y_all[np.argmin(d, axis=1)]
+        print(f"leave-one-out 1-NN {name} over train + test pooled ({len(y_all)} sequences): "
+              f"{int((loo == y_all).sum())} of {len(y_all)}; wrong: {[str(i) for i in ids_all[loo != y_all]]}")
+    for part, xs, ys, ids in (("train", x_tr, y_tr, ids_tr), ("test", x_te, y_te, ids_te)):
+        print(f"first value by class, {part}: " + "; ".join(
+            f"class {c}: {int(xs[ys == c, 0].min())}-{int(xs[ys == c, 0].max())}"
+            f" (ids by value: {', '.join(str(ids[k]) for k in np.flatnonzero(ys == c)[np.argsort(-xs[ys == c, 0])][:3])}...)"
+            for c in sorted(set(ys))))
     show = args.show if args.show is not None else sorted(set(wrong), key=wrong.index)
     np.set_printoptions(linewidth=200)
     print("\nclass means (train), then the sequences shown with their nearest train neighbours:")
@@ -94,6 +117,11 @@ def main() -> None:
         for name, d in (("ED", ed), ("DTW", dtw)):
             for k in np.argsort(d[i])[:3]:
                 print(f"    {name} neighbour train {ids_tr[k]} (y={y_tr[k]}, {d[i, k]:.1f}): {x_tr[k].astype(int)}")
+        k_all = int(np.flatnonzero(ids_all == sid)[0])
+        for name, d in pooled.items():
+            near = np.argsort(d[k_all])[:5]
+            print(f"    {name}: its 5 nearest of the other {len(y_all) - 1} (train + test): "
+                  + ", ".join(f"{ids_all[k]} (y={y_all[k]})" for k in near))
 
 
 if __name__ == "__main__":
