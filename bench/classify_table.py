@@ -56,11 +56,14 @@ def run_one(name: str, preset: str, seed: int, overrides: dict[str, dict[str, An
         metrics = train_run(spec, DATA / "splits" / f"{name}_train.csv", Path(tmp) / "run",
                             test_path=DATA / "splits" / f"{name}_test.csv")
         wall = time.perf_counter() - t0
+        wrong = _wrong(Path(tmp) / "run" / "predictions.csv")
+        members = _member_wrong(Path(tmp) / "run", spec, name) if spec.training.ensemble > 1 else None
     row = {"set": name, "preset": preset + "".join(f" {k}={v}" for sec in over.values() for k, v in sec.items()),
            "seed": seed, "n_test": metrics["n_sequences"],
            "accuracy": metrics["model"]["accuracy"], "macro_f1": metrics["model"]["macro_f1"],
            "train_seconds": metrics["train_seconds"], "wall_seconds": round(wall, 1),
-           "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"], "verdict": metrics["verdict"]}
+           "epochs_run": metrics["epochs_run"], "best_epoch": metrics["best_epoch"], "verdict": metrics["verdict"],
+           "wrong": wrong, **({"member_wrong": members} if members is not None else {})}
     for key in BASELINES:
         b = metrics.get(key) or {}
         row[key] = b.get("accuracy")
@@ -68,6 +71,39 @@ def run_one(name: str, preset: str, seed: int, overrides: dict[str, dict[str, An
         if b.get("reason"):
             row[f"{key}_reason"] = b["reason"]
     return row
+
+
+def _wrong(predictions: Path) -> dict[str, float]:
+    """The misclassified test sequences of a run's predictions.csv: {sequence id: probability the model
+    gave the true class}, so runs can be compared sequence by sequence."""
+    import pandas as pd
+
+    df = pd.read_csv(predictions, dtype={"sequence": str, "actual": str, "predicted": str})
+    bad = df[df["actual"] != df["predicted"]]
+    return {str(r["sequence"]): round(float(r[f"p_{r['actual']}"]), 4) for _, r in bad.iterrows()}
+
+
+def _member_wrong(run_dir: Path, spec: Any, name: str) -> list[dict[str, float]]:
+    """Per ensemble member (member_0 = the seed's own model, member_i = seed + i): its misclassified test
+    sequences as in `_wrong`, from the run's model.keras on the test split's raw inputs x [N, L, F]."""
+    import numpy as np
+
+    from builder.serving.export import load_run_model
+    from builder.tasks.registry import get_task
+    from builder.training.runs import Run
+
+    data = get_task("classify").prepare(DATA / "splits" / f"{name}_train.csv", spec,
+                                  test_source=DATA / "splits" / f"{name}_test.csv")
+    mask = data.split == "test"
+    model = load_run_model(Run(run_dir))
+    out = []
+    for layer in model.layers:
+        if layer.name.startswith("member_"):
+            probs = np.asarray(layer.predict(data.x[mask], verbose=0))
+            y, ids = data.y[mask], data.ids[mask]
+            bad = np.flatnonzero(probs.argmax(axis=1) != y)
+            out.append({str(ids[k]): round(float(probs[k, y[k]]), 4) for k in bad})
+    return out
 
 
 def table(rows: list[dict[str, Any]], default: str) -> str:
