@@ -379,6 +379,9 @@ def train_run(
         run.write_spec(spec)
     run.set_status("running", pid=os.getpid(), started=time.time(), message="preparing data")
     task = get_task(spec.task)
+    # the pipelines (their shuffles) are built here, before fit seeds: seed first, so a run does not
+    # depend on what the process ran before it (the app's worker trains run after run)
+    set_seed(spec.training.seed)
     try:
         data = task.prepare(data_path, spec, test_path)
         datasets = task.datasets(data, spec)

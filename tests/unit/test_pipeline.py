@@ -147,6 +147,20 @@ def test_training_is_deterministic_under_a_seed(series_csv, preset, jit, xla):
     np.testing.assert_array_equal(a.model.get_weights()[1], b.model.get_weights()[1])
 
 
+def test_a_run_does_not_depend_on_what_the_process_ran_before(series_csv, tmp_path):
+    # train_run builds the shuffled pipelines before fit seeds: they must not take the global seed a
+    # previous run (or anything else in the process) left behind
+    import keras
+
+    spec = tiny(load_preset("stacked_lstm"), lookback=8).updated(training={"epochs": 2, "batch_size": 8, "seed": 1})
+    first = train_run(spec, series_csv, tmp_path / "a")
+    keras.utils.set_random_seed(42)  # as a seed-42 run before it would leave the process
+    second = train_run(spec, series_csv, tmp_path / "b")
+    assert first["model"] == second["model"]
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "a" / "predictions.csv"),
+                                  pd.read_csv(tmp_path / "b" / "predictions.csv"))
+
+
 def test_blocks_of_batches_per_call_train_the_same_model(series_csv):
     """steps_per_execution (capped at one epoch) changes how often Python sees a batch, not the model."""
     spec = tiny(load_preset("stacked_lstm"), lookback=8).updated(training={"epochs": 2, "batch_size": 8})
