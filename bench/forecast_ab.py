@@ -9,7 +9,7 @@ Theta MASE (those depend only on the file and horizon; "–" where a baseline is
 result to a JSON-lines file.
 
 Run: .venv/bin/python bench/forecast_ab.py --variant before='{}' \
-        --variant season='{"residual_base": "season"}' [--repo /other/checkout=before] [--files airline]
+        --variant season='{"residual_base": "season"}' [--repo /other/checkout=before] [--files airline] [--dir DIR]
 A variant's overrides are a JSON object merged into the spec (nested objects merge key by key).
 `--repo NAME=DIR` runs variant NAME with DIR's checkout (its .venv python), e.g. main for "before".
 """
@@ -80,6 +80,8 @@ def main() -> None:
     p.add_argument("--variant", action="append", required=True, help="NAME=JSON overrides ('{}': the defaults)")
     p.add_argument("--repo", action="append", default=[], help="NAME=DIR: run variant NAME in checkout DIR")
     p.add_argument("--files", nargs="*", help="substrings of the file names to run (default: all)")
+    p.add_argument("--dir", type=Path, default=None,
+                   help="folder of CSV files to run instead of the shared forecasting files (e.g. a copy with added columns)")
     p.add_argument("--horizons", nargs="*", default=["1", "season"], help="1, season (after 1) or numbers")
     p.add_argument("--out", type=Path, default=None)
     p.add_argument("--jsonl", type=Path, default=None)
@@ -95,7 +97,7 @@ def main() -> None:
     out = args.out or Path(tempfile.mkdtemp(prefix="rnn-studio-ab-"))
     jsonl = args.jsonl or out / "results.jsonl"
     bases = {r: default_spec(r) for r in {repos.get(n, REPO) for n in variants}}
-    files = sorted((SHARED / "forecasting").glob("*.csv"))
+    files = sorted((args.dir or SHARED / "forecasting").glob("*.csv"))
     if args.files:
         files = [f for f in files if any(s in f.stem for s in args.files)]
     names = list(variants)

@@ -359,9 +359,11 @@ def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
         seasonal = replace(data, lookback=lookback)
         base = spec.residual_base if spec.residual_base != "auto" else better_naive(seasonal)
         if spec.task == "forecast" and spec.residual and base in SEASONAL_BASES:
-            why = f"two seasons of {m}" if lookback == 2 * m else (
-                f"one season of {m} or more, as the training part allows" if lookback >= m else
-                "as long as the training part allows")
+            if lookback == max(DEFAULT_LOOKBACK, 2 * m):  # the window wanted, not shortened
+                why = f"two seasons of {m}" if lookback == 2 * m else f"the default, which holds two seasons of {m}"
+            else:
+                why = (f"one season of {m} or more, as the training part allows" if lookback >= m else
+                       "as long as the training part allows")
             why += ", for the seasonal residual"
         else:  # measured: a longer window than the default did not pay without the seasonal base
             lookback, why = data.lookback, "the default"

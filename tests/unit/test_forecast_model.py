@@ -150,3 +150,7 @@ def test_two_seasons_only_for_the_seasonal_residual(tmp_path) -> None:
     assert seasonal.lookback == 40 and any("two seasons of 20" in n for n in seasonal.notices)
     assert walk.lookback == 24 and any("lookback 24 steps (the default)" in n for n in walk.notices)
     assert FORECAST.resolve(seasonal).better_naive == "season" and FORECAST.resolve(walk).better_naive == "last"
+    weekly = FORECAST.prepare(seasonal_csv(tmp_path / "d.csv", n=400, season=7), ModelSpec().updated(data={"season_length": 7}))
+    assert weekly.lookback == 24 and FORECAST.resolve(weekly).better_naive == "season"
+    note = next(n for n in weekly.notices if n.startswith("lookback"))
+    assert "the default, which holds two seasons of 7" in note and "as the training part allows" not in note
