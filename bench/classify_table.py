@@ -114,10 +114,11 @@ def table(rows: list[dict[str, Any]], default: str) -> str:
     lines = ["| set | preset | accuracy | " + " | ".join(HEADERS) + " | beats 1-NN DTW | train s | epochs |",
              "|---" * (6 + len(HEADERS)) + "|"]
     for r in rows:
-        dtw = max(v for v in (r.get("nn_dtw_full"), r.get("nn_dtw_band"), -1.0) if v is not None)
+        dtws = [v for v in (r.get("nn_dtw_full"), r.get("nn_dtw_band")) if v is not None]
+        beats = ("yes" if r["accuracy"] > max(dtws) else "no") if dtws else "n/a (not measured)"
         name = r["preset"] + (" (default)" if r["preset"] == default else "")
         lines.append(f"| {r['set']} | {name} | {f(r['accuracy'])} | " + " | ".join(f(r.get(k)) for k in BASELINES)
-                     + f" | {'yes' if r['accuracy'] > dtw else 'no'} | {r['train_seconds']:.0f} | {r['epochs_run']} |")
+                     + f" | {beats} | {r['train_seconds']:.0f} | {r['epochs_run']} |")
     return "\n".join(lines)
 
 

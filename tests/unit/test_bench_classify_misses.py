@@ -36,3 +36,13 @@ def test_report_names_the_test_sequences_whose_nearest_neighbour_has_another_lab
     y_tr, ids_tr = np.array(["1", "1", "2"]), np.array(["x", "y", "z"])
     y_te, ids_te = np.array(["1", "2", "2"]), np.array(["a", "b", "c"])
     assert chinatown_neighbours.report(dist, y_tr, ids_tr, y_te, ids_te, "test") == ["b"]
+
+
+def test_the_table_does_not_claim_a_win_over_a_dtw_figure_it_did_not_measure():
+    from bench.classify_table import table
+
+    row = {"set": "s", "preset": "lstm_fcn", "accuracy": 0.9, "train_seconds": 3.0, "epochs_run": 5}
+    fast = table([{**row, "nn_dtw_full": None, "nn_dtw_band": None}], "lstm_fcn")
+    assert "| n/a (not measured) |" in fast and "| yes |" not in fast
+    assert "| no |" in table([{**row, "nn_dtw_full": 0.95, "nn_dtw_band": 0.8}], "lstm_fcn")
+    assert "| yes |" in table([{**row, "nn_dtw_full": 0.85, "nn_dtw_band": None}], "lstm_fcn")
