@@ -53,9 +53,10 @@ def calibrated_range(windows: int, level: int, mass: float = RANGE_MASS) -> tupl
     """The test coverage an exactly calibrated `level`% interval scores on `windows` test windows, `mass`
     of the time: the (1 - mass)/2 and (1 + mass)/2 quantiles of Binomial(windows, level / 100) / windows.
 
-    Exact for one step and target with independent misses (one-step forecasts' are close to that). A
-    coverage over H steps and K targets averages N x H x K correlated cells (overlapping windows share
-    errors), which varies no more than one step's N cells, so the range on N is the wider, safe one.
+    Exact for one step and target with independent misses (one-step forecasts' are close to that). Over
+    H steps and K targets the coverage averages N x H x K cells, which varies no more than one step's N
+    cells do; but at a step h > 1 windows that overlap share errors, so those N cells vary more than
+    independent ones and the range is then a guide that errs towards calling a coverage off.
     With 15 windows a calibrated 80% interval scores 60.0-93.3% nine times in ten.
     """
     if windows < 1:
