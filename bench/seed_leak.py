@@ -4,8 +4,8 @@ Trains lstm_fcn on the Chinatown train split with seed 1 for --epochs epochs, ei
 process (`fresh`) or after a seed-42 run of the same length (`after`), and prints the training loss at a
 few epochs and a hash of the final weights. `--order fit`: `builder.training.fit.fit` builds the tf.data
 pipelines itself, after its `set_seed`; `--order train_run`: the pipelines are built first and handed
-to `fit`, as `train_run` does, so they are made under whatever global TensorFlow seed the process
-holds then.
+to `fit`, as `train_run` did before 5d1a99c, so they are made under whatever global TensorFlow seed the
+process holds then (train_run now seeds before it builds them; tests/unit/test_pipeline.py checks it).
 
     .venv/bin/python bench/seed_leak.py fresh --order train_run --epochs 60
     .venv/bin/python bench/seed_leak.py after --order train_run --epochs 60

@@ -18,7 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-SRC = Path("/work/shared/data/forecasting/victoria_electricity_demand_daily.csv")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+if not SHARED.exists():
+    SHARED = Path("/work/shared/data")
+SRC = SHARED / "forecasting" / "victoria_electricity_demand_daily.csv"
 NAME = SRC.name
 #: WorkDay of 2015-01-01 .. 2015-01-07
 AFTER = [0, 1, 0, 0, 1, 1, 1]
