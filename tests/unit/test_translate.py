@@ -110,6 +110,22 @@ def test_size_estimate_equals_keras(preset: str, attention: str) -> None:
     assert estimate_params(spec, resolved) == build_model(spec, resolved).count_params()
 
 
+@pytest.mark.parametrize("preset", ["gru_seq2seq_bahdanau", "luong_lstm_seq2seq"])
+def test_auto_compiles_the_whole_encoder_decoder_step_on_the_cpu(preset: str) -> None:
+    # measured: one XLA program for the step beats the fused encoder's shards beside the decoder's
+    # unrolled ops in TF's executor (bench/RESULTS.md); other fused models keep their shards
+    from builder.model.build import build_model
+    from builder.spec.presets import load_preset
+    from builder.training.fit import has_gpu, resolve_jit
+
+    if has_gpu():
+        pytest.skip("on a GPU 'auto' is Keras's own choice")
+    spec = load_preset(preset)
+    model = build_model(spec, get_task("translate").placeholder(spec, 30, 14))
+    assert resolve_jit(spec, model) is True
+    assert resolve_jit(spec.updated(training={"jit_compile": False}), model) is False
+
+
 def test_run_contract(translate_run: Path) -> None:
     run = Run(translate_run)
     assert run.status()["state"] == "finished"
