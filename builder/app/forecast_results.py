@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from builder.tasks.forecast_eval import BASELINES, baseline_label, best_baseline, verdict
-from builder.tasks.forecast_intervals import coverage_reading, range_text
+from builder.tasks.forecast_intervals import coverage_reading, level_range, range_text
 
 
 def forecast_verdict(metrics: dict[str, Any]) -> dict[str, str] | None:
@@ -49,10 +49,10 @@ def coverage_frame(metrics: dict[str, Any]) -> pd.DataFrame:
     intervals = metrics.get("intervals") or {}
     rows = []
     for level, rec in (intervals.get("levels") or {}).items():
-        low, high = rec.get("calibrated_range") or (None, None)
-        reading = coverage_reading(rec.get("coverage"), low, high) if low is not None and high is not None else ""
+        span = level_range(level, rec)
+        reading = coverage_reading(rec.get("coverage"), *span) if span else ""
         rows.append({"interval": f"{level}%", "nominal": int(level) / 100, "test coverage": rec.get("coverage"),
-                     "calibrated range": range_text(rec), "mean width": rec.get("mean_width"),
+                     "calibrated range": range_text(level, rec), "mean width": rec.get("mean_width"),
                      "note": rec.get("reason") or reading})
     return pd.DataFrame(rows, columns=["interval", "nominal", "test coverage", "calibrated range", "mean width", "note"])
 

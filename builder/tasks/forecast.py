@@ -268,7 +268,7 @@ class ForecastTask(Task):
         intervals = metrics.get("intervals")
         if intervals:
             covered = [f"{lv}%: " + (f"{rec['coverage']:.1%}" if rec.get("coverage") is not None else "n/a")
-                       + (f" (calibrated: {range_text(rec)})" if range_text(rec) else "")
+                       + (f" (calibrated: {range_text(lv, rec)})" if range_text(lv, rec) else "")
                        for lv, rec in intervals["levels"].items()]
             rows.append(f"interval coverage on the test part ({interval_label(intervals)}): {', '.join(covered)}")
         line = metrics.get("verdict") or verdict(metrics)  # runs from before the verdict: computed here

@@ -76,12 +76,17 @@ def coverage_reading(coverage: float | None, low: float, high: float) -> str:
     return "within what a calibrated interval scores on this many windows"
 
 
-def range_text(rec: dict[str, Any]) -> str:
-    """A level record's calibrated range as "60.0-93.3% on 15 windows" ("" for runs from before it)."""
-    low, high = rec.get("calibrated_range") or (None, None)
-    if low is None or high is None:
-        return ""
-    return f"{low:.1%}-{high:.1%} on {rec.get('windows')} windows"
+def level_range(level: int | str, rec: dict[str, Any]) -> tuple[float, float] | None:
+    """calibrated_range of a metrics.json level record (its scored `windows`); None for runs from before
+    the record carried them, or an undefined level."""
+    windows = rec.get("windows")
+    return calibrated_range(int(windows), int(level)) if windows else None
+
+
+def range_text(level: int | str, rec: dict[str, Any]) -> str:
+    """A level record's calibrated range as "60.0%-93.3% on 15 windows" ("" where level_range is None)."""
+    span = level_range(level, rec)
+    return f"{span[0]:.1%}-{span[1]:.1%} on {rec['windows']} windows" if span else ""
 
 
 def min_windows(level: int) -> int:
@@ -97,8 +102,8 @@ def conformal_intervals(y_cal: np.ndarray, pred_cal: np.ndarray, y: np.ndarray, 
     `starts` None: split conformal, one radius [H, K] from the calibration windows. `starts` [N] (the
     scored windows' start rows, ascending): the rolling adaptive form (adaptive_radii over the
     min(n, MAX_CALIBRATION) most recent observed residuals, ACI_GAMMA), a radius per scored window [N, H, K].
-    Returns (the metrics.json record: method, calibration windows, per level coverage, its calibrated
-    range on the N scored windows (calibrated_range), coverage by step, mean width and the radius [H][K]
+    Returns (the metrics.json record: method, calibration windows, per level coverage, the N scored
+    windows (level_range reads its calibrated range), coverage by step, mean width and the radius [H][K]
     for forecasts after the data, or the reason it is undefined;
     {level: radius [H, K] or [N, H, K]} of the levels with a radius).
     """
@@ -131,11 +136,9 @@ def conformal_intervals(y_cal: np.ndarray, pred_cal: np.ndarray, y: np.ndarray, 
             continue
         radii[level] = per_window if rolling else radius
         inside = scored <= per_window
-        low, high = calibrated_range(int(scored.shape[0]), level)
         record["levels"][str(level)] = {
             "coverage": finite_or_none(inside.mean()) if inside.size else None,
-            "windows": int(scored.shape[0]),
-            "calibrated_range": [finite_or_none(low), finite_or_none(high)],
+            "windows": int(scored.shape[0]),  # for its calibrated range (level_range)
             "coverage_by_step": [finite_or_none(v) for v in inside.mean(axis=(0, 2))] if inside.size else [],
             "mean_width": finite_or_none(2 * per_window.mean()),
             "radius": [[float(v) for v in row] for row in radius],

@@ -206,6 +206,7 @@ def test_calibrated_range_is_the_binomial_spread_of_an_exact_interval_and_reads_
         calibrated_range,
         conformal_intervals,
         coverage_reading,
+        level_range,
         range_text,
     )
 
@@ -223,8 +224,8 @@ def test_calibrated_range_is_the_binomial_spread_of_an_exact_interval_and_reads_
     y_cal, y = rng.normal(size=(40, 2, 1)), rng.normal(size=(15, 2, 1))
     record, _ = conformal_intervals(y_cal, np.zeros_like(y_cal), y, np.zeros_like(y), starts=np.arange(15))
     rec = record["levels"]["80"]
-    assert rec["windows"] == 15 and rec["calibrated_range"] == [0.6, 14 / 15]
-    assert range_text(rec) == "60.0%-93.3% on 15 windows" and range_text({"coverage": 0.8}) == ""  # runs from before
+    assert rec["windows"] == 15 and level_range(80, rec) == (0.6, 14 / 15)
+    assert range_text(80, rec) == "60.0%-93.3% on 15 windows" and range_text(80, {"coverage": 0.8}) == ""  # runs from before
     json.dumps(record, allow_nan=False)
 
 
