@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--target", nargs="+", dest="targets", help="column(s) to forecast")
     t.add_argument("--time-col")
     t.add_argument("--features", nargs="+", help="covariate / feature columns (default: every numeric column)")
+    t.add_argument("--known-future", nargs="+", dest="known_future", metavar="COLUMN",
+                   help="forecast: covariate columns whose future values are known (holiday flags, planned prices); "
+                        "their next --horizon values become inputs, and `predict` needs them in rows after the data")
     t.add_argument("--lookback", type=int)
     t.add_argument("--horizon", type=int)
     t.add_argument("--epochs", type=int)
@@ -157,7 +160,7 @@ def build_spec(args: argparse.Namespace) -> Any:
     else:
         spec = load_preset(args.preset or TASKS[args.task or ModelSpec.model_fields["task"].default].default_preset)
     data: dict[str, Any] = {}
-    for key in ("targets", "time_col", "features", "lookback", "horizon", "missing", "season_length",
+    for key in ("targets", "time_col", "features", "known_future", "lookback", "horizon", "missing", "season_length",
                 "id_col", "order_col", "label_col", "node_col", "parent_col", "token_col", "source_col", "target_col"):
         value = getattr(args, key)
         if value is not None:

@@ -136,6 +136,15 @@ def resolve_series_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[st
     else:
         check_columns(df, settings.features, source, "feature")
         covariates = [c for c in settings.features if c not in targets and c != time_col]
+    known = list(getattr(settings, "known_future", []) or [])
+    if known:
+        check_columns(df, known, source, "known-future")
+        clash = [c for c in known if c in targets or c == time_col]
+        if clash:
+            raise DataError(f"{source}: data.known_future names {clash}, which "
+                            f"{'is' if len(clash) == 1 else 'are'} a target or the time column; expected covariate "
+                            "columns whose future values are known (a holiday flag, a planned price)")
+        covariates += [c for c in known if c not in covariates]  # a known-future column is an input too
     return time_col, targets, covariates
 
 

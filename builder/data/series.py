@@ -48,11 +48,19 @@ class SeriesData:
     y_scaler: Scaler
     missing: str
     notices: tuple[str, ...] = ()
+    #: covariates whose next `horizon` values are inputs too: each has `horizon` derived columns
+    #: `lead_name(c, j)` at the end of `covariates`, row t holding the value at row t + j
+    known_future: tuple[str, ...] = ()
 
     @property
     def inputs(self) -> tuple[str, ...]:
         """The model's input columns in order: targets, then covariates."""
         return self.targets + self.covariates
+
+    @property
+    def read_columns(self) -> tuple[str, ...]:
+        """The data's own columns the inputs come from: `inputs` without the derived known-future columns."""
+        return self.inputs[: len(self.inputs) - len(self.known_future) * self.horizon]
 
     @property
     def n_rows(self) -> int:
@@ -121,8 +129,11 @@ def series_from_arrays(
     handled) and validation takes its fraction of the rest; else both come from the spec's fractions.
     """
     settings = spec.data
-    columns = targets + covariates
     horizon = settings.horizon
+    known = tuple(settings.known_future)
+    if known:
+        values, covariates = with_known_future(values, targets, covariates, known, horizon, source)
+    columns = targets + covariates
     T = len(values)
     if n_test is None:
         n_train, n_val = split_sizes(T, settings.val_fraction, settings.test_fraction, horizon)
@@ -154,8 +165,43 @@ def series_from_arrays(
         covariates=tuple(covariates), lookback=lookback, horizon=horizon, n_train=n_train, n_val=n_val,
         season_length=season, freq=freq, x_scaler=Scaler(settings.scaler).fit(train),
         y_scaler=Scaler(settings.scaler).fit(train[:, : len(targets)]), missing=settings.missing,
-        notices=tuple(notices),
+        notices=tuple(notices), known_future=known,
     )
+
+
+def lead_name(column: str, step: int) -> str:
+    """The derived input holding `column`'s value `step` rows ahead (a known-future covariate)."""
+    return f"{column}@+{step}"
+
+
+def lead_values(values: np.ndarray, future: np.ndarray, horizon: int) -> np.ndarray:
+    """[T, k * horizon] lead columns of k known-future columns: row t, block j-1 holds the value at row t + j.
+
+    values: [T, k] the columns over the data's rows; future: [n, k] their values after the last row
+    (n >= 0; rows past the end of both repeat the last value known, and no complete window reads them).
+    Column order: for each column, steps 1..horizon.
+    """
+    full = np.concatenate([values, future], axis=0) if len(future) else values
+    T, k = values.shape
+    if len(full) == 0:
+        return np.zeros((0, k * horizon), np.float32)
+    idx = np.minimum(np.arange(T)[:, None] + np.arange(1, horizon + 1)[None, :], len(full) - 1)  # [T, H]
+    return np.concatenate([full[idx, c] for c in range(k)], axis=1).astype(np.float32)
+
+
+def with_known_future(values: np.ndarray, targets: list[str], covariates: list[str], known: tuple[str, ...],
+                      horizon: int, source: str) -> tuple[np.ndarray, list[str]]:
+    """(values [T, F + k * horizon], covariates + the derived lead columns) for known-future columns `known`."""
+    cols = targets + covariates
+    missing = [c for c in known if c not in covariates]
+    if missing:
+        raise DataError(f"{source}: data.known_future names {missing}, expected covariate columns among {covariates}")
+    taken = [lead_name(c, j) for c in known for j in range(1, horizon + 1) if lead_name(c, j) in cols]
+    if taken:
+        raise DataError(f"{source}: column `{taken[0]}` clashes with the name of a known-future input; rename it")
+    leads = lead_values(values[:, [cols.index(c) for c in known]], np.zeros((0, len(known)), np.float32), horizon)
+    return (np.concatenate([values, leads], axis=1),
+            covariates + [lead_name(c, j) for c in known for j in range(1, horizon + 1)])
 
 
 def check_window_count(n: int, what: str, source: str) -> None:

@@ -28,6 +28,7 @@ from builder.data.read import DataError
 from builder.data.series import SeriesData, series_from_arrays, split_sizes
 from builder.files import finite_or_none
 from builder.spec import ModelSpec
+from builder.tasks.base import Resolved
 from builder.tasks.forecast_baselines import (
     mase_scale,
     naive_forecast,
@@ -61,10 +62,14 @@ def rows_needed(spec: ModelSpec, lookback: int, horizon: int, k: int, refit: boo
 
 def _prefix(data: SeriesData, spec: ModelSpec, rows: int) -> SeriesData:
     """The first `rows` rows of `data` as a series of their own (train / validation split, no test)."""
-    sub = spec.updated(data={"test_fraction": 0.0, "targets": list(data.targets), "features": list(data.covariates),
-                             "time_col": data.time_col, "season_length": data.season_length})
-    return series_from_arrays(sub, data.source, data.values[:rows], None if data.time is None else data.time[:rows],
-                              data.time_col, list(data.targets), list(data.covariates), data.freq, [], data.lookback)
+    own = data.read_columns  # known-future leads are derived again from these rows
+    covariates = list(own[len(data.targets):])
+    sub = spec.updated(data={"test_fraction": 0.0, "targets": list(data.targets), "features": covariates,
+                             "time_col": data.time_col, "season_length": data.season_length,
+                             "known_future": list(data.known_future)})
+    return series_from_arrays(sub, data.source, data.values[:rows, : len(own)],
+                              None if data.time is None else data.time[:rows], data.time_col, list(data.targets),
+                              covariates, data.freq, [], data.lookback)
 
 
 def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit: bool = False,
@@ -86,7 +91,8 @@ def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit
     spec = ModelSpec.from_dict(run.read_json("spec.json") or {}, source=str(run.file("spec.json")))
     L, H = int(resolved["lookback"]), int(resolved["horizon"])
     spec = spec.updated(data={"lookback": L, "horizon": H, "targets": list(resolved["targets"]),
-                              "features": list(resolved["inputs"][len(resolved["targets"]):]),
+                              "features": list(Resolved.from_dict(resolved).read_columns[len(resolved["targets"]):]),
+                              "known_future": list(resolved.get("known_future") or []),
                               "time_col": resolved.get("time_col"), "season_length": resolved.get("season_length"),
                               "test_fraction": 0.0, "val_fraction": spec.data.val_fraction})
     task = get_task("forecast")

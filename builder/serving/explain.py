@@ -174,14 +174,28 @@ def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int) -> tup
     source = df.attrs.get("source", "data")
     inputs = list(r["inputs"])
     if meta["task"] == "forecast":
-        missing = [c for c in inputs if c not in df.columns]
+        from builder.tasks.base import Resolved
+
+        own, known = list(Resolved.from_dict(r).read_columns), list(r.get("known_future") or [])
+        missing = [c for c in own if c not in df.columns]
         if missing:
             raise DataError(f"{source}: column(s) {missing} used in training are missing; columns are {list(df.columns)}")
         time_col = r["time_col"] if r["time_col"] in df.columns else None
-        time, table, _, _ = read_series(df, time_col, inputs, r["missing"])
+        future = np.zeros((0, len(known)), np.float32)
+        if known and len(df) and df[list(r["targets"])].isna().all(axis=1).iloc[-1]:
+            from builder.tasks.forecast import split_future_rows
+
+            df, future = split_future_rows(df, list(r["targets"]), known, int(r["horizon"]), time_col)
+        time, table, _, _ = read_series(df, time_col, own, r["missing"])
         values = table.to_numpy(dtype=np.float32)
         lookback = int(r["lookback"])
         n = len(values) - lookback + 1
+        if known:  # windows whose known-future inputs reach past the file's rows are left out
+            from builder.data.series import lead_values
+
+            values = np.concatenate([values, lead_values(values[:, [own.index(c) for c in known]], future,
+                                                         int(r["horizon"]))], axis=1)
+            n -= max(0, int(r["horizon"]) - len(future))
         if n < 1:
             raise DataError(f"{source}: {len(values)} rows are too few for one window of {lookback} rows")
         if not -n <= index < n:

@@ -109,6 +109,8 @@ def serving_snippet(meta: dict[str, Any]) -> str:
         call = ", ".join(f"{i['name']}={i['name']}" for i in serving["inputs"])
         return NAMED_INPUTS_SNIPPET.format(arrays=arrays, call=call, output=output)
     length = r.get("input_length") or r.get("lookback") or 12
+    if (serving.get("input") or {}).get("known_future"):
+        output += f"\n# known-future inputs: {serving['input']['known_future']}"
     return SERVING_SNIPPET.format(lookback=length, n_features=len(r["inputs"]), features=r["inputs"], output=output)
 
 
@@ -139,6 +141,8 @@ def contract_lines(meta: dict[str, Any]) -> list[str]:
         pad = f", padded with {inp['padding']}" if inp.get("padding") else ""
         lines.append(f"input `{inp.get('name', 'window')}`: `{inp.get('shape')}` {inp.get('dtype', 'float32')}, "
                      f"columns `{r.get('inputs')}`{pad}")
+        if inp.get("known_future"):
+            lines.append(f"known-future inputs: {inp['known_future']}")
     out = serving.get("output") or {}
     if out:
         lines.append(f"output: `{out.get('shape')}`, {out.get('meaning', '')}")

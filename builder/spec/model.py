@@ -132,6 +132,12 @@ class DataSettings(_Strict):
     token_col: str | None = Field(None, description="Token column (tree). Empty: detected (token).")
     source_col: str | None = Field(None, description="Source text column (translate): the text to translate.")
     target_col: str | None = Field(None, description="Target text column (translate): its translation.")
+    known_future: list[str] = Field(
+        default_factory=list,
+        description="Forecast: covariate columns whose values are known ahead (holiday flags, planned prices, a "
+        "calendar). Besides their past values, each window row carries their next `horizon` values, so the forecast "
+        "steps' values are inputs; a forecast after the data needs them (rows after the last target value).",
+    )
     lookback: int | None = Field(
         None, ge=1, le=100_000,
         description="Input window length in steps. Empty: the forecast task's default window; for "

@@ -87,7 +87,7 @@ class ForecastTask(Task):
             missing=data.missing, x_scaler=data.x_scaler.to_dict(), y_scaler=data.y_scaler.to_dict(),
             split={"train": data.n_train, "val": data.n_val, "test": n_test},
             windows={p: n_windows(data, p) for p in PARTS}, notices=data.notices,
-            test_source=test_source, better_naive=better_naive(data),
+            test_source=test_source, better_naive=better_naive(data), known_future=data.known_future,
         )
 
     def datasets(self, data: SeriesData, spec: ModelSpec) -> tuple[Any, Any | None, int]:
@@ -284,19 +284,33 @@ class ForecastTask(Task):
         return f"[batch, {resolved.horizon}, {resolved.n_outputs}] forecasts of {list(resolved.targets)} in their own units"
 
     def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any) -> pd.DataFrame:
-        """The next `horizon` steps after the end of `df` (which has the run's columns), one row per step."""
+        """The next `horizon` steps after the end of `df` (which has the run's columns), one row per step.
+
+        With known-future covariates (`resolved.known_future`), `df` ends with at least `horizon` rows
+        whose targets are empty and whose known-future columns hold the forecast steps' values.
+        """
         source = df.attrs.get("source", "data")
-        time_col, inputs, targets = resolved.time_col, list(resolved.inputs), list(resolved.targets)
+        time_col, targets = resolved.time_col, list(resolved.targets)
+        own, known = list(resolved.read_columns), list(resolved.known_future)
         lookback, horizon = int(resolved.lookback), int(resolved.horizon)
         if time_col and time_col not in df.columns:
             raise DataError(f"{source}: time column `{time_col}` (used in training) not found; columns are {list(df.columns)}")
-        missing_cols = [c for c in inputs if c not in df.columns]
+        missing_cols = [c for c in own if c not in df.columns]
         if missing_cols:
             raise DataError(f"{source}: column(s) {missing_cols} used in training are missing; columns are {list(df.columns)}")
-        time, table, _, _ = read_series(df, time_col, inputs, resolved.missing)
+        future = None
+        if known:
+            df, future = split_future_rows(df, targets, known, horizon, time_col)
+        time, table, _, _ = read_series(df, time_col, own, resolved.missing)
         if len(table) < lookback:
             raise DataError(f"{source}: {len(table)} rows are too few; the model needs the last {lookback} rows")
-        window = table.to_numpy(dtype=np.float32)[-lookback:][None]
+        values = table.to_numpy(dtype=np.float32)
+        if known:
+            from builder.data.series import lead_values
+
+            leads = lead_values(values[:, [own.index(c) for c in known]], future, horizon)
+            values = np.concatenate([values, leads], axis=1)
+        window = values[-lookback:][None]
         pred = np.asarray(model.predict(window, verbose=0))[0]  # [H, K]
         when = future_times(time[-1], resolved.freq, time, horizon) if time is not None else list(
             range(len(table) + 1, len(table) + horizon + 1))
@@ -508,6 +522,36 @@ def predictions_frame(data: SeriesData, preds: np.ndarray, part: str) -> pd.Data
         columns=["time", "step", "target", "actual", "predicted"])
     frame["error"] = frame["actual"] - frame["predicted"]
     return frame
+
+
+def split_future_rows(df: pd.DataFrame, targets: list[str], known: list[str], horizon: int,
+                      time_col: str | None) -> tuple[pd.DataFrame, np.ndarray]:
+    """(the rows up to the last target value, [horizon, k] known-future values of the next `horizon` rows).
+
+    The future rows are the trailing rows whose targets are all empty; the first `horizon` of them must
+    hold a number in every known-future column. Raises DataError naming the rows and columns otherwise.
+    """
+    from builder.data.columns import to_numeric
+
+    source = df.attrs.get("source", "data")
+    filled = pd.DataFrame({c: to_numeric(df, c, source) for c in targets}).notna().any(axis=1).to_numpy()
+    last = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
+    n_future = len(df) - last
+    if n_future < horizon:
+        raise DataError(
+            f"{source}: the model reads the next {horizon} value(s) of {known} (known-future inputs), so the file "
+            f"must end with {horizon} row(s) whose targets {targets} are empty and whose {known} hold the forecast "
+            f"steps' values; found {n_future} such row(s) after the last target value (row {last + 1})")
+    tail = df.iloc[last: last + horizon]
+    future = pd.DataFrame({c: to_numeric(tail, c, source, row_offset=last) for c in known})
+    bad = future.isna().to_numpy()
+    if bad.any():
+        r, c = (int(v) for v in np.argwhere(bad)[0])
+        raise DataError(f"{source}: known-future column `{known[c]}` is empty in row {last + r + 2} (forecast step "
+                        f"{r + 1}); expected its value for each of the {horizon} rows after the last target value")
+    head = df.iloc[:last].copy()
+    head.attrs = dict(df.attrs)
+    return head, future.to_numpy(dtype=np.float32)
 
 
 def future_times(last: pd.Timestamp, freq: str | None, index: pd.DatetimeIndex | None, steps: int) -> list[Any]:

@@ -38,13 +38,24 @@ def metadata_for(spec: ModelSpec, resolved: Resolved, raw_model: Any) -> dict[st
             "input": {"name": "window", "dtype": "float32",
                       "shape": [None, resolved.input_length, resolved.n_features],
                       "units": "raw (the CSV's own units)",
-                      "padding": "NaN at the end" if task.masks_padding else None} if named is None else None,
+                      "padding": "NaN at the end" if task.masks_padding else None,
+                      **({"known_future": known_future_text(resolved)} if resolved.known_future else {}),
+                      } if named is None else None,
             **({"inputs": named} if named is not None else {}),
             "output": {"shape": list(raw_model.output_shape), "meaning": task.output_meaning(resolved)},
         },
         "params": int(raw_model.count_params()),
         "keras_version": keras.__version__,
     }
+
+
+def known_future_text(resolved: Resolved) -> str:
+    """What the derived known-future columns of a forecast window hold (metadata, the Export page)."""
+    h = int(resolved.horizon or 1)
+    first = resolved.known_future[0]
+    return (f"the last {len(resolved.known_future) * h} columns are the next {h} value(s) of "
+            f"{list(resolved.known_future)}: `{first}@+j` in row t holds `{first}` j steps after row t, so the "
+            f"window's last row holds the forecast steps' values")
 
 
 def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None, n_features: int,
