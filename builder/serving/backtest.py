@@ -69,7 +69,7 @@ def _prefix(data: SeriesData, spec: ModelSpec, rows: int) -> SeriesData:
                              "known_future": list(data.known_future)})
     return series_from_arrays(sub, data.source, data.values[:rows, : len(own)],
                               None if data.time is None else data.time[:rows], data.time_col, list(data.targets),
-                              covariates, data.freq, [], data.lookback)
+                              covariates, data.freq, [], data.lookback, lead_steps=data.lead_steps)
 
 
 def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit: bool = False,

@@ -185,7 +185,7 @@ def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int) -> tup
         if known and len(df) and df[list(r["targets"])].isna().all(axis=1).iloc[-1]:
             from builder.tasks.forecast import split_future_rows
 
-            df, future = split_future_rows(df, list(r["targets"]), known, int(r["horizon"]), time_col)
+            df, future = split_future_rows(df, list(r["targets"]), known, int(r["lead_steps"]), time_col)
         time, table, _, _ = read_series(df, time_col, own, r["missing"])
         values = table.to_numpy(dtype=np.float32)
         lookback = int(r["lookback"])
@@ -193,9 +193,10 @@ def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int) -> tup
         if known:  # windows whose known-future inputs reach past the file's rows are left out
             from builder.data.series import lead_values
 
-            values = np.concatenate([values, lead_values(values[:, [own.index(c) for c in known]], future,
-                                                         int(r["horizon"]))], axis=1)
-            n -= max(0, int(r["horizon"]) - len(future))
+            steps = int(r["lead_steps"])
+            values = np.concatenate([values, lead_values(values[:, [own.index(c) for c in known]], future, steps)],
+                                    axis=1)
+            n -= max(0, steps - len(future))
         if n < 1:
             raise DataError(f"{source}: {len(values)} rows are too few for one window of {lookback} rows")
         if not -n <= index < n:

@@ -64,14 +64,16 @@ class Resolved:
     #: classes: the target tokens (ids 0..3 pad, unknown, start, end), lookback / horizon: the longest
     #: source / target (with its end token) in tokens
     tokens: str | None = None
-    #: forecast: covariates whose next `horizon` values are inputs (builder.data.series.with_known_future);
+    #: forecast: covariates whose next `lead_steps` values are inputs (builder.data.series.with_known_future);
     #: their derived lead columns end `inputs`
     known_future: tuple[str, ...] = ()
+    #: forecast: future values of each known-future column among the inputs
+    lead_steps: int = 0
 
     @property
     def read_columns(self) -> tuple[str, ...]:
         """The data's own columns the inputs come from (`inputs` without derived known-future leads)."""
-        return self.inputs[: len(self.inputs) - len(self.known_future) * int(self.horizon or 0)]
+        return self.inputs[: len(self.inputs) - len(self.known_future) * int(self.lead_steps)]
 
     @property
     def n_features(self) -> int:

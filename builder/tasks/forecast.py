@@ -88,6 +88,7 @@ class ForecastTask(Task):
             split={"train": data.n_train, "val": data.n_val, "test": n_test},
             windows={p: n_windows(data, p) for p in PARTS}, notices=data.notices,
             test_source=test_source, better_naive=better_naive(data), known_future=data.known_future,
+            lead_steps=data.lead_steps,
         )
 
     def datasets(self, data: SeriesData, spec: ModelSpec) -> tuple[Any, Any | None, int]:
@@ -286,8 +287,9 @@ class ForecastTask(Task):
     def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any) -> pd.DataFrame:
         """The next `horizon` steps after the end of `df` (which has the run's columns), one row per step.
 
-        With known-future covariates (`resolved.known_future`), `df` ends with at least `horizon` rows
-        whose targets are empty and whose known-future columns hold the forecast steps' values.
+        With known-future covariates (`resolved.known_future`), `df` ends with at least
+        `resolved.lead_steps` rows whose targets are empty and whose known-future columns hold the values
+        of the steps ahead.
         """
         source = df.attrs.get("source", "data")
         time_col, targets = resolved.time_col, list(resolved.targets)
@@ -300,7 +302,7 @@ class ForecastTask(Task):
             raise DataError(f"{source}: column(s) {missing_cols} used in training are missing; columns are {list(df.columns)}")
         future = None
         if known:
-            df, future = split_future_rows(df, targets, known, horizon, time_col)
+            df, future = split_future_rows(df, targets, known, int(resolved.lead_steps), time_col)
         time, table, _, _ = read_series(df, time_col, own, resolved.missing)
         if len(table) < lookback:
             raise DataError(f"{source}: {len(table)} rows are too few; the model needs the last {lookback} rows")
@@ -308,7 +310,7 @@ class ForecastTask(Task):
         if known:
             from builder.data.series import lead_values
 
-            leads = lead_values(values[:, [own.index(c) for c in known]], future, horizon)
+            leads = lead_values(values[:, [own.index(c) for c in known]], future, int(resolved.lead_steps))
             values = np.concatenate([values, leads], axis=1)
         window = values[-lookback:][None]
         pred = np.asarray(model.predict(window, verbose=0))[0]  # [H, K]
@@ -524,11 +526,11 @@ def predictions_frame(data: SeriesData, preds: np.ndarray, part: str) -> pd.Data
     return frame
 
 
-def split_future_rows(df: pd.DataFrame, targets: list[str], known: list[str], horizon: int,
+def split_future_rows(df: pd.DataFrame, targets: list[str], known: list[str], steps: int,
                       time_col: str | None) -> tuple[pd.DataFrame, np.ndarray]:
-    """(the rows up to the last target value, [horizon, k] known-future values of the next `horizon` rows).
+    """(the rows up to the last target value, [steps, k] known-future values of the next `steps` rows).
 
-    The future rows are the trailing rows whose targets are all empty; the first `horizon` of them must
+    The future rows are the trailing rows whose targets are all empty; the first `steps` of them must
     hold a number in every known-future column. Raises DataError naming the rows and columns otherwise.
     """
     from builder.data.columns import to_numeric
@@ -537,18 +539,18 @@ def split_future_rows(df: pd.DataFrame, targets: list[str], known: list[str], ho
     filled = pd.DataFrame({c: to_numeric(df, c, source) for c in targets}).notna().any(axis=1).to_numpy()
     last = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
     n_future = len(df) - last
-    if n_future < horizon:
+    if n_future < steps:
         raise DataError(
-            f"{source}: the model reads the next {horizon} value(s) of {known} (known-future inputs), so the file "
-            f"must end with {horizon} row(s) whose targets {targets} are empty and whose {known} hold the forecast "
-            f"steps' values; found {n_future} such row(s) after the last target value (row {last + 1})")
-    tail = df.iloc[last: last + horizon]
+            f"{source}: the model reads the next {steps} value(s) of {known} (known-future inputs), so the file "
+            f"must end with {steps} row(s) whose targets {targets} are empty and whose {known} hold the values of "
+            f"the steps ahead; found {n_future} such row(s) after the last target value (row {last + 1})")
+    tail = df.iloc[last: last + steps]
     future = pd.DataFrame({c: to_numeric(tail, c, source, row_offset=last) for c in known})
     bad = future.isna().to_numpy()
     if bad.any():
         r, c = (int(v) for v in np.argwhere(bad)[0])
-        raise DataError(f"{source}: known-future column `{known[c]}` is empty in row {last + r + 2} (forecast step "
-                        f"{r + 1}); expected its value for each of the {horizon} rows after the last target value")
+        raise DataError(f"{source}: known-future column `{known[c]}` is empty in row {last + r + 2} (step "
+                        f"{r + 1} ahead); expected its value for each of the {steps} rows after the last target value")
     head = df.iloc[:last].copy()
     head.attrs = dict(df.attrs)
     return head, future.to_numpy(dtype=np.float32)

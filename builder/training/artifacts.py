@@ -51,7 +51,7 @@ def metadata_for(spec: ModelSpec, resolved: Resolved, raw_model: Any) -> dict[st
 
 def known_future_text(resolved: Resolved) -> str:
     """What the derived known-future columns of a forecast window hold (metadata, the Export page)."""
-    h = int(resolved.horizon or 1)
+    h = int(resolved.lead_steps)
     first = resolved.known_future[0]
     return (f"the last {len(resolved.known_future) * h} columns are the next {h} value(s) of "
             f"{list(resolved.known_future)}: `{first}@+j` in row t holds `{first}` j steps after row t, so the "

@@ -24,7 +24,8 @@ H = 3
 
 def _spec(**data) -> ModelSpec:
     return ModelSpec.from_dict({"name": "kf", "task": "forecast",
-                                "data": {"lookback": 8, "horizon": H, "known_future": ["x"], **data},
+                                "data": {"lookback": 8, "horizon": H, "known_future": ["x"], "season_length": 2,
+                                         **data},
                                 "blocks": [{"kind": "recurrent", "cell": "gru", "units": 4}],
                                 "training": {"epochs": 1, "batch_size": 32, "patience": None}})
 
@@ -68,6 +69,16 @@ def test_prepared_data_carries_the_next_horizon_values_of_each_known_column(tmp_
     resolved = get_task("forecast").resolve(data)
     assert resolved.known_future == ("x",) and resolved.read_columns == ("y", "x")
     assert Resolved.from_dict(json.loads(json.dumps(resolved.to_dict()))).read_columns == ("y", "x")
+
+
+def test_the_leads_cover_the_horizon_and_at_least_one_season(tmp_path):
+    csv = make_series_csv(tmp_path / "s.csv", n=60)
+    data = prepare_frame(load_table(csv), _spec(season_length=None))  # daily: a season of 7 > horizon 3
+    assert data.season_length == 7 and data.lead_steps == 7
+    assert data.inputs[-1] == lead_name("x", 7) and data.read_columns == ("y", "x")
+    assert any("next 7 value(s) (one season of 7)" in n for n in data.notices)
+    data = prepare_frame(load_table(csv), _spec(season_length=None, horizon=9))
+    assert data.lead_steps == 9 and any("next 9 value(s) (the horizon)" in n for n in data.notices)
 
 
 def test_a_known_column_outside_the_features_becomes_an_input(tmp_path):
@@ -120,10 +131,10 @@ def test_predict_reads_the_future_rows_and_forecasts_after_the_last_target(kf_ru
 
 
 @pytest.mark.parametrize(("rows", "message"), [
-    (0, "must end with 3 row(s) whose targets ['y'] are empty and whose ['x'] hold the forecast steps' values; "
+    (0, "must end with 3 row(s) whose targets ['y'] are empty and whose ['x'] hold the values of the steps ahead; "
         "found 0 such row(s) after the last target value (row 121)"),
     (2, "found 2 such row(s)"),
-    ("gap", "known-future column `x` is empty in row 123 (forecast step 2)"),
+    ("gap", "known-future column `x` is empty in row 123 (step 2 ahead)"),
 ])
 def test_predict_without_the_future_values_ends_in_one_line(kf_run, tmp_path, capsys, rows, message):
     run, csv, future = kf_run
