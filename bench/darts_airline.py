@@ -11,6 +11,9 @@ is not installed here, so they are not re-measured.
 
 Run: .venv/bin/python bench/darts_airline.py [--seeds 42 0 1 2 3 4] [--set '{"training": {...}}']
      [--calendar none|month|year|month+year|onehot+year]
+With `--set '{"data": {"known_future": ["year", ...]}}'` the named calendar columns are known-future
+inputs (Darts' RNNModel takes its calendar as future covariates): the windows then carry their next
+values, continued past the file's end by the same calendar.
 
 --calendar adds columns derived from the time column to the whole frame before the split, so they are
 covariate inputs of every window (the default `data.features` takes every other numeric column):
@@ -103,7 +106,16 @@ def run_seed(seed: int, overrides: dict, train: Path, test: Path, df: pd.DataFra
     data = task.prepare(str(train), spec, str(test))
     result = fit(spec, data)
     L = data.lookback
-    inputs = df[list(data.inputs)].to_numpy(np.float32)  # [T, targets + covariates], the model's input order
+    inputs = df[list(data.read_columns)].to_numpy(np.float32)  # [T, targets + covariates], the model's input order
+    if data.known_future:  # their next values as the model reads them; after the file: the calendar goes on
+        from builder.data.series import lead_values
+
+        extra = pd.DataFrame({"time": pd.date_range(pd.to_datetime(df["time"]).iloc[-1], periods=data.lead_steps + 1,
+                                                    freq="MS")[1:].strftime("%Y-%m-%d")})
+        ahead = add_calendar(extra, "onehot+year" if "month_01" in df.columns else "month+year")
+        known = list(data.known_future)
+        inputs = np.concatenate([inputs, lead_values(df[known].to_numpy(np.float32),
+                                                     ahead[known].to_numpy(np.float32), data.lead_steps)], axis=1)
     values = inputs[:, :1]
     starts = origins(df) - L
     windows = np.stack([inputs[s : s + L] for s in starts])

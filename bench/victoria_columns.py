@@ -7,7 +7,10 @@ advance, so these are known-future inputs: the window's last row carries the for
 the file's last day (2014-12-31) the real Victorian calendar is used: 2015-01-01 New Year's Day holiday,
 01-02 Friday, 01-03/04 weekend, 01-05..07 Monday-Wednesday.
 
-Run: .venv/bin/python bench/victoria_columns.py /tmp/b16v   (writes /tmp/b16v/cal/ and /tmp/b16v/lead/)
+OUT/future/: the file with 7 rows after it (2015-01-01 .. 07: WorkDay from that calendar, Demand and
+Temperature empty), the rows `data.known_future: ["WorkDay"]` reads as the known-future values after the data.
+
+Run: .venv/bin/python bench/victoria_columns.py /tmp/b16v   (writes /tmp/b16v/cal/, lead/ and future/)
 """
 
 from __future__ import annotations
@@ -36,7 +39,10 @@ def main(out: Path) -> None:
     lead = d.copy()
     for k in range(1, 8):
         lead[f"WorkDay_lead{k}"] = flags[k:k + len(d)]
-    for sub, frame in (("cal", cal), ("lead", lead)):
+    after = pd.DataFrame({"time": pd.date_range("2015-01-01", periods=len(AFTER), freq="D").strftime("%Y-%m-%d"),
+                          "WorkDay": AFTER})
+    future = pd.concat([d, after], ignore_index=True)[list(d.columns)]
+    for sub, frame in (("cal", cal), ("lead", lead), ("future", future)):
         (out / sub).mkdir(parents=True, exist_ok=True)
         frame.to_csv(out / sub / NAME, index=False)
 

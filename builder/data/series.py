@@ -53,6 +53,9 @@ class SeriesData:
     known_future: tuple[str, ...] = ()
     #: how many future values of each known-future column are inputs (0 without any)
     lead_steps: int = 0
+    #: the last rows no window may forecast: their windows' known-future inputs would reach past the
+    #: rows whose values are known (the data and any future rows after it)
+    lead_tail: int = 0
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -76,9 +79,10 @@ class SeriesData:
     def window_range(self, part: str) -> tuple[int, int]:
         """[lo, hi) of the start rows s of one part's windows; a window's targets are rows [s+L, s+L+H).
 
-        A window belongs to the part that holds all of its target rows.
+        A window belongs to the part that holds all of its target rows; windows whose known-future
+        inputs would reach past the known rows (`lead_tail`) are left out.
         """
-        L, H, T = self.lookback, self.horizon, self.n_rows
+        L, H, T = self.lookback, self.horizon, self.n_rows - self.lead_tail
         lo, hi = {
             "train": (0, self.n_train),
             "val": (self.n_train, self.n_train + self.n_val),
@@ -112,25 +116,33 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int
     ignored = [c for c in empty_columns(df) if c not in columns and c != time_col]
     if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
+    future = None
+    if settings.known_future and n_test is None:
+        n_rows = len(df)
+        df, future = trailing_future_rows(df, targets, list(settings.known_future))
+        if len(df) < n_rows:
+            notices.append(f"the last {n_rows - len(df)} row(s) have no target value: the first {len(future)} "
+                           f"read as the known-future values of {list(settings.known_future)} after the data")
     time, table, freq, read_notices = read_series(df, time_col, columns, settings.missing)
     notices += read_notices
     return series_from_arrays(
         spec, source, table.to_numpy(dtype=np.float32), time, time_col, targets, covariates, freq, notices,
-        lookback, n_test,
+        lookback, n_test, future=future,
     )
 
 
 def series_from_arrays(
     spec: ModelSpec, source: str, values: np.ndarray, time: pd.DatetimeIndex | None, time_col: str | None,
     targets: list[str], covariates: list[str], freq: str | None, notices: list[str], lookback: int,
-    n_test: int | None = None, lead_steps: int | None = None,
+    n_test: int | None = None, lead_steps: int | None = None, future: np.ndarray | None = None,
 ) -> SeriesData:
     """Split checked values [T, targets + covariates] float32 in time order and fit the scalers on train.
 
     `n_test`: the test part is exactly the last `n_test` rows (counted after missing rows were
     handled) and validation takes its fraction of the rest; else both come from the spec's fractions.
     `lead_steps`: how many future values of each known-future column become inputs (default
-    `known_future_steps`).
+    `known_future_steps`); `future`: [n, k] their values in the rows after the data, in
+    `known_future` order (none: the windows whose inputs would need them are left out).
     """
     settings = spec.data
     horizon = settings.horizon
@@ -157,13 +169,19 @@ def series_from_arrays(
     if season >= n_train:
         notices.append(f"season length {season} is not shorter than the training part; using 1")
         season = 1
-    steps = 0
+    steps = tail = 0
     if known:
         steps = lead_steps or known_future_steps(horizon, season)
-        values, covariates = with_known_future(values, targets, covariates, known, steps, source)
+        future = np.zeros((0, len(known)), np.float32) if future is None else np.asarray(future, np.float32)[:steps]
+        values, covariates = with_known_future(values, targets, covariates, known, steps, source, future)
+        tail = max(0, steps - horizon - len(future))
         notices.append(f"known-future input(s) {list(known)}: each window row also holds their next {steps} "
                        f"value(s) ({'the horizon' if steps == horizon else f'one season of {season}'}), so a "
                        f"forecast after the data needs their values for the {steps} step(s) ahead")
+        if tail:
+            notices.append(f"the last {tail} window(s) are left out of the test part: their known-future inputs "
+                           f"reach {tail} row(s) past the data (add rows after the last target value, targets "
+                           f"empty, with {list(known)} filled)")
     columns = targets + covariates
     train = values[:n_train]
     constant = [c for j, c in enumerate(columns) if np.nanmin(train[:, j]) == np.nanmax(train[:, j])]
@@ -174,7 +192,7 @@ def series_from_arrays(
         covariates=tuple(covariates), lookback=lookback, horizon=horizon, n_train=n_train, n_val=n_val,
         season_length=season, freq=freq, x_scaler=Scaler(settings.scaler).fit(train),
         y_scaler=Scaler(settings.scaler).fit(train[:, : len(targets)]), missing=settings.missing,
-        notices=tuple(notices), known_future=known, lead_steps=steps,
+        notices=tuple(notices), known_future=known, lead_steps=steps, lead_tail=tail,
     )
 
 
@@ -183,6 +201,45 @@ def known_future_steps(horizon: int, season: int) -> int:
     season (measured on victoria at horizon 1: the next 7 days' holiday flags gave MASE 0.700 against
     0.848 with the next day's alone, medians of 3 seeds; bench/RESULTS.md)."""
     return max(horizon, season)
+
+
+def trailing_future_rows(df: pd.DataFrame, targets: list[str], known: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """(the rows up to the last target value, [n, k] values of the `known` columns in the rows after it).
+
+    The future rows are the trailing rows whose targets are all empty; they are read up to the first
+    one with an empty known-future cell.
+    """
+    source = df.attrs.get("source", "data")
+    filled = pd.DataFrame({c: to_numeric(df, c, source) for c in targets}).notna().any(axis=1).to_numpy()
+    last = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
+    tail = pd.DataFrame({c: to_numeric(df.iloc[last:], c, source, row_offset=last) for c in known})
+    gaps = np.flatnonzero(tail.isna().any(axis=1).to_numpy())
+    future = tail.to_numpy(dtype=np.float32)[: gaps[0] if len(gaps) else len(tail)]
+    head = df.iloc[:last].copy()
+    head.attrs = dict(df.attrs)
+    return head, future
+
+
+def split_future_rows(df: pd.DataFrame, targets: list[str], known: list[str], steps: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """`trailing_future_rows`, requiring `steps` of them: ([rows up to the last target value], [steps, k]).
+
+    Raises DataError naming the rows and columns when the file ends with fewer future rows or one of the
+    first `steps` has an empty known-future cell.
+    """
+    source = df.attrs.get("source", "data")
+    head, future = trailing_future_rows(df, targets, known)
+    last, n_future = len(head), len(df) - len(head)
+    if n_future < steps:
+        raise DataError(
+            f"{source}: the model reads the next {steps} value(s) of {known} (known-future inputs), so the file "
+            f"must end with {steps} row(s) whose targets {targets} are empty and whose {known} hold the values of "
+            f"the steps ahead; found {n_future} such row(s) after the last target value (row {last + 1})")
+    if len(future) < steps:
+        r = len(future)
+        col = next(c for c in known if pd.isna(to_numeric(df.iloc[[last + r]], c, source).iloc[0]))
+        raise DataError(f"{source}: known-future column `{col}` is empty in row {last + r + 2} (step "
+                        f"{r + 1} ahead); expected its value for each of the {steps} rows after the last target value")
+    return head, future[:steps]
 
 
 def lead_name(column: str, step: int) -> str:
@@ -195,7 +252,8 @@ def lead_values(values: np.ndarray, future: np.ndarray, horizon: int) -> np.ndar
     (`horizon`: the lead steps).
 
     values: [T, k] the columns over the data's rows; future: [n, k] their values after the last row
-    (n >= 0; rows past the end of both repeat the last value known, and no complete window reads them).
+    (n >= 0; rows past the end of both repeat the last value known, and `lead_tail` keeps every window
+    that would read them out).
     Column order: for each column, steps 1..horizon.
     """
     full = np.concatenate([values, future], axis=0) if len(future) else values
@@ -207,8 +265,9 @@ def lead_values(values: np.ndarray, future: np.ndarray, horizon: int) -> np.ndar
 
 
 def with_known_future(values: np.ndarray, targets: list[str], covariates: list[str], known: tuple[str, ...],
-                      horizon: int, source: str) -> tuple[np.ndarray, list[str]]:
-    """(values [T, F + k * horizon], covariates + the derived lead columns) for known-future columns `known`."""
+                      horizon: int, source: str, future: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
+    """(values [T, F + k * horizon], covariates + the derived lead columns) for known-future columns `known`
+    (`horizon`: the lead steps; `future`: [n, k] their values after the data's rows, if known)."""
     cols = targets + covariates
     missing = [c for c in known if c not in covariates]
     if missing:
@@ -216,7 +275,8 @@ def with_known_future(values: np.ndarray, targets: list[str], covariates: list[s
     taken = [lead_name(c, j) for c in known for j in range(1, horizon + 1) if lead_name(c, j) in cols]
     if taken:
         raise DataError(f"{source}: column `{taken[0]}` clashes with the name of a known-future input; rename it")
-    leads = lead_values(values[:, [cols.index(c) for c in known]], np.zeros((0, len(known)), np.float32), horizon)
+    after = np.zeros((0, len(known)), np.float32) if future is None else future
+    leads = lead_values(values[:, [cols.index(c) for c in known]], after, horizon)
     return (np.concatenate([values, leads], axis=1),
             covariates + [lead_name(c, j) for c in known for j in range(1, horizon + 1)])
 

@@ -67,9 +67,11 @@ def _prefix(data: SeriesData, spec: ModelSpec, rows: int) -> SeriesData:
     sub = spec.updated(data={"test_fraction": 0.0, "targets": list(data.targets), "features": covariates,
                              "time_col": data.time_col, "season_length": data.season_length,
                              "known_future": list(data.known_future)})
+    known = [own.index(c) for c in data.known_future]  # the rows after the prefix are known here
     return series_from_arrays(sub, data.source, data.values[:rows, : len(own)],
                               None if data.time is None else data.time[:rows], data.time_col, list(data.targets),
-                              covariates, data.freq, [], data.lookback, lead_steps=data.lead_steps)
+                              covariates, data.freq, [], data.lookback, lead_steps=data.lead_steps,
+                              future=data.values[rows : rows + data.lead_steps, known])
 
 
 def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit: bool = False,
@@ -103,14 +105,16 @@ def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit
             raise
         data = None
     history, needed = rows_needed(spec, L, H, origins, refit)
-    n_rows = data.n_rows if data is not None else _count_rows(data_path)
+    # rows a forecast may reach: without future rows in the file, the last `lead_tail` rows' windows would
+    # read known-future inputs past the file
+    n_rows = data.n_rows - data.lead_tail if data is not None else _count_rows(data_path)
     if data is None or n_rows < needed:
         raise DataError(
             f"{data_path}: {n_rows} rows are too few for {origins} origins of horizon {H}: the backtest needs "
             f"{history} rows before the first origin (lookback {L}{', and a training split' if refit else ''}) "
             f"+ {origins} x {H} forecast rows = {needed} rows; use at most "
             f"{max(0, (n_rows - history) // H)} origins")
-    starts = backtest_origins(data.n_rows, origins, H) - L  # window starts: inputs [s, s + L)
+    starts = backtest_origins(n_rows, origins, H) - L  # window starts: inputs [s, s + L)
     o = starts + L
     series = data.target_values.astype(np.float64)
     y = series[o[:, None] + np.arange(H)]

@@ -183,9 +183,9 @@ def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int) -> tup
         time_col = r["time_col"] if r["time_col"] in df.columns else None
         future = np.zeros((0, len(known)), np.float32)
         if known and len(df) and df[list(r["targets"])].isna().all(axis=1).iloc[-1]:
-            from builder.tasks.forecast import split_future_rows
+            from builder.data.series import split_future_rows
 
-            df, future = split_future_rows(df, list(r["targets"]), known, int(r["lead_steps"]), time_col)
+            df, future = split_future_rows(df, list(r["targets"]), known, int(r["lead_steps"]))
         time, table, _, _ = read_series(df, time_col, own, r["missing"])
         values = table.to_numpy(dtype=np.float32)
         lookback = int(r["lookback"])

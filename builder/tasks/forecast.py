@@ -16,7 +16,13 @@ import pandas as pd
 
 from builder.data.read import DataError, load_table
 from builder.data.scaler import Scaler
-from builder.data.series import SeriesData, prepare_series, prepare_series_with_test, read_series
+from builder.data.series import (
+    SeriesData,
+    prepare_series,
+    prepare_series_with_test,
+    read_series,
+    split_future_rows,
+)
 from builder.spec import ModelSpec
 from builder.tasks.base import Resolved, Task
 from builder.tasks.forecast_baselines import (
@@ -302,7 +308,7 @@ class ForecastTask(Task):
             raise DataError(f"{source}: column(s) {missing_cols} used in training are missing; columns are {list(df.columns)}")
         future = None
         if known:
-            df, future = split_future_rows(df, targets, known, int(resolved.lead_steps), time_col)
+            df, future = split_future_rows(df, targets, known, int(resolved.lead_steps))
         time, table, _, _ = read_series(df, time_col, own, resolved.missing)
         if len(table) < lookback:
             raise DataError(f"{source}: {len(table)} rows are too few; the model needs the last {lookback} rows")
@@ -524,36 +530,6 @@ def predictions_frame(data: SeriesData, preds: np.ndarray, part: str) -> pd.Data
         columns=["time", "step", "target", "actual", "predicted"])
     frame["error"] = frame["actual"] - frame["predicted"]
     return frame
-
-
-def split_future_rows(df: pd.DataFrame, targets: list[str], known: list[str], steps: int,
-                      time_col: str | None) -> tuple[pd.DataFrame, np.ndarray]:
-    """(the rows up to the last target value, [steps, k] known-future values of the next `steps` rows).
-
-    The future rows are the trailing rows whose targets are all empty; the first `steps` of them must
-    hold a number in every known-future column. Raises DataError naming the rows and columns otherwise.
-    """
-    from builder.data.columns import to_numeric
-
-    source = df.attrs.get("source", "data")
-    filled = pd.DataFrame({c: to_numeric(df, c, source) for c in targets}).notna().any(axis=1).to_numpy()
-    last = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
-    n_future = len(df) - last
-    if n_future < steps:
-        raise DataError(
-            f"{source}: the model reads the next {steps} value(s) of {known} (known-future inputs), so the file "
-            f"must end with {steps} row(s) whose targets {targets} are empty and whose {known} hold the values of "
-            f"the steps ahead; found {n_future} such row(s) after the last target value (row {last + 1})")
-    tail = df.iloc[last: last + steps]
-    future = pd.DataFrame({c: to_numeric(tail, c, source, row_offset=last) for c in known})
-    bad = future.isna().to_numpy()
-    if bad.any():
-        r, c = (int(v) for v in np.argwhere(bad)[0])
-        raise DataError(f"{source}: known-future column `{known[c]}` is empty in row {last + r + 2} (step "
-                        f"{r + 1} ahead); expected its value for each of the {steps} rows after the last target value")
-    head = df.iloc[:last].copy()
-    head.attrs = dict(df.attrs)
-    return head, future.to_numpy(dtype=np.float32)
 
 
 def future_times(last: pd.Timestamp, freq: str | None, index: pd.DatetimeIndex | None, steps: int) -> list[Any]:

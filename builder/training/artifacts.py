@@ -55,7 +55,7 @@ def known_future_text(resolved: Resolved) -> str:
     first = resolved.known_future[0]
     return (f"the last {len(resolved.known_future) * h} columns are the next {h} value(s) of "
             f"{list(resolved.known_future)}: `{first}@+j` in row t holds `{first}` j steps after row t, so the "
-            f"window's last row holds the forecast steps' values")
+            f"window's last row holds the values of the {h} steps after the window")
 
 
 def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None, n_features: int,

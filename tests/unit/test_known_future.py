@@ -81,6 +81,27 @@ def test_the_leads_cover_the_horizon_and_at_least_one_season(tmp_path):
     assert data.lead_steps == 9 and any("next 9 value(s) (the horizon)" in n for n in data.notices)
 
 
+def test_windows_whose_leads_reach_past_the_data_are_left_out_unless_future_rows_follow(tmp_path):
+    csv = make_series_csv(tmp_path / "s.csv", n=60)
+    plain = prepare_frame(load_table(csv), _spec(known_future=[], season_length=None))
+    data = prepare_frame(load_table(csv), _spec(season_length=None))  # leads 7, horizon 3: 4 rows short
+    assert data.lead_tail == 4 and any("the last 4 window(s) are left out" in n for n in data.notices)
+    lo, hi = plain.window_range("test")
+    assert data.window_range("test") == (lo, hi - 4)
+    last = data.window_starts("test")[-1] + 7  # the last window's last row: its leads are all in the data
+    assert last + 7 == data.n_rows - 1
+    # with the next 4 rows' x after the data (targets empty), every window is kept and reads them
+    df = pd.read_csv(csv)
+    future = pd.DataFrame({"time": pd.date_range("2020-03-01", periods=5, freq="D").strftime("%Y-%m-%d"),
+                           "y": np.nan, "x": [9.0, 8.0, 7.0, 6.0, np.nan]})  # read up to the first gap
+    pd.concat([df, future], ignore_index=True).to_csv(tmp_path / "f.csv", index=False)
+    full = prepare_frame(load_table(tmp_path / "f.csv"), _spec(season_length=None))
+    assert full.n_rows == 60 and full.lead_tail == 0 and full.window_range("test") == (lo, hi)
+    assert any("the last 5 row(s) have no target value: the first 4 read" in n for n in full.notices)
+    assert full.values[-1, 2:].tolist() == [9.0, 8.0, 7.0, 6.0, 6.0, 6.0, 6.0]  # row 59: x at rows 60..
+    np.testing.assert_array_equal(full.values[:-1, :2], data.values[:-1, :2])
+
+
 def test_a_known_column_outside_the_features_becomes_an_input(tmp_path):
     csv = make_series_csv(tmp_path / "s.csv", n=60)
     data = prepare_frame(load_table(csv), _spec(features=[]))
@@ -177,3 +198,14 @@ def test_the_export_contract_explains_the_known_future_columns(kf_run):
     assert "the last 3 columns are the next 3 value(s) of ['x']" in text and "`x@+j`" in text
     assert any(line.startswith("known-future inputs: ") for line in contract_lines(meta))
     assert "known-future inputs" in serving_snippet(meta)
+
+
+def test_backtest_origins_stop_where_the_known_future_inputs_end(tmp_path, capsys):
+    from tests.unit.built_runs import built_run
+
+    csv = make_series_csv(tmp_path / "s.csv", n=120)
+    spec = _spec(season_length=None)  # leads 7 > horizon 3: the last 4 rows cannot be forecast
+    built_run(spec, prepare_frame(load_table(csv), spec), tmp_path / "run", saved_model=False)
+    assert main(["backtest", "--run", str(tmp_path / "run"), "--data", str(csv), "--origins", "2"]) == 0
+    result = json.loads((tmp_path / "run" / "backtest.json").read_text())
+    assert [r["origin"] for r in result["per_origin"]] == [110, 113]  # the last forecast ends at row 115
