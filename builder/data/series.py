@@ -117,12 +117,13 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int
     if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
     future = None
-    if settings.known_future and n_test is None:
-        n_rows = len(df)
-        df, future = trailing_future_rows(df, targets, list(settings.known_future))
+    if n_test is None:  # rows after the last target value are the future, not missing targets
+        n_rows, known = len(df), list(settings.known_future)
+        df, future = trailing_future_rows(df, targets, known)
         if len(df) < n_rows:
-            notices.append(f"the last {n_rows - len(df)} row(s) have no target value: the first {len(future)} "
-                           f"read as the known-future values of {list(settings.known_future)} after the data")
+            notices.append(f"the last {n_rows - len(df)} row(s) have no target value: " + (
+                f"the first {len(future)} read as the known-future values of {known} after the data" if known else
+                "ignored (rows after the data; to use their covariates as known-future inputs, set data.known_future)"))
     time, table, freq, read_notices = read_series(df, time_col, columns, settings.missing)
     notices += read_notices
     return series_from_arrays(

@@ -209,3 +209,13 @@ def test_backtest_origins_stop_where_the_known_future_inputs_end(tmp_path, capsy
     assert main(["backtest", "--run", str(tmp_path / "run"), "--data", str(csv), "--origins", "2"]) == 0
     result = json.loads((tmp_path / "run" / "backtest.json").read_text())
     assert [r["origin"] for r in result["per_origin"]] == [110, 113]  # the last forecast ends at row 115
+
+
+def test_rows_after_the_last_target_value_are_not_filled_in_as_targets(tmp_path):
+    csv = make_series_csv(tmp_path / "s.csv", n=60)
+    df = pd.read_csv(csv)
+    after = pd.DataFrame({"time": ["2020-03-01", "2020-03-02"], "y": [np.nan, np.nan], "x": [1.0, 2.0]})
+    pd.concat([df, after], ignore_index=True).to_csv(tmp_path / "f.csv", index=False)
+    data = prepare_frame(load_table(tmp_path / "f.csv"), _spec(known_future=[]))
+    assert data.n_rows == 60 and str(data.time[-1].date()) == "2020-02-29"
+    assert any("the last 2 row(s) have no target value: ignored" in n for n in data.notices)
