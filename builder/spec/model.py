@@ -135,8 +135,9 @@ class DataSettings(_Strict):
     known_future: list[str] = Field(
         default_factory=list,
         description="Forecast: covariate columns whose values are known ahead (holiday flags, planned prices, a "
-        "calendar). Besides their past values, each window row carries their next `horizon` values, so the forecast "
-        "steps' values are inputs; a forecast after the data needs them (rows after the last target value).",
+        "calendar). Besides their past values, each window row carries their next values (over the horizon and at "
+        "least one season), so the forecast steps' values are inputs; a forecast after the data needs them, in rows "
+        "after the last target value with the targets empty.",
     )
     lookback: int | None = Field(
         None, ge=1, le=100_000,
