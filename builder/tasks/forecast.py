@@ -22,6 +22,7 @@ from builder.data.series import (
     prepare_series_with_test,
     read_series,
     split_future_rows,
+    trailing_future_rows,
 )
 from builder.spec import ModelSpec
 from builder.tasks.base import Resolved, Task
@@ -309,6 +310,8 @@ class ForecastTask(Task):
         future = None
         if known:
             df, future = split_future_rows(df, targets, known, int(resolved.lead_steps))
+        else:  # rows after the last target value are not filled in as targets (as in training)
+            df, _ = trailing_future_rows(df, targets, [])
         time, table, _, _ = read_series(df, time_col, own, resolved.missing)
         if len(table) < lookback:
             raise DataError(f"{source}: {len(table)} rows are too few; the model needs the last {lookback} rows")

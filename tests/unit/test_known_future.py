@@ -219,3 +219,21 @@ def test_rows_after_the_last_target_value_are_not_filled_in_as_targets(tmp_path)
     data = prepare_frame(load_table(tmp_path / "f.csv"), _spec(known_future=[]))
     assert data.n_rows == 60 and str(data.time[-1].date()) == "2020-02-29"
     assert any("the last 2 row(s) have no target value: ignored" in n for n in data.notices)
+
+
+def test_predict_without_known_future_ignores_rows_after_the_last_target(tmp_path):
+    csv = make_series_csv(tmp_path / "s.csv", n=60)
+    df = load_table(csv)
+    spec = _spec(known_future=[])
+    data = prepare_frame(df, spec)
+    resolved = get_task("forecast").resolve(data)
+
+    class Last:  # a model that returns its window's last target value: shows which rows it was given
+        def predict(self, x, verbose=0):
+            return np.repeat(x[:, -1:, :1], H, axis=1)
+
+    padded = pd.concat([df, pd.DataFrame({"time": ["2020-03-01"], "y": [np.nan], "x": [5.0]})], ignore_index=True)
+    padded.attrs = dict(df.attrs)
+    out = get_task("forecast").predict(resolved, padded, Last())
+    assert out["y"].tolist() == [pytest.approx(float(df["y"].iloc[-1]))] * H
+    assert str(out["time"].iloc[0].date()) == "2020-03-01"
