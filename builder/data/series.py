@@ -183,6 +183,13 @@ def series_from_arrays(
             notices.append(f"the last {tail} window(s) are left out of the test part: their known-future inputs "
                            f"reach {tail} row(s) past the data (add rows after the last target value, targets "
                            f"empty, with {list(known)} filled)")
+    else:
+        flags = [c for j, c in enumerate(covariates, start=len(targets))
+                 if np.isin(values[:, j], (0.0, 1.0)).all() and np.unique(values[:, j]).size == 2]
+        if flags:
+            notices.append(f"column(s) {flags} hold only 0 and 1 (flags): if their future values are known "
+                           "(a holiday calendar, a planned promotion), list them in data.known_future so the "
+                           "forecast steps' values are inputs too")
     columns = targets + covariates
     train = values[:n_train]
     constant = [c for j, c in enumerate(columns) if np.nanmin(train[:, j]) == np.nanmax(train[:, j])]

@@ -237,3 +237,14 @@ def test_predict_without_known_future_ignores_rows_after_the_last_target(tmp_pat
     out = get_task("forecast").predict(resolved, padded, Last())
     assert out["y"].tolist() == [pytest.approx(float(df["y"].iloc[-1]))] * H
     assert str(out["time"].iloc[0].date()) == "2020-03-01"
+
+
+def test_a_flag_column_prompts_for_known_future(tmp_path):
+    csv = make_series_csv(tmp_path / "s.csv", n=60)
+    df = pd.read_csv(csv)
+    df["holiday"] = (np.arange(60) % 9 == 0).astype(int)
+    df.to_csv(csv, index=False)
+    data = prepare_frame(load_table(csv), _spec(known_future=[]))
+    assert any("column(s) ['holiday'] hold only 0 and 1 (flags)" in n and "data.known_future" in n for n in data.notices)
+    data = prepare_frame(load_table(csv), _spec(known_future=["holiday"]))
+    assert not any("hold only 0 and 1" in n for n in data.notices)
