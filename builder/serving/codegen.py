@@ -465,8 +465,13 @@ def spec_sizes(spec: ModelSpec) -> dict[str, Any]:
 
     d = spec.data
     if spec.task == "forecast":
+        from builder.data.series import known_future_steps, lead_name
+
         targets = list(d.targets) or ["(first numeric column)"]
         extra = [c for c in (d.features or []) if c not in targets]
+        extra += [c for c in d.known_future if c not in extra and c not in targets]
+        steps = known_future_steps(d.horizon, d.season_length or 1)  # the data's season may add leads
+        extra += [lead_name(c, j) for c in d.known_future for j in range(1, steps + 1)]
         return {"input_length": d.lookback or DEFAULT_LOOKBACK, "n_features": len(targets) + len(extra),
                 "horizon": d.horizon, "n_outputs": len(targets), "inputs": targets + extra}
     if spec.task == "tree":

@@ -248,3 +248,10 @@ def test_a_flag_column_prompts_for_known_future(tmp_path):
     assert any("column(s) ['holiday'] hold only 0 and 1 (flags)" in n and "data.known_future" in n for n in data.notices)
     data = prepare_frame(load_table(csv), _spec(known_future=["holiday"]))
     assert not any("hold only 0 and 1" in n for n in data.notices)
+
+
+def test_code_from_a_spec_alone_counts_the_known_future_inputs():
+    from builder.serving.codegen import spec_sizes
+
+    sizes = spec_sizes(_spec(features=["x"]))  # season 2, horizon 3: 3 leads
+    assert sizes["inputs"] == ["(first numeric column)", "x", "x@+1", "x@+2", "x@+3"] and sizes["n_features"] == 5
