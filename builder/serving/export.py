@@ -111,6 +111,13 @@ def serving_snippet(meta: dict[str, Any]) -> str:
     length = r.get("input_length") or r.get("lookback") or 12
     if (serving.get("input") or {}).get("known_future"):
         output += f"\n# known-future inputs: {serving['input']['known_future']}"
+    if serving.get("known_future"):
+        own = len(r["inputs"]) - len(r["known_future"]) * int(r["lead_steps"])
+        output += (f"\n# or the data's own columns and the known-future values ahead, leads built in the graph:\n"
+                   f"past = np.zeros((1, {length}, {own}), dtype=\"float32\")  # raw, columns "
+                   f"{r['inputs'][:own]}\nfuture = np.zeros((1, {r['lead_steps']}, {len(r['known_future'])}), "
+                   f"dtype=\"float32\")  # {r['known_future']} for the {r['lead_steps']} steps after the window\n"
+                   "print(model.serve_known_future(window=tf.constant(past), future=tf.constant(future)).numpy())")
     return SERVING_SNIPPET.format(lookback=length, n_features=len(r["inputs"]), features=r["inputs"], output=output)
 
 
@@ -143,6 +150,10 @@ def contract_lines(meta: dict[str, Any]) -> list[str]:
                      f"columns `{r.get('inputs')}`{pad}")
         if inp.get("known_future"):
             lines.append(f"known-future inputs: {inp['known_future']}")
+        kf = serving.get("known_future")
+        if kf:
+            ins = ", ".join(f"`{k}` {v}" for k, v in kf["inputs"].items())
+            lines.append(f"signature `{kf['signature']}` (builds the lead columns itself): {ins} -> {kf['output']}")
     out = serving.get("output") or {}
     if out:
         lines.append(f"output: `{out.get('shape')}`, {out.get('meaning', '')}")

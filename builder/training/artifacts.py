@@ -59,17 +59,22 @@ def known_future_text(resolved: Resolved) -> str:
 
 
 def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None, n_features: int,
-                       intervals: dict[int, Any] | None = None) -> Path:
+                       intervals: dict[int, Any] | None = None, known_future: tuple[list[int], int] | None = None) -> Path:
     """Write a SavedModel with a `serve` endpoint (float32 [batch, lookback, n_features] -> output).
 
     intervals: {level: radius [horizon, n_targets]} of a forecast's conformal intervals; adds a
     second endpoint `serve_intervals` returning {"forecast", "lower_<level>", "upper_<level>"}, each
     [batch, horizon, n_targets] in raw units. Written to a temporary directory and moved into place.
+    known_future: (positions of the known-future columns among the data's own F0 columns, lead steps S)
+    of a forecast with known-future inputs; adds `serve_known_future(window [batch, lookback, F0], future
+    [batch, S, k])`, which builds the lead columns in the graph (`serve` takes them built).
     """
     import tensorflow as tf
 
     window = [tf.TensorSpec([None, lookback, n_features], tf.float32, name="window")]
     endpoints: dict[str, tuple[Any, list[Any]]] = {"serve": (lambda w: raw_model(w, training=False), window)}
+    if known_future:
+        endpoints["serve_known_future"] = _known_future_endpoint(raw_model, int(lookback), n_features, *known_future)
     if intervals:
         radii = {level: tf.constant(r, tf.float32) for level, r in sorted(intervals.items())}
 
@@ -82,6 +87,28 @@ def export_saved_model(raw_model: Any, out_dir: str | Path, lookback: int | None
 
         endpoints["serve_intervals"] = (with_intervals, window)
     return export_endpoints(endpoints, raw_model, out_dir)
+
+
+def _known_future_endpoint(raw_model: Any, lookback: int, n_features: int, known: list[int],
+                           steps: int) -> tuple[Any, list[Any]]:
+    """(function, input specs) of `serve_known_future`: the window of the data's own columns [B, L, F0] and
+    the known-future columns' next `steps` values [B, S, k] -> the forecast. Row t's lead j is the known
+    column at row t + j of the window followed by the future rows (builder.data.series.lead_values)."""
+    import numpy as np
+    import tensorflow as tf
+
+    k = len(known)
+    own = n_features - k * steps
+    index = tf.constant(np.arange(lookback)[:, None] + np.arange(1, steps + 1)[None, :], tf.int32)  # [L, S]
+    cols = tf.constant(known, tf.int32)
+
+    def with_future(window: Any, future: Any) -> Any:
+        full = tf.concat([tf.gather(window, cols, axis=2), future], axis=1)  # [B, L + S, k]
+        leads = tf.transpose(tf.gather(full, index, axis=1), [0, 1, 3, 2])  # [B, L, k, S]
+        return raw_model(tf.concat([window, tf.reshape(leads, [-1, lookback, k * steps])], axis=2), training=False)
+
+    return with_future, [tf.TensorSpec([None, lookback, own], tf.float32, name="window"),
+                         tf.TensorSpec([None, steps, k], tf.float32, name="future")]
 
 
 def export_saved_model_named(raw_model: Any, out_dir: str | Path, inputs: list[dict[str, Any]]) -> Path:
@@ -205,6 +232,7 @@ def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, resolved: Re
     save_keras(raw_model, run.file("model.keras"))
     task = get_task(spec.task)
     named = task.serving_inputs(resolved)
+    own = list(resolved.read_columns)
     if task.model_kind == "language_model":
         from builder.model.sequence import serving_endpoints
 
@@ -214,8 +242,18 @@ def export_run_artifacts(run: Run, raw_model: Any, spec: ModelSpec, resolved: Re
     elif named is not None:
         export_saved_model_named(raw_model, run.file("saved_model"), named)
     else:
-        export_saved_model(raw_model, run.file("saved_model"), resolved.input_length, resolved.n_features, intervals)
+        known = ([own.index(c) for c in resolved.known_future], int(resolved.lead_steps)) if resolved.known_future else None
+        export_saved_model(raw_model, run.file("saved_model"), resolved.input_length, resolved.n_features, intervals,
+                           known)
     meta = metadata_for(spec, resolved, raw_model)
+    if resolved.known_future and named is None and task.model_kind == "window":
+        meta["serving"]["known_future"] = {
+            "signature": "serve_known_future",
+            "inputs": {"window": f"float32 [batch, {resolved.input_length}, {len(own)}] raw, columns {own}",
+                       "future": f"float32 [batch, {resolved.lead_steps}, {len(resolved.known_future)}] raw: "
+                                 f"{list(resolved.known_future)} for the {resolved.lead_steps} steps after the window"},
+            "output": "the forecast, as `serve` (which takes the lead columns built)",
+        }
     if intervals:
         meta["serving"]["intervals"] = {
             "signature": "serve_intervals",

@@ -255,3 +255,31 @@ def test_code_from_a_spec_alone_counts_the_known_future_inputs():
 
     sizes = spec_sizes(_spec(features=["x"]))  # season 2, horizon 3: 3 leads
     assert sizes["inputs"] == ["(first numeric column)", "x", "x@+1", "x@+2", "x@+3"] and sizes["n_features"] == 5
+
+
+def test_the_saved_model_builds_the_leads_from_past_and_future_values(tmp_path):
+    import tensorflow as tf
+
+    from builder.serving.export import contract_lines, serving_snippet
+    from builder.training.runs import Run
+    from tests.unit.built_runs import built_run
+
+    csv = make_series_csv(tmp_path / "s.csv", n=120)
+    spec = _spec(season_length=None)  # 7 lead steps
+    run = built_run(spec, prepare_frame(load_table(csv), spec), tmp_path / "run")
+    meta = Run(tmp_path / "run").metadata()
+    assert meta["serving"]["known_future"]["signature"] == "serve_known_future"
+    assert any("signature `serve_known_future`" in line for line in contract_lines(meta))
+    snippet = serving_snippet(meta)
+    assert "model.serve_known_future(window=" in snippet
+    model = tf.saved_model.load(str(run.file("saved_model")))
+    rng = np.random.default_rng(0)
+    past = rng.normal(size=(2, 8, 2)).astype(np.float32)
+    future = rng.normal(size=(2, 7, 1)).astype(np.float32)
+    built = np.stack([np.concatenate([p, lead_values(p[:, 1:], f, 7)], axis=1) for p, f in zip(past, future, strict=True)])
+    want = model.serve(tf.constant(built)).numpy()
+    got = model.serve_known_future(window=tf.constant(past), future=tf.constant(future)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    other = model.serve_known_future(window=tf.constant(past), future=tf.constant(future + 1.0)).numpy()
+    assert not np.allclose(other, want)
+    exec(compile(snippet.replace('"saved_model"', repr(str(run.file("saved_model")))), "snippet", "exec"), {})
