@@ -76,6 +76,22 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
                            values, stamps, n)
     values = values[:row]
     notices = list(head.attrs.get("notices", [])) + [f"large file ({row:,} rows) read in chunks of {CHUNK_ROWS:,} rows"]
+    # rows after the last target value are the future, not missing targets (as builder.data.series.prepare_series)
+    has_target = ~np.isnan(values[:, : len(targets)]).all(axis=1)
+    last = int(np.flatnonzero(has_target)[-1]) + 1 if has_target.any() else row
+    future = None
+    if last < row:
+        known = [columns.index(c) for c in spec.data.known_future]
+        after = values[last:, known]
+        gaps = np.flatnonzero(np.isnan(after).any(axis=1))
+        future = after[: gaps[0] if len(gaps) else len(after)].copy()
+        notices.append(f"the last {row - last} row(s) have no target value: " + (
+            f"the first {len(future)} read as the known-future values of {list(spec.data.known_future)} after the data"
+            if known else "ignored (rows after the data; to use their covariates as known-future inputs, set "
+            "data.known_future)"))
+        values, row = values[:last], last
+        if stamps is not None:
+            stamps = stamps[:last]
     time = None
     freq = None
     if stamps is not None:
@@ -97,7 +113,8 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
         if len(frame) != len(values) and time is not None:
             time = time[frame.index.to_numpy()]
         values = frame.to_numpy(dtype=np.float32)
-    return series_from_arrays(spec, source, values, time, time_col, targets, covariates, freq, notices, lookback)
+    return series_from_arrays(spec, source, values, time, time_col, targets, covariates, freq, notices, lookback,
+                              future=future)
 
 
 def _read_arrow(path: Path, sep: str, usecols: list[str], columns: list[str], time_col: str | None,

@@ -51,3 +51,21 @@ def test_unsorted_rows_are_sorted_with_a_notice(series_csv, small_chunks):
     a = stream.read_series_file(series_csv, ModelSpec().updated(data={"lookback": 8}), 8)
     assert any("not in time order" in n for n in a.notices)
     assert np.all(np.diff(a.time.asi8) > 0)
+
+
+@pytest.mark.parametrize("known", [[], ["x"]])
+def test_chunked_reader_reads_rows_after_the_data_as_the_in_memory_path_does(series_csv, small_chunks, tmp_path, known):
+    import pandas as pd
+
+    df = pd.read_csv(series_csv)
+    after = pd.DataFrame({"time": pd.date_range(pd.to_datetime(df["time"]).iloc[-1], periods=4, freq="D")[1:]
+                          .strftime("%Y-%m-%d"), "y": np.nan, "x": [0.5, 0.25, np.nan]})
+    path = tmp_path / "future.csv"
+    pd.concat([df, after], ignore_index=True).to_csv(path, index=False)
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2, "known_future": known, "season_length": 2})
+    a = prepare_frame(load_table(path), spec)
+    b = stream.read_series_file(path, spec, spec.data.lookback)
+    assert a.n_rows == b.n_rows == len(df) and a.inputs == b.inputs
+    np.testing.assert_array_equal(a.values, b.values)
+    note = "the last 3 row(s) have no target value: " + ("the first 2 read" if known else "ignored")
+    assert any(note in n for n in a.notices) and any(note in n for n in b.notices)
