@@ -181,11 +181,10 @@ def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int) -> tup
         if missing:
             raise DataError(f"{source}: column(s) {missing} used in training are missing; columns are {list(df.columns)}")
         time_col = r["time_col"] if r["time_col"] in df.columns else None
-        future = np.zeros((0, len(known)), np.float32)
-        if known and len(df) and df[list(r["targets"])].isna().all(axis=1).iloc[-1]:
-            from builder.data.series import split_future_rows
+        from builder.data.series import trailing_future_rows
 
-            df, future = split_future_rows(df, list(r["targets"]), known, int(r["lead_steps"]))
+        # rows after the last target value: not targets (as in training); the known-future values ahead
+        df, future = trailing_future_rows(df, list(r["targets"]), known)
         time, table, _, _ = read_series(df, time_col, own, r["missing"])
         values = table.to_numpy(dtype=np.float32)
         lookback = int(r["lookback"])
