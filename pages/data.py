@@ -168,17 +168,23 @@ def _field_widget(field: Any, slot: Any, chosen: dict[str, Any], start: Any) -> 
 
 def _rows(fields: list[Any]) -> list[list[Any]]:
     """The form's fields in rows: runs of column fields (at most 5 a row, 3 when one is a multiselect)
-    and of number fields (4 a row)."""
+    and of number fields (4 a row); a field offering a subset of another's choice (`among`) stays in that
+    field's row, beside it."""
     groups: list[list[Any]] = []
     for f in fields:
         if groups and (groups[-1][0].kind == "int") == (f.kind == "int"):
             groups[-1].append(f)
         else:
             groups.append([f])
-    rows = []
+    rows: list[list[Any]] = []
     for g in groups:
         width = 4 if g[0].kind == "int" else (3 if any(f.kind == "columns" for f in g) else 5)
-        rows += [g[i:i + width] for i in range(0, len(g), width)]
+        for i in range(0, len(g), width):
+            row = g[i:i + width]
+            while rows and row and row[0].among and row[0].among in {f.key for f in rows[-1]}:
+                rows[-1].append(row.pop(0))
+            if row:
+                rows.append(row)
     return rows
 
 

@@ -27,12 +27,17 @@ def tasks_reading(reads: str) -> list[str]:
 
 def field_options(field: FormField, df: pd.DataFrame, chosen: dict[str, Any]) -> list[str]:
     """The columns `field` offers: every column (numeric ones when `field.numeric`) except those chosen
-    for the fields named in `field.exclude` (`chosen`: key -> column, list of columns or None)."""
+    for the fields named in `field.exclude` (`chosen`: key -> column, list of columns or None); with
+    `field.among`, only the columns chosen for that field."""
     taken: set[str] = set()
     for key in field.exclude:
         value = chosen.get(key)
         taken.update(value if isinstance(value, list) else [value] if value else [])
     cols = numeric_columns(df, exclude=tuple(taken)) if field.numeric else [str(c) for c in df.columns]
+    if field.among:
+        pool = chosen.get(field.among)
+        pool = pool if isinstance(pool, list) else [pool] if pool else []
+        cols = [c for c in pool if c in cols]
     return [c for c in cols if c not in taken]
 
 

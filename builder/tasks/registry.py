@@ -26,7 +26,8 @@ class FormField:
     numeric columns; exclude: keys of earlier fields whose chosen columns are not offered again;
     guess: how a default is found when the spec leaves the key empty, one of "time" (the detected time
     column), "first_numeric", "other_numeric" (every numeric column not chosen yet), "role" (the task's
-    own `guess_columns`), "" (none).
+    own `guess_columns`), "" (none); among: the key of an earlier "columns" field whose chosen columns are
+    the only ones offered (a subset of that choice; the Data page draws the field beside it).
     """
 
     key: str
@@ -38,6 +39,7 @@ class FormField:
     guess: str = ""
     minimum: int = 0
     maximum: int = 100_000
+    among: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,11 @@ TASKS: dict[str, TaskEntry] = {e.name: e for e in (
                   _F("features", "Covariates (extra inputs)", "columns",
                      "Other numeric columns the model reads besides the targets' own history.",
                      numeric=True, exclude=("time_col", "targets"), guess="other_numeric"),
+                  _F("known_future", "Known in advance", "columns",
+                     "Covariates whose future values you know ahead (a holiday flag, a planned price, a calendar). "
+                     "Their values for the forecast steps become inputs too; a forecast after the data then needs "
+                     "those future values (on Export: one row per step after the last target value).",
+                     numeric=True, among="features"),
                   _F("lookback", "Lookback (steps, 0 = auto)", "int", "How many past steps each input window holds "
                      "(0 = from the season length).", minimum=0),
                   _F("horizon", "Horizon (steps ahead)", "int", "How many future steps each forecast covers.",
