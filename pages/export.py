@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
+import pandas as pd
 import streamlit as st
 
 from builder.app import (
@@ -25,7 +26,10 @@ from builder.app import (
     finished_runs,
     forecast_band_frame,
     forecast_with_history,
+    future_rows,
+    history_part,
     interval_chart,
+    known_future_of,
     predict_on,
     predict_upload,
     run_choices,
@@ -35,6 +39,7 @@ from builder.app import (
     serving_snippet,
     task_predict_options,
     task_reads_text,
+    with_future_rows,
     zip_dir_bytes,
 )
 from pages import common
@@ -180,8 +185,14 @@ else:
 
 
 @st.cache_data(show_spinner="Forecasting…", max_entries=16)
-def _forecast(run_dir: str, token: str, data_path: str, data_token: str):
-    return predict_on(Run(run_dir), common.load_path(data_path), common.run_model(run_dir, token))
+def _forecast(run_dir: str, token: str, data_path: str, data_token: str, future: pd.DataFrame | None = None):
+    """The run's forecast after its data file; with `future` (a known-future run), after the file's rows up to
+    its last target value and then the forecast steps' table `future`."""
+    df = common.load_path(data_path)
+    if future is not None:
+        df = with_future_rows(df, resolved, future)
+        df.attrs["source"] = f"{display_name(data_path)} and the forecast steps' table"
+    return predict_on(Run(run_dir), df, common.run_model(run_dir, token))
 
 
 @st.cache_data(show_spinner="Predicting…", max_entries=8)
@@ -190,18 +201,45 @@ def _predict(run_dir: str, token: str, digest: str, data: bytes, name: str, beam
     return predict_upload(Run(run_dir), data, name, model=common.run_model(run_dir, token), options=options)
 
 
+def _future_table(data_path: str | None, known: list[str]) -> pd.DataFrame | None:
+    """A known-future run's forecast steps, one row per step with a cell per known-future column to fill in
+    (pre-filled from rows after the data's last target value); the edited table, or None when the data
+    cannot be read (the message is shown)."""
+    try:
+        if not data_path:
+            raise FileNotFoundError(f"{run.path.name}: the run does not record its data file")
+        table = future_rows(common.load_path(data_path), resolved)
+    except common.USER_ERRORS as err:
+        common.show_error(err)
+        return None
+    step_col = str(table.columns[0])
+    st.caption(f"This run reads the forecast steps' values of {', '.join(f'`{c}`' for c in known)} (known in "
+               "advance). Fill in one value per step; values found after the data's last target value are filled "
+               "in already.")
+    edited = st.data_editor(
+        display_dates(table), key=f"export_future_{run.path.name}", num_rows="fixed", hide_index=True,
+        disabled=[step_col], width="stretch",
+        column_config={c: st.column_config.NumberColumn(c, help=f"`{c}` at this forecast step") for c in known})
+    return pd.DataFrame(edited)
+
+
 # ---- forecast ahead --------------------------------------------------------------------------------
 if "forecast_ahead" in export_views(meta.get("task")):
     st.subheader(f"Forecast the next {resolved['horizon']} step(s)")
     data_path = run_data_path(run)
+    known = known_future_of(resolved)
     st.caption(f"From the last {resolved['lookback']} rows of the training data"
-               + (f" (`{display_name(data_path)}`)" if data_path else "") + ".")
+               + (f" (`{display_name(data_path)}`)" if data_path else "")
+               + (" up to its last target value, and the values known in advance below." if known else "."))
+    future = _future_table(data_path, known) if known else None
     if st.button("Forecast", icon=":material/trending_up:", key="export_forecast") or st.session_state.get("_forecast_for") == run.path.name:
         st.session_state["_forecast_for"] = run.path.name
         try:
             if not data_path:
                 raise FileNotFoundError(f"{run.path.name}: the run does not record its data file")
-            fc = _forecast(str(run.path), file_token(run.file("model.keras")), data_path, file_token(data_path))
+            if known and future is None:
+                raise ValueError("the forecast steps' values could not be read; see the message above")
+            fc = _forecast(str(run.path), file_token(run.file("model.keras")), data_path, file_token(data_path), future)
         except common.USER_ERRORS as err:
             common.show_error(err)
         else:
@@ -210,7 +248,7 @@ if "forecast_ahead" in export_views(meta.get("task")):
             f1.download_button("Forecast CSV", icon=":material/download:", data=csv_bytes(fc), file_name=f"{run.path.name}-forecast.csv",
                                mime="text/csv", key="dl_forecast", on_click="ignore")
             try:
-                history = common.load_path(data_path)
+                history = history_part(common.load_path(data_path), resolved)
                 band, levels = forecast_band_frame(history, resolved, fc)
                 chart = (interval_chart(band, levels, str(resolved["targets"][0]), height=280) if band is not None
                          else series_chart(forecast_with_history(history, resolved, fc), height=280))
@@ -227,7 +265,10 @@ reads_text = task_reads_text(task)
 st.subheader("Score a new text file" if reads_text else "Predict on a new CSV")
 st.caption("Bits per character of the file's text under the model." if reads_text else
            "The file needs the training data's columns; the result: "
-           f"{meta['serving'].get('output', {}).get('meaning', 'the model output')}.")
+           f"{meta['serving'].get('output', {}).get('meaning', 'the model output')}."
+           + (f" It ends with {resolved.get('horizon')} row(s) whose targets are empty and whose "
+              f"{known_future_of(resolved)} hold the forecast steps' values (known in advance)."
+              if known_future_of(resolved) else ""))
 beam = None
 if "beam" in task_predict_options(task):
     beam = int(st.number_input(

@@ -72,3 +72,86 @@ def test_data_page_known_in_advance_sets_the_spec_and_survives_a_reload(daily_cs
     assert by_label(again.multiselect, "Known in advance").options == ["temp"]
     assert again.session_state["spec"]["data"]["known_future"] == []
 
+
+@pytest.fixture(scope="module")
+def known_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(run directory, data file): a tiny known-future run (workday known in advance), trained one epoch on
+    a file that ends with its last target value."""
+    from builder.spec import ModelSpec
+    from builder.training.fit import train_run
+
+    folder = tmp_path_factory.mktemp("known-future")
+    data = folder / "daily.csv"
+    daily_frame().to_csv(data, index=False)
+    run = folder / "runs" / "run-known"
+    train_run(ModelSpec.from_dict(_spec(known_future=["workday"])), data, run)
+    return run, data
+
+
+def _export(known_run: tuple[Path, Path], studio_home: Path, data: Path | None = None):
+    """The Export page on a copy of the known-future run; `data`: the data file its job records instead."""
+    import shutil
+
+    from builder.training.runs import Run
+
+    run, own = known_run
+    copy = studio_home / "runs" / run.name
+    shutil.copytree(run, copy)
+    if data is not None:
+        Run(copy).write_json("job.json", {"data": str(data)})
+    seed = {"source": {"path": str(data or own), "name": (data or own).name, "kind": "upload"}, "run_id": run.name}
+    return make_app("pages/export.py", seed, timeout=300)
+
+
+def _forecast_table(at) -> pd.DataFrame:
+    tables = [t.value for t in at.dataframe if t.editing_mode == "read_only" and "demand" in t.value.columns]
+    assert tables, "no forecast table"
+    return tables[-1]
+
+
+def test_export_forecasts_a_known_future_run_from_the_values_filled_in(known_run, studio_home: Path) -> None:
+    at = _export(known_run, studio_home)
+    assert not at.exception and not errors(at), errors(at)
+    assert any("known-future inputs" in m.value for m in at.markdown), "the contract names the known-future inputs"
+    editor = at.data_editor(key="export_future_run-known")
+    table = editor.value
+    assert list(table.columns) == ["time", "workday"] and len(table) == H
+    assert table["workday"].isna().all(), "the file has no rows after its last target value: nothing to pre-fill"
+    assert str(table["time"].iloc[0]).startswith("2014-04-01") or "Apr 2014" in str(table["time"].iloc[0])
+
+    at.button(key="export_forecast").click().run()  # empty cells: the library's message, no traceback
+    assert not at.exception
+    assert any("known-future column `workday` is empty" in e and "forecast step 1" in e for e in errors(at)), errors(at)
+
+    at.session_state["export_future_run-known"] = {  # the user fills in the cells
+        "edited_rows": {i: {"workday": v} for i, v in enumerate([1, 1, 0][:H])}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    assert not at.exception and not errors(at), errors(at)
+    fc = _forecast_table(at)
+    assert len(fc) == H and fc["demand"].notna().all()
+    assert "Forecast CSV" in [b.label for b in at.get("download_button")]
+
+
+def test_export_prefills_future_values_found_after_the_data(known_run, studio_home: Path, tmp_path: Path) -> None:
+    data = tmp_path / "daily_and_future.csv"
+    daily_frame(future=H).to_csv(data, index=False)  # the same rows, then H rows of workday with demand empty
+    at = _export(known_run, studio_home, data)
+    assert not at.exception and not errors(at), errors(at)
+    table = at.data_editor(key="export_future_run-known").value
+    assert table["workday"].tolist() == daily_frame(future=H)["workday"].iloc[-H:].astype(float).tolist()
+    at.button(key="export_forecast").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert len(_forecast_table(at)) == H
+
+
+def test_evaluate_draws_a_known_future_run_and_explains_its_last_window(known_run, studio_home: Path) -> None:
+    import shutil
+
+    run, data = known_run
+    shutil.copytree(run, studio_home / "runs" / run.name)
+    seed = {"source": {"path": str(data), "name": data.name, "kind": "upload"}, "run_id": run.name}
+    at = make_app("pages/evaluate.py", seed, timeout=300)
+    assert not at.exception and not errors(at), errors(at)
+    at.button(key="explain_go").click().run()
+    assert not at.exception and not errors(at), errors(at)
+    assert any(m.value.startswith("Explained: ") for m in at.markdown)
