@@ -155,3 +155,25 @@ def test_evaluate_draws_a_known_future_run_and_explains_its_last_window(known_ru
     at.button(key="explain_go").click().run()
     assert not at.exception and not errors(at), errors(at)
     assert any(m.value.startswith("Explained: ") for m in at.markdown)
+
+
+def test_the_known_future_choice_reaches_training(daily_csv: Path, studio_home: Path) -> None:
+    """Data page -> Train page: the run trained from the session's spec reads the known-future inputs."""
+    import json
+
+    from tests.app.test_train_flow import _wait_finished
+
+    seed = {"source": {"path": str(daily_csv), "name": daily_csv.name, "kind": "upload"}, "spec": _spec(),
+            "spec_rev": 0}
+    at = make_app("pages/data.py", seed, timeout=120)
+    by_label(at.multiselect, "Known in advance").set_value(["workday"]).run()
+    at.switch_page("pages/train.py").run()
+    assert not at.exception and not errors(at), errors(at)
+    by_label(at.button, "Train").click().run()
+    assert not at.exception
+    run = studio_home / "runs" / at.session_state["run_id"]
+    assert json.loads((run / "spec.json").read_text())["data"]["known_future"] == ["workday"]
+    head = _wait_finished(at)
+    assert "finished" in head, (head, errors(at))
+    resolved = json.loads((run / "metadata.json").read_text())["resolved"]
+    assert resolved["known_future"] == ["workday"] and resolved["inputs"][-H:] == [f"workday@+{j}" for j in range(1, H + 1)]
