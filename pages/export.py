@@ -190,7 +190,7 @@ def _forecast(run_dir: str, token: str, data_path: str, data_token: str, future:
     its last target value and then the forecast steps' table `future`."""
     df = common.load_path(data_path)
     if future is not None:
-        df = with_future_rows(df, resolved, future)
+        df = with_future_rows(df, Run(run_dir).metadata()["resolved"], future)
         df.attrs["source"] = f"{display_name(data_path)} and the forecast steps' table"
     return predict_on(Run(run_dir), df, common.run_model(run_dir, token))
 
