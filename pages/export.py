@@ -27,6 +27,7 @@ from builder.app import (
     forecast_band_frame,
     forecast_with_history,
     future_rows,
+    future_steps,
     history_part,
     interval_chart,
     known_future_of,
@@ -187,11 +188,11 @@ else:
 @st.cache_data(show_spinner="Forecasting…", max_entries=16)
 def _forecast(run_dir: str, token: str, data_path: str, data_token: str, future: pd.DataFrame | None = None):
     """The run's forecast after its data file; with `future` (a known-future run), after the file's rows up to
-    its last target value and then the forecast steps' table `future`."""
+    its last target value and then the table of the steps ahead `future`."""
     df = common.load_path(data_path)
     if future is not None:
         df = with_future_rows(df, Run(run_dir).metadata()["resolved"], future)
-        df.attrs["source"] = f"{display_name(data_path)} and the forecast steps' table"
+        df.attrs["source"] = f"{display_name(data_path)} and the table of the steps ahead"
     return predict_on(Run(run_dir), df, common.run_model(run_dir, token))
 
 
@@ -202,7 +203,7 @@ def _predict(run_dir: str, token: str, digest: str, data: bytes, name: str, beam
 
 
 def _future_table(data_path: str | None, known: list[str]) -> pd.DataFrame | None:
-    """A known-future run's forecast steps, one row per step with a cell per known-future column to fill in
+    """A known-future run's steps ahead, one row per step with a cell per known-future column to fill in
     (pre-filled from rows after the data's last target value); the edited table, or None when the data
     cannot be read (the message is shown)."""
     try:
@@ -213,13 +214,15 @@ def _future_table(data_path: str | None, known: list[str]) -> pd.DataFrame | Non
         common.show_error(err)
         return None
     step_col = str(table.columns[0])
-    st.caption(f"This run reads the forecast steps' values of {', '.join(f'`{c}`' for c in known)} (known in "
-               "advance). Fill in one value per step; values found after the data's last target value are filled "
-               "in already.")
+    steps, horizon = future_steps(resolved), int(resolved["horizon"])
+    st.caption(f"This run reads the values of {', '.join(f'`{c}`' for c in known)} (known in advance) for the next "
+               f"{steps} step(s)" + (f" (the horizon, and at least one season: {steps} > {horizon})" if steps > horizon
+                                     else "") + ". Fill in one value per step; values found after the data's last "
+               "target value are filled in already.")
     edited = st.data_editor(
         display_dates(table), key=f"export_future_{run.path.name}", num_rows="fixed", hide_index=True,
         disabled=[step_col], width="stretch",
-        column_config={c: st.column_config.NumberColumn(c, help=f"`{c}` at this forecast step") for c in known})
+        column_config={c: st.column_config.NumberColumn(c, help=f"`{c}` at this step ahead") for c in known})
     return pd.DataFrame(edited)
 
 
@@ -238,7 +241,7 @@ if "forecast_ahead" in export_views(meta.get("task")):
             if not data_path:
                 raise FileNotFoundError(f"{run.path.name}: the run does not record its data file")
             if known and future is None:
-                raise ValueError("the forecast steps' values could not be read; see the message above")
+                raise ValueError("the values of the steps ahead could not be read; see the message above")
             fc = _forecast(str(run.path), file_token(run.file("model.keras")), data_path, file_token(data_path), future)
         except common.USER_ERRORS as err:
             common.show_error(err)
@@ -266,8 +269,8 @@ st.subheader("Score a new text file" if reads_text else "Predict on a new CSV")
 st.caption("Bits per character of the file's text under the model." if reads_text else
            "The file needs the training data's columns; the result: "
            f"{meta['serving'].get('output', {}).get('meaning', 'the model output')}."
-           + (f" It ends with {resolved.get('horizon')} row(s) whose targets are empty and whose "
-              f"{known_future_of(resolved)} hold the forecast steps' values (known in advance)."
+           + (f" It ends with {future_steps(resolved)} row(s) whose targets are empty and whose "
+              f"{known_future_of(resolved)} hold the values of the steps ahead (known in advance)."
               if known_future_of(resolved) else ""))
 beam = None
 if "beam" in task_predict_options(task):

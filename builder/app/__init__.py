@@ -204,12 +204,13 @@ __all__ += ["check_cards", "cleared_columns", "field_options", "form_changes", "
             "tasks_reading"]
 from builder.app.known_future import (  # noqa: E402  Export: forecasting a known-future run after its data
     future_rows,
+    future_steps,
     history_part,
     known_future_of,
     with_future_rows,
 )
 
-__all__ += ["future_rows", "history_part", "known_future_of", "with_future_rows"]
+__all__ += ["future_rows", "future_steps", "history_part", "known_future_of", "with_future_rows"]
 from builder.app.results import (  # noqa: E402  Train, Evaluate, Export: the task says what to show
     evaluate_views,
     export_views,

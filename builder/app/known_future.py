@@ -1,7 +1,8 @@
 """Forecasting after the data with known-future covariates (a run with `data.known_future`; the Export
-page): the table of the next `horizon` steps whose known-future values the user fills in, pre-filled from
-rows after the data's last target value where the file has them, and the data with those steps appended
-as `ForecastTask.predict` reads them (targets empty). No streamlit.
+page): the table of the steps ahead whose known-future values the model reads (`lead_steps` of them: the
+horizon and at least one season), for the user to fill in, pre-filled from rows after the data's last
+target value where the file has them; and the data with those steps appended as `ForecastTask.predict`
+reads them (targets empty). No streamlit.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ def known_future_of(resolved: dict[str, Any]) -> list[str]:
     return [str(c) for c in resolved.get("known_future") or []]
 
 
+def future_steps(resolved: dict[str, Any]) -> int:
+    """How many steps ahead a known-future run reads the known-future values of (`lead_steps`; runs
+    recorded before it: the horizon)."""
+    return int(resolved.get("lead_steps") or resolved["horizon"])
+
+
 def history_part(df: pd.DataFrame, resolved: dict[str, Any]) -> pd.DataFrame:
     """`df` up to its last row with a target value (trailing rows of future values dropped); attrs kept."""
     targets = [c for c in resolved.get("targets") or [] if c in df.columns]
@@ -35,14 +42,14 @@ def history_part(df: pd.DataFrame, resolved: dict[str, Any]) -> pd.DataFrame:
 
 
 def future_rows(df: pd.DataFrame, resolved: dict[str, Any]) -> pd.DataFrame:
-    """The forecast steps after `df`'s last target value: `horizon` rows of the time (at the run's frequency,
+    """The steps after `df`'s last target value: `future_steps` rows of the time (at the run's frequency,
     as `predict` labels its forecast; without a time column, the step number after the data's rows) and one
     column per known-future column, holding the file's values of the rows after the last target value
     where it has them, else NaN (to fill in). Raises DataError when the time column cannot be read."""
     from builder.data.series import read_series
     from builder.tasks.forecast import future_times
 
-    known, horizon = known_future_of(resolved), int(resolved["horizon"])
+    known, steps = known_future_of(resolved), future_steps(resolved)
     time_col = resolved.get("time_col")
     time_col = time_col if time_col and time_col in df.columns else None
     head = history_part(df, resolved)
@@ -52,13 +59,13 @@ def future_rows(df: pd.DataFrame, resolved: dict[str, Any]) -> pd.DataFrame:
             raise DataError(f"{df.attrs.get('source', 'data')}: no row with a value of the targets "
                             f"{list(resolved.get('targets') or [])}; expected the data the forecast starts after")
         time, _, _, _ = read_series(head, time_col, targets[:1], "interpolate")
-        when: list[Any] = list(future_times(time[-1], resolved.get("freq"), time, horizon))
+        when: list[Any] = list(future_times(time[-1], resolved.get("freq"), time, steps))
     else:
-        when = list(range(len(head) + 1, len(head) + horizon + 1))
+        when = list(range(len(head) + 1, len(head) + steps + 1))
     out = pd.DataFrame({time_col or STEP: when})
-    tail = df.iloc[len(head): len(head) + horizon]
+    tail = df.iloc[len(head): len(head) + steps]
     for c in known:
-        values = np.full(horizon, np.nan)
+        values = np.full(steps, np.nan)
         if c in tail.columns and len(tail):
             values[: len(tail)] = pd.to_numeric(tail[c], errors="coerce").to_numpy(np.float64)
         out[c] = values
@@ -66,7 +73,7 @@ def future_rows(df: pd.DataFrame, resolved: dict[str, Any]) -> pd.DataFrame:
 
 
 def with_future_rows(df: pd.DataFrame, resolved: dict[str, Any], future: pd.DataFrame) -> pd.DataFrame:
-    """`df` up to its last target value, then the forecast steps: `future` (the `future_rows` table, its
+    """`df` up to its last target value, then the steps ahead: `future` (the `future_rows` table, its
     known-future values edited) as rows of `df`'s columns, with the time written as `df` writes it, the
     known-future values from `future` and every other column (the targets too) empty. `predict` then reads
     the known-future values of these rows; an empty one is its DataError naming the column and step."""

@@ -122,18 +122,20 @@ class ForecastTask(Task):
         return {"task": self.name, "rows": data.n_rows, **r.split, "features": list(r.inputs),
                 "targets": list(r.targets), "lookback": r.lookback, "horizon": r.horizon,
                 "season_length": r.season_length, "freq": r.freq, "windows": r.windows, "notices": list(r.notices),
-                "n_features": r.n_features, "n_outputs": r.n_outputs, "known_future": list(r.known_future)}
+                "n_features": r.n_features, "n_outputs": r.n_outputs, "known_future": list(r.known_future),
+                "lead_steps": r.lead_steps}
 
     def check_cards(self, overview: dict[str, Any]) -> list[dict[str, Any]]:
         ov = overview
         season = ov.get("season_length")
-        known = list(ov.get("known_future") or [])
-        leads = len(known) * int(ov["horizon"])
+        known, steps = list(ov.get("known_future") or []), int(ov.get("lead_steps") or 0)
+        leads = len(known) * steps
         inputs, inputs_help = f"{ov['n_features']}", None
         if known:  # the derived lead columns apart: "3 + 7 known-future"
             inputs = f"{ov['n_features'] - leads} + {leads} known-future"
-            inputs_help = (f"{ov['n_features'] - leads} columns of the data, and the next {ov['horizon']} value(s) of "
-                           f"{known} ({known[0]}@+1 … {known[0]}@+{ov['horizon']}): the forecast steps' known values")
+            inputs_help = (f"{ov['n_features'] - leads} columns of the data, and the next {steps} value(s) of "
+                           f"{known} ({known[0]}@+1 … {known[0]}@+{steps}; the horizon and at least one season): "
+                           "values known in advance")
         return [
             {"label": "Rows (train / val / test)", "value": f"{ov['train']} / {ov['val']} / {ov['test']}", "help": None},
             {"label": "Training windows", "value": f"{ov['windows']['train']:,}",

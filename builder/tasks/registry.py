@@ -85,8 +85,9 @@ TASKS: dict[str, TaskEntry] = {e.name: e for e in (
                      numeric=True, exclude=("time_col", "targets"), guess="other_numeric"),
                   _F("known_future", "Known in advance", "columns",
                      "Covariates whose future values you know ahead (a holiday flag, a planned price, a calendar). "
-                     "Their values for the forecast steps become inputs too; a forecast after the data then needs "
-                     "those future values (on Export: one row per step after the last target value).",
+                     "Their values for the steps ahead (the horizon, and at least one season) become inputs too; "
+                     "a forecast after the data then needs those future values: rows after the last target value "
+                     "(targets empty), or typed in on the Export page.",
                      numeric=True, among="features"),
                   _F("lookback", "Lookback (steps, 0 = auto)", "int", "How many past steps each input window holds "
                      "(0 = from the season length).", minimum=0),

@@ -14,6 +14,7 @@ import pytest
 from tests.app.conftest import by_label, errors, make_app
 
 H = 3  # the horizon of this module's runs
+LEADS = 7  # future values of each known-future column they read: the horizon and at least one season (daily: 7)
 
 
 def daily_frame(n: int = 90, future: int = 0) -> pd.DataFrame:
@@ -55,12 +56,12 @@ def test_data_page_known_in_advance_sets_the_spec_and_survives_a_reload(daily_cs
     assert not at.exception and not errors(at), errors(at)
     known = by_label(at.multiselect, "Known in advance")
     assert known.options == ["workday", "temp"] and known.value == []
-    assert "forecast steps" in known.help
+    assert "steps ahead" in known.help and "future values" in known.help
     known.set_value(["workday"]).run()
     assert not at.exception and not errors(at), errors(at)
     assert at.session_state["spec"]["data"]["known_future"] == ["workday"]
     card = next(m for m in at.metric if m.label == "Inputs → outputs")
-    assert card.value == f"3 + {H} known-future → 1 × {H}"
+    assert card.value == f"3 + {LEADS} known-future → 1 × {H}"
     wid = at.query_params["ws"]
     again = make_app("pages/data.py", query={"ws": wid})  # a reload: a new session on the same workspace
     assert not again.exception and not errors(again), errors(again)
@@ -115,16 +116,16 @@ def test_export_forecasts_a_known_future_run_from_the_values_filled_in(known_run
     assert any("known-future inputs" in m.value for m in at.markdown), "the contract names the known-future inputs"
     editor = at.data_editor(key="export_future_run-known")
     table = editor.value
-    assert list(table.columns) == ["time", "workday"] and len(table) == H
+    assert list(table.columns) == ["time", "workday"] and len(table) == LEADS
     assert table["workday"].isna().all(), "the file has no rows after its last target value: nothing to pre-fill"
     assert str(table["time"].iloc[0]).startswith("2014-04-01") or "Apr 2014" in str(table["time"].iloc[0])
 
     at.button(key="export_forecast").click().run()  # empty cells: the library's message, no traceback
     assert not at.exception
-    assert any("known-future column `workday` is empty" in e and "forecast step 1" in e for e in errors(at)), errors(at)
+    assert any("known-future column `workday` is empty" in e and "step 1 ahead" in e for e in errors(at)), errors(at)
 
     at.session_state["export_future_run-known"] = {  # the user fills in the cells
-        "edited_rows": {i: {"workday": v} for i, v in enumerate([1, 1, 0][:H])}, "added_rows": [], "deleted_rows": []}
+        "edited_rows": {i: {"workday": int(i % 7 < 5)} for i in range(LEADS)}, "added_rows": [], "deleted_rows": []}
     at.run()
     assert not at.exception and not errors(at), errors(at)
     fc = _forecast_table(at)
@@ -134,11 +135,11 @@ def test_export_forecasts_a_known_future_run_from_the_values_filled_in(known_run
 
 def test_export_prefills_future_values_found_after_the_data(known_run, studio_home: Path, tmp_path: Path) -> None:
     data = tmp_path / "daily_and_future.csv"
-    daily_frame(future=H).to_csv(data, index=False)  # the same rows, then H rows of workday with demand empty
+    daily_frame(future=LEADS).to_csv(data, index=False)  # the same rows, then LEADS of workday, demand empty
     at = _export(known_run, studio_home, data)
     assert not at.exception and not errors(at), errors(at)
     table = at.data_editor(key="export_future_run-known").value
-    assert table["workday"].tolist() == daily_frame(future=H)["workday"].iloc[-H:].astype(float).tolist()
+    assert table["workday"].tolist() == daily_frame(future=LEADS)["workday"].iloc[-LEADS:].astype(float).tolist()
     at.button(key="export_forecast").click().run()
     assert not at.exception and not errors(at), errors(at)
     assert len(_forecast_table(at)) == H
@@ -176,4 +177,5 @@ def test_the_known_future_choice_reaches_training(daily_csv: Path, studio_home: 
     head = _wait_finished(at)
     assert "finished" in head, (head, errors(at))
     resolved = json.loads((run / "metadata.json").read_text())["resolved"]
-    assert resolved["known_future"] == ["workday"] and resolved["inputs"][-H:] == [f"workday@+{j}" for j in range(1, H + 1)]
+    assert resolved["known_future"] == ["workday"] and resolved["inputs"][-LEADS:] == [
+        f"workday@+{j}" for j in range(1, LEADS + 1)]

@@ -7,11 +7,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from builder.app.known_future import future_rows, history_part, known_future_of, with_future_rows
+from builder.app.known_future import (
+    future_rows,
+    future_steps,
+    history_part,
+    known_future_of,
+    with_future_rows,
+)
 from builder.data.read import DataError
-from builder.tasks.forecast import split_future_rows
+from builder.data.series import split_future_rows
 
-RESOLVED = {"targets": ["y"], "time_col": "time", "known_future": ["hol"], "horizon": 2, "freq": "D",
+RESOLVED = {"targets": ["y"], "time_col": "time", "known_future": ["hol"], "horizon": 2, "lead_steps": 2, "freq": "D",
             "missing": "interpolate"}
 
 
@@ -47,14 +53,14 @@ def test_with_future_rows_appends_the_steps_as_predict_reads_them() -> None:
     assert len(out) == 8 and out.attrs["source"] == "f.csv"
     assert out["time"].tolist()[-2:] == ["2020-01-07", "2020-01-08"]  # written as the file writes its times
     assert out["y"].iloc[-2:].isna().all() and out["x"].iloc[-2:].isna().all()
-    head, values = split_future_rows(out, ["y"], ["hol"], 2, "time")
+    head, values = split_future_rows(out, ["y"], ["hol"], 2)
     assert len(head) == 6 and values[:, 0].tolist() == [1.0, 0.0]
 
 
 def test_an_empty_cell_is_predicts_message_naming_the_column_and_step() -> None:
     out = with_future_rows(_frame(), RESOLVED, future_rows(_frame(), RESOLVED).assign(hol=[1.0, None]))
-    with pytest.raises(DataError, match=r"known-future column `hol` is empty in row 9 \(forecast step 2\)"):
-        split_future_rows(out, ["y"], ["hol"], 2, "time")
+    with pytest.raises(DataError, match=r"known-future column `hol` is empty in row 9 \(step 2 ahead\)"):
+        split_future_rows(out, ["y"], ["hol"], 2)
 
 
 def test_without_a_time_column_the_steps_are_numbered_after_the_rows() -> None:
@@ -76,3 +82,13 @@ def test_yearly_numbers_stay_numbers() -> None:
 def test_a_table_without_the_known_future_column_is_refused() -> None:
     with pytest.raises(DataError, match="lacks the known-future column"):
         with_future_rows(_frame(), RESOLVED, pd.DataFrame({"time": [1, 2]}))
+
+
+def test_the_table_covers_the_lead_steps_beyond_the_horizon() -> None:
+    """A run whose leads reach a season past a shorter horizon reads that many steps ahead."""
+    resolved = {**RESOLVED, "horizon": 1, "lead_steps": 3}
+    assert future_steps(resolved) == 3 and future_steps({**RESOLVED, "lead_steps": 0}) == 2
+    table = future_rows(_frame(), resolved)
+    assert len(table) == 3 and table["time"].iloc[-1] == pd.Timestamp("2020-01-09")
+    out = with_future_rows(_frame(), resolved, table.assign(hol=[1.0, 0.0, 1.0]))
+    assert split_future_rows(out, ["y"], ["hol"], 3)[1][:, 0].tolist() == [1.0, 0.0, 1.0]
