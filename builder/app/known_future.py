@@ -31,14 +31,10 @@ def future_steps(resolved: dict[str, Any]) -> int:
 
 def history_part(df: pd.DataFrame, resolved: dict[str, Any]) -> pd.DataFrame:
     """`df` up to its last row with a target value (trailing rows of future values dropped); attrs kept."""
+    from builder.data.series import trailing_future_rows
+
     targets = [c for c in resolved.get("targets") or [] if c in df.columns]
-    if not targets:
-        return df
-    filled = df[targets].apply(pd.to_numeric, errors="coerce").notna().any(axis=1).to_numpy()
-    last = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
-    head = df.iloc[:last].copy()
-    head.attrs = dict(df.attrs)
-    return head
+    return trailing_future_rows(df, targets, [])[0] if targets else df
 
 
 def future_rows(df: pd.DataFrame, resolved: dict[str, Any]) -> pd.DataFrame:
