@@ -121,9 +121,7 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int
         n_rows, known = len(df), list(settings.known_future)
         df, future = trailing_future_rows(df, targets, known)
         if len(df) < n_rows:
-            notices.append(f"the last {n_rows - len(df)} row(s) have no target value: " + (
-                f"the first {len(future)} read as the known-future values of {known} after the data" if known else
-                "ignored (rows after the data; to use their covariates as known-future inputs, set data.known_future)"))
+            notices.append(future_rows_notice(n_rows - len(df), len(future), known))
     time, table, freq, read_notices = read_series(df, time_col, columns, settings.missing)
     notices += read_notices
     return series_from_arrays(
@@ -270,6 +268,19 @@ def lead_values(values: np.ndarray, future: np.ndarray, horizon: int) -> np.ndar
         return np.zeros((0, k * horizon), np.float32)
     idx = np.minimum(np.arange(T)[:, None] + np.arange(1, horizon + 1)[None, :], len(full) - 1)  # [T, H]
     return np.concatenate([full[idx, c] for c in range(k)], axis=1).astype(np.float32)
+
+
+def append_leads(values: np.ndarray, own: list[str], known: list[str], future: np.ndarray, steps: int) -> np.ndarray:
+    """[T, F0 + k * steps]: `values` [T, F0] of the data's own columns `own`, then the lead columns of the
+    known-future columns `known` (`future`: [n, k] their values after the rows), as the model reads them."""
+    return np.concatenate([values, lead_values(values[:, [own.index(c) for c in known]], future, steps)], axis=1)
+
+
+def future_rows_notice(n_after: int, n_read: int, known: list[str]) -> str:
+    """The notice for `n_after` rows after the last target value, `n_read` of them read as known-future values."""
+    return f"the last {n_after} row(s) have no target value: " + (
+        f"the first {n_read} read as the known-future values of {known} after the data" if known else
+        "ignored (rows after the data; to use their covariates as known-future inputs, set data.known_future)")
 
 
 def with_known_future(values: np.ndarray, targets: list[str], covariates: list[str], known: tuple[str, ...],

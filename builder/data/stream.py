@@ -19,7 +19,7 @@ import pandas as pd
 
 from builder.data.columns import resolve_series_columns, to_numeric
 from builder.data.read import DataError, detect_encoding, load_table, read_head, sniff_dialect
-from builder.data.series import SeriesData, fill_missing, infer_freq, series_from_arrays
+from builder.data.series import SeriesData, fill_missing, future_rows_notice, infer_freq, series_from_arrays
 from builder.limits import current as current_limits
 from builder.limits import describe
 from builder.spec import ModelSpec
@@ -85,10 +85,7 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
         after = values[last:, known]
         gaps = np.flatnonzero(np.isnan(after).any(axis=1))
         future = after[: gaps[0] if len(gaps) else len(after)].copy()
-        notices.append(f"the last {row - last} row(s) have no target value: " + (
-            f"the first {len(future)} read as the known-future values of {list(spec.data.known_future)} after the data"
-            if known else "ignored (rows after the data; to use their covariates as known-future inputs, set "
-            "data.known_future)"))
+        notices.append(future_rows_notice(row - last, len(future), list(spec.data.known_future)))
         values, row = values[:last], last
         if stamps is not None:
             stamps = stamps[:last]

@@ -190,11 +190,10 @@ def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int) -> tup
         lookback = int(r["lookback"])
         n = len(values) - lookback + 1
         if known:  # windows whose known-future inputs reach past the file's rows are left out
-            from builder.data.series import lead_values
+            from builder.data.series import append_leads
 
             steps = int(r["lead_steps"])
-            values = np.concatenate([values, lead_values(values[:, [own.index(c) for c in known]], future, steps)],
-                                    axis=1)
+            values = append_leads(values, own, known, future, steps)
             n -= max(0, steps - len(future))
         if n < 1:
             raise DataError(f"{source}: {len(values)} rows are too few for one window of {lookback} rows")

@@ -112,7 +112,9 @@ def serving_snippet(meta: dict[str, Any]) -> str:
     if (serving.get("input") or {}).get("known_future"):
         output += f"\n# known-future inputs: {serving['input']['known_future']}"
     if serving.get("known_future"):
-        own = len(r["inputs"]) - len(r["known_future"]) * int(r["lead_steps"])
+        from builder.tasks.base import Resolved
+
+        own = len(Resolved.from_dict(r).read_columns)
         output += (f"\n# or the data's own columns and the known-future values ahead, leads built in the graph:\n"
                    f"past = np.zeros((1, {length}, {own}), dtype=\"float32\")  # raw, columns "
                    f"{r['inputs'][:own]}\nfuture = np.zeros((1, {r['lead_steps']}, {len(r['known_future'])}), "

@@ -326,10 +326,9 @@ class ForecastTask(Task):
             raise DataError(f"{source}: {len(table)} rows are too few; the model needs the last {lookback} rows")
         values = table.to_numpy(dtype=np.float32)
         if known:
-            from builder.data.series import lead_values
+            from builder.data.series import append_leads
 
-            leads = lead_values(values[:, [own.index(c) for c in known]], future, int(resolved.lead_steps))
-            values = np.concatenate([values, leads], axis=1)
+            values = append_leads(values, own, known, future, int(resolved.lead_steps))
         window = values[-lookback:][None]
         pred = np.asarray(model.predict(window, verbose=0))[0]  # [H, K]
         when = future_times(time[-1], resolved.freq, time, horizon) if time is not None else list(
