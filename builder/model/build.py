@@ -26,20 +26,23 @@ from builder.tasks.base import Resolved
 from builder.tasks.registry import get_task
 
 
-def recurrent_layer(block: RecurrentBlock, return_sequences: bool, name: str) -> keras.layers.Layer:
-    """One recurrent layer of `block` ([batch, time, ch] -> [batch, (time,) out]), bidirectional if asked.
+def recurrent_layer(block: RecurrentBlock, return_sequences: bool, name: str, return_state: bool = False) -> keras.layers.Layer:
+    """One recurrent layer of `block` ([batch, time, ch] -> [batch, (time,) out]), bidirectional if asked
+    (`return_state`: [output, *states], for the autoregressive forecast form, which is one direction).
 
     The layer comes from the cell registry: builder.model.recurrent's Fused* subclasses of Keras's
     RNN layers (same weights, config and results, with a fused whole-sequence loop on the CPU).
     """
     entry = get_cell(block.cell)
     common = {"dropout": block.dropout, "recurrent_dropout": block.recurrent_dropout}
+    state = {"return_state": True} if return_state else {}
     layer_class = entry.layer_class()
     if layer_class is not None:
-        layer = layer_class(block.units, return_sequences=return_sequences, name=name, **common)
+        layer = layer_class(block.units, return_sequences=return_sequences, name=name, **common, **state)
     else:
         extra = {"proj_units": block.proj_units} if entry.projected else {}
-        layer = FusedRNN(entry.cell_class()(block.units, **extra, **common), return_sequences=return_sequences, name=name)
+        layer = FusedRNN(entry.cell_class()(block.units, **extra, **common), return_sequences=return_sequences, name=name,
+                         **state)
     if block.bidirectional:
         return keras.layers.Bidirectional(layer, merge_mode=block.merge_mode, name=f"bi_{name}")
     return layer
@@ -64,6 +67,10 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
         from builder.model.seq2seq import build_seq2seq
 
         return build_seq2seq(spec, resolved)
+    if spec.task == "forecast" and spec.forecast_form == "autoregressive":
+        from builder.model.autoregressive import build_autoregressive
+
+        return build_autoregressive(spec, resolved)
     inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
     scaled = Standardize(resolved.n_features, mask_nan=task.masks_padding, name="standardize")(inputs)
     if spec.task == "classify" and spec.data.sequence_norm == "zscore":

@@ -67,6 +67,9 @@ def to_dot(spec: ModelSpec, resolved: Resolved) -> str:
     if task.model_kind == "seq2seq":
         _seq2seq_body(spec, resolved, add)
         return _finish(lines, nodes, edges)
+    if spec.task == "forecast" and spec.forecast_form == "autoregressive":
+        _autoregressive_body(spec, resolved, add)
+        return _finish(lines, nodes, edges)
     tokens = task.model_kind == "language_model"
     if tokens:  # token ids -> embedding; every recurrent layer returns all steps
         n_features = spec.embedding_dim
@@ -199,3 +202,35 @@ def _seq2seq_body(spec: ModelSpec, resolved: Resolved, add: Any) -> None:
         add(f"Attention: {att}\nover the encoder outputs → context", "attention", _shape("batch", width))
     add(f"Dense\n{tgt} target tokens (logits)", "head", _shape("batch", resolved.horizon, tgt))
     add(f"Output: greedy / beam decoding\n(teacher forcing: {s.teacher_forcing})", "io", "")
+
+
+def _autoregressive_body(spec: ModelSpec, resolved: Resolved, add: Any) -> None:
+    """The autoregressive forecast form's nodes (builder.model.autoregressive): window, scaling, the per-step
+    input, the stack and dense blocks at every step, the output and the run on its own forecasts."""
+    from builder.model.autoregressive import autoregressive_lag
+
+    L, F, H, k = resolved.input_length, resolved.n_features, resolved.horizon, resolved.n_outputs
+    known = len(resolved.known_future or ())
+    lag = autoregressive_lag(spec, resolved)
+    change = {0: "the targets", 1: "the change from the step before"}.get(lag, f"the change from {lag} steps before")
+    add(f"Input window\nlookback {L} × {F} features", "io", _shape("batch", L, F))
+    add("Standardize\n(train-set scaling)", "scale", _shape("batch", L, F))
+    steps = (L or 0) - lag if L else None
+    add(f"Per step t: {change}\n+ {known} known-future covariate(s) of step t + 1", "scale",
+        _shape("batch", steps, k + known))
+    width = k + known
+    for i, block in enumerate(spec.blocks):
+        if isinstance(block, RecurrentBlock):
+            entry = get_cell(block.cell)
+            for j in range(block.num_layers):
+                width = _recurrent_width(block)
+                layer = f" layer {j + 1}/{block.num_layers}" if block.num_layers > 1 else ""
+                add(f"{entry.label} #{i + 1}{layer}\n{block.units} units, one step at a time", "recurrent",
+                    _shape("batch", steps, width))
+        elif isinstance(block, DenseBlock):
+            width = block.units
+            add(f"Dense #{i + 1}\n{block.units} units, {block.activation}, at every step", "dense",
+                _shape("batch", steps, width))
+    add(f"Dense forecast\nthe next step's value of {k} target(s)", "head", _shape("batch", steps, k))
+    add(f"Run on its own forecasts\nfor {H} step(s) after the window", "head", _shape("batch", H, k))
+    add("Output: forecasts\n(scaled back to raw units on export)", "io", "")

@@ -30,6 +30,8 @@ def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
         return language_model_params(spec, resolved)
     if get_task(spec.task).model_kind == "seq2seq":
         return seq2seq_params(spec, resolved)
+    if spec.task == "forecast" and spec.forecast_form == "autoregressive":
+        return autoregressive_params(spec, resolved)
     ch = resolved.n_features
     total = 2 * ch  # Standardize: mean and scale
     fcn = next((b for b in spec.blocks if isinstance(b, FCNBlock)), None)
@@ -60,6 +62,22 @@ def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
     if fcn_pending:
         ch += fcn.filters
     return int(total + get_task(spec.task).head_params(ch, spec, resolved))
+
+
+def autoregressive_params(spec: ModelSpec, resolved: Resolved) -> int:
+    """Weights of builder.model.autoregressive.build_autoregressive: the scaler, the stack over the k targets'
+    changes and the C known-future covariates per step, the dense blocks and the output Dense(k)."""
+    k = resolved.n_outputs
+    total, ch = 2 * resolved.n_features, k + len(resolved.known_future or ())
+    for block in spec.blocks:
+        if isinstance(block, RecurrentBlock):
+            for _ in range(block.num_layers):
+                w, ch = recurrent_cell_params(block.cell, ch, block.units, block.proj_units)
+                total += w
+        elif isinstance(block, DenseBlock):
+            total += ch * block.units + block.units
+            ch = block.units
+    return int(total + ch * k + k)
 
 
 def fcn_kernels(block: FCNBlock) -> list[tuple[int, int]]:

@@ -183,6 +183,10 @@ def _support_classes(spec: ModelSpec, task: str, residual: bool) -> list[str]:
         parts += [_class_source(layers._AffineStats), _class_source(layers.Standardize)]
     if task == "forecast":
         parts.append(_class_source(layers.Unstandardize))
+        if spec.forecast_form == "autoregressive":
+            from builder.model.autoregressive import AutoregressiveForecast
+
+            return [*parts, _class_source(AutoregressiveForecast), *_cell_classes(spec)]
         if residual and spec.residual_space == "log":
             parts.append(_class_source(layers.LogResidual))
         elif residual:
@@ -296,12 +300,13 @@ def _build_tree_function(spec: ModelSpec, sizes: dict[str, Any], model_name: str
 
 
 # ---- the build_model function -----------------------------------------------------------------------
-def _recurrent_expr(block: RecurrentBlock, return_sequences: bool, name: str) -> str:
+def _recurrent_expr(block: RecurrentBlock, return_sequences: bool, name: str, return_state: bool = False) -> str:
     from builder.model.cells.registry import get_cell
     from builder.model.recurrent import plain_keras_rnn
 
     entry = get_cell(block.cell)
-    common = f"return_sequences={return_sequences}"
+    returns = f"return_sequences={return_sequences}" + (", return_state=True" if return_state else "")
+    common = returns
     if block.dropout:
         common += f", dropout={block.dropout!r}"
     if block.recurrent_dropout:
@@ -316,7 +321,7 @@ def _recurrent_expr(block: RecurrentBlock, return_sequences: bool, name: str) ->
             cell_args += f", dropout={block.dropout!r}"
         if block.recurrent_dropout:
             cell_args += f", recurrent_dropout={block.recurrent_dropout!r}"
-        expr = (f'keras.layers.RNN({entry.cell_class().__name__}({cell_args}), return_sequences={return_sequences}, '
+        expr = (f'keras.layers.RNN({entry.cell_class().__name__}({cell_args}), {returns}, '
                 f'name="{name}")')
     if block.bidirectional:
         return f'keras.layers.Bidirectional({expr}, merge_mode="{block.merge_mode}", name="bi_{name}")'
@@ -370,6 +375,8 @@ def _build_function(spec: ModelSpec, sizes: dict[str, Any], model_name: str) -> 
                        "class probabilities [batch, n_classes].",
            "label_steps": "Raw sequences [batch, time, n_features], padded at the end with NaN -> label probabilities "
                           "[batch, time, n_classes] at every step (padded steps: ignore)."}[task]
+    if task == "forecast" and spec.forecast_form == "autoregressive":
+        return _build_autoregressive(spec, sizes, model_name, args)
     masks = task in ("classify", "label_steps")
     lines = [f"def build_model({', '.join(args)}) -> keras.Model:", f'    """{doc}"""',
              '    window = keras.Input(shape=(input_length, n_features), name="window")',
@@ -435,6 +442,45 @@ def _build_function(spec: ModelSpec, sizes: dict[str, Any], model_name: str) -> 
     else:
         lines.append('    outputs = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)')
     lines.append(f'    return keras.Model(window, outputs, name="{name}")')
+    return "\n".join(lines) + "\n"
+
+
+def _build_autoregressive(spec: ModelSpec, sizes: dict[str, Any], model_name: str, args: list[str]) -> str:
+    """`def build_model(...)` of the autoregressive forecast form (builder.model.autoregressive): the same
+    layers, names and order as build_autoregressive, then Unstandardize."""
+    from builder.data.series import lead_name
+    from builder.tasks.registry import get_task
+
+    inputs, horizon = list(sizes["inputs"]), int(sizes["horizon"])
+    known = [c for c in (sizes.get("known_future") or spec.data.known_future) if c in inputs]
+    leads = [[inputs.index(lead_name(c, j)) for c in known] for j in range(1, horizon + 1)] if known else []
+    lag = sizes.get("ar_lag")
+    if lag is None:  # from a spec alone: the residual base it names (auto: the last value, as before any data)
+        season = int(spec.data.season_length or 1)
+        lag = 0 if not spec.residual else (season if spec.residual_base == "season" and season > 1 else 1)
+    lines = [f"def build_model({', '.join(args)}) -> keras.Model:",
+             '    """Raw windows [batch, input_length, n_features] -> forecasts [batch, horizon, n_targets] in the '
+             "targets' units, one step at a time (the autoregressive form).\"\"\"",
+             '    window = keras.Input(shape=(input_length, n_features), name="window")',
+             '    scaled = Standardize(n_features, mask_nan=False, name="standardize")(window)',
+             "    recurrent = ["]
+    for i, block in enumerate(spec.blocks):
+        if isinstance(block, RecurrentBlock):
+            lines += [f"        {_recurrent_expr(block, True, f'{block.cell}_{i}_{j}', return_state=True)},"
+                      for j in range(block.num_layers)]
+    lines.append("    ]")
+    lines.append("    dense = [")
+    for i, block in enumerate(spec.blocks):
+        if isinstance(block, DenseBlock):
+            lines.append(f'        keras.layers.Dense({block.units}, activation={block.activation!r}, name="dense_{i}"),')
+            if block.dropout > 0:
+                lines.append(f'        keras.layers.Dropout({block.dropout!r}, name="dropout_{i}"),')
+    lines.append("    ]")
+    lines += [f"    # per step: the targets' change over {lag} step(s) and the known-future covariates {known} of the next step",
+              f"    x = AutoregressiveForecast(n_targets, horizon, {lag}, {[inputs.index(c) for c in known]!r}, {leads!r}, "
+              f'recurrent, dense, loss="{get_task("forecast").loss(spec)}", name="autoregressive")(scaled)',
+              '    outputs = Unstandardize(n_targets, name="unstandardize")(x)  # back to the targets\' units',
+              f'    return keras.Model(window, outputs, name="{model_name}_raw")']
     return "\n".join(lines) + "\n"
 
 
@@ -514,6 +560,11 @@ def _run_sizes(meta: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
 
         resolved = Resolved.from_dict(r)
         sizes["residual_base"] = residual_base(spec, resolved)
+        sizes["known_future"] = list(resolved.known_future or ())
+        if spec.forecast_form == "autoregressive":
+            from builder.model.autoregressive import autoregressive_lag
+
+            sizes["ar_lag"] = autoregressive_lag(spec, resolved)
         sizes["season_length"] = int(resolved.season_length or 1)
         if resolved.x_scaler is not None:
             k = n_out

@@ -171,8 +171,34 @@ def check_augmentation(spec: ModelSpec) -> None:
                              f"only, got {value} with task `{spec.task}` (expected empty)")
 
 
+def check_forecast_form(spec: ModelSpec) -> None:
+    """`forecast_form: autoregressive` is a forecast form: recurrent blocks in one direction, then dense blocks,
+    on a raw-space residual of base auto, last or season (or none)."""
+    if spec.forecast_form == "direct":
+        return
+    if spec.task != "forecast":
+        raise ValueError(f"forecast_form: autoregressive is a form of task `forecast`; expected direct for task "
+                         f"`{spec.task}`, got {spec.forecast_form}")
+    for i, block in enumerate(spec.blocks):
+        if block.kind not in ("recurrent", "dense"):
+            raise ValueError(f"blocks.{i}: forecast_form autoregressive runs one step at a time and takes recurrent and "
+                             f"dense blocks only, got a {block.kind} block")
+        if block.kind == "recurrent" and block.bidirectional:
+            raise ValueError(f"blocks.{i}.bidirectional: forecast_form autoregressive reads the past only; expected "
+                             "false, got true")
+        if block.kind == "recurrent" and block.dimension_shuffle:
+            raise ValueError(f"blocks.{i}.dimension_shuffle: forecast_form autoregressive reads one step at a time; "
+                             "expected false, got true")
+    if spec.residual and spec.residual_base == "season_drift":
+        raise ValueError("residual_base: forecast_form autoregressive forecasts the change from the value one season "
+                         "(season) or one step (last) before; expected auto, last or season, got season_drift")
+    if spec.residual and spec.residual_space == "log":
+        raise ValueError("residual_space: forecast_form autoregressive takes raw; got log")
+
+
 RULES = (check_projection, check_fcn, check_block_order, check_task_loss, check_split, check_clipping,
-         check_tree_cells, check_token_model, check_seq2seq, check_augmentation)
+         check_tree_cells, check_token_model, check_seq2seq, check_augmentation,
+         check_forecast_form)
 
 
 def check_spec(spec: ModelSpec) -> None:

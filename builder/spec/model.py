@@ -307,6 +307,14 @@ class ModelSpec(_Strict):
         "predicts it in log space (forecast = base x exp(change), a relative change that suits series "
         "whose swings grow with their level). log needs every target value above 0.",
     )
+    forecast_form: Literal["direct", "autoregressive"] = Field(
+        "direct",
+        description="Forecast only. direct: the recurrent stack reads the window and a dense head writes every "
+        "horizon step at once. autoregressive: the stack reads one step at a time, forecasts the next step at "
+        "every step and then runs on its own forecasts (Darts' RNNModel form), trained on the one-step forecasts "
+        "inside each window; it takes recurrent blocks in one direction and dense blocks, and every covariate "
+        "must be known in advance (data.known_future), since it is read at every forecast step.",
+    )
     residual_base: Literal["auto", "last", "season", "season_drift"] = Field(
         "auto",
         description="Forecast with residual only: the naive forecast the network corrects. last: the last "

@@ -47,7 +47,7 @@ STAT_MAX_ROWS = {"ets": 50_000, "theta": 10_000}
 
 
 class ForecastTask(Task):
-    model_fields = ("residual", "residual_base", "residual_space")
+    model_fields = ("forecast_form", "residual", "residual_base", "residual_space")
     evaluate_views = ("forecast", "explain_windows")
     export_views = ("forecast_ahead",)
     keras_metrics = ("mae",)
@@ -409,6 +409,8 @@ def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
         raise DataError(f"{data.source}: residual_base `{spec.residual_base}` needs a season length above 1 and a "
                         f"lookback of at least {need}; found season length {m} and lookback {data.lookback} (set "
                         "data.season_length / data.lookback, or residual_base `auto`)")
+    if spec.task == "forecast" and spec.forecast_form == "autoregressive":
+        check_autoregressive(data, spec)
     if spec.task == "forecast" and spec.residual and spec.residual_space == "log":
         k = len(data.targets)
         bad = ~(data.values[:, :k] > 0) & np.isfinite(data.values[:, :k])
@@ -418,6 +420,29 @@ def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
                             f"{data.targets[col]!r} has {float(data.values[row, col]):g} at row {row + 1} of the "
                             f"series ({int(bad.sum())} value(s) <= 0; use residual_space `raw`)")
     return data
+
+
+def check_autoregressive(data: SeriesData, spec: ModelSpec) -> None:
+    """`forecast_form: autoregressive` reads every input at every forecast step, so every covariate must be
+    known in advance, and the window must hold the residual's lag plus two steps (one one-step pair).
+
+    Raises DataError naming the columns or the sizes.
+    """
+    from builder.data.series import lead_name
+
+    leads = {lead_name(c, j) for c in data.known_future for j in range(1, data.lead_steps + 1)}
+    unknown = [c for c in data.inputs[len(data.targets):] if c not in data.known_future and c not in leads]
+    if unknown:
+        raise DataError(f"{data.source}: forecast_form `autoregressive` reads every input at every forecast step, so "
+                        f"each covariate must be known in advance; {unknown} are not in data.known_future (add them "
+                        "there with the rows ahead in the file, leave them out of data.features, or use forecast_form "
+                        "`direct`)")
+    base = spec.residual_base if spec.residual_base != "auto" else better_naive(data)
+    m = data.season_length
+    lag = 0 if not spec.residual else (m if base in SEASONAL_BASES and 1 < m <= data.lookback else 1)
+    if data.lookback < lag + 2:
+        raise DataError(f"{data.source}: forecast_form `autoregressive` with a change over {lag} step(s) needs a "
+                        f"lookback of at least {lag + 2}; found {data.lookback} (set data.lookback)")
 
 
 def better_naive(data: SeriesData) -> str | None:
