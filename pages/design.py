@@ -126,6 +126,12 @@ with edit_col:
     top1, top2 = st.columns([2, 1])
     name = top1.text_input("Name", s.name, max_chars=80, key=f"m{r}_name", help="Used for run folders and presets.")
     options = task_model_fields(s.task)  # the model options this task uses besides the blocks
+    forecast_form = s.forecast_form
+    if "forecast_form" in options:
+        forms = ["direct", "autoregressive"]
+        forecast_form = top2.selectbox("Forecast form", forms, index=forms.index(s.forecast_form),
+                                       key=f"m{r}_forecast_form",
+                                       help=ModelSpec.model_fields["forecast_form"].description)
     residual = s.residual
     if "residual" in options:
         residual = top2.toggle("Residual forecast", s.residual, key=f"m{r}_residual",
@@ -225,7 +231,8 @@ with edit_col:
                       "then the dense head.")
     a2.button("Add block", icon=":material/add:", on_click=_add, width="stretch")
 
-    candidate = {**st.session_state["spec"], "name": name or "custom", "residual": bool(residual),
+    candidate = {**st.session_state["spec"], "name": name or "custom", "forecast_form": forecast_form,
+                 "residual": bool(residual),
                  "residual_base": residual_base, "residual_space": residual_space, "blocks": new_blocks, "embedding_dim": int(embedding_dim),
                  "seq2seq": seq2seq}
     new_spec, problem = validate(candidate)

@@ -50,3 +50,17 @@ def test_augmentation_fields_on_the_train_page_for_classify_only(tiny_csv) -> No
     assert training["augment_jitter"] == 0.1 and training["augment_scaling"] == 0.2
     at.number_input(key="t0_jitter").set_value(0.0).run()
     assert at.session_state["spec"]["training"]["augment_jitter"] is None
+
+
+def test_forecast_form_choice_is_stored_and_a_block_it_cannot_run_is_named(tiny_csv) -> None:
+    at = make_app("pages/design.py", seeded(tiny_csv))
+    assert at.selectbox(key="m0_forecast_form").value == "direct"
+    at.selectbox(key="m0_forecast_form").set_value("autoregressive").run()
+    assert not at.exception and not at.error
+    assert at.session_state["spec"]["forecast_form"] == "autoregressive"
+    spec = {**tiny_spec(), "blocks": [{"kind": "conv", "filters": 4}, {"kind": "recurrent", "units": 8}]}
+    at = make_app("pages/design.py", {**seeded(tiny_csv), "spec": spec})
+    at.selectbox(key="m0_forecast_form").set_value("autoregressive").run()
+    assert not at.exception
+    assert any("recurrent and dense blocks only" in e.value for e in at.error)
+    assert at.session_state["spec"]["forecast_form"] == "direct"  # the stored spec stays a valid one
