@@ -187,6 +187,8 @@ def main() -> None:
     p.add_argument("--input-chunk", type=int, default=14)
     p.add_argument("--val-months", type=int, default=0)
     p.add_argument("--patience", type=int, default=20)
+    p.add_argument("--covariates", choices=["onehot+year", "none"], default="onehot+year",
+                   help="none: the model reads the target (or its seasonal difference) alone")
     p.add_argument("--train", choices=["teacher", "free", "both"], default="teacher",
                    help="teacher: Darts' every-step one-step loss on training-length sequences; free: the H-step "
                    "forecast of each input-chunk window, run on its own outputs; both: the two losses")
@@ -196,6 +198,8 @@ def main() -> None:
     y = df.iloc[:, 1].to_numpy(np.float64)
     cov = covariates(pd.concat([when, pd.Series(pd.date_range(when.iloc[-1], periods=2, freq="MS")[1:])],
                                ignore_index=True))
+    if args.covariates == "none":
+        cov = cov[:, :0]
     cut = int((when <= "1959-01-01").sum())  # 121 training months
     origins = np.flatnonzero((when >= "1959-01-01") & (when <= "1960-07-01"))
     target = origins + HORIZON - 1

@@ -134,38 +134,3 @@ def autoregressive_lag(spec: Any, resolved: Any) -> int:
     base = residual_base(spec, resolved)
     return int(resolved.season_length or 1) if base in ("season", "season_drift") else int(base == "last")
 
-
-def build_autoregressive(spec: Any, resolved: Any) -> keras.Model:
-    """Raw windows [batch, L, F] -> scaled forecasts [batch, H, k]: Standardize, then AutoregressiveForecast
-    over the spec's recurrent blocks (one direction; each layer returns its sequence and states) and dense
-    blocks (applied at every step). The task's `raw_output` adds Unstandardize as for the direct form."""
-    from builder.data.series import lead_name
-    from builder.model.build import recurrent_layer
-    from builder.model.layers import Standardize
-    from builder.spec import DenseBlock, RecurrentBlock
-    from builder.tasks.registry import get_task
-
-    inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
-    scaled = Standardize(resolved.n_features, name="standardize")(inputs)
-    recurrent, dense = [], []
-    for i, block in enumerate(spec.blocks):
-        if isinstance(block, RecurrentBlock):
-            recurrent += [recurrent_layer(block, True, name=f"{block.cell}_{i}_{j}", return_state=True)
-                          for j in range(block.num_layers)]
-        elif isinstance(block, DenseBlock):
-            dense.append(keras.layers.Dense(block.units, activation=block.activation, name=f"dense_{i}"))
-            if block.dropout > 0:
-                dense.append(keras.layers.Dropout(block.dropout, name=f"dropout_{i}"))
-    names = list(resolved.inputs)
-    known = list(resolved.known_future or ())
-    leads = [[names.index(lead_name(c, j)) for c in known] for j in range(1, resolved.horizon + 1)] if known else []
-    layer = AutoregressiveForecast(resolved.n_outputs, resolved.horizon, autoregressive_lag(spec, resolved),
-                                   [names.index(c) for c in known], leads, recurrent, dense,
-                                   loss=get_task("forecast").loss(spec), name="autoregressive")
-    return keras.Model(inputs, layer(scaled), name=_model_name(spec.name))
-
-
-def _model_name(name: str) -> str:
-    from builder.model.build import _model_name as name_of
-
-    return name_of(name)

@@ -68,8 +68,6 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
 
         return build_seq2seq(spec, resolved)
     if spec.task == "forecast" and spec.forecast_form == "autoregressive":
-        from builder.model.autoregressive import build_autoregressive
-
         return build_autoregressive(spec, resolved)
     inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
     scaled = Standardize(resolved.n_features, mask_nan=task.masks_padding, name="standardize")(inputs)
@@ -110,6 +108,33 @@ def build_model(spec: ModelSpec, resolved: Resolved) -> keras.Model:
         x = keras.layers.Concatenate(name="concat_fcn")([x, fcn_branch(fcn, scaled, inputs)])
     outputs = task.head(x, scaled, spec, resolved)
     return keras.Model(inputs, outputs, name=_model_name(spec.name))
+
+
+def build_autoregressive(spec: ModelSpec, resolved: Resolved) -> keras.Model:
+    """`forecast_form: autoregressive`: raw windows [batch, L, F] -> scaled forecasts [batch, H, k]: Standardize, then AutoregressiveForecast
+    over the spec's recurrent blocks (one direction; each layer returns its sequence and states) and dense
+    blocks (applied at every step). The task's `raw_output` adds Unstandardize as for the direct form."""
+    from builder.data.series import lead_name
+    from builder.model.autoregressive import AutoregressiveForecast, autoregressive_lag
+
+    inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
+    scaled = Standardize(resolved.n_features, name="standardize")(inputs)
+    recurrent, dense = [], []
+    for i, block in enumerate(spec.blocks):
+        if isinstance(block, RecurrentBlock):
+            recurrent += [recurrent_layer(block, True, name=f"{block.cell}_{i}_{j}", return_state=True)
+                          for j in range(block.num_layers)]
+        elif isinstance(block, DenseBlock):
+            dense.append(keras.layers.Dense(block.units, activation=block.activation, name=f"dense_{i}"))
+            if block.dropout > 0:
+                dense.append(keras.layers.Dropout(block.dropout, name=f"dropout_{i}"))
+    names = list(resolved.inputs)
+    known = list(resolved.known_future or ())
+    leads = [[names.index(lead_name(c, j)) for c in known] for j in range(1, resolved.horizon + 1)] if known else []
+    layer = AutoregressiveForecast(resolved.n_outputs, resolved.horizon, autoregressive_lag(spec, resolved),
+                                   [names.index(c) for c in known], leads, recurrent, dense,
+                                   loss=get_task("forecast").loss(spec), name="autoregressive")
+    return keras.Model(inputs, layer(scaled), name=_model_name(spec.name))
 
 
 def fcn_branch(block: FCNBlock, scaled: keras.KerasTensor, raw: keras.KerasTensor) -> keras.KerasTensor:
