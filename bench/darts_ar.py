@@ -48,9 +48,10 @@ HORIZON, SEASON = 6, 12
 DARTS = {"seed 42": 2.71, "median": 3.58, "spread": (2.6, 9.9)}
 
 
-def covariates(when: pd.Series) -> np.ndarray:
-    """[T, 13]: the year scaled over 1949-01 .. 1949-01 + 1000 months (Darts' notebook), then the month one-hot."""
-    year = (when.dt.year.to_numpy(np.float64) - 1949.0) / ((1949 * 12 + 999) // 12 - 1949.0)
+def covariates(when: pd.Series, year_span: tuple[float, float] = (1949.0, (1949 * 12 + 999) // 12)) -> np.ndarray:
+    """[T, 13]: the year min-max scaled over `year_span` (default: 1949-01 .. 1949-01 + 1000 months, as
+    Darts' notebook), then the month one-hot."""
+    year = (when.dt.year.to_numpy(np.float64) - year_span[0]) / (year_span[1] - year_span[0])
     onehot = np.eye(12)[when.dt.month.to_numpy() - 1]
     return np.concatenate([year[:, None], onehot], axis=1).astype(np.float32)
 
@@ -189,6 +190,9 @@ def main() -> None:
     p.add_argument("--patience", type=int, default=20)
     p.add_argument("--covariates", choices=["onehot+year", "none"], default="onehot+year",
                    help="none: the model reads the target (or its seasonal difference) alone")
+    p.add_argument("--year-scale", choices=["darts", "train"], default="darts",
+                   help="darts: min-max over 1949-2032 (the notebook's 1000 months); train: over the training years "
+                   "1949-1959, as a scaler fit on the training part gives")
     p.add_argument("--train", choices=["teacher", "free", "both"], default="teacher",
                    help="teacher: Darts' every-step one-step loss on training-length sequences; free: the H-step "
                    "forecast of each input-chunk window, run on its own outputs; both: the two losses")
@@ -196,8 +200,9 @@ def main() -> None:
     df = pd.read_csv(FILE)
     when = pd.to_datetime(df["time"])
     y = df.iloc[:, 1].to_numpy(np.float64)
+    span = (1949.0, 1959.0) if args.year_scale == "train" else (1949.0, float((1949 * 12 + 999) // 12))
     cov = covariates(pd.concat([when, pd.Series(pd.date_range(when.iloc[-1], periods=2, freq="MS")[1:])],
-                               ignore_index=True))
+                               ignore_index=True), span)
     if args.covariates == "none":
         cov = cov[:, :0]
     cut = int((when <= "1959-01-01").sum())  # 121 training months
