@@ -34,10 +34,11 @@ class AutoregressiveForecast(keras.layers.Layer):
     """Scaled window [batch, L, F] -> scaled forecasts [batch, H, k] (see the module docstring).
 
     Arguments: `n_targets` k (the window's first k channels), `horizon` H, `lag` (0, 1 or the season
-    length, at most L - 1), `known` (the channel of each known-future covariate in the window, C of them),
-    `leads` (H lists of C channels: the last row's lead columns of step 1 .. H), `recurrent` (Keras RNN
-    layers, each with return_sequences and return_state), `dense` (layers applied at every step),
-    `loss` ("mse", "mae" or "huber": the one-step loss added in training).
+    length, at most L - 2: the window holds one one-step pair), `known` (the channel of each
+    known-future covariate in the window, C of them), `leads` (H lists of C channels: the last row's lead
+    columns of step 1 .. H), `recurrent` (Keras RNN layers, each with return_sequences and return_state),
+    `dense` (layers applied at every step), `loss` ("mse", "mae" or "huber": the one-step loss added in
+    training).
     """
 
     def __init__(self, n_targets: int, horizon: int, lag: int, known: list[int], leads: list[list[int]],
