@@ -60,6 +60,21 @@ def mape(y: np.ndarray, yhat: np.ndarray) -> float:
     return float(100.0 * np.mean(np.abs(y - yhat) / np.abs(y)))
 
 
+def scored(args: argparse.Namespace, y: np.ndarray, origins: np.ndarray, zhat: np.ndarray, history: dict, seed: int,
+           t0: float) -> dict:
+    """The 6th-step MAPE of the forecasts whose modelled value is `zhat` (+ the value a season before with
+    `--target sdiff`), the seconds since `t0`, the epochs and the best epoch; clears the Keras session."""
+    import keras
+
+    target = origins + HORIZON - 1
+    yhat = zhat + y[target - SEASON] if args.target == "sdiff" else zhat
+    secs = time.perf_counter() - t0
+    losses = history.get("val_loss") or history["loss"]
+    keras.backend.clear_session()
+    return {"seed": seed, "mape": mape(y[target], yhat), "seconds": secs, "epochs": len(history["loss"]),
+            "best": int(np.argmin(losses)) + 1}
+
+
 def samples(z: np.ndarray, cov: np.ndarray, lo: int, hi: int, length: int) -> tuple[np.ndarray, np.ndarray]:
     """Training pairs from z[lo:hi]: inputs [N, length, 1 + C] (z at t, covariates of t + 1), targets [N, length, 1]."""
     xs, ys = [], []
@@ -104,14 +119,7 @@ def run_seed(seed: int, args: argparse.Namespace, y: np.ndarray, cov: np.ndarray
         preds.append(out)
         nxt = np.concatenate([out[:, None], cov[origins + j + 1]], axis=1)[:, None, :]
         seq = np.concatenate([seq, nxt], axis=1)
-    zhat = preds[-1] * (hi_ - lo_) + lo_
-    target = origins + HORIZON - 1
-    yhat = zhat + y[target - SEASON] if args.target == "sdiff" else zhat
-    secs = time.perf_counter() - t0
-    losses = hist.history.get("val_loss") or hist.history["loss"]
-    keras.backend.clear_session()
-    return {"seed": seed, "mape": mape(y[target], yhat), "seconds": secs, "epochs": len(hist.history["loss"]),
-            "best": int(np.argmin(losses)) + 1}
+    return scored(args, y, origins, preds[-1] * (hi_ - lo_) + lo_, hist.history, seed, t0)
 
 
 def window_model(args: argparse.Namespace, n_cov: int):  # noqa: ANN201
@@ -169,13 +177,7 @@ def run_windows(seed: int, args: argparse.Namespace, y: np.ndarray, z: np.ndarra
                      callbacks=callbacks)
     px, _ = window_samples(z, cov, origins, c)
     zhat = np.asarray(model(px, training=False)[1])[:, -1, 0] * (scale[1] - scale[0]) + scale[0]
-    target = origins + HORIZON - 1
-    yhat = zhat + y[target - SEASON] if args.target == "sdiff" else zhat
-    secs = time.perf_counter() - t0
-    losses = hist.history.get("val_loss") or hist.history["loss"]
-    keras.backend.clear_session()
-    return {"seed": seed, "mape": mape(y[target], yhat), "seconds": secs, "epochs": len(hist.history["loss"]),
-            "best": int(np.argmin(losses)) + 1}
+    return scored(args, y, origins, zhat, hist.history, seed, t0)
 
 
 def main() -> None:

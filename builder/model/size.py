@@ -65,10 +65,17 @@ def estimate_params(spec: ModelSpec, resolved: Resolved) -> int:
 
 
 def autoregressive_params(spec: ModelSpec, resolved: Resolved) -> int:
-    """Weights of builder.model.autoregressive.build_autoregressive: the scaler, the stack over the k targets'
+    """Weights of builder.model.build.build_autoregressive: the scaler, the stack over the k targets'
     changes and the C known-future covariates per step, the dense blocks and the output Dense(k)."""
     k = resolved.n_outputs
-    total, ch = 2 * resolved.n_features, k + len(resolved.known_future or ())
+    total, ch = stack_params(spec, k + len(resolved.known_future or ()))
+    return int(2 * resolved.n_features + total + ch * k + k)
+
+
+def stack_params(spec: ModelSpec, n_in: int) -> tuple[int, int]:
+    """(weights, output channels) of the spec's recurrent blocks (one direction) and dense blocks in order,
+    read one step at a time from `n_in` channels (the language model and the autoregressive form)."""
+    total, ch = 0, n_in
     for block in spec.blocks:
         if isinstance(block, RecurrentBlock):
             for _ in range(block.num_layers):
@@ -77,7 +84,7 @@ def autoregressive_params(spec: ModelSpec, resolved: Resolved) -> int:
         elif isinstance(block, DenseBlock):
             total += ch * block.units + block.units
             ch = block.units
-    return int(total + ch * k + k)
+    return total, ch
 
 
 def fcn_kernels(block: FCNBlock) -> list[tuple[int, int]]:
@@ -100,17 +107,8 @@ def fcn_params(block: FCNBlock, n_in: int) -> int:
 def language_model_params(spec: ModelSpec, resolved: Resolved) -> int:
     """Weights of `build_language_model(spec, resolved)` without building it."""
     vocab = len(resolved.classes)
-    ch = spec.embedding_dim
-    total = vocab * ch
-    for block in spec.blocks:
-        if isinstance(block, RecurrentBlock):
-            for _ in range(block.num_layers):
-                w, ch = recurrent_cell_params(block.cell, ch, block.units, block.proj_units)
-                total += w
-        elif isinstance(block, DenseBlock):
-            total += ch * block.units + block.units
-            ch = block.units
-    return int(total + ch * vocab + vocab)
+    total, ch = stack_params(spec, spec.embedding_dim)
+    return int(vocab * spec.embedding_dim + total + ch * vocab + vocab)
 
 
 #: recurrent states per cell (the rest carry one): what the bidirectional encoder's bridge maps
