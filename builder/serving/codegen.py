@@ -455,9 +455,8 @@ def _build_autoregressive(spec: ModelSpec, sizes: dict[str, Any], model_name: st
     known = [c for c in (sizes.get("known_future") or spec.data.known_future) if c in inputs]
     leads = [[inputs.index(lead_name(c, j)) for c in known] for j in range(1, horizon + 1)] if known else []
     lag = sizes.get("ar_lag")
-    if lag is None:  # from a spec alone: the residual base it names (auto: the last value, as before any data)
-        season = int(spec.data.season_length or 1)
-        lag = 0 if not spec.residual else (season if spec.residual_base == "season" and season > 1 else 1)
+    if lag is None:  # from a spec alone: the last value, as the direct form's residual base before any data
+        lag = int(spec.residual)
     lines = [f"def build_model({', '.join(args)}) -> keras.Model:",
              '    """Raw windows [batch, input_length, n_features] -> forecasts [batch, horizon, n_targets] in the '
              "targets' units, one step at a time (the autoregressive form).\"\"\"",
