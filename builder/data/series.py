@@ -8,10 +8,12 @@ and belongs to the part that holds all its target rows. Scalers are fit on the t
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
 from builder.data.columns import check_columns, empty_columns, resolve_series_columns, to_numeric
 from builder.data.read import DataError
@@ -350,14 +352,8 @@ def _parse_time(raw: pd.Series, table: pd.DataFrame, source: str, col: str) -> t
         else:
             raise DataError(f"{source}: time column `{col}` holds numbers, expected dates or times")
     else:
-        text = raw.astype("string")
-        try:
-            parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-        except (ValueError, TypeError):
-            parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
-            notices.append(f"time column `{col}` mixes time-zone offsets; converted to UTC")
-        if isinstance(parsed.dtype, pd.DatetimeTZDtype) or getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+        parsed, time_notices = parse_times(raw, col)
+        notices += time_notices
     bad = parsed.isna()
     if bad.any():
         rows = (np.flatnonzero(bad.to_numpy()) + 2).tolist()
@@ -386,6 +382,84 @@ def _parse_time(raw: pd.Series, table: pd.DataFrame, source: str, col: str) -> t
     table = table.copy()
     table.index = range(len(table))
     return index, table, notices
+
+
+def time_formats(text: pd.Series) -> list[str]:
+    """strftime formats that may fit a time column, from its first value: pandas' guess, and for a date
+    whose day and month order is not evident (07/12/2014, 01.02.2014) both orders, day first for dots."""
+    values = text.dropna().astype(str).str.strip()
+    values = values[values != ""]
+    if values.empty:
+        return []
+    first = values.iloc[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        guess = guess_datetime_format(first)
+        formats = [guess] if guess else []
+        if not first.lstrip().startswith(tuple("0123456789")) or re.match(r"\s*\d{4}", first):
+            return formats  # year first (ISO 8601) or a month name: no day / month ambiguity
+        swapped = guess_datetime_format(first, dayfirst=True)
+    if swapped and swapped not in formats:
+        formats.append(swapped)
+    if len(formats) == 2 and "." in first:
+        formats.reverse()  # 01.02.2014 is day first where dots are written
+    return formats
+
+
+def pick_time_format(text: pd.Series, col: str) -> tuple[str | None, pd.Series, bool, list[str]]:
+    """(format, parsed, converted to UTC, notices) for a text time column: the single format of
+    `time_formats` that reads every cell; when both day / month orders read every cell, the one that
+    keeps the rows in time order, else the one whose steps are regular, else the first, with a notice.
+    None when no single format reads the column (then it is parsed with format="mixed").
+    """
+    present = text.notna() & (text != "")
+    fits: list[tuple[str, pd.Series, bool]] = []
+    for fmt in time_formats(text):
+        parsed, utc = _to_datetime(text, fmt)
+        if parsed[present].notna().all():
+            fits.append((fmt, parsed, utc))
+    if not fits:
+        parsed, utc = _to_datetime(text, "mixed")
+        return None, parsed, utc, []
+
+    def rank(fit: tuple[str, pd.Series, bool]) -> tuple[bool, bool]:
+        times = fit[1].dropna()
+        return (not times.is_monotonic_increasing, infer_freq(pd.DatetimeIndex(times)) is None)
+
+    best = min(fits, key=rank)
+    notices = []
+    if len(fits) > 1 and rank(fits[0]) == rank(fits[1]):
+        notices.append(f"time column `{col}`: dates such as {text[present].iloc[0]!r} read as {best[0]} (both day / "
+                       "month orders fit every row; write ISO dates, YYYY-MM-DD, to be sure)")
+    return best[0], best[1], best[2], notices
+
+
+def parse_times(raw: pd.Series, col: str) -> tuple[pd.Series, list[str]]:
+    """Text timestamps -> naive datetimes (NaT where unreadable) and notices.
+
+    One format for the whole column (`pick_time_format`): pandas' format="mixed" reads each cell on its
+    own, so 07/12/2014 would be July 12 while 13/12/2014 is December 13. Offsets are converted to UTC
+    (noted).
+    """
+    text = raw.astype("string").str.strip()
+    _, parsed, utc, notices = pick_time_format(text, col)
+    tz = getattr(parsed.dt, "tz", None)
+    if utc:
+        notices.append(f"time column `{col}` mixes time-zone offsets; converted to UTC")
+    elif tz is not None:
+        notices.append(f"time column `{col}` has the time-zone offset {parsed.dropna().iloc[0].strftime('%z')}; "
+                       "times converted to UTC")
+    if tz is not None:
+        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    return parsed, notices
+
+
+def _to_datetime(text: pd.Series, fmt: str) -> tuple[pd.Series, bool]:
+    """(parsed, whether it had to be converted to UTC: mixed offsets)."""
+    try:
+        return pd.to_datetime(text, errors="coerce", format=fmt), False
+    except (ValueError, TypeError):
+        return pd.to_datetime(text, errors="coerce", format=fmt, utc=True), True
 
 
 def infer_freq(time: pd.DatetimeIndex | None) -> str | None:

@@ -19,7 +19,14 @@ import pandas as pd
 
 from builder.data.columns import resolve_series_columns, to_numeric
 from builder.data.read import DataError, detect_encoding, load_table, read_head, sniff_dialect
-from builder.data.series import SeriesData, fill_missing, future_rows_notice, infer_freq, series_from_arrays
+from builder.data.series import (
+    SeriesData,
+    fill_missing,
+    future_rows_notice,
+    infer_freq,
+    pick_time_format,
+    series_from_arrays,
+)
 from builder.limits import current as current_limits
 from builder.limits import describe
 from builder.spec import ModelSpec
@@ -179,15 +186,10 @@ def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, enco
 
 
 def _time_format(sample: pd.Series) -> str | None:
-    """The strftime format that parses the head's timestamps, if one of the common ones does."""
-    text = sample.dropna().astype(str).head(200)
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%d.%m.%Y", "%m/%d/%Y"):
-        try:
-            pd.to_datetime(text, format=fmt)
-            return fmt
-        except (ValueError, TypeError):
-            continue
-    return None
+    """The strftime format that parses the head's timestamps (one day / month order for all of them), if any."""
+    text = sample.dropna().astype(str).str.strip().head(HEAD_ROWS)
+    fmt = pick_time_format(text, str(sample.name))[0]
+    return None if fmt is None or "%z" in fmt else fmt  # offsets: each chunk is converted to UTC
 
 
 def _parse_chunk_times(raw: pd.Series, fmt: str | None, source: str, col: str, row_offset: int) -> np.ndarray:

@@ -69,3 +69,18 @@ def test_chunked_reader_reads_rows_after_the_data_as_the_in_memory_path_does(ser
     np.testing.assert_array_equal(a.values, b.values)
     note = "the last 3 row(s) have no target value: " + ("the first 2 read" if known else "ignored")
     assert any(note in n for n in a.notices) and any(note in n for n in b.notices)
+
+
+def test_chunked_reader_reads_day_first_dates_as_the_in_memory_path(series_csv, small_chunks, monkeypatch):
+    import pandas as pd
+
+    monkeypatch.setattr(stream, "HEAD_ROWS", 20)  # the head reaches 13/01/2020: day first is evident
+    df = pd.read_csv(series_csv)
+    truth = pd.DatetimeIndex(pd.to_datetime(df["time"]))
+    df["time"] = truth.strftime("%d/%m/%Y")
+    df.to_csv(series_csv, index=False)
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    a = prepare_frame(load_table(series_csv), spec)
+    b = stream.read_series_file(series_csv, spec, spec.data.lookback)
+    assert list(a.time) == list(b.time) == list(truth)
+    np.testing.assert_array_equal(a.values, b.values)
