@@ -326,7 +326,8 @@ def read_series(
     if time_col:
         time, table, time_notices = _parse_time(df[time_col], table, source, time_col)
         notices += time_notices
-        freq = infer_freq(time)
+        time, table, freq, gap_notices = fill_time_gaps(time, table, missing, source, time_col)
+        notices += gap_notices
     table, miss_notices = fill_missing(table, missing, source)
     notices += miss_notices
     if time is not None and len(time) != len(table):
@@ -373,12 +374,6 @@ def _parse_time(raw: pd.Series, table: pd.DataFrame, source: str, col: str) -> t
             f"(first: {parsed.iloc[positions[0]]} in rows {lines[:4]}); expected one row per step"
         )
     index = pd.DatetimeIndex(parsed.to_numpy())
-    if len(index) > 2:
-        deltas = np.diff(index.asi8)
-        med = np.median(deltas)
-        irregular = int((np.abs(deltas - med) > 0.5 * med).sum()) if med > 0 else 0
-        if irregular and infer_freq(index) is None:
-            notices.append(f"the time axis has {irregular} irregular gap(s); steps are treated as equally spaced")
     table = table.copy()
     table.index = range(len(table))
     return index, table, notices
@@ -460,6 +455,60 @@ def _to_datetime(text: pd.Series, fmt: str) -> tuple[pd.Series, bool]:
         return pd.to_datetime(text, errors="coerce", format=fmt), False
     except (ValueError, TypeError):
         return pd.to_datetime(text, errors="coerce", format=fmt, utc=True), True
+
+
+#: rows per stretch of the time axis whose frequency is inferred on its own (a gap spoils only its stretch)
+FREQ_STRETCH = 24
+
+
+def regular_grid(index: pd.DatetimeIndex) -> tuple[str | None, pd.DatetimeIndex | None]:
+    """(frequency, every step from the first timestamp to the last) when all timestamps lie on the grid
+    of one frequency (a few steps may be absent); (None, None) for an irregular axis.
+
+    The frequency is the one most stretches of FREQ_STRETCH rows show (pandas' infer_freq), so a gap
+    (a missing day, a missing month) does not hide it; the grid may have at most twice the rows.
+    """
+    if len(index) < 3:
+        return infer_freq(index), None
+    counts: dict[str, int] = {}
+    for lo in range(0, min(len(index), 50 * FREQ_STRETCH), FREQ_STRETCH):
+        stretch = index[lo : lo + FREQ_STRETCH]
+        freq = infer_freq(stretch) if len(stretch) >= 3 else None
+        if freq:
+            counts[freq] = counts.get(freq, 0) + 1
+    for freq in [infer_freq(index), *sorted(counts, key=counts.get, reverse=True)]:
+        if not freq:
+            continue
+        try:
+            grid = pd.date_range(index[0], index[-1], freq=freq)
+        except (ValueError, TypeError):
+            continue
+        if len(index) <= len(grid) <= 2 * len(index) and index.isin(grid).all():
+            return freq, grid
+    return None, None
+
+
+def fill_time_gaps(time: pd.DatetimeIndex, table: pd.DataFrame, missing: str, source: str,
+                   col: str) -> tuple[pd.DatetimeIndex, pd.DataFrame, str | None, list[str]]:
+    """(time, table, frequency, notices) with the steps the time axis skips inserted as rows of missing
+    values (then handled by the missing-value policy, as any missing value), so that every row is one
+    step; an axis on no regular grid is kept as it is, with a notice. `table`: rows in time order."""
+    freq, grid = regular_grid(time)
+    if grid is None:
+        deltas = np.diff(time.asi8) if len(time) > 2 else np.zeros(0)
+        med = np.median(deltas) if len(deltas) else 0
+        irregular = int((np.abs(deltas - med) > 0.5 * med).sum()) if med > 0 else 0
+        notices = [f"the time axis has {irregular} irregular gap(s); steps are treated as equally spaced"] if irregular else []
+        return time, table, freq, notices
+    if len(grid) == len(time):
+        return time, table, freq, []
+    absent = grid[~grid.isin(time)]
+    what = f"skips {len(absent)} step(s) of frequency {freq} (first: {absent[0]})"
+    if missing == "refuse":
+        raise DataError(f"{source}: time column `{col}` {what}; expected one row per step (the missing-value "
+                        "policy is `refuse`; choose interpolate, ffill or drop to fill or leave out the steps)")
+    filled = table.set_axis(time).reindex(grid).reset_index(drop=True)
+    return grid, filled, freq, [f"time column `{col}` {what}; inserted them as rows with missing values"]
 
 
 def infer_freq(time: pd.DatetimeIndex | None) -> str | None:

@@ -22,8 +22,8 @@ from builder.data.read import DataError, detect_encoding, load_table, read_head,
 from builder.data.series import (
     SeriesData,
     fill_missing,
+    fill_time_gaps,
     future_rows_notice,
-    infer_freq,
     pick_time_format,
     series_from_arrays,
 )
@@ -109,7 +109,11 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
                 raise DataError(f"{source}: time column `{time_col}` has duplicate timestamps (first: {stamps[dup[0]]}); expected one row per step")
             notices.append(f"rows were not in time order; sorted by `{time_col}`")
         time = pd.DatetimeIndex(stamps)
-        freq = infer_freq(time)
+        frame = pd.DataFrame(values, columns=columns, copy=False)
+        time, frame, freq, gaps = fill_time_gaps(time, frame, spec.data.missing, source, time_col)
+        if gaps:
+            notices += gaps
+            values = frame.to_numpy(dtype=np.float32)
     if np.isnan(values).any():
         frame = pd.DataFrame(values, columns=columns, copy=False)
         frame, miss = fill_missing(frame, spec.data.missing, source)

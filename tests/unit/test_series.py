@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from builder import ModelSpec
-from builder.data import load_table
+from builder.data import DataError, load_table
 from builder.tasks import prepare_frame
 from tests.conftest import make_series_csv
 
@@ -45,3 +46,47 @@ def test_a_time_zone_offset_is_converted_to_utc_with_a_notice(tmp_path):
     data = prepare_frame(load_table(tmp_path / "s.csv"), ModelSpec().updated(data={"lookback": 8, "horizon": 2}))
     assert list(data.time) == list(truth - pd.Timedelta(hours=1))
     assert any("offset +0100" in n and "UTC" in n for n in data.notices)
+
+
+def _drop_rows(path, rows):
+    df = pd.read_csv(path)
+    full = df.copy()
+    df.drop(index=rows).to_csv(path, index=False)
+    return full
+
+
+@pytest.mark.parametrize(("n", "gap"), [(60, range(20, 23)), (1300, range(1100, 1130))])
+def test_a_gap_in_the_dates_is_filled_as_missing_rows_keeping_the_frequency_and_season(tmp_path, n, gap):
+    # before: 3 missing days made the daily axis irregular (season 1); a gap after row 1000 went unnoticed
+    full = _drop_rows(make_series_csv(tmp_path / "s.csv", n=n), list(gap))
+    data = prepare_frame(load_table(tmp_path / "s.csv"), ModelSpec().updated(data={"lookback": 8, "horizon": 2}))
+    assert data.n_rows == n and data.freq == "D" and data.season_length == 7
+    assert list(data.time) == list(pd.to_datetime(full["time"]))
+    kept = [i for i in range(n) if i not in gap]
+    assert abs(data.target_values[kept, 0] - full["y"].to_numpy()[kept]).max() < 1e-4
+    assert any(f"skips {len(gap)} step(s) of frequency D" in m for m in data.notices)
+
+
+def test_a_missing_month_keeps_the_monthly_season(tmp_path):
+    path = tmp_path / "m.csv"
+    pd.DataFrame({"time": pd.date_range("2000-01-01", periods=48, freq="MS").strftime("%Y-%m-%d"),
+                  "y": [float(i % 12) for i in range(48)]}).drop(index=[30]).to_csv(path, index=False)
+    data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
+    assert (data.n_rows, data.freq, data.season_length) == (48, "MS", 12)
+    assert data.target_values[30, 0] == pytest.approx(6.0)  # interpolated between 5 and 7
+
+
+def test_a_gap_with_the_refuse_policy_names_the_first_missing_step(tmp_path):
+    _drop_rows(make_series_csv(tmp_path / "s.csv", n=60), [20, 21])
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2, "missing": "refuse"})
+    with pytest.raises(DataError, match=r"skips 2 step\(s\) of frequency D \(first: 2020-01-21"):
+        prepare_frame(load_table(tmp_path / "s.csv"), spec)
+
+
+def test_an_irregular_axis_is_kept_with_a_notice(tmp_path):
+    path = tmp_path / "i.csv"
+    stamps = pd.to_datetime("2020-01-01") + pd.to_timedelta(np.cumsum([0] + [1, 1, 1.75] * 10)[:30], unit="D")
+    pd.DataFrame({"time": stamps.strftime("%Y-%m-%d %H:%M"), "y": range(30)}).to_csv(path, index=False)
+    data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
+    assert data.n_rows == 30 and data.freq is None
+    assert any("irregular gap(s); steps are treated as equally spaced" in m for m in data.notices)

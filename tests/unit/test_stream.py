@@ -84,3 +84,16 @@ def test_chunked_reader_reads_day_first_dates_as_the_in_memory_path(series_csv, 
     b = stream.read_series_file(series_csv, spec, spec.data.lookback)
     assert list(a.time) == list(b.time) == list(truth)
     np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_chunked_reader_fills_a_gap_in_the_dates_as_the_in_memory_path(series_csv, small_chunks):
+    import pandas as pd
+
+    pd.read_csv(series_csv).drop(index=[40, 41, 42]).to_csv(series_csv, index=False)
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    a = prepare_frame(load_table(series_csv), spec)
+    b = stream.read_series_file(series_csv, spec, spec.data.lookback)
+    assert a.n_rows == b.n_rows == 120 and a.freq == b.freq == "D"
+    assert list(a.time) == list(b.time)
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-6)
+    assert any("skips 3 step(s)" in n for n in b.notices)
