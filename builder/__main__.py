@@ -308,6 +308,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise CliError(f"--beam {args.beam}: only for task translate runs; {args.run} is a {task} run")
         options["beam"] = args.beam
     out = predict_file(args.run, args.data, args.out, options=options)
+    for note in out.attrs.get("notices", []):
+        print(f"note: {note}", file=sys.stderr)
     print(f"wrote {len(out)} rows to {args.out}")
     return 0
 
@@ -407,6 +409,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(message, file=sys.stderr, flush=True)
 
     result = run_backtest(args.run, args.data, args.origins, refit=args.refit, progress=say)
+    for note in result.get("notices", []):
+        say(f"note: {note}")
     print(backtest_table(result))
     print(f"wrote {Path(args.run) / 'backtest.json'} and backtest.csv")
     return 0

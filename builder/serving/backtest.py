@@ -154,6 +154,7 @@ def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit
         "first_origin": int(o[0]), "baselines": {n: {"method": m, "fit": "per origin" if refit else "once, before the first origin"}
                                                  for n, m in methods.items()},
         **summary, "by_step": by_step, "per_origin": per_origin, "undefined": undefined,
+        "notices": list(data.notices),  # what was assumed reading the file (sorted rows, filled values ...)
     }
     result["best_baseline"] = best_baseline(result)
     result["verdict"] = verdict(result)

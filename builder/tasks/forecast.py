@@ -18,6 +18,7 @@ from builder.data.read import DataError, load_table
 from builder.data.scaler import Scaler
 from builder.data.series import (
     SeriesData,
+    future_rows_notice,
     prepare_series,
     prepare_series_with_test,
     read_series,
@@ -317,11 +318,15 @@ class ForecastTask(Task):
         if missing_cols:
             raise DataError(f"{source}: column(s) {missing_cols} used in training are missing; columns are {list(df.columns)}")
         future = None
+        notices, n_rows = list(df.attrs.get("notices", [])), len(df)
         if known:
             df, future = split_future_rows(df, targets, known, int(resolved.lead_steps))
         else:  # rows after the last target value are not filled in as targets (as in training)
             df, _ = trailing_future_rows(df, targets, [])
-        time, table, _, _ = read_series(df, time_col, own, resolved.missing)
+        if len(df) < n_rows:
+            notices.append(future_rows_notice(n_rows - len(df), 0 if future is None else len(future), known))
+        time, table, _, read_notices = read_series(df, time_col, own, resolved.missing)
+        notices += read_notices
         if len(table) < lookback:
             raise DataError(f"{source}: {len(table)} rows are too few; the model needs the last {lookback} rows")
         values = table.to_numpy(dtype=np.float32)
@@ -335,6 +340,7 @@ class ForecastTask(Task):
             range(len(table) + 1, len(table) + horizon + 1))
         out = pd.DataFrame(pred, columns=targets)
         out.insert(0, time_col or "step", when)
+        out.attrs["notices"] = notices  # what was assumed reading `df` (the CLI prints them)
         return out
 
     def with_run_metrics(self, frame: pd.DataFrame, metrics: dict[str, Any]) -> pd.DataFrame:

@@ -73,3 +73,13 @@ def test_bad_origins_end_in_one_line_naming_k_and_the_rows_needed(tiny_run, caps
     assert main(["backtest", "--run", str(run), "--data", str(csv), "--origins", origins]) == 2
     err = capsys.readouterr().err.strip()
     assert err == message.format(csv=csv) and "Traceback" not in err
+
+
+def test_backtest_says_what_it_assumed_reading_the_file(tiny_run, tmp_path, capsys):
+    run, csv = tiny_run
+    df = pd.read_csv(csv)
+    df.loc[110, "y"] = np.nan  # an actual the forecasts are scored against is filled in
+    df.to_csv(tmp_path / "holes.csv", index=False)
+    assert main(["backtest", "--run", str(run), "--data", str(tmp_path / "holes.csv"), "--origins", "3"]) == 0
+    assert "note: interpolated 1 missing values linearly (`y`: 1)" in capsys.readouterr().err
+    assert any("interpolated 1 missing" in n for n in json.loads((run / "backtest.json").read_text())["notices"])

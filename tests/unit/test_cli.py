@@ -85,3 +85,20 @@ def test_subprocess_exit_status_and_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"error: {bad}: expected a text CSV file, found binary content (NUL bytes)"]
     assert "Traceback" not in proc.stderr
+
+
+def test_predict_prints_what_it_assumed_reading_the_file(series_csv, tmp_path, capsys):
+    from builder import ModelSpec
+    from builder.data import load_table
+    from builder.tasks import prepare_frame
+    from tests.unit.built_runs import built_run
+
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    built_run(spec, prepare_frame(load_table(series_csv), spec), tmp_path / "run", saved_model=False)
+    df = pd.read_csv(series_csv).drop(index=[100])
+    df.to_csv(tmp_path / "new.csv", sep=";", decimal=",", index=False)
+    assert main(["predict", "--run", str(tmp_path / "run"), "--data", str(tmp_path / "new.csv"),
+                 "--out", str(tmp_path / "f.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "note: separator detected: ';'" in err and "note: decimal commas detected" in err
+    assert "note: time column `time` skips 1 step(s) of frequency D" in err

@@ -1,0 +1,46 @@
+"""builder.tasks.forecast: the forecast after the data says what it assumed reading the file."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from builder import ModelSpec
+from builder.data import load_table
+from builder.tasks import prepare_frame
+from builder.tasks.registry import get_task
+from tests.conftest import make_series_csv
+
+
+class _Zeros:
+    def __init__(self, horizon: int) -> None:
+        self.horizon = horizon
+        self.windows: list[np.ndarray] = []
+
+    def predict(self, x, verbose=0):
+        self.windows.append(np.asarray(x))
+        return np.zeros((len(x), self.horizon, 1), np.float32)
+
+
+def test_predict_reports_sorting_gaps_filled_values_and_ignored_rows(tmp_path):
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    task = get_task("forecast")
+    resolved = task.resolve(prepare_frame(load_table(make_series_csv(tmp_path / "train.csv", n=60)), spec))
+    df = pd.read_csv(make_series_csv(tmp_path / "new.csv", n=60))
+    full = df.copy()
+    df.loc[55, "y"] = np.nan  # a missing value inside the last window
+    df = df.drop(index=[50])  # a missing day
+    df = df.loc[[*range(10), 11, 10, *range(12, 50), *range(51, 60)]]  # two rows swapped
+    df.loc[len(df) + 100] = ["2020-03-01", np.nan, 0.5]  # a row after the data (no target)
+    df.to_csv(tmp_path / "new.csv", index=False)
+    model = _Zeros(2)
+    out = task.predict(resolved, load_table(tmp_path / "new.csv"), model)
+    notes = out.attrs["notices"]
+    assert any("not in time order" in n for n in notes)
+    assert any("skips 1 step(s) of frequency D" in n for n in notes)
+    assert any("interpolated" in n and "`y`: 2" in n for n in notes)  # the missing value and the inserted day
+    assert any("the last 1 row(s) have no target value" in n for n in notes)
+    window = model.windows[0][0, :, 0]  # rows 52..59, row 55 interpolated
+    y = full["y"].to_numpy()
+    np.testing.assert_allclose(window, [*y[52:55], (y[54] + y[56]) / 2, *y[56:60]], rtol=1e-5)
+    assert list(out["time"]) == [pd.Timestamp("2020-03-01"), pd.Timestamp("2020-03-02")]
