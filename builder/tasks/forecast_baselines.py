@@ -105,6 +105,8 @@ def fit_ets(y: np.ndarray, n_fit: int, season: int) -> EtsFit:
 
     y = np.asarray(y, dtype=np.float64)
     train = y[:n_fit]
+    if n_fit and np.ptp(train) == 0:  # statsforecast returns a model without components for a constant series
+        raise ValueError(f"the series is constant there ({train[0]:g}): no level, trend or season to fit")
     seasonal = np.zeros(len(y))
     if season > ETS_MAX_SEASON and n_fit > 2 * season:
         fit = MSTL(season_length=season, trend_forecaster=AutoETS(model="ZZN")).fit(train)

@@ -59,6 +59,13 @@ def test_a_baseline_that_cannot_be_fitted_is_undefined_with_its_reason():
     assert out["ets"]["forecast"] is None and "could not be fitted on the 4 training rows" in out["ets"]["reason"]
 
 
+
+def test_ets_on_a_constant_series_says_so_not_a_key_error():
+    series = np.full((60, 1), 5.0)
+    out = stat_baseline_forecasts(series, 40, np.array([40, 45]), 3, 7)
+    assert out["ets"]["forecast"] is None
+    assert "constant" in out["ets"]["reason"] and "'method'" not in out["ets"]["reason"]
+
 def _metrics(model: float, naive: float, seasonal: float, ets: float | None) -> dict:
     def s(v: float | None) -> dict:
         return {k: v for k in ("mae", "rmse", "smape", "mase")}
