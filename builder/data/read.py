@@ -65,8 +65,31 @@ def detect_encoding(head: bytes, name: str) -> str:
     return "utf-8"
 
 
+#: number fields with a comma: a decimal comma (12,5 / 1234,56 / 1.234,5) or a thousands comma (1,234.5)
+_DECIMAL_COMMA = re.compile(r"-?(\d+|\d{1,3}(\.\d{3})+),\d+")
+_GROUPED_COMMA = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+#: a date written with dots or slashes (07.12.2014, 12/07/2014): never a number
+_DOTTED_DATE = re.compile(r"\d{1,4}[./]\d{1,2}[./]\d{1,4}(\s.*)?")
+
+
+def _sample_fields(text: str, sep: str) -> list[list[str]]:
+    """The rows of the first lines as fields (quotes removed), header first."""
+    lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
+    try:
+        return [[f.strip() for f in row] for row in csv.reader(lines, delimiter=sep)]
+    except csv.Error:
+        return [[f.strip().strip('"') for f in ln.split(sep)] for ln in lines]
+
+
 def sniff_dialect(text: str) -> tuple[str, str, str | None]:
-    """(separator, decimal mark, thousands separator) guessed from the first lines."""
+    """(separator, decimal mark, thousands separator) guessed from the first lines.
+
+    With a separator other than the comma, a number field such as 12,5 or 1234,56 (not three digits
+    after the comma, or more than three before it) means decimal commas (then the thousands separator
+    is the dot); 1,234.5 means thousands commas; fields that fit both (1,234) are decimal commas after
+    semicolons and thousands commas otherwise. With comma separators, quoted "1,234" fields are
+    thousands commas.
+    """
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
     sample = "\n".join(lines)
     sep = ","
@@ -75,12 +98,28 @@ def sniff_dialect(text: str) -> tuple[str, str, str | None]:
     except csv.Error:
         counts = {d: sample.count(d) for d in ",;\t|"}
         sep = max(counts, key=counts.get) if any(counts.values()) else ","
-    decimal, thousands = ".", None
-    if sep == ";" and re.search(r"(^|;)\s*\"?-?\d+,\d+\"?\s*(;|$)", sample, flags=re.M):
-        decimal, thousands = ",", "."
-    elif sep != "," and re.search(r"\d,\d{3}", sample) or sep == "," and re.search(r"\"-?\d{1,3}(,\d{3})+(\.\d+)?\"", sample):
-        thousands = ","
-    return sep, decimal, thousands
+    fields = [f for row in _sample_fields(text, sep)[1:] for f in row]
+    if sep == ",":
+        grouped = re.search(r"\"-?\d{1,3}(,\d{3})+(\.\d+)?\"", sample)
+        return sep, ".", "," if grouped else None
+    grouped = [f for f in fields if _GROUPED_COMMA.fullmatch(f)]
+    decimal_comma = [f for f in fields if _DECIMAL_COMMA.fullmatch(f) and not _GROUPED_COMMA.fullmatch(f)]
+    if any("." in f for f in grouped) and not decimal_comma:
+        return sep, ".", ","
+    if decimal_comma or (grouped and sep == ";"):
+        return sep, ",", "."
+    if grouped:
+        return sep, ".", ","
+    return sep, ".", None
+
+
+def date_like_columns(text: str, sep: str) -> list[int]:
+    """Positions of the columns whose first values are dates with dots or slashes (07.12.2014): read as
+    text, so that a thousands separator "." never turns them into numbers."""
+    rows = _sample_fields(text, sep)[1:]
+    width = max((len(r) for r in rows), default=0)
+    return [j for j in range(width)
+            if any(j < len(r) and _DOTTED_DATE.fullmatch(r[j]) for r in rows)]
 
 
 def load_table(source: Source, name: str | None = None, max_rows: int | None = None) -> pd.DataFrame:
@@ -137,6 +176,7 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         df = pd.read_csv(
             handle, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
             skipinitialspace=True, nrows=cap, low_memory=False,
+            dtype=dict.fromkeys(date_like_columns(head_text, sep), str) if thousands else None,
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file is empty; expected a header row and data rows") from None

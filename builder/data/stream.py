@@ -171,7 +171,8 @@ def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, enco
     source = str(path)
     row = 0
     reader = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding, usecols=usecols,
-                         chunksize=CHUNK_ROWS, skipinitialspace=True)
+                         chunksize=CHUNK_ROWS, skipinitialspace=True,
+                         dtype={time_col: str} if time_col else None)  # 07.12.2014 is no number with thousands "."
     try:
         for chunk in reader:
             m = len(chunk)

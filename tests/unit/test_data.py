@@ -224,3 +224,30 @@ def test_a_test_file_stays_the_whole_test_part_when_training_rows_are_dropped(tm
     assert data.n_rows == 221 and data.n_rows - data.n_train - data.n_val == 40
     assert data.time[data.n_train + data.n_val] == pd.Timestamp(time[200]), "the test part starts with the test file"
     assert data.notices[-1] == "test part: the 40 rows of the test file"
+
+
+@pytest.mark.parametrize("sep", ["\t", "|", ";"])
+def test_decimal_commas_after_any_separator_are_decimal_commas(tmp_path, sep):
+    # before: after a tab or a pipe, 174,896 was read as 174896 (a thousands comma) and 26,0 as 260
+    path = tmp_path / "eu.csv"
+    path.write_text(f"time{sep}v{sep}w\n" + "".join(f"2020-01-{d:02d}{sep}174,896{sep}{d},0\n" for d in range(1, 29)))
+    df = load_table(path)
+    assert df["v"].iloc[0] == pytest.approx(174.896) and df["w"].iloc[3] == pytest.approx(4.0)
+    assert "decimal commas detected" in df.attrs["notices"]
+
+
+@pytest.mark.parametrize(("sep", "cell", "value"), [("\t", "1,234.5", 1234.5), ("|", "2.5", 2.5), (";", "1.234,5", 1234.5)])
+def test_thousands_and_plain_numbers_after_other_separators(tmp_path, sep, cell, value):
+    path = tmp_path / "n.csv"
+    path.write_text(f"time{sep}v\n" + "".join(f"2020-01-{d:02d}{sep}\"{cell}\"\n" for d in range(1, 29)))
+    assert load_table(path)["v"].iloc[0] == pytest.approx(value)
+
+
+def test_dotted_dates_beside_decimal_commas_stay_dates(tmp_path):
+    # before: with the thousands separator "." that decimal commas bring, 07.01.2020 became the number 7012020,
+    # so the file had no time column and the dates were a covariate
+    path = tmp_path / "de.csv"
+    path.write_text("Datum;Last\n" + "".join(f"{d:02d}.01.2020;{d},5\n" for d in range(1, 29)))
+    data = prepare_frame(load_table(path), spec_with(lookback=3))
+    assert data.time_col == "Datum" and data.inputs == ("Last",) and data.freq == "D"
+    assert data.time[6] == pd.Timestamp("2020-01-07") and data.values[6, 0] == pytest.approx(7.5)

@@ -97,3 +97,13 @@ def test_chunked_reader_fills_a_gap_in_the_dates_as_the_in_memory_path(series_cs
     assert list(a.time) == list(b.time)
     np.testing.assert_allclose(a.values, b.values, rtol=1e-6)
     assert any("skips 3 step(s)" in n for n in b.notices)
+
+
+def test_chunked_reader_keeps_dotted_dates_beside_decimal_commas(tmp_path, small_chunks, monkeypatch):
+    monkeypatch.setattr(stream, "HEAD_ROWS", 20)
+    path = tmp_path / "de.csv"
+    path.write_text("Datum;Last\n" + "".join(f"{d:02d}.01.2020;{d},5\n" for d in range(1, 29)))
+    spec = ModelSpec().updated(data={"lookback": 3, "horizon": 1})
+    a = prepare_frame(load_table(path), spec)
+    b = stream.read_series_file(path, spec, 3)
+    assert list(a.time) == list(b.time) and b.time[6].day == 7 and b.values[6, 0] == 7.5
