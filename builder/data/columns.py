@@ -31,10 +31,43 @@ def _parses_as_time(s: pd.Series) -> bool:
     if sample.empty:
         return False
     if pd.api.types.is_numeric_dtype(sample):
-        # years as integers (e.g. 1871) count only under a time-like name
-        return bool(((sample >= 1000) & (sample <= 2500) & (sample == sample.round())).all())
+        # years as integers (e.g. 1871) and Unix times count only under a time-like name
+        return bool(((sample >= 1000) & (sample <= 2500) & (sample == sample.round())).all()) or \
+            epoch_unit(sample) is not None
     parsed = pd.to_datetime(sample.astype(str), errors="coerce", format="mixed", utc=True)
     return parsed.notna().mean() >= 0.9
+
+
+#: Unix times read as timestamps under a time-like name: 2000-01-01 .. 2040-01-01, in seconds or milliseconds
+EPOCH_RANGE = (946_684_800, 2_208_988_800)
+
+
+def epoch_unit(s: pd.Series) -> str | None:
+    """"s" or "ms" when the column's numbers are whole Unix times in seconds or milliseconds (2000-2040)."""
+    v = s.dropna()
+    if v.empty or not pd.api.types.is_numeric_dtype(v) or pd.api.types.is_bool_dtype(v) or not (v == v.round()).all():
+        return None
+    lo, hi = EPOCH_RANGE
+    for unit, k in (("s", 1), ("ms", 1000)):
+        if ((v >= lo * k) & (v < hi * k)).all():
+            return unit
+    return None
+
+
+def clock_columns(df: pd.DataFrame, time_col: str | None) -> list[str]:
+    """Numeric columns with a time-like name, or no name (pandas' `Unnamed: 0`: a saved DataFrame index),
+    that only count up (0, 1, 2 ... or 0.0, 0.5 ...): a row counter or elapsed time, not a quantity to
+    forecast."""
+    out = []
+    for col in df.columns:
+        named = col.lower() in TIME_NAMES + ("t", "step", "index", "timestep", "elapsed")
+        if col == time_col or not (named or col.startswith("Unnamed: ")):
+            continue
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and s.notna().all() \
+                and len(s) > 1 and bool((s.diff().iloc[1:] > 0).all()):
+            out.append(col)
+    return out
 
 
 def numeric_columns(df: pd.DataFrame, exclude: tuple[str | None, ...] = ()) -> list[str]:
@@ -120,7 +153,8 @@ def resolve_series_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[st
         check_columns(df, [time_col], source, "time")
     else:
         time_col = detect_time_column(df)
-    numeric = numeric_columns(df, exclude=(time_col,))
+    # a counter named like time (time = 0, 1, 2 ...) is the row order, never a default target or covariate
+    numeric = numeric_columns(df, exclude=(time_col, *clock_columns(df, time_col)))
     targets = list(settings.targets)
     if targets:
         check_columns(df, targets, source, "target")

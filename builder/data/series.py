@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
-from builder.data.columns import check_columns, empty_columns, resolve_series_columns, to_numeric
+from builder.data.columns import (
+    check_columns,
+    clock_columns,
+    empty_columns,
+    epoch_unit,
+    resolve_series_columns,
+    to_numeric,
+)
 from builder.data.read import DataError
 from builder.data.scaler import Scaler
 from builder.limits import current as current_limits
@@ -118,6 +125,7 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int
     ignored = [c for c in empty_columns(df) if c not in columns and c != time_col]
     if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
+    notices += clock_notice(df, time_col, columns)
     future = None
     if n_test is None:  # rows after the last target value are the future, not missing targets
         n_rows, known = len(df), list(settings.known_future)
@@ -130,6 +138,13 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int
         spec, source, table.to_numpy(dtype=np.float32), time, time_col, targets, covariates, freq, notices,
         lookback, n_test, future=future,
     )
+
+
+def clock_notice(df: pd.DataFrame, time_col: str | None, columns: list[str]) -> list[str]:
+    """The notice for counters named like time (time = 0, 1, 2 ...) left out of the inputs."""
+    clocks = [c for c in clock_columns(df, time_col) if c not in columns]
+    return [f"column(s) {clocks} only count up (a row counter or elapsed time, not dates): not forecast and not "
+            "an input; rows are taken in file order (name them in --features / data.features to use them)"] if clocks else []
 
 
 def series_from_arrays(
@@ -345,13 +360,25 @@ def split_sizes(n_rows: int, val_fraction: float, test_fraction: float, horizon:
     return n_rows - n_val - n_test, n_val
 
 
+def numeric_times(raw: pd.Series, source: str, col: str) -> tuple[pd.Series, list[str]]:
+    """A numeric time column as datetimes: years (1871) or Unix times in seconds or milliseconds
+    (2000-2040, read as UTC, noted); other numbers are an error."""
+    if ((raw >= 1000) & (raw <= 2500)).all():
+        return pd.to_datetime(raw.astype("Int64").astype(str), format="%Y", errors="coerce"), []
+    unit = epoch_unit(raw)
+    if unit is None:
+        raise DataError(f"{source}: time column `{col}` holds numbers ({raw.iloc[0]!r} ...), expected dates, "
+                        "years or Unix times in seconds or milliseconds")
+    what = "seconds" if unit == "s" else "milliseconds"
+    return (pd.to_datetime(raw, unit=unit, errors="coerce"),
+            [f"time column `{col}` holds Unix times; read as {what} since 1970-01-01 UTC"])
+
+
 def _parse_time(raw: pd.Series, table: pd.DataFrame, source: str, col: str) -> tuple[pd.DatetimeIndex, pd.DataFrame, list[str]]:
     notices: list[str] = []
     if pd.api.types.is_numeric_dtype(raw):
-        if ((raw >= 1000) & (raw <= 2500)).all():
-            parsed = pd.to_datetime(raw.astype("Int64").astype(str), format="%Y", errors="coerce")
-        else:
-            raise DataError(f"{source}: time column `{col}` holds numbers, expected dates or times")
+        parsed, number_notices = numeric_times(raw, source, col)
+        notices += number_notices
     else:
         parsed, time_notices = parse_times(raw, col)
         notices += time_notices

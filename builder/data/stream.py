@@ -21,9 +21,11 @@ from builder.data.columns import resolve_series_columns, to_numeric
 from builder.data.read import DataError, detect_encoding, load_table, read_head, sniff_dialect
 from builder.data.series import (
     SeriesData,
+    clock_notice,
     fill_missing,
     fill_time_gaps,
     future_rows_notice,
+    numeric_times,
     pick_time_format,
     series_from_arrays,
 )
@@ -83,6 +85,9 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
                            values, stamps, n)
     values = values[:row]
     notices = list(head.attrs.get("notices", [])) + [f"large file ({row:,} rows) read in chunks of {CHUNK_ROWS:,} rows"]
+    notices += clock_notice(head, time_col, columns)
+    if time_col and pd.api.types.is_numeric_dtype(head[time_col]):
+        notices += numeric_times(head[time_col], source, time_col)[1]
     # rows after the last target value are the future, not missing targets (as builder.data.series.prepare_series)
     has_target = ~np.isnan(values[:, : len(targets)]).all(axis=1)
     last = int(np.flatnonzero(has_target)[-1]) + 1 if has_target.any() else row
@@ -172,7 +177,8 @@ def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, enco
     row = 0
     reader = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding, usecols=usecols,
                          chunksize=CHUNK_ROWS, skipinitialspace=True,
-                         dtype={time_col: str} if time_col else None)  # 07.12.2014 is no number with thousands "."
+                         # 07.12.2014 is no number with thousands "."; years and Unix times stay numbers
+                         dtype={time_col: str} if time_col and time_format else None)
     try:
         for chunk in reader:
             m = len(chunk)
@@ -198,6 +204,8 @@ def _time_format(sample: pd.Series) -> str | None:
 
 
 def _parse_chunk_times(raw: pd.Series, fmt: str | None, source: str, col: str, row_offset: int) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(raw):  # years or Unix times, as the in-memory reader reads them
+        return numeric_times(raw, source, col)[0].to_numpy(dtype="datetime64[ns]")
     parsed = pd.to_datetime(raw, format=fmt or "mixed", errors="coerce", utc=fmt is None)
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)

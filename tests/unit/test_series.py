@@ -90,3 +90,33 @@ def test_an_irregular_axis_is_kept_with_a_notice(tmp_path):
     data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
     assert data.n_rows == 30 and data.freq is None
     assert any("irregular gap(s); steps are treated as equally spaced" in m for m in data.notices)
+
+
+@pytest.mark.parametrize(("unit", "scale"), [("seconds", 1), ("milliseconds", 1000)])
+def test_unix_times_under_a_time_name_are_the_time_axis_not_the_target(tmp_path, unit, scale):
+    # before: `timestamp` (1577836800 ...) was the first numeric column, so the model forecast the timestamps
+    path = tmp_path / "u.csv"
+    days = pd.date_range("2020-01-01", periods=40, freq="D")
+    pd.DataFrame({"timestamp": (days - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1) * scale,
+                  "load": np.arange(40.0)}).to_csv(path, index=False)
+    data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
+    assert data.time_col == "timestamp" and data.targets == ("load",) and data.inputs == ("load",)
+    assert list(data.time) == list(days) and data.freq == "D"
+    assert any(f"read as {unit} since 1970-01-01 UTC" in n for n in data.notices)
+
+
+def test_a_counter_named_time_is_neither_target_nor_input(tmp_path):
+    path = tmp_path / "c.csv"
+    pd.DataFrame({"time": np.arange(40) * 0.5, "load": np.sin(np.arange(40.0))}).to_csv(path, index=False)
+    data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
+    assert data.targets == ("load",) and data.inputs == ("load",) and data.time_col is None
+    assert any("['time'] only count up" in n for n in data.notices)
+
+
+def test_a_saved_dataframe_index_is_not_the_target(tmp_path):
+    # before: a CSV written by DataFrame.to_csv with its index had `Unnamed: 0` (0, 1, 2 ...) as the target
+    path = make_series_csv(tmp_path / "s.csv", n=40)
+    pd.read_csv(path).to_csv(path)
+    data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
+    assert data.targets == ("y",) and data.inputs == ("y", "x") and data.time_col == "time"
+    assert any("['Unnamed: 0'] only count up" in n for n in data.notices)

@@ -107,3 +107,17 @@ def test_chunked_reader_keeps_dotted_dates_beside_decimal_commas(tmp_path, small
     a = prepare_frame(load_table(path), spec)
     b = stream.read_series_file(path, spec, 3)
     assert list(a.time) == list(b.time) and b.time[6].day == 7 and b.values[6, 0] == 7.5
+
+
+def test_chunked_reader_reads_unix_times_as_the_in_memory_path(series_csv, small_chunks):
+    import pandas as pd
+
+    df = pd.read_csv(series_csv)
+    df["time"] = (pd.to_datetime(df["time"]) - pd.Timestamp("1970-01-01")) // pd.Timedelta(seconds=1)
+    df.to_csv(series_csv, index=False)
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    a = prepare_frame(load_table(series_csv), spec)
+    b = stream.read_series_file(series_csv, spec, spec.data.lookback)
+    assert a.time_col == b.time_col == "time" and a.inputs == b.inputs == ("y", "x")
+    assert list(a.time) == list(b.time) and b.time[0] == pd.Timestamp("2020-01-01") and b.freq == "D"
+    assert any("Unix times" in n for n in b.notices)
