@@ -232,7 +232,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         spec = ModelSpec.from_json(out / "spec.json")
         (out / "stop.request").unlink(missing_ok=True)  # a stop asked of the interrupted run is not for this one
     else:
-        if chief and out.exists() and any(out.iterdir()):
+        if chief and out.exists() and any(out.iterdir()) and not _failed_before_training(out):
             raise CliError(f"--out {out}: the directory exists and is not empty; choose a new run directory (or --resume)")
         if args.preset == "auto":
             return cmd_train_auto(args)
@@ -268,6 +268,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(format_metrics(metrics))
     print(f"run directory: {out}  ({time.time() - t0:.1f}s)")
     return 0
+
+
+def _failed_before_training(out: Path) -> bool:
+    """A run directory that a training left when it failed before writing anything but its spec and status
+    (bad data, a bad flag): the same --out may be used again."""
+    if {p.name for p in out.iterdir()} - {"spec.json", "status.json", ".status.lock"}:
+        return False
+    try:
+        return json.loads((out / "status.json").read_text()).get("state") == "failed"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def cmd_train_auto(args: argparse.Namespace) -> int:

@@ -102,3 +102,17 @@ def test_predict_prints_what_it_assumed_reading_the_file(series_csv, tmp_path, c
     err = capsys.readouterr().err
     assert "note: separator detected: ';'" in err and "note: decimal commas detected" in err
     assert "note: time column `time` skips 1 step(s) of frequency D" in err
+
+
+def test_a_run_directory_left_by_a_failed_data_check_can_be_used_again(series_csv, tmp_path, capsys):
+    # before: the second command said "--out ...: the directory exists and is not empty"
+    run = tmp_path / "run"
+    args = ["train", "--data", str(series_csv), "--out", str(run), "--epochs", "1", "--quiet"]
+    assert main([*args, "--horizon", "500"]) == 2
+    assert json.loads((run / "status.json").read_text())["state"] == "failed"
+    assert main([*args, "--target", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "target column(s) ['nope'] not found" in err and "directory exists" not in err
+    (run / "model.keras").write_text("")  # a run that got further is never overwritten
+    assert main([*args, "--target", "nope"]) == 2
+    assert "the directory exists and is not empty" in capsys.readouterr().err
