@@ -129,7 +129,7 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int
     future = None
     if n_test is None:  # rows after the last target value are the future, not missing targets
         n_rows, known = len(df), list(settings.known_future)
-        df, future = trailing_future_rows(df, targets, known)
+        df, future = trailing_future_rows(df, targets, known, time_order(df, time_col))
         if len(df) < n_rows:
             notices.append(future_rows_notice(n_rows - len(df), len(future), known))
     time, table, freq, read_notices = read_series(df, time_col, columns, settings.missing)
@@ -226,14 +226,44 @@ def known_future_steps(horizon: int, season: int) -> int:
     return max(horizon, season)
 
 
-def trailing_future_rows(df: pd.DataFrame, targets: list[str], known: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+def time_order(df: pd.DataFrame, time_col: str | None) -> np.ndarray | None:
+    """The row positions of `df` in time order, or None when the rows are in time order already (or the
+    time column does not parse: `read_series` then names the bad cells)."""
+    if not time_col or time_col not in df.columns or len(df) < 2:
+        return None
+    raw = df[time_col]
+    try:
+        parsed = numeric_times(raw, "", time_col)[0] if pd.api.types.is_numeric_dtype(raw) else parse_times(raw, time_col)[0]
+    except (DataError, ValueError, TypeError):
+        return None
+    if parsed.isna().any():
+        return None
+    order = np.argsort(parsed.to_numpy(), kind="stable")
+    return None if (order == np.arange(len(order))).all() else order
+
+
+def trailing_future_rows(df: pd.DataFrame, targets: list[str], known: list[str],
+                         order: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """(the rows up to the last target value, [n, k] values of the `known` columns in the rows after it).
 
     The future rows are the trailing rows whose targets are all empty; they are read up to the first
-    one with an empty known-future cell.
+    one with an empty known-future cell. `order`: the rows' positions in time order (`time_order`)
+    when the file is not in time order (newest first): the future rows are then the latest ones.
     """
     source = df.attrs.get("source", "data")
     filled = pd.DataFrame({c: to_numeric(df, c, source) for c in targets}).notna().any(axis=1).to_numpy()
+    if order is not None:
+        ordered = filled[order]
+        last = int(np.flatnonzero(ordered)[-1]) + 1 if ordered.any() else 0
+        after = np.asarray(order[last:])
+        tail = pd.DataFrame({c: to_numeric(df, c, source).iloc[after] for c in known})
+        gaps = np.flatnonzero(tail.isna().any(axis=1).to_numpy())
+        future = tail.to_numpy(dtype=np.float32)[: gaps[0] if len(gaps) else len(tail)]
+        keep = np.ones(len(df), dtype=bool)
+        keep[after] = False
+        head = df.iloc[np.flatnonzero(keep)].copy()
+        head.attrs = dict(df.attrs)
+        return head, future
     last = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
     tail = pd.DataFrame({c: to_numeric(df.iloc[last:], c, source, row_offset=last) for c in known})
     gaps = np.flatnonzero(tail.isna().any(axis=1).to_numpy())

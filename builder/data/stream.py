@@ -88,6 +88,16 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
     notices += clock_notice(head, time_col, columns)
     if time_col and pd.api.types.is_numeric_dtype(head[time_col]):
         notices += numeric_times(head[time_col], source, time_col)[1]
+    if stamps is not None:  # in time order first: the rows after the data are the latest ones
+        stamps = stamps[:row]
+        order_ok = bool(np.all(stamps[1:] > stamps[:-1]))
+        if not order_ok:
+            order = np.argsort(stamps, kind="stable")
+            stamps, values = stamps[order], values[order]
+            dup = np.flatnonzero(stamps[1:] == stamps[:-1])
+            if len(dup):
+                raise DataError(f"{source}: time column `{time_col}` has duplicate timestamps (first: {stamps[dup[0]]}); expected one row per step")
+            notices.append(f"rows were not in time order; sorted by `{time_col}`")
     # rows after the last target value are the future, not missing targets (as builder.data.series.prepare_series)
     has_target = ~np.isnan(values[:, : len(targets)]).all(axis=1)
     last = int(np.flatnonzero(has_target)[-1]) + 1 if has_target.any() else row
@@ -104,15 +114,6 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
     time = None
     freq = None
     if stamps is not None:
-        stamps = stamps[:row]
-        order_ok = bool(np.all(stamps[1:] > stamps[:-1]))
-        if not order_ok:
-            order = np.argsort(stamps, kind="stable")
-            stamps, values = stamps[order], values[order]
-            dup = np.flatnonzero(stamps[1:] == stamps[:-1])
-            if len(dup):
-                raise DataError(f"{source}: time column `{time_col}` has duplicate timestamps (first: {stamps[dup[0]]}); expected one row per step")
-            notices.append(f"rows were not in time order; sorted by `{time_col}`")
         time = pd.DatetimeIndex(stamps)
         frame = pd.DataFrame(values, columns=columns, copy=False)
         time, frame, freq, gaps = fill_time_gaps(time, frame, spec.data.missing, source, time_col)

@@ -181,10 +181,10 @@ def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int) -> tup
         if missing:
             raise DataError(f"{source}: column(s) {missing} used in training are missing; columns are {list(df.columns)}")
         time_col = r["time_col"] if r["time_col"] in df.columns else None
-        from builder.data.series import trailing_future_rows
+        from builder.data.series import time_order, trailing_future_rows
 
         # rows after the last target value: not targets (as in training); the known-future values ahead
-        df, future = trailing_future_rows(df, list(r["targets"]), known)
+        df, future = trailing_future_rows(df, list(r["targets"]), known, time_order(df, time_col))
         time, table, _, _ = read_series(df, time_col, own, r["missing"])
         values = table.to_numpy(dtype=np.float32)
         lookback = int(r["lookback"])

@@ -23,6 +23,7 @@ from builder.data.series import (
     prepare_series_with_test,
     read_series,
     split_future_rows,
+    time_order,
     trailing_future_rows,
 )
 from builder.spec import ModelSpec
@@ -322,7 +323,7 @@ class ForecastTask(Task):
         if known:
             df, future = split_future_rows(df, targets, known, int(resolved.lead_steps))
         else:  # rows after the last target value are not filled in as targets (as in training)
-            df, _ = trailing_future_rows(df, targets, [])
+            df, _ = trailing_future_rows(df, targets, [], time_order(df, time_col))
         if len(df) < n_rows:
             notices.append(future_rows_notice(n_rows - len(df), 0 if future is None else len(future), known))
         time, table, _, read_notices = read_series(df, time_col, own, resolved.missing)

@@ -44,3 +44,17 @@ def test_predict_reports_sorting_gaps_filled_values_and_ignored_rows(tmp_path):
     y = full["y"].to_numpy()
     np.testing.assert_allclose(window, [*y[52:55], (y[54] + y[56]) / 2, *y[56:60]], rtol=1e-5)
     assert list(out["time"]) == [pd.Timestamp("2020-03-01"), pd.Timestamp("2020-03-02")]
+
+
+def test_predict_on_a_newest_first_file_starts_after_the_latest_target(tmp_path):
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    task = get_task("forecast")
+    resolved = task.resolve(prepare_frame(load_table(make_series_csv(tmp_path / "train.csv", n=60)), spec))
+    df = pd.read_csv(make_series_csv(tmp_path / "new.csv", n=60))
+    y = df["y"].to_numpy()
+    df.loc[59, "y"] = np.nan  # the latest value is not known yet
+    df.iloc[::-1].to_csv(tmp_path / "new.csv", index=False)
+    model = _Zeros(2)
+    out = task.predict(resolved, load_table(tmp_path / "new.csv"), model)
+    np.testing.assert_allclose(model.windows[0][0, :, 0], y[51:59], rtol=1e-5)
+    assert list(out["time"]) == [pd.Timestamp("2020-02-29"), pd.Timestamp("2020-03-01")]

@@ -120,3 +120,21 @@ def test_a_saved_dataframe_index_is_not_the_target(tmp_path):
     data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
     assert data.targets == ("y",) and data.inputs == ("y", "x") and data.time_col == "time"
     assert any("['Unnamed: 0'] only count up" in n for n in data.notices)
+
+
+def test_newest_first_rows_after_the_data_are_not_filled_in_as_targets(tmp_path):
+    # before: in a newest-first file, the latest rows without a target were sorted to the end and
+    # interpolated (the last value copied), so the model started from made-up values
+    path = make_series_csv(tmp_path / "s.csv", n=60)
+    df = pd.read_csv(path)
+    df.loc[58:, "y"] = np.nan  # the two latest targets are not known yet
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    df.to_csv(path, index=False)
+    oldest_first = prepare_frame(load_table(path), spec)
+    df.iloc[::-1].to_csv(path, index=False)
+    newest_first = prepare_frame(load_table(path), spec)
+    assert newest_first.n_rows == oldest_first.n_rows == 58
+    np.testing.assert_array_equal(newest_first.values, oldest_first.values)
+    assert list(newest_first.time) == list(oldest_first.time)
+    assert any("the last 2 row(s) have no target value" in n for n in newest_first.notices)
+    assert not any("interpolated" in n for n in newest_first.notices)

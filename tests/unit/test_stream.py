@@ -121,3 +121,17 @@ def test_chunked_reader_reads_unix_times_as_the_in_memory_path(series_csv, small
     assert a.time_col == b.time_col == "time" and a.inputs == b.inputs == ("y", "x")
     assert list(a.time) == list(b.time) and b.time[0] == pd.Timestamp("2020-01-01") and b.freq == "D"
     assert any("Unix times" in n for n in b.notices)
+
+
+def test_chunked_reader_leaves_out_the_latest_rows_without_targets_of_a_newest_first_file(series_csv, small_chunks):
+    import pandas as pd
+
+    df = pd.read_csv(series_csv)
+    df.loc[118:, "y"] = np.nan
+    df.iloc[::-1].to_csv(series_csv, index=False)
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    a = prepare_frame(load_table(series_csv), spec)
+    b = stream.read_series_file(series_csv, spec, spec.data.lookback)
+    assert a.n_rows == b.n_rows == 118 and list(a.time) == list(b.time)
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-6)
+    assert not any("interpolated" in n for n in b.notices)
