@@ -20,6 +20,7 @@ from builder.data.columns import (
     clock_columns,
     empty_columns,
     epoch_unit,
+    numeric_columns,
     resolve_series_columns,
     to_numeric,
 )
@@ -126,6 +127,11 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int
     if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
     notices += clock_notice(df, time_col, columns)
+    text = [c for c in df.columns if c not in columns and c != time_col and c not in ignored
+            and c not in clock_columns(df, time_col) and c not in numeric_columns(df[[c]])]
+    if text:
+        notices.append(f"column(s) {text[:10]}{' ...' if len(text) > 10 else ''} hold text, not numbers; not used "
+                       "(encode a category as numbers to use it)")
     future = None
     if n_test is None:  # rows after the last target value are the future, not missing targets
         n_rows, known = len(df), list(settings.known_future)

@@ -138,3 +138,13 @@ def test_newest_first_rows_after_the_data_are_not_filled_in_as_targets(tmp_path)
     assert list(newest_first.time) == list(oldest_first.time)
     assert any("the last 2 row(s) have no target value" in n for n in newest_first.notices)
     assert not any("interpolated" in n for n in newest_first.notices)
+
+
+def test_text_columns_left_out_are_named(tmp_path):
+    path = make_series_csv(tmp_path / "s.csv", n=40)
+    df = pd.read_csv(path)
+    df["region"] = "north"
+    df.to_csv(path, index=False)
+    data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
+    assert data.inputs == ("y", "x")
+    assert any("['region'] hold text, not numbers; not used" in n for n in data.notices)
