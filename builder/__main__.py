@@ -376,6 +376,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
     expl, table = explain_file(Run(args.run), args.data, args.index, args.baseline, args.steps, args.step,
                                args.target, args.klass)
+    for note in table.attrs.get("notices", []):
+        print(f"note: {note}", file=sys.stderr)
     write_csv(args.out, table)
     print(f"explained: {expl.output}; f(x) = {expl.f_x:.6g}, f(baseline {expl.baseline_name}) = {expl.f_baseline:.6g}, "
           f"sum of integrated gradients = {expl.integrated_gradients.sum():.6g} "

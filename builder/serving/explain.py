@@ -161,11 +161,13 @@ def explain_window(model: Any, meta: dict[str, Any], x: np.ndarray, baseline: st
     return Explanation(x, b, ig, saliency, float(f_x[0]), f_b, what, baseline, steps, list(meta["resolved"]["inputs"]))
 
 
-def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int) -> tuple[np.ndarray, list[Any] | None]:
+def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int,
+                      notices: list[str] | None = None) -> tuple[np.ndarray, list[Any] | None]:
     """Raw window number `index` of a table with the run's columns -> ([T, F], its times or None).
 
     Forecast: the windows of `lookback` rows in the file start at rows 0, 1, ...; index -1 is the last
     one (the window whose forecast follows the file's end). Classify: the index-th sequence in id order.
+    `notices`, when given, receives what was assumed reading the table (forecast: sorted rows, filled values).
     """
     from builder.data.sequences import group_sequences, pad_sequences
     from builder.data.series import read_series
@@ -180,12 +182,22 @@ def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int) -> tup
         missing = [c for c in own if c not in df.columns]
         if missing:
             raise DataError(f"{source}: column(s) {missing} used in training are missing; columns are {list(df.columns)}")
-        time_col = r["time_col"] if r["time_col"] in df.columns else None
+        time_col = r["time_col"]
+        if time_col and time_col not in df.columns:
+            raise DataError(f"{source}: time column `{time_col}` (used in training) not found; columns are {list(df.columns)}")
+        n_rows = len(df)
         from builder.data.series import time_order, trailing_future_rows
 
         # rows after the last target value: not targets (as in training); the known-future values ahead
         df, future = trailing_future_rows(df, list(r["targets"]), known, time_order(df, time_col))
-        time, table, _, _ = read_series(df, time_col, own, r["missing"])
+        time, table, _, read_notices = read_series(df, time_col, own, r["missing"])
+        if notices is not None:
+            from builder.data.series import future_rows_notice
+
+            notices += list(df.attrs.get("notices", []))
+            if len(df) < n_rows:
+                notices.append(future_rows_notice(n_rows - len(df), len(future), known))
+            notices += read_notices
         values = table.to_numpy(dtype=np.float32)
         lookback = int(r["lookback"])
         n = len(values) - lookback + 1
@@ -222,6 +234,9 @@ def explain_file(run: Run, data: Any, index: int, baseline: str = "mean", steps:
 
     meta = run.metadata()
     df = load_table(data, name=name)
-    x, times = window_from_table(meta, df, index)
+    notices: list[str] = []
+    x, times = window_from_table(meta, df, index, notices)
     expl = explain_window(model or load_run_model(run), meta, x, baseline, steps, step, target, klass)
-    return expl, expl.frame(times)
+    table = expl.frame(times)
+    table.attrs["notices"] = notices  # what was assumed reading the file (the CLI prints them)
+    return expl, table

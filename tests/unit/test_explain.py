@@ -98,3 +98,25 @@ def test_cli_explain(series_csv, tmp_path, capsys):
     assert table["time"].iloc[0] == "2020-01-06", "window 5 starts at row 5"
     assert main(["explain", "--run", str(run.path), "--data", str(series_csv), "--index", "500", "--out", str(out)]) == 2
     assert "--index 500" in capsys.readouterr().err
+
+
+def test_cli_explain_says_what_it_assumed_and_needs_the_time_column(series_csv, tmp_path, capsys):
+    from builder.__main__ import main
+    from builder.data import load_table
+    from builder.tasks import prepare_frame
+    from tests.unit.built_runs import built_run
+
+    spec = tiny(load_preset("stacked_lstm"), lookback=8, horizon=2)
+    run = built_run(spec, prepare_frame(load_table(series_csv), spec), tmp_path / "run", saved_model=False)
+    df = pd.read_csv(series_csv)
+    df.iloc[::-1].to_csv(tmp_path / "newest_first.csv", index=False)
+    out = tmp_path / "a.csv"
+    assert main(["explain", "--run", str(run.path), "--data", str(tmp_path / "newest_first.csv"), "--index", "5",
+                 "--out", str(out), "--steps", "8"]) == 0
+    assert "note: rows were not in time order; sorted by `time`" in capsys.readouterr().err
+    assert pd.read_csv(out)["time"].iloc[0] == "2020-01-06"
+    # before: a file without the run's time column was explained in file order, without a word
+    df.rename(columns={"time": "date"}).iloc[::-1].to_csv(tmp_path / "renamed.csv", index=False)
+    assert main(["explain", "--run", str(run.path), "--data", str(tmp_path / "renamed.csv"), "--index", "5",
+                 "--out", str(out), "--steps", "8"]) == 2
+    assert "time column `time` (used in training) not found" in capsys.readouterr().err
