@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seed of the sampling draws (same seed, same text)")
     c = sub.add_parser("code", help="write a standalone plain-Keras Python file of a run's model (+ its weights) or a spec's")
     src_c = c.add_mutually_exclusive_group(required=True)
-    src_c.add_argument("--run", help="finished run: the file and model.weights.h5 beside it")
+    src_c.add_argument("--run", help="finished run: the file and its weights beside it (model.py: model.weights.h5)")
     src_c.add_argument("--spec", help="spec JSON file: the file alone, freshly initialised")
     c.add_argument("--out", required=True, help="the .py file to write")
 

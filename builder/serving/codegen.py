@@ -590,11 +590,19 @@ def _output_meaning(spec: ModelSpec, sizes: dict[str, Any]) -> str:
             "generate": f"[batch, time, {n}] next-token logits over VOCABULARY"}[spec.task]
 
 
+def weights_file(out: str | Path) -> Path:
+    """The weights file beside generated file `out`: model.py -> model.weights.h5, load.py -> load.weights.h5
+    (one name per file, so two generated files in one folder never load each other's weights)."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.weights.h5")
+
+
 def generate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_weights: bool,
-                  output: str | None = None) -> str:
+                  output: str | None = None, weights_name: str = WEIGHTS_NAME) -> str:
     """The file's text for `spec` with the model's sizes `sizes` (input_length, n_features, horizon,
-    n_outputs, inputs; task generate: n_outputs is the vocabulary size, `vocabulary` the run's). Raises
-    CodegenError naming the task or block it cannot write."""
+    n_outputs, inputs; task generate: n_outputs is the vocabulary size, `vocabulary` the run's); its
+    `load_trained` reads `weights_name` beside the file. Raises CodegenError naming the task or block it
+    cannot write."""
     import keras
 
     from builder.model.build import _model_name
@@ -605,11 +613,11 @@ def generate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_weig
         if "source_tokens" not in sizes:
             sizes = {**sizes, **translate_sizes(spec, sizes.get("n_features"), sizes.get("n_outputs"))}
         code = translate_code(spec, sizes, origin, with_weights, _support_classes(spec, spec.task, False), model_name,
-                              WEIGHTS_NAME, main_block(WEIGHTS_NAME, TRANSLATE_MAIN))
+                              weights_name, main_block(weights_name, TRANSLATE_MAIN))
         return re.sub(r"\n{4,}", "\n\n\n", code)
     output = output or _output_meaning(spec, sizes)
-    load_note = (f" with the weights of {WEIGHTS_NAME} beside this file" if with_weights else
-                 f" (and load {WEIGHTS_NAME} if one is put beside this file)")
+    load_note = (f" with the weights of {weights_name} beside this file" if with_weights else
+                 f" (and load {weights_name} if one is put beside this file)")
     title = f"{spec.name}: the model as plain Keras code."
     if spec.task == "tree":
         header = _TREE_HEADER.format(title=title, origin=origin, keras_version=keras.__version__, output=output,
@@ -626,7 +634,7 @@ def generate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_weig
             length=length, n_features=sizes["n_features"],
             columns=f", columns {sizes['inputs']}" if sizes["inputs"] else "", output=output,
             unscale=", Unstandardize last" if spec.task == "forecast" else "",
-            weights_note=f"the weights ({WEIGHTS_NAME})" if with_weights else "the weights once trained (until then mean 0, scale 1)",
+            weights_note=f"the weights ({weights_name})" if with_weights else "the weights once trained (until then mean 0, scale 1)",
             load_note=load_note,
         )
     classes = (_tree_support_classes(spec, sizes) if spec.task == "tree"
@@ -636,7 +644,7 @@ def generate_code(spec: ModelSpec, sizes: dict[str, Any], origin: str, with_weig
     if any("activations." in c for c in classes):
         header = header.replace("from keras import ops\n", "from keras import activations, initializers, ops\n")
     body = "\n\n".join(c.rstrip() + "\n" for c in classes)
-    code = header + "\n\n" + body + "\n\n" + _build_function(spec, sizes, model_name) + main_block(WEIGHTS_NAME)
+    code = header + "\n\n" + body + "\n\n" + _build_function(spec, sizes, model_name) + main_block(weights_name)
     return re.sub(r"\n{4,}", "\n\n\n", code)
 
 
@@ -656,7 +664,8 @@ def code_from_spec(spec: ModelSpec, out: str | Path) -> Path:
     """Write the generated file for a spec alone (no weights); returns its path."""
     out = Path(out)
     _check_task(spec)
-    code = generate_code(spec, spec_sizes(spec), "a spec (no weights: the model is freshly initialised)", False)
+    code = generate_code(spec, spec_sizes(spec), "a spec (no weights: the model is freshly initialised)", False,
+                         weights_name=weights_file(out).name)
     atomic_write_text(out, code)
     return out
 
@@ -693,7 +702,8 @@ def copy_weights(source: Any, target: Any) -> None:
 
 
 def code_from_run(run: Run, out: str | Path) -> tuple[Path, Path]:
-    """Write the generated file for a finished run and its weights (model.weights.h5) beside it.
+    """Write the generated file for a finished run and its weights beside it (`weights_file`: model.py ->
+    model.weights.h5).
 
     Returns (code path, weights path). The weights are those of the run's model.keras, saved from the
     generated model itself so that `load_weights` finds every variable where it looks for it.
@@ -707,7 +717,7 @@ def code_from_run(run: Run, out: str | Path) -> tuple[Path, Path]:
         raise CodegenError(blocker)
     meta = run.metadata()
     code = generate_code(spec, _run_sizes(meta, spec), f"the run `{run.path.name}`", True,
-                         output=meta["serving"]["output"].get("meaning"))
+                         output=meta["serving"]["output"].get("meaning"), weights_name=weights_file(out).name)
     source = load_run_model(run)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".codegen-", dir=out.parent) as tmp:
@@ -719,8 +729,8 @@ def code_from_run(run: Run, out: str | Path) -> tuple[Path, Path]:
         if n_model != n_source:
             raise CodegenError(f"the generated model has {n_model} weights, the run's {n_source}")
         copy_weights(source, model)
-        weights = Path(tmp) / WEIGHTS_NAME
+        weights = Path(tmp) / weights_file(out).name
         model.save_weights(str(weights))
-        weights.replace(out.with_name(WEIGHTS_NAME))
+        weights.replace(weights_file(out))
         draft.replace(out)
-    return out, out.with_name(WEIGHTS_NAME)
+    return out, weights_file(out)

@@ -287,7 +287,7 @@ def test_cli_code_writes_a_tree_run(generated, tmp_path, capsys):
 
     run = generated["binary_tree_lstm"][0].parents[2] / "binary_tree_lstm"
     assert main(["code", "--run", str(run), "--out", str(tmp_path / "t.py")]) == 0
-    assert (tmp_path / "t.py").exists() and (tmp_path / "model.weights.h5").exists()
+    assert (tmp_path / "t.py").exists() and (tmp_path / "t.weights.h5").exists()
     assert "NaryTreeLSTMCell(8, arity=3" in (tmp_path / "t.py").read_text()
 
 
@@ -296,7 +296,7 @@ def test_cli_code_writes_a_translate_run(generated, tmp_path, capsys):
 
     run = generated["luong_lstm_seq2seq"][0].parents[2] / "luong_lstm_seq2seq"
     assert main(["code", "--run", str(run), "--out", str(tmp_path / "t.py")]) == 0
-    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 't.py'} and {tmp_path / 'model.weights.h5'}")
+    assert capsys.readouterr().out.startswith(f"wrote {tmp_path / 't.py'} and {tmp_path / 't.weights.h5'}")
     text = (tmp_path / "t.py").read_text()
     assert "def translate(texts: list[str]" in text and 'keras.layers.LSTMCell(8, name="dec_cell")' in text
 
@@ -380,3 +380,19 @@ def test_a_task_with_a_codegen_refusal_is_refused_by_it(tmp_path, capsys, monkey
     assert main(["code", "--run", str(run), "--out", str(tmp_path / "b.py")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: task 'classify': no plain-Keras code: a reason") and err.count("\n") == 1
+
+
+def test_two_generated_files_in_one_folder_keep_their_own_weights(series_csv, tmp_path):
+    # before: both wrote model.weights.h5, so a.py silently loaded the weights of the run written after it
+    from builder.serving.codegen import load_generated
+
+    spec = tiny(load_preset("stacked_lstm"), lookback=8, horizon=2)
+    data = prepare_frame(load_table(series_csv), spec)
+    runs = [built_run(spec, data, tmp_path / f"run{i}", seed=i, saved_model=False) for i in (1, 2)]
+    files = [code_from_run(run, tmp_path / "gen" / f"{name}.py") for run, name in zip(runs, "ab", strict=True)]
+    assert [w.name for _, w in files] == ["a.weights.h5", "b.weights.h5"]
+    x = data.values[None, :8]
+    for run, (code, _) in zip(runs, files, strict=True):
+        assert "a.weights.h5" in code.read_text() or "b.weights.h5" in code.read_text()
+        np.testing.assert_allclose(load_generated(code).load_trained().predict(x, verbose=0),
+                                   load_run_model(run).predict(x, verbose=0), rtol=1e-5, atol=1e-5)
