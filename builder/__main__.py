@@ -329,6 +329,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     from builder.serving.export import export_run
     from builder.training.runs import Run
 
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise CliError(f"--out {args.out}: a file of that name exists; expected a directory to export into")
     if args.format != "savedmodel":
         from builder.serving.convert import convert_run
 

@@ -116,3 +116,11 @@ def test_a_run_directory_left_by_a_failed_data_check_can_be_used_again(series_cs
     (run / "model.keras").write_text("")  # a run that got further is never overwritten
     assert main([*args, "--target", "nope"]) == 2
     assert "the directory exists and is not empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["savedmodel", "onnx"])
+def test_export_onto_an_existing_file_is_a_usage_error(tmp_path, capsys, fmt):
+    # before: "error: unexpected FileExistsError ..." and exit status 1
+    (tmp_path / "taken.csv").write_text("a,b\n")
+    assert main(["export", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "taken.csv"), "--format", fmt]) == 2
+    assert "taken.csv: a file of that name exists; expected a directory" in capsys.readouterr().err
