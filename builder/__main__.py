@@ -453,6 +453,13 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, DataError, SpecError, FileNotFoundError, ValueError) as err:
         sys.stderr.write(f"\nerror: {err}\n" if sys.stderr.isatty() else f"error: {err}\n")
         return EXIT_USAGE
+    except (IsADirectoryError, NotADirectoryError, PermissionError) as err:  # an --out / --data path that cannot be used
+        path = err.filename2 or err.filename
+        what = {IsADirectoryError: "is a directory; expected a file name",
+                NotADirectoryError: "a part of the path is a file, not a directory",
+                PermissionError: "permission denied"}[type(err)]
+        sys.stderr.write(f"error: {path}: {what}\n")
+        return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130

@@ -124,3 +124,17 @@ def test_export_onto_an_existing_file_is_a_usage_error(tmp_path, capsys, fmt):
     (tmp_path / "taken.csv").write_text("a,b\n")
     assert main(["export", "--run", str(tmp_path / "run"), "--out", str(tmp_path / "taken.csv"), "--format", fmt]) == 2
     assert "taken.csv: a file of that name exists; expected a directory" in capsys.readouterr().err
+
+
+def test_predict_onto_a_directory_is_a_usage_error(series_csv, tmp_path, capsys):
+    # before: "error: unexpected IsADirectoryError: ... '/tmp/.x.tmp' -> '...'" and exit status 1
+    from builder import ModelSpec
+    from builder.data import load_table
+    from builder.tasks import prepare_frame
+    from tests.unit.built_runs import built_run
+
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    built_run(spec, prepare_frame(load_table(series_csv), spec), tmp_path / "run", saved_model=False)
+    (tmp_path / "out").mkdir()
+    assert main(["predict", "--run", str(tmp_path / "run"), "--data", str(series_csv), "--out", str(tmp_path / "out")]) == 2
+    assert f"error: {tmp_path / 'out'}: is a directory; expected a file name" in capsys.readouterr().err
