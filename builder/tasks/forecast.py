@@ -326,8 +326,11 @@ class ForecastTask(Task):
             df, _ = trailing_future_rows(df, targets, [], time_order(df, time_col))
         if len(df) < n_rows:
             notices.append(future_rows_notice(n_rows - len(df), 0 if future is None else len(future), known))
-        time, table, _, read_notices = read_series(df, time_col, own, resolved.missing)
+        time, table, freq, read_notices = read_series(df, time_col, own, resolved.missing)
         notices += read_notices
+        if resolved.freq and freq and freq != resolved.freq:
+            notices.append(f"the data's steps are {freq}, the model was trained on steps of {resolved.freq}: "
+                           f"the forecast is of {resolved.freq} steps after the data's end")
         if len(table) < lookback:
             raise DataError(f"{source}: {len(table)} rows are too few; the model needs the last {lookback} rows")
         values = table.to_numpy(dtype=np.float32)

@@ -58,3 +58,14 @@ def test_predict_on_a_newest_first_file_starts_after_the_latest_target(tmp_path)
     out = task.predict(resolved, load_table(tmp_path / "new.csv"), model)
     np.testing.assert_allclose(model.windows[0][0, :, 0], y[51:59], rtol=1e-5)
     assert list(out["time"]) == [pd.Timestamp("2020-02-29"), pd.Timestamp("2020-03-01")]
+
+
+def test_predict_notes_data_of_another_frequency_than_the_training_data(tmp_path):
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    task = get_task("forecast")
+    resolved = task.resolve(prepare_frame(load_table(make_series_csv(tmp_path / "train.csv", n=60)), spec))
+    df = pd.read_csv(make_series_csv(tmp_path / "new.csv", n=60))
+    df["time"] = pd.date_range("2020-01-01", periods=60, freq="h").strftime("%Y-%m-%d %H:%M")
+    df.to_csv(tmp_path / "new.csv", index=False)
+    out = task.predict(resolved, load_table(tmp_path / "new.csv"), _Zeros(2))
+    assert any("the data's steps are h, the model was trained on steps of D" in n for n in out.attrs["notices"])
