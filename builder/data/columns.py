@@ -160,9 +160,11 @@ def resolve_series_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[st
         check_columns(df, targets, source, "target")
     else:
         if not numeric:
+            examples = [f"`{c}`: {str(df[c].dropna().iloc[0])[:20]!r}" for c in df.columns
+                        if c != time_col and df[c].notna().any()][:3]
             raise DataError(
                 f"{source}: expected at least one numeric column to forecast, found none "
-                f"(columns: {list(df.columns)[:20]})"
+                f"(columns: {list(df.columns)[:20]}" + (f"; first values {', '.join(examples)})" if examples else ")")
             )
         targets = [numeric[0]]
     if settings.features is None:

@@ -251,3 +251,16 @@ def test_dotted_dates_beside_decimal_commas_stay_dates(tmp_path):
     data = prepare_frame(load_table(path), spec_with(lookback=3))
     assert data.time_col == "Datum" and data.inputs == ("Last",) and data.freq == "D"
     assert data.time[6] == pd.Timestamp("2020-01-07") and data.values[6, 0] == pytest.approx(7.5)
+
+
+def test_spaces_between_thousands_beside_decimal_commas(tmp_path):
+    path = tmp_path / "fr.csv"
+    path.write_text("time;v\n" + "".join(f"2020-01-{d:02d};1 2{d:02d},5\n" for d in range(1, 29)))
+    assert load_table(path)["v"].iloc[2] == pytest.approx(1203.5)
+
+
+def test_no_numeric_column_names_what_the_columns_hold(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("time,v\n" + "".join(f"2020-01-{d:02d},{d} kWh\n" for d in range(1, 29)))
+    with pytest.raises(DataError, match=r"found none \(columns: \['time', 'v'\]; first values `v`: '1 kWh'\)"):
+        prepare_frame(load_table(path), spec_with(lookback=3))
