@@ -374,6 +374,8 @@ def read_series(
             raise DataError(f"{source}: column `{c}` is empty; expected numbers")
     time = None
     freq = None
+    if missing == "refuse":  # before sorting, so that the message names the row of the file
+        fill_missing(table, missing, source)
     if time_col:
         time, table, time_notices = _parse_time(df[time_col], table, source, time_col)
         notices += time_notices
@@ -614,7 +616,7 @@ def fill_missing(table: pd.DataFrame, policy: str, source: str) -> tuple[pd.Data
         return table, []
     where = ", ".join(f"`{c}`: {int(n)}" for c, n in n_missing.items() if n)
     if policy == "refuse":
-        first = int(np.flatnonzero(table.isna().any(axis=1).to_numpy())[0]) + 2
+        first = int(table.index[np.flatnonzero(table.isna().any(axis=1).to_numpy())[0]]) + 2  # index: the data row
         raise DataError(
             f"{source}: {total} missing values ({where}; first in row {first}); "
             "the missing-value policy is `refuse` (choose interpolate, ffill or drop)"

@@ -148,3 +148,13 @@ def test_text_columns_left_out_are_named(tmp_path):
     data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
     assert data.inputs == ("y", "x")
     assert any("['region'] hold text, not numbers; not used" in n for n in data.notices)
+
+
+def test_refuse_names_the_file_row_of_a_missing_value_in_a_newest_first_file(tmp_path):
+    # before: the row was counted in time order (row 7 here), not in the file
+    path = make_series_csv(tmp_path / "s.csv", n=40)
+    df = pd.read_csv(path)
+    df.loc[5, "y"] = np.nan
+    df.iloc[::-1].to_csv(path, index=False)  # the 6th day is on file line 36
+    with pytest.raises(DataError, match=r"first in row 36\)"):
+        prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1, "missing": "refuse"}))
