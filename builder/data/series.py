@@ -279,24 +279,29 @@ def trailing_future_rows(df: pd.DataFrame, targets: list[str], known: list[str],
     return head, future
 
 
-def split_future_rows(df: pd.DataFrame, targets: list[str], known: list[str], steps: int) -> tuple[pd.DataFrame, np.ndarray]:
+def split_future_rows(df: pd.DataFrame, targets: list[str], known: list[str], steps: int,
+                      order: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """`trailing_future_rows`, requiring `steps` of them: ([rows up to the last target value], [steps, k]).
 
     Raises DataError naming the rows and columns when the file ends with fewer future rows or one of the
-    first `steps` has an empty known-future cell.
+    first `steps` has an empty known-future cell. `order`: the rows in time order (`time_order`), when
+    the file is not.
     """
     source = df.attrs.get("source", "data")
-    head, future = trailing_future_rows(df, targets, known)
-    last, n_future = len(head), len(df) - len(head)
+    head, future = trailing_future_rows(df, targets, known, order)
+    n_head, n_future = len(head), len(df) - len(head)
+    pos = np.arange(len(df)) if order is None else np.asarray(order)  # rows in time order
+    last_line = int(pos[n_head - 1]) + 2 if n_head else 1
     if n_future < steps:
         raise DataError(
             f"{source}: the model reads the next {steps} value(s) of {known} (known-future inputs), so the file "
             f"must end with {steps} row(s) whose targets {targets} are empty and whose {known} hold the values of "
-            f"the steps ahead; found {n_future} such row(s) after the last target value (row {last + 1})")
+            f"the steps ahead; found {n_future} such row(s) after the last target value (row {last_line})")
     if len(future) < steps:
         r = len(future)
-        col = next(c for c in known if pd.isna(to_numeric(df.iloc[[last + r]], c, source).iloc[0]))
-        raise DataError(f"{source}: known-future column `{col}` is empty in row {last + r + 2} (step "
+        at = int(pos[n_head + r])
+        col = next(c for c in known if pd.isna(to_numeric(df.iloc[[at]], c, source).iloc[0]))
+        raise DataError(f"{source}: known-future column `{col}` is empty in row {at + 2} (step "
                         f"{r + 1} ahead); expected its value for each of the {steps} rows after the last target value")
     return head, future[:steps]
 

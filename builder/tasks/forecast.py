@@ -320,10 +320,11 @@ class ForecastTask(Task):
             raise DataError(f"{source}: column(s) {missing_cols} used in training are missing; columns are {list(df.columns)}")
         future = None
         notices, n_rows = list(df.attrs.get("notices", [])), len(df)
+        order = time_order(df, time_col)  # a newest-first file: the rows after the data are the latest ones
         if known:
-            df, future = split_future_rows(df, targets, known, int(resolved.lead_steps))
+            df, future = split_future_rows(df, targets, known, int(resolved.lead_steps), order)
         else:  # rows after the last target value are not filled in as targets (as in training)
-            df, _ = trailing_future_rows(df, targets, [], time_order(df, time_col))
+            df, _ = trailing_future_rows(df, targets, [], order)
         if len(df) < n_rows:
             notices.append(future_rows_notice(n_rows - len(df), 0 if future is None else len(future), known))
         time, table, freq, read_notices = read_series(df, time_col, own, resolved.missing)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from builder import ModelSpec
-from builder.data import load_table
+from builder.data import DataError, load_table
 from builder.tasks import prepare_frame
 from builder.tasks.registry import get_task
 from tests.conftest import make_series_csv
@@ -69,3 +70,25 @@ def test_predict_notes_data_of_another_frequency_than_the_training_data(tmp_path
     df.to_csv(tmp_path / "new.csv", index=False)
     out = task.predict(resolved, load_table(tmp_path / "new.csv"), _Zeros(2))
     assert any("the data's steps are h, the model was trained on steps of D" in n for n in out.attrs["notices"])
+
+
+def test_predict_with_known_future_rows_reads_a_newest_first_file_as_an_oldest_first_one(tmp_path):
+    # before: "the file must end with 2 row(s) whose targets ... are empty" for the newest-first file
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2, "known_future": ["x"], "season_length": 2})
+    task = get_task("forecast")
+    resolved = task.resolve(prepare_frame(load_table(make_series_csv(tmp_path / "train.csv", n=60)), spec))
+    df = pd.read_csv(make_series_csv(tmp_path / "new.csv", n=60))
+    df.loc[58:, "y"] = np.nan  # the last two days: x known, y not yet
+    df.to_csv(tmp_path / "oldest.csv", index=False)
+    df.iloc[::-1].to_csv(tmp_path / "newest.csv", index=False)
+    runs = []
+    for name in ("oldest", "newest"):
+        model = _Zeros(2)
+        out = task.predict(resolved, load_table(tmp_path / f"{name}.csv"), model)
+        runs.append((model.windows[0], list(out["time"])))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1] == runs[1][1] == [pd.Timestamp("2020-02-28"), pd.Timestamp("2020-02-29")]
+    df.loc[59, "x"] = np.nan  # the second step's value is missing: the message names its file row
+    df.iloc[::-1].to_csv(tmp_path / "newest.csv", index=False)
+    with pytest.raises(DataError, match=r"known-future column `x` is empty in row 2 \(step 2 ahead\)"):
+        task.predict(resolved, load_table(tmp_path / "newest.csv"), _Zeros(2))
