@@ -68,7 +68,7 @@ def detect_encoding(head: bytes, name: str) -> str:
 #: number fields with a comma: a decimal comma (12,5 / 1234,56 / 1.234,5) or a thousands comma (1,234.5)
 _DECIMAL_COMMA = re.compile(r"-?(\d+|\d{1,3}(\.\d{3})+),\d+")
 _GROUPED_COMMA = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
-_GROUPED_SPACE = re.compile(r"-?\d{1,3}( )\d{3}( \d{3})*(,\d+)?")  # pandas takes an ASCII separator only
+_GROUPED_SPACE = re.compile(r"-?\d{1,3}( \d{3})+(,\d+)?")  # pandas takes an ASCII separator only
 #: a date written with dots or slashes (07.12.2014, 12/07/2014): never a number
 _DOTTED_DATE = re.compile(r"\d{1,4}[./]\d{1,2}[./]\d{1,4}(\s.*)?")
 
@@ -103,11 +103,11 @@ def sniff_dialect(text: str) -> tuple[str, str, str | None]:
     if sep == ",":
         grouped = re.search(r"\"-?\d{1,3}(,\d{3})+(\.\d+)?\"", sample)
         return sep, ".", "," if grouped else None
-    spaced = [m.group(1) for f in fields if (m := _GROUPED_SPACE.fullmatch(f))]
-    if spaced:  # 1 234,5: spaces between thousands, then a decimal comma
-        return sep, ",", spaced[0]
     grouped = [f for f in fields if _GROUPED_COMMA.fullmatch(f)]
     decimal_comma = [f for f in fields if _DECIMAL_COMMA.fullmatch(f) and not _GROUPED_COMMA.fullmatch(f)]
+    spaced = [f for f in fields if _GROUPED_SPACE.fullmatch(f)]
+    if spaced and (decimal_comma or any("," in f for f in spaced)):  # 1 234,5: spaces between thousands
+        return sep, ",", " "
     if any("." in f for f in grouped) and not decimal_comma:
         return sep, ".", ","
     if decimal_comma or (grouped and sep == ";"):
@@ -180,7 +180,7 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         df = pd.read_csv(
             handle, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
             skipinitialspace=True, nrows=cap, low_memory=False,
-            dtype=dict.fromkeys(date_like_columns(head_text, sep), str) if thousands else None,
+            dtype={j: str for j in date_like_columns(head_text, sep) if j < len(header)} if thousands else None,
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file is empty; expected a header row and data rows") from None
