@@ -68,6 +68,7 @@ def detect_encoding(head: bytes, name: str) -> str:
 #: number fields with a comma: a decimal comma (12,5 / 1234,56 / 1.234,5) or a thousands comma (1,234.5)
 _DECIMAL_COMMA = re.compile(r"-?(\d+|\d{1,3}(\.\d{3})+),\d+")
 _GROUPED_COMMA = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
+_GROUPED_DOTS = re.compile(r"-?\d{1,3}(\.\d{3}){2,}(,\d+)?")
 _GROUPED_SPACE = re.compile(r"-?\d{1,3}( \d{3})+(,\d+)?")  # pandas takes an ASCII separator only
 #: a date written with dots or slashes (07.12.2014, 12/07/2014): never a number
 _DOTTED_DATE = re.compile(r"\d{1,4}[./]\d{1,2}[./]\d{1,4}(\s.*)?")
@@ -88,7 +89,7 @@ def sniff_dialect(text: str) -> tuple[str, str, str | None]:
     With a separator other than the comma, a number field such as 12,5 or 1234,56 (not three digits
     after the comma, or more than three before it) means decimal commas (then the thousands separator
     is the dot); 1,234.5 means thousands commas; fields that fit both (1,234) are decimal commas after
-    semicolons and thousands commas otherwise. With comma separators, quoted "1,234" fields are
+    semicolons and thousands commas otherwise; 1.234.567 means thousands dots. With comma separators, quoted "1,234" fields are
     thousands commas.
     """
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
@@ -110,7 +111,8 @@ def sniff_dialect(text: str) -> tuple[str, str, str | None]:
         return sep, ",", " "
     if any("." in f for f in grouped) and not decimal_comma:
         return sep, ".", ","
-    if decimal_comma or (grouped and sep == ";"):
+    dotted = any(_GROUPED_DOTS.fullmatch(f) for f in fields)  # 1.234.567: dots between thousands
+    if decimal_comma or dotted or (grouped and sep == ";"):
         return sep, ",", "."
     if grouped:
         return sep, ".", ","

@@ -264,3 +264,11 @@ def test_no_numeric_column_names_what_the_columns_hold(tmp_path):
     path.write_text("time,v\n" + "".join(f"2020-01-{d:02d},{d} kWh\n" for d in range(1, 29)))
     with pytest.raises(DataError, match=r"found none \(columns: \['time', 'v'\]; first values `v`: '1 kWh'\)"):
         prepare_frame(load_table(path), spec_with(lookback=3))
+
+
+def test_dots_between_thousands_without_decimals(tmp_path):
+    # before: 1.234.567 stayed text, and 987.654 beside it was read as 987.654 instead of 987654
+    path = tmp_path / "de.csv"
+    path.write_text("time;v\n" + "".join(f"2020-01-{d:02d};{'1.234.567' if d % 2 else '987.654'}\n" for d in range(1, 29)))
+    v = load_table(path)["v"]
+    assert v.iloc[0] == 1234567 and v.iloc[1] == 987654
