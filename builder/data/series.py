@@ -646,9 +646,21 @@ def prepare_series_with_test(df: pd.DataFrame, test_df: pd.DataFrame, spec: Mode
     source = df.attrs.get("source", "data")
     time_col, targets, covariates = resolve_series_columns(df, settings)
     check_columns(test_df, targets + covariates + ([time_col] if time_col else []), test_df.attrs.get("source", "test"), "test")
-    combined = pd.concat([df, test_df[df.columns.intersection(test_df.columns)]], ignore_index=True)
+    notices = list(df.attrs.get("notices", []))
+    test_df = test_df[df.columns.intersection(test_df.columns)]
+    if time_col and not (pd.api.types.is_numeric_dtype(df[time_col]) and pd.api.types.is_numeric_dtype(test_df[time_col])):
+        # each file's dates in its own format (an ISO training file, a test file of 07/12/2014), then joined
+        df, test_df = df.copy(), test_df.copy()
+        for frame in (df, test_df):
+            raw = frame[time_col]
+            parsed, more = (numeric_times(raw, source, time_col) if pd.api.types.is_numeric_dtype(raw)
+                            else parse_times(raw, time_col))
+            if parsed.notna().all():  # else the combined column is read as it is and its bad cells named
+                frame[time_col] = parsed.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+                notices += [n for n in more if n not in notices]
+    combined = pd.concat([df, test_df], ignore_index=True)
     combined.attrs["source"] = source
-    combined.attrs["notices"] = list(df.attrs.get("notices", []))
+    combined.attrs["notices"] = notices
     sub = spec.updated(data={"time_col": time_col, "targets": targets, "features": covariates})
     data = prepare_series(combined, sub, lookback, n_test=len(test_df))
     return replace(data, notices=(*data.notices, f"test part: the {len(test_df)} rows of the test file"))

@@ -158,3 +158,19 @@ def test_refuse_names_the_file_row_of_a_missing_value_in_a_newest_first_file(tmp
     df.iloc[::-1].to_csv(path, index=False)  # the 6th day is on file line 36
     with pytest.raises(DataError, match=r"first in row 36\)"):
         prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1, "missing": "refuse"}))
+
+
+def test_a_test_file_with_its_own_date_format_joins_the_training_file(tmp_path):
+    # before: the joined column mixed ISO and 07/12/2014 dates, each cell parsed on its own: day-first test
+    # dates up to the 12th became month-first (here: duplicate timestamps)
+    from builder.data.series import prepare_series_with_test
+
+    full = pd.read_csv(make_series_csv(tmp_path / "s.csv", n=80))
+    full.iloc[:60].to_csv(tmp_path / "train.csv", index=False)
+    test = full.iloc[60:].copy()
+    test["time"] = pd.to_datetime(test["time"]).dt.strftime("%d/%m/%Y")
+    test.to_csv(tmp_path / "test.csv", index=False)
+    spec = ModelSpec().updated(data={"lookback": 4, "horizon": 1})
+    data = prepare_series_with_test(load_table(tmp_path / "train.csv"), load_table(tmp_path / "test.csv"), spec, 4)
+    assert list(data.time) == list(pd.to_datetime(full["time"])) and data.freq == "D"
+    assert data.n_rows - data.n_train - data.n_val == 20
