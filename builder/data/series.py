@@ -509,6 +509,18 @@ def parse_times(raw: pd.Series, col: str) -> tuple[pd.Series, list[str]]:
     text = raw.astype("string").str.strip()
     _, parsed, utc, notices = pick_time_format(text, col)
     tz = getattr(parsed.dt, "tz", None)
+    if utc and parsed.notna().all():  # daylight saving time: local days are regular steps, UTC ones are not
+        local = pick_time_format(text.str.replace(r"\s*(Z|[+-]\d{2}:?\d{2})$", "", regex=True), col)[1]
+
+        def regular(times: pd.Series) -> bool:
+            grid = regular_grid(pd.DatetimeIndex(times.sort_values()))[1]
+            return grid is not None and len(grid) == len(times)
+
+        if local.notna().all() and getattr(local.dt, "tz", None) is None and not local.duplicated().any() \
+                and regular(local) and not regular(parsed.dt.tz_convert("UTC").dt.tz_localize(None)):
+            notices.append(f"time column `{col}` mixes time-zone offsets (daylight saving time); read as local "
+                           "times, the offsets dropped, as its steps are regular there")
+            return local, notices
     if utc:
         notices.append(f"time column `{col}` mixes time-zone offsets; converted to UTC")
     elif tz is not None:

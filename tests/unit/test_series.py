@@ -174,3 +174,25 @@ def test_a_test_file_with_its_own_date_format_joins_the_training_file(tmp_path):
     data = prepare_series_with_test(load_table(tmp_path / "train.csv"), load_table(tmp_path / "test.csv"), spec, 4)
     assert list(data.time) == list(pd.to_datetime(full["time"])) and data.freq == "D"
     assert data.n_rows - data.n_train - data.n_val == 20
+
+
+def test_daily_dates_with_daylight_saving_offsets_stay_daily(tmp_path):
+    # before: converted to UTC the days fell at 23:00 and 22:00, the axis was irregular and the season 1
+    path = make_series_csv(tmp_path / "s.csv", n=120)
+    df = pd.read_csv(path)
+    days = pd.DatetimeIndex(pd.to_datetime(df["time"]))
+    df["time"] = [t.isoformat(sep=" ") for t in days.tz_localize("Europe/Berlin")]  # +01:00, from 2020-03-29 +02:00
+    df.to_csv(path, index=False)
+    data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
+    assert list(data.time) == list(days) and data.freq == "D" and data.season_length == 7
+    assert any("daylight saving time" in n for n in data.notices)
+
+
+def test_hourly_times_with_daylight_saving_offsets_are_converted_to_utc(tmp_path):
+    path = tmp_path / "h.csv"
+    utc = pd.date_range("2020-03-28 00:00", periods=72, freq="h", tz="UTC")
+    pd.DataFrame({"time": [t.isoformat(sep=" ") for t in utc.tz_convert("Europe/Berlin")],
+                  "y": np.arange(72.0)}).to_csv(path, index=False)
+    data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
+    assert list(data.time) == list(utc.tz_localize(None)) and data.freq == "h"
+    assert any("mixes time-zone offsets; converted to UTC" in n for n in data.notices)
