@@ -645,7 +645,14 @@ def fill_missing(table: pd.DataFrame, policy: str, source: str) -> tuple[pd.Data
         filled = table.ffill().bfill()
         return filled, [f"forward-filled {total} missing values ({where})"]
     filled = table.interpolate(method="linear", limit_direction="both")
-    return filled, [f"interpolated {total} missing values linearly ({where})"]
+    # a 0/1 flag (a work day, a holiday) is never half set: its missing values take the previous value
+    flags = [c for c in table.columns if n_missing[c] and table[c].dropna().isin((0.0, 1.0)).all()
+             and table[c].dropna().nunique() == 2]
+    if not flags:
+        return filled, [f"interpolated {total} missing values linearly ({where})"]
+    filled[flags] = table[flags].ffill().bfill()
+    return filled, [f"interpolated {total} missing values linearly ({where}); the 0/1 flag column(s) {flags} "
+                    "take the previous row's value instead"]
 
 
 def prepare_series_with_test(df: pd.DataFrame, test_df: pd.DataFrame, spec: ModelSpec, lookback: int) -> SeriesData:

@@ -196,3 +196,16 @@ def test_hourly_times_with_daylight_saving_offsets_are_converted_to_utc(tmp_path
     data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
     assert list(data.time) == list(utc.tz_localize(None)) and data.freq == "h"
     assert any("mixes time-zone offsets; converted to UTC" in n for n in data.notices)
+
+
+def test_a_gap_in_a_flag_column_is_filled_with_flags_not_fractions(tmp_path):
+    # before: a 0/1 work-day flag became 0.33, 0.67 across a gap in the dates
+    path = tmp_path / "f.csv"
+    days = pd.date_range("2020-01-01", periods=40, freq="D")
+    df = pd.DataFrame({"time": days.strftime("%Y-%m-%d"), "y": np.arange(40.0), "workday": (days.dayofweek < 5) * 1})
+    df.drop(index=[10, 11]).to_csv(path, index=False)  # Jan 11 (Sat) and 12 (Sun) missing; Jan 10 Fri, 13 Mon
+    data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 4, "horizon": 1}))
+    assert data.values[10:12, 0].tolist() == [10.0, 11.0]  # the target is interpolated
+    assert data.values[10:12, 1].tolist() == [1.0, 1.0]  # the flag takes Friday's value
+    assert set(np.unique(data.values[:, 1])) == {0.0, 1.0}
+    assert any("0/1 flag column(s) ['workday'] take the previous row's value" in n for n in data.notices)
