@@ -504,7 +504,8 @@ def parse_times(raw: pd.Series, col: str) -> tuple[pd.Series, list[str]]:
 
     One format for the whole column (`pick_time_format`): pandas' format="mixed" reads each cell on its
     own, so 07/12/2014 would be July 12 while 13/12/2014 is December 13. Offsets are converted to UTC
-    (noted).
+    (noted), except for dates at local midnight and daily steps across daylight saving time, which stay
+    the local dates.
     """
     text = raw.astype("string").str.strip()
     _, parsed, utc, notices = pick_time_format(text, col)
@@ -523,9 +524,15 @@ def parse_times(raw: pd.Series, col: str) -> tuple[pd.Series, list[str]]:
             return local, notices
     if utc:
         notices.append(f"time column `{col}` mixes time-zone offsets; converted to UTC")
-    elif tz is not None:
-        notices.append(f"time column `{col}` has the time-zone offset {parsed.dropna().iloc[0].strftime('%z')}; "
-                       "times converted to UTC")
+    elif tz is not None and parsed.notna().any():
+        offset = parsed.dropna().iloc[0].strftime("%z")
+        local = parsed.dt.tz_localize(None)
+        if offset != "+0000" and (local.dropna() == local.dropna().dt.normalize()).all():
+            notices.append(f"time column `{col}` holds dates at local midnight with the offset {offset}; read as "
+                           "those dates (the offset dropped)")
+            return local, notices  # not the evening before in UTC
+        if offset != "+0000":
+            notices.append(f"time column `{col}` has the time-zone offset {offset}; times converted to UTC")
     if tz is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     return parsed, notices

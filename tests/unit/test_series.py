@@ -42,10 +42,18 @@ def test_ambiguous_day_month_order_is_noted(tmp_path):
 
 
 def test_a_time_zone_offset_is_converted_to_utc_with_a_notice(tmp_path):
+    truth, _ = _rewrite_time(make_series_csv(tmp_path / "s.csv", n=40), "%Y-%m-%d 06:00:00+01:00")
+    data = prepare_frame(load_table(tmp_path / "s.csv"), ModelSpec().updated(data={"lookback": 8, "horizon": 2}))
+    assert list(data.time) == list(truth + pd.Timedelta(hours=5))
+    assert any("offset +0100" in n and "UTC" in n for n in data.notices)
+
+
+def test_dates_at_local_midnight_with_an_offset_stay_those_dates(tmp_path):
+    # before: 2020-01-02 00:00:00+01:00 became 2020-01-01 23:00 (UTC), and the forecast's days were labelled so
     truth, _ = _rewrite_time(make_series_csv(tmp_path / "s.csv", n=40), "%Y-%m-%d 00:00:00+01:00")
     data = prepare_frame(load_table(tmp_path / "s.csv"), ModelSpec().updated(data={"lookback": 8, "horizon": 2}))
-    assert list(data.time) == list(truth - pd.Timedelta(hours=1))
-    assert any("offset +0100" in n and "UTC" in n for n in data.notices)
+    assert list(data.time) == list(truth) and data.freq == "D"
+    assert any("dates at local midnight with the offset +0100" in n for n in data.notices)
 
 
 def _drop_rows(path, rows):
