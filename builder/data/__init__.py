@@ -11,7 +11,12 @@
 Which of these a task uses, and how, is the task's business (builder.tasks).
 """
 
-from builder.data.columns import detect_time_column, numeric_columns, resolve_sequence_columns, resolve_series_columns
+from builder.data.columns import (
+    detect_time_column,
+    numeric_columns,
+    resolve_sequence_columns,
+    resolve_series_columns,
+)
 from builder.data.read import DataError, Source, load_table
 from builder.data.scaler import Scaler
 from builder.data.sequences import SequenceData

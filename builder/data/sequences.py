@@ -18,7 +18,6 @@ from builder.data.scaler import Scaler
 from builder.data.series import check_window_count
 from builder.spec import DataSettings, ModelSpec
 
-
 #: the fewest sequences a validation part is split off with: below it, early stopping and the learning
 #: rate schedule watch the training loss (LSTM-FCN's own recipe); a handful of validation sequences is
 #: noise (Chinatown, 20 training sequences: a 3-sequence part stopped training at epoch 8, bench/RESULTS.md)
