@@ -164,8 +164,8 @@ st.subheader("Plain Keras code")
 if offers.get("code"):
     st.caption(f"Not offered for this run. {offers['code']}.")
 else:
-    st.caption("A standalone model.py (keras and numpy only) that rebuilds this model, with its trained weights "
-               "in model.weights.h5 beside it.")
+    st.caption("A standalone Python file (keras and numpy only) that rebuilds this model, with its trained weights "
+               "in the .weights.h5 file of the same name, which it loads from beside itself.")
     if st.button("Write the code", icon=":material/code:", key="export_code") or st.session_state.get("_code_for") == run.path.name:
         st.session_state["_code_for"] = run.path.name
         try:

@@ -54,12 +54,13 @@ def contract_lines(meta: dict[str, Any]) -> list[str]:
 def code_for_download(run: Run) -> dict[str, Any]:
     """The run's model as a standalone plain-Keras file with its weights (builder.serving.codegen), made
     once in `<run>/exports/code/` and reused while model.keras is unchanged. Returns {"ok": True, "code":
-    the file's text, "weights": model.weights.h5 bytes, "code_name", "weights_name"} or {"ok": False,
-    "reason": why the generator cannot write this model}."""
-    from builder.serving.codegen import WEIGHTS_NAME, CodegenError, code_from_run
+    the file's text, "weights": the weights file's bytes, "code_name", "weights_name"} or {"ok": False,
+    "reason": why the generator cannot write this model}. The file is `<run>-model.py`, and its
+    `load_trained` reads `<run>-model.weights.h5` beside it: the names the downloads carry."""
+    from builder.serving.codegen import CodegenError, code_from_run, weights_file
 
-    out = run.path / "exports" / "code"
-    code, weights = out / "model.py", out / WEIGHTS_NAME
+    code = run.path / "exports" / "code" / f"{run.path.name}-model.py"
+    weights = weights_file(code)
     fresh = code.exists() and weights.exists() and code.stat().st_mtime_ns >= run.file("model.keras").stat().st_mtime_ns
     if not fresh:
         try:
@@ -67,7 +68,7 @@ def code_for_download(run: Run) -> dict[str, Any]:
         except CodegenError as err:
             return {"ok": False, "reason": str(err)}
     return {"ok": True, "code": code.read_text(encoding="utf-8"), "weights": weights.read_bytes(),
-            "code_name": f"{run.path.name}-model.py", "weights_name": f"{run.path.name}-{WEIGHTS_NAME}"}
+            "code_name": code.name, "weights_name": weights.name}
 
 
 def spec_code(spec: Any, n_features: int, n_outputs: int) -> str:

@@ -123,6 +123,7 @@ def test_export_page_writes_plain_keras_code(task: str, task_runs, studio_home: 
     assert {f"run-{task}-model.py", f"run-{task}-model.weights.h5"} <= set(downloads), downloads
     code = [c for c in at.code if "def build_model(" in c.value]
     assert code and code[0].proto.wrap_lines, "the generated code is not shown, or its long lines are clipped"
-    assert (studio_home / "runs" / f"run-{task}" / "exports" / "code" / "model.weights.h5").exists()
+    assert (studio_home / "runs" / f"run-{task}" / "exports" / "code" / f"run-{task}-model.weights.h5").exists()
+    assert f'"run-{task}-model.weights.h5"' in code[0].value  # what load_trained reads: the download's name
     if task == "translate":
         assert "SOURCE_TOKENS: list[str] = " in code[0].value and "def translate(texts: list[str]" in code[0].value
