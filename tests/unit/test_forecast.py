@@ -23,11 +23,17 @@ class _Zeros:
         return np.zeros((len(x), self.horizon, 1), np.float32)
 
 
-def test_predict_reports_sorting_gaps_filled_values_and_ignored_rows(tmp_path):
+def _daily_run(tmp_path):
+    """(the forecast task, the resolved record of a daily 60-row series, lookback 8, horizon 2, and a second
+    such series as a DataFrame to edit and predict on)."""
     spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
     task = get_task("forecast")
     resolved = task.resolve(prepare_frame(load_table(make_series_csv(tmp_path / "train.csv", n=60)), spec))
-    df = pd.read_csv(make_series_csv(tmp_path / "new.csv", n=60))
+    return task, resolved, pd.read_csv(make_series_csv(tmp_path / "new.csv", n=60))
+
+
+def test_predict_reports_sorting_gaps_filled_values_and_ignored_rows(tmp_path):
+    task, resolved, df = _daily_run(tmp_path)
     full = df.copy()
     df.loc[55, "y"] = np.nan  # a missing value inside the last window
     df = df.drop(index=[50])  # a missing day
@@ -48,10 +54,7 @@ def test_predict_reports_sorting_gaps_filled_values_and_ignored_rows(tmp_path):
 
 
 def test_predict_on_a_newest_first_file_starts_after_the_latest_target(tmp_path):
-    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
-    task = get_task("forecast")
-    resolved = task.resolve(prepare_frame(load_table(make_series_csv(tmp_path / "train.csv", n=60)), spec))
-    df = pd.read_csv(make_series_csv(tmp_path / "new.csv", n=60))
+    task, resolved, df = _daily_run(tmp_path)
     y = df["y"].to_numpy()
     df.loc[59, "y"] = np.nan  # the latest value is not known yet
     df.iloc[::-1].to_csv(tmp_path / "new.csv", index=False)
@@ -62,10 +65,7 @@ def test_predict_on_a_newest_first_file_starts_after_the_latest_target(tmp_path)
 
 
 def test_predict_notes_data_of_another_frequency_than_the_training_data(tmp_path):
-    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
-    task = get_task("forecast")
-    resolved = task.resolve(prepare_frame(load_table(make_series_csv(tmp_path / "train.csv", n=60)), spec))
-    df = pd.read_csv(make_series_csv(tmp_path / "new.csv", n=60))
+    task, resolved, df = _daily_run(tmp_path)
     df["time"] = pd.date_range("2020-01-01", periods=60, freq="h").strftime("%Y-%m-%d %H:%M")
     df.to_csv(tmp_path / "new.csv", index=False)
     out = task.predict(resolved, load_table(tmp_path / "new.csv"), _Zeros(2))
