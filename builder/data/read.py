@@ -84,7 +84,8 @@ def _sample_fields(text: str, sep: str) -> list[list[str]]:
 
 
 def sniff_dialect(text: str) -> tuple[str, str, str | None]:
-    """(separator, decimal mark, thousands separator) guessed from the first lines.
+    """(separator, decimal mark, thousands separator) guessed from the first lines (a thousands comma
+    first seen later is recovered column by column: `late_grouped_numbers`).
 
     With a separator other than the comma, a number field such as 12,5 or 1234,56 (not three digits
     after the comma, or more than three before it) means decimal commas (then the thousands separator
@@ -104,19 +105,51 @@ def sniff_dialect(text: str) -> tuple[str, str, str | None]:
     if sep == ",":
         grouped = re.search(r"\"-?\d{1,3}(,\d{3})+(\.\d+)?\"", sample)
         return sep, ".", "," if grouped else None
+    return (sep, *_number_format(fields, sep))
+
+
+def _number_format(fields: list[str], sep: str) -> tuple[str, str | None]:
+    """(decimal mark, thousands separator) that number fields written as `fields` mean (rules of
+    `sniff_dialect`); with comma separators a field holding a comma was quoted: thousands commas."""
+    if sep == ",":
+        return ".", "," if any(_GROUPED_COMMA.fullmatch(f) for f in fields) else None
     grouped = [f for f in fields if _GROUPED_COMMA.fullmatch(f)]
     decimal_comma = [f for f in fields if _DECIMAL_COMMA.fullmatch(f) and not _GROUPED_COMMA.fullmatch(f)]
     spaced = [f for f in fields if _GROUPED_SPACE.fullmatch(f)]
     if spaced and (decimal_comma or any("," in f for f in spaced)):  # 1 234,5: spaces between thousands
-        return sep, ",", " "
+        return ",", " "
     if any("." in f for f in grouped) and not decimal_comma:
-        return sep, ".", ","
+        return ".", ","
     dotted = any(_GROUPED_DOTS.fullmatch(f) for f in fields)  # 1.234.567: dots between thousands
     if decimal_comma or dotted or (grouped and sep == ";"):
-        return sep, ",", "."
+        return ",", "."
     if grouped:
-        return sep, ".", ","
-    return sep, ".", None
+        return ".", ","
+    return ".", None
+
+
+#: a plain number as pandas reads it (12, -3.5, .5, 1e-3)
+_PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def late_grouped_numbers(column: pd.Series, sep: str) -> pd.Series | None:
+    """A text column of a file read without a thousands separator (none in the sniffed first lines)
+    whose numbers have one after all (1,234,567 first past line 50): its numbers, when every present
+    value is a plain number or a grouped one and the number rules of `sniff_dialect`, applied to the
+    whole column, say decimal point and thousands comma; else None (the column stays text)."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return None
+    text = column.dropna().astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty or not (_PLAIN_NUMBER.fullmatch(text.iloc[0]) or _GROUPED_COMMA.fullmatch(text.iloc[0])):
+        return None  # a text column
+    values = text.unique().tolist()
+    if not all(_PLAIN_NUMBER.fullmatch(v) or _GROUPED_COMMA.fullmatch(v) for v in values):
+        return None
+    if _number_format(values, sep) != (".", ","):
+        return None
+    cleaned = column.astype("string").str.strip().str.replace(",", "", regex=False)
+    return pd.to_numeric(cleaned.replace("", pd.NA), errors="coerce").astype("float64")
 
 
 def date_like_columns(text: str, sep: str) -> list[int]:
@@ -197,6 +230,11 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     if len(df.columns) > limits.max_columns:
         raise DataError(f"{name}: {len(df.columns)} columns; {describe('max_columns', limits.max_columns)}")
     df.columns = [str(c).strip() for c in df.columns]
+    if thousands is None and decimal == ".":  # thousands separators first past the sniffed lines
+        late = {c: v for c in df.columns if (v := late_grouped_numbers(df[c], sep)) is not None}
+        if late:
+            df = df.assign(**late)
+            notices.append("numbers with a thousands separator ',' read as plain numbers")
     dupes = _duplicate_columns(df.columns) if not complete else []
     if dupes:
         raise DataError(f"{name}: duplicate column names {dupes}; expected each column name once")

@@ -18,7 +18,14 @@ import numpy as np
 import pandas as pd
 
 from builder.data.columns import resolve_series_columns, to_numeric
-from builder.data.read import DataError, detect_encoding, load_table, read_head, sniff_dialect
+from builder.data.read import (
+    DataError,
+    detect_encoding,
+    late_grouped_numbers,
+    load_table,
+    read_head,
+    sniff_dialect,
+)
 from builder.data.series import (
     SeriesData,
     clock_notice,
@@ -186,6 +193,8 @@ def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, enco
             if row + m > n:
                 raise DataError(f"{source}: more rows than counted ({row + m} > {n}); is the file being written?")
             for j, col in enumerate(columns):
+                if thousands is None and decimal == "." and (late := late_grouped_numbers(chunk[col], sep)) is not None:
+                    chunk[col] = late  # 1,234,567 past the sniffed lines, as load_table reads it
                 values[row : row + m, j] = to_numeric(chunk, col, source, row_offset=row).to_numpy()
             if stamps is not None:
                 stamps[row : row + m] = _parse_chunk_times(chunk[time_col], time_format, source, time_col, row)

@@ -243,6 +243,27 @@ def test_thousands_and_plain_numbers_after_other_separators(tmp_path, sep, cell,
     assert load_table(path)["v"].iloc[0] == pytest.approx(value)
 
 
+@pytest.mark.parametrize(("sep", "late"), [(",", '"1,234,567"'), ("\t", "1,234,567.5")])
+def test_thousands_separators_first_seen_past_the_sniffed_lines_read_as_numbers(tmp_path, sep, late):
+    # before: the sniffing saw only lines 1-50, so the column stayed text and training ended in
+    # "column `v` expected numbers, found text"
+    path = tmp_path / "late.csv"
+    days = pd.date_range("2020-01-01", periods=80, freq="D").strftime("%Y-%m-%d")
+    path.write_text(f"time{sep}v\n" + "".join(f"{d}{sep}{late if i >= 60 else i}\n" for i, d in enumerate(days)))
+    df = load_table(path)
+    assert df["v"].dtype == np.float64 and df["v"].iloc[10] == 10
+    assert df["v"].iloc[70] == float(late.strip('"').replace(",", ""))
+    assert "numbers with a thousands separator ',' read as plain numbers" in df.attrs["notices"]
+    assert prepare_frame(df, spec_with(lookback=3)).values[70, 0] == pytest.approx(df["v"].iloc[70])
+
+
+def test_a_late_comma_in_a_text_column_leaves_it_text(tmp_path):
+    path = tmp_path / "t.csv"
+    quoted = '"a,b"'
+    path.write_text("time,v,note\n" + "".join(f"2020-01-{d:02d},{d},{quoted if d > 20 else 'x'}\n" for d in range(1, 29)))
+    assert load_table(path)["note"].iloc[-1] == "a,b"
+
+
 def test_dotted_dates_beside_decimal_commas_stay_dates(tmp_path):
     # before: with the thousands separator "." that decimal commas bring, 07.01.2020 became the number 7012020,
     # so the file had no time column and the dates were a covariate

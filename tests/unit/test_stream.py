@@ -135,3 +135,17 @@ def test_chunked_reader_leaves_out_the_latest_rows_without_targets_of_a_newest_f
     assert a.n_rows == b.n_rows == 118 and list(a.time) == list(b.time)
     np.testing.assert_allclose(a.values, b.values, rtol=1e-6)
     assert not any("interpolated" in n for n in b.notices)
+
+
+def test_chunked_reader_reads_thousands_separators_past_the_sniffed_lines(series_csv, small_chunks):
+    # before: the chunked reader refused the quoted "1,234,567" cells first seen past line 50
+    lines = series_csv.read_text().splitlines()
+    for i in range(60, len(lines)):
+        time, y, x = lines[i].split(",")
+        lines[i] = f'{time},"1,{i:03d},567",{x}'
+    series_csv.write_text("\n".join(lines) + "\n")
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    a = prepare_frame(load_table(series_csv), spec)
+    b = stream.read_series_file(series_csv, spec, spec.data.lookback)
+    np.testing.assert_array_equal(a.values, b.values)
+    assert a.values[59, 0] == 1_060_567
