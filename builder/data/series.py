@@ -503,39 +503,65 @@ def parse_times(raw: pd.Series, col: str) -> tuple[pd.Series, list[str]]:
     """Text timestamps -> naive datetimes (NaT where unreadable) and notices.
 
     One format for the whole column (`pick_time_format`): pandas' format="mixed" reads each cell on its
-    own, so 07/12/2014 would be July 12 while 13/12/2014 is December 13. Offsets are converted to UTC
-    (noted), except for dates at local midnight and daily steps across daylight saving time, which stay
-    the local dates.
+    own, so 07/12/2014 would be July 12 while 13/12/2014 is December 13. Times with UTC offsets follow
+    `settle_offsets` (the chunked reader of builder.data.stream applies the same rule).
     """
     text = raw.astype("string").str.strip()
-    _, parsed, utc, notices = pick_time_format(text, col)
-    tz = getattr(parsed.dt, "tz", None)
-    if utc and parsed.notna().all():  # daylight saving time: local days are regular steps, UTC ones are not
-        local = pick_time_format(text.str.replace(r"\s*(Z|[+-]\d{2}:?\d{2})$", "", regex=True), col)[1]
+    fmt, parsed, _, notices = pick_time_format(text, col)
+    if getattr(parsed.dt, "tz", None) is None:
+        return parsed, notices
+    utc = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
+    times, more = settle_offsets(utc, local_times(text, fmt, col), offsets_of(text), col)
+    return times, notices + more
+
+
+#: a UTC offset at the end of a timestamp (Z, +01:00, -0500)
+_OFFSET = r"\s*(Z|[+-]\d{2}:?\d{2})$"
+
+
+def offsets_of(text: pd.Series) -> set[str]:
+    """The UTC offsets the timestamps `text` are written with, as +HHMM (Z is +0000)."""
+    found = text.astype("string").str.strip().str.extract(_OFFSET, expand=False).dropna()
+    return {"+0000" if o == "Z" else o.replace(":", "") for o in found.unique()}
+
+
+def local_times(text: pd.Series, fmt: str | None, col: str) -> pd.Series:
+    """The timestamps `text` as naive local times: their UTC offsets dropped (`fmt`: the format that read
+    them with the offsets, None for pandas' per-cell reading)."""
+    bare = text.astype("string").str.strip().str.replace(_OFFSET, "", regex=True)
+    if fmt and "%z" in fmt:
+        return _to_datetime(bare, fmt.replace("%z", "").strip())[0]
+    return pick_time_format(bare, col)[1]
+
+
+def settle_offsets(utc: pd.Series, local: pd.Series, offsets: set[str], col: str) -> tuple[pd.Series, list[str]]:
+    """(times, notices) of a whole time column written with UTC offsets, from the same timestamps as naive
+    UTC times `utc` and as local times `local` (offsets dropped; one index); `offsets`: the offsets seen (+HHMM).
+
+    Converted to UTC (noted), except for dates at local midnight with one offset (daily data: each stays
+    on its own calendar day, not the evening before in UTC) and daily steps across daylight saving time
+    (mixed offsets whose local times are regular steps and UTC times not), which stay the local times.
+    Both readers (`parse_times` and the chunked builder.data.stream) decide here, so they cannot drift.
+    """
+    if len(offsets) > 1:
 
         def regular(times: pd.Series) -> bool:
             grid = regular_grid(pd.DatetimeIndex(times.sort_values()))[1]
             return grid is not None and len(grid) == len(times)
 
-        if local.notna().all() and getattr(local.dt, "tz", None) is None and not local.duplicated().any() \
-                and regular(local) and not regular(parsed.dt.tz_convert("UTC").dt.tz_localize(None)):
-            notices.append(f"time column `{col}` mixes time-zone offsets (daylight saving time); read as local "
-                           "times, the offsets dropped, as its steps are regular there")
-            return local, notices
-    if utc:
-        notices.append(f"time column `{col}` mixes time-zone offsets; converted to UTC")
-    elif tz is not None and parsed.notna().any():
-        offset = parsed.dropna().iloc[0].strftime("%z")
-        local = parsed.dt.tz_localize(None)
-        if offset != "+0000" and (local.dropna() == local.dropna().dt.normalize()).all():
-            notices.append(f"time column `{col}` holds dates at local midnight with the offset {offset}; read as "
-                           "those dates (the offset dropped)")
-            return local, notices  # not the evening before in UTC
-        if offset != "+0000":
-            notices.append(f"time column `{col}` has the time-zone offset {offset}; times converted to UTC")
-    if tz is not None:
-        parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
-    return parsed, notices
+        if utc.notna().all() and local.notna().all() and not local.duplicated().any() \
+                and regular(local) and not regular(utc):
+            return local, [f"time column `{col}` mixes time-zone offsets (daylight saving time); read as local "
+                           "times, the offsets dropped, as its steps are regular there"]
+        return utc, [f"time column `{col}` mixes time-zone offsets; converted to UTC"]
+    offset = next(iter(offsets), "+0000")
+    if offset == "+0000":
+        return utc, []
+    present = local.dropna()
+    if len(present) and (present == present.dt.normalize()).all():
+        return local, [f"time column `{col}` holds dates at local midnight with the offset {offset}; read as "
+                       "those dates (the offset dropped)"]
+    return utc, [f"time column `{col}` has the time-zone offset {offset}; times converted to UTC"]
 
 
 def _to_datetime(text: pd.Series, fmt: str) -> tuple[pd.Series, bool]:

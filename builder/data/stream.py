@@ -32,9 +32,12 @@ from builder.data.series import (
     fill_missing,
     fill_time_gaps,
     future_rows_notice,
+    local_times,
     numeric_times,
+    offsets_of,
     pick_time_format,
     series_from_arrays,
+    settle_offsets,
 )
 from builder.limits import current as current_limits
 from builder.limits import describe
@@ -83,13 +86,13 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
     stamps = np.empty(n, dtype="datetime64[ns]") if time_col else None
     usecols = ([time_col] if time_col else []) + columns
     time_format = _time_format(head[time_col]) if time_col else None
-    row = None
+    row, local, offsets = None, None, set()
     if decimal == "." and thousands is None and encoding.replace("-", "").lower() in ("utf8", "utf8sig", "ascii") \
-            and (time_col is None or time_format is not None):
+            and (time_col is None or (time_format is not None and "%z" not in time_format)):
         row = _read_arrow(path, sep, usecols, columns, time_col, time_format, values, stamps)
     if row is None:  # pyarrow could not take the file as it is: pandas reads it and names any bad cell
-        row = _read_pandas(path, sep, decimal, thousands, encoding, usecols, columns, time_col, time_format,
-                           values, stamps, n)
+        row, local, offsets = _read_pandas(path, sep, decimal, thousands, encoding, usecols, columns, time_col,
+                                           time_format, values, stamps, n)
     values = values[:row]
     notices = list(head.attrs.get("notices", [])) + [f"large file ({row:,} rows) read in chunks of {CHUNK_ROWS:,} rows"]
     notices += clock_notice(head, time_col, columns)
@@ -97,6 +100,13 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
         notices += numeric_times(head[time_col], source, time_col)[1]
     if stamps is not None:  # in time order first: the rows after the data are the latest ones
         stamps = stamps[:row]
+        if offsets:  # UTC offsets: the in-memory reader's rule, on the whole column
+            times, more = settle_offsets(pd.Series(stamps), pd.Series(local[:row]), offsets, time_col)
+            if times.isna().any():
+                first = int(np.flatnonzero(times.isna().to_numpy())[0]) + 2
+                raise DataError(f"{source}: time column `{time_col}` expected dates, found an unreadable one in row {first}")
+            stamps = times.to_numpy(dtype="datetime64[ns]")
+            notices += more
         order_ok = bool(np.all(stamps[1:] > stamps[:-1]))
         if not order_ok:
             order = np.argsort(stamps, kind="stable")
@@ -179,10 +189,15 @@ def _read_arrow(path: Path, sep: str, usecols: list[str], columns: list[str], ti
 
 def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, encoding: str, usecols: list[str],
                  columns: list[str], time_col: str | None, time_format: str | None, values: np.ndarray,
-                 stamps: np.ndarray | None, n: int) -> int:
-    """Fill `values` (and `stamps`) with pandas' chunked C reader; DataError naming row and column."""
+                 stamps: np.ndarray | None, n: int) -> tuple[int, np.ndarray | None, set[str]]:
+    """Fill `values` (and `stamps`) with pandas' chunked C reader; DataError naming row and column.
+
+    (rows read, the times with their UTC offsets dropped or None without offsets, the offsets seen):
+    `stamps` then holds UTC times, and `settle_offsets` decides for the whole column."""
     source = str(path)
     row = 0
+    local: np.ndarray | None = None
+    offsets: set[str] = set()
     reader = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding, usecols=usecols,
                          chunksize=CHUNK_ROWS, skipinitialspace=True,
                          # 07.12.2014 is no number with thousands "."; years and Unix times stay numbers
@@ -197,30 +212,41 @@ def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, enco
                     chunk[col] = late  # 1,234,567 past the sniffed lines, as load_table reads it
                 values[row : row + m, j] = to_numeric(chunk, col, source, row_offset=row).to_numpy()
             if stamps is not None:
-                stamps[row : row + m] = _parse_chunk_times(chunk[time_col], time_format, source, time_col, row)
+                utc, bare, seen = _parse_chunk_times(chunk[time_col], time_format, source, time_col, row)
+                stamps[row : row + m] = utc
+                if bare is not None and local is None:
+                    local = np.empty_like(stamps)
+                    local[:row] = stamps[:row]
+                if local is not None:
+                    local[row : row + m] = utc if bare is None else bare
+                offsets |= seen
             row += m
     except (pd.errors.ParserError, ValueError) as err:
         if isinstance(err, DataError):
             raise
         raise DataError(f"{source}: could not parse rows {row + 2}-{row + CHUNK_ROWS + 1} ({str(err).splitlines()[-1]})") from None
-    return row
+    return row, local, offsets
 
 
 def _time_format(sample: pd.Series) -> str | None:
     """The strftime format that parses the head's timestamps (one day / month order for all of them), if any."""
     text = sample.dropna().astype(str).str.strip().head(HEAD_ROWS)
-    fmt = pick_time_format(text, str(sample.name))[0]
-    return None if fmt is None or "%z" in fmt else fmt  # offsets: each chunk is converted to UTC
+    return pick_time_format(text, str(sample.name))[0]  # with %z: chunks read as UTC, then settle_offsets
 
 
-def _parse_chunk_times(raw: pd.Series, fmt: str | None, source: str, col: str, row_offset: int) -> np.ndarray:
+def _parse_chunk_times(raw: pd.Series, fmt: str | None, source: str, col: str,
+                       row_offset: int) -> tuple[np.ndarray, np.ndarray | None, set[str]]:
+    """(times, UTC where written with offsets; the same with the offsets dropped, or None; offsets seen)."""
     if pd.api.types.is_numeric_dtype(raw):  # years or Unix times, as the in-memory reader reads them
-        return numeric_times(raw, source, col)[0].to_numpy(dtype="datetime64[ns]")
-    parsed = pd.to_datetime(raw, format=fmt or "mixed", errors="coerce", utc=fmt is None)
+        return numeric_times(raw, source, col)[0].to_numpy(dtype="datetime64[ns]"), None, set()
+    zoned = fmt is None or "%z" in fmt
+    parsed = pd.to_datetime(raw, format=fmt or "mixed", errors="coerce", utc=zoned)
+    offsets = offsets_of(raw) if zoned else set()
+    local = local_times(raw, fmt, col).to_numpy(dtype="datetime64[ns]") if offsets else None
     if getattr(parsed.dt, "tz", None) is not None:
         parsed = parsed.dt.tz_convert("UTC").dt.tz_localize(None)
     bad = parsed.isna().to_numpy()
     if bad.any():
         rows = (np.flatnonzero(bad) + 2 + row_offset).tolist()
         raise DataError(f"{source}: time column `{col}` expected dates, found {len(rows)} unreadable (first in row {rows[0]}: {raw.iloc[rows[0] - 2 - row_offset]!r})")
-    return parsed.to_numpy(dtype="datetime64[ns]")
+    return parsed.to_numpy(dtype="datetime64[ns]"), local, offsets

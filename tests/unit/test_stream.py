@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import builder.data.stream as stream
@@ -149,3 +150,32 @@ def test_chunked_reader_reads_thousands_separators_past_the_sniffed_lines(series
     b = stream.read_series_file(series_csv, spec, spec.data.lookback)
     np.testing.assert_array_equal(a.values, b.values)
     assert a.values[59, 0] == 1_060_567
+
+
+def _offset_times(kind: str, days: pd.DatetimeIndex) -> list[str]:
+    if kind == "midnight":
+        return list(days.strftime("%Y-%m-%d 00:00:00+01:00"))
+    if kind == "morning":
+        return list(days.strftime("%Y-%m-%d 06:00:00+01:00"))
+    if kind == "daylight_saving":  # +01:00, from 2020-03-29 +02:00
+        return [t.isoformat(sep=" ") for t in days.tz_localize("Europe/Berlin")]
+    hours = pd.date_range("2020-03-28 00:00", periods=len(days), freq="h", tz="UTC")  # hourly across the change
+    return [t.isoformat(sep=" ") for t in hours.tz_convert("Europe/Berlin")]
+
+
+@pytest.mark.parametrize("kind", ["midnight", "morning", "daylight_saving", "hourly_daylight_saving"])
+def test_chunked_reader_reads_time_zone_offsets_as_the_in_memory_path(series_csv, small_chunks, kind):
+    # before: the chunked reader converted every offset to UTC: midnight +01:00 days fell on the evening
+    # before, and daily data across daylight saving time had an irregular axis and season 1
+    df = pd.read_csv(series_csv)
+    df["time"] = _offset_times(kind, pd.DatetimeIndex(pd.to_datetime(df["time"])))
+    df.to_csv(series_csv, index=False)
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    a = prepare_frame(load_table(series_csv), spec)
+    b = stream.read_series_file(series_csv, spec, spec.data.lookback)
+    assert list(a.time) == list(b.time)
+    assert (a.freq, a.season_length) == (b.freq, b.season_length)
+    assert a.season_length == (24 if kind == "hourly_daylight_saving" else 7)
+    zone = [n for n in a.notices if "offset" in n]
+    assert zone and all(n in b.notices for n in zone)
+    np.testing.assert_array_equal(a.values, b.values)
