@@ -7,6 +7,7 @@ and belongs to the part that holds all its target rows. Scalers are fit on the t
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
 from dataclasses import dataclass, replace
@@ -112,11 +113,14 @@ class SeriesData:
         return np.arange(lo, hi, dtype=np.int64)
 
 
-def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int | None = None) -> SeriesData:
+def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int | None = None,
+                   test_from: pd.Timestamp | None = None) -> SeriesData:
     """Validate a wide time series and split it chronologically; scalers fit on the training rows.
 
     `lookback` is the resolved input length (the task decides its default); `n_test` fixes the test
-    part to the last `n_test` rows (a separate test file) instead of the spec's test fraction.
+    part to the last `n_test` rows (a separate test file) instead of the spec's test fraction;
+    `test_from` (with `n_test`) to the rows from that time on, counted after the steps the dates skip
+    were inserted.
     """
     settings = spec.data
     source = df.attrs.get("source", "data")
@@ -140,6 +144,8 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int
             notices.append(future_rows_notice(n_rows - len(df), len(future), known))
     time, table, freq, read_notices = read_series(df, time_col, columns, settings.missing)
     notices += read_notices
+    if n_test is not None and test_from is not None and time is not None:
+        n_test = int((time >= test_from).sum())
     return series_from_arrays(
         spec, source, table.to_numpy(dtype=np.float32), time, time_col, targets, covariates, freq, notices,
         lookback, n_test, future=future,
@@ -700,7 +706,11 @@ def prepare_series_with_test(df: pd.DataFrame, test_df: pd.DataFrame, spec: Mode
     check_columns(test_df, targets + covariates + ([time_col] if time_col else []), test_df.attrs.get("source", "test"), "test")
     notices = list(df.attrs.get("notices", []))
     test_df = test_df[df.columns.intersection(test_df.columns)]
-    if time_col and not (pd.api.types.is_numeric_dtype(df[time_col]) and pd.api.types.is_numeric_dtype(test_df[time_col])):
+    test_from = None  # the split is where the test file's dates start (rows inserted for skipped dates move no boundary)
+    if time_col and pd.api.types.is_numeric_dtype(df[time_col]) and pd.api.types.is_numeric_dtype(test_df[time_col]):
+        with contextlib.suppress(DataError):  # not times: the combined column's error names the cells
+            test_from = numeric_times(test_df[time_col], source, time_col)[0].min()
+    elif time_col:
         # each file's dates in its own format (an ISO training file, a test file of 07/12/2014), then joined
         df, test_df = df.copy(), test_df.copy()
         for frame in (df, test_df):
@@ -710,9 +720,11 @@ def prepare_series_with_test(df: pd.DataFrame, test_df: pd.DataFrame, spec: Mode
             if parsed.notna().all():  # else the combined column is read as it is and its bad cells named
                 frame[time_col] = parsed.dt.strftime("%Y-%m-%d %H:%M:%S.%f")
                 notices += [n for n in more if n not in notices]
+            if frame is test_df:
+                test_from = parsed.min()
     combined = pd.concat([df, test_df], ignore_index=True)
     combined.attrs["source"] = source
     combined.attrs["notices"] = notices
     sub = spec.updated(data={"time_col": time_col, "targets": targets, "features": covariates})
-    data = prepare_series(combined, sub, lookback, n_test=len(test_df))
+    data = prepare_series(combined, sub, lookback, n_test=len(test_df), test_from=test_from)
     return replace(data, notices=(*data.notices, f"test part: the {len(test_df)} rows of the test file"))

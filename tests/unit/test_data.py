@@ -226,6 +226,32 @@ def test_a_test_file_stays_the_whole_test_part_when_training_rows_are_dropped(tm
     assert data.notices[-1] == "test part: the 40 rows of the test file"
 
 
+@pytest.mark.parametrize("missing", ["interpolate", "ffill", "drop"])
+@pytest.mark.parametrize("years", [False, True])
+def test_a_date_the_test_file_skips_moves_no_split_boundary(tmp_path, missing, years):
+    # before: the row inserted for the skipped date counted as a test row, so the test part (the last
+    # len(test file) rows) began one row early: the test file's first date went to validation
+    from builder.tasks import prepare
+
+    n = 120 if years else 240
+    time = (np.arange(1800, 1800 + n) if years else pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"))
+    y = np.sin(np.arange(n) / 5.0)
+    cut = n - 40
+    pd.DataFrame({"time": time[:cut], "y": y[:cut]}).to_csv(tmp_path / "train.csv", index=False)
+    bounds = []
+    for skip in (False, True):
+        test = pd.DataFrame({"time": time[cut:], "y": y[cut:]})
+        if skip:
+            test = test.drop(index=test.index[7])
+        test.to_csv(tmp_path / "test.csv", index=False)
+        data = prepare(tmp_path / "train.csv", spec_with(lookback=5, missing=missing), tmp_path / "test.csv")
+        start = data.n_train + data.n_val
+        bounds.append((data.n_train, data.n_val, data.time[start]))
+        assert data.time[start] == pd.Timestamp(str(time[cut])), "the test part starts with the test file"
+        assert data.n_rows - start == (39 if skip and missing == "drop" else 40)
+    assert bounds[0] == bounds[1]
+
+
 @pytest.mark.parametrize("sep", ["\t", "|", ";"])
 def test_decimal_commas_after_any_separator_are_decimal_commas(tmp_path, sep):
     # before: after a tab or a pipe, 174,896 was read as 174896 (a thousands comma) and 26,0 as 260
