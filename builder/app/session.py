@@ -116,12 +116,12 @@ def column_summary(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def to_datetime(raw: pd.Series) -> pd.Series:
-    """Timestamps for display; mixed UTC offsets are converted to UTC (unparseable cells become NaT)."""
-    text = raw.astype(str)
-    try:
-        return pd.to_datetime(text, errors="coerce", format="mixed")
-    except (ValueError, TypeError):
-        return pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    """Timestamps for charts, read as training reads the time column (builder.data.series.parse_times:
+    one format for the whole column, so 07/12/2014 is the same day as in training; its rules for UTC
+    offsets); unparseable cells become NaT."""
+    from builder.data.series import parse_times
+
+    return parse_times(raw, str(raw.name))[0]
 
 
 def chart_frame(df: pd.DataFrame, time_col: str | None, columns: list[str], max_points: int = 5000) -> pd.DataFrame:

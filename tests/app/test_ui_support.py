@@ -68,6 +68,22 @@ def test_column_summary_and_chart_frame() -> None:
     assert isinstance(chart.index, pd.DatetimeIndex) and list(chart.columns) == ["y"]
 
 
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%m/%d/%Y", "%Y-%m-%d 00:00:00+01:00"])
+def test_chart_times_are_the_training_readers_times(tmp_path, fmt) -> None:
+    # before: the charts read each cell on its own (format="mixed"): 07/12/2014 became July 12 while
+    # 13/12/2014 was December 13, so the chart's days were not training's days
+    from builder.data import load_table
+    from builder.tasks import prepare_frame
+
+    days = pd.date_range("2014-12-01", periods=40, freq="D")
+    pd.DataFrame({"time": days.strftime(fmt), "y": np.arange(40.0)}).to_csv(tmp_path / "d.csv", index=False)
+    df = load_table(tmp_path / "d.csv")
+    trained = prepare_frame(df, ModelSpec().updated(data={"lookback": 4, "horizon": 1})).time
+    assert list(trained) == list(days)
+    assert list(u.chart_frame(df, "time", ["y"]).index) == list(trained)
+    assert list(u.to_datetime(df["time"])) == list(trained)
+
+
 def test_progress_view_eta_and_runs_table(studio_home) -> None:
     run = Run(studio_home / "runs" / "r1")
     run.write_json("spec.json", ModelSpec.from_dict({"training": {"epochs": 4, "batch_size": 10}}).model_dump(mode="json"))
