@@ -139,10 +139,12 @@ def late_grouped_numbers(column: pd.Series, sep: str) -> pd.Series | None:
     whole column, say decimal point and thousands comma; else None (the column stays text)."""
     if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
         return None
+    first = column.first_valid_index()
+    head = "" if first is None else str(column[first]).strip()
+    if not (_PLAIN_NUMBER.fullmatch(head) or _GROUPED_COMMA.fullmatch(head)):
+        return None  # a text column (or a blank first cell: left as it is)
     text = column.dropna().astype(str).str.strip()
     text = text[text != ""]
-    if text.empty or not (_PLAIN_NUMBER.fullmatch(text.iloc[0]) or _GROUPED_COMMA.fullmatch(text.iloc[0])):
-        return None  # a text column
     values = text.unique().tolist()
     if not all(_PLAIN_NUMBER.fullmatch(v) or _GROUPED_COMMA.fullmatch(v) for v in values):
         return None
