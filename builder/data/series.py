@@ -41,6 +41,12 @@ class SeriesData:
     [n_train, n_train + n_val) validation, the rest test. The scalers are fit on the training rows:
     `x_scaler` over all F inputs, `y_scaler` over the targets. `missing`: the missing-value policy
     the rows were filled with (new data to predict on is filled the same way).
+
+    `observed`: [T, n_targets] bool, True where the file had the target's value, False where the
+    missing-value policy filled it in (an empty cell, or a time step the file skipped that the reader
+    inserted); None when every target value was observed. Training reads the filled values as they are
+    (inputs and training targets: that is what filling is for); every score leaves out the forecast
+    points whose actual was filled in (`observed_windows`).
     """
 
     source: str
@@ -67,6 +73,10 @@ class SeriesData:
     #: the last rows no window may forecast: their windows' known-future inputs would reach past the
     #: rows whose values are known (the data and any future rows after it)
     lead_tail: int = 0
+    #: [T, n_targets] bool: which target values the file had (None: all of them); see the class docstring
+    observed: np.ndarray | None = None
+    #: the separate test file the test part's rows came from (`prepare_series_with_test`), for messages
+    test_source: str | None = None
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -112,6 +122,19 @@ class SeriesData:
         lo, hi = self.window_range(part)
         return np.arange(lo, hi, dtype=np.int64)
 
+    def observed_windows(self, part: str) -> np.ndarray | None:
+        """[N, H, n_targets] bool for one part's windows (`window_starts`): True where the actual of that
+        window, horizon step and target was in the file; None when every one was (nothing to leave out)."""
+        if self.observed is None:
+            return None
+        starts = self.window_starts(part)
+        mask = self.observed[starts[:, None] + np.arange(self.lookback, self.lookback + self.horizon)]
+        return None if mask.all() else mask
+
+    def part_source(self, part: str) -> str:
+        """The file a part's rows came from: the test file for the test part when there is one."""
+        return self.test_source if part == "test" and self.test_source else self.source
+
 
 def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int | None = None,
                    test_from: pd.Timestamp | None = None) -> SeriesData:
@@ -142,14 +165,35 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int
         df, future = trailing_future_rows(df, targets, known, time_order(df, time_col))
         if len(df) < n_rows:
             notices.append(future_rows_notice(n_rows - len(df), len(future), known))
-    time, table, freq, read_notices = read_series(df, time_col, columns, settings.missing)
+    time, table, freq, read_notices, observed = read_series_observed(df, time_col, columns, settings.missing)
     notices += read_notices
     if n_test is not None and test_from is not None and time is not None:
         n_test = int((time >= test_from).sum())
     return series_from_arrays(
         spec, source, table.to_numpy(dtype=np.float32), time, time_col, targets, covariates, freq, notices,
-        lookback, n_test, future=future,
+        lookback, n_test, future=future, observed=observed[:, : len(targets)],
     )
+
+
+def check_observed(data: SeriesData, part: str) -> None:
+    """Raise DataError when a target has no observed actual in any of one part's windows: every one of its
+    values there was filled in by the missing-value policy, so no score of that part could be computed."""
+    mask = data.observed_windows(part)
+    if mask is None or mask.size == 0:
+        return
+    empty = [t for k, t in enumerate(data.targets) if not mask[:, :, k].any()]
+    if not empty:
+        return
+    lo, hi = data.window_range(part)
+    first, last = lo + data.lookback, hi - 1 + data.lookback + data.horizon - 1
+    where = (f"{data.time[first]} to {data.time[last]}" if data.time is not None
+             else f"rows {first + 1}-{last + 1} of the series")
+    names = ", ".join(f"`{t}`" for t in empty)
+    more = ("fill in the file's values there, or give a larger data.test_fraction or a --test-data file with "
+            "values" if part == "test" else "fill in the file's values there")
+    raise DataError(f"{data.part_source(part)}: every actual of {names} in the {part} part ({where}) is missing in "
+                    f"the file and was filled in by the missing-value policy `{data.missing}`, so there is nothing "
+                    f"to score; the {part} part needs at least one observed value of {names} ({more})")
 
 
 def clock_notice(df: pd.DataFrame, time_col: str | None, columns: list[str]) -> list[str]:
@@ -163,6 +207,7 @@ def series_from_arrays(
     spec: ModelSpec, source: str, values: np.ndarray, time: pd.DatetimeIndex | None, time_col: str | None,
     targets: list[str], covariates: list[str], freq: str | None, notices: list[str], lookback: int,
     n_test: int | None = None, lead_steps: int | None = None, future: np.ndarray | None = None,
+    observed: np.ndarray | None = None,
 ) -> SeriesData:
     """Split checked values [T, targets + covariates] float32 in time order and fit the scalers on train.
 
@@ -170,7 +215,8 @@ def series_from_arrays(
     handled) and validation takes its fraction of the rest; else both come from the spec's fractions.
     `lead_steps`: how many future values of each known-future column become inputs (default
     `known_future_steps`); `future`: [n, k] their values in the rows after the data, in
-    `known_future` order (none: the windows whose inputs would need them are left out).
+    `known_future` order (none: the windows whose inputs would need them are left out). `observed`:
+    [T, n_targets] bool, which target values the file had (None: all; see SeriesData.observed).
     """
     settings = spec.data
     horizon = settings.horizon
@@ -228,6 +274,7 @@ def series_from_arrays(
         season_length=season, freq=freq, x_scaler=Scaler(settings.scaler).fit(train),
         y_scaler=Scaler(settings.scaler).fit(train[:, : len(targets)]), missing=settings.missing,
         notices=tuple(notices), known_future=known, lead_steps=steps, lead_tail=tail,
+        observed=None if observed is None or np.all(observed) else np.asarray(observed, dtype=bool)[:, : len(targets)],
     )
 
 
@@ -377,6 +424,14 @@ def read_series(
 
     Returns (time index or None, table [T, len(columns)] float64, inferred frequency, notices).
     """
+    return read_series_observed(df, time_col, columns, missing)[:4]
+
+
+def read_series_observed(
+    df: pd.DataFrame, time_col: str | None, columns: list[str], missing: str,
+) -> tuple[pd.DatetimeIndex | None, pd.DataFrame, str | None, list[str], np.ndarray]:
+    """`read_series`, and [T, len(columns)] bool: True where the file had the cell's value, False where the
+    missing-value policy filled it in (an empty cell, or a row inserted for a time step the file skips)."""
     source = df.attrs.get("source", "data")
     notices: list[str] = []
     table = pd.DataFrame({c: to_numeric(df, c, source) for c in columns})
@@ -392,11 +447,15 @@ def read_series(
         notices += time_notices
         time, table, freq, gap_notices = fill_time_gaps(time, table, missing, source, time_col)
         notices += gap_notices
+    before = table
     table, miss_notices = fill_missing(table, missing, source)
     notices += miss_notices
+    observed = before.notna().to_numpy()
+    if len(table) != len(before):  # policy `drop`: the kept rows
+        observed = observed[before.index.get_indexer(table.index)]
     if time is not None and len(time) != len(table):
         time = time[table.index]
-    return time, table.reset_index(drop=True), freq, notices
+    return time, table.reset_index(drop=True), freq, notices, observed
 
 
 def split_sizes(n_rows: int, val_fraction: float, test_fraction: float, horizon: int) -> tuple[int, int]:
@@ -727,4 +786,5 @@ def prepare_series_with_test(df: pd.DataFrame, test_df: pd.DataFrame, spec: Mode
     combined.attrs["notices"] = notices
     sub = spec.updated(data={"time_col": time_col, "targets": targets, "features": covariates})
     data = prepare_series(combined, sub, lookback, n_test=len(test_df), test_from=test_from)
-    return replace(data, notices=(*data.notices, f"test part: the {len(test_df)} rows of the test file"))
+    return replace(data, notices=(*data.notices, f"test part: the {len(test_df)} rows of the test file"),
+                   test_source=test_df.attrs.get("source", "test"))

@@ -137,15 +137,19 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
         if gaps:
             notices += gaps
             values = frame.to_numpy(dtype=np.float32)
+    observed = None  # which target values the file had (after the inserted time steps), before filling
     if np.isnan(values).any():
+        observed = ~np.isnan(values[:, : len(targets)])
         frame = pd.DataFrame(values, columns=columns, copy=False)
         frame, miss = fill_missing(frame, spec.data.missing, source)
         notices += miss
-        if len(frame) != len(values) and time is not None:
-            time = time[frame.index.to_numpy()]
+        if len(frame) != len(values):  # policy `drop`: the kept rows
+            observed = observed[frame.index.to_numpy()]
+            if time is not None:
+                time = time[frame.index.to_numpy()]
         values = frame.to_numpy(dtype=np.float32)
     return series_from_arrays(spec, source, values, time, time_col, targets, covariates, freq, notices, lookback,
-                              future=future)
+                              future=future, observed=observed)
 
 
 def _read_arrow(path: Path, sep: str, usecols: list[str], columns: list[str], time_col: str | None,

@@ -5,6 +5,16 @@ Data: one row per time step; targets first, then covariates, as the model's inpu
 Model head: Dense(H * K) reshaped to [B, H, K] in scaled units, plus the last observed value of each
 target when `spec.residual` (the network learns the change from the naive forecast); the served model
 appends `Unstandardize`, so it maps raw units to raw units. Baselines: naive and seasonal naive.
+
+Missing target values: training reads the values the missing-value policy filled in, as inputs and as
+training targets (filling is what lets every window be read; the validation loss and the residual base's
+choice on validation read them too). No score does: a forecast point (window, horizon step, target) whose
+actual the file did not have (`SeriesData.observed`: an empty cell, or a time step the file skipped) is
+left out of the model's and every baseline's scores alike, of the error by step, of the intervals'
+calibration and coverage (`evaluate_forecast`), and of backtests (builder.serving.backtest); the MASE
+scale takes only training pairs one season apart whose two values were observed. metrics.json counts
+them (`unobserved_points`, and `left_out` with its note), and predictions.csv leaves their actual and
+error empty.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from builder.data.read import DataError, load_table
 from builder.data.scaler import Scaler
 from builder.data.series import (
     SeriesData,
+    check_observed,
     future_rows_notice,
     prepare_series,
     prepare_series_with_test,
@@ -293,6 +304,8 @@ class ForecastTask(Task):
         line = metrics.get("verdict") or verdict(metrics)  # runs from before the verdict: computed here
         if line:
             rows.append(f"verdict: {line}")
+        if (metrics.get("left_out") or {}).get("note"):
+            rows.append(f"note: {metrics['left_out']['note']}")
         rows += [f"note: {n}" for n in metrics.get("undefined", {}).values()]
         rows += [f"note: {rec['reason']}" for rec in ((metrics.get("intervals") or {}).get("levels") or {}).values()
                  if rec.get("reason")]
@@ -430,6 +443,8 @@ def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
             raise DataError(f"{data.source}: residual_space `log` needs every target value above 0; column "
                             f"{data.targets[col]!r} has {float(data.values[row, col]):g} at row {row + 1} of the "
                             f"series ({int(bad.sum())} value(s) <= 0; use residual_space `raw`)")
+    if n_windows(data, "test") > 0:  # before training: a test part whose actuals were all filled in scores nothing
+        check_observed(data, "test")
     return data
 
 
@@ -499,6 +514,8 @@ def evaluate_forecast(data: SeriesData, predictions: np.ndarray, part: str = "te
 
     starts = data.window_starts(part)
     y = series_targets(data, part)
+    check_observed(data, part)
+    observed = data.observed_windows(part)  # None: every actual observed
     series = data.target_values.astype(np.float64)
     L, H, m = data.lookback, data.horizon, data.season_length
     candidates = {
@@ -521,10 +538,14 @@ def evaluate_forecast(data: SeriesData, predictions: np.ndarray, part: str = "te
                 undefined[name] = fitted["reason"]
             else:
                 candidates[name] = fitted["forecast"]
-    scales = mase_scale(series[: data.n_train], m)
-    per_target, summary, by_step = score_candidates(y, candidates, data.targets, scales)
+    scales = mase_scale(series[: data.n_train], m, None if data.observed is None else data.observed[: data.n_train])
+    per_target, summary, by_step = score_candidates(y, candidates, data.targets, scales, observed)
     flat = [t for t, s in zip(data.targets, scales, strict=True) if not s > 0]
-    if flat:
+    unpaired = [t for t, s in zip(data.targets, scales, strict=True) if np.isnan(s)]
+    if unpaired and len(data.target_values[: data.n_train]) > m:
+        undefined["mase"] = (f"MASE is undefined: the training part of {unpaired} has no two observed values one "
+                             f"season ({m} steps) apart (the others were filled in), so there is no scale to divide by")
+    elif flat:
         undefined["mase"] = (f"MASE is undefined: the seasonal-naive error on the training part of {flat} is 0 "
                              "(a constant or exactly seasonal series), so there is no scale to divide by")
     for name in BASELINES:
@@ -533,10 +554,28 @@ def evaluate_forecast(data: SeriesData, predictions: np.ndarray, part: str = "te
         "task": "forecast", "part": part, "n_windows": int(len(starts)), "season_length": int(m),
         "lookback": int(L), "horizon": int(H), **summary, "targets": per_target, "baselines": baselines, "by_step": by_step,
         "model_mae_by_step": by_step["mae"]["model"], "undefined": undefined,
+        "unobserved_points": 0 if observed is None else int((~observed).sum()),
     }
+    if observed is not None:
+        metrics["left_out"] = left_out_record(data, part, observed)
     metrics["best_baseline"] = best_baseline(metrics)
     metrics["verdict"] = verdict(metrics)
     return metrics
+
+
+def left_out_record(data: SeriesData, part: str, observed: np.ndarray, what: str | None = None) -> dict[str, Any]:
+    """{"points", "by_target", "note"}: the forecast points (window, horizon step, target) of one part whose
+    actual was filled in, left out of every score; observed [N, H, K] bool. `what`: how the note names
+    the points (default "<part> point(s)")."""
+    missing = {t: int((~observed[:, :, k]).sum()) for k, t in enumerate(data.targets)}
+    missing = {t: n for t, n in missing.items() if n}
+    total = sum(missing.values())
+    names = list(missing)
+    whose = (f"whose actual {names[0]} was filled in" if len(names) == 1 else
+             "whose actual was filled in (" + ", ".join(f"{t}: {n}" for t, n in missing.items()) + ")")
+    note = (f"{total} {what or f'{part} point(s)'} {whose} (missing in {data.part_source(part)}) are left out of "
+            "every score")
+    return {"points": total, "by_target": missing, "note": note}
 
 
 def _with_intervals(data: SeriesData, raw_model: Any, part: str, preds: np.ndarray, metrics: dict[str, Any],
@@ -555,16 +594,23 @@ def _with_intervals(data: SeriesData, raw_model: Any, part: str, preds: np.ndarr
         return metrics, frame
     val = np.asarray(raw_model.predict(series_dataset(data, "val", PREDICT_BATCH, inputs_only=True), verbose=0))
     record, radii = conformal_intervals(series_targets(data, "val"), val, series_targets(data, part), preds,
-                                        starts=data.window_starts(part))
+                                        starts=data.window_starts(part), observed_cal=data.observed_windows("val"),
+                                        observed=data.observed_windows(part))
     metrics["intervals"] = record
     return metrics, add_interval_columns(frame, radii, data.targets)
 
 
 def predictions_frame(data: SeriesData, preds: np.ndarray, part: str) -> pd.DataFrame:
-    """Long format, one row per window, step and target: time, step, target, actual, predicted, error."""
+    """Long format, one row per window, step and target: time, step, target, actual, predicted, error.
+
+    An actual the file did not have (filled in by the missing-value policy) is left empty, and its error too.
+    """
     from builder.data.windows import series_targets
 
     y = series_targets(data, part)
+    observed = data.observed_windows(part)
+    if observed is not None:
+        y = np.where(observed, y, np.nan)
     starts = data.window_starts(part)
     rows = []
     for h in range(data.horizon):

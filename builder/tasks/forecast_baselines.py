@@ -4,6 +4,10 @@ MAE, RMSE, sMAPE (%) and MASE for the model and for the naive (last value) and s
 one season earlier) forecasts. MASE divides by the in-sample MAE of the seasonal-naive forecast on the
 training rows (Hyndman & Koehler 2006; m = 1 gives the plain naive scale); it is undefined (None) when
 that scale is 0, e.g. for a series that is constant in its training part.
+
+Actuals the file did not have (filled in by the missing-value policy) are no actuals: the scores take
+an `observed` mask and leave those points out, and the MASE scale uses only the pairs of training
+values one season apart that were both observed.
 """
 
 from __future__ import annotations
@@ -21,9 +25,19 @@ def smape(y: np.ndarray, yhat: np.ndarray) -> float:
     return float(100.0 * ratio.mean())
 
 
-def forecast_scores(y: np.ndarray, yhat: np.ndarray, mase_scale: float) -> dict[str, float | None]:
-    """MAE, RMSE, sMAPE and MASE for one target (MASE None when `mase_scale` is 0). y, yhat: [N, H] raw."""
+def forecast_scores(y: np.ndarray, yhat: np.ndarray, mase_scale: float,
+                    observed: np.ndarray | None = None) -> dict[str, float | None]:
+    """MAE, RMSE, sMAPE and MASE for one target (MASE None when `mase_scale` is 0). y, yhat: [N, H] raw.
+
+    observed: [N, H] bool, the points whose actual the file had; the others are left out (None: all).
+    Every metric is None when no point is left.
+    """
     from sklearn.metrics import mean_absolute_error, mean_squared_error
+
+    if observed is not None and not np.all(observed):
+        y, yhat = y[observed], yhat[observed]
+        if y.size == 0:
+            return {"mae": None, "rmse": None, "smape": None, "mase": None}
 
     mae = float(mean_absolute_error(y.ravel(), yhat.ravel()))
     rmse = float(np.sqrt(mean_squared_error(y.ravel(), yhat.ravel())))
@@ -50,12 +64,21 @@ def seasonal_naive_forecast(
     return series[np.clip(idx, 0, None)]
 
 
-def mase_scale(train: np.ndarray, season: int) -> np.ndarray:
-    """In-sample MAE of the seasonal-naive forecast on the training rows, per column: train [n, k] -> [k]."""
+def mase_scale(train: np.ndarray, season: int, observed: np.ndarray | None = None) -> np.ndarray:
+    """In-sample MAE of the seasonal-naive forecast on the training rows, per column: train [n, k] -> [k].
+
+    observed: [n, k] bool, the values the file had (None: all); then only the pairs (t - m, t) whose two
+    values were both observed count, and a column without such a pair has no scale (NaN).
+    """
     m = season if len(train) > season else 1
     if len(train) <= m:
         return np.full(train.shape[1], np.nan)
-    return np.mean(np.abs(train[m:] - train[:-m]), axis=0)
+    if observed is None or np.all(observed):
+        return np.mean(np.abs(train[m:] - train[:-m]), axis=0)
+    pairs = observed[m:] & observed[:-m]
+    count = pairs.sum(axis=0)
+    total = np.where(pairs, np.abs(train[m:] - train[:-m]), 0.0).sum(axis=0)
+    return np.divide(total, count, out=np.full(train.shape[1], np.nan), where=count > 0)
 
 
 # ---- statistical baselines: ETS and Theta (statsforecast) ------------------------------------------

@@ -39,11 +39,21 @@ def baseline_label(metrics: dict[str, Any], name: str, short: bool = False) -> s
 
 
 def score_candidates(y: np.ndarray, candidates: dict[str, np.ndarray], targets: tuple[str, ...],
-                     scales: np.ndarray) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, Any]]:
+                     scales: np.ndarray, observed: np.ndarray | None = None,
+                     ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]], dict[str, Any]]:
     """(per target {name: {who: scores}}, mean over targets {who: scores}, by step {"mae": {who: [H]},
-    "mase": {who: [H] or None}}) for y [N, H, K] and candidates {who: [N, H, K]}; scales [K] MASE scales."""
+    "mase": {who: [H] or None}}) for y [N, H, K] and candidates {who: [N, H, K]}; scales [K] MASE scales.
+
+    observed: [N, H, K] bool, the points whose actual the file had (None: all). The others are left out
+    of every score of every candidate alike, so the model and the baselines are scored on the same points;
+    a step of a target without an observed point has no error there, and the step's mean over targets
+    takes the targets that have one.
+    """
+    masked = observed is not None and not np.all(observed)
+    obs = np.asarray(observed, dtype=bool) if masked else None
     per_target = {
-        name: {who: forecast_scores(y[:, :, k], pred[:, :, k], float(scales[k])) for who, pred in candidates.items()}
+        name: {who: forecast_scores(y[:, :, k], pred[:, :, k], float(scales[k]), None if obs is None else obs[:, :, k])
+               for who, pred in candidates.items()}
         for k, name in enumerate(targets)
     }
 
@@ -55,10 +65,23 @@ def score_candidates(y: np.ndarray, candidates: dict[str, np.ndarray], targets: 
     defined = bool(np.all(scales > 0))
     by_step: dict[str, Any] = {"mae": {}, "mase": {}}
     for who, pred in candidates.items():
-        err = np.abs(y - pred).mean(axis=0)  # [H, K]
-        by_step["mae"][who] = [finite_or_none(v) for v in err.mean(axis=1)]
-        by_step["mase"][who] = [finite_or_none(v) for v in (err / scales).mean(axis=1)] if defined else None
+        if obs is None:
+            err = np.abs(y - pred).mean(axis=0)  # [H, K]
+            by_step["mae"][who] = [finite_or_none(v) for v in err.mean(axis=1)]
+            by_step["mase"][who] = [finite_or_none(v) for v in (err / scales).mean(axis=1)] if defined else None
+            continue
+        count = obs.sum(axis=0)  # [H, K] observed points
+        err = np.divide(np.where(obs, np.abs(y - pred), 0.0).sum(axis=0), count,
+                        out=np.full(count.shape, np.nan), where=count > 0)
+        by_step["mae"][who] = [finite_or_none(v) for v in _nanmean_rows(err)]
+        by_step["mase"][who] = [finite_or_none(v) for v in _nanmean_rows(err / scales)] if defined else None
     return per_target, summary, by_step
+
+
+def _nanmean_rows(a: np.ndarray) -> np.ndarray:
+    """Mean of each row over its defined (non-NaN) values; NaN for a row without any."""
+    count = np.isfinite(a).sum(axis=1)
+    return np.divide(np.where(np.isfinite(a), a, 0.0).sum(axis=1), count, out=np.full(len(a), np.nan), where=count > 0)
 
 
 def best_baseline(metrics: dict[str, Any]) -> dict[str, Any] | None:

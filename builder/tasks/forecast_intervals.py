@@ -14,6 +14,10 @@ adaptive conformal inference (ACI, Gibbs and Candes 2021) moves the quantile lev
 each observed miss or hit, so a run of misses widens the next intervals. No forecast uses an actual from after its
 origin. The radius once every test outcome is known is the one served with the model (forecasts after
 the last row). Too few residuals for a level (n < 1 / a - 1) leave it undefined there.
+
+A residual whose actual the file did not have (filled in by the missing-value policy; the `observed`
+masks) is no residual: it never enters a calibration pool, its outcome does not move ACI's level, and it
+is not counted in the coverage.
 """
 
 from __future__ import annotations
@@ -96,6 +100,7 @@ def min_windows(level: int) -> int:
 
 def conformal_intervals(y_cal: np.ndarray, pred_cal: np.ndarray, y: np.ndarray, pred: np.ndarray,
                         levels: tuple[int, ...] = LEVELS, starts: np.ndarray | None = None,
+                        observed_cal: np.ndarray | None = None, observed: np.ndarray | None = None,
                         ) -> tuple[dict[str, Any], dict[int, np.ndarray]]:
     """Calibrate on (y_cal, pred_cal) [n, H, K] and score on (y, pred) [N, H, K].
 
@@ -106,9 +111,13 @@ def conformal_intervals(y_cal: np.ndarray, pred_cal: np.ndarray, y: np.ndarray, 
     windows (level_range reads its calibrated range), coverage by step, mean width and the radius [H][K]
     for forecasts after the data, or the reason it is undefined;
     {level: radius [H, K] or [N, H, K]} of the levels with a radius).
+    `observed_cal` [n, H, K] / `observed` [N, H, K] bool: the residuals whose actual the file had (None:
+    all); the others are left out of the calibration and of the coverage (`scored_points` in the record).
     """
     residuals = np.abs(np.asarray(y_cal, np.float64) - np.asarray(pred_cal, np.float64))
     scored = np.abs(np.asarray(y, np.float64) - np.asarray(pred, np.float64))
+    obs_cal = None if observed_cal is None or np.all(observed_cal) else np.asarray(observed_cal, bool)
+    obs = None if observed is None or np.all(observed) else np.asarray(observed, bool)
     n = int(residuals.shape[0])
     rolling = starts is not None
     window = min(n, MAX_CALIBRATION)
@@ -122,20 +131,34 @@ def conformal_intervals(y_cal: np.ndarray, pred_cal: np.ndarray, y: np.ndarray, 
         "calibration_part": "val, then test as observed" if rolling else "val", "calibration_windows": n,
         "levels": {},
     }
+    if obs_cal is not None or obs is not None:
+        record["left_out"] = {"calibration_points": 0 if obs_cal is None else int((~obs_cal).sum()),
+                              "scored_points": 0 if obs is None else int((~obs).sum())}
     radii: dict[int, np.ndarray] = {}
     for level in levels:
         if rolling:
-            per_window, radius = adaptive_radii(residuals, scored, np.asarray(starts), level, window, ACI_GAMMA)
+            per_window, radius = adaptive_radii(residuals, scored, np.asarray(starts), level, window, ACI_GAMMA,
+                                                obs_cal, obs)
+        elif obs_cal is not None:
+            radius = np.full(residuals.shape[1:], np.inf)
+            for h, k in np.ndindex(*radius.shape):
+                radius[h, k] = conformal_radius(residuals[obs_cal[:, h, k], h, k][:, None, None], level)[0, 0]
+            per_window = np.broadcast_to(radius[None], scored.shape)
         else:
             radius = conformal_radius(residuals, level)
             per_window = np.broadcast_to(radius[None], scored.shape)
         if not np.isfinite(radius).all():  # too few residuals: with the pool at its full size from the first origin,
             record["levels"][str(level)] = {  # a level is defined everywhere or nowhere
                 "coverage": None, "reason": f"{n} validation windows are too few for a {level}% interval "
-                                            f"(needs {min_windows(level)})"}
+                                            f"(needs {min_windows(level)})" if obs_cal is None else
+                f"the validation windows' observed actuals (some were filled in: missing in the file) are too "
+                f"few for a {level}% interval at some horizon step (needs {min_windows(level)})"}
             continue
         radii[level] = per_window if rolling else radius
         inside = scored <= per_window
+        if obs is not None or not np.isfinite(per_window).all():
+            record["levels"][str(level)] = _masked_level(scored, per_window, radius, obs)
+            continue
         record["levels"][str(level)] = {
             "coverage": finite_or_none(inside.mean()) if inside.size else None,
             "windows": int(scored.shape[0]),  # for its calibrated range (level_range)
@@ -145,8 +168,31 @@ def conformal_intervals(y_cal: np.ndarray, pred_cal: np.ndarray, y: np.ndarray, 
         }
     return record, radii
 
+
+def _masked_level(scored: np.ndarray, per_window: np.ndarray, radius: np.ndarray,
+                  obs: np.ndarray | None) -> dict[str, Any]:
+    """A level's record counting only the points whose actual was observed and whose radius is defined (a
+    rolling pool can start below its size when calibration actuals were filled in): coverage, coverage by
+    step, `windows` (observed points per step and target, on average: for the calibrated range), mean
+    width over the defined radii, the radius after the data."""
+    counted = np.isfinite(per_window) & (np.ones(scored.shape, bool) if obs is None else obs)
+    inside = (scored <= per_window) & counted
+    per_step = counted.sum(axis=(0, 2))
+    finite = np.isfinite(per_window)
+    return {
+        "coverage": finite_or_none(inside.sum() / counted.sum()) if counted.any() else None,
+        "windows": int(round(counted.sum() / max(1, scored.shape[1] * scored.shape[2]))),
+        "coverage_by_step": [finite_or_none(c / t) if t else None
+                             for c, t in zip(inside.sum(axis=(0, 2)), per_step, strict=True)],
+        "mean_width": finite_or_none(2 * per_window[finite].mean()) if finite.any() else None,
+        "radius": [[float(v) for v in row] for row in radius],
+        "scored_points": int(counted.sum()),
+    }
+
+
 def adaptive_radii(res_cal: np.ndarray, res: np.ndarray, starts: np.ndarray, level: int, window: int | None,
-                   gamma: float) -> tuple[np.ndarray, np.ndarray]:
+                   gamma: float, obs_cal: np.ndarray | None = None,
+                   obs: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Conformal radii recalibrated at every forecast origin on the residuals known by then, with adaptive
     conformal inference (ACI, Gibbs and Candes 2021) on top.
 
@@ -164,6 +210,9 @@ def adaptive_radii(res_cal: np.ndarray, res: np.ndarray, starts: np.ndarray, lev
     a <= 0 or the rank passes n; inf (undefined) while fewer than min_windows(level) are known.
     res_cal [n, H, K], res [N, H, K], starts [N] ascending -> (radius [N, H, K], the radius once every
     scored outcome is known [H, K], for forecasts made after the last row).
+    obs_cal [n, H, K] / obs [N, H, K] bool (None: all True): residuals whose actual was filled in never
+    enter the pool (the `window` most recent are the most recent observed ones), and such an outcome does
+    not move the level.
     """
     n, h_steps, k_targets = res_cal.shape
     starts = np.asarray(starts, np.int64)
@@ -183,18 +232,26 @@ def adaptive_radii(res_cal: np.ndarray, res: np.ndarray, starts: np.ndarray, lev
         known = np.searchsorted(starts, starts - h - 1, side="right").tolist()  # scored outcomes seen at each origin
         for k in range(k_targets):
             seq = np.concatenate([res_cal[:, h, k], res[:, h, k]]).tolist()  # time order
+            ok = np.concatenate([np.ones(n, bool) if obs_cal is None else obs_cal[:, h, k],
+                                 np.ones(len(starts), bool) if obs is None else obs[:, h, k]]).tolist()
             scored, radii = res[:, h, k].tolist(), [math.inf] * len(starts)
-            lo = 0 if window is None else max(0, n - window)
-            pool, end, a, seen = sorted(seq[lo:n]), n, target, 0
+            kept = [j for j in range(n) if ok[j]]  # the pool: the `window` most recent observed residuals
+            if window is not None:
+                kept = kept[max(0, len(kept) - window):]
+            lo = kept[0] if kept else n
+            pool, end, a, seen = sorted(seq[j] for j in kept), n, target, 0
             for i, count in enumerate([*known, len(starts)]):
                 while seen < count:  # outcomes observed since the last origin move the level
-                    if radii[seen] != math.inf:
+                    if radii[seen] != math.inf and ok[n + seen]:
                         a += gamma * (target - float(scored[seen] > radii[seen]))
                     seen += 1
                 while end < n + count:
-                    insort(pool, seq[end])
+                    if ok[end]:
+                        insort(pool, seq[end])
                     end += 1
-                while window is not None and end - lo > window:
+                while window is not None and len(pool) > window:
+                    while not ok[lo]:
+                        lo += 1
                     del pool[bisect_left(pool, seq[lo])]
                     lo += 1
                 if i < len(starts):
@@ -221,6 +278,7 @@ def add_interval_columns(frame: pd.DataFrame, radii: dict[int, np.ndarray], targ
             r = np.transpose(radius, (1, 2, 0)).reshape(-1)
         else:
             r = radius[step, k]
+        r = np.where(np.isfinite(r), r, np.nan)  # no radius there (too few observed residuals): no bounds
         out[f"lower_{level}"] = out["predicted"].to_numpy() - r
         out[f"upper_{level}"] = out["predicted"].to_numpy() + r
     return out

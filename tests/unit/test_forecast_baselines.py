@@ -282,3 +282,134 @@ def test_a_series_too_long_for_theta_leaves_it_undefined_with_the_limit(series_c
     assert metrics["theta"]["mae"] is None and metrics["ets"]["mae"] is not None
     assert metrics["undefined"]["theta"] == "Theta is not fitted on series longer than 100 rows (this one has 120)"
     json.dumps(metrics, allow_nan=False)
+
+
+# ---- actuals the file did not have (filled in by the missing-value policy) are left out of every score ----
+def _with_holes(path, blank=(), drop=()):
+    """The series CSV with the target `y` empty in rows `blank` and rows `drop` taken out (dates skipped);
+    returns the original frame."""
+    import pandas as pd
+
+    full = pd.read_csv(path)
+    df = full.copy()
+    df.loc[list(blank), "y"] = np.nan
+    df.drop(index=list(drop)).to_csv(path, index=False)
+    return full
+
+
+def _hand_scores(actual, pred, keep, scale):
+    err = (actual - pred)[keep]
+    den = np.abs(actual[keep]) + np.abs(pred[keep])
+    return {"mae": np.abs(err).mean(), "rmse": np.sqrt((err ** 2).mean()), "smape": 100 * (2 * np.abs(err) / den).mean(),
+            "mase": np.abs(err).mean() / scale}
+
+
+def test_missing_test_actuals_are_left_out_of_the_model_and_every_baseline_alike(series_csv):
+    from builder import ModelSpec
+    from builder.data import load_table
+    from builder.data.windows import series_targets
+    from builder.tasks import prepare_frame
+    from builder.tasks.forecast import evaluate_forecast, predictions_frame
+    from builder.tasks.forecast_baselines import naive_forecast, seasonal_naive_forecast
+
+    full = _with_holes(series_csv, blank=[104, 105, 113], drop=[108])  # 108: a skipped date in the test part
+    spec = ModelSpec().updated(data={"lookback": 14, "horizon": 3})
+    data = prepare_frame(load_table(series_csv), spec)
+    L, H, m = 14, 3, data.season_length
+    starts = data.window_starts("test")
+    rows = starts[:, None] + L + np.arange(H)
+    assert data.n_train + data.n_val == rows.min() <= 104  # the holes are in the test part's targets
+    keep = ~np.isin(rows, [104, 105, 108, 113])
+    actual = full["y"].to_numpy()[rows]  # the file's values (the filled ones are never scored)
+    y = series_targets(data, "test")[:, :, 0]
+    pred = y + np.linspace(-0.5, 0.5, y.size).reshape(y.shape)  # any model; filled points get a big error:
+    pred[~keep] += 100.0  # if they were scored, every model figure would move
+    metrics = evaluate_forecast(data, pred[:, :, None].astype(np.float32))
+    json.dumps(metrics, allow_nan=False)
+    assert metrics["unobserved_points"] == int((~keep).sum()) == metrics["left_out"]["points"] > 0
+    assert metrics["left_out"]["note"] == (f"{int((~keep).sum())} test point(s) whose actual y was filled in "
+                                           f"(missing in {data.source}) are left out of every score")
+    train = full["y"].to_numpy()[: data.n_train]  # no hole in the training part: the usual scale
+    scale = np.abs(train[m:] - train[:-m]).mean()
+    series = data.target_values.astype(np.float64)  # baselines read filled values as inputs, as the model does
+    forecasts = {"model": pred, "naive": naive_forecast(series, starts, L, H)[:, :, 0],
+                 "seasonal_naive": seasonal_naive_forecast(series, starts, L, H, m)[:, :, 0]}
+    for who, f in forecasts.items():
+        hand = _hand_scores(actual, f, keep, scale)
+        for metric, value in hand.items():
+            assert metrics[who][metric] == pytest.approx(value, rel=1e-5), (who, metric)
+        by_step = [np.abs(actual - f)[:, h][keep[:, h]].mean() for h in range(H)]
+        np.testing.assert_allclose(metrics["by_step"]["mae"][who], by_step, rtol=1e-5)
+    frame = predictions_frame(data, pred[:, :, None], "test")  # predictions.csv: no actual where the file had none
+    assert frame["actual"].isna().sum() == (~keep).sum() and frame["error"].isna().sum() == (~keep).sum()
+
+
+def test_the_mase_scale_takes_only_observed_pairs_one_season_apart():
+    from builder.tasks.forecast_baselines import mase_scale
+
+    train = np.array([[1.0], [2.0], [10.0], [4.0], [8.0]])
+    observed = np.array([[True], [True], [False], [True], [True]])  # 10 was filled in
+    assert mase_scale(train, 1, observed)[0] == pytest.approx((1 + 4) / 2)  # pairs (1,2) and (4,8) only
+    assert mase_scale(train, 1)[0] == pytest.approx((1 + 8 + 6 + 4) / 4)
+    assert np.isnan(mase_scale(train, 1, np.array([[True], [False], [True], [False], [True]]))[0])
+
+
+def test_coverage_and_calibration_count_only_observed_actuals():
+    from builder.tasks.forecast_intervals import conformal_intervals, conformal_radius
+
+    rng = np.random.default_rng(7)
+    y_cal, y = rng.normal(size=(40, 2, 1)), rng.normal(size=(30, 2, 1))
+    obs_cal, obs = np.ones(y_cal.shape, bool), np.ones(y.shape, bool)
+    obs_cal[:5, 0, 0] = False
+    y_cal[:5, 0, 0] = 1e6  # filled-in calibration actuals far off: they must not widen the interval
+    obs[::3, 1, 0] = False
+    y[::3, 1, 0] = 1e6  # filled-in test actuals far off: they must not count as misses
+    zeros_cal, zeros = np.zeros_like(y_cal), np.zeros_like(y)
+    record, radii = conformal_intervals(y_cal, zeros_cal, y, zeros, observed_cal=obs_cal, observed=obs)
+    json.dumps(record, allow_nan=False)
+    assert radii[80][0, 0] == conformal_radius(np.abs(y_cal[5:, :1]), 80)[0, 0]
+    inside = np.abs(y) <= radii[80][None]
+    rec = record["levels"]["80"]
+    assert rec["coverage"] == pytest.approx(inside[obs].mean())
+    assert rec["coverage_by_step"] == pytest.approx([inside[:, 0][obs[:, 0]].mean(), inside[:, 1][obs[:, 1]].mean()])
+    assert record["left_out"] == {"calibration_points": 5, "scored_points": 10}
+    rolling, _ = conformal_intervals(y_cal, zeros_cal, y, zeros, starts=np.arange(30), observed_cal=obs_cal, observed=obs)
+    assert rolling["levels"]["80"]["scored_points"] == obs.sum()
+    assert rolling["levels"]["80"]["mean_width"] < 100  # the filled-in residuals never entered a pool
+    same, _ = conformal_intervals(y_cal, zeros_cal, y, zeros, starts=np.arange(30), observed_cal=np.ones_like(obs_cal),
+                                  observed=np.ones_like(obs))  # all observed: exactly the unmasked record
+    assert same == conformal_intervals(y_cal, zeros_cal, y, zeros, starts=np.arange(30))[0]
+
+
+@pytest.mark.parametrize("window", [None, 6])
+def test_rolling_radii_pool_only_observed_residuals(window):
+    from builder.tasks.forecast_intervals import adaptive_radii
+
+    rng = np.random.default_rng(4)
+    res_cal, res = rng.uniform(size=(8, 2, 1)), rng.uniform(size=(12, 2, 1))
+    starts = np.arange(20, 32)
+    obs_cal, obs = rng.random(res_cal.shape) > 0.3, rng.random(res.shape) > 0.3
+    got, final = adaptive_radii(res_cal, res, starts, 80, window, 0.05, obs_cal, obs)
+    # the same as leaving the unobserved residuals out by hand: an observed-only series per step
+    ref_cal = np.where(obs_cal, res_cal, np.nan)
+    ref = np.where(obs, res, np.nan)
+    for h in range(2):
+        for i, s in enumerate(starts):
+            seen = np.concatenate([ref_cal[:, h, 0], ref[starts + h < s, h, 0]])
+            pool = seen[~np.isnan(seen)]
+            pool = pool if window is None else pool[-window:]
+            if len(pool) < 4:
+                assert np.isinf(got[i, h, 0])
+    whole, _ = adaptive_radii(res_cal, res, starts, 80, window, 0.05)
+    same, _ = adaptive_radii(res_cal, res, starts, 80, window, 0.05, np.ones_like(obs_cal), np.ones_like(obs))
+    np.testing.assert_array_equal(same, whole)
+    plain, _ = adaptive_radii(res_cal, res, starts, 80, window, 0.0, obs_cal, obs)  # gamma 0: the pool's quantile
+    from builder.tasks.forecast_intervals import conformal_radius
+
+    for h in range(2):
+        for i, s in enumerate(starts):
+            seen = np.concatenate([ref_cal[:, h, 0], ref[starts + h < s, h, 0]])
+            pool = seen[~np.isnan(seen)]
+            pool = pool if window is None else pool[-window:]
+            assert plain[i, h, 0] == conformal_radius(pool[:, None, None], 80)[0, 0]
+    assert np.isfinite(final).all()

@@ -217,3 +217,53 @@ def test_a_gap_in_a_flag_column_is_filled_with_flags_not_fractions(tmp_path):
     assert data.values[10:12, 1].tolist() == [1.0, 1.0]  # the flag takes Friday's value
     assert set(np.unique(data.values[:, 1])) == {0.0, 1.0}
     assert any("0/1 flag column(s) ['workday'] take the previous row's value" in n for n in data.notices)
+
+
+def _blank(path, rows, column="y"):
+    """Empty `column`'s cells in `rows` (0-based data rows) of a CSV."""
+    df = pd.read_csv(path)
+    df.loc[list(rows), column] = np.nan
+    df.to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("policy", ["interpolate", "ffill"])
+def test_the_reader_marks_which_target_values_the_file_had(tmp_path, policy):
+    # empty target cells and the rows inserted for skipped dates are filled for the windows, and marked unobserved
+    path = make_series_csv(tmp_path / "s.csv", n=80)
+    _blank(path, [10, 70])
+    _blank(path, [40], column="x")  # a covariate's empty cell is no missing actual
+    _drop_rows(path, [50, 51])
+    data = prepare_frame(load_table(path), ModelSpec().updated(data={"lookback": 8, "horizon": 2, "missing": policy}))
+    assert data.n_rows == 80 and data.observed.shape == (80, 1) and np.isfinite(data.values).all()
+    assert np.flatnonzero(~data.observed[:, 0]).tolist() == [10, 50, 51, 70]
+    starts = data.window_starts("test")
+    mask = data.observed_windows("test")
+    expect = np.isin(starts[:, None] + 8 + np.arange(2), [10, 50, 51, 70], invert=True)
+    np.testing.assert_array_equal(mask[:, :, 0], expect)
+
+
+def test_a_file_without_missing_targets_has_no_mask_and_drop_keeps_only_observed_rows(tmp_path):
+    path = make_series_csv(tmp_path / "s.csv", n=80)
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2})
+    data = prepare_frame(load_table(path), spec)
+    assert data.observed is None and data.observed_windows("test") is None
+    _blank(path, [10, 70])
+    dropped = prepare_frame(load_table(path), spec.updated(data={"missing": "drop"}))
+    assert dropped.n_rows == 78 and dropped.observed is None
+
+
+def test_a_test_part_whose_actuals_were_all_filled_in_is_refused_naming_file_and_column(tmp_path):
+    # the test part is rows 68-79 (its windows' targets); `x` is empty there, `y` is not (rows after the last
+    # value of every target would be the future, not missing values)
+    path = make_series_csv(tmp_path / "s.csv", n=80)
+    _blank(path, range(64, 80), column="x")
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2, "targets": ["y", "x"]})
+    with pytest.raises(DataError, match=r"s\.csv: every actual of `x` in the test part \(2020-03-09 00:00:00 to "
+                                        r"2020-03-20 00:00:00\) is missing in the file and was filled in by the "
+                                        r"missing-value policy `interpolate`, so there is nothing to score; the test "
+                                        r"part needs at least one observed value of `x`"):
+        prepare_frame(load_table(path), spec)
+    df = pd.read_csv(path)  # one observed value of `x` in the test part is enough
+    df.loc[75, "x"] = 0.5
+    df.to_csv(path, index=False)
+    assert prepare_frame(load_table(path), spec).observed_windows("test")[:, :, 1].sum() == 2
