@@ -14,6 +14,11 @@ forecast seeing only the rows before its origin (as Darts' `historical_forecasts
 
 Naive and seasonal naive need no fit. The scores use the MASE scale of the rows before the first
 origin. Results: a table per forecaster, the score of each origin, and a long CSV.
+
+A forecast point whose actual the file did not have (filled in by the missing-value policy:
+`SeriesData.observed`) is left out of every forecaster's scores, the MASE scale takes only observed
+pairs, backtest.csv leaves its actual empty, and the result counts them (`unobserved_points`,
+`left_out`); forecasts still read the filled values as inputs.
 """
 
 from __future__ import annotations
@@ -71,7 +76,8 @@ def _prefix(data: SeriesData, spec: ModelSpec, rows: int) -> SeriesData:
     return series_from_arrays(sub, data.source, data.values[:rows, : len(own)],
                               None if data.time is None else data.time[:rows], data.time_col, list(data.targets),
                               covariates, data.freq, [], data.lookback, lead_steps=data.lead_steps,
-                              future=data.values[rows : rows + data.lead_steps, known])
+                              future=data.values[rows : rows + data.lead_steps, known],
+                              observed=None if data.observed is None else data.observed[:rows])
 
 
 def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit: bool = False,
@@ -118,6 +124,11 @@ def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit
     o = starts + L
     series = data.target_values.astype(np.float64)
     y = series[o[:, None] + np.arange(H)]
+    observed = None if data.observed is None else data.observed[o[:, None] + np.arange(H)]  # [K origins, H, k]
+    if observed is not None and observed.all():
+        observed = None
+    if observed is not None:
+        _check_observed(data, data_path, o, H, observed)
     candidates: dict[str, np.ndarray] = {
         "naive": naive_forecast(series, starts, L, H),
         "seasonal_naive": seasonal_naive_forecast(series, starts, L, H, data.season_length),
@@ -138,15 +149,19 @@ def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit
             undefined[name] = fitted["reason"]
         else:
             candidates[name] = fitted["forecast"]
-    scales = mase_scale(series[: int(o[0])], data.season_length)
-    _, summary, by_step = score_candidates(y, candidates, data.targets, scales)
+    scales = mase_scale(series[: int(o[0])], data.season_length,
+                        None if data.observed is None else data.observed[: int(o[0])])
+    _, summary, by_step = score_candidates(y, candidates, data.targets, scales, observed)
     for name in BASELINES:
         summary.setdefault(name, {"mae": None, "rmse": None, "smape": None, "mase": None})
     per_origin = []
     for i, origin in enumerate(o):
         row = {"origin": int(origin), "time": str(data.time[origin]) if data.time is not None else None}
         for who, pred in candidates.items():
-            row[who] = finite_or_none(np.abs(y[i] - pred[i]).mean())
+            if observed is None:
+                row[who] = finite_or_none(np.abs(y[i] - pred[i]).mean())
+            else:
+                row[who] = finite_or_none(np.abs(y[i] - pred[i])[observed[i]].mean()) if observed[i].any() else None
         per_origin.append(row)
     result: dict[str, Any] = {
         "task": "forecast", "run": str(run.path), "data": str(data_path), "origins": int(origins), "refit": bool(refit),
@@ -155,12 +170,33 @@ def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit
                                                  for n, m in methods.items()},
         **summary, "by_step": by_step, "per_origin": per_origin, "undefined": undefined,
         "notices": list(data.notices),  # what was assumed reading the file (sorted rows, filled values ...)
+        "unobserved_points": 0 if observed is None else int((~observed).sum()),
     }
+    if observed is not None:
+        from builder.tasks.forecast import left_out_record
+
+        result["left_out"] = left_out_record(data, "all", observed, what="backtest point(s)")
     result["best_baseline"] = best_baseline(result)
     result["verdict"] = verdict(result)
     run.write_json("backtest.json", result)
-    _frame(data, o, y, candidates).to_csv(run.file("backtest.csv"), index=False)
+    _frame(data, o, y if observed is None else np.where(observed, y, np.nan), candidates).to_csv(
+        run.file("backtest.csv"), index=False)
     return result
+
+
+def _check_observed(data: SeriesData, data_path: str | Path, origins: np.ndarray, horizon: int,
+                    observed: np.ndarray) -> None:
+    """DataError when a target has no observed actual among the rows the origins forecast."""
+    empty = [t for k, t in enumerate(data.targets) if not observed[:, :, k].any()]
+    if empty:
+        first, last = int(origins[0]), int(origins[-1]) + horizon - 1
+        where = (f"{data.time[first]} to {data.time[last]}" if data.time is not None
+                 else f"rows {first + 1}-{last + 1} of the series")
+        names = ", ".join(f"`{t}`" for t in empty)
+        raise DataError(f"{data_path}: every actual of {names} in the {len(origins)} origins' forecast rows ({where}) "
+                        f"is missing in the file and was filled in by the missing-value policy `{data.missing}`, so "
+                        f"there is nothing to score; the backtest needs at least one observed value of {names} "
+                        "there (fill in the file's values, or use more origins)")
 
 
 def _count_rows(path: str | Path) -> int:
@@ -229,5 +265,7 @@ def backtest_table(result: dict[str, Any]) -> str:
                 f"of {result['rows']}, expanding window; {how})")
     if result.get("verdict"):
         rows.append(f"verdict: {result['verdict']}")
+    if (result.get("left_out") or {}).get("note"):
+        rows.append(f"note: {result['left_out']['note']}")
     rows += [f"note: {n}" for n in result.get("undefined", {}).values()]
     return "\n".join(rows)

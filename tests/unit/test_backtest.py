@@ -83,3 +83,26 @@ def test_backtest_says_what_it_assumed_reading_the_file(tiny_run, tmp_path, caps
     assert main(["backtest", "--run", str(run), "--data", str(tmp_path / "holes.csv"), "--origins", "3"]) == 0
     assert "note: interpolated 1 missing values linearly (`y`: 1)" in capsys.readouterr().err
     assert any("interpolated 1 missing" in n for n in json.loads((run / "backtest.json").read_text())["notices"])
+
+
+def test_backtest_leaves_out_the_actuals_the_file_did_not_have(tiny_run, tmp_path, capsys):
+    run, csv = tiny_run
+    df = pd.read_csv(csv)
+    y = df["y"].to_numpy()
+    df.loc[[106, 112], "y"] = np.nan  # empty cells in the rows the origins forecast
+    df.drop(index=[115]).to_csv(tmp_path / "holes.csv", index=False)  # and a skipped date
+    assert main(["backtest", "--run", str(run), "--data", str(tmp_path / "holes.csv"), "--origins", "5"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: 3 backtest point(s) whose actual y was filled in (missing in {tmp_path / 'holes.csv'}) are left out " \
+           "of every score" in out
+    result = json.loads((run / "backtest.json").read_text())  # strict JSON
+    assert result["unobserved_points"] == 3 and result["left_out"]["by_target"] == {"y": 3}
+    frame = pd.read_csv(run / "backtest.csv")
+    assert sorted(frame.loc[frame["actual"].isna(), "origin"] + frame.loc[frame["actual"].isna(), "step"] - 1) == [106, 112, 115]
+    kept = frame.dropna(subset=["actual"])
+    np.testing.assert_allclose(kept["actual"], y[kept["origin"] + kept["step"] - 1], rtol=1e-5)  # the file's values
+    for who in ("model", "naive", "seasonal_naive", "ets", "theta"):  # every forecaster on the same points
+        np.testing.assert_allclose(np.abs(kept["actual"] - kept[who]).mean(), result[who]["mae"], rtol=1e-5)
+    origin = [r for r in result["per_origin"] if r["origin"] == 105][0]
+    first = kept[kept["origin"] == 105]
+    np.testing.assert_allclose(origin["model"], np.abs(first["actual"] - first["model"]).mean(), rtol=1e-5)
