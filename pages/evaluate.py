@@ -114,6 +114,9 @@ def _forecast_view() -> None:
     """Verdict, intervals, error by horizon step, residuals, actual vs predicted, the backtest."""
     st.caption(f"{metrics.get('n_windows')} {metrics.get('part', 'test')} windows · season length "
                f"{metrics.get('season_length')} · best epoch {metrics.get('best_epoch')} of {metrics.get('epochs_run')}")
+    left_out = (metrics.get("left_out") or {}).get("note")
+    if left_out:  # actuals the file did not have (filled in for the windows) are not scored
+        st.caption(f"Note: {left_out}.")
 
     judged = forecast_verdict(metrics)
     if judged:
@@ -140,7 +143,7 @@ def _forecast_view() -> None:
         frame = pred["frame"]
         with right:
             st.markdown("**Residuals** (actual − predicted)")
-            hist = alt.Chart(frame[["error"]]).mark_bar().encode(
+            hist = alt.Chart(frame[["error"]].dropna()).mark_bar().encode(
                 x=alt.X("error:Q", bin=alt.Bin(maxbins=30), title="actual − predicted"),
                 y=alt.Y("count():Q", title="windows"))
             st.altair_chart(hist.properties(height=240), width="stretch")

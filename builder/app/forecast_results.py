@@ -82,5 +82,7 @@ def backtest_view(result: dict[str, Any]) -> dict[str, Any]:
            else "the run's model as trained; ETS/Theta fitted before the first origin and updated at each")
     caption = (f"{result.get('origins')} origins x horizon {result.get('horizon')} over the last rows of "
                f"{result.get('data')} (expanding window; {how}).")
+    if (result.get("left_out") or {}).get("note"):
+        caption += f" Note: {result['left_out']['note']}."
     return {"caption": caption, "verdict": result.get("verdict"), "table": pd.DataFrame(rows).set_index(""),
             "per_origin": pd.DataFrame(long, columns=["origin", "forecaster", "MAE"])}

@@ -138,3 +138,36 @@ def test_predict_onto_a_directory_is_a_usage_error(series_csv, tmp_path, capsys)
     (tmp_path / "out").mkdir()
     assert main(["predict", "--run", str(tmp_path / "run"), "--data", str(series_csv), "--out", str(tmp_path / "out")]) == 2
     assert f"error: {tmp_path / 'out'}: is a directory; expected a file name" in capsys.readouterr().err
+
+
+def test_train_leaves_filled_in_test_actuals_out_of_every_score_with_a_note(series_csv, tmp_path, capsys):
+    df = pd.read_csv(series_csv)
+    df.loc[[105, 111], "y"] = np.nan  # empty target cells in the test part (rows 102-119)
+    df.drop(index=[114]).to_csv(tmp_path / "F.csv", index=False)  # and a skipped date there
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "F.csv"), "--out", str(run), "--epochs", "1", "--lookback", "8",
+                 "--horizon", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    metrics = json.loads((run / "metrics.json").read_text())  # strict JSON
+    n = metrics["unobserved_points"]
+    assert n == 6  # 3 rows x 2 horizon steps each
+    assert out.count(f"note: {n} test point(s) whose actual y was filled in (missing in {tmp_path / 'F.csv'}) are left "
+                     "out of every score") == 1
+    pred = pd.read_csv(run / "predictions.csv")
+    assert pred["actual"].isna().sum() == n
+    kept = pred.dropna(subset=["actual"])
+    assert metrics["model"]["mae"] == pytest.approx(np.abs(kept["actual"] - kept["predicted"]).mean(), rel=1e-5)
+
+
+def test_a_test_file_without_any_target_value_is_an_error_before_training(series_csv, tmp_path, capsys):
+    df = pd.read_csv(series_csv)
+    df.iloc[:100].to_csv(tmp_path / "train.csv", index=False)
+    test = df.iloc[100:].copy()
+    test["y"] = np.nan
+    test.to_csv(tmp_path / "T.csv", index=False)
+    assert main(["train", "--data", str(tmp_path / "train.csv"), "--test-data", str(tmp_path / "T.csv"),
+                 "--out", str(tmp_path / "run"), "--epochs", "1", "--lookback", "8", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'T.csv'}: every actual of `y` in the test part (")
+    assert "so there is nothing to score; the test part needs at least one observed value of `y`" in err
+    assert not (tmp_path / "run" / "metrics.json").exists()
