@@ -36,12 +36,15 @@ def test_a_model_worse_than_seasonal_naive_gets_a_warning_and_red_cards(tiny_csv
 
 
 def test_a_model_that_beats_every_baseline_says_so(tiny_csv, studio_home) -> None:
-    _fake_run(studio_home, "run-good", _forecast_metrics(0.8))
+    note = "7 test point(s) whose actual y was filled in (missing in F.csv) are left out of every score"
+    _fake_run(studio_home, "run-good", {**_forecast_metrics(0.8), "unobserved_points": 7,
+                                        "left_out": {"points": 7, "by_target": {"y": 7}, "note": note}})
     at = make_app("pages/evaluate.py", seeded(tiny_csv, run_id="run-good"), timeout=300)
     assert not at.exception
     assert [w.value for w in at.success] == [
         "**Verdict:** beats every baseline (best: seasonal naive (m=12), MASE 0.8 vs 1, 20% lower)"]
     assert next(m for m in at.metric if m.label == "MASE").delta == "-0.2 vs seasonal naive"
+    assert f"Note: {note}." in [c.value for c in at.caption]  # actuals the file did not have are not scored
 
 
 def test_intervals_coverage_and_a_backtest_panel(tiny_csv, studio_home) -> None:

@@ -179,3 +179,21 @@ def test_chunked_reader_reads_time_zone_offsets_as_the_in_memory_path(series_csv
     zone = [n for n in a.notices if "offset" in n]
     assert zone and all(n in b.notices for n in zone)
     np.testing.assert_array_equal(a.values, b.values)
+
+
+@pytest.mark.parametrize("policy", ["interpolate", "drop"])
+def test_chunked_reader_marks_the_filled_in_targets_as_the_in_memory_path(series_csv, small_chunks, policy):
+    import pandas as pd
+
+    df = pd.read_csv(series_csv)
+    df.loc[[10, 90], "y"] = np.nan
+    df.loc[50, "x"] = np.nan
+    df.drop(index=[40, 41]).to_csv(series_csv, index=False)
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2, "missing": policy})
+    a = prepare_frame(load_table(series_csv), spec)
+    b = stream.read_series_file(series_csv, spec, spec.data.lookback)
+    if policy == "drop":
+        assert a.observed is None and b.observed is None and a.n_rows == b.n_rows
+    else:
+        np.testing.assert_array_equal(a.observed, b.observed)
+        assert np.flatnonzero(~b.observed[:, 0]).tolist() == [10, 40, 41, 90]
