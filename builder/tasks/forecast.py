@@ -542,7 +542,7 @@ def evaluate_forecast(data: SeriesData, predictions: np.ndarray, part: str = "te
     per_target, summary, by_step = score_candidates(y, candidates, data.targets, scales, observed)
     flat = [t for t, s in zip(data.targets, scales, strict=True) if not s > 0]
     unpaired = [t for t, s in zip(data.targets, scales, strict=True) if np.isnan(s)]
-    if unpaired and len(data.target_values[: data.n_train]) > m:
+    if unpaired and data.observed is not None and data.n_train > m:
         undefined["mase"] = (f"MASE is undefined: the training part of {unpaired} has no two observed values one "
                              f"season ({m} steps) apart (the others were filled in), so there is no scale to divide by")
     elif flat:
