@@ -128,10 +128,3 @@ class AutoregressiveForecast(keras.layers.Layer):
                 "dense": [keras.saving.serialize_keras_object(x) for x in self.dense]}
 
 
-def autoregressive_lag(spec: Any, resolved: Any) -> int:
-    """The steps z_t is the change over: 0 (no residual), 1 (base "last") or the season length (base "season")."""
-    from builder.tasks.forecast import residual_base
-
-    base = residual_base(spec, resolved)
-    return int(resolved.season_length or 1) if base in ("season", "season_drift") else int(base == "last")
-

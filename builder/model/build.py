@@ -115,7 +115,8 @@ def build_autoregressive(spec: ModelSpec, resolved: Resolved) -> keras.Model:
     over the spec's recurrent blocks (one direction; each layer returns its sequence and states) and dense
     blocks (applied at every step). The task's `raw_output` adds Unstandardize as for the direct form."""
     from builder.data.series import lead_name
-    from builder.model.autoregressive import AutoregressiveForecast, autoregressive_lag
+    from builder.model.autoregressive import AutoregressiveForecast
+    from builder.tasks.forecast import residual_lag
 
     inputs = keras.Input(shape=(resolved.input_length, resolved.n_features), name="window")
     scaled = Standardize(resolved.n_features, name="standardize")(inputs)
@@ -131,7 +132,7 @@ def build_autoregressive(spec: ModelSpec, resolved: Resolved) -> keras.Model:
     names = list(resolved.inputs)
     known = list(resolved.known_future or ())
     leads = [[names.index(lead_name(c, j)) for c in known] for j in range(1, resolved.horizon + 1)] if known else []
-    layer = AutoregressiveForecast(resolved.n_outputs, resolved.horizon, autoregressive_lag(spec, resolved),
+    layer = AutoregressiveForecast(resolved.n_outputs, resolved.horizon, residual_lag(spec, resolved),
                                    [names.index(c) for c in known], leads, recurrent, dense,
                                    loss=get_task("forecast").loss(spec), name="autoregressive")
     return keras.Model(inputs, layer(scaled), name=_model_name(spec.name))

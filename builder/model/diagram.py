@@ -207,11 +207,11 @@ def _seq2seq_body(spec: ModelSpec, resolved: Resolved, add: Any) -> None:
 def _autoregressive_body(spec: ModelSpec, resolved: Resolved, add: Any) -> None:
     """The autoregressive forecast form's nodes (builder.model.autoregressive): window, scaling, the per-step
     input, the stack and dense blocks at every step, the output and the run on its own forecasts."""
-    from builder.model.autoregressive import autoregressive_lag
+    from builder.tasks.forecast import residual_lag
 
     L, F, H, k = resolved.input_length, resolved.n_features, resolved.horizon, resolved.n_outputs
     known = len(resolved.known_future or ())
-    lag = autoregressive_lag(spec, resolved)
+    lag = residual_lag(spec, resolved)
     change = {0: "the targets", 1: "the change from the step before"}.get(lag, f"the change from {lag} steps before")
     add(f"Input window\nlookback {L} × {F} features", "io", _shape("batch", L, F))
     add("Standardize\n(train-set scaling)", "scale", _shape("batch", L, F))

@@ -421,7 +421,9 @@ def _build_function(spec: ModelSpec, sizes: dict[str, Any], model_name: str) -> 
     if task == "forecast":
         lines += ['    x = keras.layers.Dense(horizon * n_targets, name="forecast")(x)',
                   '    x = keras.layers.Reshape((horizon, n_targets), name="horizon_by_target")(x)']
-        base = sizes.get("residual_base", "last" if spec.residual else None)
+        from builder.tasks.forecast import residual_base
+
+        base = sizes["residual_base"] if "residual_base" in sizes else residual_base(spec)  # spec alone: no season
         if base is not None and spec.residual_space == "log":
             # the training scaler of the targets (constants, not weights); from a spec alone mean 0, scale 1
             mean, scale = sizes.get("log_scaler") or ([0.0] * sizes["n_outputs"], [1.0] * sizes["n_outputs"])
@@ -454,9 +456,9 @@ def _build_autoregressive(spec: ModelSpec, sizes: dict[str, Any], model_name: st
     inputs, horizon = list(sizes["inputs"]), int(sizes["horizon"])
     known = [c for c in (sizes.get("known_future") or spec.data.known_future) if c in inputs]
     leads = [[inputs.index(lead_name(c, j)) for c in known] for j in range(1, horizon + 1)] if known else []
-    lag = sizes.get("ar_lag")
-    if lag is None:  # from a spec alone: the last value, as the direct form's residual base before any data
-        lag = int(spec.residual)
+    from builder.tasks.forecast import residual_lag
+
+    lag = sizes["ar_lag"] if "ar_lag" in sizes else residual_lag(spec)  # a spec alone: no season known
     lines = [f"def build_model({', '.join(args)}) -> keras.Model:",
              '    """Raw windows [batch, input_length, n_features] -> forecasts [batch, horizon, n_targets] in the '
              "targets' units, one step at a time (the autoregressive form).\"\"\"",
@@ -555,15 +557,13 @@ def _run_sizes(meta: dict[str, Any], spec: ModelSpec) -> dict[str, Any]:
         sizes["vocabulary"] = list(r["classes"])
     if meta["task"] == "forecast":
         from builder.tasks.base import Resolved
-        from builder.tasks.forecast import residual_base
+        from builder.tasks.forecast import residual_base, residual_lag
 
         resolved = Resolved.from_dict(r)
         sizes["residual_base"] = residual_base(spec, resolved)
         sizes["known_future"] = list(resolved.known_future or ())
         if spec.forecast_form == "autoregressive":
-            from builder.model.autoregressive import autoregressive_lag
-
-            sizes["ar_lag"] = autoregressive_lag(spec, resolved)
+            sizes["ar_lag"] = residual_lag(spec, resolved)
         sizes["season_length"] = int(resolved.season_length or 1)
         if resolved.x_scaler is not None:
             k = n_out

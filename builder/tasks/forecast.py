@@ -370,21 +370,59 @@ class ForecastTask(Task):
         return interval_columns(frame, (metrics or {}).get("intervals"))
 
 
-def residual_base(spec: ModelSpec, resolved: Resolved) -> str | None:
+def residual_base(spec: ModelSpec, source: Resolved | SeriesData | None = None) -> str | None:
     """The naive forecast the head adds back: "last", "season", "season_drift", or None (no residual).
 
-    `spec.residual_base` "auto" takes the data's better naive forecast (Resolved.better_naive); a
-    seasonal base needs a season > 1 that fits in the input window ("season_drift": one step more),
-    else the next simpler base is used (`prepare` refuses an explicit seasonal base that cannot fit, so
-    that falls back only before data).
+    The one rule for the residual base, read by the head, the diagram, the generated code, the
+    autoregressive form's lag (`residual_lag`) and its data check. `source` is the run's resolved data
+    record, the prepared series (before it is resolved), or None (a spec alone, before any data).
+    `spec.residual_base` "auto" takes the data's better naive forecast (`better_naive`); a seasonal base
+    needs a season > 1 that fits in the input window (`season_fits`; "season_drift": one step more), else
+    the next simpler base is used (`prepare` refuses an explicit seasonal base that cannot fit, so that
+    falls back only before data).
     """
+    return _base_and_lag(spec, source)[0]
+
+
+def residual_lag(spec: ModelSpec, source: Resolved | SeriesData | None = None) -> int:
+    """The steps back of the value the residual base adds: 0 (no residual), 1 (base "last") or the season
+    length (a seasonal base): the change the autoregressive form reads per step (`z_t = y_t - y_{t-lag}`).
+    `source` as for `residual_base`."""
+    return _base_and_lag(spec, source)[1]
+
+
+def _base_and_lag(spec: ModelSpec, source: Resolved | SeriesData | None) -> tuple[str | None, int]:
+    """(`residual_base`, `residual_lag`): the base first as the spec wants it, then its fallback."""
     if not spec.residual:
-        return None
-    base = spec.residual_base if spec.residual_base != "auto" else (resolved.better_naive or "last")
-    m, L = resolved.season_length or 1, resolved.input_length or 0
-    if base == "season_drift" and 1 < m < L:
-        return "season_drift"
-    return "season" if base in SEASONAL_BASES and 1 < m <= L else "last"
+        return None, 0
+    better, m, L = _base_facts(source)
+    base = wanted_base(spec, better)
+    if base == "season_drift" and season_fits("season_drift", m, L):
+        return "season_drift", m
+    return ("season", m) if base in SEASONAL_BASES and season_fits("season", m, L) else ("last", 1)
+
+
+def wanted_base(spec: ModelSpec, better: str | None) -> str:
+    """The base the spec asks for before the window is checked: its `residual_base`, or for "auto" the
+    data's better naive forecast `better` ("last" when none is known)."""
+    return spec.residual_base if spec.residual_base != "auto" else (better or "last")
+
+
+def season_fits(base: str, season: int | None, window: int | None) -> bool:
+    """Whether seasonal base `base` can be read from a window of `window` steps: a season above 1 that the
+    window holds ("season_drift" reads one step more: the change over the last season)."""
+    m, L = int(season or 1), int(window or 0)
+    return m > 1 and m + int(base == "season_drift") <= L
+
+
+def _base_facts(source: Resolved | SeriesData | None) -> tuple[str | None, int, int]:
+    """(better naive forecast, season length, input window) of a resolved record, a prepared series or
+    nothing (no season known: 1)."""
+    if source is None:
+        return None, 1, 0
+    if isinstance(source, SeriesData):
+        return better_naive(source), int(source.season_length or 1), int(source.lookback or 0)
+    return source.better_naive, int(source.season_length or 1), int(source.input_length or 0)
 
 
 def season_lookback(season: int, n_train: int, horizon: int) -> int:
@@ -414,8 +452,7 @@ def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
     if spec.data.lookback is None:
         lookback = season_lookback(m, data.n_train, data.horizon)
         seasonal = replace(data, lookback=lookback)
-        base = spec.residual_base if spec.residual_base != "auto" else better_naive(seasonal)
-        if spec.task == "forecast" and spec.residual and base in SEASONAL_BASES:
+        if spec.task == "forecast" and spec.residual and wanted_base(spec, better_naive(seasonal)) in SEASONAL_BASES:
             if lookback == max(DEFAULT_LOOKBACK, 2 * m):  # the window wanted, not shortened
                 why = f"two seasons of {m}" if lookback == 2 * m else f"the default, which holds two seasons of {m}"
             else:
@@ -426,10 +463,9 @@ def seasonal_window(data: SeriesData, spec: ModelSpec) -> SeriesData:
             lookback, why = data.lookback, "the default"
         data = replace(data, lookback=lookback, notices=(*data.notices, f"lookback {lookback} steps ({why}); "
                                                          "set data.lookback to change it"))
-    extra = int(spec.residual_base == "season_drift")  # the drift reads one step more than a season
     if (spec.task == "forecast" and spec.residual and spec.residual_base in SEASONAL_BASES
-            and not (m > 1 and m + extra <= data.lookback)):
-        need = "one season" if not extra else "one season plus one step"
+            and not season_fits(spec.residual_base, m, data.lookback)):
+        need = "one season plus one step" if spec.residual_base == "season_drift" else "one season"
         raise DataError(f"{data.source}: residual_base `{spec.residual_base}` needs a season length above 1 and a "
                         f"lookback of at least {need}; found season length {m} and lookback {data.lookback} (set "
                         "data.season_length / data.lookback, or residual_base `auto`)")
@@ -463,9 +499,7 @@ def check_autoregressive(data: SeriesData, spec: ModelSpec) -> None:
                         f"each covariate must be known in advance; {unknown} are not in data.known_future (add them "
                         "there with the rows ahead in the file, leave them out of data.features, or use forecast_form "
                         "`direct`)")
-    base = spec.residual_base if spec.residual_base != "auto" else better_naive(data)
-    m = data.season_length
-    lag = 0 if not spec.residual else (m if base in SEASONAL_BASES and 1 < m <= data.lookback else 1)
+    lag = residual_lag(spec, data)
     if data.lookback < lag + 2:
         raise DataError(f"{data.source}: forecast_form `autoregressive` with a change over {lag} step(s) needs a "
                         f"lookback of at least {lag + 2}; found {data.lookback} (set data.lookback)")
