@@ -87,7 +87,7 @@ def main() -> None:
         results = {}
         for fmt in ("onnx", "litert"):
             try:
-                done = convert.convert_run(run, fmt, root / f"{name}-export")
+                done = convert.convert_run(run, fmt, root / f"{name}-{fmt}")
             except convert.ConversionError as err:
                 results[fmt] = str(err)
                 continue

@@ -44,16 +44,33 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """A temporary directory beside `path` to fill; when the block ends without an error it replaces
-    `path` (an older one removed first), else it is removed: `path` is never half-written."""
+    """A fresh temporary directory beside `path` to fill; when the block ends without an error it takes
+    `path`'s place, else it is removed and `path` is left as it was: `path` is never half-written.
+
+    An older `path` is renamed aside first, the new folder renamed into place, and only then is the old
+    one removed (it is renamed back if the second rename fails), so a failure never loses the older
+    folder. Whether an existing `path` may be replaced at all is the caller's decision.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         yield tmp
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.rename(path)
+        if path.exists() or path.is_symlink():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+            old.rmdir()  # a free name beside `path` for the older folder
+            path.rename(old)
+            try:
+                tmp.rename(path)
+            except BaseException:
+                old.rename(path)
+                raise
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink()
+        else:
+            tmp.rename(path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -1,5 +1,6 @@
 """Export page helpers for the other formats: a run's model converted to ONNX or LiteRT and checked
-against its SavedModel (builder.serving.convert), kept in the run's `exports/` folder."""
+against its SavedModel (builder.serving.convert), kept in the run's `exports/<format>/` folder (one export
+per folder: each conversion replaces its folder whole)."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ CONVERT_FORMATS = (("onnx", "ONNX (onnxruntime)"), ("litert", "LiteRT (.tflite)"
 
 
 def convert_for_download(run: Run, fmt: str) -> dict[str, Any]:
-    """Convert (or reuse the checked conversion in `<run>/exports/`) and return
+    """Convert (or reuse the checked conversion in `<run>/exports/<fmt>/`) and return
     {"ok": True, "data": file bytes, "file_name", "check": the check's figures, "snippet"} or
     {"ok": False, "reason": why the format cannot be made for this model}."""
     from builder.serving.convert import FILE_NAMES, ConversionError, convert_run, usage_snippet
 
-    out = run.path / "exports"
+    out = run.path / "exports" / fmt
     path, record = out / FILE_NAMES[fmt], out / f"{FILE_NAMES[fmt]}.json"
     fresh = record.exists() and path.exists() and record.stat().st_mtime_ns >= run.file("model.keras").stat().st_mtime_ns
     if fresh:

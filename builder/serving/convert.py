@@ -294,8 +294,10 @@ _CONVERTERS = {"onnx": (_to_onnx, onnx_runner), "litert": (_to_litert, litert_ru
 
 def convert_run(run: Run, fmt: str, out_dir: str | Path, n_check: int = 4) -> Converted:
     """Convert a finished run's model to `fmt` ("onnx" or "litert") in `out_dir`, check it against the
-    SavedModel, and write `<file>.json` beside it with the check's figures. Raises ConversionError
-    (nothing left behind) when the conversion fails or the file disagrees with the SavedModel."""
+    SavedModel, and write `<file>.json` beside it with the check's figures: `out_dir` then holds this
+    export alone (builder.serving.export.export_folder: an earlier export there is replaced whole, a
+    folder of other files refused with ExportFolderError). Raises ConversionError (nothing left behind,
+    an earlier export untouched) when the conversion fails or the file disagrees with the SavedModel."""
     if fmt not in _CONVERTERS:
         raise ValueError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     meta = run.metadata()
@@ -305,27 +307,26 @@ def convert_run(run: Run, fmt: str, out_dir: str | Path, n_check: int = 4) -> Co
     for name in ("saved_model", "model.keras"):
         if not run.file(name).exists():
             raise FileNotFoundError(f"{run.path}: {name} is missing; has the run finished?")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from builder.serving.export import export_folder
+
     convert, runner = _CONVERTERS[fmt]
-    final = out_dir / FILE_NAMES[fmt]
-    tmp = out_dir / f".{final.name}.tmp"
+    final = Path(out_dir) / FILE_NAMES[fmt]
     t0 = time.perf_counter()
-    try:
+    # written whole into a fresh folder that replaces `out_dir` only once the file passed its check (a folder
+    # it may not replace is refused on entering, before the conversion's minutes)
+    with export_folder(out_dir, run, fmt) as tmp:
+        draft = tmp / final.name
         model = inference_model(run)
         x = check_windows(model, meta, n=n_check)
-        batch, notes = convert(model, meta, tmp)
+        batch, notes = convert(model, meta, draft)
         try:
-            got = runner(tmp)(x)
+            got = runner(draft)(x)
         except Exception as err:  # the runtime refuses the file: say so rather than ship it
             raise ConversionError(f"{fmt}: the converted file does not run: {_converter_reason(err)}") from err
         worst = _compare(fmt, np.asarray(got), saved_model_outputs(run, x))
-        tmp.replace(final)
-    finally:
-        tmp.unlink(missing_ok=True)
-    result = Converted(fmt, str(final), final.stat().st_size, worst, len(x), batch,
-                       round(time.perf_counter() - t0, 2), notes)
-    atomic_write_json(out_dir / f"{final.name}.json", {**result.to_dict(), "path": final.name, "tolerance": TOLERANCE,
+        result = Converted(fmt, str(final), draft.stat().st_size, worst, len(x), batch,
+                           round(time.perf_counter() - t0, 2), notes)
+        atomic_write_json(tmp / f"{final.name}.json", {**result.to_dict(), "path": final.name, "tolerance": TOLERANCE,
                                                        "input": meta["serving"]["input"],
                                                        "output": meta["serving"]["output"]})
     return result

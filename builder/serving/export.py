@@ -11,12 +11,29 @@ TensorFlow only:
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from builder.files import atomic_dir, atomic_write_text
+from builder.files import atomic_dir, atomic_write_json, atomic_write_text, read_json
 from builder.training.runs import Run
+
+#: the record every export folder holds: the export's kind, its run and the files it wrote; a folder
+#: holding it (and nothing else than those files) is an export of ours that the next export may replace
+EXPORT_RECORD = "rnn-studio-export.json"
+EXPORT_FORMAT = "rnn-studio-export/1"
+#: what exports wrote before they carried EXPORT_RECORD: a folder holding only these, one of them a
+#: record of ours (`_EARLIER_RECORDS`), is such an earlier export
+_EARLIER_NAMES = frozenset({"saved_model", "model.keras", "metadata.json", "spec.json", "README.txt",
+                            "model.onnx", "model.onnx.json", "model.tflite", "model.tflite.json"})
+_EARLIER_RECORDS = ("metadata.json", "model.onnx.json", "model.tflite.json")
+
+
+class ExportFolderError(ValueError):
+    """The export's folder holds files that no export of ours wrote: it is left alone (`error: ...`)."""
 
 SERVING_SNIPPET = """import numpy as np
 import tensorflow as tf
@@ -71,22 +88,93 @@ def load_run_model(run: Run) -> Any:
 
 
 def export_run(run: Run, out_dir: str | Path) -> Path:
-    """Copy a finished run's deployable artifacts to `out_dir`: saved_model/, model.keras, metadata.json,
-    spec.json and a README with the serving snippet."""
-    out_dir = Path(out_dir)
+    """Export a finished run's deployable artifacts to `out_dir`: saved_model/, model.keras, metadata.json,
+    spec.json, a README with the serving snippet and EXPORT_RECORD, and nothing else (`export_folder`: an
+    earlier export there is replaced whole once this one is complete; a folder of other files is refused)."""
     for name in ("saved_model", "model.keras", "metadata.json", "spec.json"):
         if not run.file(name).exists():
             raise FileNotFoundError(f"{run.path}: {name} is missing; has the run finished?")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # every piece is copied under a temporary name and renamed into place: no half-written file
-    with atomic_dir(out_dir / "saved_model") as tmp:
-        shutil.copytree(run.file("saved_model"), tmp, dirs_exist_ok=True)
-    for name in ("model.keras", "metadata.json", "spec.json"):
-        part = out_dir / f".{name}.tmp"
-        shutil.copy2(run.file(name), part)
-        part.replace(out_dir / name)
-    atomic_write_text(out_dir / "README.txt", serving_snippet(run.metadata()))
-    return out_dir
+    with export_folder(out_dir, run, "savedmodel") as tmp:
+        shutil.copytree(run.file("saved_model"), tmp / "saved_model")
+        for name in ("model.keras", "metadata.json", "spec.json"):
+            shutil.copy2(run.file(name), tmp / name)
+        atomic_write_text(tmp / "README.txt", serving_snippet(run.metadata()))
+    return Path(out_dir)
+
+
+@contextlib.contextmanager
+def export_folder(out_dir: str | Path, run: Run, kind: str) -> Iterator[Path]:
+    """A fresh temporary folder beside `out_dir` to write one export into; when the block ends without an
+    error it gets EXPORT_RECORD and takes `out_dir`'s place whole (builder.files.atomic_dir), so the folder
+    holds exactly this export's files: nothing of an earlier export (a different run or format) is left
+    beside them. On an error the temporary folder is removed and `out_dir` is left as it was, an earlier
+    export included.
+
+    `out_dir` may be missing, empty, or an earlier export of ours (`check_export_folder`); anything else
+    raises ExportFolderError naming the folder and what it holds, before any work and again just before
+    the swap, so no file that an export of ours did not write is ever removed.
+    """
+    path = check_export_folder(out_dir)
+    with atomic_dir(path) as tmp:
+        yield tmp
+        files = sorted(p.name for p in tmp.iterdir())
+        atomic_write_json(tmp / EXPORT_RECORD, {"format": EXPORT_FORMAT, "kind": kind, "run": run.path.name,
+                                                "files": files})
+        check_export_folder(out_dir)  # nothing else arrived there while this export was written
+
+
+def check_export_folder(out_dir: str | Path) -> Path:
+    """`out_dir` resolved, when an export may replace it: missing, an empty folder, or an earlier export of
+    ours holding only the files it wrote. Raises ExportFolderError otherwise (a file, the current folder,
+    a folder with other files), naming the folder and what it holds."""
+    given = Path(out_dir)
+    path = given.resolve()
+    if not path.exists():
+        return path
+    if not path.is_dir():
+        raise ExportFolderError(f"{given}: a file of that name exists; expected a folder to export into")
+    cwd = Path(os.getcwd()).resolve()
+    if cwd == path or path in cwd.parents:
+        raise ExportFolderError(f"{given}: is the current folder or holds it; export into a folder beside it")
+    names = sorted(p.name for p in path.iterdir())
+    if not names:
+        return path
+    record = _read_record(path / EXPORT_RECORD)
+    if record is not None and record.get("format") == EXPORT_FORMAT:
+        others = [n for n in names if n != EXPORT_RECORD and n not in set(record.get("files") or ())]
+        if not others:
+            return path
+        raise ExportFolderError(f"{given}: an earlier export of run {record.get('run')!r} that also holds "
+                                f"{_listing(others)}, which no export wrote; move them out or export into a new "
+                                "folder (nothing was changed)")
+    if set(names) <= _EARLIER_NAMES and any(_is_earlier_record(path / n) for n in _EARLIER_RECORDS if n in names):
+        return path
+    raise ExportFolderError(f"{given}: the folder is not empty and is not an export of ours: it holds "
+                            f"{_listing(names)}; export into a new or empty folder (nothing was changed)")
+
+
+def _is_earlier_record(path: Path) -> bool:
+    """A run's metadata.json (`format` rnn-studio/...) or a conversion's check record (`<file>.json`)."""
+    record = _read_record(path)
+    if record is None:
+        return False
+    if path.name == "metadata.json":
+        return str(record.get("format", "")).startswith("rnn-studio/")
+    return record.get("path") == path.name.removesuffix(".json") and "max_abs_diff" in record
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """The JSON object in file `path`, or None (missing, a folder, not JSON, not an object)."""
+    try:
+        record = read_json(path) if path.is_file() else None
+    except (OSError, UnicodeDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _listing(names: list[str], most: int = 5) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def serving_snippet(meta: dict[str, Any]) -> str:

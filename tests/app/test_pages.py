@@ -195,7 +195,7 @@ def test_export_page_converts_a_run_to_onnx_and_evaluate_explains_it(tiny_csv, s
     at.button(key="export_convert").click().run()
     assert not at.exception and not errors(at), errors(at)
     assert "run-c-model.onnx" in [b.label for b in at.get("download_button")]
-    assert (studio_home / "runs" / "run-c" / "exports" / "model.onnx.json").exists()
+    assert (studio_home / "runs" / "run-c" / "exports" / "onnx" / "model.onnx.json").exists()
     assert any("onnxruntime" in c.value for c in at.code)
 
     ev = make_app("pages/evaluate.py", seeded(tiny_csv, run_id="run-c"), timeout=300)

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,10 +69,11 @@ def _run_without_tensorflow(tmp_path, files: dict[str, str], x: np.ndarray) -> d
 
 
 def test_forecast_run_to_onnx_and_litert(forecast_run, tmp_path):
-    out = tmp_path / "exp"
-    onnx = convert_run(forecast_run, "onnx", out)
-    lite = convert_run(forecast_run, "litert", out)
+    # one folder per export: each conversion replaces its folder whole (tests/unit/test_export_folder.py)
+    onnx = convert_run(forecast_run, "onnx", tmp_path / "onnx")
+    lite = convert_run(forecast_run, "litert", tmp_path / "litert")
     for done, name in ((onnx, "model.onnx"), (lite, "model.tflite")):
+        out = Path(done.path).parent
         assert done.path.endswith(name) and (out / name).stat().st_size == done.size_bytes > 0
         assert done.max_abs_diff <= 1e-5 and done.batch is None
         record = json.loads((out / f"{name}.json").read_text())
@@ -87,8 +89,8 @@ def test_forecast_run_to_onnx_and_litert(forecast_run, tmp_path):
 
 
 def test_padded_classifier_to_onnx_and_litert(classify_run, tmp_path):
-    onnx = convert_run(classify_run, "onnx", tmp_path)
-    lite = convert_run(classify_run, "litert", tmp_path)
+    onnx = convert_run(classify_run, "onnx", tmp_path / "onnx")
+    lite = convert_run(classify_run, "litert", tmp_path / "litert")
     assert onnx.batch is None and lite.batch == 1 and "batch 1" in lite.notes[0]
     model = convert.inference_model(classify_run)
     x = convert.check_windows(model, classify_run.metadata(), n=3, seed=5)
