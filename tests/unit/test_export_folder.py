@@ -153,3 +153,18 @@ def test_the_current_folder_is_never_replaced(runs, tmp_path, monkeypatch, capsy
     assert main(["export", "--run", str(runs["b"].path), "--out", "."]) == 2
     assert capsys.readouterr().err == "error: .: is the current folder or holds it; export into a folder beside it\n"
     assert os.getcwd() == str(out.resolve()) and (out / "metadata.json").exists()
+
+
+def test_code_from_a_spec_over_a_runs_code_removes_that_runs_weights(runs, tmp_path, capsys):
+    # before: m.weights.h5 of run a stayed beside the spec's m.py, whose __main__ loads it when it is there
+    out = tmp_path / "m.py"
+    assert main(["code", "--run", str(runs["a"].path), "--out", str(out)]) == 0
+    assert _names(tmp_path) == {"m.py", "m.weights.h5"}
+    assert main(["code", "--spec", str(runs["b"].file("spec.json")), "--out", str(out)]) == 0
+    assert _names(tmp_path) == {"m.py"} and "run-b" in out.read_text()
+    # weights beside a file that is not a run's generated file are the user's: left alone
+    (tmp_path / "h.py").write_text("print('mine')\n")
+    (tmp_path / "h.weights.h5").write_bytes(b"mine")
+    assert main(["code", "--spec", str(runs["b"].file("spec.json")), "--out", str(tmp_path / "h.py")]) == 0
+    assert (tmp_path / "h.weights.h5").read_bytes() == b"mine"
+    capsys.readouterr()
