@@ -168,3 +168,15 @@ def test_code_from_a_spec_over_a_runs_code_removes_that_runs_weights(runs, tmp_p
     assert main(["code", "--spec", str(runs["b"].file("spec.json")), "--out", str(tmp_path / "h.py")]) == 0
     assert (tmp_path / "h.weights.h5").read_bytes() == b"mine"
     capsys.readouterr()
+
+
+def test_the_swapped_folder_keeps_the_mode_a_folder_gets(runs, tmp_path, capsys):
+    # the fresh folder comes from mkdtemp (private, 0700): a deployed export must stay readable as mkdir makes it
+    out = tmp_path / "deploy"
+    assert _export(runs["a"], out, "onnx") == 0
+    probe = tmp_path / "probe"
+    probe.mkdir()
+    assert out.stat().st_mode & 0o777 == probe.stat().st_mode & 0o777
+    out.chmod(0o750)  # an earlier export's mode is kept
+    assert _export(runs["b"], out, "onnx") == 0 and out.stat().st_mode & 0o777 == 0o750
+    capsys.readouterr()
