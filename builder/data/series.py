@@ -786,5 +786,7 @@ def prepare_series_with_test(df: pd.DataFrame, test_df: pd.DataFrame, spec: Mode
     combined.attrs["notices"] = notices
     sub = spec.updated(data={"time_col": time_col, "targets": targets, "features": covariates})
     data = prepare_series(combined, sub, lookback, n_test=len(test_df), test_from=test_from)
-    return replace(data, notices=(*data.notices, f"test part: the {len(test_df)} rows of the test file"),
+    n_rows = data.n_rows - data.n_train - data.n_val
+    inserted = f" ({n_rows} rows with the steps its dates skip)" if n_rows > len(test_df) else ""
+    return replace(data, notices=(*data.notices, f"test part: the {len(test_df)} rows of the test file{inserted}"),
                    test_source=test_df.attrs.get("source", "test"))

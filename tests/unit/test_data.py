@@ -249,6 +249,8 @@ def test_a_date_the_test_file_skips_moves_no_split_boundary(tmp_path, missing, y
         bounds.append((data.n_train, data.n_val, data.time[start]))
         assert data.time[start] == pd.Timestamp(str(time[cut])), "the test part starts with the test file"
         assert data.n_rows - start == (39 if skip and missing == "drop" else 40)
+        inserted = " (40 rows with the steps its dates skip)" if skip and missing != "drop" else ""
+        assert data.notices[-1] == f"test part: the {len(test)} rows of the test file{inserted}"
     assert bounds[0] == bounds[1]
 
 
