@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install everything the tests need (venv from the lock file, Chromium for the browser test) and run them.
-# Usage: bash scripts/test.sh [pytest args...]
+# Usage: bash scripts/test.sh [pytest args...]  (options only, e.g. -q: the whole suite in two parallel parts)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,4 +20,32 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null && [ "$(id -u)" =
 fi
 
 .venv/bin/ruff check .
-exec .venv/bin/python -m pytest "$@"
+
+# Paths, test ids or option values given (e.g. `tests/unit`, `-m e2e`): one pytest run with those arguments.
+for arg in "$@"; do
+  if [[ "$arg" != -* ]]; then
+    exec .venv/bin/python -m pytest "$@"
+  fi
+done
+
+# The whole suite (options only, e.g. `-q`): two pytest processes side by side, since many tests wait on
+# worker processes, a Streamlit server or the browser rather than compute. Part B (pages, browser,
+# multi-worker training) runs in the background into a log printed when both have ended; the exit status
+# is part A's, else part B's.
+DIST="tests/unit/test_distributed_workers.py tests/unit/test_distributed_resume.py"
+LOG=$(mktemp -t rnn-studio-tests-b.XXXXXX)
+# shellcheck disable=SC2086
+.venv/bin/python -m pytest -p no:cacheprovider "$@" tests/app tests/e2e $DIST >"$LOG" 2>&1 &
+PART_B=$!
+status_a=0
+# shellcheck disable=SC2086
+.venv/bin/python -m pytest -p no:cacheprovider "$@" tests/unit $(for f in $DIST; do echo --ignore="$f"; done) || status_a=$?
+status_b=0
+wait "$PART_B" || status_b=$?
+echo
+echo "==== part B: tests/app tests/e2e $DIST (exit status $status_b) ===="
+cat "$LOG"
+rm -f "$LOG"
+echo "==== part A (tests/unit, without the multi-worker tests): exit status $status_a; part B: exit status $status_b ===="
+if [ "$status_a" -ne 0 ]; then exit "$status_a"; fi
+exit "$status_b"
