@@ -142,7 +142,7 @@ def group_sequences(
                 f"{src}: label column `{label_col}` is empty in {len(rows)} row(s) (first: {rows[:5]}); "
                 "every sequence needs a label"
             )
-        grouped["_label"] = labels.astype(str).to_numpy()
+        grouped["_label"] = label_strings(labels)
     grouped = pd.concat([grouped, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
     ids, xs, out_labels = [], [], []
     for sid, g in grouped.groupby("_id", sort=False):
@@ -169,6 +169,17 @@ def pad_sequences(xs: list[np.ndarray], lookback: int, n_features: int) -> tuple
             truncated += 1
         x[i, : len(seq)] = seq
     return x, truncated
+
+
+#: a whole number written with a zero fraction (1.0, -2.00): the label 1, -2
+_ZERO_FRACTION = r"^([-+]?\d+)\.0+$"
+
+
+def label_strings(labels: pd.Series) -> np.ndarray:
+    """Labels as the text a class is named by: surrounding spaces removed ("cat " is "cat") and whole
+    numbers without a zero fraction (a column read as floats, 1.0, is the class "1", as in a file of 1s)."""
+    text = labels.astype(str).str.strip().str.replace(_ZERO_FRACTION, r"\1", regex=True)
+    return text.to_numpy(dtype=object)
 
 
 def _label_sort_key(v: str) -> tuple[int, float | str]:

@@ -26,6 +26,7 @@ from builder.data.sequences import (
     _fill_missing_sequences,
     _label_sort_key,
     _split_sequences,
+    label_strings,
     pad_sequences,
 )
 from builder.data.series import check_window_count
@@ -93,7 +94,7 @@ def group_steps(frame: pd.DataFrame, id_col: str, order_col: str | None, feature
             rows = (np.flatnonzero(empty) + 2).tolist()
             raise DataError(f"{src}: label column `{label_col}` is empty in {len(rows)} row(s) (first: rows {rows[:5]}); "
                             "task label_steps needs a label on every row")
-        g["_label"] = labels.astype(str).to_numpy()
+        g["_label"] = label_strings(labels)
     g = pd.concat([g, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
     ids, xs, ys, rows = [], [], [], []
     for sid, part in g.groupby("_id", sort=False):

@@ -1,0 +1,65 @@
+"""Messy long-format sequence CSVs for tasks classify and label_steps: each case is either a DataError
+naming the file, row or column (the CLI's one `error:` line) or a stated handling, never a silently
+different model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from builder import load_preset
+from builder.data.read import DataError
+from builder.data.sequences import prepare_sequences
+from builder.spec import ModelSpec
+from builder.tasks.label_steps import prepare_steps
+
+
+def classify_spec() -> ModelSpec:
+    return ModelSpec.from_dict({"task": "classify", "data": {"id_col": "sequence_id", "label_col": "label"},
+                                "blocks": [{"kind": "recurrent", "cell": "gru", "units": 4}]})
+
+
+def steps_spec() -> ModelSpec:
+    return load_preset("bilstm_tagger").updated(data={"id_col": "sequence_id", "label_col": "label", "order_col": "t"})
+
+
+def frame(n_seq: int = 12, length: int = 6, source: str = "d.csv", label=lambda s: f"c{s % 2}") -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    rows = [(s, t, float(rng.normal()), label(s)) for s in range(n_seq) for t in range(length)]
+    df = pd.DataFrame(rows, columns=["sequence_id", "t", "a", "label"])
+    df.attrs["source"] = source
+    return df
+
+
+def steps(n_seq: int = 12, source: str = "d.csv") -> pd.DataFrame:
+    """Label per step: "up" where `a` > 0 (it changes within a sequence)."""
+    df = frame(n_seq, 8, source)
+    df["label"] = np.where(df["a"] > 0, "up", "down")
+    return df
+
+
+def prepare(task: str, df: pd.DataFrame, test: pd.DataFrame | None = None):
+    if task == "classify":
+        return prepare_sequences(df, classify_spec(), test)
+    return prepare_steps(df, steps_spec(), test)
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_a_trailing_space_in_a_label_is_not_a_class_of_its_own(task):
+    df = frame() if task == "classify" else steps()
+    df.loc[df.sequence_id == 3, "label"] = df.loc[df.sequence_id == 3, "label"] + " "
+    assert prepare(task, df).classes == prepare(task, frame() if task == "classify" else steps()).classes
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_labels_read_as_floats_name_the_same_classes_as_whole_numbers(task):
+    """A training file of 0/1 and a test file whose label column pandas read as floats (0.0/1.0): one set of
+    classes, not four (which scored the model on classes it never saw)."""
+    train = frame(label=lambda s: s % 2)
+    test = frame(6, source="t.csv", label=lambda s: float(s % 2)).assign(sequence_id=lambda d: d.sequence_id + 100)
+    if task == "label_steps":
+        train["label"] = (train["a"] > 0).astype(int)
+        test["label"] = (test["a"] > 0).astype(float)
+    data = prepare(task, train, test)
+    assert data.classes == ("0", "1")
