@@ -93,6 +93,8 @@ def prepare_sequences(
         )
     if len(class_list) < 2:
         raise DataError(f"{source}: label column `{label_col}` has a single class {class_list}; classification needs at least two")
+    if test_df is not None and not classes:
+        check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
     unknown = sorted({y for y in ys if y not in class_list})
     if unknown:
         raise DataError(f"{source}: labels {unknown[:5]} are not among the model's classes {class_list[:10]}")
@@ -180,6 +182,25 @@ def label_strings(labels: pd.Series) -> np.ndarray:
     numbers without a zero fraction (a column read as floats, 1.0, is the class "1", as in a file of 1s)."""
     text = labels.astype(str).str.strip().str.replace(_ZERO_FRACTION, r"\1", regex=True)
     return text.to_numpy(dtype=object)
+
+
+def check_test_classes(labels: list[Any], tags: list[str | None], source: str, test_source: str, label_col: str) -> None:
+    """Refuse labels that only the test file has: the model would get an output for a class it never saw
+    in training, and its scores would count those sequences (or steps) as certain misses.
+
+    labels: one label (classify) or an array of step labels (label_steps) per sequence; tags: "test" for
+    the test file's sequences."""
+    def flat(test: bool) -> set[str]:
+        return {str(v) for lab, tag in zip(labels, tags, strict=True) if (tag == "test") == test
+                for v in np.atleast_1d(np.asarray(lab, dtype=object))}
+
+    only = sorted(flat(True) - flat(False), key=_label_sort_key)
+    if only:
+        raise DataError(
+            f"{test_source}: label column `{label_col}` has {len(only)} label(s) that the training file {source} "
+            f"does not have: {only[:5]}; expected only the training labels {sorted(flat(False), key=_label_sort_key)[:10]} "
+            "(a model cannot learn a class it never sees)"
+        )
 
 
 def _label_sort_key(v: str) -> tuple[int, float | str]:

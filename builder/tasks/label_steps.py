@@ -26,6 +26,7 @@ from builder.data.sequences import (
     _fill_missing_sequences,
     _label_sort_key,
     _split_sequences,
+    check_test_classes,
     label_strings,
     pad_sequences,
 )
@@ -120,6 +121,8 @@ def prepare_steps(df: pd.DataFrame, spec: ModelSpec, test_df: pd.DataFrame | Non
         f_ids, f_xs, f_ys, _, miss = group_steps(frame, id_col, order_col, features, label_col, settings.missing)
         xs, ys, ids, tags, notices = xs + f_xs, ys + f_ys, ids + f_ids, tags + [tag] * len(f_xs), notices + miss
     check_window_count(len(xs), "sequences", source)
+    if test_df is not None:
+        check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
     classes = sorted({str(v) for y in ys for v in y}, key=_label_sort_key)
     if len(classes) > MAX_CLASSES:
         raise DataError(f"{source}: label column `{label_col}` has {len(classes)} distinct values; expected at most "

@@ -63,3 +63,15 @@ def test_labels_read_as_floats_name_the_same_classes_as_whole_numbers(task):
         test["label"] = (test["a"] > 0).astype(float)
     data = prepare(task, train, test)
     assert data.classes == ("0", "1")
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_a_label_only_the_test_file_has_is_an_error_naming_it(task):
+    """Before: the label became a class the model never trained on, and its test sequences counted as misses."""
+    train = frame() if task == "classify" else steps()
+    test = (frame(6, source="t.csv") if task == "classify" else steps(6, source="t.csv"))
+    test = test.assign(sequence_id=lambda d: d.sequence_id + 100)
+    test.loc[test.sequence_id == 101, "label"] = "sideways"
+    with pytest.raises(DataError, match=r"t\.csv: label column `label` has 1 label\(s\) that the training file d\.csv "
+                                        r"does not have: \['sideways'\]"):
+        prepare(task, train, test)
