@@ -134,7 +134,8 @@ def group_sequences(
     num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
     num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)
     grouped = pd.DataFrame({"_id": frame[id_col].to_numpy()})
-    grouped["_order"] = frame[order_col].to_numpy() if order_col else np.arange(len(frame))
+    grouped["_order"] = order_values(frame, order_col, src) if order_col else np.arange(len(frame))
+    grouped["_row"] = np.arange(len(frame))
     if label_col:
         labels = frame[label_col]
         unlabelled = labels.isna() | (labels.astype(str).str.strip() == "")
@@ -146,6 +147,8 @@ def group_sequences(
             )
         grouped["_label"] = label_strings(labels)
     grouped = pd.concat([grouped, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
+    if order_col:
+        check_unique_steps(grouped, order_col, src)
     ids, xs, out_labels = [], [], []
     for sid, g in grouped.groupby("_id", sort=False):
         if label_col:
@@ -156,6 +159,41 @@ def group_sequences(
         xs.append(g[features].to_numpy(dtype=np.float32))
         ids.append(sid)
     return ids, xs, out_labels, notices
+
+
+def order_values(frame: pd.DataFrame, order_col: str, source: str) -> np.ndarray:
+    """The order column as sortable numbers: numbers as they are, dates and times as timestamps (text that
+    is neither is an error naming the rows: sorted as text, step "10" came before step "2"); an empty cell
+    is an error naming its rows."""
+    s = frame[order_col]
+    text = not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)
+    empty = (s.isna() | (s.astype(str).str.strip() == "")).to_numpy() if text else s.isna().to_numpy()
+    if empty.any():
+        rows = (np.flatnonzero(empty) + 2).tolist()
+        raise DataError(f"{source}: order column `{order_col}` is empty in {len(rows)} row(s) (first: rows {rows[:5]}); "
+                        "expected every step's position in its sequence")
+    if not text:
+        return s.to_numpy()
+    times = pd.to_datetime(s, errors="coerce", format="mixed", utc=True)
+    if times.notna().all() and pd.to_numeric(s, errors="coerce").isna().all():
+        return times.dt.tz_convert(None).to_numpy().astype("int64")
+    return to_numeric(frame, order_col, source).to_numpy()
+
+
+def check_unique_steps(grouped: pd.DataFrame, order_col: str, source: str) -> None:
+    """Refuse two rows of one sequence at the same position (`grouped`: `_id`, `_order`, `_row` 0-based);
+    their order was the file's, silently."""
+    dup = grouped.duplicated(["_id", "_order"], keep=False).to_numpy()
+    if dup.any():
+        first = grouped[dup].iloc[0]
+        same = grouped[dup & (grouped["_id"] == first["_id"]).to_numpy() & (grouped["_order"] == first["_order"]).to_numpy()]
+        rows = sorted(int(r) + 2 for r in same["_row"])
+        sid = first["_id"].item() if isinstance(first["_id"], np.generic) else first["_id"]
+        raise DataError(
+            f"{source}: sequence {sid!r} has two or more rows at the same position in order column "
+            f"`{order_col}` (rows {rows[:5]}); expected each step once ({int(dup.sum())} rows share a position: "
+            "duplicated rows, or two sequences under one id?)"
+        )
 
 
 def pad_sequences(xs: list[np.ndarray], lookback: int, n_features: int) -> tuple[np.ndarray, int]:

@@ -27,7 +27,9 @@ from builder.data.sequences import (
     _label_sort_key,
     _split_sequences,
     check_test_classes,
+    check_unique_steps,
     label_strings,
+    order_values,
     pad_sequences,
 )
 from builder.data.series import check_window_count
@@ -87,7 +89,7 @@ def group_steps(frame: pd.DataFrame, id_col: str, order_col: str | None, feature
     num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
     num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)
     g = pd.DataFrame({"_id": frame[id_col].to_numpy(), "_row": np.arange(len(frame))})
-    g["_order"] = frame[order_col].to_numpy() if order_col else np.arange(len(frame))
+    g["_order"] = order_values(frame, order_col, src) if order_col else np.arange(len(frame))
     if label_col:
         labels = frame[label_col]
         empty = (labels.isna() | (labels.astype(str).str.strip() == "")).to_numpy()
@@ -97,6 +99,8 @@ def group_steps(frame: pd.DataFrame, id_col: str, order_col: str | None, feature
                             "task label_steps needs a label on every row")
         g["_label"] = label_strings(labels)
     g = pd.concat([g, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
+    if order_col:
+        check_unique_steps(g, order_col, src)
     ids, xs, ys, rows = [], [], [], []
     for sid, part in g.groupby("_id", sort=False):
         ids.append(sid)

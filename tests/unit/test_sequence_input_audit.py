@@ -32,9 +32,9 @@ def frame(n_seq: int = 12, length: int = 6, source: str = "d.csv", label=lambda 
     return df
 
 
-def steps(n_seq: int = 12, source: str = "d.csv") -> pd.DataFrame:
+def steps(n_seq: int = 12, source: str = "d.csv", length: int = 8) -> pd.DataFrame:
     """Label per step: "up" where `a` > 0 (it changes within a sequence)."""
-    df = frame(n_seq, 8, source)
+    df = frame(n_seq, length, source)
     df["label"] = np.where(df["a"] > 0, "up", "down")
     return df
 
@@ -75,3 +75,36 @@ def test_a_label_only_the_test_file_has_is_an_error_naming_it(task):
     with pytest.raises(DataError, match=r"t\.csv: label column `label` has 1 label\(s\) that the training file d\.csv "
                                         r"does not have: \['sideways'\]"):
         prepare(task, train, test)
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_two_rows_at_one_position_of_a_sequence_is_an_error_naming_the_rows(task):
+    """Before: accepted, the two rows kept in file order."""
+    df = frame() if task == "classify" else steps()
+    df.loc[(df.sequence_id == 2) & (df.t == 3), "t"] = 2
+    first = int(np.flatnonzero((df.sequence_id == 2) & (df.t == 2))[0]) + 2  # its file row (header = 1)
+    with pytest.raises(DataError, match=rf"d\.csv: sequence 2 has two or more rows at the same position in order "
+                                        rf"column `t` \(rows \[{first}, {first + 1}\]\)"):
+        prepare(task, df)
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_an_empty_or_text_order_cell_is_an_error_naming_the_row(task):
+    df = frame() if task == "classify" else steps()
+    df["t"] = df["t"].astype(float)
+    df.loc[7, "t"] = np.nan
+    with pytest.raises(DataError, match=r"d\.csv: order column `t` is empty in 1 row\(s\) \(first: rows \[9\]\)"):
+        prepare(task, df)
+    df["t"] = df["t"].astype(object)
+    df.loc[7, "t"] = "seven"
+    with pytest.raises(DataError, match=r"d\.csv: column `t` expected numbers, found text in 1 row\(s\) \(row 9: 'seven'\)"):
+        prepare(task, df)
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_dates_in_the_order_column_order_steps_in_time_not_as_text(task):
+    """Before: a text order column was sorted as text ("10 Jan 2020" before "9 Jan 2020")."""
+    df = frame(length=12) if task == "classify" else steps(length=12)
+    dated = df.assign(t=[f"{d + 1} Jan 2020" for d in df["t"]])
+    a, b = prepare(task, df), prepare(task, dated)
+    np.testing.assert_array_equal(a.x, b.x)
