@@ -132,6 +132,7 @@ def group_sequences(
     src = frame.attrs.get("source", "data")
     check_columns(frame, [id_col, *features] + ([label_col] if label_col else []), src, "sequence")
     num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
+    check_feature_values(num, src)
     num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)
     grouped = pd.DataFrame({"_id": frame[id_col].to_numpy()})
     grouped["_order"] = order_values(frame, order_col, src) if order_col else np.arange(len(frame))
@@ -159,6 +160,14 @@ def group_sequences(
         xs.append(g[features].to_numpy(dtype=np.float32))
         ids.append(sid)
     return ids, xs, out_labels, notices
+
+
+def check_feature_values(num: pd.DataFrame, source: str) -> None:
+    """Refuse a feature column without a single value: filling it in made it a column of zeros."""
+    empty = [str(c) for c in num.columns if num[c].isna().all()]
+    if empty:
+        raise DataError(f"{source}: feature column(s) {empty} have no values (every cell is empty); expected numbers "
+                        "(leave the column out of the features)")
 
 
 def order_values(frame: pd.DataFrame, order_col: str, source: str) -> np.ndarray:

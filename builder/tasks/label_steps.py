@@ -26,6 +26,7 @@ from builder.data.sequences import (
     _fill_missing_sequences,
     _label_sort_key,
     _split_sequences,
+    check_feature_values,
     check_test_classes,
     check_unique_steps,
     label_strings,
@@ -87,6 +88,7 @@ def group_steps(frame: pd.DataFrame, id_col: str, order_col: str | None, feature
     check_columns(frame, [id_col, *features] + ([label_col] if label_col else []) + ([order_col] if order_col else []),
                   src, "label_steps")
     num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
+    check_feature_values(num, src)
     num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)
     g = pd.DataFrame({"_id": frame[id_col].to_numpy(), "_row": np.arange(len(frame))})
     g["_order"] = order_values(frame, order_col, src) if order_col else np.arange(len(frame))

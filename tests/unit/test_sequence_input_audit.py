@@ -108,3 +108,29 @@ def test_dates_in_the_order_column_order_steps_in_time_not_as_text(task):
     dated = df.assign(t=[f"{d + 1} Jan 2020" for d in df["t"]])
     a, b = prepare(task, df), prepare(task, dated)
     np.testing.assert_array_equal(a.x, b.x)
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_a_named_feature_column_without_values_is_an_error(task):
+    """Before: its missing values were filled in, a column of zeros, with a note only."""
+    df = (frame() if task == "classify" else steps()).assign(b=np.nan)
+    spec = classify_spec() if task == "classify" else steps_spec()
+    spec = spec.updated(data={"features": ["a", "b"]})
+    run = prepare_sequences if task == "classify" else prepare_steps
+    with pytest.raises(DataError, match=r"d\.csv: feature column\(s\) \['b'\] have no values"):
+        run(df, spec)
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_predict_on_a_file_whose_feature_column_is_empty_is_an_error(task):
+    """Before: every sequence was predicted from zeros in that column."""
+    import keras
+
+    from builder.tasks.registry import get_task
+
+    data = prepare(task, frame() if task == "classify" else steps())
+    resolved = get_task(task).resolve(data)
+    new = (frame(3, source="new.csv") if task == "classify" else steps(3, source="new.csv")).assign(a=np.nan)
+    model = keras.Sequential([keras.layers.Input((None, 1)), keras.layers.Dense(2)])  # never reached
+    with pytest.raises(DataError, match=r"new\.csv: feature column\(s\) \['a'\] have no values"):
+        get_task(task).predict(resolved, new, model)
