@@ -82,6 +82,7 @@ def prepare_sequences(
         lengths += [len(x) for x in f_xs]
         tags += [tag] * len(f_xs)
     check_window_count(len(xs), "sequences", source)
+    check_long_format(lengths, id_col, source)
     ignored = [c for c in empty_columns(df) if c not in features and c not in (id_col, order_col, label_col)]
     if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
@@ -160,6 +161,17 @@ def group_sequences(
         xs.append(g[features].to_numpy(dtype=np.float32))
         ids.append(sid)
     return ids, xs, out_labels, notices
+
+
+def check_long_format(lengths: list[int], id_col: str, source: str) -> None:
+    """Refuse a file whose every sequence is one row: a wide table (one row per sequence, a column per
+    step) read as long format trains a recurrent model on sequences of one step."""
+    if len(lengths) > 1 and max(lengths) == 1:
+        raise DataError(
+            f"{source}: every sequence id in column `{id_col}` is on one row only ({len(lengths)} ids); expected long "
+            "format, one row per step (sequence id, order, features, label). A wide file, one row per sequence and "
+            "a column per step, needs reshaping to long format first (pandas.melt)"
+        )
 
 
 def check_feature_values(num: pd.DataFrame, source: str) -> None:

@@ -27,6 +27,7 @@ from builder.data.sequences import (
     _label_sort_key,
     _split_sequences,
     check_feature_values,
+    check_long_format,
     check_test_classes,
     check_unique_steps,
     label_strings,
@@ -127,6 +128,7 @@ def prepare_steps(df: pd.DataFrame, spec: ModelSpec, test_df: pd.DataFrame | Non
         f_ids, f_xs, f_ys, _, miss = group_steps(frame, id_col, order_col, features, label_col, settings.missing)
         xs, ys, ids, tags, notices = xs + f_xs, ys + f_ys, ids + f_ids, tags + [tag] * len(f_xs), notices + miss
     check_window_count(len(xs), "sequences", source)
+    check_long_format([len(x) for x in xs], id_col, source)
     if test_df is not None:
         check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
     classes = sorted({str(v) for y in ys for v in y}, key=_label_sort_key)

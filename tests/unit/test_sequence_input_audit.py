@@ -134,3 +134,18 @@ def test_predict_on_a_file_whose_feature_column_is_empty_is_an_error(task):
     model = keras.Sequential([keras.layers.Input((None, 1)), keras.layers.Dense(2)])  # never reached
     with pytest.raises(DataError, match=r"new\.csv: feature column\(s\) \['a'\] have no values"):
         get_task(task).predict(resolved, new, model)
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_a_wide_file_one_row_per_sequence_is_an_error_saying_so(task):
+    """Before: each row was a sequence of one step with the step columns as features, and it trained."""
+    rng = np.random.default_rng(0)
+    wide = pd.DataFrame({"sequence_id": range(12), **{f"x{i}": rng.normal(size=12) for i in range(6)},
+                         "label": [f"c{i % 2}" for i in range(12)]})
+    wide.attrs["source"] = "wide.csv"
+    with pytest.raises(DataError, match=r"wide\.csv: every sequence id in column `sequence_id` is on one row only "
+                                        r"\(12 ids\); expected long format"):
+        if task == "classify":
+            prepare_sequences(wide, classify_spec())
+        else:
+            prepare_steps(wide, steps_spec().updated(data={"order_col": None}))
