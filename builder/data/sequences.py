@@ -96,6 +96,7 @@ def prepare_sequences(
         raise DataError(f"{source}: label column `{label_col}` has a single class {class_list}; classification needs at least two")
     if test_df is not None and not classes:
         check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
+    notices += case_notices(class_list, label_col)
     unknown = sorted({y for y in ys if y not in class_list})
     if unknown:
         raise DataError(f"{source}: labels {unknown[:5]} are not among the model's classes {class_list[:10]}")
@@ -161,6 +162,18 @@ def group_sequences(
         xs.append(g[features].to_numpy(dtype=np.float32))
         ids.append(sid)
     return ids, xs, out_labels, notices
+
+
+def case_notices(classes: list[str], label_col: str) -> list[str]:
+    """A notice when labels differ only in upper / lower case ("Walk" and "walk"): kept as different classes."""
+    groups: dict[str, list[str]] = {}
+    for c in classes:
+        groups.setdefault(str(c).casefold(), []).append(str(c))
+    clashes = [g for g in groups.values() if len(g) > 1]
+    if not clashes:
+        return []
+    return [f"label column `{label_col}` has labels that differ only in case, {', '.join(map(str, clashes[:3]))}; "
+            "they are different classes (write them alike to merge them)"]
 
 
 def check_long_format(lengths: list[int], id_col: str, source: str) -> None:

@@ -26,6 +26,7 @@ from builder.data.sequences import (
     _fill_missing_sequences,
     _label_sort_key,
     _split_sequences,
+    case_notices,
     check_feature_values,
     check_long_format,
     check_test_classes,
@@ -132,6 +133,7 @@ def prepare_steps(df: pd.DataFrame, spec: ModelSpec, test_df: pd.DataFrame | Non
     if test_df is not None:
         check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
     classes = sorted({str(v) for y in ys for v in y}, key=_label_sort_key)
+    notices += case_notices(classes, label_col)
     if len(classes) > MAX_CLASSES:
         raise DataError(f"{source}: label column `{label_col}` has {len(classes)} distinct values; expected at most "
                         f"{MAX_CLASSES} labels (is it an id or a measured number rather than a label?)")

@@ -149,3 +149,13 @@ def test_a_wide_file_one_row_per_sequence_is_an_error_saying_so(task):
             prepare_sequences(wide, classify_spec())
         else:
             prepare_steps(wide, steps_spec().updated(data={"order_col": None}))
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_labels_that_differ_only_in_case_are_noted(task):
+    df = frame() if task == "classify" else steps()
+    df.loc[df.sequence_id == 4, "label"] = df.loc[df.sequence_id == 4, "label"].str.upper()
+    data = prepare(task, df)
+    assert len(data.classes) == (3 if task == "classify" else 4)  # kept apart, but said
+    assert any("differ only in case" in n and "`label`" in n for n in data.notices), data.notices
+
