@@ -176,6 +176,16 @@ def case_notices(classes: list[str], label_col: str) -> list[str]:
             "they are different classes (write them alike to merge them)"]
 
 
+def unknown_label_notices(labels: Any, classes: list[str], label_col: str) -> list[str]:
+    """A notice for labels of a file to predict that are not among the model's classes (it never predicts them)."""
+    seen = {str(v) for lab in labels for v in np.atleast_1d(np.asarray(lab, dtype=object))}
+    unknown = sorted(seen - set(classes), key=_label_sort_key)
+    if not unknown:
+        return []
+    return [f"label column `{label_col}` has {len(unknown)} label(s) that are not among the model's classes "
+            f"{classes[:10]}: {unknown[:5]}; the model never predicts them"]
+
+
 def check_long_format(lengths: list[int], id_col: str, source: str) -> None:
     """Refuse a file whose every sequence is one row: a wide table (one row per sequence, a column per
     step) read as long format trains a recurrent model on sequences of one step."""

@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 
 from builder.data.read import DataError, load_table
-from builder.data.sequences import SequenceData, group_sequences, pad_sequences, prepare_sequences
+from builder.data.sequences import (
+    SequenceData,
+    group_sequences,
+    pad_sequences,
+    prepare_sequences,
+    unknown_label_notices,
+)
 from builder.spec import ModelSpec
 from builder.tasks.base import Resolved, Task
 
@@ -201,12 +207,21 @@ class ClassifyTask(Task):
         source = df.attrs.get("source", "data")
         if id_col not in df.columns:
             raise DataError(f"{source}: sequence id column `{id_col}` (used in training) not found; columns are {list(df.columns)}")
-        has_label = label_col in df.columns
-        ids, xs, labels, _ = group_sequences(
-            df, id_col, order_col if order_col in df.columns else None, list(resolved.inputs),
-            label_col if has_label else None, resolved.missing,
+        has_label = bool(label_col) and label_col in df.columns
+        order = order_col if order_col in df.columns else None
+        ids, xs, labels, notices = group_sequences(
+            df, id_col, order, list(resolved.inputs), label_col if has_label else None, resolved.missing,
         )
-        x, _ = pad_sequences(xs, int(resolved.lookback), resolved.n_features)
+        notices = list(df.attrs.get("notices", [])) + notices
+        if order_col and order is None:
+            notices.append(f"order column `{order_col}` (used in training) not found; each sequence's steps are "
+                           "taken in file order")
+        if has_label:
+            notices += unknown_label_notices(labels, list(resolved.classes), label_col)
+        x, truncated = pad_sequences(xs, int(resolved.lookback), resolved.n_features)
+        if truncated:
+            notices.append(f"{truncated} sequence(s) longer than the model's {resolved.lookback} steps were cut to "
+                           f"their last {resolved.lookback} steps")
         probs = np.asarray(model.predict(x, verbose=0))
         classes = list(resolved.classes)
         out = pd.DataFrame({id_col: ids, "predicted": [classes[i] for i in probs.argmax(axis=1)]})
@@ -214,6 +229,7 @@ class ClassifyTask(Task):
             out.insert(1, label_col, labels)
         for k, c in enumerate(classes):
             out[f"p_{c}"] = probs[:, k]
+        out.attrs["notices"] = notices
         return out
 
 

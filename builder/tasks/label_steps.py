@@ -34,6 +34,7 @@ from builder.data.sequences import (
     label_strings,
     order_values,
     pad_sequences,
+    unknown_label_notices,
 )
 from builder.data.series import check_window_count
 from builder.spec import ModelSpec
@@ -396,7 +397,14 @@ class LabelStepsTask(Task):
         if id_col not in df.columns:
             raise DataError(f"{source}: sequence id column `{id_col}` (used in training) not found; columns are {list(df.columns)}")
         order = order_col if order_col in df.columns else None
-        _, xs, _, rows, _ = group_steps(df, id_col, order, list(resolved.inputs), None, resolved.missing)
+        _, xs, _, rows, notices = group_steps(df, id_col, order, list(resolved.inputs), None, resolved.missing)
+        notices = list(df.attrs.get("notices", [])) + notices
+        if order_col and order is None:
+            notices.append(f"order column `{order_col}` (used in training) not found; each sequence's steps are "
+                           "taken in file order")
+        if label_col and label_col in df.columns:  # labels are optional here: the empty ones are left out
+            given = df[label_col][df[label_col].notna() & (df[label_col].astype(str).str.strip() != "")]
+            notices += unknown_label_notices(label_strings(given), list(resolved.classes), label_col)
         x, _ = pad_sequences(xs, max(len(s) for s in xs), resolved.n_features)
         probs = np.asarray(model.predict(x, verbose=0))
         row_probs = np.zeros((len(df), resolved.n_outputs), dtype=np.float32)
@@ -411,4 +419,5 @@ class LabelStepsTask(Task):
         out["predicted"] = [classes[i] for i in row_probs.argmax(axis=1)]
         for k, c in enumerate(classes):
             out[f"p_{c}"] = row_probs[:, k]
+        out.attrs["notices"] = notices
         return out

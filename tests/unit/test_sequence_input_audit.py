@@ -159,3 +159,23 @@ def test_labels_that_differ_only_in_case_are_noted(task):
     assert len(data.classes) == (3 if task == "classify" else 4)  # kept apart, but said
     assert any("differ only in case" in n and "`label`" in n for n in data.notices), data.notices
 
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_predict_notes_unknown_labels_a_missing_order_column_and_cut_sequences(task):
+    """Before: all three went by without a word (`predict` prints the frame's notices as `note:` lines)."""
+    import keras
+
+    from builder.tasks.registry import get_task
+
+    data = prepare(task, frame() if task == "classify" else steps())
+    resolved = get_task(task).resolve(data)
+    new = (frame(3, length=20, source="new.csv") if task == "classify" else steps(3, source="new.csv"))
+    new = new.drop(columns=["t"]).assign(label="zebra")
+    inp = keras.layers.Input((None, 1))
+    out = keras.layers.Dense(2, activation="softmax")(keras.layers.GRU(2, return_sequences=task == "label_steps")(inp))
+    pred = get_task(task).predict(resolved, new, keras.Model(inp, out))
+    notes = " | ".join(pred.attrs["notices"])
+    assert "not among the model's classes" in notes and "['zebra']" in notes, notes
+    assert "order column `t` (used in training) not found" in notes, notes
+    if task == "classify":
+        assert "3 sequence(s) longer than the model's 6 steps were cut" in notes, notes
