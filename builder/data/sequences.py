@@ -133,6 +133,7 @@ def group_sequences(
     """
     src = frame.attrs.get("source", "data")
     check_columns(frame, [id_col, *features] + ([label_col] if label_col else []), src, "sequence")
+    check_ids(frame, id_col, src)
     num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
     check_feature_values(num, src)
     num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)
@@ -184,6 +185,16 @@ def unknown_label_notices(labels: Any, classes: list[str], label_col: str) -> li
         return []
     return [f"label column `{label_col}` has {len(unknown)} label(s) that are not among the model's classes "
             f"{classes[:10]}: {unknown[:5]}; the model never predicts them"]
+
+
+def check_ids(frame: pd.DataFrame, id_col: str, source: str) -> None:
+    """Refuse rows without a sequence id (grouping dropped them silently)."""
+    ids = frame[id_col]
+    empty = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
+    if empty.any():
+        rows = (np.flatnonzero(empty) + 2).tolist()
+        raise DataError(f"{source}: sequence id column `{id_col}` is empty in {len(rows)} row(s) (first: rows {rows[:5]}); "
+                        "expected every row's sequence id")
 
 
 def check_long_format(lengths: list[int], id_col: str, source: str) -> None:

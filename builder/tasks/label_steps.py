@@ -28,6 +28,7 @@ from builder.data.sequences import (
     _split_sequences,
     case_notices,
     check_feature_values,
+    check_ids,
     check_long_format,
     check_test_classes,
     check_unique_steps,
@@ -90,6 +91,7 @@ def group_steps(frame: pd.DataFrame, id_col: str, order_col: str | None, feature
     src = frame.attrs.get("source", "data")
     check_columns(frame, [id_col, *features] + ([label_col] if label_col else []) + ([order_col] if order_col else []),
                   src, "label_steps")
+    check_ids(frame, id_col, src)
     num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
     check_feature_values(num, src)
     num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)

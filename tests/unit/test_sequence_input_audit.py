@@ -179,3 +179,14 @@ def test_predict_notes_unknown_labels_a_missing_order_column_and_cut_sequences(t
     assert "order column `t` (used in training) not found" in notes, notes
     if task == "classify":
         assert "3 sequence(s) longer than the model's 6 steps were cut" in notes, notes
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_a_row_without_a_sequence_id_is_an_error_naming_it(task):
+    """Before: pandas' groupby left such rows out without a word."""
+    df = frame() if task == "classify" else steps()
+    df["sequence_id"] = df["sequence_id"].astype(object)
+    df.loc[[3, 20], "sequence_id"] = None
+    with pytest.raises(DataError, match=r"d\.csv: sequence id column `sequence_id` is empty in 2 row\(s\) "
+                                        r"\(first: rows \[5, 22\]\)"):
+        prepare(task, df)
