@@ -96,6 +96,11 @@ def prepare_sequences(
         raise DataError(f"{source}: label column `{label_col}` has a single class {class_list}; classification needs at least two")
     if test_df is not None and not classes:
         check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
+    if not classes and len(ys) > 2 and len(set(ys)) == len(ys):
+        raise DataError(
+            f"{source}: label column `{label_col}` has a different value for each of the {len(ys)} sequences; expected "
+            "classes that several sequences share (is it an id or a measured number rather than a label?)"
+        )
     notices += case_notices(class_list, label_col)
     unknown = sorted({y for y in ys if y not in class_list})
     if unknown:

@@ -190,3 +190,12 @@ def test_a_row_without_a_sequence_id_is_an_error_naming_it(task):
     with pytest.raises(DataError, match=r"d\.csv: sequence id column `sequence_id` is empty in 2 row\(s\) "
                                         r"\(first: rows \[5, 22\]\)"):
         prepare(task, df)
+
+
+def test_a_label_that_differs_for_every_sequence_is_an_error():
+    """Before: 12 sequences became 12 classes of one sequence each, and it trained (majority accuracy 0)."""
+    df = frame()
+    df["label"] = df["sequence_id"] * 1.37
+    with pytest.raises(DataError, match=r"d\.csv: label column `label` has a different value for each of the 12 sequences"):
+        prepare("classify", df)
+
