@@ -114,6 +114,10 @@ def prepare_sequences(
         notices.append(f"{truncated} sequence(s) longer than lookback {lookback} were cut to their last {lookback} steps")
     y = np.array([class_list.index(v) for v in ys], dtype=np.int64)
     split = _split_sequences(y, np.array(tags, dtype=object), settings, spec.training.seed, source)
+    untrained = [c for k, c in enumerate(class_list) if not (y[split == "train"] == k).any()]
+    if untrained:
+        notices.append(f"class(es) {untrained[:5]} of label column `{label_col}` have no sequence in the training part "
+                       "(too few of them to split by class); the model cannot learn them")
     if settings.val_fraction > 0 and not (split == "val").any():
         notices.append(f"no validation part: {settings.val_fraction:g} of {int((split == 'train').sum())} training "
                        f"sequences would be fewer than {MIN_VAL_SEQUENCES}; early stopping watches the training loss")

@@ -199,3 +199,15 @@ def test_a_label_that_differs_for_every_sequence_is_an_error():
     with pytest.raises(DataError, match=r"d\.csv: label column `label` has a different value for each of the 12 sequences"):
         prepare("classify", df)
 
+
+def test_a_class_without_a_training_sequence_is_noted():
+    df = frame(n_seq=20)
+    df.loc[df.sequence_id == 7, "label"] = "rare"  # one sequence: the split's test part may take it
+    notes = set()
+    for seed in range(40):
+        data = prepare_sequences(df, classify_spec().updated(training={"seed": seed}))
+        trained = {data.classes[k] for k in np.unique(data.y[data.split == "train"])}
+        if "rare" not in trained:
+            notes |= {n for n in data.notices if "['rare']" in n and "no sequence in the training part" in n}
+            assert notes, data.notices
+    assert notes, "no seed put the single `rare` sequence outside the training part"
