@@ -167,7 +167,8 @@ def group_sequences(
         if label_col:
             labs = g["_label"].unique()
             if len(labs) > 1:
-                raise DataError(f"{src}: sequence {sid!r} has several labels {list(labs)[:4]}; expected one label per sequence")
+                raise DataError(f"{src}: sequence {sid!r} has several labels {list(labs)[:4]}; expected one label per "
+                                "sequence (a label for every step is task label_steps)")
             out_labels.append(str(labs[0]))
         xs.append(g[features].to_numpy(dtype=np.float32))
         ids.append(sid)

@@ -211,3 +211,11 @@ def test_a_class_without_a_training_sequence_is_noted():
             notes |= {n for n in data.notices if "['rare']" in n and "no sequence in the training part" in n}
             assert notes, data.notices
     assert notes, "no seed put the single `rare` sequence outside the training part"
+
+
+def test_a_label_that_changes_within_a_sequence_points_to_label_steps():
+    df = steps()
+    with pytest.raises(DataError, match=r"has several labels .* expected one label per sequence \(a label for every "
+                                        r"step is task label_steps\)"):
+        prepare("classify", df)
+
