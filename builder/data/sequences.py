@@ -83,6 +83,7 @@ def prepare_sequences(
         tags += [tag] * len(f_xs)
     check_window_count(len(xs), "sequences", source)
     check_long_format(lengths, id_col, source)
+    notices += order_notices(order_col, lengths)
     ignored = [c for c in empty_columns(df) if c not in features and c not in (id_col, order_col, label_col)]
     if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
@@ -205,6 +206,14 @@ def check_ids(frame: pd.DataFrame, id_col: str, source: str) -> None:
         rows = (np.flatnonzero(empty) + 2).tolist()
         raise DataError(f"{source}: sequence id column `{id_col}` is empty in {len(rows)} row(s) (first: rows {rows[:5]}); "
                         "expected every row's sequence id")
+
+
+def order_notices(order_col: str | None, lengths: list[int]) -> list[str]:
+    """A notice that steps are taken in file order when no order column was named or found."""
+    if order_col or max(lengths, default=0) < 2:
+        return []
+    return ["no order column (named t, step, order ... or given with --order-col): each sequence's steps are taken "
+            "in the order of the file's rows"]
 
 
 def check_long_format(lengths: list[int], id_col: str, source: str) -> None:

@@ -33,6 +33,7 @@ from builder.data.sequences import (
     check_test_classes,
     check_unique_steps,
     label_strings,
+    order_notices,
     order_values,
     pad_sequences,
     unknown_label_notices,
@@ -133,6 +134,7 @@ def prepare_steps(df: pd.DataFrame, spec: ModelSpec, test_df: pd.DataFrame | Non
         xs, ys, ids, tags, notices = xs + f_xs, ys + f_ys, ids + f_ids, tags + [tag] * len(f_xs), notices + miss
     check_window_count(len(xs), "sequences", source)
     check_long_format([len(x) for x in xs], id_col, source)
+    notices += order_notices(order_col, [len(x) for x in xs])
     if test_df is not None:
         check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
     classes = sorted({str(v) for y in ys for v in y}, key=_label_sort_key)

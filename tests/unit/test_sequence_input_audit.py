@@ -219,3 +219,11 @@ def test_a_label_that_changes_within_a_sequence_points_to_label_steps():
                                         r"step is task label_steps\)"):
         prepare("classify", df)
 
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_steps_in_file_order_without_an_order_column_are_noted(task):
+    df = (frame() if task == "classify" else steps()).rename(columns={"t": "tick"}).drop(columns=["tick"])
+    spec = classify_spec() if task == "classify" else steps_spec().updated(data={"order_col": None})
+    data = (prepare_sequences if task == "classify" else prepare_steps)(df, spec)
+    assert any("no order column" in n and "order of the file's rows" in n for n in data.notices), data.notices
+    assert not any("no order column" in n for n in prepare(task, frame() if task == "classify" else steps()).notices)
