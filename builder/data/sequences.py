@@ -231,8 +231,7 @@ def check_feature_values(num: pd.DataFrame, source: str) -> None:
     """Refuse a feature column without a single value: filling it in made it a column of zeros."""
     empty = [str(c) for c in num.columns if num[c].isna().all()]
     if empty:
-        raise DataError(f"{source}: feature column(s) {empty} have no values (every cell is empty); expected numbers "
-                        "(leave the column out of the features)")
+        raise DataError(f"{source}: feature column(s) {empty} have no values (every cell is empty); expected numbers")
 
 
 def order_values(frame: pd.DataFrame, order_col: str, source: str) -> np.ndarray:
