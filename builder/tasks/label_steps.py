@@ -156,6 +156,15 @@ def prepare_steps(df: pd.DataFrame, spec: ModelSpec, test_df: pd.DataFrame | Non
     lengths = np.array([min(len(s), lookback) for s in xs])
     split = _split_sequences(np.zeros(len(xs), dtype=np.int64), np.array(tags, dtype=object), settings,
                              spec.training.seed, source)
+    trained = {int(k) for k in np.unique(y[split == "train"])} - {PAD_LABEL}
+    untrained = [c for k, c in enumerate(classes) if k not in trained]
+    if len(trained) < 2:
+        raise DataError(f"{source}: the training part's sequences have a single label {[classes[k] for k in trained]} in "
+                        f"column `{label_col}`; {untrained[:5]} occur only in sequences split off for validation or test "
+                        "(too few sequences carry them); expected at least two labels in training")
+    if untrained:
+        notices.append(f"label(s) {untrained[:5]} of column `{label_col}` occur in no training sequence (too few "
+                       "sequences carry them); the model cannot learn them")
     train_rows = x[split == "train"].reshape(-1, len(features))
     train_rows = train_rows[~np.isnan(train_rows).all(axis=1)]
     return StepData(source=source, x=x, y=y, ids=np.array(ids), lengths=lengths, split=split, classes=tuple(classes),

@@ -227,3 +227,22 @@ def test_steps_in_file_order_without_an_order_column_are_noted(task):
     data = (prepare_sequences if task == "classify" else prepare_steps)(df, spec)
     assert any("no order column" in n and "order of the file's rows" in n for n in data.notices), data.notices
     assert not any("no order column" in n for n in prepare(task, frame() if task == "classify" else steps()).notices)
+
+
+def test_label_steps_with_one_label_left_in_training_is_an_error_before_training():
+    """Before: the model trained, then the windowed logistic regression failed with scikit-learn's message
+    ("This solver needs samples of at least 2 classes")."""
+    rows = [(f"s{s}", t, float(np.sin(s + t)), "down" if s == 5 and t < 3 else "up") for s in range(12) for t in range(6)]
+    df = pd.DataFrame(rows, columns=["sequence_id", "t", "a", "label"])
+    df.attrs["source"] = "d.csv"
+    seen = 0
+    for seed in range(40):
+        spec = steps_spec().updated(training={"seed": seed})
+        try:
+            data = prepare_steps(df, spec)
+        except DataError as err:
+            assert "training part's sequences have a single label ['up']" in str(err) and "['down']" in str(err)
+            seen += 1
+            continue
+        assert (data.y[data.split == "train"] == data.classes.index("down")).any()
+    assert seen, "no seed split sequence s5 off the training part"
