@@ -116,6 +116,11 @@ def prepare_sequences(
     y = np.array([class_list.index(v) for v in ys], dtype=np.int64)
     split = _split_sequences(y, np.array(tags, dtype=object), settings, spec.training.seed, source)
     untrained = [c for k, c in enumerate(class_list) if not (y[split == "train"] == k).any()]
+    if len(class_list) - len(untrained) < 2:
+        raise DataError(f"{source}: the training part's sequences have a single class "
+                        f"{[c for c in class_list if c not in untrained]} in column `{label_col}`; {untrained[:5]} occur "
+                        "only in sequences split off for validation or test (too few sequences carry them); expected at "
+                        "least two classes in training")
     if untrained:
         notices.append(f"class(es) {untrained[:5]} of label column `{label_col}` have no sequence in the training part "
                        "(too few of them to split by class); the model cannot learn them")

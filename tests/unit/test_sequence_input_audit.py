@@ -246,3 +246,17 @@ def test_label_steps_with_one_label_left_in_training_is_an_error_before_training
             continue
         assert (data.y[data.split == "train"] == data.classes.index("down")).any()
     assert seen, "no seed split sequence s5 off the training part"
+
+
+def test_classify_with_one_class_left_in_training_is_an_error_before_training():
+    df = frame(n_seq=12, label=lambda s: "rare" if s == 5 else "common")
+    seen = 0
+    for seed in range(40):
+        try:
+            data = prepare_sequences(df, classify_spec().updated(training={"seed": seed}))
+        except DataError as err:
+            assert "training part's sequences have a single class ['common']" in str(err) and "['rare']" in str(err)
+            seen += 1
+            continue
+        assert (data.y[data.split == "train"] == data.classes.index("rare")).any()
+    assert seen, "no seed split the `rare` sequence off the training part"
