@@ -6,6 +6,8 @@ they are the only places where a column's role is decided.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -211,5 +213,13 @@ def resolve_sequence_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[
         check_columns(df, settings.features, source, "feature")
         features = list(settings.features)
     if not features:
-        raise DataError(f"{source}: expected at least one numeric feature column besides id, order and label, found none")
+        others = [c for c in cols if c not in (id_col, label_col, order_col) and df[c].notna().any()]
+        firsts = {c: str(df[c].dropna().iloc[0]).strip()[:20] for c in others}
+        shown = "; ".join(f"`{c}`: {v!r}" for c, v in list(firsts.items())[:3])
+        comma = any(re.fullmatch(r"[-+]?\d*,\d+", v) for v in firsts.values())
+        raise DataError(
+            f"{source}: expected at least one numeric feature column besides id, order and label, found none"
+            + (f" (first values: {shown})" if shown else " (no other column has values)")
+            + ("; numbers with a decimal comma need a separator other than the comma (; or tab)" if comma else "")
+        )
     return id_col, order_col, label_col, features

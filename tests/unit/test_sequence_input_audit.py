@@ -260,3 +260,15 @@ def test_classify_with_one_class_left_in_training_is_an_error_before_training():
             continue
         assert (data.y[data.split == "train"] == data.classes.index("rare")).any()
     assert seen, "no seed split the `rare` sequence off the training part"
+
+
+def test_no_numeric_feature_names_the_columns_and_the_decimal_comma(tmp_path):
+    """Before: "found none", without a column or a value (the cells were decimal commas in a comma-separated file)."""
+    from builder.data.read import load_table
+
+    path = tmp_path / "d.csv"
+    path.write_text("sequence_id,t,a,label\n" + "".join(f'{s},{t},"{s % 2},{t}5",c{s % 2}\n' for s in range(4) for t in range(3)))
+    with pytest.raises(DataError, match=r"d\.csv: expected at least one numeric feature column besides id, order and "
+                                        r"label, found none \(first values: `a`: '0,05'\); numbers with a decimal comma "
+                                        r"need a separator other than the comma"):
+        prepare_sequences(load_table(path), classify_spec())
