@@ -168,6 +168,7 @@ def group_sequences(
     grouped = pd.concat([grouped, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
     if order_col:
         check_unique_steps(grouped, order_col, src)
+        notices += gap_notices(grouped, order_col)
     ids, xs, out_labels = [], [], []
     for sid, g in grouped.groupby("_id", sort=False):
         if label_col:
@@ -272,6 +273,21 @@ def check_unique_steps(grouped: pd.DataFrame, order_col: str, source: str) -> No
             f"`{order_col}` (rows {rows[:5]}); expected each step once ({int(dup.sum())} rows share a position: "
             "duplicated rows, or two sequences under one id?)"
         )
+
+
+def gap_notices(grouped: pd.DataFrame, order_col: str) -> list[str]:
+    """A notice for sequences whose order column skips positions (0, 1, 2, 5, 6: steps apart by other than
+    their usual distance); `grouped` is sorted by `_id`, `_order`. The steps are still taken as consecutive."""
+    order = pd.Series(np.asarray(grouped["_order"], dtype=np.float64), index=grouped.index)
+    diff = order.groupby(grouped["_id"].to_numpy(), sort=False).diff()
+    spread = diff.groupby(grouped["_id"].to_numpy(), sort=False).agg(["min", "max"]).dropna()
+    uneven = spread[spread["max"] > spread["min"]]
+    if uneven.empty:
+        return []
+    sid = uneven.index[0]
+    sid = sid.item() if isinstance(sid, np.generic) else sid
+    return [f"{len(uneven)} sequence(s) skip positions in order column `{order_col}` (e.g. sequence {sid!r}: steps "
+            f"{uneven['min'].iloc[0]:g} to {uneven['max'].iloc[0]:g} apart); their steps are taken as consecutive"]
 
 
 def pad_sequences(xs: list[np.ndarray], lookback: int, n_features: int) -> tuple[np.ndarray, int]:

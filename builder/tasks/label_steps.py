@@ -32,6 +32,7 @@ from builder.data.sequences import (
     check_long_format,
     check_test_classes,
     check_unique_steps,
+    gap_notices,
     label_strings,
     order_notices,
     order_values,
@@ -109,6 +110,7 @@ def group_steps(frame: pd.DataFrame, id_col: str, order_col: str | None, feature
     g = pd.concat([g, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
     if order_col:
         check_unique_steps(g, order_col, src)
+        notices += gap_notices(g, order_col)
     ids, xs, ys, rows = [], [], [], []
     for sid, part in g.groupby("_id", sort=False):
         ids.append(sid)

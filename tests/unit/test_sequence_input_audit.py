@@ -272,3 +272,13 @@ def test_no_numeric_feature_names_the_columns_and_the_decimal_comma(tmp_path):
                                         r"label, found none \(first values: `a`: '0,05'\); numbers with a decimal comma "
                                         r"need a separator other than the comma"):
         prepare_sequences(load_table(path), classify_spec())
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_gaps_in_the_order_column_are_noted(task):
+    df = frame() if task == "classify" else steps()
+    assert not any("skip positions" in n for n in prepare(task, df).notices)
+    df.loc[(df.sequence_id == 4) & (df.t >= 3), "t"] += 2  # 0, 1, 2, 5, 6 ...
+    notes = [n for n in prepare(task, df).notices if "skip positions" in n]
+    assert notes == ["1 sequence(s) skip positions in order column `t` (e.g. sequence 4: steps 1 to 3 apart); "
+                     "their steps are taken as consecutive"], notes
