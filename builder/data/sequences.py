@@ -207,7 +207,9 @@ def unknown_label_notices(labels: Any, classes: list[str], label_col: str) -> li
 def check_ids(frame: pd.DataFrame, id_col: str, source: str) -> None:
     """Refuse rows without a sequence id (grouping dropped them silently)."""
     ids = frame[id_col]
-    empty = (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy()
+    empty = ids.isna().to_numpy()
+    if not pd.api.types.is_numeric_dtype(ids):  # text ids: a blank cell is empty too
+        empty = empty | (ids.astype(str).str.strip() == "").to_numpy()
     if empty.any():
         rows = (np.flatnonzero(empty) + 2).tolist()
         raise DataError(f"{source}: sequence id column `{id_col}` is empty in {len(rows)} row(s) (first: rows {rows[:5]}); "
