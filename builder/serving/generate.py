@@ -3,22 +3,25 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 from builder.training.runs import Run
 
 
-def check_generate_args(length: int, temperature: float, top_k: int, beam: int) -> None:
+def check_generate_args(length: int, temperature: float, top_k: int, beam: int, alpha: float = 0.0) -> None:
     """ValueError naming the argument for a value generation cannot use."""
     if not 1 <= length <= 100_000:
         raise ValueError(f"--length: expected 1..100000 characters, got {length}")
-    if temperature < 0:
-        raise ValueError(f"--temperature: expected 0 (greedy) or more, got {temperature}")
+    if not math.isfinite(temperature) or temperature < 0:
+        raise ValueError(f"--temperature: expected a finite number, 0 (greedy) or more, got {temperature}")
     if top_k < 0:
         raise ValueError(f"--top-k: expected 0 (all) or more, got {top_k}")
     if not 0 <= beam <= 256:
         raise ValueError(f"--beam: expected 0 (no beam) to 256, got {beam}")
+    if not math.isfinite(alpha):
+        raise ValueError(f"--alpha: expected a finite number, got {alpha}")
 
 
 def generate_from_run(run_dir: str | Path, prompt: str, length: int, temperature: float = 1.0, top_k: int = 0,
@@ -31,7 +34,7 @@ def generate_from_run(run_dir: str | Path, prompt: str, length: int, temperature
     meta = run.metadata()
     if meta.get("task") != "generate":
         raise ValueError(f"{run.path}: a `{meta.get('task')}` run; `generate` needs a run of task generate")
-    check_generate_args(length, temperature, top_k, beam)
+    check_generate_args(length, temperature, top_k, beam, alpha)
     vocab = tuple(meta["resolved"]["classes"])
     return generate_text(model or load_run_model(run), vocab, prompt, length, temperature=temperature, top_k=top_k,
                          seed=seed, beam=beam, alpha=alpha)

@@ -1,0 +1,26 @@
+"""`generate`'s arguments: values sampling cannot use are refused naming the flag, and prompt characters
+outside the run's vocabulary are said (no training: the checks are plain functions)."""
+
+from __future__ import annotations
+
+import pytest
+
+from builder.serving.generate import check_generate_args
+
+
+@pytest.mark.parametrize(("kwargs", "fragment"), [
+    ({"temperature": float("nan")}, "--temperature: expected a finite number"),
+    ({"temperature": float("inf")}, "--temperature: expected a finite number"),
+    ({"temperature": -0.5}, "--temperature"),
+    ({"alpha": float("nan")}, "--alpha: expected a finite number"),
+    ({"alpha": float("-inf")}, "--alpha: expected a finite number"),
+])
+def test_non_finite_temperature_and_alpha_are_refused(kwargs, fragment):
+    args = {"length": 10, "temperature": 1.0, "top_k": 0, "beam": 0, "alpha": 0.0, **kwargs}
+    with pytest.raises(ValueError, match=fragment):
+        check_generate_args(**args)
+
+
+def test_finite_values_pass():
+    check_generate_args(10, 0.0, 0, 0, 0.0)
+    check_generate_args(10, 2.5, 500, 3, 0.7)
