@@ -347,8 +347,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from builder.serving.generate import generate_from_run
+    from builder.serving.generate import check_generate_args, generate_from_run, prompt_notices
+    from builder.training.runs import Run
 
+    meta = Run(args.run).metadata()
+    if meta.get("task") == "generate":  # another task's run: generate_from_run's error names it
+        check_generate_args(args.length, args.temperature, args.top_k, args.beam, args.alpha)
+        for note in prompt_notices(args.prompt, meta["resolved"]["classes"]):
+            print(f"note: {note}", file=sys.stderr)
     print(generate_from_run(args.run, args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
                             seed=args.seed, beam=args.beam, alpha=args.alpha))
     return 0

@@ -24,6 +24,19 @@ def check_generate_args(length: int, temperature: float, top_k: int, beam: int, 
         raise ValueError(f"--alpha: expected a finite number, got {alpha}")
 
 
+def prompt_notices(prompt: str, vocab: tuple[str, ...] | list[str]) -> list[str]:
+    """What generation assumes about `prompt`: its characters outside the run's vocabulary (the training
+    part's characters) are read as the unknown symbol (id 0)."""
+    known = set(vocab[1:])
+    missing = sorted({c for c in prompt if c not in known})
+    if not missing:
+        return []
+    count = sum(c not in known for c in prompt)
+    shown = ", ".join(repr(c) for c in missing[:10]) + (", ..." if len(missing) > 10 else "")
+    return [f"--prompt: {count} character(s) do not occur in the run's training text ({shown}); "
+            "the model reads them as the unknown symbol"]
+
+
 def generate_from_run(run_dir: str | Path, prompt: str, length: int, temperature: float = 1.0, top_k: int = 0,
                       seed: int = 0, beam: int = 0, alpha: float = 0.0, model: Any | None = None) -> str:
     """The prompt followed by `length` characters from the run's model (`model`: already loaded)."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from builder.serving.generate import check_generate_args
+from builder.data.text import UNK
+from builder.serving.generate import check_generate_args, prompt_notices
 
 
 @pytest.mark.parametrize(("kwargs", "fragment"), [
@@ -24,3 +25,13 @@ def test_non_finite_temperature_and_alpha_are_refused(kwargs, fragment):
 def test_finite_values_pass():
     check_generate_args(10, 0.0, 0, 0, 0.0)
     check_generate_args(10, 2.5, 500, 3, 0.7)
+
+
+def test_prompt_characters_outside_the_vocabulary_are_named():
+    vocab = (UNK, " ", "T", "e", "h")
+    assert prompt_notices("The ", vocab) == []
+    assert prompt_notices("", vocab) == []
+    (note,) = prompt_notices("Thé €é", vocab)
+    assert "3 character(s)" in note and "'é'" in note and "'€'" in note and "unknown symbol" in note
+    (note,) = prompt_notices(UNK, vocab)  # the unknown symbol itself is no training character
+    assert "1 character(s)" in note
