@@ -116,6 +116,9 @@ def read_pairs(df: pd.DataFrame, source_col: str | None, target_col: str | None,
             raise DataError(f"{name}: no {role} column chosen; expected one of {list(df.columns)}")
         if col not in df.columns:
             raise DataError(f"{name}: {role} column {col!r} not found; expected one of {list(df.columns)}")
+    if source_col == target_col:
+        raise DataError(f"{name}: the source and the target column are both {source_col!r}; expected two different "
+                        "columns (the text to translate, and its translation)")
     pairs = pd.DataFrame({"source": df[source_col], "target": df[target_col]})
     for role, col in (("source", source_col), ("target", target_col)):
         text = pairs[role].astype("string").str.strip()

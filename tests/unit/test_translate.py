@@ -174,3 +174,11 @@ def test_bundled_sample_prepares() -> None:
     assert sum(data.split.values()) == 300 and data.tgt_length == 11
     assert baselines(data)["copy_source"]["exact_match"] == 0.0
     assert list(load_table(SAMPLE).columns) == ["source", "target"]
+
+
+def test_one_column_as_both_source_and_target_is_refused() -> None:
+    df = _pairs(10)
+    df.attrs["source"] = "pairs.csv"
+    spec = tiny_translate_spec().updated(data={"source_col": "src", "target_col": "src"})
+    with pytest.raises(DataError, match=r"pairs.csv: the source and the target column are both 'src'; expected two different"):
+        get_task("translate").prepare_frame(df, spec)
