@@ -167,4 +167,19 @@ def prepare_pairs(df: pd.DataFrame, source_col: str | None, target_col: str | No
     train = parts["train"]
     return PairsData(name, str(source_col), str(target_col), tokens, parts,
                      Vocab.build(train["source"].tolist(), tokens), Vocab.build(train["target"].tolist(), tokens),
-                     src_len, tgt_len)
+                     src_len, tgt_len, notices=tuple(_seen_in_training(parts)))
+
+
+def _seen_in_training(parts: dict[str, pd.DataFrame]) -> list[str]:
+    """Notices for validation / test pairs whose source text is also a training source (duplicate rows):
+    their scores measure recall of the training pairs, not translation of new text."""
+    seen = set(parts["train"]["source"])
+    notices = []
+    for part, label in (("val", "validation"), ("test", "test")):
+        repeated = parts[part]["source"].isin(seen)
+        if repeated.any():
+            example = parts[part]["source"][repeated].iloc[0]
+            notices.append(f"{int(repeated.sum())} of the {len(repeated)} {label} pairs have a source that is also a "
+                           f"training source (e.g. {example[:40]!r}): their scores measure recall of the training pairs, "
+                           "not translation of new text; remove duplicate rows for an honest score")
+    return notices

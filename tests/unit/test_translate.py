@@ -182,3 +182,12 @@ def test_one_column_as_both_source_and_target_is_refused() -> None:
     spec = tiny_translate_spec().updated(data={"source_col": "src", "target_col": "src"})
     with pytest.raises(DataError, match=r"pairs.csv: the source and the target column are both 'src'; expected two different"):
         get_task("translate").prepare_frame(df, spec)
+
+
+def test_test_pairs_repeating_training_sources_are_said() -> None:
+    df = pd.DataFrame({"s": [f"w{i}" for i in range(10)] * 3, "t": [f"v{i}" for i in range(10)] * 3})
+    data = prepare_pairs(df, "s", "t", val_fraction=0.1, test_fraction=0.2, name="dup.csv")
+    assert data.split == {"train": 21, "val": 3, "test": 6}
+    assert any(n.startswith("3 of the 3 validation pairs have a source that is also a training source") for n in data.notices)
+    assert any(n.startswith("6 of the 6 test pairs") and "'w" in n for n in data.notices)
+    assert prepare_pairs(_pairs(40).drop_duplicates("src"), "src", "tgt").notices == ()
