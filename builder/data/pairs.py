@@ -167,7 +167,15 @@ def prepare_pairs(df: pd.DataFrame, source_col: str | None, target_col: str | No
     train = parts["train"]
     return PairsData(name, str(source_col), str(target_col), tokens, parts,
                      Vocab.build(train["source"].tolist(), tokens), Vocab.build(train["target"].tolist(), tokens),
-                     src_len, tgt_len, notices=tuple(_seen_in_training(parts)))
+                     src_len, tgt_len, notices=tuple(_read_notices(df, test_df, test_name) + _seen_in_training(parts)))
+
+
+def _read_notices(df: pd.DataFrame, test_df: pd.DataFrame | None, test_name: str) -> list[str]:
+    """What reading the file(s) assumed (builder.data.read: encoding, separator, ...); the test file's named."""
+    notices = [str(n) for n in df.attrs.get("notices", [])]
+    if test_df is not None:
+        notices += [f"{test_name}: {n}" for n in test_df.attrs.get("notices", [])]
+    return notices
 
 
 def _seen_in_training(parts: dict[str, pd.DataFrame]) -> list[str]:

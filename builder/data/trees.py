@@ -547,7 +547,9 @@ def prepare_trees(df: pd.DataFrame, spec: Any, test_df: pd.DataFrame | None = No
     features = forest.features if forest.features is not None else np.zeros((len(tree_of_node), 0), np.float32)
     x_scaler = Scaler(settings.scaler if settings.scaler != "none" else "none").fit(features[train_nodes]) if features.shape[1] else None
 
-    notices: list[str] = []
+    notices: list[str] = [str(n) for n in df.attrs.get("notices", [])]  # what reading the file assumed
+    if test_df is not None:
+        notices += [f"{test_source}: {n}" for n in test_df.attrs.get("notices", [])]
     train_raw = raw[train_nodes] if level == "node" else raw[split == "train"]
     y_scaler = None
     if regression:

@@ -191,3 +191,13 @@ def test_test_pairs_repeating_training_sources_are_said() -> None:
     assert any(n.startswith("3 of the 3 validation pairs have a source that is also a training source") for n in data.notices)
     assert any(n.startswith("6 of the 6 test pairs") and "'w" in n for n in data.notices)
     assert prepare_pairs(_pairs(40).drop_duplicates("src"), "src", "tgt").notices == ()
+
+
+def test_what_reading_the_file_assumed_reaches_the_notices() -> None:
+    text = "src;tgt\n" + "".join(f"d\xe9c {i};{i}\n" for i in range(20))
+    df = load_table(text.encode("latin-1"), name="p.csv")
+    test = load_table(b"\xef\xbb\xbfsrc,tgt\nx,y\n", name="t.csv")
+    data = prepare_pairs(df, "src", "tgt", name="p.csv", test_df=test, test_name="t.csv")
+    assert "the file is not valid UTF-8; read as Latin-1" in data.notices and "separator detected: ';'" in data.notices
+    assert "t.csv: removed the UTF-8 byte-order mark at the start of the file" in data.notices
+    assert data.parts["train"]["source"][0] == "d\xe9c 0"

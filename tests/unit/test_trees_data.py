@@ -137,3 +137,13 @@ def test_flat_batch_indices() -> None:
 def test_unreadable_upload_is_a_data_error() -> None:
     with pytest.raises(DataError, match="no parent id column"):
         detect_tree_columns(load_table(io.BytesIO(b"tree_id,node_id,token\n1,1,a\n").read(), name="x.csv"))
+
+
+def test_what_reading_the_file_assumed_reaches_the_notices() -> None:
+    rows = ["tree_id;node_id;parent_id;token;label"]
+    for t in range(20):
+        rows += [f"{t};0;;caf\xe9;{t % 2}", f"{t};1;0;tok{t};{t % 2}"]
+    spec = ModelSpec(task="tree", blocks=[{"kind": "recurrent", "cell": "child_sum_tree_lstm", "units": 4}])
+    data = prepare_trees(load_table(("\n".join(rows) + "\n").encode("latin-1"), name="n.csv"), spec)
+    assert "the file is not valid UTF-8; read as Latin-1" in data.notices
+    assert "separator detected: ';'" in data.notices
