@@ -372,8 +372,33 @@ class TranslateTask(LogitsHead, Task):
             raise DataError(f"beam: expected a width >= 0, found {beam}")
         data = pairs_of(resolved)
         sources = read_sources(df, data.source_col, name=str(df.attrs.get("source", "data")))
-        return pd.DataFrame({"source": sources, "translation": translate_texts(model, data, sources, beam=beam)})
+        out = pd.DataFrame({"source": sources, "translation": translate_texts(model, data, sources, beam=beam)})
+        out.attrs["notices"] = [*df.attrs.get("notices", []), *source_notices(data, sources)]
+        return out
+
+
+def source_notices(data: PairsData, sources: list[str]) -> list[str]:
+    """What translating `sources` (rows 2.. of a CSV) assumes: a source longer than the run's longest
+    training-time source is cut to it (the model reads no further), and tokens the training sources lack
+    are read as the unknown token."""
+    from builder.data.pairs import split_tokens
+
+    notices = []
+    known = set(data.src_vocab.tokens[4:])
+    split = [split_tokens(s, data.tokens) for s in sources]
+    long = [i for i, t in enumerate(split) if len(t) > data.src_length]
+    if long:
+        notices.append(f"{len(long)} source(s) have more {data.tokens} than the model reads ({data.src_length}, the "
+                       f"longest source in training) and were cut to it (e.g. row {long[0] + 2}: "
+                       f"{len(split[long[0]])} {data.tokens}); their translations are of the cut text")
+    unknown = [i for i, t in enumerate(split) if any(tok not in known for tok in t)]
+    if unknown:
+        shown = sorted({tok for i in unknown for tok in split[i] if tok not in known})
+        notices.append(f"{len(unknown)} source(s) have {data.tokens} that no training source has (e.g. row "
+                       f"{unknown[0] + 2}; {', '.join(repr(t) for t in shown[:10])}{', ...' if len(shown) > 10 else ''}); "
+                       "the model reads them as the unknown token")
+    return notices
 
 
 __all__ = ["PAIR_PARTS", "TranslateTask", "attention_frame", "baselines", "levenshtein", "pairs_of", "schedule_table",
-           "scores", "teacher_forcing_ratio", "translate_texts", "verdict"]
+           "scores", "source_notices", "teacher_forcing_ratio", "translate_texts", "verdict"]

@@ -201,3 +201,15 @@ def test_what_reading_the_file_assumed_reaches_the_notices() -> None:
     assert "the file is not valid UTF-8; read as Latin-1" in data.notices and "separator detected: ';'" in data.notices
     assert "t.csv: removed the UTF-8 byte-order mark at the start of the file" in data.notices
     assert data.parts["train"]["source"][0] == "d\xe9c 0"
+
+
+def test_translating_longer_or_unseen_sources_is_said() -> None:
+    from builder.tasks.translate import source_notices
+
+    data = prepare_pairs(_pairs(40), "src", "tgt", val_fraction=0.1, test_fraction=0.2)
+    assert source_notices(data, ["ab", "ba ca"]) == []
+    long = "ab " * data.src_length
+    notes = source_notices(data, ["ab", long, "abz", "ab\u00e9"])
+    assert len(notes) == 2
+    assert notes[0].startswith(f"1 source(s) have more characters than the model reads ({data.src_length}") and "row 3:" in notes[0]
+    assert notes[1].startswith("2 source(s) have characters that no training source has (e.g. row 4; 'z', '\u00e9')")
