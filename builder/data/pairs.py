@@ -135,6 +135,8 @@ def read_pairs(df: pd.DataFrame, source_col: str | None, target_col: str | None,
 
 def read_sources(df: pd.DataFrame, source_col: str, name: str = "upload") -> list[str]:
     """The source texts of a new table (prediction): the column must exist and no cell be empty."""
+    if source_col not in df.columns:
+        raise DataError(f"{name}: source column {source_col!r} not found; expected one of {list(df.columns)}")
     return read_pairs(df.assign(_target="x"), source_col, "_target", name=name, minimum=1)["source"].tolist()
 
 

@@ -213,3 +213,10 @@ def test_translating_longer_or_unseen_sources_is_said() -> None:
     assert len(notes) == 2
     assert notes[0].startswith(f"1 source(s) have more characters than the model reads ({data.src_length}") and "row 3:" in notes[0]
     assert notes[1].startswith("2 source(s) have characters that no training source has (e.g. row 4; 'z', '\u00e9')")
+
+
+def test_a_new_table_without_the_source_column_names_its_own_columns() -> None:
+    from builder.data.pairs import read_sources
+
+    with pytest.raises(DataError, match=r"new.csv: source column 'src' not found; expected one of \['text'\]$"):
+        read_sources(pd.DataFrame({"text": ["a"]}), "src", name="new.csv")
