@@ -275,6 +275,18 @@ def label_level(forest: Forest, label_col: str) -> str:
         return "tree"
     if present.all():
         return "node"
+    if (per_tree <= 1).all():  # one label per tree wherever there is one: a tree without it, or a root without it
+        unlabelled = np.setdiff1d(np.arange(forest.n_trees), per_tree.index.to_numpy())
+        if len(unlabelled):
+            t = int(unlabelled[0])
+            r = int(forest.offsets[t] + np.flatnonzero(roots[forest.offsets[t]:forest.offsets[t + 1]])[0])
+            raise DataError(f"{forest.source}: tree {forest.tree_ids[t]} (root node {forest.node_ids[r]}, row "
+                            f"{forest.rows[r]}): no row of the tree has a label in `{label_col}` ({len(unlabelled)} such "
+                            "tree(s)); expected one label per tree, on every row or on the root")
+        r = int(np.flatnonzero(roots & ~present.to_numpy())[0])
+        raise DataError(f"{forest.source}: tree {forest.tree_ids[int(codes[r])]}, node {forest.node_ids[r]} (row "
+                        f"{forest.rows[r]}): the root's label `{label_col}` is empty, but other rows of the tree have "
+                        "one; a tree label goes on every row or on the root")
     i = int(np.flatnonzero(~present.to_numpy())[0])
     t = int(codes[i])
     raise DataError(f"{forest.source}: tree {forest.tree_ids[t]}, node {forest.node_ids[i]} (row {forest.rows[i]}): "

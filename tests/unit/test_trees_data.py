@@ -147,3 +147,18 @@ def test_what_reading_the_file_assumed_reaches_the_notices() -> None:
     data = prepare_trees(load_table(("\n".join(rows) + "\n").encode("latin-1"), name="n.csv"), spec)
     assert "the file is not valid UTF-8; read as Latin-1" in data.notices
     assert "separator detected: ';'" in data.notices
+
+
+@pytest.mark.parametrize(("rows", "pattern"), [
+    ("a,0,,A,1\na,1,0,B,1\nb,0,,A,\nb,1,0,B,\n",
+     r"nodes.csv: tree b \(root node 0, row 4\): no row of the tree has a label in `label` \(1 such tree\(s\)\); "
+     r"expected one label per tree"),
+    ("a,0,,A,1\na,1,0,B,1\nb,0,,A,\nb,1,0,B,2\n",
+     r"nodes.csv: tree b, node 0 \(row 4\): the root's label `label` is empty, but other rows of the tree have one"),
+    ("a,0,,A,1\na,1,0,B,2\nb,0,,A,\nb,1,0,B,2\n",
+     r"nodes.csv: tree b, node 0 \(row 4\): the label `label` is empty, but its tree's labels differ"),
+])
+def test_a_missing_label_is_named_for_what_it_is(rows: str, pattern: str) -> None:
+    f = _forest("tree_id,node_id,parent_id,token,label\n" + rows)
+    with pytest.raises(DataError, match=pattern):
+        label_level(f, "label")
