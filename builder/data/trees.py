@@ -294,6 +294,22 @@ def label_level(forest: Forest, label_col: str) -> str:
                     "give either one label per tree (on every row or on the root) or a label on every node")
 
 
+def _mostly_tree_labels(forest: Forest, label_col: str) -> list[str]:
+    """A notice when labels are read per node although at most one tree in ten has different labels on its
+    nodes: a tree-label column with a few wrong rows also reads as node labels."""
+    codes = np.repeat(np.arange(forest.n_trees), np.diff(forest.offsets))
+    per_tree = pd.Series(forest.labels).astype(str).groupby(codes).nunique()
+    differ = np.flatnonzero(per_tree.to_numpy() > 1)
+    if not len(differ) or len(differ) * 10 > forest.n_trees:
+        return []
+    t = int(differ[0])
+    values = sorted({_label_text(v) for v in forest.labels[forest.offsets[t]:forest.offsets[t + 1]]})[:3]
+    return [f"`{label_col}` is read as a label per node because {len(differ)} of {forest.n_trees} tree(s) have "
+            f"different labels on their nodes (e.g. tree {forest.tree_ids[t]}: {', '.join(map(repr, values))}); the "
+            f"other {forest.n_trees - len(differ)} have one label on every node: if it is a label per tree, correct "
+            "those trees' rows"]
+
+
 def tree_labels(forest: Forest) -> np.ndarray:
     """[T] each tree's label: its root's (object)."""
     roots = np.flatnonzero(forest.parent == -1)
@@ -523,6 +539,7 @@ def prepare_trees(df: pd.DataFrame, spec: Any, test_df: pd.DataFrame | None = No
             raise DataError(f"{test_source}: column(s) {missing} of the training file not found; columns are {list(test_df.columns)}")
         forest = _concat(forest, read_forest(test_df, cols, arity))
     level = label_level(forest, cols.label_col)
+    mixed = _mostly_tree_labels(forest, cols.label_col) if level == "node" else []
     raw = forest.labels if level == "node" else tree_labels(forest)
     loss = spec.training.loss
     regression = loss in ("mse", "mae", "huber")
@@ -562,6 +579,7 @@ def prepare_trees(df: pd.DataFrame, spec: Any, test_df: pd.DataFrame | None = No
     notices: list[str] = [str(n) for n in df.attrs.get("notices", [])]  # what reading the file assumed
     if test_df is not None:
         notices += [f"{test_source}: {n}" for n in test_df.attrs.get("notices", [])]
+    notices += mixed
     train_raw = raw[train_nodes] if level == "node" else raw[split == "train"]
     y_scaler = None
     if regression:

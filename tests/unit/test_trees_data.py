@@ -162,3 +162,19 @@ def test_a_missing_label_is_named_for_what_it_is(rows: str, pattern: str) -> Non
     f = _forest("tree_id,node_id,parent_id,token,label\n" + rows)
     with pytest.raises(DataError, match=pattern):
         label_level(f, "label")
+
+
+def test_a_few_trees_with_differing_labels_turning_the_task_per_node_are_said() -> None:
+    spec = ModelSpec(task="tree", blocks=[{"kind": "recurrent", "cell": "child_sum_tree_lstm", "units": 4}])
+    rows = ["tree_id,node_id,parent_id,token,label"]
+    for t in range(30):
+        rows += [f"{t},0,,OP,{t % 2}", f"{t},1,0,tok,{t % 2}"]
+    rows[-1] = "29,1,0,tok,0"  # tree 29: 1 on the root, 0 on its child
+    data = prepare_trees(_table("\n".join(rows) + "\n"), spec)
+    assert data.level == "node"
+    assert any(n.startswith("`label` is read as a label per node because 1 of 30 tree(s) have different labels on "
+                            "their nodes (e.g. tree 29: '0', '1'); the other 29") for n in data.notices)
+    per_node = ["tree_id,node_id,parent_id,token,label"] + [f"{t},{k},{'' if k == 0 else 0},tok,{k % 2}"
+                                                           for t in range(30) for k in range(3)]
+    data = prepare_trees(_table("\n".join(per_node) + "\n"), spec)
+    assert data.level == "node" and not any("read as a label per node" in n for n in data.notices)
