@@ -371,6 +371,21 @@ def token_ids(tokens: np.ndarray, vocabulary: tuple[str, ...]) -> np.ndarray:
     return np.fromiter((index.get(t, 0) for t in tokens), dtype=np.int32, count=len(tokens))
 
 
+def unseen_token_notices(forest: Forest, ids: np.ndarray) -> list[str]:
+    """A notice for the nodes of `forest` whose token the vocabulary lacks (`ids` 0: read as UNKNOWN)."""
+    if forest.tokens is None:
+        return []
+    unseen = np.flatnonzero((np.asarray(ids) == 0) & (forest.tokens != UNKNOWN))
+    if not len(unseen):
+        return []
+    i = int(unseen[0])
+    t = int(np.searchsorted(forest.offsets, i, side="right") - 1)
+    shown = sorted({str(forest.tokens[k]) for k in unseen})
+    return [f"{len(unseen)} node(s) have a token that the training trees lack (e.g. tree {forest.tree_ids[t]}, node "
+            f"{forest.node_ids[i]}, row {forest.rows[i]}; {', '.join(map(repr, shown[:10]))}"
+            f"{', ...' if len(shown) > 10 else ''}); the model reads them as {UNKNOWN}"]
+
+
 # ---- batching ------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TreeBatch:

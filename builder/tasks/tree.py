@@ -31,6 +31,7 @@ from builder.data.trees import (
     token_ids,
     tree_batch,
     tree_settings,
+    unseen_token_notices,
 )
 from builder.spec import ModelSpec
 from builder.tasks.base import Resolved, Task
@@ -329,6 +330,7 @@ class TreeTask(Task):
             if has_label:
                 order = _file_order(df, cols)
                 out[resolved.label_col] = labels[order][forest.parent == -1]
+        out.attrs["notices"] = [*df.attrs.get("notices", []), *unseen_token_notices(forest, tokens)]
         if _regression(resolved):
             out["predicted"] = probs[:, 0]
             return out

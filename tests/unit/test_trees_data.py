@@ -178,3 +178,14 @@ def test_a_few_trees_with_differing_labels_turning_the_task_per_node_are_said() 
                                                            for t in range(30) for k in range(3)]
     data = prepare_trees(_table("\n".join(per_node) + "\n"), spec)
     assert data.level == "node" and not any("read as a label per node" in n for n in data.notices)
+
+
+def test_tokens_outside_the_vocabulary_are_said_at_prediction() -> None:
+    from builder.data.trees import token_ids, unseen_token_notices
+
+    f = _forest("tree_id,node_id,parent_id,token,label\na,0,,MAX,1\na,1,0,7,1\nb,0,,ZZ,1\nb,1,0,QQ,1\nb,2,0,7,1\n")
+    vocab = (UNKNOWN, "MAX", "7")
+    assert unseen_token_notices(f, token_ids(f.tokens, vocab)) == [
+        "2 node(s) have a token that the training trees lack (e.g. tree b, node 0, row 4; 'QQ', 'ZZ'); "
+        "the model reads them as <unk>"]
+    assert unseen_token_notices(f, token_ids(f.tokens, (*vocab, "ZZ", "QQ"))) == []
