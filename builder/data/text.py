@@ -48,6 +48,9 @@ def read_text(source: TextSource, name: str | None = None) -> tuple[str, str]:
         raw, label = source.read(), name or getattr(source, "name", "upload")
     if not raw.strip():
         raise DataError(f"{label}: the file is empty; expected UTF-8 text")
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{label}: UTF-16 text (it starts with the byte-order mark 0x{raw[0]:02x} 0x{raw[1]:02x}); "
+                        "expected UTF-8 text (re-save the file as UTF-8)")
     nul = raw.find(b"\x00")
     if nul >= 0:
         raise DataError(f"{label}: byte {nul} is a NUL (0x00): binary content, expected UTF-8 text")

@@ -31,6 +31,8 @@ def text_file(tmp_path):
     (b"  \n\n", "the file is empty"),
     (b"abc\x00def", "byte 3 is a NUL"),
     ("caf\u00e9 ok ".encode() + b"\xff\xfe tail", "invalid UTF-8 at byte 9 (0xff)"),
+    ("caf\u00e9 ok".encode("utf-16"), "UTF-16 text (it starts with the byte-order mark 0xff 0xfe); expected UTF-8"),
+    ("caf\u00e9 ok".encode("utf-16-be").join([b"\xfe\xff", b""]), "byte-order mark 0xfe 0xff"),
 ])
 def test_read_text_errors_name_the_problem(tmp_path, content, fragment):
     p = tmp_path / "bad.txt"
