@@ -113,7 +113,8 @@ def read_pairs(df: pd.DataFrame, source_col: str | None, target_col: str | None,
     names the file, column or row when one is missing or a text is empty."""
     for role, col in (("source", source_col), ("target", target_col)):
         if not col:
-            raise DataError(f"{name}: no {role} column chosen; expected one of {list(df.columns)}")
+            raise DataError(f"{name}: no {role} column chosen (--{role}-col, or the spec's data.{role}_col); expected one "
+                            f"of {list(df.columns)}")
         if col not in df.columns:
             raise DataError(f"{name}: {role} column {col!r} not found; expected one of {list(df.columns)}")
     if source_col == target_col:

@@ -69,7 +69,7 @@ def test_bad_input_names_file_row_column() -> None:
     df.loc[4, "tgt"] = "  "
     with pytest.raises(DataError, match=r"pairs.csv: row 6, column 'tgt': expected a non-empty target"):
         task.prepare_frame(df, spec.updated(data={"target_col": "tgt"}))
-    with pytest.raises(DataError, match="pairs.csv: no source column chosen"):
+    with pytest.raises(DataError, match=r"pairs.csv: no source column chosen \(--source-col, or the spec's data.source_col\)"):
         task.prepare_frame(df, spec.updated(data={"source_col": None}))
 
 
