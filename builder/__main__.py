@@ -108,10 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--run", required=True)
     g.add_argument("--prompt", default="", help="text to continue (default: none)")
     g.add_argument("--length", type=int, default=200, help="characters to generate")
-    g.add_argument("--temperature", type=float, default=1.0, help="sampling temperature; 0: greedy (argmax)")
-    g.add_argument("--top-k", type=int, default=0, help="sample from the k most likely characters only (0: all)")
+    g.add_argument("--temperature", type=float, help="sampling temperature (default 1); 0: greedy (argmax)")
+    g.add_argument("--top-k", type=int, help="sample from the k most likely characters only (default 0: all)")
     g.add_argument("--beam", type=int, default=0, help="beam search of this width instead of sampling")
-    g.add_argument("--alpha", type=float, default=0.0, help="beam length normalisation exponent")
+    g.add_argument("--alpha", type=float, help="with --beam: length normalisation exponent (default 0)")
     g.add_argument("--seed", type=int, default=0, help="seed of the sampling draws (same seed, same text)")
     c = sub.add_parser("code", help="write a standalone plain-Keras Python file of a run's model (+ its weights) or a spec's")
     src_c = c.add_mutually_exclusive_group(required=True)
@@ -350,6 +350,15 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from builder.serving.generate import check_generate_args, generate_from_run, prompt_notices
     from builder.training.runs import Run
 
+    sampling = [f for f, v in (("--temperature", args.temperature), ("--top-k", args.top_k)) if v is not None]
+    if args.beam and sampling:
+        raise CliError(f"{' and '.join(sampling)}: for sampling; --beam {args.beam} searches for the most likely text "
+                       "and uses neither (leave out --beam to sample)")
+    if args.alpha is not None and not args.beam:
+        raise CliError(f"--alpha {args.alpha:g}: the beam's length normalisation; only with --beam N")
+    args.temperature = 1.0 if args.temperature is None else args.temperature
+    args.top_k = 0 if args.top_k is None else args.top_k
+    args.alpha = 0.0 if args.alpha is None else args.alpha
     meta = Run(args.run).metadata()
     if meta.get("task") == "generate":  # another task's run: generate_from_run's error names it
         check_generate_args(args.length, args.temperature, args.top_k, args.beam, args.alpha)

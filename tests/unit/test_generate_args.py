@@ -35,3 +35,16 @@ def test_prompt_characters_outside_the_vocabulary_are_named():
     assert "3 character(s)" in note and "'é'" in note and "'€'" in note and "unknown symbol" in note
     (note,) = prompt_notices(UNK, vocab)  # the unknown symbol itself is no training character
     assert "1 character(s)" in note
+
+
+@pytest.mark.parametrize(("extra", "fragment"), [
+    (["--beam", "3", "--temperature", "0.5"], "error: --temperature: for sampling; --beam 3 searches for the most likely text"),
+    (["--beam", "2", "--top-k", "5", "--temperature", "0"], "error: --temperature and --top-k: for sampling; --beam 2"),
+    (["--alpha", "0.7"], "error: --alpha 0.7: the beam's length normalisation; only with --beam N"),
+])
+def test_flags_that_the_chosen_decoding_ignores_are_refused(tmp_path, capsys, extra, fragment):
+    from builder.__main__ import main
+
+    assert main(["generate", "--run", str(tmp_path / "no-run"), "--prompt", "a", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(fragment) and err.count("\n") == 1
