@@ -170,7 +170,27 @@ def prepare_pairs(df: pd.DataFrame, source_col: str | None, target_col: str | No
     train = parts["train"]
     return PairsData(name, str(source_col), str(target_col), tokens, parts,
                      Vocab.build(train["source"].tolist(), tokens), Vocab.build(train["target"].tolist(), tokens),
-                     src_len, tgt_len, notices=tuple(_read_notices(df, test_df, test_name) + _seen_in_training(parts)))
+                     src_len, tgt_len, notices=tuple(_read_notices(df, test_df, test_name) + _seen_in_training(parts)
+                                                  + _outlier_lengths(pairs, tokens)))
+
+
+#: a text this many times longer than the median of its column (and over OUTLIER_MIN tokens) is said
+OUTLIER_RATIO, OUTLIER_MIN = 4, 64
+
+
+def _outlier_lengths(pairs: pd.DataFrame, tokens: Tokens) -> list[str]:
+    """A notice per column whose longest text dwarfs the others: every text is padded to the longest, so one
+    stray row (a pasted paragraph, a missing line break) multiplies the training and decoding time."""
+    notices = []
+    for role in ("source", "target"):
+        lengths = pairs[role].map(lambda t: len(split_tokens(t, tokens))).to_numpy()
+        i = int(lengths.argmax())
+        median = float(np.median(lengths))
+        if lengths[i] > OUTLIER_MIN and lengths[i] > OUTLIER_RATIO * median:
+            notices.append(f"row {i + 2}: its {role} has {int(lengths[i]):,} {tokens}, {lengths[i] / median:.0f} times the "
+                           f"median ({median:g}); every {role} is padded to the longest, so training and decoding take "
+                           "that much longer: check the row")
+    return notices
 
 
 def _read_notices(df: pd.DataFrame, test_df: pd.DataFrame | None, test_name: str) -> list[str]:

@@ -220,3 +220,11 @@ def test_a_new_table_without_the_source_column_names_its_own_columns() -> None:
 
     with pytest.raises(DataError, match=r"new.csv: source column 'src' not found; expected one of \['text'\]$"):
         read_sources(pd.DataFrame({"text": ["a"]}), "src", name="new.csv")
+
+
+def test_one_stray_long_text_is_said() -> None:
+    df = _pairs(40).drop_duplicates("src").reset_index(drop=True)
+    assert prepare_pairs(df, "src", "tgt").notices == ()
+    df.loc[7, "src"] = "ab " * 100
+    notes = prepare_pairs(df, "src", "tgt").notices
+    assert len(notes) == 1 and notes[0].startswith("row 9: its source has 299 characters,") and "padded" in notes[0]
