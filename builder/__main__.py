@@ -353,7 +353,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     sampling = [f for f, v in (("--temperature", args.temperature), ("--top-k", args.top_k)) if v is not None]
     if args.beam and sampling:
         raise CliError(f"{' and '.join(sampling)}: for sampling; --beam {args.beam} searches for the most likely text "
-                       "and uses neither (leave out --beam to sample)")
+                       f"and does not use {'it' if len(sampling) == 1 else 'them'} (leave out --beam to sample)")
     if args.alpha is not None and not args.beam:
         raise CliError(f"--alpha {args.alpha:g}: the beam's length normalisation; only with --beam N")
     args.temperature = 1.0 if args.temperature is None else args.temperature
