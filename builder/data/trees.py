@@ -603,6 +603,10 @@ def prepare_trees(df: pd.DataFrame, spec: Any, test_df: pd.DataFrame | None = No
         classes: tuple[str, ...] = ()
     else:
         classes = class_list(train_raw)
+        if len(classes) < 2:
+            where = "training nodes" if level == "node" else "training trees"
+            raise DataError(f"{source}: label column `{cols.label_col}` has a single class {list(classes)} in the {where}; "
+                            "classification needs at least two (for numbers to predict, set the loss to mse, mae or huber)")
         what = "a node" if level == "node" else "a tree"
         try:
             values = encode_labels(raw, classes, source, what)

@@ -189,3 +189,11 @@ def test_tokens_outside_the_vocabulary_are_said_at_prediction() -> None:
         "2 node(s) have a token that the training trees lack (e.g. tree b, node 0, row 4; 'QQ', 'ZZ'); "
         "the model reads them as <unk>"]
     assert unseen_token_notices(f, token_ids(f.tokens, (*vocab, "ZZ", "QQ"))) == []
+
+
+def test_a_single_class_is_refused_before_the_model_is_built() -> None:
+    spec = ModelSpec(task="tree", blocks=[{"kind": "recurrent", "cell": "child_sum_tree_lstm", "units": 4}])
+    rows = ["tree_id,node_id,parent_id,token,label"] + [f"{t},0,,OP,7\n{t},1,0,tok,7" for t in range(20)]
+    with pytest.raises(DataError, match=r"nodes.csv: label column `label` has a single class \['7'\] in the training "
+                                         r"trees; classification needs at least two"):
+        prepare_trees(_table("\n".join(rows) + "\n"), spec)
