@@ -199,8 +199,10 @@ def read_forest(df: pd.DataFrame, cols: TreeColumns, max_children: int | None = 
     bad = np.isnan(pos.astype(float)) if len(pos) else np.zeros(0, bool)
     if bad.any():
         i = child_rows[int(bad.argmax())]
+        rootless = "" if is_root[codes == codes[i]].any() else (
+            f"; no row of the tree has an empty `{cols.parent_col}`: a root's parent must be empty, not {parent_ids[i]}")
         raise DataError(f"{source}: tree {tree_ids[codes[i]]}, node {node_ids[i]} (row {line[i]}): parent "
-                        f"{parent_ids[i]} does not exist in the tree")
+                        f"{parent_ids[i]} does not exist in the tree{rootless}")
     glob[child_rows] = pos.astype(np.int64)
     self_parent = glob == np.arange(n)
     if self_parent.any():

@@ -72,6 +72,9 @@ BAD = {
                   r"nodes.csv: tree t: more than one root \(2 nodes with an empty `parent_id`: 0, 1\)"),
     "missing parent": ("tree_id,node_id,parent_id,token,label\nt,0,,A,1\nt,1,9,B,1\n",
                        r"nodes.csv: tree t, node 1 \(row 3\): parent 9 does not exist in the tree"),
+    "root marked -1": ("tree_id,node_id,parent_id,token,label\nt,0,-1,A,1\nt,1,0,B,1\n",
+                       r"nodes.csv: tree t, node 0 \(row 2\): parent -1 does not exist in the tree; no row of the tree has "
+                       r"an empty `parent_id`: a root's parent must be empty, not -1$"),
     "duplicate node": ("tree_id,node_id,parent_id,token,label\nt,0,,A,1\nt,1,0,B,1\nt,1,0,C,1\n",
                        r"nodes.csv: tree t, node 1: the node id is used twice \(rows 3 and 4\)"),
     "empty tree": ("tree_id,node_id,parent_id,token,label\nt,0,,A,1\nu,,,B,1\n",
