@@ -30,9 +30,9 @@ done
 
 # The whole suite (options only, e.g. `-q`): two pytest processes side by side, since many tests wait on
 # worker processes, a Streamlit server or the browser rather than compute. Part B (pages, browser,
-# multi-worker training) runs in the background into a log printed when both have ended; the exit status
-# is part A's, else part B's.
-DIST="tests/unit/test_distributed_workers.py tests/unit/test_distributed_resume.py"
+# multi-worker training, and test_pipeline.py to even the two parts' times) runs in the background into a
+# log printed when both have ended; the exit status is part A's, else part B's.
+DIST="tests/unit/test_distributed_workers.py tests/unit/test_distributed_resume.py tests/unit/test_pipeline.py"
 LOG=$(mktemp -t rnn-studio-tests-b.XXXXXX)
 # shellcheck disable=SC2086
 .venv/bin/python -m pytest -p no:cacheprovider "$@" tests/app tests/e2e $DIST >"$LOG" 2>&1 &
@@ -46,6 +46,6 @@ echo
 echo "==== part B: tests/app tests/e2e $DIST (exit status $status_b) ===="
 cat "$LOG"
 rm -f "$LOG"
-echo "==== part A (tests/unit, without the multi-worker tests): exit status $status_a; part B: exit status $status_b ===="
+echo "==== part A (tests/unit, without the files of part B): exit status $status_a; part B: exit status $status_b ===="
 if [ "$status_a" -ne 0 ]; then exit "$status_a"; fi
 exit "$status_b"
