@@ -125,10 +125,14 @@ class SeriesData:
     def observed_windows(self, part: str) -> np.ndarray | None:
         """[N, H, n_targets] bool for one part's windows (`window_starts`): True where the actual of that
         window, horizon step and target was in the file; None when every one was (nothing to leave out)."""
+        return self.observed_at(self.window_starts(part))
+
+    def observed_at(self, starts: np.ndarray) -> np.ndarray | None:
+        """`observed_windows` for windows starting at rows `starts` [N] (their forecasts are of rows
+        start + lookback .. + horizon - 1): [N, H, n_targets] bool, or None when every actual was observed."""
         if self.observed is None:
             return None
-        starts = self.window_starts(part)
-        mask = self.observed[starts[:, None] + np.arange(self.lookback, self.lookback + self.horizon)]
+        mask = self.observed[np.asarray(starts)[:, None] + np.arange(self.lookback, self.lookback + self.horizon)]
         return None if mask.all() else mask
 
     def part_source(self, part: str) -> str:
@@ -171,29 +175,35 @@ def prepare_series(df: pd.DataFrame, spec: ModelSpec, lookback: int, n_test: int
         n_test = int((time >= test_from).sum())
     return series_from_arrays(
         spec, source, table.to_numpy(dtype=np.float32), time, time_col, targets, covariates, freq, notices,
-        lookback, n_test, future=future, observed=observed[:, : len(targets)],
+        lookback, n_test, future=future, observed=observed,
     )
 
 
 def check_observed(data: SeriesData, part: str) -> None:
     """Raise DataError when a target has no observed actual in any of one part's windows: every one of its
     values there was filled in by the missing-value policy, so no score of that part could be computed."""
-    mask = data.observed_windows(part)
+    more = ("fill in the file's values there, or give a larger data.test_fraction or a --test-data file with "
+            "values" if part == "test" else "fill in the file's values there")
+    check_observed_at(data, data.window_starts(part), data.part_source(part), f"the {part} part", more)
+
+
+def check_observed_at(data: SeriesData, starts: np.ndarray, source: str, what: str, more: str) -> None:
+    """DataError when a target has no observed actual among the forecasts of the windows starting at rows
+    `starts` [N] (`SeriesData.observed_at`); `what` names those forecasts in the message ("the test part"),
+    `more` says what would help."""
+    mask = data.observed_at(starts)
     if mask is None or mask.size == 0:
         return
     empty = [t for k, t in enumerate(data.targets) if not mask[:, :, k].any()]
     if not empty:
         return
-    lo, hi = data.window_range(part)
-    first, last = lo + data.lookback, hi - 1 + data.lookback + data.horizon - 1
+    first, last = int(starts[0]) + data.lookback, int(starts[-1]) + data.lookback + data.horizon - 1
     where = (f"{data.time[first]} to {data.time[last]}" if data.time is not None
              else f"rows {first + 1}-{last + 1} of the series")
     names = ", ".join(f"`{t}`" for t in empty)
-    more = ("fill in the file's values there, or give a larger data.test_fraction or a --test-data file with "
-            "values" if part == "test" else "fill in the file's values there")
-    raise DataError(f"{data.part_source(part)}: every actual of {names} in the {part} part ({where}) is missing in "
-                    f"the file and was filled in by the missing-value policy `{data.missing}`, so there is nothing "
-                    f"to score; the {part} part needs at least one observed value of {names} ({more})")
+    raise DataError(f"{source}: every actual of {names} in {what} ({where}) is missing in the file and was filled in "
+                    f"by the missing-value policy `{data.missing}`, so there is nothing to score; at least one observed value "
+                    f"of {names} is needed there ({more})")
 
 
 def clock_notice(df: pd.DataFrame, time_col: str | None, columns: list[str]) -> list[str]:
@@ -447,15 +457,21 @@ def read_series_observed(
         notices += time_notices
         time, table, freq, gap_notices = fill_time_gaps(time, table, missing, source, time_col)
         notices += gap_notices
-    before = table
-    table, miss_notices = fill_missing(table, missing, source)
+    table, miss_notices, observed = fill_observed(table, missing, source)
     notices += miss_notices
-    observed = before.notna().to_numpy()
-    if len(table) != len(before):  # policy `drop`: the kept rows
-        observed = observed[before.index.get_indexer(table.index)]
     if time is not None and len(time) != len(table):
         time = time[table.index]
     return time, table.reset_index(drop=True), freq, notices, observed
+
+
+def fill_observed(table: pd.DataFrame, missing: str, source: str) -> tuple[pd.DataFrame, list[str], np.ndarray]:
+    """`fill_missing`, and [rows kept, columns] bool: True where `table` had the cell's value, False where
+    the policy filled it in (with policy `drop`, the kept rows, all True). Both readers use it."""
+    filled, notices = fill_missing(table, missing, source)
+    observed = table.notna().to_numpy()
+    if len(filled) != len(table):  # policy `drop`: the kept rows
+        observed = observed[table.index.get_indexer(filled.index)]
+    return filled, notices, observed
 
 
 def split_sizes(n_rows: int, val_fraction: float, test_fraction: float, horizon: int) -> tuple[int, int]:

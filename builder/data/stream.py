@@ -29,7 +29,7 @@ from builder.data.read import (
 from builder.data.series import (
     SeriesData,
     clock_notice,
-    fill_missing,
+    fill_observed,
     fill_time_gaps,
     future_rows_notice,
     local_times,
@@ -139,14 +139,11 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
             values = frame.to_numpy(dtype=np.float32)
     observed = None  # which target values the file had (after the inserted time steps), before filling
     if np.isnan(values).any():
-        observed = ~np.isnan(values[:, : len(targets)])
-        frame = pd.DataFrame(values, columns=columns, copy=False)
-        frame, miss = fill_missing(frame, spec.data.missing, source)
+        frame, miss, observed = fill_observed(pd.DataFrame(values, columns=columns, copy=False), spec.data.missing, source)
         notices += miss
-        if len(frame) != len(values):  # policy `drop`: the kept rows
-            observed = observed[frame.index.to_numpy()]
-            if time is not None:
-                time = time[frame.index.to_numpy()]
+        observed = observed[:, : len(targets)]
+        if len(frame) != len(values) and time is not None:  # policy `drop`: the kept rows
+            time = time[frame.index.to_numpy()]
         values = frame.to_numpy(dtype=np.float32)
     return series_from_arrays(spec, source, values, time, time_col, targets, covariates, freq, notices, lookback,
                               future=future, observed=observed)

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from builder.data.read import DataError
-from builder.data.series import SeriesData, series_from_arrays, split_sizes
+from builder.data.series import SeriesData, check_observed_at, series_from_arrays, split_sizes
 from builder.files import finite_or_none
 from builder.spec import ModelSpec
 from builder.tasks.base import Resolved
@@ -124,11 +124,9 @@ def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit
     o = starts + L
     series = data.target_values.astype(np.float64)
     y = series[o[:, None] + np.arange(H)]
-    observed = None if data.observed is None else data.observed[o[:, None] + np.arange(H)]  # [K origins, H, k]
-    if observed is not None and observed.all():
-        observed = None
-    if observed is not None:
-        _check_observed(data, data_path, o, H, observed)
+    observed = data.observed_at(starts)  # [K origins, H, k], None: every actual observed
+    check_observed_at(data, starts, str(data_path), f"the {len(o)} origins' forecast rows",
+                      "fill in the file's values there, or use more origins")
     candidates: dict[str, np.ndarray] = {
         "naive": naive_forecast(series, starts, L, H),
         "seasonal_naive": seasonal_naive_forecast(series, starts, L, H, data.season_length),
@@ -182,21 +180,6 @@ def run_backtest(run_dir: str | Path, data_path: str | Path, origins: int, refit
     _frame(data, o, y if observed is None else np.where(observed, y, np.nan), candidates).to_csv(
         run.file("backtest.csv"), index=False)
     return result
-
-
-def _check_observed(data: SeriesData, data_path: str | Path, origins: np.ndarray, horizon: int,
-                    observed: np.ndarray) -> None:
-    """DataError when a target has no observed actual among the rows the origins forecast."""
-    empty = [t for k, t in enumerate(data.targets) if not observed[:, :, k].any()]
-    if empty:
-        first, last = int(origins[0]), int(origins[-1]) + horizon - 1
-        where = (f"{data.time[first]} to {data.time[last]}" if data.time is not None
-                 else f"rows {first + 1}-{last + 1} of the series")
-        names = ", ".join(f"`{t}`" for t in empty)
-        raise DataError(f"{data_path}: every actual of {names} in the {len(origins)} origins' forecast rows ({where}) "
-                        f"is missing in the file and was filled in by the missing-value policy `{data.missing}`, so "
-                        f"there is nothing to score; the backtest needs at least one observed value of {names} "
-                        "there (fill in the file's values, or use more origins)")
 
 
 def _count_rows(path: str | Path) -> int:

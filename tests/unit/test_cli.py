@@ -169,5 +169,5 @@ def test_a_test_file_without_any_target_value_is_an_error_before_training(series
                  "--out", str(tmp_path / "run"), "--epochs", "1", "--lookback", "8", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: {tmp_path / 'T.csv'}: every actual of `y` in the test part (")
-    assert "so there is nothing to score; the test part needs at least one observed value of `y`" in err
+    assert "so there is nothing to score; at least one observed value of `y` is needed there" in err
     assert not (tmp_path / "run" / "metrics.json").exists()

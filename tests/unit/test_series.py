@@ -260,10 +260,26 @@ def test_a_test_part_whose_actuals_were_all_filled_in_is_refused_naming_file_and
     spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2, "targets": ["y", "x"]})
     with pytest.raises(DataError, match=r"s\.csv: every actual of `x` in the test part \(2020-03-09 00:00:00 to "
                                         r"2020-03-20 00:00:00\) is missing in the file and was filled in by the "
-                                        r"missing-value policy `interpolate`, so there is nothing to score; the test "
-                                        r"part needs at least one observed value of `x`"):
+                                        r"missing-value policy `interpolate`, so there is nothing to score; at least one "
+                                        r"observed value of `x` is needed there"):
         prepare_frame(load_table(path), spec)
     df = pd.read_csv(path)  # one observed value of `x` in the test part is enough
     df.loc[75, "x"] = 0.5
     df.to_csv(path, index=False)
     assert prepare_frame(load_table(path), spec).observed_windows("test")[:, :, 1].sum() == 2
+
+
+def test_backtest_origins_whose_actuals_were_all_filled_in_are_refused_by_the_same_check(tmp_path):
+    # backtest's origins are window starts of their own: observed_at / check_observed_at serve it and the parts alike
+    from builder.data.series import check_observed_at
+
+    path = make_series_csv(tmp_path / "s.csv", n=80)
+    _blank(path, range(40, 52), column="x")
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 2, "targets": ["y", "x"]})
+    data = prepare_frame(load_table(path), spec)
+    np.testing.assert_array_equal(data.observed_at(data.window_starts("val")), data.observed_windows("val"))
+    starts = np.arange(32, 43)  # forecasts of rows 40-51: every `x` there was filled in
+    with pytest.raises(DataError, match=r"s\.csv: every actual of `x` in the 11 origins' forecast rows \(2020-02-10 "
+                                        r"00:00:00 to 2020-02-21 00:00:00\) is missing in the file.*use more origins"):
+        check_observed_at(data, starts, str(path), "the 11 origins' forecast rows", "use more origins")
+    check_observed_at(data, np.arange(32, 44), str(path), "the 12 origins' forecast rows", "")  # row 52 observed
