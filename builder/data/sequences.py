@@ -147,28 +147,8 @@ def group_sequences(
     Rows are ordered by `order_col` within each sequence (file order when None).
     """
     src = frame.attrs.get("source", "data")
-    check_columns(frame, [id_col, *features] + ([label_col] if label_col else []), src, "sequence")
-    check_ids(frame, id_col, src)
-    num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
-    check_feature_values(num, src)
-    num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)
-    grouped = pd.DataFrame({"_id": frame[id_col].to_numpy()})
-    grouped["_order"] = order_values(frame, order_col, src) if order_col else np.arange(len(frame))
-    grouped["_row"] = np.arange(len(frame))
-    if label_col:
-        labels = frame[label_col]
-        unlabelled = labels.isna() | (labels.astype(str).str.strip() == "")
-        if unlabelled.any():
-            rows = (np.flatnonzero(unlabelled.to_numpy()) + 2).tolist()
-            raise DataError(
-                f"{src}: label column `{label_col}` is empty in {len(rows)} row(s) (first: {rows[:5]}); "
-                "every sequence needs a label"
-            )
-        grouped["_label"] = label_strings(labels)
-    grouped = pd.concat([grouped, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
-    if order_col:
-        check_unique_steps(grouped, order_col, src)
-        notices += gap_notices(grouped, order_col)
+    grouped, notices = long_rows(frame, id_col, order_col, features, label_col, missing, "sequence",
+                                 "every sequence needs a label")
     ids, xs, out_labels = [], [], []
     for sid, g in grouped.groupby("_id", sort=False):
         if label_col:
@@ -180,6 +160,38 @@ def group_sequences(
         xs.append(g[features].to_numpy(dtype=np.float32))
         ids.append(sid)
     return ids, xs, out_labels, notices
+
+
+def long_rows(frame: pd.DataFrame, id_col: str, order_col: str | None, features: list[str], label_col: str | None,
+              missing: str, role: str, label_need: str) -> tuple[pd.DataFrame, list[str]]:
+    """Long-format rows checked, filled and sorted, for both sequence tasks (`group_sequences` of classify,
+    label_steps' `group_steps`): a frame with `_id`, `_order` (sortable numbers), `_row` (the file row,
+    0-based), `_label` (label text, with label_col) and the features (filled by `missing`), sorted by id then
+    order; and notices. DataError, naming rows, for empty ids, an all-empty feature, an empty or text order
+    cell, two rows at one position and an empty label (`label_need` says why a label is needed); `role`
+    names the columns in check_columns' message."""
+    src = frame.attrs.get("source", "data")
+    check_columns(frame, [id_col, *features] + ([label_col] if label_col else []) + ([order_col] if order_col else []),
+                  src, role)
+    check_ids(frame, id_col, src)
+    num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
+    check_feature_values(num, src)
+    num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)
+    grouped = pd.DataFrame({"_id": frame[id_col].to_numpy(), "_row": np.arange(len(frame))})
+    grouped["_order"] = order_values(frame, order_col, src) if order_col else np.arange(len(frame))
+    if label_col:
+        labels = frame[label_col]
+        empty = (labels.isna() | (labels.astype(str).str.strip() == "")).to_numpy()
+        if empty.any():
+            rows = (np.flatnonzero(empty) + 2).tolist()
+            raise DataError(f"{src}: label column `{label_col}` is empty in {len(rows)} row(s) (first: rows {rows[:5]}); "
+                            f"{label_need}")
+        grouped["_label"] = label_strings(labels)
+    grouped = pd.concat([grouped, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
+    if order_col:
+        check_unique_steps(grouped, order_col, src)
+        notices += gap_notices(grouped, order_col)
+    return grouped, list(notices)
 
 
 def case_notices(classes: list[str], label_col: str) -> list[str]:

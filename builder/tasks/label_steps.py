@@ -18,24 +18,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from builder.data.columns import check_columns, resolve_sequence_columns, to_numeric
+from builder.data.columns import resolve_sequence_columns
 from builder.data.read import DataError, load_table
 from builder.data.scaler import Scaler
 from builder.data.sequences import (
     MAX_CLASSES,
-    _fill_missing_sequences,
     _label_sort_key,
     _split_sequences,
     case_notices,
-    check_feature_values,
-    check_ids,
     check_long_format,
     check_test_classes,
-    check_unique_steps,
-    gap_notices,
     label_strings,
+    long_rows,
     order_notices,
-    order_values,
     pad_sequences,
     unknown_label_notices,
 )
@@ -90,27 +85,8 @@ def group_steps(frame: pd.DataFrame, id_col: str, order_col: str | None, feature
 
     A missing label is a DataError naming the file, the first rows (1-based, header = row 1) and the column.
     """
-    src = frame.attrs.get("source", "data")
-    check_columns(frame, [id_col, *features] + ([label_col] if label_col else []) + ([order_col] if order_col else []),
-                  src, "label_steps")
-    check_ids(frame, id_col, src)
-    num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
-    check_feature_values(num, src)
-    num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)
-    g = pd.DataFrame({"_id": frame[id_col].to_numpy(), "_row": np.arange(len(frame))})
-    g["_order"] = order_values(frame, order_col, src) if order_col else np.arange(len(frame))
-    if label_col:
-        labels = frame[label_col]
-        empty = (labels.isna() | (labels.astype(str).str.strip() == "")).to_numpy()
-        if empty.any():
-            rows = (np.flatnonzero(empty) + 2).tolist()
-            raise DataError(f"{src}: label column `{label_col}` is empty in {len(rows)} row(s) (first: rows {rows[:5]}); "
-                            "task label_steps needs a label on every row")
-        g["_label"] = label_strings(labels)
-    g = pd.concat([g, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
-    if order_col:
-        check_unique_steps(g, order_col, src)
-        notices += gap_notices(g, order_col)
+    g, notices = long_rows(frame, id_col, order_col, features, label_col, missing, "label_steps",
+                           "task label_steps needs a label on every row")
     ids, xs, ys, rows = [], [], [], []
     for sid, part in g.groupby("_id", sort=False):
         ids.append(sid)

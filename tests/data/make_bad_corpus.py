@@ -192,7 +192,7 @@ CASES: dict[str, Case] = {
                        generated=True),
     "too_few_rows": Case("too_few_rows.csv", "error", "6 rows are too few for lookback 4 + horizon 1 with val 15% and test 15%; need at least 7 rows"),
     "single_class": Case("single_class.csv", "error", "has a single class ['a']", task="classify"),
-    "unlabelled": Case("unlabelled.csv", "error", "label column `label` is empty in 1 row(s) (first: [26])",
+    "unlabelled": Case("unlabelled.csv", "error", "label column `label` is empty in 1 row(s) (first: rows [26])",
                        task="classify"),
     "varied_lengths": Case("varied_lengths.csv", "notice", "sequence lengths range from 3 to 200", task="classify"),
     "no_numeric": Case("no_numeric.csv", "error", "expected at least one numeric column to forecast, found none"),
