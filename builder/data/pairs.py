@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from builder.data.read import DataError
+from builder.data.read import DataError, reading_notices
 
 Tokens = Literal["characters", "words"]
 #: ids of the special symbols, the same on both sides
@@ -170,7 +170,7 @@ def prepare_pairs(df: pd.DataFrame, source_col: str | None, target_col: str | No
     train = parts["train"]
     return PairsData(name, str(source_col), str(target_col), tokens, parts,
                      Vocab.build(train["source"].tolist(), tokens), Vocab.build(train["target"].tolist(), tokens),
-                     src_len, tgt_len, notices=tuple(_read_notices(df, test_df, test_name) + _seen_in_training(parts)
+                     src_len, tgt_len, notices=tuple(reading_notices(df, test_df, test_name) + _seen_in_training(parts)
                                                   + _outlier_lengths(pairs, tokens)))
 
 
@@ -190,14 +190,6 @@ def _outlier_lengths(pairs: pd.DataFrame, tokens: Tokens) -> list[str]:
             notices.append(f"row {i + 2}: its {role} has {int(lengths[i]):,} {tokens}, {lengths[i] / median:.0f} times the "
                            f"median ({median:g}); every {role} is padded to the longest, so training and decoding take "
                            "that much longer: check the row")
-    return notices
-
-
-def _read_notices(df: pd.DataFrame, test_df: pd.DataFrame | None, test_name: str) -> list[str]:
-    """What reading the file(s) assumed (builder.data.read: encoding, separator, ...); the test file's named."""
-    notices = [str(n) for n in df.attrs.get("notices", [])]
-    if test_df is not None:
-        notices += [f"{test_name}: {n}" for n in test_df.attrs.get("notices", [])]
     return notices
 
 

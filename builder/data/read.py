@@ -328,3 +328,12 @@ def _parser_message(msg: str) -> str:
         exp, line, saw = m.groups()
         return f"row {line} has {saw} fields, expected {exp} like the header (ragged row)"
     return f"could not parse the CSV ({msg.strip().splitlines()[-1]})"
+
+
+def reading_notices(df: pd.DataFrame, test_df: pd.DataFrame | None = None, test_name: str = "test") -> list[str]:
+    """What reading the file(s) assumed (`load_table`'s notices: encoding, separator, ...), the test file's
+    prefixed with its name."""
+    notices = [str(n) for n in df.attrs.get("notices", [])]
+    if test_df is not None:
+        notices += [f"{test_name}: {n}" for n in test_df.attrs.get("notices", [])]
+    return notices

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from builder.data.read import DataError
+from builder.data.read import DataError, reading_notices
 from builder.limits import current as current_limits
 from builder.limits import describe
 
@@ -593,9 +593,7 @@ def prepare_trees(df: pd.DataFrame, spec: Any, test_df: pd.DataFrame | None = No
     features = forest.features if forest.features is not None else np.zeros((len(tree_of_node), 0), np.float32)
     x_scaler = Scaler(settings.scaler if settings.scaler != "none" else "none").fit(features[train_nodes]) if features.shape[1] else None
 
-    notices: list[str] = [str(n) for n in df.attrs.get("notices", [])]  # what reading the file assumed
-    if test_df is not None:
-        notices += [f"{test_source}: {n}" for n in test_df.attrs.get("notices", [])]
+    notices = reading_notices(df, test_df, test_source)  # what reading the file(s) assumed
     notices += mixed
     train_raw = raw[train_nodes] if level == "node" else raw[split == "train"]
     y_scaler = None
