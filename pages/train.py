@@ -15,6 +15,7 @@ from builder.app import (
     new_run_dir,
     printable,
     progress_view,
+    result_kind,
     result_summary,
     run_by_id,
     run_choices,
@@ -199,9 +200,11 @@ def _draw(run_id: str) -> None:
     elif v["state"] == "interrupted":
         st.warning(f"The run was interrupted: {v['message']}")
     elif v["state"] in ("finished", "stopped"):
-        summary = result_summary(run.read_json("metrics.json") or {})
+        metrics = run.read_json("metrics.json") or {}
+        summary = result_summary(metrics)
         if summary:
-            st.success(f"{summary} See **Evaluate** for more.")
+            show = {"success": st.success, "warning": st.warning}.get(result_kind(metrics), st.info)
+            show(f"{summary} See **Evaluate** for more.")
     if st.session_state.get("_live_was_active") and not v["active"]:
         st.session_state["_live_was_active"] = False
         st.rerun(scope="app")  # redraw the page: buttons, run list, no more polling

@@ -214,6 +214,7 @@ __all__ += ["future_rows", "future_steps", "history_part", "known_future_of", "w
 from builder.app.results import (  # noqa: E402  Train, Evaluate, Export: the task says what to show
     evaluate_views,
     export_views,
+    result_kind,
     result_summary,
     task_augments,
     task_ensembles,
@@ -223,4 +224,4 @@ from builder.app.results import (  # noqa: E402  Train, Evaluate, Export: the ta
 
 __all__ += ["attention_chart", "attention_of", "pair_examples", "schedule_chart", "schedule_frame",
             "scores_chart", "translate_examples", "translate_scores", "translate_verdict"]
-__all__ += ["evaluate_views", "export_views", "result_summary", "task_augments", "task_ensembles", "task_model_fields", "task_refits"]
+__all__ += ["evaluate_views", "export_views", "result_kind", "result_summary", "task_augments", "task_ensembles", "task_model_fields", "task_refits"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from builder.tasks.forecast_eval import BASELINES, baseline_label, best_baseline, verdict
+from builder.tasks.forecast_eval import BASELINES, baseline_label, best_baseline, verdict, verdict_kind
 from builder.tasks.forecast_intervals import coverage_reading, level_range, range_text
 
 
@@ -22,8 +22,7 @@ def forecast_verdict(metrics: dict[str, Any]) -> dict[str, str] | None:
     if not text:
         return None
     best = metrics.get("best_baseline") or best_baseline(metrics) or {}
-    kind = "success" if text.startswith("beats") else "info" if text.startswith("level") else "warning"
-    return {"text": text, "kind": kind, "best": best.get("label", "")}
+    return {"text": text, "kind": verdict_kind(text), "best": best.get("label", "")}
 
 
 def error_by_step_frame(metrics: dict[str, Any], metric: str = "mae") -> pd.DataFrame:

@@ -51,6 +51,18 @@ def result_summary(metrics: dict[str, Any]) -> str | None:
         return None
 
 
+def result_kind(metrics: dict[str, Any]) -> str:
+    """How the Train page shows `result_summary`: "success" (beats every baseline), "info" (level with the
+    best, or nothing to judge) or "warning" (a baseline is better), by the run's task."""
+    task = task_of(metrics)
+    if task is None:
+        return "info"
+    try:
+        return task.result_kind(metrics)
+    except (KeyError, TypeError, IndexError, ValueError):
+        return "info"
+
+
 def evaluate_views(metrics: dict[str, Any]) -> tuple[str, ...]:
     """The Evaluate page's views of a run's results, by its task (`Task.evaluate_views`); () when the
     metrics name no known task."""

@@ -212,6 +212,11 @@ class Task:
         delta = f" ({card['delta']})" if card.get("delta") else ""
         return f"Test {card['label'][:1].lower()}{card['label'][1:]} {card['value']}{delta}."
 
+    def result_kind(self, metrics: dict[str, Any]) -> str:
+        """How `result_summary` is shown: "success" when the model beats every baseline, "info" when it is
+        level with the best, "warning" when a baseline is better. The default: "info" (no judgement)."""
+        return "info"
+
     #: True when the task can refit on train + validation after early stopping (spec `training.refit`)
     refits: bool = False
     #: how `training.ensemble` members' outputs are combined into the served output: "median"

@@ -172,8 +172,17 @@ class ClassifyTask(Task):
         return "accuracy", metrics.get("model", {}).get("accuracy")
 
     def result_summary(self, metrics: dict[str, Any]) -> str:
+        line = metrics.get("verdict")
         return (f"Test accuracy {metrics['model']['accuracy']:.3f} vs majority class "
-                f"{metrics['majority_class']['accuracy']:.3f}.")
+                f"{metrics['majority_class']['accuracy']:.3f}" + (f": {line}." if line else "."))
+
+    def result_kind(self, metrics: dict[str, Any]) -> str:
+        from builder.tasks.classify_baselines import best_baseline
+
+        best, acc = best_baseline(metrics), metrics["model"]["accuracy"]
+        if best is None or acc == best[1]:
+            return "info"
+        return "success" if acc > best[1] else "warning"
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"accuracy": metrics["model"]["accuracy"], "macro F1": metrics["model"]["macro_f1"],

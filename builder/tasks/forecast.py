@@ -266,8 +266,16 @@ class ForecastTask(Task):
         return "MAE", metrics.get("model", {}).get("mae")
 
     def result_summary(self, metrics: dict[str, Any]) -> str:
+        from builder.tasks.forecast_eval import verdict
+
+        line = metrics.get("verdict") or verdict(metrics)  # runs from before the verdict: computed here
         return (f"Test MAE {metrics['model']['mae']:.4g} vs naive {metrics['naive']['mae']:.4g} "
-                f"and seasonal naive {metrics['seasonal_naive']['mae']:.4g}.")
+                f"and seasonal naive {metrics['seasonal_naive']['mae']:.4g}" + (f"; {line}." if line else "."))
+
+    def result_kind(self, metrics: dict[str, Any]) -> str:
+        from builder.tasks.forecast_eval import verdict, verdict_kind
+
+        return verdict_kind(metrics.get("verdict") or verdict(metrics))
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         m = metrics

@@ -119,6 +119,13 @@ def _hint(metrics: dict[str, Any], name: str) -> str:
     return "try " + ", ".join(tries)
 
 
+def verdict_kind(text: str | None) -> str:
+    """"success" for a verdict that beats every baseline, "info" for level (or none), else "warning"."""
+    if not text or text.startswith("level"):
+        return "info"
+    return "success" if text.startswith("beats") else "warning"
+
+
 def verdict(metrics: dict[str, Any]) -> str | None:
     """One line: how the model stands against the best baseline (None when there is none to compare)."""
     best = best_baseline(metrics)

@@ -197,6 +197,10 @@ class GenerateTask(LogitsHead, Task):
                 f"{metrics['ngram']['order']}-gram {metrics['ngram']['bits_per_char']:.3f} and unigram "
                 f"{metrics['unigram']['bits_per_char']:.3f}.")
 
+    def result_kind(self, metrics: dict[str, Any]) -> str:
+        m, best = metrics["model"]["bits_per_char"], min(metrics[k]["bits_per_char"] for k in ("ngram", "unigram"))
+        return "success" if m < best else "info" if m == best else "warning"
+
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"bits/char": metrics["model"]["bits_per_char"], "n-gram bits/char": metrics["ngram"]["bits_per_char"],
                 "unigram bits/char": metrics["unigram"]["bits_per_char"]}

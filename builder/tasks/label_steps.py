@@ -364,6 +364,11 @@ class LabelStepsTask(Task):
         return (f"Test step accuracy {metrics['model']['accuracy']:.3f} vs windowed logistic regression "
                 f"{metrics['window_logreg']['accuracy']:.3f} and majority label {metrics['majority_label']['accuracy']:.3f}.")
 
+    def result_kind(self, metrics: dict[str, Any]) -> str:
+        m = metrics["model"]["accuracy"]
+        best = max(metrics[k]["accuracy"] for k in ("window_logreg", "majority_label"))
+        return "success" if m > best else "info" if m == best else "warning"
+
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"step accuracy": metrics["model"]["accuracy"], "step macro F1": metrics["model"]["macro_f1"],
                 "majority accuracy": metrics["majority_label"]["accuracy"]}

@@ -348,6 +348,9 @@ class TranslateTask(LogitsHead, Task):
     def result_summary(self, metrics: dict[str, Any]) -> str:
         return f"Test exact match {metrics['model']['exact_match']:.1%}, CER {metrics['model']['cer']:.3f}: {metrics['verdict']}."
 
+    def result_kind(self, metrics: dict[str, Any]) -> str:
+        return "success" if str(metrics.get("verdict", "")).startswith("beats") else "warning"
+
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         beam = metrics.get("model_beam") or {}
         return {"exact match": metrics["model"]["exact_match"], "CER": metrics["model"]["cer"],

@@ -271,6 +271,14 @@ class TreeTask(Task):
             return "mae", metrics.get("model", {}).get("mae")
         return "accuracy", metrics.get("model", {}).get("accuracy")
 
+    def result_kind(self, metrics: dict[str, Any]) -> str:
+        if metrics.get("regression"):
+            m, best = metrics["model"]["mae"], metrics["sequence_lstm"]["mae"]
+            return "success" if m < best else "info" if m == best else "warning"
+        m = metrics["model"]["accuracy"]
+        best = max(metrics[k]["accuracy"] for k in ("sequence_lstm", "majority_class"))
+        return "success" if m > best else "info" if m == best else "warning"
+
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         m, s = metrics["model"], metrics["sequence_lstm"]
         if metrics.get("regression"):

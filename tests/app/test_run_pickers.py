@@ -73,10 +73,33 @@ def test_export_first_visit_does_not_import_tensorflow(studio_home, tmp_path) ->
 
 
 def test_train_summary_comes_from_the_task() -> None:
-    assert u.result_summary(FORECAST) == "Test MAE 1 vs naive 1 and seasonal naive 1."
+    assert u.result_summary(FORECAST) == ("Test MAE 1 vs naive 1 and seasonal naive 1; level with the best baseline, "
+                                          "naive (last value) (MASE 1 vs 1).")
+    assert u.result_kind(FORECAST) == "info"
+    scores = {"mae": 3.0, "rmse": 3.0, "smape": 3.0, "mase": 3.0}
+    losing = {**FORECAST, "model": scores, "ets": {**scores, "mase": 0.5, "mae": 0.5}}
+    assert "; worse than ETS" in u.result_summary(losing) and u.result_kind(losing) == "warning"
+    winning = {**FORECAST, "model": {k: 0.5 for k in scores}}
+    assert u.result_summary(winning).startswith("Test MAE 0.5 vs naive 1 and seasonal naive 1; beats every baseline")
+    assert u.result_kind(winning) == "success"
     tree = {"task": "tree", "model": {"accuracy": 0.9}, "sequence_lstm": {"accuracy": 0.8},
             "majority_class": {"accuracy": 0.5}, "n_trees": 10}
     assert u.result_summary(tree) == "Test tree accuracy 0.900 (+0.100 vs sequence LSTM)."  # the default: first card
+    assert u.result_kind(tree) == "success"
+    assert u.result_kind({**tree, "majority_class": {"accuracy": 0.95}}) == "warning"  # any baseline counts
+    classify = {"task": "classify", "model": {"accuracy": 0.7}, "majority_class": {"accuracy": 0.5},
+                "nn_dtw_full": {"accuracy": 0.8}, "verdict": "the model loses to 1-NN DTW (full window) (0.700 vs 0.800)"}
+    assert u.result_summary(classify).endswith(": the model loses to 1-NN DTW (full window) (0.700 vs 0.800).")
+    assert u.result_kind(classify) == "warning"
+    assert u.result_kind({**classify, "nn_dtw_full": {"accuracy": 0.7}}) == "info"
+    text = {"task": "generate", "model": {"bits_per_char": 2.0}, "ngram": {"order": 3, "bits_per_char": 2.2},
+            "unigram": {"bits_per_char": 4.0}}
+    assert u.result_kind(text) == "success" and u.result_kind({**text, "ngram": {"bits_per_char": 1.9}}) == "warning"
+    steps = {"task": "label_steps", "model": {"accuracy": 0.8}, "window_logreg": {"accuracy": 0.85},
+             "majority_label": {"accuracy": 0.4}}
+    assert u.result_kind(steps) == "warning"
+    assert u.result_kind({"task": "translate", "verdict": "beats every baseline (best: copy)"}) == "success"
+    assert u.result_kind({"task": "forecast"}) == "info"  # incomplete metrics: neutral, no error
     assert u.result_summary({"task": "forecast"}) is None  # incomplete metrics: no sentence, no error
     assert u.task_refits("forecast") and not u.task_refits("classify")
     assert u.task_ensembles("forecast") and u.task_ensembles("classify") and not u.task_ensembles("generate")

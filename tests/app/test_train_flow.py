@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 
+from builder.app import result_kind, result_summary
 from tests.app.conftest import by_label, errors, make_app, seeded
 
 
@@ -33,7 +35,11 @@ def test_train_page_runs_a_worker_and_the_result_flows_on(tiny_csv, studio_home)
     assert len(at.get("progress")) == 1, "the progress panel is drawn at once"
     head = _wait_finished(at)
     assert "finished" in head, (head, errors(at))
-    assert any("Test MAE" in s.value for s in at.success), [s.value for s in at.success]
+    # the sentence names the verdict against the best baseline and is coloured by it (green only when it beats all)
+    metrics = json.loads((studio_home / "runs" / run_id / "metrics.json").read_text())
+    shown = {kind: [s.value for s in getattr(at, kind) if "Test MAE" in s.value] for kind in ("success", "info", "warning")}
+    assert shown[result_kind(metrics)] == [f"{result_summary(metrics)} See **Evaluate** for more."], shown
+    assert metrics["verdict"] in shown[result_kind(metrics)][0]
     assert time.time() - t0 < 120
     # the run list shows it
     table = at.dataframe[-1].value
