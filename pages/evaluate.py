@@ -34,6 +34,7 @@ from builder.app import (
     misclassified_frame,
     per_class_frame,
     printable,
+    result_kind,
     run_choices,
     run_data_path,
     series_chart,
@@ -206,7 +207,8 @@ def _confusion_view() -> None:
 def _classes_view() -> None:
     """The verdict against the baselines, per-class precision and recall, misclassified examples."""
     if metrics.get("verdict"):
-        st.markdown(f"**Against the baselines:** {metrics['verdict']}")
+        show = {"success": st.success, "warning": st.warning}.get(result_kind(metrics), st.info)
+        show(f"**Against the baselines:** {metrics['verdict']}")
     for note in metrics.get("baseline_notes") or []:
         st.caption(note)
     per_class = per_class_frame(metrics)

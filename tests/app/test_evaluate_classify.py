@@ -28,10 +28,23 @@ def test_evaluate_shows_baselines_per_class_and_misclassified(tiny_csv, studio_h
     per_class = at.dataframe[1].value
     assert per_class.loc["b", "recall"] == 1.0 and per_class.loc["a", "support"] == 4
     text = " ".join(m.value for m in at.markdown)
-    assert "beats the best baseline" in text and "Misclassified test sequences" in text
+    assert "Misclassified test sequences" in text
+    assert any("beats the best baseline" in s.value for s in at.success), "a winning verdict is shown in green"
     assert any("stretched" in c.value for c in at.caption)
     accuracy = next(m for m in at.metric if m.label == "Accuracy")
     assert "1-NN Euclidean" in accuracy.delta
+
+
+def test_evaluate_shows_a_losing_classify_verdict_as_a_warning(tiny_csv, studio_home) -> None:
+    metrics = {"task": "classify", "classes": ["a", "b"], "confusion_matrix": [[2, 2], [1, 3]], "n_sequences": 8,
+               "part": "test", "model": {"accuracy": 0.625, "macro_f1": 0.62},
+               "majority_class": {"accuracy": 0.5, "macro_f1": 0.333, "class": "a"},
+               "nn_dtw_full": {"accuracy": 0.75, "macro_f1": 0.74, "seconds": 0.1},
+               "verdict": "the model loses to 1-NN DTW (full window) (0.625 vs 0.750); try another preset or more epochs"}
+    _fake_run(studio_home, "run-l", metrics, "classify")
+    at = make_app("pages/evaluate.py", seeded(tiny_csv, run_id="run-l"))
+    assert not at.exception and not errors(at), errors(at)
+    assert any("loses to 1-NN DTW" in w.value for w in at.warning) and not at.success
 
 
 def test_evaluate_old_classify_run_without_the_new_fields(tiny_csv, studio_home) -> None:
