@@ -306,6 +306,7 @@ def cmd_train_auto(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from builder.limits import check_beam_width
     from builder.serving.predict import predict_file
     from builder.training.runs import Run
 
@@ -317,6 +318,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         task = Run(args.run).metadata()["task"]
         if "beam" not in get_task(task).predict_options:
             raise CliError(f"--beam {args.beam}: only for task translate runs; {args.run} is a {task} run")
+        check_beam_width(args.beam, "--beam")
         options["beam"] = args.beam
     out = predict_file(args.run, args.data, args.out, options=options)
     for note in out.attrs.get("notices", []):

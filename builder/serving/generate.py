@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from builder.limits import check_beam_width
 from builder.training.runs import Run
 
 
@@ -18,8 +19,7 @@ def check_generate_args(length: int, temperature: float, top_k: int, beam: int, 
         raise ValueError(f"--temperature: expected a finite number, 0 (greedy) or more, got {temperature}")
     if top_k < 0:
         raise ValueError(f"--top-k: expected 0 (all) or more, got {top_k}")
-    if not 0 <= beam <= 256:
-        raise ValueError(f"--beam: expected 0 (no beam) to 256, got {beam}")
+    check_beam_width(beam, "--beam")
     if not math.isfinite(alpha):
         raise ValueError(f"--alpha: expected a finite number, got {alpha}")
 

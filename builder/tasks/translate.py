@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 
 from builder.data.pairs import PAD, PAIR_PARTS, PairsData, prepare_pairs, read_sources
-from builder.data.read import DataError, load_table
+from builder.data.read import load_table
+from builder.limits import check_beam_width
 from builder.spec import ModelSpec
 from builder.tasks.base import LogitsHead, Resolved, Task
 
@@ -371,8 +372,7 @@ class TranslateTask(LogitsHead, Task):
 
     def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any, beam: int = 0) -> pd.DataFrame:
         """The translation of each row's source column (beam search of width `beam` when > 1, else greedy)."""
-        if beam < 0:
-            raise DataError(f"beam: expected a width >= 0, found {beam}")
+        check_beam_width(beam, "beam")
         data = pairs_of(resolved)
         sources = read_sources(df, data.source_col, name=str(df.attrs.get("source", "data")))
         out = pd.DataFrame({"source": sources, "translation": translate_texts(model, data, sources, beam=beam)})
