@@ -349,7 +349,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from builder.serving.generate import check_generate_args, generate_from_run, prompt_notices
+    from builder.serving.generate import (
+        check_generate_args,
+        generate_from_run,
+        prompt_notices,
+        sampling_notices,
+    )
     from builder.training.runs import Run
 
     sampling = [f for f, v in (("--temperature", args.temperature), ("--top-k", args.top_k)) if v is not None]
@@ -358,13 +363,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
                        f"and does not use {'it' if len(sampling) == 1 else 'them'} (leave out --beam to sample)")
     if args.alpha is not None and not args.beam:
         raise CliError(f"--alpha {args.alpha:g}: the beam's length normalisation; only with --beam N")
+    if args.top_k is not None and args.temperature == 0:
+        raise CliError(f"--top-k {args.top_k}: for sampling; --temperature 0 takes the most likely character "
+                       "(greedy) and does not use it (leave out --top-k, or give a temperature above 0)")
     args.temperature = 1.0 if args.temperature is None else args.temperature
     args.top_k = 0 if args.top_k is None else args.top_k
     args.alpha = 0.0 if args.alpha is None else args.alpha
     meta = Run(args.run).metadata()
     if meta.get("task") == "generate":  # another task's run: generate_from_run's error names it
         check_generate_args(args.length, args.temperature, args.top_k, args.beam, args.alpha)
-        for note in prompt_notices(args.prompt, meta["resolved"]["classes"]):
+        vocab = meta["resolved"]["classes"]
+        for note in prompt_notices(args.prompt, vocab) + sampling_notices(args.top_k, vocab):
             print(f"note: {note}", file=sys.stderr)
     print(generate_from_run(args.run, args.prompt, args.length, temperature=args.temperature, top_k=args.top_k,
                             seed=args.seed, beam=args.beam, alpha=args.alpha))

@@ -37,6 +37,15 @@ def prompt_notices(prompt: str, vocab: tuple[str, ...] | list[str]) -> list[str]
             "the model reads them as the unknown symbol"]
 
 
+def sampling_notices(top_k: int, vocab: tuple[str, ...] | list[str]) -> list[str]:
+    """What sampling assumes about `top_k`: a k beyond the run's vocabulary (its characters and the unknown
+    symbol: the model's outputs) keeps every character, as top-k 0 does."""
+    if top_k <= len(vocab):
+        return []
+    return [f"--top-k {top_k}: more than the {len(vocab)} characters the model knows (the unknown symbol "
+            f"included), so all {len(vocab)} are sampled from, as with --top-k 0"]
+
+
 def generate_from_run(run_dir: str | Path, prompt: str, length: int, temperature: float = 1.0, top_k: int = 0,
                       seed: int = 0, beam: int = 0, alpha: float = 0.0, model: Any | None = None) -> str:
     """The prompt followed by `length` characters from the run's model (`model`: already loaded)."""

@@ -107,6 +107,9 @@ def test_generate_cli_repeats_under_a_seed(gen_run, capsys):
     assert len(capsys.readouterr().out[:-1]) == 24
     assert main(["generate", "--run", str(gen_run), "--length", "0"]) == 2
     assert "--length: expected 1..100000" in capsys.readouterr().err
+    n = len(json.loads((gen_run / "metadata.json").read_text())["resolved"]["classes"])
+    assert main(["generate", "--run", str(gen_run), "--prompt", "The ", "--length", "5", "--top-k", "1000"]) == 0
+    assert f"note: --top-k 1000: more than the {n} characters the model knows" in capsys.readouterr().err
 
 
 SERVE = r"""
