@@ -27,13 +27,16 @@ class CliError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    #: the parser of each command (set on the top-level parser by `_parser`)
+    commands: dict[str, argparse.ArgumentParser]
+
     def error(self, message: str) -> NoReturn:
         # self.prog: "python -m builder" for the top level, "python -m builder train" for a command
         sys.stderr.write(f"error: {message} (see `{self.prog} --help`)\n")
         raise SystemExit(EXIT_USAGE)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> _Parser:
     p = _Parser(prog="python -m builder", description="RNN Studio: design, train, evaluate and export RNNs.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -66,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--label-col")
     t.add_argument("--test-data", help="evaluate on this CSV instead of a held-out part")
     # tree task (node tables): the role of each column, detected from the shared names when not given
-    t.add_argument("--tree-col", dest="id_col", help="tree id column (task tree; same as --id-col)")
+    t.add_argument("--tree-col", help="tree id column (task tree; same as --id-col)")
     t.add_argument("--node-col", help="node id column (task tree)")
     t.add_argument("--parent-col", help="parent id column, empty at a root (task tree)")
     t.add_argument("--token-col", help="token column (task tree)")
@@ -129,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="integrated gradients' baseline: the training mean (default) or the window's last season repeated")
     x.add_argument("--steps", type=int, default=64, help="integration steps (more: closer completeness)")
     x.add_argument("--step", type=int, help="forecast step to explain, 1..horizon (default: the sum over the horizon)")
-    x.add_argument("--target", type=int, default=0, help="forecast target index (0-based)")
+    x.add_argument("--target", type=int, help="forecast target index (0-based; default 0)")
     x.add_argument("--class", type=int, dest="klass", help="class index to explain (default: the predicted class)")
 
     it = sub.add_parser("import-torch", help="prepare a run from an nn.LSTM / nn.GRU state dict (.safetensors) and a spec; "
@@ -148,7 +151,118 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--data", required=True, help="the series CSV (the run's columns)")
     b.add_argument("--origins", type=int, required=True, help="number of origins K (the last K x horizon rows)")
     b.add_argument("--refit", action="store_true", help="train the run's spec again before every origin")
+    p.commands = dict(sub.choices)
     return p
+
+
+# ---- where each option applies ------------------------------------------------------------------------
+ANY = ("*",)  # every task
+FORECAST = ("forecast",)
+LONG_ROWS = ("classify", "label_steps")  # long-format sequence tables: one row per step of a sequence
+EXPLAINED = ("forecast", "classify")  # builder.serving.explain: forecast windows and classified sequences
+
+#: The tasks each option of a command applies to: command -> argparse dest -> task names (ANY: every task).
+#: `train` decides once its task is known (--task, else the preset's or the spec file's; with --resume the
+#: run's); predict / explain / backtest / generate read the run's task. An option given for a task that
+#: does not use it is refused (`error: --horizon does not apply to task generate (it is used by: forecast)`)
+#: instead of being ignored; a required option that does not apply refuses the command for that run.
+#: Every option of these commands is listed (tests/unit/test_cli_flags.py checks), so a new option, or a
+#: new task, says here where it applies.
+APPLIES: dict[str, dict[str, tuple[str, ...]]] = {
+    "train": {
+        # the run: files, progress, resuming, devices
+        "data": ANY, "out": ANY, "test_data": ANY, "resume": ANY, "quiet": ANY,
+        "workers": ANY, "worker_index": ANY, "mirrored": ANY,
+        # the spec and its training settings
+        "preset": ANY, "spec": ANY, "task": ANY, "epochs": ANY, "batch_size": ANY, "learning_rate": ANY,
+        "seed": ANY, "units": ANY, "budget_s": FORECAST,  # --preset auto searches forecasts only
+        # spec.data: forecast
+        "targets": FORECAST, "time_col": FORECAST, "known_future": FORECAST, "horizon": FORECAST,
+        "season_length": FORECAST,
+        # spec.data: shared by several tasks
+        "features": ("forecast", *LONG_ROWS, "tree"),
+        "lookback": ("forecast", *LONG_ROWS, "generate"),  # generate: the context, as --context
+        "missing": ("forecast", *LONG_ROWS),
+        "id_col": (*LONG_ROWS, "tree"), "label_col": (*LONG_ROWS, "tree"), "order_col": LONG_ROWS,
+        # tree: the node table's columns
+        "tree_col": ("tree",), "node_col": ("tree",), "parent_col": ("tree",), "token_col": ("tree",),
+        # generate: a text file and its window
+        "text": ("generate",), "context": ("generate",),
+        # translate: the pairs' columns and spec.seq2seq
+        "source_col": ("translate",), "target_col": ("translate",), "tokens": ("translate",),
+        "attention": ("translate",), "schedule": ("translate",), "beam_width": ("translate",),
+    },
+    "predict": {"run": ANY, "data": ANY, "out": ANY, "beam": ("translate",)},  # beam: Task.predict_options
+    "explain": {"run": EXPLAINED, "data": EXPLAINED, "index": EXPLAINED, "out": EXPLAINED, "baseline": EXPLAINED,
+                "steps": EXPLAINED, "step": FORECAST, "target": FORECAST, "klass": ("classify",)},
+    "backtest": {"run": FORECAST, "data": FORECAST, "origins": FORECAST, "refit": FORECAST},
+    "generate": {key: ("generate",) for key in
+                 ("run", "prompt", "length", "temperature", "top_k", "beam", "alpha", "seed")},
+}
+
+#: train's options that set the run rather than its spec: the only ones --resume takes (it continues
+#: with the spec.json the run started with)
+RUN_OPTIONS = frozenset({"data", "text", "out", "test_data", "resume", "quiet", "workers", "worker_index", "mirrored"})
+
+
+def given_options(parser: _Parser, args: argparse.Namespace) -> list[tuple[str, str, bool]]:
+    """(dest, flag, required) of each option of `args.command` given a value other than its default."""
+    command = parser.commands[args.command]
+    return [(a.dest, a.option_strings[0], a.required) for a in command._actions
+            if a.option_strings and a.dest != "help" and getattr(args, a.dest) != a.default]
+
+
+def _train_task(args: argparse.Namespace) -> tuple[str, str]:
+    """(the task `train` will build, the tail of a message saying where it comes from)."""
+    from builder import ModelSpec, load_preset
+
+    if args.task:
+        return args.task, ""
+    if args.spec:
+        return ModelSpec.from_json(args.spec).task, f"; the task comes from --spec {args.spec} (or give --task)"
+    if args.preset and args.preset != "auto":
+        return load_preset(args.preset).task, f"; the task comes from --preset {args.preset} (or give --task)"
+    task = str(ModelSpec.model_fields["task"].default)
+    return task, f"; {task} is the default task (give --task)"
+
+
+def _run_task(run: str) -> str | None:
+    """The task of finished run `run`, or None where it has none to read (the command then says why)."""
+    from builder.training.runs import Run
+
+    try:
+        return str(Run(run).metadata()["task"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def check_options(parser: _Parser, args: argparse.Namespace) -> None:
+    """CliError for an option given to a command whose task does not use it (see APPLIES); before any
+    data is read or TensorFlow imported."""
+    table = APPLIES.get(args.command)
+    if table is None:
+        return
+    given = given_options(parser, args)
+    if args.command == "train":
+        if args.resume:  # (a directory that is no run: cmd_train says so)
+            spec_options = [flag for dest, flag, _ in given if dest not in RUN_OPTIONS]
+            if spec_options and (Path(args.out) / "spec.json").exists():
+                raise CliError(f"{', '.join(spec_options)}: not with --resume, which continues {args.out} with the "
+                               f"spec it started with ({Path(args.out) / 'spec.json'}); leave "
+                               f"{'it' if len(spec_options) == 1 else 'them'} out (or train a new run)")
+            return
+        task, where = _train_task(args)
+    else:
+        found = _run_task(args.run)
+        if found is None:
+            return
+        task, where = found, f"; {args.run} is a {found} run"
+    for dest, flag, required in sorted(given, key=lambda g: not g[2]):  # the command's own refusal first
+        tasks = table[dest]
+        if tasks != ANY and task not in tasks:
+            if required:
+                raise CliError(f"{args.command}: for {' and '.join(tasks)} runs{where}")
+            raise CliError(f"{flag} does not apply to task {task} (it is used by: {', '.join(tasks)}){where}")
 
 
 def build_spec(args: argparse.Namespace) -> Any:
@@ -160,6 +274,12 @@ def build_spec(args: argparse.Namespace) -> Any:
     else:
         spec = load_preset(args.preset or TASKS[args.task or ModelSpec.model_fields["task"].default].default_preset)
     data: dict[str, Any] = {}
+    for flag, key, alias in (("--context", "lookback", "context"), ("--tree-col", "id_col", "tree_col")):
+        value, other = getattr(args, alias, None), getattr(args, key, None)
+        if value is not None and other is not None and value != other:
+            raise CliError(f"{flag} {value} and --{key.replace('_', '-')} {other}: the same setting; give it once")
+        if value is not None:
+            setattr(args, key, value)
     for key in ("targets", "time_col", "features", "known_future", "lookback", "horizon", "missing", "season_length",
                 "id_col", "order_col", "label_col", "node_col", "parent_col", "token_col", "source_col", "target_col"):
         value = getattr(args, key)
@@ -167,8 +287,6 @@ def build_spec(args: argparse.Namespace) -> Any:
             data[key] = value
     training = {k: getattr(args, k) for k in ("epochs", "batch_size", "learning_rate", "seed") if getattr(args, k) is not None}
     changes: dict[str, Any] = {"data": data, "training": training}
-    if getattr(args, "context", None) is not None:
-        data["lookback"] = args.context
     if args.task:
         changes["task"] = args.task
         training["loss"] = accepted_loss(args.task, spec.training.loss)
@@ -308,16 +426,12 @@ def cmd_train_auto(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from builder.limits import check_beam_width
     from builder.serving.predict import predict_file
-    from builder.training.runs import Run
 
     if (Path(args.run) / "translate.json").exists() and not (Path(args.run) / "metadata.json").exists():
         raise CliError(f"--run {args.run}: a translate run of the old layout (translate.json); train it again with "
                        "`train --task translate`")
     options: dict[str, Any] = {}
-    if args.beam is not None:
-        task = Run(args.run).metadata()["task"]
-        if "beam" not in get_task(task).predict_options:
-            raise CliError(f"--beam {args.beam}: only for task translate runs; {args.run} is a {task} run")
+    if args.beam is not None:  # only for the tasks APPLIES names (translate), checked in main
         check_beam_width(args.beam, "--beam")
         options["beam"] = args.beam
     out = predict_file(args.run, args.data, args.out, options=options)
@@ -403,7 +517,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from builder.training.runs import Run
 
     expl, table = explain_file(Run(args.run), args.data, args.index, args.baseline, args.steps, args.step,
-                               args.target, args.klass)
+                               0 if args.target is None else args.target, args.klass)
     for note in table.attrs.get("notices", []):
         print(f"note: {note}", file=sys.stderr)
     write_csv(args.out, table)
@@ -469,12 +583,14 @@ def main(argv: list[str] | None = None) -> int:
     from builder.data import DataError
     from builder.spec import SpecError
 
-    args = _parser().parse_args(argv)
-    if args.command in {"train", "predict", "export", "backtest", "generate", "code", "explain", "import-torch"}:
-        from builder.quiet import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
+    parser = _parser()
+    args = parser.parse_args(argv)
     try:
+        check_options(parser, args)  # before TensorFlow: an option the task does not use costs nothing
+        if args.command in {"train", "predict", "export", "backtest", "generate", "code", "explain", "import-torch"}:
+            from builder.quiet import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
         return COMMANDS[args.command](args)
     except (CliError, DataError, SpecError, FileNotFoundError, ValueError) as err:
         sys.stderr.write(f"\nerror: {err}\n" if sys.stderr.isatty() else f"error: {err}\n")
