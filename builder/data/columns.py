@@ -192,11 +192,17 @@ LABEL_NAMES = ("label", "class", "target", "y")
 ORDER_NAMES = ("t", "time", "step", "order", "timestep")
 
 
+def sequence_id_column(columns: list[str], id_col: str | None) -> str | None:
+    """The sequence id column of a long-format file with columns `columns`: `id_col` when given, else the
+    first named like one (sequence_id, id ...); None when there is none."""
+    return id_col or next((c for c in columns if c.lower() in SEQUENCE_ID_NAMES), None)
+
+
 def resolve_sequence_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[str, str | None, str, list[str]]:
     """(id column, order column, label column, feature columns) for long-format sequences."""
     source = df.attrs.get("source", "data")
     cols = list(df.columns)
-    id_col = settings.id_col or next((c for c in cols if c.lower() in SEQUENCE_ID_NAMES), None)
+    id_col = sequence_id_column(cols, settings.id_col)
     label_col = settings.label_col or next((c for c in cols if c.lower() in LABEL_NAMES), None)
     if id_col is None or label_col is None:
         raise DataError(

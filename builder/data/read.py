@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -163,7 +164,8 @@ def date_like_columns(text: str, sep: str) -> list[int]:
             if any(j < len(r) and _DOTTED_DATE.fullmatch(r[j]) for r in rows)]
 
 
-def load_table(source: Source, name: str | None = None, max_rows: int | None = None) -> pd.DataFrame:
+def load_table(source: Source, name: str | None = None, max_rows: int | None = None,
+               text_columns: Callable[[list[str]], Iterable[str | None]] | None = None) -> pd.DataFrame:
     """Read a CSV (path, bytes or binary file object) into a DataFrame of strings and numbers.
 
     Detects encoding (UTF-8, UTF-8 with BOM, UTF-16, Latin-1), separator (, ; tab |), decimal commas
@@ -171,6 +173,8 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     `attrs["notices"]` what was assumed. Raises DataError for empty, binary or malformed files, and for
     files beyond the limits of `builder.limits` (columns are counted from the header before reading;
     rows while reading). `max_rows` reads only the first rows (a preview) instead of refusing more.
+    `text_columns`: given the header's column names, the columns to keep as the text the file holds
+    (sequence ids: `001` and `1` are two ids, which read as numbers became one).
     """
     head, default_name = read_head(source)
     name = name or default_name
@@ -213,11 +217,14 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     else:
         handle = source
     cap = max_rows if max_rows is not None else limits.max_rows + 1
+    as_text = {j for j in date_like_columns(head_text, sep) if j < len(header)} if thousands else set()
+    if text_columns is not None:
+        wanted = set(text_columns(names))
+        as_text |= {j for j, n in enumerate(names) if n in wanted}
     try:
         df = pd.read_csv(
             handle, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
-            skipinitialspace=True, nrows=cap, low_memory=False,
-            dtype={j: str for j in date_like_columns(head_text, sep) if j < len(header)} if thousands else None,
+            skipinitialspace=True, nrows=cap, low_memory=False, dtype={j: str for j in sorted(as_text)} or None,
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file is empty; expected a header row and data rows") from None
@@ -233,7 +240,8 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         raise DataError(f"{name}: {len(df.columns)} columns; {describe('max_columns', limits.max_columns)}")
     df.columns = [str(c).strip() for c in df.columns]
     if thousands is None and decimal == ".":  # thousands separators first past the sniffed lines
-        late = {c: v for c in df.columns if (v := late_grouped_numbers(df[c], sep)) is not None}
+        keep = {str(df.columns[j]) for j in as_text if j < len(df.columns)}
+        late = {c: v for c in df.columns if c not in keep and (v := late_grouped_numbers(df[c], sep)) is not None}
         if late:
             df = df.assign(**late)
             notices.append("numbers with a thousands separator ',' read as plain numbers")

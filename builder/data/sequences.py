@@ -12,8 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from builder.data.columns import check_columns, empty_columns, resolve_sequence_columns, to_numeric
-from builder.data.read import DataError
+from builder.data.columns import (
+    check_columns,
+    empty_columns,
+    resolve_sequence_columns,
+    sequence_id_column,
+    to_numeric,
+)
+from builder.data.read import DataError, Source, load_table
 from builder.data.scaler import Scaler
 from builder.data.series import check_window_count
 from builder.spec import DataSettings, ModelSpec
@@ -162,6 +168,12 @@ def group_sequences(
     return ids, xs, out_labels, notices
 
 
+def load_sequence_table(source: Source, id_col: str | None, name: str | None = None) -> pd.DataFrame:
+    """`load_table` with the sequence id column (`id_col`, else the one named like an id) kept as the text
+    the file holds: read as numbers, `001`, `1` and `1.0` were one sequence."""
+    return load_table(source, name=name, text_columns=lambda cols: [sequence_id_column(cols, id_col)])
+
+
 def long_rows(frame: pd.DataFrame, id_col: str, order_col: str | None, features: list[str], label_col: str | None,
               missing: str, role: str, label_need: str) -> tuple[pd.DataFrame, list[str]]:
     """Long-format rows checked, filled and sorted, for both sequence tasks (`group_sequences` of classify,
@@ -174,10 +186,12 @@ def long_rows(frame: pd.DataFrame, id_col: str, order_col: str | None, features:
     check_columns(frame, [id_col, *features] + ([label_col] if label_col else []) + ([order_col] if order_col else []),
                   src, role)
     check_ids(frame, id_col, src)
+    ids, id_key, notices = sequence_ids(frame[id_col])
     num = pd.DataFrame({c: to_numeric(frame, c, src) for c in features})
     check_feature_values(num, src)
-    num, notices = _fill_missing_sequences(num, frame[id_col], missing, src)
-    grouped = pd.DataFrame({"_id": frame[id_col].to_numpy(), "_row": np.arange(len(frame))})
+    num, filled = _fill_missing_sequences(num, ids, missing, src)
+    notices += filled
+    grouped = pd.DataFrame({"_id": ids.to_numpy(), "_row": np.arange(len(frame))})
     grouped["_order"] = order_values(frame, order_col, src) if order_col else np.arange(len(frame))
     if label_col:
         labels = frame[label_col]
@@ -187,11 +201,38 @@ def long_rows(frame: pd.DataFrame, id_col: str, order_col: str | None, features:
             raise DataError(f"{src}: label column `{label_col}` is empty in {len(rows)} row(s) (first: rows {rows[:5]}); "
                             f"{label_need}")
         grouped["_label"] = label_strings(labels)
-    grouped = pd.concat([grouped, num.reset_index(drop=True)], axis=1).sort_values(["_id", "_order"], kind="stable")
+    if id_key is not None:
+        grouped["_key"] = id_key.to_numpy()
+    by = ["_id", "_order"] if id_key is None else ["_key", "_id", "_order"]
+    grouped = pd.concat([grouped, num.reset_index(drop=True)], axis=1).sort_values(by, kind="stable")
     if order_col:
         check_unique_steps(grouped, order_col, src)
         notices += gap_notices(grouped, order_col)
     return grouped, list(notices)
+
+
+def sequence_ids(ids: pd.Series) -> tuple[pd.Series, pd.Series | None, list[str]]:
+    """Sequence ids as compared and shown: text ids (a column read as the text the file holds,
+    `load_sequence_table`) without surrounding spaces, so that `001`, `1` and `1.0` are three sequences;
+    a numeric column as it is. Also the sort key when every text id is a number (numeric order, 2 before
+    10, as ids read as numbers were sorted; else None: sorted as text), and a notice naming ids that are
+    different sequences although they are the same number."""
+    if pd.api.types.is_numeric_dtype(ids) or pd.api.types.is_bool_dtype(ids):
+        return ids, None, []
+    text = ids.astype(str).str.strip()
+    key = pd.to_numeric(text, errors="coerce")
+    if key.isna().any():
+        return text, None, []
+    spellings = pd.Series(text.unique())
+    by_number = spellings.groupby(pd.to_numeric(spellings).to_numpy(), sort=False).agg(list)
+    alike = [v for v in by_number if len(v) > 1]
+    if not alike:
+        return text, key, []
+    rows = (np.flatnonzero(text.isin(alike[0]).to_numpy()) + 2).tolist()
+    shown = "; ".join(" and ".join(repr(i) for i in v[:3]) for v in alike[:3])
+    return text, key, [f"sequence id column `{ids.name}` writes {len(alike)} number(s) in several ways ({shown}; "
+                       f"first: rows {rows[:5]}); they are different sequences (ids are compared as the file "
+                       "writes them)"]
 
 
 def case_notices(classes: list[str], label_col: str) -> list[str]:

@@ -43,7 +43,8 @@ def predict_file(
     """
     run = Run(run_dir)
     meta = run.metadata()  # a clear message for a directory that is not a finished run, before reading the CSV
-    out = predict_frame(run, get_task(meta["task"]).load_new(data, name=name), model, options)
+    df = get_task(meta["task"]).load_new(data, name=name, resolved=Resolved.from_dict(meta["resolved"]))
+    out = predict_frame(run, df, model, options)
     if out_csv is not None:
         write_csv(out_csv, out)
     return out

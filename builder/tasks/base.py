@@ -248,8 +248,9 @@ class Task:
         """What the served output holds, for metadata.json and the serving snippet."""
         raise NotImplementedError
 
-    def load_new(self, source: Any, name: str | None = None) -> pd.DataFrame:
-        """New data for `predict` as a table (default: a CSV read by builder.data.read.load_table)."""
+    def load_new(self, source: Any, name: str | None = None, resolved: Resolved | None = None) -> pd.DataFrame:
+        """New data for `predict` as a table (default: a CSV read by builder.data.read.load_table);
+        `resolved`: the run's columns (a sequence task keeps its id column as text)."""
         from builder.data.read import load_table
 
         return load_table(source, name=name)

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from builder.data.read import DataError, load_table
+from builder.data.read import DataError
 from builder.data.sequences import (
     SequenceData,
     group_sequences,
+    load_sequence_table,
     pad_sequences,
     prepare_sequences,
     unknown_label_notices,
@@ -45,8 +46,9 @@ class ClassifyTask(Task):
                         input_length=lookback if fixed else None, classes=tuple(str(i) for i in range(n_out)))
 
     def prepare(self, source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> SequenceData:
-        df = load_table(source, name=name)
-        return prepare_sequences(df, spec, load_table(test_source) if test_source is not None else None)
+        df = load_sequence_table(source, spec.data.id_col, name=name)
+        test_df = load_sequence_table(test_source, spec.data.id_col) if test_source is not None else None
+        return prepare_sequences(df, spec, test_df)
 
     def prepare_frame(self, df: pd.DataFrame, spec: ModelSpec) -> SequenceData:
         return prepare_sequences(df, spec)
@@ -209,6 +211,10 @@ class ClassifyTask(Task):
     # ---- serving -------------------------------------------------------------------------------------
     def output_meaning(self, resolved: Resolved) -> str:
         return f"[batch, {resolved.n_outputs}] probabilities of {list(resolved.classes)}"
+
+    def load_new(self, source: Any, name: str | None = None, resolved: Resolved | None = None) -> pd.DataFrame:
+        """A CSV to predict, its sequence id column (the run's) kept as the text the file holds."""
+        return load_sequence_table(source, resolved.id_col if resolved else None, name=name)
 
     def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any) -> pd.DataFrame:
         """One row per sequence: id, predicted class, probability of each class (and the true label if present)."""

@@ -218,7 +218,7 @@ class GenerateTask(LogitsHead, Task):
     def output_meaning(self, resolved: Resolved) -> str:
         return f"[batch, time, {resolved.n_outputs}] next-character logits over the vocabulary (metadata classes; id 0 unknown)"
 
-    def load_new(self, source: Any, name: str | None = None) -> pd.DataFrame:
+    def load_new(self, source: Any, name: str | None = None, resolved: Resolved | None = None) -> pd.DataFrame:
         """A text file as a one-row table with a `text` column (what `predict` scores)."""
         text, label = read_text(source, name=name)
         df = pd.DataFrame({"text": [text]})

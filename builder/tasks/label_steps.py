@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from builder.data.columns import resolve_sequence_columns
-from builder.data.read import DataError, load_table
+from builder.data.read import DataError
 from builder.data.scaler import Scaler
 from builder.data.sequences import (
     MAX_CLASSES,
@@ -29,6 +29,7 @@ from builder.data.sequences import (
     check_long_format,
     check_test_classes,
     label_strings,
+    load_sequence_table,
     long_rows,
     order_notices,
     pad_sequences,
@@ -237,8 +238,8 @@ class LabelStepsTask(Task):
                         input_length=None, classes=tuple(str(i) for i in range(n_out)))
 
     def prepare(self, source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> StepData:
-        return prepare_steps(load_table(source, name=name), spec,
-                             load_table(test_source) if test_source is not None else None)
+        return prepare_steps(load_sequence_table(source, spec.data.id_col, name=name), spec,
+                             load_sequence_table(test_source, spec.data.id_col) if test_source is not None else None)
 
     def prepare_frame(self, df: pd.DataFrame, spec: ModelSpec) -> StepData:
         return prepare_steps(df, spec)
@@ -385,6 +386,10 @@ class LabelStepsTask(Task):
     def output_meaning(self, resolved: Resolved) -> str:
         return (f"[batch, time, {resolved.n_outputs}] probabilities of {list(resolved.classes)} at every step "
                 "(padded steps: ignore)")
+
+    def load_new(self, source: Any, name: str | None = None, resolved: Resolved | None = None) -> pd.DataFrame:
+        """A CSV to predict, its sequence id column (the run's) kept as the text the file holds."""
+        return load_sequence_table(source, resolved.id_col if resolved else None, name=name)
 
     def predict(self, resolved: Resolved, df: pd.DataFrame, model: Any) -> pd.DataFrame:
         """One row per input row, in file order: id, (order,) true label if present, predicted label, p_<label>."""

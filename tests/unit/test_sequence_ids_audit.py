@@ -1,0 +1,101 @@
+"""Sequence ids, labels and order of long-format files for tasks classify and label_steps (the audit after
+tests/unit/test_sequence_input_audit.py): ids compared as the file writes them, sequences that the
+`--test-data` file shares with the training file, and columns named in two roles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from builder import load_preset
+from builder.data.sequences import group_sequences, load_sequence_table
+from builder.spec import ModelSpec
+from builder.tasks.label_steps import group_steps
+from builder.tasks.registry import get_task
+
+
+def spec(task: str, **data) -> ModelSpec:
+    if task == "classify":
+        return ModelSpec.from_dict({"task": "classify", "data": data,
+                                    "blocks": [{"kind": "recurrent", "cell": "gru", "units": 4}]})
+    return load_preset("bilstm_tagger").updated(data=data)
+
+
+def write(path: Path, rows: list[tuple], header: str = "sequence_id,t,a,label") -> Path:
+    path.write_text(header + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def long_file(path: Path, ids: list[str], length: int = 4, seed: int = 0, per_step: bool = False) -> Path:
+    """A long-format CSV of the sequences `ids` (written as given), classes alternating c0 / c1."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, sid in enumerate(ids):
+        for t in range(length):
+            v = round(float(rng.normal()), 4)
+            rows.append((sid, t, v, ("up" if v > 0 else "down") if per_step else f"c{k % 2}"))
+    return write(path, rows)
+
+
+class UniformModel:
+    """Stands in for a Keras model in `predict`: equal probabilities for every class (and step)."""
+
+    def __init__(self, n_classes: int, per_step: bool = False) -> None:
+        self.n, self.per_step = n_classes, per_step
+
+    def predict(self, x: np.ndarray, verbose: int = 0) -> np.ndarray:
+        shape = x.shape[:2] if self.per_step else x.shape[:1]
+        return np.full((*shape, self.n), 1.0 / self.n, dtype=np.float32)
+
+
+# ---- ids as the file writes them ------------------------------------------------------------------------
+
+ALIKE = "sequence_id,t,a,label\n001,0,1,x\n001,1,2,x\n1,0,2,y\n1,1,5,y\n1.0,0,3,z\n1.0,1,3,z\n10,0,1,x\n10,1,1,x\n2,0,1,y\n2,1,1,y\n"
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_ids_001_1_and_1_0_are_three_sequences_in_numeric_order(tmp_path, task):
+    """Before: the id column was read as numbers, so 001, 1 and 1.0 were one sequence of six rows (with
+    two rows at each position, or, without an order column, six steps of three recordings)."""
+    (tmp_path / "d.csv").write_text(ALIKE)
+    df = load_sequence_table(tmp_path / "d.csv", None)
+    group = group_sequences if task == "classify" else group_steps
+    ids, xs, *_, notices = group(df, "sequence_id", "t", ["a"], "label")
+    assert ids == ["001", "1", "1.0", "2", "10"]  # numeric order as before (2 before 10), ties as written
+    assert [len(x) for x in xs] == [2, 2, 2, 2, 2]
+    assert any("sequence id column `sequence_id` writes 1 number(s) in several ways ('001' and '1' and '1.0'; "
+               "first: rows [2, 3, 4, 5, 6])" in n for n in notices), notices
+
+
+def test_text_ids_keep_their_spelling_and_are_stripped(tmp_path):
+    path = write(tmp_path / "d.csv", [("a ", 0, 1, "x"), ("a", 1, 2, "x"), ("b", 0, 3, "y"), ("b", 1, 3, "y")])
+    ids, xs, labels, notices = group_sequences(load_sequence_table(path, None), "sequence_id", "t", ["a"], "label")
+    assert ids == ["a", "b"] and [len(x) for x in xs] == [2, 2] and not notices
+
+
+def test_a_named_id_column_is_read_as_text_and_others_as_numbers(tmp_path):
+    path = write(tmp_path / "d.csv", [("007", 0, '"1,234"', "x"), ("7", 0, 2, "x")], header="rec,t,a,label")
+    df = load_sequence_table(path, "rec")
+    assert df["rec"].tolist() == ["007", "7"] and pd.api.types.is_numeric_dtype(df["a"])
+    assert df["a"].tolist() == [1234, 2]  # a quoted thousands comma, as every column reads it
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_training_and_predict_name_ids_as_the_file_writes_them(tmp_path, task):
+    """Before: predict's CSV named sequence `007` as 7 (and merged it with a sequence `7`)."""
+    ids = [f"{k:03d}" for k in range(12)]
+    t = get_task(task)
+    s = spec(task, id_col="sequence_id", label_col="label", order_col="t")
+    data = t.prepare(long_file(tmp_path / "d.csv", ids, per_step=task == "label_steps"), s)
+    assert sorted(map(str, data.ids)) == ids
+    resolved = t.resolve(data)
+    new = long_file(tmp_path / "new.csv", ["007", "7", "x1"], per_step=task == "label_steps")
+    df = t.load_new(new, resolved=resolved)
+    out = t.predict(resolved, df, UniformModel(len(resolved.classes), per_step=task == "label_steps"))
+    got = out["sequence_id"].drop_duplicates().tolist()
+    assert sorted(got) == ["007", "7", "x1"]
+    if task == "classify":
+        assert len(out) == 3
