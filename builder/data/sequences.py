@@ -6,6 +6,7 @@ indices; the split is stratified by class. Scalers are fit on the training seque
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +104,8 @@ def prepare_sequences(
         raise DataError(f"{source}: label column `{label_col}` has a single class {class_list}; classification needs at least two")
     if test_df is not None and not classes:
         check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
+    if test_df is not None:
+        notices += overlap_notices(ids, xs, ys, tags, id_col, test_df.attrs.get("source", "test data"))
     if not classes and len(ys) > 2 and len(set(ys)) == len(ys):
         raise DataError(
             f"{source}: label column `{label_col}` has a different value for each of the {len(ys)} sequences; expected "
@@ -388,6 +391,45 @@ def check_test_classes(labels: list[Any], tags: list[str | None], source: str, t
             f"does not have: {only[:5]}; expected only the training labels {sorted(flat(False), key=_label_sort_key)[:10]} "
             "(a model cannot learn a class it never sees)"
         )
+
+
+def overlap_notices(ids: list[Any], xs: list[np.ndarray], labels: list[Any], tags: list[str | None],
+                         id_col: str, test_source: str) -> list[str]:
+    """Notices for `--test-data` sequences that the training file also has: step for step the same values
+    and label(s) (under any id: the test scores count sequences the model trained on), or only the same id
+    with other rows (ids are per file: two sequences). labels: one label (classify) or an array of step
+    labels (label_steps) per sequence; tags: "test" for the test file's sequences. One hash per sequence."""
+    def digest(k: int) -> bytes:
+        lab = "\x1f".join(str(v) for v in np.atleast_1d(np.asarray(labels[k], dtype=object)))
+        x = np.ascontiguousarray(xs[k], dtype=np.float32)
+        return hashlib.blake2b(x.tobytes() + str(x.shape).encode() + lab.encode(), digest_size=16).digest()
+
+    test = [k for k, t in enumerate(tags) if t == "test"]
+    if not test:
+        return []
+    train = [k for k, t in enumerate(tags) if t != "test"]
+    seen = {}
+    for k in train:
+        seen.setdefault(digest(k), k)
+    train_ids = {str(ids[k]) for k in train}
+    leaked, alike = [], []
+    for k in test:
+        twin = seen.get(digest(k))
+        if twin is not None:
+            same = str(ids[twin]) == str(ids[k])
+            leaked.append(repr(str(ids[k])) + ("" if same else f" (training {str(ids[twin])!r})"))
+        elif str(ids[k]) in train_ids:
+            alike.append(repr(str(ids[k])))
+    notices = []
+    if leaked:
+        notices.append(f"{len(leaked)} of the {len(test)} sequences of the test file {test_source} are also in the "
+                       f"training file, step for step with the same label (first: {', '.join(leaked[:5])}); the test "
+                       "scores count sequences the model trained on (leave them out of one file)")
+    if alike:
+        notices.append(f"{len(alike)} sequence id(s) of the test file {test_source} in column `{id_col}` also occur in "
+                       f"the training file with other rows (first: {', '.join(alike[:5])}); ids are per file: they "
+                       "are different sequences")
+    return notices
 
 
 def _label_sort_key(v: str) -> tuple[int, float | str]:

@@ -32,6 +32,7 @@ from builder.data.sequences import (
     load_sequence_table,
     long_rows,
     order_notices,
+    overlap_notices,
     pad_sequences,
     unknown_label_notices,
 )
@@ -116,6 +117,7 @@ def prepare_steps(df: pd.DataFrame, spec: ModelSpec, test_df: pd.DataFrame | Non
     notices += order_notices(order_col, [len(x) for x in xs])
     if test_df is not None:
         check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
+        notices += overlap_notices(ids, xs, ys, tags, id_col, test_df.attrs.get("source", "test data"))
     classes = sorted({str(v) for y in ys for v in y}, key=_label_sort_key)
     notices += case_notices(classes, label_col)
     if len(classes) > MAX_CLASSES:

@@ -99,3 +99,42 @@ def test_training_and_predict_name_ids_as_the_file_writes_them(tmp_path, task):
     assert sorted(got) == ["007", "7", "x1"]
     if task == "classify":
         assert len(out) == 3
+
+
+# ---- sequences the --test-data file shares with the training file -----------------------------------------
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_test_sequences_that_are_training_sequences_are_noted(tmp_path, task):
+    """Before: a test sequence that was also trained on (same id or another) went by without a word, and the
+    test scores counted it (Chinatown's split files have one: test 40 is training 18)."""
+    per = task == "label_steps"
+    train = long_file(tmp_path / "train.csv", [str(k) for k in range(12)], per_step=per)
+    rows = pd.read_csv(train)
+    twin = rows[rows.sequence_id.isin([3, 5])].assign(sequence_id=lambda d: d.sequence_id.map({3: 3, 5: 105}))
+    fresh = pd.read_csv(long_file(tmp_path / "x.csv", [str(k) for k in range(100, 104)], seed=1, per_step=per))
+    pd.concat([twin, fresh]).to_csv(tmp_path / "test.csv", index=False)
+    data = get_task(task).prepare(train, spec(task, order_col="t"), tmp_path / "test.csv")
+    notes = " | ".join(data.notices)
+    assert (f"2 of the 6 sequences of the test file {tmp_path / 'test.csv'} are also in the training file, step for "
+            "step with the same label (first: '3', '105' (training '5'))") in notes, notes
+    assert "ids are per file" not in notes
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_test_ids_that_name_other_sequences_in_training_are_noted_as_per_file(tmp_path, task):
+    per = task == "label_steps"
+    train = long_file(tmp_path / "train.csv", [str(k) for k in range(12)], per_step=per)
+    test = long_file(tmp_path / "test.csv", [str(k) for k in range(6)], seed=1, per_step=per)
+    data = get_task(task).prepare(train, spec(task, order_col="t"), test)
+    notes = " | ".join(data.notices)
+    assert (f"6 sequence id(s) of the test file {test} in column `sequence_id` also occur in the training file with "
+            "other rows (first: '0', '1', '2', '3', '4'); ids are per file: they are different sequences") in notes
+    assert "also in the training file, step for step" not in notes
+    assert len(data.ids) == 18  # still 12 + 6 sequences
+
+
+def test_separate_test_ids_and_rows_give_no_notice(tmp_path):
+    train = long_file(tmp_path / "train.csv", [str(k) for k in range(12)])
+    test = long_file(tmp_path / "test.csv", [str(k) for k in range(100, 106)], seed=1)
+    data = get_task("classify").prepare(train, spec("classify"), test)
+    assert not [n for n in data.notices if "training file" in n], data.notices
