@@ -92,7 +92,9 @@ def sniff_dialect(text: str) -> tuple[str, str, str | None]:
     after the comma, or more than three before it) means decimal commas (then the thousands separator
     is the dot); 1,234.5 means thousands commas; fields that fit both (1,234) are decimal commas after
     semicolons and thousands commas otherwise; 1.234.567 means thousands dots. With comma separators, quoted "1,234" fields are
-    thousands commas.
+    thousands commas, decided column by column over the whole file by `late_grouped_numbers` (one rule for
+    the first lines and the rest; a column that also has 0,5 is an error, `check_comma_numbers`), so the
+    thousands separator returned for them is None.
     """
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
     sample = "\n".join(lines)
@@ -103,9 +105,8 @@ def sniff_dialect(text: str) -> tuple[str, str, str | None]:
         counts = {d: sample.count(d) for d in ",;\t|"}
         sep = max(counts, key=counts.get) if any(counts.values()) else ","
     fields = [f for row in _sample_fields(text, sep)[1:] for f in row]
-    if sep == ",":
-        grouped = re.search(r"\"-?\d{1,3}(,\d{3})+(\.\d+)?\"", sample)
-        return sep, ".", "," if grouped else None
+    if sep == ",":  # pandas' thousands="," read a quoted 0,5 beside 1,234 as 5: late_grouped_numbers decides
+        return sep, ".", None
     return (sep, *_number_format(fields, sep))
 
 
@@ -153,6 +154,37 @@ def late_grouped_numbers(column: pd.Series, sep: str) -> pd.Series | None:
         return None
     cleaned = column.astype("string").str.strip().str.replace(",", "", regex=False)
     return pd.to_numeric(cleaned.replace("", pd.NA), errors="coerce").astype("float64")
+
+
+def check_comma_numbers(column: pd.Series, sep: str, name: str) -> None:
+    """Refuse a text column whose every present value is a number, some of them with a decimal comma
+    (0,5, 12,5, 1234,5; after `late_grouped_numbers` left it as text): read as text, a column of numbers
+    was left out of the inputs without a word (or, beside 1,234, read with thousands commas as 5)."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return
+    first = column.first_valid_index()
+    if first is None:
+        return
+    head = str(column[first]).strip()
+    if not (_PLAIN_NUMBER.fullmatch(head) or _DECIMAL_COMMA.fullmatch(head) or _GROUPED_COMMA.fullmatch(head)):
+        return
+    text = column.astype("string").str.strip()
+    values = text.dropna()
+    values = values[values != ""].unique().tolist()
+    decimal = [v for v in values if _DECIMAL_COMMA.fullmatch(v) and not _GROUPED_COMMA.fullmatch(v)]
+    if not decimal or not all(_PLAIN_NUMBER.fullmatch(v) or _DECIMAL_COMMA.fullmatch(v) or _GROUPED_COMMA.fullmatch(v)
+                              for v in values):
+        return
+
+    def first_row(v: str) -> int:
+        return int(np.flatnonzero((text == v).fillna(False).to_numpy())[0]) + 2
+
+    grouped = [v for v in values if _GROUPED_COMMA.fullmatch(v)]
+    beside = f" beside thousands commas (row {first_row(grouped[0])}: {grouped[0]!r})" if grouped else ""
+    where = ("a comma-separated file (with decimal commas, separate the fields with ; or tab)" if sep == ","
+             else "the file's first lines")
+    raise DataError(f"{name}: column `{column.name}` has numbers with a decimal comma (row {first_row(decimal[0])}: "
+                    f"{decimal[0]!r}){beside}; expected decimal points (0.5), as in {where}")
 
 
 def date_like_columns(text: str, sep: str) -> list[int]:
@@ -245,6 +277,9 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         if late:
             df = df.assign(**late)
             notices.append("numbers with a thousands separator ',' read as plain numbers")
+        for c in df.columns:
+            if c not in keep and c not in late:
+                check_comma_numbers(df[c], sep, name)
     dupes = _duplicate_columns(df.columns) if not complete else []
     if dupes:
         raise DataError(f"{name}: duplicate column names {dupes}; expected each column name once")

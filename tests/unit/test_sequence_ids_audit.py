@@ -138,3 +138,56 @@ def test_separate_test_ids_and_rows_give_no_notice(tmp_path):
     test = long_file(tmp_path / "test.csv", [str(k) for k in range(100, 106)], seed=1)
     data = get_task("classify").prepare(train, spec("classify"), test)
     assert not [n for n in data.notices if "training file" in n], data.notices
+
+
+# ---- a quoted 1,234 in a comma-separated file: one rule for every reader -----------------------------------
+
+def comma_file(path: Path, cells: dict[int, str], late: bool) -> Path:
+    """12 sequences of 6 steps, feature `a` = the row number, some cells replaced by quoted `cells`
+    (in the first lines, or past the 50 lines the dialect is sniffed from)."""
+    rows = [[str(s), str(t), str(s * 6 + t), f"c{s % 2}"] for s in range(12) for t in range(6)]
+    for k, v in cells.items():
+        rows[k + (60 if late else 0)][2] = f'"{v}"'
+    path.write_text("sequence_id,t,a,label\n" + "".join(",".join(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_quoted_thousands_comma_is_one_number_for_classify_and_forecast(tmp_path, late):
+    """`1,234` (quoted) is 1234 in a classify feature, as in a forecast column read by the same
+    load_table, whether it is in the first lines or past them (late_grouped_numbers)."""
+    from builder.data.read import load_table
+    from builder.data.stream import read_series_file
+
+    path = comma_file(tmp_path / "d.csv", {1: "1,234", 2: "12,345,678"}, late)
+    data = get_task("classify").prepare(path, spec("classify"))
+    k = 60 if late else 0
+    assert data.x.reshape(-1)[k + 1] == 1234 and data.x.reshape(-1)[k + 2] == 12_345_678
+    assert "numbers with a thousands separator ',' read as plain numbers" in data.notices
+    assert load_table(path)["a"].iloc[k + 1] == 1234
+    series = read_series_file(path, ModelSpec.from_dict({"task": "forecast", "data": {"targets": ["a"]},
+                                                         "blocks": [{"kind": "recurrent", "cell": "gru", "units": 4}]}), 4)
+    assert 1234 in series.values[:, 0]
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_a_decimal_comma_beside_a_thousands_comma_is_an_error_naming_both(tmp_path, late):
+    """Before: in the first lines pandas' thousands="," read the quoted 0,5 as 5 and 12,5 as 125 (past
+    them, the column stayed text); now one rule wherever the cells are."""
+    from builder.data.read import DataError
+
+    path = comma_file(tmp_path / "d.csv", {1: "1,234", 3: "0,5"}, late)
+    r = 3 + (60 if late else 0)
+    with pytest.raises(DataError, match=rf"d\.csv: column `a` has numbers with a decimal comma \(row {r + 2}: '0,5'\) "
+                                        rf"beside thousands commas \(row {r}: '1,234'\); expected decimal points"):
+        get_task("classify").prepare(path, spec("classify"))
+
+
+def test_a_column_of_decimal_commas_beside_other_features_is_an_error_not_left_out(tmp_path):
+    """Before: read as text, the column was not a feature and training went on without it."""
+    from builder.data.read import DataError
+
+    rows = "".join(f'{s},{t},{t},"0,{s}{t}",c{s % 2}\n' for s in range(12) for t in range(6))
+    (tmp_path / "d.csv").write_text("sequence_id,t,a,b,label\n" + rows)
+    with pytest.raises(DataError, match=r"d\.csv: column `b` has numbers with a decimal comma \(row 2: '0,00'\)"):
+        get_task("classify").prepare(tmp_path / "d.csv", spec("classify"))

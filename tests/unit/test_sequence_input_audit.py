@@ -263,15 +263,23 @@ def test_classify_with_one_class_left_in_training_is_an_error_before_training():
 
 
 def test_no_numeric_feature_names_the_columns_and_the_decimal_comma(tmp_path):
-    """Before: "found none", without a column or a value (the cells were decimal commas in a comma-separated file)."""
+    """Before: "found none", without a column or a value (the cells were decimal commas in a comma-separated file).
+    The reader now names the column and row (builder.data.read.check_comma_numbers); a frame built in memory
+    still gets the message of resolve_sequence_columns."""
     from builder.data.read import load_table
 
     path = tmp_path / "d.csv"
     path.write_text("sequence_id,t,a,label\n" + "".join(f'{s},{t},"{s % 2},{t}5",c{s % 2}\n' for s in range(4) for t in range(3)))
+    with pytest.raises(DataError, match=r"d\.csv: column `a` has numbers with a decimal comma \(row 2: '0,05'\); "
+                                        r"expected decimal points \(0\.5\), as in a comma-separated file \(with decimal "
+                                        r"commas, separate the fields with ; or tab\)"):
+        load_table(path)
+    df = pd.read_csv(path, dtype={"a": str})
+    df.attrs["source"] = "d.csv"
     with pytest.raises(DataError, match=r"d\.csv: expected at least one numeric feature column besides id, order and "
                                         r"label, found none \(first values: `a`: '0,05'\); numbers with a decimal comma "
                                         r"need a separator other than the comma"):
-        prepare_sequences(load_table(path), classify_spec())
+        prepare_sequences(df, classify_spec())
 
 
 @pytest.mark.parametrize("task", ["classify", "label_steps"])
