@@ -141,6 +141,22 @@ def to_numeric(df: pd.DataFrame, col: str, source: str, row_offset: int = 0) -> 
     return values
 
 
+def row_counters(df: pd.DataFrame) -> list[str]:
+    """Numeric columns without a name (pandas' `Unnamed: 0`) or named index / row / row_id / id ... that
+    count up over the whole file (0, 1, 2 ...): a saved row number, which as a feature tells the model
+    where in the file a sequence is (files sorted by class: its class), not what it measured."""
+    named = ("index", "row", "row_id", "rownum", "idx", *SEQUENCE_ID_NAMES)
+    out = []
+    for col in df.columns:
+        if not (col.startswith("Unnamed: ") or col.lower() in named):
+            continue
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and s.notna().all() \
+                and len(s) > 2 and bool((s.diff().iloc[1:] > 0).all()):
+            out.append(col)
+    return out
+
+
 def check_columns(df: pd.DataFrame, cols: list[str], source: str, role: str) -> None:
     missing = [c for c in cols if c not in df.columns]
     if missing:
@@ -192,18 +208,30 @@ LABEL_NAMES = ("label", "class", "target", "y")
 ORDER_NAMES = ("t", "time", "step", "order", "timestep")
 
 
+def role_column(columns: list[str], names: tuple[str, ...], taken: tuple[str | None, ...] = ()) -> str | None:
+    """The column named for a role, by the names' priority (a file with `y` and `label`: `label` is the
+    label, not the accelerometer's y axis; before, the first in file order won); None when there is none.
+    Columns in `taken` (given another role) are passed over."""
+    lower = {c.lower(): c for c in reversed(columns) if c not in taken}
+    return next((lower[n] for n in names if n in lower), None)
+
+
 def sequence_id_column(columns: list[str], id_col: str | None) -> str | None:
     """The sequence id column of a long-format file with columns `columns`: `id_col` when given, else the
-    first named like one (sequence_id, id ...); None when there is none."""
-    return id_col or next((c for c in columns if c.lower() in SEQUENCE_ID_NAMES), None)
+    one named like one (sequence_id, id ..., in that priority); None when there is none."""
+    return id_col or role_column(columns, SEQUENCE_ID_NAMES)
 
 
 def resolve_sequence_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[str, str | None, str, list[str]]:
-    """(id column, order column, label column, feature columns) for long-format sequences."""
+    """(id column, order column, label column, feature columns) for long-format sequences.
+
+    Unnamed roles are found by name (`role_column`); the three roles are three different columns and the
+    features named in the spec are none of the id and label columns (DataError). Features left to the data
+    are the numeric columns besides those, less row counters (`row_counters`)."""
     source = df.attrs.get("source", "data")
     cols = list(df.columns)
     id_col = sequence_id_column(cols, settings.id_col)
-    label_col = settings.label_col or next((c for c in cols if c.lower() in LABEL_NAMES), None)
+    label_col = settings.label_col or role_column(cols, LABEL_NAMES, taken=(id_col, settings.order_col))
     if id_col is None or label_col is None:
         raise DataError(
             f"{source}: classification needs a sequence id column and a label column "
@@ -211,13 +239,25 @@ def resolve_sequence_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[
         )
     order_col = settings.order_col
     if order_col is None:
-        order_col = next((c for c in cols if c.lower() in ORDER_NAMES), None)
+        order_col = role_column(cols, ORDER_NAMES, taken=(id_col, label_col))
     check_columns(df, [c for c in (id_col, label_col, order_col) if c], source, "id/label/order")
+    roles = {"id": id_col, "label": label_col, "order": order_col}
+    for a, b in (("id", "label"), ("id", "order"), ("label", "order")):
+        if roles[a] is not None and roles[a] == roles[b]:
+            raise DataError(f"{source}: column `{roles[a]}` is named as both the {a} column and the {b} column "
+                            f"(--{a}-col / --{b}-col); expected a different column for each role")
     if settings.features is None:
-        features = numeric_columns(df, exclude=(id_col, label_col, order_col))
+        features = [c for c in numeric_columns(df, exclude=(id_col, label_col, order_col))
+                    if c not in row_counters(df)]
     else:
         check_columns(df, settings.features, source, "feature")
         features = list(settings.features)
+        for role in ("label", "id"):
+            if roles[role] in features:
+                why = ("the model would read the answer from its input" if role == "label" else
+                       "an id names a sequence; as a number the model would tell training sequences apart by it")
+                raise DataError(f"{source}: the features (--features / data.features) include the {role} column "
+                                f"`{roles[role]}`; {why}. Expected feature columns besides id and label")
     if not features:
         others = [c for c in cols if c not in (id_col, label_col, order_col) and df[c].notna().any()]
         firsts = {c: str(df[c].dropna().iloc[0]).strip()[:20] for c in others}

@@ -17,6 +17,7 @@ from builder.data.columns import (
     check_columns,
     empty_columns,
     resolve_sequence_columns,
+    row_counters,
     sequence_id_column,
     to_numeric,
 )
@@ -91,6 +92,7 @@ def prepare_sequences(
     check_window_count(len(xs), "sequences", source)
     check_long_format(lengths, id_col, source)
     notices += order_notices(order_col, lengths)
+    notices += feature_notices(df, order_col, label_col, features, settings.features is not None)
     ignored = [c for c in empty_columns(df) if c not in features and c not in (id_col, order_col, label_col)]
     if ignored:
         notices.append(f"column(s) {ignored} are empty; ignored")
@@ -236,6 +238,31 @@ def sequence_ids(ids: pd.Series) -> tuple[pd.Series, pd.Series | None, list[str]
     return text, key, [f"sequence id column `{ids.name}` writes {len(alike)} number(s) in several ways ({shown}; "
                        f"first: rows {rows[:5]}); they are different sequences (ids are compared as the file "
                        "writes them)"]
+
+
+def feature_notices(df: pd.DataFrame, order_col: str | None, label_col: str, features: list[str],
+                    named: bool) -> list[str]:
+    """Notices on the feature columns of a long-format file: row counters left out (when the features were
+    left to the data, `named` False), the order column read as a feature, and a feature that is the label
+    written another way (each of its values with one label and each label with one value, >= 2 values:
+    the model can read the answer from its input)."""
+    notices = []
+    counters = [c for c in row_counters(df) if c not in (label_col, order_col)]
+    if counters and not named:
+        notices.append(f"column(s) {counters[:5]} count the file's rows (a saved row number?); not used as features "
+                       "(it tells where in the file a sequence is, not what it measured; name it with --features to use it)")
+    if order_col and order_col in features:
+        notices.append(f"order column `{order_col}` is also a feature: the model reads each step's position as an input")
+    labels = label_strings(df[label_col].where(df[label_col].notna(), ""))
+    for f in features:
+        pairs = pd.DataFrame({"v": df[f].to_numpy(), "y": labels}).dropna().drop_duplicates()
+        n_values, n_labels = pairs["v"].nunique(), pairs["y"].nunique()
+        if 2 <= n_values == n_labels == len(pairs):
+            shown = ", ".join(f"{v!r} with {y!r}" for v, y in pairs.head(3).itertuples(index=False))
+            notices.append(f"feature column `{f}` is the label `{label_col}` written another way (each of its values "
+                           f"goes with one label: {shown}); the model can read the answer from its input (leave it "
+                           "out with --features)")
+    return notices
 
 
 def case_notices(classes: list[str], label_col: str) -> list[str]:

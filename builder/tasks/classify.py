@@ -78,21 +78,30 @@ class ClassifyTask(Task):
                 "id_col": data.id_col, "order_col": data.order_col, "label_col": data.label_col}
 
     def guess_columns(self, df: pd.DataFrame, data: Any) -> dict[str, Any]:
-        """id, label and order columns by name (sequence_id, label, t ...; the label else the last column),
-        features: every other numeric column (the spec's choices first where they fit)."""
-        from builder.data.columns import LABEL_NAMES, ORDER_NAMES, SEQUENCE_ID_NAMES, numeric_columns
+        """id, label and order columns by name (sequence_id, label, t ..., by `role_column`'s priority; the
+        label else the last column), features: every other numeric column but row counters (the spec's
+        choices first where they fit), as `resolve_sequence_columns` decides."""
+        from builder.data.columns import (
+            LABEL_NAMES,
+            ORDER_NAMES,
+            SEQUENCE_ID_NAMES,
+            numeric_columns,
+            role_column,
+            row_counters,
+        )
 
         cols = [str(c) for c in df.columns]
 
         def named(given: str | None, names: tuple[str, ...]) -> str | None:
-            return given if given in cols else next((c for c in cols if c.lower() in names), None)
+            return given if given in cols else role_column(cols, names)
 
         id_col = named(data.id_col, SEQUENCE_ID_NAMES) or (cols[0] if cols else None)
         label_col = named(data.label_col, LABEL_NAMES) or next((c for c in reversed(cols) if c != id_col), None)
         order_col = named(data.order_col, ORDER_NAMES)
         order_col = None if order_col in (id_col, label_col) else order_col
         numeric = numeric_columns(df, exclude=(id_col, label_col, order_col))
-        features = [f for f in data.features if f in numeric] if data.features else numeric
+        features = [f for f in data.features if f in numeric] if data.features else \
+            [c for c in numeric if c not in row_counters(df)]
         out = {"id_col": id_col, "label_col": label_col, "order_col": order_col, "features": features}
         return {k: v for k, v in out.items() if v is not None}
 

@@ -28,6 +28,7 @@ from builder.data.sequences import (
     case_notices,
     check_long_format,
     check_test_classes,
+    feature_notices,
     label_strings,
     load_sequence_table,
     long_rows,
@@ -115,6 +116,7 @@ def prepare_steps(df: pd.DataFrame, spec: ModelSpec, test_df: pd.DataFrame | Non
     check_window_count(len(xs), "sequences", source)
     check_long_format([len(x) for x in xs], id_col, source)
     notices += order_notices(order_col, [len(x) for x in xs])
+    notices += feature_notices(df, order_col, label_col, features, settings.features is not None)
     if test_df is not None:
         check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
         notices += overlap_notices(ids, xs, ys, tags, id_col, test_df.attrs.get("source", "test data"))

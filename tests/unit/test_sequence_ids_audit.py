@@ -191,3 +191,120 @@ def test_a_column_of_decimal_commas_beside_other_features_is_an_error_not_left_o
     (tmp_path / "d.csv").write_text("sequence_id,t,a,b,label\n" + rows)
     with pytest.raises(DataError, match=r"d\.csv: column `b` has numbers with a decimal comma \(row 2: '0,00'\)"):
         get_task("classify").prepare(tmp_path / "d.csv", spec("classify"))
+
+
+# ---- columns in two roles ---------------------------------------------------------------------------------
+
+def rows_frame(task: str, n_seq: int = 12, length: int = 6, **extra) -> pd.DataFrame:
+    """Long rows (sequence_id, t, a, label) plus `extra` columns (functions of the frame)."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame([(s, t, float(rng.normal())) for s in range(n_seq) for t in range(length)],
+                      columns=["sequence_id", "t", "a"])
+    df["label"] = np.where(df["a"] > 0, "up", "down") if task == "label_steps" else [f"c{s % 2}" for s in df.sequence_id]
+    for name, f in extra.items():
+        df[name] = f(df)
+    df.attrs["source"] = "d.csv"
+    return df
+
+
+def prepared(task: str, df: pd.DataFrame, **data):
+    from builder.data.sequences import prepare_sequences
+    from builder.tasks.label_steps import prepare_steps
+
+    return (prepare_sequences if task == "classify" else prepare_steps)(df, spec(task, **data))
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+@pytest.mark.parametrize("role", ["label", "id"])
+def test_features_naming_the_label_or_the_id_column_are_an_error(task, role):
+    """Before: `--features a,label` (a numeric label) trained the model with the answer as an input, and
+    `--features a,sequence_id` with the id as a number."""
+    from builder.data.read import DataError
+
+    df = rows_frame(task)
+    if role == "label":
+        df["label"] = (df["label"] == df["label"].iloc[0]).astype(int)
+    col = "label" if role == "label" else "sequence_id"
+    with pytest.raises(DataError, match=rf"d\.csv: the features \(--features / data\.features\) include the {role} "
+                                        rf"column `{col}`"):
+        prepared(task, df, features=["a", col])
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_one_column_in_two_roles_is_an_error(task):
+    from builder.data.read import DataError
+
+    with pytest.raises(DataError, match=r"d\.csv: column `sequence_id` is named as both the id column and the order "
+                                        r"column"):
+        prepared(task, rows_frame(task), order_col="sequence_id")
+    with pytest.raises(DataError, match=r"column `t` is named as both the label column and the order column"):
+        prepared(task, rows_frame(task), label_col="t", order_col="t")
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_the_order_column_as_a_feature_is_noted(task):
+    data = prepared(task, rows_frame(task), features=["a", "t"])
+    assert data.inputs == ("a", "t")
+    assert "order column `t` is also a feature: the model reads each step's position as an input" in data.notices
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_a_saved_row_number_is_not_a_feature(task):
+    """Before: `Unnamed: 0` (DataFrame.to_csv's index) was a feature: where in the file a sequence is."""
+    df = rows_frame(task, **{"Unnamed: 0": lambda d: np.arange(len(d))})
+    data = prepared(task, df)
+    assert data.inputs == ("a",)
+    assert any(n.startswith("column(s) ['Unnamed: 0'] count the file's rows") for n in data.notices), data.notices
+    assert prepared(task, df, features=["a", "Unnamed: 0"]).inputs == ("a", "Unnamed: 0")  # named: used
+    assert get_task(task).guess_columns(df, spec(task).data)["features"] == ["a"]
+
+
+@pytest.mark.parametrize("task", ["classify", "label_steps"])
+def test_a_feature_that_is_the_label_written_another_way_is_noted(task):
+    """Before: a numeric copy of the label (label and label_code) was a feature without a word."""
+    df = rows_frame(task, label_code=lambda d: d["label"].map({"c0": 0, "c1": 1, "up": 1, "down": 0}))
+    data = prepared(task, df)
+    assert "label_code" in data.inputs
+    notes = [n for n in data.notices if "written another way" in n]
+    assert len(notes) == 1 and notes[0].startswith("feature column `label_code` is the label `label` written another "
+                                                   "way"), data.notices
+    assert not [n for n in prepared(task, rows_frame(task)).notices if "written another way" in n]
+
+
+def test_roles_found_by_name_prefer_label_to_an_axis_named_y():
+    """Before: in `sequence_id, x, y, z, label` the first label-like name in file order, the y axis, was
+    the label (and the real label a feature when numeric)."""
+    df = rows_frame("classify", x=lambda d: d["a"] * 2, y=lambda d: d["a"] * 3)
+    df = df[["sequence_id", "t", "x", "y", "a", "label"]]
+    df.attrs["source"] = "d.csv"
+    data = prepared("classify", df)
+    assert data.label_col == "label" and data.inputs == ("x", "y", "a")
+    assert get_task("classify").guess_columns(df, spec("classify").data)["label_col"] == "label"
+
+
+def test_cli_train_and_predict_keep_ids_as_written_and_note_a_shared_sequence(sequences_csv, tmp_path, capsys):
+    """End to end (one epoch of a 4-unit GRU): ids 000 ... in training, a test file that repeats one
+    training sequence, and predict's CSV naming `007` and `7` as two sequences."""
+    import json
+
+    from builder.__main__ import main
+
+    df = pd.read_csv(sequences_csv)
+    df["sequence_id"] = df["sequence_id"].map("{:03d}".format)
+    train = df[~df.sequence_id.str.endswith("0")]
+    test = pd.concat([df[df.sequence_id.str.endswith("0")], train[train.sequence_id == "001"]])
+    train.to_csv(tmp_path / "train.csv", index=False)
+    test.to_csv(tmp_path / "test.csv", index=False)
+    (tmp_path / "spec.json").write_text(json.dumps(spec("classify").model_dump(mode="json")))
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(tmp_path / "train.csv"), "--test-data", str(tmp_path / "test.csv"),
+                 "--spec", str(tmp_path / "spec.json"), "--task", "classify", "--epochs", "1", "--out", str(run)]) == 0
+    captured = capsys.readouterr()
+    out = captured.out + captured.err
+    assert "note: 1 of the 4 sequences of the test file" in out
+    assert "are also in the training file, step for step with the same label (first: '001')" in out, out
+    new = pd.concat([df[df.sequence_id == "007"], df[df.sequence_id == "007"].assign(sequence_id="7")])
+    new.to_csv(tmp_path / "new.csv", index=False)
+    assert main(["predict", "--run", str(run), "--data", str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.csv")]) == 0
+    pred = pd.read_csv(tmp_path / "p.csv", dtype={"sequence_id": str})
+    assert pred["sequence_id"].tolist() == ["007", "7"]  # numeric order, ties as written
