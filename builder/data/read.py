@@ -6,6 +6,7 @@ and column, what was expected and what was found.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -23,6 +24,14 @@ SNIFF_BYTES = 65_536
 
 class DataError(ValueError):
     """Bad input data; the message names the file, row or column, what was expected and what was found."""
+
+
+class MixedEncodingError(DataError):
+    """A file that is UTF-8 in part only; `where` says where UTF-8 was seen ("line 2 has 'é' written in UTF-8")."""
+
+    def __init__(self, message: str, where: str) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 
@@ -49,6 +58,8 @@ def read_head(source: Source) -> tuple[bytes, str]:
 
 
 def detect_encoding(head: bytes, name: str) -> str:
+    """The encoding the first bytes suggest (byte-order marks, NUL bytes, UTF-8 or Latin-1); the whole file's
+    encoding is `file_encoding`'s (a head can be UTF-8 while a later line is not, and the reverse)."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf-16"
     if head.startswith(b"\xef\xbb\xbf"):
@@ -64,6 +75,128 @@ def detect_encoding(head: bytes, name: str) -> str:
                 raise DataError(f"{name}: expected a text CSV file, found binary content") from None
             return "latin-1"
     return "utf-8"
+
+
+#: bytes of the whole file checked at a time by `file_encoding`
+SCAN_BLOCK = 16 * 2**20
+#: the bytes Windows-1252 leaves undefined (Python's cp1252 refuses them)
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
+#: a byte that is not UTF-8, as `surrogateescape` decodes it (U+DC80-U+DCFF)
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+#: a character of a valid multi-byte UTF-8 sequence
+_UTF8_CHAR = re.compile("[^\x00-\x7f\udc80-\udcff]")
+
+
+def _blocks(source: Source) -> Any:
+    """The source's bytes from its start (a file object: from its position, which is kept), block by block."""
+    if isinstance(source, bytes):
+        for i in range(0, len(source), SCAN_BLOCK):
+            yield source[i : i + SCAN_BLOCK]
+    elif isinstance(source, (str, Path)):
+        with open(source, "rb") as fh:
+            while block := fh.read(SCAN_BLOCK):
+                yield block
+    else:
+        pos = source.tell()
+        try:
+            while block := source.read(SCAN_BLOCK):
+                yield block
+        finally:
+            source.seek(pos)
+
+
+def _is_utf8(source: Source) -> bool:
+    """Whether the whole source decodes as UTF-8 (blocks may cut a character: an incremental decoder)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    blocks = _blocks(source)
+    try:
+        for block in blocks:
+            if block.isascii() and not decoder.getstate()[0]:
+                continue
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    finally:
+        blocks.close()
+    return True
+
+
+def _utf8_evidence(ch: str) -> bool:
+    """Whether a character decoded from valid UTF-8 is evidence that the file was written as UTF-8: one
+    of 3 or 4 bytes, or one that Windows-1252 has (é, ü, €: in a UTF-8 file mixed with Latin-1 bytes these
+    are what turns into mojibake). Two bytes of a legacy file rarely make such a character (ß“ gives U+07D3)."""
+    if ord(ch) >= 0x800:
+        return True
+    try:
+        ch.encode("cp1252")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def file_encoding(source: Source, name: str) -> str:
+    """The encoding of the whole file: utf-16 / utf-8-sig (byte-order mark), utf-8, or for a file that is
+    not UTF-8 anywhere, cp1252 (bytes 0x80-0x9F present and all defined there: € ‚ „ … ’ “ ”) or latin-1.
+
+    A file that is UTF-8 except for some bytes (a café written as 0xE9 among UTF-8 é, ü, €) is refused,
+    naming the first line with such a byte and a line with UTF-8: read either way, a part of it would be
+    mojibake (Ã© for é, or a different character than the one written), silently wrong labels and text.
+    """
+    head, _ = read_head(source)
+    encoding = detect_encoding(head, name)
+    if encoding == "utf-16" or _is_utf8(source):
+        return encoding
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    lines = 1
+    bad = 0
+    bad_lines: list[int] = []
+    first_bad = 0
+    good = 0
+    evidence: tuple[int, str] | None = None
+    first_good: tuple[int, str] | None = None
+    c1: set[int] = set()
+    for i, block in enumerate(_blocks(source)):
+        c1.update(b for b in range(0x80, 0xA0) if bytes([b]) in block)
+        text = decoder.decode(block)
+        if i == 0 and encoding == "utf-8-sig":
+            evidence = (1, "\ufeff")
+        for m in _NOT_UTF8.finditer(text):
+            line = lines + text.count("\n", 0, m.start())
+            if not bad:
+                first_bad = ord(m.group()) - 0xDC00
+            bad += 1
+            if len(bad_lines) < 6 and (not bad_lines or bad_lines[-1] != line):
+                bad_lines.append(line)
+        for m in _UTF8_CHAR.finditer(text):
+            good += 1
+            if first_good is None:
+                first_good = (lines + text.count("\n", 0, m.start()), m.group())
+            if evidence is None and _utf8_evidence(m.group()):
+                evidence = (lines + text.count("\n", 0, m.start()), m.group())
+        lines += text.count("\n")
+    for m in _NOT_UTF8.finditer(decoder.decode(b"", final=True)):  # a sequence cut by the end of the file
+        bad += 1
+        first_bad = first_bad if bad > 1 else ord(m.group()) - 0xDC00
+        bad_lines = bad_lines or [lines]
+    if evidence is None and good >= bad:  # as many UTF-8 characters as bytes that are not (Cyrillic, Greek)
+        evidence = first_good
+    if evidence is not None:
+        where = "its byte-order mark says UTF-8" if evidence[1] == "\ufeff" \
+            else f"line {evidence[0]} has {evidence[1]!r} written in UTF-8"
+        more = ""
+        if bad > 1:
+            shown = ", ".join(map(str, bad_lines[:5])) + (", ..." if len(bad_lines) > 5 else "")
+            more = f" ({bad:,} such bytes, on line(s) {shown})"
+        raise MixedEncodingError(
+            f"{name} line {bad_lines[0]}: byte 0x{first_bad:02X} is not UTF-8{more}, while {where}: the file mixes "
+            "encodings and would be read partly wrong (mojibake such as \u00c3\u00a9 for \u00e9); save the file as UTF-8",
+            where,
+        )
+    head_bad = sum(1 for b in head if b < 9 or 13 < b < 32)
+    if head_bad > len(head) // 100:
+        raise DataError(f"{name}: expected a text CSV file, found binary content")
+    return "cp1252" if c1 and not c1 & _CP1252_UNDEFINED else "latin-1"
 
 
 #: number fields with a comma: a decimal comma (12,5 / 1234,56 / 1.234,5) or a thousands comma (1,234.5)
@@ -200,7 +333,8 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
                text_columns: Callable[[list[str]], Iterable[str | None]] | None = None) -> pd.DataFrame:
     """Read a CSV (path, bytes or binary file object) into a DataFrame of strings and numbers.
 
-    Detects encoding (UTF-8, UTF-8 with BOM, UTF-16, Latin-1), separator (, ; tab |), decimal commas
+    Detects encoding (UTF-8, UTF-8 with BOM, UTF-16, Windows-1252 or Latin-1 for a file that is not
+    UTF-8 anywhere; `file_encoding` refuses a file that mixes UTF-8 with other bytes), separator (, ; tab |), decimal commas
     and thousands separators. The frame's `attrs["source"]` holds the display name and
     `attrs["notices"]` what was assumed. Raises DataError for empty, binary or malformed files, and for
     files beyond the limits of `builder.limits` (columns are counted from the header before reading;
@@ -216,7 +350,7 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         raise DataError(str(err)) from None
     if not head.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
         raise DataError(f"{name}: the file is empty; expected a header row and data rows")
-    encoding = detect_encoding(head, name)
+    encoding = file_encoding(source, name)
     head_text = head.decode(encoding, errors="ignore")
     sep, decimal, thousands = sniff_dialect(head_text)
     notices: list[str] = []
@@ -226,6 +360,9 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         notices.append("removed the UTF-8 byte-order mark at the start of the file")
     if encoding == "latin-1":
         notices.append("the file is not valid UTF-8; read as Latin-1")
+    if encoding == "cp1252":
+        notices.append("the file is not valid UTF-8; read as Windows-1252 (Latin-1 with \u20ac \u2018 \u2019 \u201c \u201d ... "
+                       "in bytes 0x80-0x9F)")
     if sep != ",":
         notices.append(f"separator detected: {sep!r}")
     if decimal == ",":
@@ -292,6 +429,7 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         notices.append(f"dropped {len(unnamed)} empty unnamed column(s) (trailing separators)")
     df.attrs["source"] = name
     df.attrs["notices"] = notices
+    df.attrs["encoding"] = encoding
     return df
 
 

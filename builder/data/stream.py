@@ -20,7 +20,7 @@ import pandas as pd
 from builder.data.columns import resolve_series_columns, to_numeric
 from builder.data.read import (
     DataError,
-    detect_encoding,
+    file_encoding,
     late_grouped_numbers,
     load_table,
     read_head,
@@ -76,7 +76,7 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
     time_col, targets, covariates = resolve_series_columns(head, spec.data)
     columns = targets + covariates
     raw_head, _ = read_head(path)
-    encoding = detect_encoding(raw_head, source)
+    encoding = head.attrs.get("encoding") or file_encoding(path, source)  # the whole file's, as load_table read it
     sep, decimal, thousands = sniff_dialect(raw_head.decode(encoding, errors="ignore"))
     n = count_data_rows(path)
     limit = current_limits().max_rows

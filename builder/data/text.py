@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from builder.data.read import DataError
+from builder.data.read import DataError, MixedEncodingError, file_encoding
 
 #: the unknown symbol: id 0 of every vocabulary (U+FFFD, the Unicode replacement character)
 UNK = "\ufffd"
@@ -30,7 +30,8 @@ def read_text(source: TextSource, name: str | None = None) -> tuple[str, str]:
     """(decoded text, display name) of a UTF-8 text file, path, bytes or binary file object.
 
     Raises DataError for a missing, empty, binary (NUL bytes) or invalid UTF-8 file; the message
-    names the file and the byte position.
+    names the file, the byte position and line, and whether the rest of the file is UTF-8 (mixed
+    encodings) or all of it another encoding (`builder.data.read.file_encoding`'s rule).
     """
     if isinstance(source, (str, Path)):
         path = Path(source)
@@ -57,9 +58,17 @@ def read_text(source: TextSource, name: str | None = None) -> tuple[str, str]:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        try:  # the same rule as the CSV reader's: UTF-8 in part only, or another encoding throughout
+            file_encoding(raw, label)
+            kind = "the file reads as Windows-1252 / Latin-1 text, not UTF-8"
+        except MixedEncodingError as mixed:
+            kind = f"the file mixes encodings ({mixed.where})"
+        except DataError:
+            kind = "the file is not UTF-8 text"
         raise DataError(
-            f"{label}: invalid UTF-8 at byte {err.start} (0x{raw[err.start]:02x}): {err.reason}; "
-            "expected UTF-8 text (re-save the file as UTF-8)"
+            f"{label}: invalid UTF-8 at byte {err.start} (0x{raw[err.start]:02x}) on line {line}: {err.reason}; "
+            f"{kind}; expected UTF-8 text (re-save the file as UTF-8)"
         ) from None
     return text.removeprefix("\ufeff"), str(label)
 

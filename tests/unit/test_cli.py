@@ -171,3 +171,12 @@ def test_a_test_file_without_any_target_value_is_an_error_before_training(series
     assert err.startswith(f"error: {tmp_path / 'T.csv'}: every actual of `y` in the test part (")
     assert "so there is nothing to score; at least one observed value of `y` is needed there" in err
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_a_file_mixing_utf8_and_latin1_is_one_error_line_naming_the_line(tmp_path, capsys):
+    path = tmp_path / "mixed.csv"
+    rows = "".join(f"2020-01-{d:02d},{d},{'é' if d % 2 else 'ü'}\n" for d in range(1, 29))
+    path.write_bytes(("time,y,note\n" + rows).encode().replace(b"2020-01-20,20,\xc3\xbc", b"2020-01-20,20,\xfc"))
+    assert main(["train", "--data", str(path), "--target", "y", "--out", str(tmp_path / "r")]) == 2
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {path} line 21: byte 0xFC is not UTF-8"), lines

@@ -321,3 +321,56 @@ def test_dots_between_thousands_without_decimals(tmp_path):
     path.write_text("time;v\n" + "".join(f"2020-01-{d:02d};{'1.234.567' if d % 2 else '987.654'}\n" for d in range(1, 29)))
     v = load_table(path)["v"]
     assert v.iloc[0] == 1234567 and v.iloc[1] == 987654
+
+
+# --- encodings: one rule for the whole file (builder.data.read.file_encoding) ---------------------------------
+
+def _labels_csv(rows: int = 6000) -> str:
+    return "id,label\n" + "".join(f"{i},{'café' if i % 3 else 'über €'}\n" for i in range(rows))
+
+
+def test_a_utf8_file_with_one_latin1_byte_past_the_sniffed_bytes_is_refused_naming_the_line(tmp_path):
+    # before: the head decided UTF-8 and pandas failed on the byte ("not valid utf-8 at byte N"), or with the byte
+    # in the head the whole file was read as Latin-1 and every é became Ã© (new classes, silently)
+    path = tmp_path / "m.csv"
+    path.write_bytes(_labels_csv().encode().replace(b"4999,caf\xc3\xa9", b"4999,caf\xe9"))
+    assert path.stat().st_size > 65_536
+    with pytest.raises(DataError, match=r"m\.csv line 5001: byte 0xE9 is not UTF-8, while line 2 has 'ü' written "
+                                        r"in UTF-8: the file mixes encodings .*save the file as UTF-8"):
+        load_table(path)
+
+
+def test_a_latin1_head_with_utf8_later_is_refused_rather_than_read_as_mojibake(tmp_path):
+    head = "id,label\n0,caf\xe9\n".encode("latin-1")
+    path = tmp_path / "m.csv"
+    path.write_bytes(head + b"".join(f"{i},x\n".encode() for i in range(1, 20_000)) + "20000,café\n".encode())
+    with pytest.raises(DataError, match=r"m\.csv line 2: byte 0xE9 is not UTF-8, while line 20002 has 'é' written in UTF-8"):
+        load_table(path)
+
+
+def test_mixed_encodings_are_refused_from_uploads_too_and_count_the_bytes():
+    import io
+
+    raw = _labels_csv(400).encode().replace(b"caf\xc3\xa9", b"caf\xe9", 3)
+    upload = io.BytesIO(raw)
+    upload.seek(0)
+    with pytest.raises(DataError, match=r"upload line 3: byte 0xE9 is not UTF-8 \(3 such bytes, on line\(s\) 3, 4, 6\)"):
+        load_table(upload)
+    assert upload.tell() == 0
+    cyrillic = ("id,label\n" + "".join(f"{i},привет\n" for i in range(50))).encode() + b"50,caf\xe9\n"
+    with pytest.raises(DataError, match=r"c\.csv line 52: byte 0xE9 .* line 2 has 'п' written in UTF-8"):
+        load_table(cyrillic, name="c.csv")
+
+
+def test_a_file_that_is_latin1_throughout_still_reads_as_latin1_with_the_note():
+    df = load_table(_labels_csv().replace("€", "EUR").encode("latin-1"), name="l.csv")
+    assert df.attrs["notices"] == ["the file is not valid UTF-8; read as Latin-1"]
+    assert set(df["label"]) == {"café", "über EUR"}
+
+
+def test_windows_1252_bytes_are_read_as_windows_1252_not_as_control_characters():
+    # before: Latin-1 decoded € (0x80) and “ ” (0x93 0x94) as the control characters U+0080, U+0093, U+0094
+    raw = ("id,label\n" + "".join(f"{i},„Fuß“ {'€' if i % 2 else '–'} groß\n" for i in range(60))).encode("cp1252")
+    df = load_table(raw, name="w.csv")  # „Fuß“ holds ß“ (0xDF 0x93): valid UTF-8 by chance, yet not UTF-8 text
+    assert set(df["label"]) == {"„Fuß“ € groß", "„Fuß“ – groß"}
+    assert any("read as Windows-1252" in n for n in df.attrs["notices"])

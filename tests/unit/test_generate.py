@@ -171,3 +171,16 @@ def test_cli_bad_text_is_one_line_exit_2(tmp_path, capsys, content, fragment):
     assert main(["train", "--task", "generate", "--data", str(p), "--out", str(tmp_path / "r"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and fragment in err and "\n" not in err and "in.txt" in err
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    ("café\n".encode() * 3 + b"caf\xe9\n", "invalid UTF-8 at byte 21 (0xe9) on line 4: invalid continuation byte; "
+                                           "the file mixes encodings (line 1 has 'é' written in UTF-8)"),
+    ("café\nnaïve\n".encode("latin-1"), "on line 1: invalid continuation byte; the file reads as Windows-1252 / Latin-1 text"),
+])
+def test_read_text_says_whether_the_file_mixes_encodings_or_is_another_one(tmp_path, content, fragment):
+    p = tmp_path / "t.txt"
+    p.write_bytes(content)
+    with pytest.raises(DataError) as err:
+        read_text(p)
+    assert fragment in str(err.value) and "re-save the file as UTF-8" in str(err.value)

@@ -197,3 +197,16 @@ def test_chunked_reader_marks_the_filled_in_targets_as_the_in_memory_path(series
     else:
         np.testing.assert_array_equal(a.observed, b.observed)
         assert np.flatnonzero(~b.observed[:, 0]).tolist() == [10, 40, 41, 90]
+
+
+def test_chunked_reader_refuses_a_file_mixing_utf8_and_latin1_as_the_in_memory_path(series_csv, small_chunks):
+    lines = series_csv.read_text().splitlines()
+    lines[0] += ",note"
+    lines[1:] = [f"{ln},{'é' if i != 80 else 'x'}" for i, ln in enumerate(lines[1:])]
+    series_csv.write_bytes(("\n".join(lines) + "\n").encode().replace(b",x\n", b",\xe9\n"))
+    spec = ModelSpec().updated(data={"lookback": 8, "targets": ["y"]})
+    message = r"series\.csv line 82: byte 0xE9 is not UTF-8, while line 2 has 'é' written in UTF-8"
+    with pytest.raises(DataError, match=message):
+        load_table(series_csv)
+    with pytest.raises(DataError, match=message):
+        stream.read_series_file(series_csv, spec, 8)
