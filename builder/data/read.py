@@ -10,7 +10,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -199,13 +199,166 @@ def file_encoding(source: Source, name: str) -> str:
     return "cp1252" if c1 and not c1 & _CP1252_UNDEFINED else "latin-1"
 
 
-#: number fields with a comma: a decimal comma (12,5 / 1234,56 / 1.234,5) or a thousands comma (1,234.5)
-_DECIMAL_COMMA = re.compile(r"-?(\d+|\d{1,3}(\.\d{3})+),\d+")
-_GROUPED_COMMA = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
-_GROUPED_DOTS = re.compile(r"-?\d{1,3}(\.\d{3}){2,}(,\d+)?")
-_GROUPED_SPACE = re.compile(r"-?\d{1,3}( \d{3})+(,\d+)?")  # pandas takes an ASCII separator only
+#: how a number with a comma is written: a decimal comma (12,5 / 1.234,5 / 1 234,5 / 1.234.567) or a
+#: decimal point (12.5 / 1,234.5 / 1,234,567: thousands commas)
+COMMA, POINT = "comma", "point"
+_COMMA_NUMBER = re.compile(r"[-+]?(\d+|\d{1,3}(\.\d{3})+|\d{1,3}( \d{3})+)(,\d+)?")
+_POINT_NUMBER = re.compile(r"[-+]?((\d+|\d{1,3}(,\d{3})+)(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
+#: 1,234: 1.234 with a decimal comma, 1234 with a thousands comma (a first group 0 is no thousands group)
+_AMBIGUOUS_COMMA = re.compile(r"[-+]?[1-9]\d{0,2},\d{3}")
+#: 1.234: 1.234 with a decimal point, 1234 with a thousands dot
+_AMBIGUOUS_DOT = re.compile(r"[-+]?[1-9]\d{0,2}\.\d{3}")
 #: a date written with dots or slashes (07.12.2014, 12/07/2014): never a number
 _DOTTED_DATE = re.compile(r"\d{1,4}[./]\d{1,2}[./]\d{1,4}(\s.*)?")
+_SEPARATOR_NAMES = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
+
+
+@dataclass(frozen=True)
+class NumberEvidence:
+    """What number fields say about their decimal mark: the first field that only a decimal comma reads
+    (`comma`: 12,5, 0,125, 1.234,5, 1.234.567, 1 234), that only a decimal point reads (`point`: 12.5,
+    1,234.5, 1,234,567, 1e-3), and that either reads (`ambiguous`: 1,234)."""
+
+    comma: str | None = None
+    point: str | None = None
+    ambiguous: str | None = None
+    #: the first field with a thousands separator (1,234.5 / 1.234,5 / 1 234), whichever reading it fits
+    grouped: str | None = None
+
+    def merged(self, other: NumberEvidence) -> NumberEvidence:
+        return NumberEvidence(self.comma or other.comma, self.point or other.point, self.ambiguous or other.ambiguous,
+                              self.grouped or other.grouped)
+
+    @property
+    def reading(self) -> str | None:
+        """COMMA or POINT when the fields say which, None when they say nothing or both."""
+        if self.comma and not self.point:
+            return COMMA
+        if self.point and not self.comma:
+            return POINT
+        return None
+
+
+def number_evidence(values: Any, only_numbers: bool = True) -> NumberEvidence | None:
+    """The evidence of `values` (strings); None when `only_numbers` and a present value is no number in
+    either way of writing (a text column). With `only_numbers=False` other fields are passed over."""
+    values = pd.Series(values, dtype=object).dropna()
+    if only_numbers:  # a text column is mostly told by its first values: no need to look at all of them
+        some = values.head(1000).astype(str).str.strip()
+        some = some[some != ""]
+        if not (some.str.fullmatch(_COMMA_NUMBER) | some.str.fullmatch(_POINT_NUMBER)).all():
+            return None
+    text = pd.Series(pd.unique(values.astype(str).str.strip()), dtype=object)
+    text = text[text != ""]
+    if text.empty:
+        return None if only_numbers else NumberEvidence()
+    fits_comma = text.str.fullmatch(_COMMA_NUMBER)
+    fits_point = text.str.fullmatch(_POINT_NUMBER)
+    if only_numbers and not (fits_comma | fits_point).all():
+        return None
+    both = fits_comma & fits_point
+    comma = (fits_comma & ~fits_point) | (both & text.str.contains(",", regex=False) & ~text.str.fullmatch(_AMBIGUOUS_COMMA))
+    point = (fits_point & ~fits_comma) | (both & text.str.contains(".", regex=False) & ~text.str.fullmatch(_AMBIGUOUS_DOT))
+    ambiguous = both & text.str.fullmatch(_AMBIGUOUS_COMMA)
+    grouped = text.str.contains(r"\d[ .,]\d{3}(?:[ .,]\d{3})*(?:[.,]\d*)?$") & (fits_comma | fits_point) & ~point
+
+    def first(mask: pd.Series) -> str | None:
+        return str(text[mask].iloc[0]) if mask.any() else None
+
+    return NumberEvidence(first(comma), first(point), first(ambiguous), first(grouped | (point & text.str.contains(","))))
+
+
+def number_reading(evidence: NumberEvidence, sep: str, head: NumberEvidence) -> tuple[str | None, bool]:
+    """(COMMA, POINT or None, whether only the separator's custom decided) for a column whose values give
+    `evidence`, in a file whose first lines give `head`.
+
+    The column's own values decide; values that only either reading fits (1,234) follow the file's first
+    lines, and without evidence there the separator: decimal commas after semicolons, thousands commas
+    after tabs and pipes (say so: `ambiguity_notice`). None: values that need both readings (12,5 beside
+    12.5), or a decimal comma in a comma-separated file (a quoted "12,5"): the column stays text. With
+    comma separators a field with a comma was quoted: thousands commas.
+    """
+    if sep == ",":
+        return (None if evidence.comma else POINT), False
+    if evidence.reading:
+        return evidence.reading, False
+    if evidence.comma:  # and evidence.point
+        return None, False
+    if head.reading or not evidence.ambiguous:  # 1,234 like the file; plain numbers and 1.234 as the file writes them
+        return head.reading or POINT, False
+    return (COMMA if sep == ";" else POINT), True
+
+
+def parse_numbers(column: pd.Series, reading: str) -> pd.Series | None:
+    """The column's text as float64 numbers written the `reading` way; None when a present value is not."""
+    text = column.astype("string").str.strip()
+    present = (text.notna() & (text != "")).to_numpy(dtype=bool)
+    pattern = _COMMA_NUMBER if reading == COMMA else _POINT_NUMBER
+    if not text[present].str.fullmatch(pattern).all():
+        return None
+    if reading == COMMA:
+        text = text.str.replace(".", "", regex=False).str.replace(" ", "", regex=False).str.replace(",", ".", regex=False)
+    else:
+        text = text.str.replace(",", "", regex=False)
+    values = pd.to_numeric(text.where(present), errors="coerce")
+    return pd.Series(values.to_numpy(dtype="float64", na_value=np.nan), index=column.index, name=column.name)
+
+
+def ambiguity_notice(columns: list[str], example: str, reading: str, sep: str) -> str:
+    """The note for columns whose numbers (1,234) either reading fits, decided by the separator's custom."""
+    value = example.lstrip("+-")
+    as_comma, as_point = value.replace(",", "."), value.replace(",", "")
+    chosen = f"decimal commas ({value} = {as_comma})" if reading == COMMA else f"thousands commas ({value} = {as_point})"
+    other = f"thousands commas ({as_point})" if reading == COMMA else f"decimal commas ({as_comma})"
+    names = ", ".join(f"`{c}`" for c in columns)
+    return (f"column(s) {names}: numbers such as {example!r} can be read with a decimal comma or a thousands comma, "
+            f"and nothing in their values or the file's first lines says which; read as {chosen}, as usual after "
+            f"{_SEPARATOR_NAMES.get(sep, repr(sep))} separators; if they are {other}, write one such number "
+            f"unambiguously (e.g. with decimals)")
+
+
+def number_notices(readings: dict[str, tuple[str, NumberEvidence, bool]], sep: str) -> list[str]:
+    """What reading the columns `settle_numbers` read assumed: column -> (reading, the column's evidence,
+    whether only the separator's custom decided)."""
+    notes = []
+    if any(r == COMMA for r, _, _ in readings.values()):
+        notes.append("decimal commas detected")
+    if any(r == COMMA and ev.grouped and " " in ev.grouped for r, ev, _ in readings.values()):
+        notes.append("numbers with a thousands separator ' ' read as plain numbers")
+    if any(r == POINT and (ev.ambiguous or (ev.grouped and "," in ev.grouped)) for r, ev, _ in readings.values()):
+        notes.append("numbers with a thousands separator ',' read as plain numbers")
+    for reading in (COMMA, POINT):
+        cols = [c for c, (r, _, guessed) in readings.items() if guessed and r == reading]
+        if cols:
+            notes.append(ambiguity_notice(cols, str(readings[cols[0]][1].ambiguous), reading, sep))
+    return notes
+
+
+def settle_numbers(frame: pd.DataFrame, sep: str, head: NumberEvidence,
+                   readings: dict[str, str] | None = None) -> tuple[dict[str, pd.Series], dict[str, tuple[str, NumberEvidence, bool]]]:
+    """The text columns of `frame` whose values are all numbers with separators (1,234 / 12,5 / 1.234,5),
+    as floats: (column -> numbers, column -> (reading, evidence, guessed) for `number_notices`).
+
+    Each column is read from all of its values (`number_reading`); `readings` forces a reading per column
+    (the chunked reader, once it has seen every chunk). A column whose values need both readings, or fit
+    neither, is left out: it stays text and the numeric checks name its rows."""
+    numbers: dict[str, pd.Series] = {}
+    settled: dict[str, tuple[str, NumberEvidence, bool]] = {}
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            continue
+        evidence = number_evidence(s)
+        if evidence is None:
+            continue
+        reading, guessed = number_reading(evidence, sep, head)
+        if readings and col in readings:
+            reading, guessed = readings[col], False
+        values = parse_numbers(s, reading) if reading else None
+        if values is not None:
+            numbers[col] = values
+            settled[col] = (str(reading), evidence, guessed)
+    return numbers, settled
 
 
 def _sample_fields(text: str, sep: str) -> list[list[str]]:
@@ -217,17 +370,19 @@ def _sample_fields(text: str, sep: str) -> list[list[str]]:
         return [[f.strip().strip('"') for f in ln.split(sep)] for ln in lines]
 
 
-def sniff_dialect(text: str) -> tuple[str, str, str | None]:
-    """(separator, decimal mark, thousands separator) guessed from the first lines (a thousands comma
-    first seen later is recovered column by column: `late_grouped_numbers`).
+def head_evidence(text: str, sep: str) -> NumberEvidence:
+    """The number evidence of the first lines' fields (all columns, text fields passed over)."""
+    fields = [f for row in _sample_fields(text, sep)[1:] for f in row]
+    return number_evidence(fields, only_numbers=False) or NumberEvidence()
 
-    With a separator other than the comma, a number field such as 12,5 or 1234,56 (not three digits
-    after the comma, or more than three before it) means decimal commas (then the thousands separator
-    is the dot); 1,234.5 means thousands commas; fields that fit both (1,234) are decimal commas after
-    semicolons and thousands commas otherwise; 1.234.567 means thousands dots. With comma separators, quoted "1,234" fields are
-    thousands commas, decided column by column over the whole file by `late_grouped_numbers` (one rule for
-    the first lines and the rest; a column that also has 0,5 is an error, `check_comma_numbers`), so the
-    thousands separator returned for them is None.
+
+def sniff_dialect(text: str) -> tuple[str, str, str | None]:
+    """(separator, decimal mark, thousands separator) for pandas, guessed from the first lines.
+
+    With comma separators, quoted "1,234" fields are thousands commas (pandas' `thousands`). With other
+    separators pandas gets no thousands separator (it would take 12.5 as 125 with thousands "."), and the
+    decimal comma only when the first lines' numbers say so (`number_evidence`); every column that then
+    stays text for its separators is read by `settle_numbers` from all of its values.
     """
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
     sample = "\n".join(lines)
@@ -237,87 +392,10 @@ def sniff_dialect(text: str) -> tuple[str, str, str | None]:
     except csv.Error:
         counts = {d: sample.count(d) for d in ",;\t|"}
         sep = max(counts, key=counts.get) if any(counts.values()) else ","
-    fields = [f for row in _sample_fields(text, sep)[1:] for f in row]
-    if sep == ",":  # pandas' thousands="," read a quoted 0,5 beside 1,234 as 5: late_grouped_numbers decides
-        return sep, ".", None
-    return (sep, *_number_format(fields, sep))
-
-
-def _number_format(fields: list[str], sep: str) -> tuple[str, str | None]:
-    """(decimal mark, thousands separator) that number fields written as `fields` mean (rules of
-    `sniff_dialect`); with comma separators a field holding a comma was quoted: thousands commas."""
     if sep == ",":
-        return ".", "," if any(_GROUPED_COMMA.fullmatch(f) for f in fields) else None
-    grouped = [f for f in fields if _GROUPED_COMMA.fullmatch(f)]
-    decimal_comma = [f for f in fields if _DECIMAL_COMMA.fullmatch(f) and not _GROUPED_COMMA.fullmatch(f)]
-    spaced = [f for f in fields if _GROUPED_SPACE.fullmatch(f)]
-    if spaced and (decimal_comma or any("," in f for f in spaced)):  # 1 234,5: spaces between thousands
-        return ",", " "
-    if any("." in f for f in grouped) and not decimal_comma:
-        return ".", ","
-    dotted = any(_GROUPED_DOTS.fullmatch(f) for f in fields)  # 1.234.567: dots between thousands
-    if decimal_comma or dotted or (grouped and sep == ";"):
-        return ",", "."
-    if grouped:
-        return ".", ","
-    return ".", None
-
-
-#: a plain number as pandas reads it (12, -3.5, .5, 1e-3)
-_PLAIN_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
-
-
-def late_grouped_numbers(column: pd.Series, sep: str) -> pd.Series | None:
-    """A text column of a file read without a thousands separator (none in the sniffed first lines)
-    whose numbers have one after all (1,234,567 first past line 50): its numbers, when every present
-    value is a plain number or a grouped one and the number rules of `sniff_dialect`, applied to the
-    whole column, say decimal point and thousands comma; else None (the column stays text)."""
-    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        return None
-    first = column.first_valid_index()
-    head = "" if first is None else str(column[first]).strip()
-    if not (_PLAIN_NUMBER.fullmatch(head) or _GROUPED_COMMA.fullmatch(head)):
-        return None  # a text column (or a blank first cell: left as it is)
-    text = column.dropna().astype(str).str.strip()
-    text = text[text != ""]
-    values = text.unique().tolist()
-    if not all(_PLAIN_NUMBER.fullmatch(v) or _GROUPED_COMMA.fullmatch(v) for v in values):
-        return None
-    if _number_format(values, sep) != (".", ","):
-        return None
-    cleaned = column.astype("string").str.strip().str.replace(",", "", regex=False)
-    return pd.to_numeric(cleaned.replace("", pd.NA), errors="coerce").astype("float64")
-
-
-def check_comma_numbers(column: pd.Series, sep: str, name: str) -> None:
-    """Refuse a text column whose every present value is a number, some of them with a decimal comma
-    (0,5, 12,5, 1234,5; after `late_grouped_numbers` left it as text): read as text, a column of numbers
-    was left out of the inputs without a word (or, beside 1,234, read with thousands commas as 5)."""
-    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-        return
-    first = column.first_valid_index()
-    if first is None:
-        return
-    head = str(column[first]).strip()
-    if not (_PLAIN_NUMBER.fullmatch(head) or _DECIMAL_COMMA.fullmatch(head) or _GROUPED_COMMA.fullmatch(head)):
-        return
-    text = column.astype("string").str.strip()
-    values = text.dropna()
-    values = values[values != ""].unique().tolist()
-    decimal = [v for v in values if _DECIMAL_COMMA.fullmatch(v) and not _GROUPED_COMMA.fullmatch(v)]
-    if not decimal or not all(_PLAIN_NUMBER.fullmatch(v) or _DECIMAL_COMMA.fullmatch(v) or _GROUPED_COMMA.fullmatch(v)
-                              for v in values):
-        return
-
-    def first_row(v: str) -> int:
-        return int(np.flatnonzero((text == v).fillna(False).to_numpy())[0]) + 2
-
-    grouped = [v for v in values if _GROUPED_COMMA.fullmatch(v)]
-    beside = f" beside thousands commas (row {first_row(grouped[0])}: {grouped[0]!r})" if grouped else ""
-    where = ("a comma-separated file (with decimal commas, separate the fields with ; or tab)" if sep == ","
-             else "the file's first lines")
-    raise DataError(f"{name}: column `{column.name}` has numbers with a decimal comma (row {first_row(decimal[0])}: "
-                    f"{decimal[0]!r}){beside}; expected decimal points (0.5), as in {where}")
+        grouped = re.search(r"\"-?\d{1,3}(,\d{3})+(\.\d+)?\"", sample)
+        return sep, ".", "," if grouped else None
+    return sep, "," if head_evidence(text, sep).reading == COMMA else ".", None
 
 
 def date_like_columns(text: str, sep: str) -> list[int]:
@@ -329,8 +407,7 @@ def date_like_columns(text: str, sep: str) -> list[int]:
             if any(j < len(r) and _DOTTED_DATE.fullmatch(r[j]) for r in rows)]
 
 
-def load_table(source: Source, name: str | None = None, max_rows: int | None = None,
-               text_columns: Callable[[list[str]], Iterable[str | None]] | None = None) -> pd.DataFrame:
+def load_table(source: Source, name: str | None = None, max_rows: int | None = None) -> pd.DataFrame:
     """Read a CSV (path, bytes or binary file object) into a DataFrame of strings and numbers.
 
     Detects encoding (UTF-8, UTF-8 with BOM, UTF-16, Windows-1252 or Latin-1 for a file that is not
@@ -339,8 +416,6 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     `attrs["notices"]` what was assumed. Raises DataError for empty, binary or malformed files, and for
     files beyond the limits of `builder.limits` (columns are counted from the header before reading;
     rows while reading). `max_rows` reads only the first rows (a preview) instead of refusing more.
-    `text_columns`: given the header's column names, the columns to keep as the text the file holds
-    (sequence ids: `001` and `1` are two ids, which read as numbers became one).
     """
     head, default_name = read_head(source)
     name = name or default_name
@@ -386,14 +461,11 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     else:
         handle = source
     cap = max_rows if max_rows is not None else limits.max_rows + 1
-    as_text = {j for j in date_like_columns(head_text, sep) if j < len(header)} if thousands else set()
-    if text_columns is not None:
-        wanted = set(text_columns(names))
-        as_text |= {j for j, n in enumerate(names) if n in wanted}
     try:
         df = pd.read_csv(
             handle, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
-            skipinitialspace=True, nrows=cap, low_memory=False, dtype={j: str for j in sorted(as_text)} or None,
+            skipinitialspace=True, nrows=cap, low_memory=False,
+            dtype={j: str for j in date_like_columns(head_text, sep) if j < len(header)} if thousands else None,
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file is empty; expected a header row and data rows") from None
@@ -408,15 +480,12 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     if len(df.columns) > limits.max_columns:
         raise DataError(f"{name}: {len(df.columns)} columns; {describe('max_columns', limits.max_columns)}")
     df.columns = [str(c).strip() for c in df.columns]
-    if thousands is None and decimal == ".":  # thousands separators first past the sniffed lines
-        keep = {str(df.columns[j]) for j in as_text if j < len(df.columns)}
-        late = {c: v for c in df.columns if c not in keep and (v := late_grouped_numbers(df[c], sep)) is not None}
-        if late:
-            df = df.assign(**late)
-            notices.append("numbers with a thousands separator ',' read as plain numbers")
-        for c in df.columns:
-            if c not in keep and c not in late:
-                check_comma_numbers(df[c], sep, name)
+    # columns left text by their separators (1,234 / 1.234,5 / 12,5 first past the sniffed lines): all their values decide
+    numbers, settled = settle_numbers(df, sep, head_evidence(head_text, sep))
+    number_notes = [n for n in number_notices(settled, sep) if n not in notices]
+    if numbers:
+        df = df.assign(**numbers)
+        notices += number_notes
     dupes = _duplicate_columns(df.columns) if not complete else []
     if dupes:
         raise DataError(f"{name}: duplicate column names {dupes}; expected each column name once")
@@ -430,6 +499,7 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     df.attrs["source"] = name
     df.attrs["notices"] = notices
     df.attrs["encoding"] = encoding
+    df.attrs["number_notices"] = number_notes  # what these rows' numbers said (the chunked reader reads all rows)
     return df
 
 

@@ -20,9 +20,14 @@ import pandas as pd
 from builder.data.columns import resolve_series_columns, to_numeric
 from builder.data.read import (
     DataError,
+    NumberEvidence,
     file_encoding,
-    late_grouped_numbers,
+    head_evidence,
     load_table,
+    number_evidence,
+    number_notices,
+    number_reading,
+    parse_numbers,
     read_head,
     sniff_dialect,
 )
@@ -77,7 +82,9 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
     columns = targets + covariates
     raw_head, _ = read_head(path)
     encoding = head.attrs.get("encoding") or file_encoding(path, source)  # the whole file's, as load_table read it
-    sep, decimal, thousands = sniff_dialect(raw_head.decode(encoding, errors="ignore"))
+    head_text = raw_head.decode(encoding, errors="ignore")
+    sep, decimal, thousands = sniff_dialect(head_text)
+    numbers = _NumberColumns(sep, head_evidence(head_text, sep))
     n = count_data_rows(path)
     limit = current_limits().max_rows
     if n > limit:
@@ -92,9 +99,16 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
         row = _read_arrow(path, sep, usecols, columns, time_col, time_format, values, stamps)
     if row is None:  # pyarrow could not take the file as it is: pandas reads it and names any bad cell
         row, local, offsets = _read_pandas(path, sep, decimal, thousands, encoding, usecols, columns, time_col,
-                                           time_format, values, stamps, n)
+                                           time_format, values, stamps, n, numbers)
+        if numbers.unsettled():  # a column read one way in some chunks, another way (or as numbers) in others
+            numbers = numbers.from_whole_columns(path, encoding, [c for c in columns if c in numbers.unsettled()])
+            row, local, offsets = _read_pandas(path, sep, decimal, thousands, encoding, usecols, columns, time_col,
+                                               time_format, values, stamps, n, numbers)
     values = values[:row]
-    notices = list(head.attrs.get("notices", [])) + [f"large file ({row:,} rows) read in chunks of {CHUNK_ROWS:,} rows"]
+    head_notes = set(head.attrs.get("number_notices", []))  # what the head's rows alone said; all rows say:
+    notices = [n for n in head.attrs.get("notices", []) if n not in head_notes]
+    notices += [n for n in number_notices(numbers.settled, sep) if n not in notices]
+    notices.append(f"large file ({row:,} rows) read in chunks of {CHUNK_ROWS:,} rows")
     notices += clock_notice(head, time_col, columns)
     if time_col and pd.api.types.is_numeric_dtype(head[time_col]):
         notices += numeric_times(head[time_col], source, time_col)[1]
@@ -190,27 +204,30 @@ def _read_arrow(path: Path, sep: str, usecols: list[str], columns: list[str], ti
 
 def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, encoding: str, usecols: list[str],
                  columns: list[str], time_col: str | None, time_format: str | None, values: np.ndarray,
-                 stamps: np.ndarray | None, n: int) -> tuple[int, np.ndarray | None, set[str]]:
+                 stamps: np.ndarray | None, n: int, numbers: _NumberColumns) -> tuple[int, np.ndarray | None, set[str]]:
     """Fill `values` (and `stamps`) with pandas' chunked C reader; DataError naming row and column.
 
     (rows read, the times with their UTC offsets dropped or None without offsets, the offsets seen):
-    `stamps` then holds UTC times, and `settle_offsets` decides for the whole column."""
+    `stamps` then holds UTC times, and `settle_offsets` decides for the whole column. Columns left text
+    by their separators go through `numbers` (which records how each chunk was read)."""
     source = str(path)
     row = 0
     local: np.ndarray | None = None
     offsets: set[str] = set()
+    numbers.start()
+    dtype = {c: str for c in numbers.forced}
+    if time_col and time_format:  # 07.12.2014 is no number with thousands "."; years and Unix times stay numbers
+        dtype[time_col] = str
     reader = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding, usecols=usecols,
-                         chunksize=CHUNK_ROWS, skipinitialspace=True,
-                         # 07.12.2014 is no number with thousands "."; years and Unix times stay numbers
-                         dtype={time_col: str} if time_col and time_format else None)
+                         chunksize=CHUNK_ROWS, skipinitialspace=True, dtype=dtype or None)
     try:
         for chunk in reader:
             m = len(chunk)
             if row + m > n:
                 raise DataError(f"{source}: more rows than counted ({row + m} > {n}); is the file being written?")
             for j, col in enumerate(columns):
-                if thousands is None and decimal == "." and (late := late_grouped_numbers(chunk[col], sep)) is not None:
-                    chunk[col] = late  # 1,234,567 past the sniffed lines, as load_table reads it
+                if (read := numbers.chunk(chunk[col])) is not None:
+                    chunk[col] = read  # 1,234 / 12,5 past the sniffed lines, as load_table reads them
                 values[row : row + m, j] = to_numeric(chunk, col, source, row_offset=row).to_numpy()
             if stamps is not None:
                 utc, bare, seen = _parse_chunk_times(chunk[time_col], time_format, source, time_col, row)
@@ -227,6 +244,84 @@ def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, enco
             raise
         raise DataError(f"{source}: could not parse rows {row + 2}-{row + CHUNK_ROWS + 1} ({str(err).splitlines()[-1]})") from None
     return row, local, offsets
+
+
+class _NumberColumns:
+    """How the chunked reader reads columns left text by their separators (1,234 / 12,5 / 1.234,5), so that
+    it reads them as `load_table` does, from all of a column's values: each chunk is read with the evidence
+    of the chunks so far (`number_reading`); a column read one way in one chunk and another way (or as plain
+    numbers by pandas) in another is `unsettled`, and is then read again with the reading all of its values
+    give (`from_whole_columns`, `forced`)."""
+
+    def __init__(self, sep: str, head: NumberEvidence, forced: dict[str, str] | None = None,
+                 evidence: dict[str, NumberEvidence] | None = None) -> None:
+        self.sep, self.head = sep, head
+        self.forced = forced or {}
+        self.whole = evidence or {}
+        self.start()
+
+    def start(self) -> None:
+        """Forget what an earlier pass saw."""
+        self.seen: dict[str, NumberEvidence] = dict(self.whole)
+        self.used: dict[str, set[str]] = {}
+
+    def chunk(self, s: pd.Series) -> pd.Series | None:
+        """The chunk's column as numbers when it is text for its separators; None to leave it to `to_numeric`."""
+        col = str(s.name)
+        if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+            arr = s.to_numpy(dtype="float64", na_value=np.nan)
+            if not np.array_equal(arr, np.round(arr), equal_nan=True):  # 1.234: a decimal point, or thousands dots?
+                self.used.setdefault(col, set()).add("plain")
+            return None
+        evidence = number_evidence(s)
+        if evidence is None:
+            return None  # text: to_numeric names the rows
+        self.seen[col] = self.seen.get(col, NumberEvidence()).merged(evidence)
+        reading = self.forced.get(col) or number_reading(self.seen[col], self.sep, self.head)[0]
+        if reading is None:
+            return None
+        self.used.setdefault(col, set()).add(reading)
+        return parse_numbers(s, reading)
+
+    def unsettled(self) -> set[str]:
+        """Columns whose chunks were not all read the way all of their values say."""
+        out = set()
+        for col, used in self.used.items():
+            if used == {"plain"} or col in self.forced:
+                continue
+            final = number_reading(self.seen[col], self.sep, self.head)[0]
+            if used != {final}:
+                out.add(col)
+        return out
+
+    @property
+    def settled(self) -> dict[str, tuple[str, NumberEvidence, bool]]:
+        """column -> (reading, evidence, guessed) of the columns read as numbers here, for `number_notices`."""
+        out = {}
+        for col, used in self.used.items():
+            if used - {"plain"} and col in self.seen:
+                reading, guessed = number_reading(self.seen[col], self.sep, self.head)
+                if reading is not None:
+                    out[col] = (reading, self.seen[col], guessed)
+        return out
+
+    def from_whole_columns(self, path: Path, encoding: str, cols: list[str]) -> _NumberColumns:
+        """Readings of `cols` from all of their values (read as text, chunk by chunk), to read the file again."""
+        evidence: dict[str, NumberEvidence] = {}
+        for chunk in pd.read_csv(path, sep=self.sep, encoding=encoding, usecols=cols, dtype=str, chunksize=CHUNK_ROWS,
+                                 skipinitialspace=True, keep_default_na=True):
+            for col in cols:
+                ev = number_evidence(chunk[col])
+                if ev is not None:
+                    evidence[col] = evidence.get(col, NumberEvidence()).merged(ev)
+        forced = {}
+        for col, ev in evidence.items():
+            reading = number_reading(ev, self.sep, self.head)[0]
+            if reading is None:  # load_table leaves such a column text, and its numeric check refuses it
+                raise DataError(f"{path}: column `{col}` has numbers with a decimal comma ({ev.comma!r}) and numbers "
+                                f"with a decimal point ({ev.point!r}); expected one way of writing numbers")
+            forced[col] = reading
+        return _NumberColumns(self.sep, self.head, forced, {c: evidence[c] for c in forced})
 
 
 def _time_format(sample: pd.Series) -> str | None:

@@ -374,3 +374,71 @@ def test_windows_1252_bytes_are_read_as_windows_1252_not_as_control_characters()
     df = load_table(raw, name="w.csv")  # „Fuß“ holds ß“ (0xDF 0x93): valid UTF-8 by chance, yet not UTF-8 text
     assert set(df["label"]) == {"„Fuß“ € groß", "„Fuß“ – groß"}
     assert any("read as Windows-1252" in n for n in df.attrs["notices"])
+
+
+# --- numbers with commas: each column read from all of its values (builder.data.read.number_reading) ---------
+
+def _late(tmp_path, sep: str, late: dict[int, str], early: str = "{i}", name: str = "late.csv"):
+    """A file `time<sep>y<sep>x` of 80 rows whose `y` is `early` except at the rows of `late` (0-based)."""
+    days = pd.date_range("2020-01-01", periods=80, freq="D").strftime("%Y-%m-%d")
+    path = tmp_path / name
+    path.write_text(f"time{sep}y{sep}x\n" + "".join(
+        f"{d}{sep}{late.get(i, early.format(i=i))}{sep}{i % 7}\n" for i, d in enumerate(days)))
+    return path
+
+
+def test_a_late_1_234_after_semicolons_without_evidence_is_a_decimal_comma_with_a_note_naming_the_column(tmp_path):
+    # before: `y` stayed text ("expected numbers, found text"); an earlier reader took it as 1.234 silently
+    df = load_table(_late(tmp_path, ";", {60: "1,234", 70: "2,500"}))
+    assert df["y"].dtype == np.float64 and df["y"].iloc[60] == pytest.approx(1.234) and df["y"].iloc[70] == 2.5
+    note = next(n for n in df.attrs["notices"] if "`y`" in n)
+    assert "column(s) `y`: numbers such as '1,234' can be read with a decimal comma or a thousands comma" in note
+    assert "read as decimal commas (1,234 = 1.234), as usual after semicolon separators" in note
+
+
+@pytest.mark.parametrize(("late", "expected"), [
+    ({60: "1,234", 75: "1,234.5"}, {60: 1234.0, 75: 1234.5}),   # a thousands comma somewhere in the column
+    ({60: "1,234", 75: "12,5"}, {60: 1.234, 75: 12.5}),         # a decimal comma somewhere in the column
+    ({60: "1,234", 75: "1.234,5"}, {60: 1.234, 75: 1234.5}),
+    ({60: "12,5", 75: "0,125"}, {60: 12.5, 75: 0.125}),          # before: "expected numbers, found text"
+])
+def test_late_numbers_with_commas_follow_the_whole_column_without_a_guess(tmp_path, late, expected):
+    df = load_table(_late(tmp_path, ";", late))
+    for row, value in expected.items():
+        assert df["y"].iloc[row] == pytest.approx(value)
+    assert df["y"].iloc[10] == 10 and not any("can be read with a decimal comma" in n for n in df.attrs["notices"])
+
+
+def test_the_column_also_decides_against_the_first_lines(tmp_path):
+    # 1,234 in the sniffed lines used to make the whole file decimal-comma: 1,234 = 1.234 silently, and a later
+    # 1,234.5 left the column text
+    df = load_table(_late(tmp_path, ";", {5: "1,234", 70: "5,678.25"}))
+    assert df["y"].iloc[5] == 1234 and df["y"].iloc[70] == 5678.25
+    assert "numbers with a thousands separator ',' read as plain numbers" in df.attrs["notices"]
+
+
+def test_1_234_in_the_first_lines_alone_is_named_as_a_guess(tmp_path):
+    df = load_table(_late(tmp_path, ";", {5: "1,234"}))
+    assert df["y"].iloc[5] == pytest.approx(1.234)
+    assert any(n.startswith("column(s) `y`: numbers such as '1,234'") for n in df.attrs["notices"])
+
+
+def test_other_columns_decimal_points_decide_and_are_no_longer_read_as_thousands_dots(tmp_path):
+    # before: 1,234 in `y` made "." a thousands separator for the file, so `x`'s 1.5 was read as 15, 12.5 as 125
+    path = tmp_path / "p.csv"
+    path.write_text("time;y;x\n" + "".join(f"2020-01-{d:02d};{'1,234' if d == 3 else d};{d}.5\n" for d in range(1, 29)))
+    df = load_table(path)
+    assert df["x"].iloc[0] == 1.5 and df["y"].iloc[2] == 1234
+    assert not any("can be read with a decimal comma" in n for n in df.attrs["notices"])
+
+
+def test_a_1_234_after_tabs_without_evidence_is_a_thousands_comma_with_a_note(tmp_path):
+    df = load_table(_late(tmp_path, "\t", {60: "1,234"}))
+    assert df["y"].iloc[60] == 1234
+    assert any("read as thousands commas (1,234 = 1234), as usual after tab separators" in n for n in df.attrs["notices"])
+
+
+def test_a_column_with_both_decimal_marks_stays_text_and_is_refused(tmp_path):
+    df = load_table(_late(tmp_path, ";", {60: "12,5", 70: "12.5"}))
+    with pytest.raises(DataError, match=r"column `y` expected numbers, found text"):
+        prepare_frame(df, spec_with(lookback=3, targets=["y"]))

@@ -210,3 +210,45 @@ def test_chunked_reader_refuses_a_file_mixing_utf8_and_latin1_as_the_in_memory_p
         load_table(series_csv)
     with pytest.raises(DataError, match=message):
         stream.read_series_file(series_csv, spec, 8)
+
+
+@pytest.mark.parametrize(("sep", "late", "expected", "guess", "again"), [
+    # no evidence: the separator's custom, named in a note
+    (";", {60: "1,234", 70: "2,500"}, {60: 1.234, 70: 2.5}, "read as decimal commas", False),
+    ("\t", {60: "1,234"}, {60: 1234}, "read as thousands commas", False),
+    # evidence in a later chunk: the column is read again with all of its values' reading
+    (";", {60: "1,234", 110: "1,234.5"}, {60: 1234, 110: 1234.5}, None, True),
+    # 1.234 read by pandas as a number first; 12,5 later makes it a thousands dot, as in memory
+    (";", {20: "1.234", 60: "1,234", 110: "12,5"}, {20: 1234, 60: 1.234, 110: 12.5}, None, True),
+    (";", {60: "12,5", 61: "3,25"}, {60: 12.5, 61: 3.25}, None, False),
+])
+def test_chunked_reader_reads_late_numbers_with_commas_as_the_in_memory_path(tmp_path, small_chunks, monkeypatch,
+                                                                             sep, late, expected, guess, again):
+    days = pd.date_range("2020-01-01", periods=120, freq="D").strftime("%Y-%m-%d")
+    path = tmp_path / "late.csv"
+    path.write_text(f"time{sep}y{sep}x\n" + "".join(
+        f"{d}{sep}{late.get(i, i)}{sep}{i % 7}\n" for i, d in enumerate(days)))
+    spec = ModelSpec().updated(data={"lookback": 8, "horizon": 1, "targets": ["y"]})
+    a = prepare_frame(load_table(path), spec)
+    passes = []
+    monkeypatch.setattr(stream, "_read_pandas", lambda *args, read=stream._read_pandas: passes.append(1) or read(*args))
+    b = stream.read_series_file(path, spec, 8)
+    np.testing.assert_array_equal(a.values, b.values)
+    assert len(passes) == (2 if again else 1)
+    for row, value in expected.items():
+        assert b.values[row, 0] == pytest.approx(value, rel=1e-6)
+    notes = [n for n in b.notices if "can be read with a decimal comma" in n]
+    assert notes == [n for n in a.notices if "can be read with a decimal comma" in n]
+    assert (guess in notes[0] and "`y`" in notes[0]) if guess else not notes
+
+
+def test_chunked_reader_refuses_a_column_with_both_decimal_marks(tmp_path, small_chunks):
+    days = pd.date_range("2020-01-01", periods=120, freq="D").strftime("%Y-%m-%d")
+    path = tmp_path / "both.csv"
+    path.write_text("time;y;x\n" + "".join(
+        f"{d};{ {60: '12,5', 100: '12.5'}.get(i, i)};{i % 7}\n" for i, d in enumerate(days)))
+    spec = ModelSpec().updated(data={"lookback": 8, "targets": ["y"]})
+    with pytest.raises(DataError, match=r"column `y` expected numbers, found text"):
+        prepare_frame(load_table(path), spec)
+    with pytest.raises(DataError, match=r"column `y`"):
+        stream.read_series_file(path, spec, 8)
