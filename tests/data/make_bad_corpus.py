@@ -78,6 +78,14 @@ def content(name: str) -> bytes:
     if name == "thousands_quoted":
         rows = [f'{t},"{1000 * _y(i):,.2f}",{round(math.cos(i), 3)}' for i, t in enumerate(_dates(N))]
         return _lines("time,y,x", rows)
+    if name == "mixed_encoding":  # UTF-8 with one Latin-1 byte (ö as 0xF6) on line 42
+        rows = [f"{r},{'Zürich' if i % 2 else 'Köln'}" for i, r in enumerate(good)]
+        return _lines("time,y,x,place", rows).replace(f"{rows[40]}\n".encode(), f"{rows[40]}\n".encode("latin-1"))
+    if name in ("late_decimal_comma", "ambiguous_comma"):  # whole numbers until line 52, then 12,5 / 12,345
+        digits = 1 if name == "late_decimal_comma" else 3
+        rows = [f"{t};{int(_y(i)) if i < 51 else f'{_y(i):.{digits}f}'.replace('.', ',')};{i % 7}"
+                for i, t in enumerate(_dates(N))]
+        return _lines("time;y;x", rows)
     if name == "non_numeric":
         rows = list(good)
         rows[3] = rows[3].replace(f",{_y(3)},", ",n/a?,")
@@ -168,6 +176,10 @@ CASES: dict[str, Case] = {
     "utf16": Case("utf16.csv", "notice", "read as UTF-16 text"),
     "semicolon_decimal_comma": Case("semicolon_decimal_comma.csv", "notice", "decimal commas detected"),
     "thousands_quoted": Case("thousands_quoted.csv", "notice", "thousands separator ','"),
+    "mixed_encoding": Case("mixed_encoding.csv", "error", "line 42: byte 0xF6 is not UTF-8, while line 2 has 'ö' written in UTF-8"),
+    "late_decimal_comma": Case("late_decimal_comma.csv", "notice", "decimal commas detected"),
+    "ambiguous_comma": Case("ambiguous_comma.csv", "notice",
+                            "column(s) `y`: numbers such as '18,025' can be read with a decimal comma or a thousands comma"),
     "non_numeric": Case("non_numeric.csv", "error", "column `y` expected numbers, found text in 2 row(s) (row 5: 'n/a?'"),
     "all_empty_column": Case("all_empty_column.csv", "notice", "column(s) ['empty'] are empty; ignored"),
     "missing_values": Case("missing_values.csv", "notice", "interpolated 3 missing values"),
