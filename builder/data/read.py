@@ -313,15 +313,14 @@ def ambiguity_notice(columns: list[str], example: str, reading: str, sep: str) -
     names = ", ".join(f"`{c}`" for c in columns)
     return (f"column(s) {names}: numbers such as {example!r} can be read with a decimal comma or a thousands comma, "
             f"and nothing in their values or the file's first lines says which; read as {chosen}, as usual after "
-            f"{_SEPARATOR_NAMES.get(sep, repr(sep))} separators; if they are {other}, write one such number "
-            f"unambiguously (e.g. with decimals)")
+            f"{_SEPARATOR_NAMES.get(sep, repr(sep))} separators; check that they are not {other}")
 
 
 def number_notices(readings: dict[str, tuple[str, NumberEvidence, bool]], sep: str) -> list[str]:
     """What reading the columns `settle_numbers` read assumed: column -> (reading, the column's evidence,
     whether only the separator's custom decided)."""
     notes = []
-    if any(r == COMMA for r, _, _ in readings.values()):
+    if any(r == COMMA and not guessed for r, _, guessed in readings.values()):
         notes.append("decimal commas detected")
     if any(r == COMMA and ev.grouped and " " in ev.grouped for r, ev, _ in readings.values()):
         notes.append("numbers with a thousands separator ' ' read as plain numbers")
