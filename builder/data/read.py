@@ -206,6 +206,8 @@ _COMMA_NUMBER = re.compile(r"[-+]?(\d+|\d{1,3}(\.\d{3})+|\d{1,3}( \d{3})+)(,\d+)
 _POINT_NUMBER = re.compile(r"[-+]?((\d+|\d{1,3}(,\d{3})+)(\.\d*)?|\.\d+)([eE][-+]?\d+)?")
 #: 1,234: 1.234 with a decimal comma, 1234 with a thousands comma (a first group 0 is no thousands group)
 _AMBIGUOUS_COMMA = re.compile(r"[-+]?[1-9]\d{0,2},\d{3}")
+#: 12 345: spaces between thousands and no decimals (only a decimal comma reading takes spaces)
+_SPACED_WHOLE = re.compile(r"[-+]?\d{1,3}( \d{3})+")
 #: 1.234: 1.234 with a decimal point, 1234 with a thousands dot
 _AMBIGUOUS_DOT = re.compile(r"[-+]?[1-9]\d{0,2}\.\d{3}")
 #: a date written with dots or slashes (07.12.2014, 12/07/2014): never a number
@@ -216,7 +218,7 @@ _SEPARATOR_NAMES = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
 @dataclass(frozen=True)
 class NumberEvidence:
     """What number fields say about their decimal mark: the first field that only a decimal comma reads
-    (`comma`: 12,5, 0,125, 1.234,5, 1.234.567, 1 234), that only a decimal point reads (`point`: 12.5,
+    (`comma`: 12,5, 0,125, 1.234,5, 1.234.567, 1 234,5), that only a decimal point reads (`point`: 12.5,
     1,234.5, 1,234,567, 1e-3), and that either reads (`ambiguous`: 1,234)."""
 
     comma: str | None = None
@@ -257,7 +259,8 @@ def number_evidence(values: Any, only_numbers: bool = True) -> NumberEvidence | 
     if only_numbers and not (fits_comma | fits_point).all():
         return None
     both = fits_comma & fits_point
-    comma = (fits_comma & ~fits_point) | (both & text.str.contains(",", regex=False) & ~text.str.fullmatch(_AMBIGUOUS_COMMA))
+    spaced = text.str.fullmatch(_SPACED_WHOLE)  # 12 345: a number beside decimal commas, else a code or text
+    comma = (fits_comma & ~fits_point & ~spaced) | (both & text.str.contains(",", regex=False) & ~text.str.fullmatch(_AMBIGUOUS_COMMA))
     point = (fits_point & ~fits_comma) | (both & text.str.contains(".", regex=False) & ~text.str.fullmatch(_AMBIGUOUS_DOT))
     ambiguous = both & text.str.fullmatch(_AMBIGUOUS_COMMA)
     grouped = text.str.contains(r"\d[ .,]\d{3}(?:[ .,]\d{3})*(?:[.,]\d*)?$") & (fits_comma | fits_point) & ~point

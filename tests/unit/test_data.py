@@ -442,3 +442,12 @@ def test_a_column_with_both_decimal_marks_stays_text_and_is_refused(tmp_path):
     df = load_table(_late(tmp_path, ";", {60: "12,5", 70: "12.5"}))
     with pytest.raises(DataError, match=r"column `y` expected numbers, found text"):
         prepare_frame(df, spec_with(lookback=3, targets=["y"]))
+
+
+def test_spaced_whole_numbers_are_numbers_beside_decimal_commas_only(tmp_path):
+    path = tmp_path / "s.csv"
+    path.write_text("t;code;v\n" + "".join(f"{i};75 0{i:02d};1 2{i:02d}\n" for i in range(30)) + "30;75 030;1 234,5\n")
+    df = load_table(path)  # the file writes decimal commas: spaces are between thousands
+    assert df["v"].iloc[2] == 1202 and df["v"].iloc[30] == 1234.5 and df["code"].iloc[1] == 75001
+    df = load_table(path.read_text().replace("1 234,5", "1 234").encode(), name="s.csv")
+    assert not pd.api.types.is_numeric_dtype(df["code"]) and df["code"].iloc[0] == "75 000"  # codes, or text
