@@ -85,6 +85,11 @@ _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 _NOT_UTF8 = re.compile("[\udc80-\udcff]")
 #: a character of a valid multi-byte UTF-8 sequence
 _UTF8_CHAR = re.compile("[^\x00-\x7f\udc80-\udcff]")
+#: one that is evidence of a file written as UTF-8: of 3 or 4 bytes, or one that Windows-1252 has (é, ü, Œ:
+#: in a UTF-8 file mixed with Latin-1 bytes these are what would turn into mojibake); two bytes of a legacy
+#: file rarely make such a character (ß“, 0xDF 0x93, is U+07D3)
+_UTF8_EVIDENCE = re.compile("[\u00a0-\u00ff\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc"
+                            "\u0800-\udc7f\udd00-\U0010ffff]")
 
 
 def _blocks(source: Source) -> Any:
@@ -122,19 +127,6 @@ def _is_utf8(source: Source) -> bool:
     return True
 
 
-def _utf8_evidence(ch: str) -> bool:
-    """Whether a character decoded from valid UTF-8 is evidence that the file was written as UTF-8: one
-    of 3 or 4 bytes, or one that Windows-1252 has (é, ü, €: in a UTF-8 file mixed with Latin-1 bytes these
-    are what turns into mojibake). Two bytes of a legacy file rarely make such a character (ß“ gives U+07D3)."""
-    if ord(ch) >= 0x800:
-        return True
-    try:
-        ch.encode("cp1252")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def file_encoding(source: Source, name: str) -> str:
     """The encoding of the whole file: utf-16 / utf-8-sig (byte-order mark), utf-8, or for a file that is
     not UTF-8 anywhere, cp1252 (bytes 0x80-0x9F present and all defined there: € ‚ „ … ’ “ ”) or latin-1.
@@ -161,23 +153,24 @@ def file_encoding(source: Source, name: str) -> str:
         text = decoder.decode(block)
         if i == 0 and encoding == "utf-8-sig":
             evidence = (1, "\ufeff")
-        for m in _NOT_UTF8.finditer(text):
+        for m in _NOT_UTF8.finditer(text):  # the first lines with such bytes (counted below)
             line = lines + text.count("\n", 0, m.start())
-            if not bad:
+            if not bad and not bad_lines:
                 first_bad = ord(m.group()) - 0xDC00
-            bad += 1
-            if len(bad_lines) < 6 and (not bad_lines or bad_lines[-1] != line):
+            if not bad_lines or bad_lines[-1] != line:
                 bad_lines.append(line)
-        for m in _UTF8_CHAR.finditer(text):
-            good += 1
-            if first_good is None:
-                first_good = (lines + text.count("\n", 0, m.start()), m.group())
-            if evidence is None and _utf8_evidence(m.group()):
-                evidence = (lines + text.count("\n", 0, m.start()), m.group())
+            if len(bad_lines) > 5:
+                break
+        bad += len(_NOT_UTF8.findall(text))
+        if first_good is None and (m := _UTF8_CHAR.search(text)):
+            first_good = (lines + text.count("\n", 0, m.start()), m.group())
+        if evidence is None and (m := _UTF8_EVIDENCE.search(text)):
+            evidence = (lines + text.count("\n", 0, m.start()), m.group())
+        good += len(_UTF8_CHAR.findall(text))
         lines += text.count("\n")
     for m in _NOT_UTF8.finditer(decoder.decode(b"", final=True)):  # a sequence cut by the end of the file
+        first_bad = first_bad if bad else ord(m.group()) - 0xDC00
         bad += 1
-        first_bad = first_bad if bad > 1 else ord(m.group()) - 0xDC00
         bad_lines = bad_lines or [lines]
     if evidence is None and good >= bad:  # as many UTF-8 characters as bytes that are not (Cyrillic, Greek)
         evidence = first_good
