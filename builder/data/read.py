@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -374,10 +375,12 @@ def head_evidence(text: str, sep: str) -> NumberEvidence:
 def sniff_dialect(text: str) -> tuple[str, str, str | None]:
     """(separator, decimal mark, thousands separator) for pandas, guessed from the first lines.
 
-    With comma separators, quoted "1,234" fields are thousands commas (pandas' `thousands`). With other
-    separators pandas gets no thousands separator (it would take 12.5 as 125 with thousands "."), and the
-    decimal comma only when the first lines' numbers say so (`number_evidence`); every column that then
-    stays text for its separators is read by `settle_numbers` from all of its values.
+    pandas never gets a thousands separator: with comma separators it would read a quoted "0,5" beside
+    "1,234" as 5, with others 12.5 as 125 (thousands "."). It gets the decimal comma only when the first
+    lines' numbers say so (`number_evidence`); every column that then stays text for its separators
+    (quoted "1,234" in a comma-separated file, 1,234 or 12,5 first past the sniffed lines) is read by
+    `settle_numbers` from all of its values, and `check_comma_numbers` refuses a column of numbers that
+    no one reading takes.
     """
     lines = [ln for ln in text.splitlines()[:50] if ln.strip()]
     sample = "\n".join(lines)
@@ -387,10 +390,36 @@ def sniff_dialect(text: str) -> tuple[str, str, str | None]:
     except csv.Error:
         counts = {d: sample.count(d) for d in ",;\t|"}
         sep = max(counts, key=counts.get) if any(counts.values()) else ","
-    if sep == ",":
-        grouped = re.search(r"\"-?\d{1,3}(,\d{3})+(\.\d+)?\"", sample)
-        return sep, ".", "," if grouped else None
+    if sep == ",":  # a field with a comma was quoted: settle_numbers reads it from the whole column
+        return sep, ".", None
     return sep, "," if head_evidence(text, sep).reading == COMMA else ".", None
+
+
+def check_comma_numbers(column: pd.Series, sep: str, name: str) -> None:
+    """Refuse a text column whose every present value is a number, some of them only readable with a decimal
+    comma (0,5 / 12,5 / 1234,5), that `settle_numbers` left as text: a decimal comma in a comma-separated
+    file (quoted), or one beside numbers that only a decimal point reads (12.5, 1,234.5). Left as text, a
+    column of numbers dropped out of the inputs without a word (or, beside "1,234", was read as 5)."""
+    if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return
+    evidence = number_evidence(column)
+    if evidence is None or not evidence.comma:
+        return
+    text = column.astype("string").str.strip()
+
+    def first_row(v: str) -> int:  # the file's line: a header line, then 1-based rows
+        return int(np.flatnonzero((text == v).fillna(False).to_numpy())[0]) + 2
+
+    others = [v for v in (evidence.point, evidence.ambiguous if sep == "," else None) if v]
+    beside = ""
+    if others:
+        other = min(others, key=first_row)
+        kind = "thousands commas" if "," in other else "decimal points"
+        beside = f" beside {kind} (row {first_row(other)}: {other!r})"
+    expected = ("decimal points (0.5), as in a comma-separated file (with decimal commas, separate the fields "
+                "with ; or tab)" if sep == "," else "one decimal mark throughout the column")
+    raise DataError(f"{name}: column `{column.name}` has numbers with a decimal comma (row {first_row(evidence.comma)}: "
+                    f"{evidence.comma!r}){beside}; expected {expected}")
 
 
 def date_like_columns(text: str, sep: str) -> list[int]:
@@ -402,7 +431,8 @@ def date_like_columns(text: str, sep: str) -> list[int]:
             if any(j < len(r) and _DOTTED_DATE.fullmatch(r[j]) for r in rows)]
 
 
-def load_table(source: Source, name: str | None = None, max_rows: int | None = None) -> pd.DataFrame:
+def load_table(source: Source, name: str | None = None, max_rows: int | None = None,
+               text_columns: Callable[[list[str]], Iterable[str | None]] | None = None) -> pd.DataFrame:
     """Read a CSV (path, bytes or binary file object) into a DataFrame of strings and numbers.
 
     Detects encoding (UTF-8, UTF-8 with BOM, UTF-16, Windows-1252 or Latin-1 for a file that is not
@@ -411,6 +441,8 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     `attrs["notices"]` what was assumed. Raises DataError for empty, binary or malformed files, and for
     files beyond the limits of `builder.limits` (columns are counted from the header before reading;
     rows while reading). `max_rows` reads only the first rows (a preview) instead of refusing more.
+    `text_columns`: given the header's column names, the columns to keep as the text the file holds
+    (sequence ids: `001` and `1` are two ids, which read as numbers became one).
     """
     head, default_name = read_head(source)
     name = name or default_name
@@ -456,11 +488,14 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     else:
         handle = source
     cap = max_rows if max_rows is not None else limits.max_rows + 1
+    as_text = {j for j in date_like_columns(head_text, sep) if j < len(header)} if thousands else set()
+    if text_columns is not None:
+        wanted = set(text_columns(names))
+        as_text |= {j for j, n in enumerate(names) if n in wanted}
     try:
         df = pd.read_csv(
             handle, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
-            skipinitialspace=True, nrows=cap, low_memory=False,
-            dtype={j: str for j in date_like_columns(head_text, sep) if j < len(header)} if thousands else None,
+            skipinitialspace=True, nrows=cap, low_memory=False, dtype={j: str for j in sorted(as_text)} or None,
         )
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file is empty; expected a header row and data rows") from None
@@ -476,11 +511,15 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         raise DataError(f"{name}: {len(df.columns)} columns; {describe('max_columns', limits.max_columns)}")
     df.columns = [str(c).strip() for c in df.columns]
     # columns left text by their separators (1,234 / 1.234,5 / 12,5 first past the sniffed lines): all their values decide
-    numbers, settled = settle_numbers(df, sep, head_evidence(head_text, sep))
+    keep = [str(df.columns[j]) for j in sorted(as_text) if j < len(df.columns)]  # ids stay as written
+    numbers, settled = settle_numbers(df.drop(columns=keep), sep, head_evidence(head_text, sep))
     number_notes = [n for n in number_notices(settled, sep) if n not in notices]
     if numbers:
         df = df.assign(**numbers)
         notices += number_notes
+    for c in df.columns:
+        if c not in keep and c not in numbers:
+            check_comma_numbers(df[c], sep, name)
     dupes = _duplicate_columns(df.columns) if not complete else []
     if dupes:
         raise DataError(f"{name}: duplicate column names {dupes}; expected each column name once")

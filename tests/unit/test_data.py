@@ -438,10 +438,10 @@ def test_a_1_234_after_tabs_without_evidence_is_a_thousands_comma_with_a_note(tm
     assert any("read as thousands commas (1,234 = 1234), as usual after tab separators" in n for n in df.attrs["notices"])
 
 
-def test_a_column_with_both_decimal_marks_stays_text_and_is_refused(tmp_path):
-    df = load_table(_late(tmp_path, ";", {60: "12,5", 70: "12.5"}))
-    with pytest.raises(DataError, match=r"column `y` expected numbers, found text"):
-        prepare_frame(df, spec_with(lookback=3, targets=["y"]))
+def test_a_column_with_both_decimal_marks_is_refused_naming_both_rows(tmp_path):
+    with pytest.raises(DataError, match=r"late\.csv: column `y` has numbers with a decimal comma \(row 62: '12,5'\) "
+                                        r"beside decimal points \(row 72: '12\.5'\); expected one decimal mark throughout"):
+        load_table(_late(tmp_path, ";", {60: "12,5", 70: "12.5"}))
 
 
 def test_spaced_whole_numbers_are_numbers_beside_decimal_commas_only(tmp_path):

@@ -248,7 +248,8 @@ def test_chunked_reader_refuses_a_column_with_both_decimal_marks(tmp_path, small
     path.write_text("time;y;x\n" + "".join(
         f"{d};{ {60: '12,5', 100: '12.5'}.get(i, i)};{i % 7}\n" for i, d in enumerate(days)))
     spec = ModelSpec().updated(data={"lookback": 8, "targets": ["y"]})
-    with pytest.raises(DataError, match=r"column `y` expected numbers, found text"):
-        prepare_frame(load_table(path), spec)
+    with pytest.raises(DataError, match=r"column `y` has numbers with a decimal comma \(row 62: '12,5'\) beside "
+                                        r"decimal points \(row 102: '12\.5'\)"):
+        load_table(path)
     with pytest.raises(DataError, match=r"column `y`"):
         stream.read_series_file(path, spec, 8)
