@@ -65,11 +65,16 @@ def clock_columns(df: pd.DataFrame, time_col: str | None) -> list[str]:
         named = col.lower() in TIME_NAMES + ("t", "step", "index", "timestep", "elapsed")
         if col == time_col or not (named or col.startswith("Unnamed: ")):
             continue
-        s = df[col]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and s.notna().all() \
-                and len(s) > 1 and bool((s.diff().iloc[1:] > 0).all()):
+        if counts_up(df[col], 2):
             out.append(col)
     return out
+
+
+def counts_up(s: pd.Series, min_rows: int) -> bool:
+    """Whether `s` is a complete numeric (not boolean) column of at least `min_rows` values, each above the
+    one before (0, 1, 2 ... or 0.0, 0.5 ...)."""
+    return bool(pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and s.notna().all()
+                and len(s) >= min_rows and (s.diff().iloc[1:] > 0).all())
 
 
 def numeric_columns(df: pd.DataFrame, exclude: tuple[str | None, ...] = ()) -> list[str]:
@@ -150,9 +155,7 @@ def row_counters(df: pd.DataFrame) -> list[str]:
     for col in df.columns:
         if not (col.startswith("Unnamed: ") or col.lower() in named):
             continue
-        s = df[col]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s) and s.notna().all() \
-                and len(s) > 2 and bool((s.diff().iloc[1:] > 0).all()):
+        if counts_up(df[col], 3):
             out.append(col)
     return out
 
