@@ -238,13 +238,13 @@ class NumberEvidence:
 def number_evidence(values: Any, only_numbers: bool = True) -> NumberEvidence | None:
     """The evidence of `values` (strings); None when `only_numbers` and a present value is no number in
     either way of writing (a text column). With `only_numbers=False` other fields are passed over."""
-    values = pd.Series(values, dtype=object).dropna()
+    values = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
     if only_numbers:  # a text column is mostly told by its first values: no need to look at all of them
-        some = values.head(1000).astype(str).str.strip()
+        some = values.head(1000).dropna().astype(str).str.strip()
         some = some[some != ""]
         if not (some.str.fullmatch(_COMMA_NUMBER) | some.str.fullmatch(_POINT_NUMBER)).all():
             return None
-    text = pd.Series(pd.unique(values.astype(str).str.strip()), dtype=object)
+    text = pd.Series(pd.unique(values.dropna().astype(str).str.strip()), dtype=object)
     text = text[text != ""]
     if text.empty:
         return None if only_numbers else NumberEvidence()
