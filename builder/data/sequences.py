@@ -106,8 +106,9 @@ def prepare_sequences(
         raise DataError(f"{source}: label column `{label_col}` has a single class {class_list}; classification needs at least two")
     if test_df is not None and not classes:
         check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
+    digests = sequence_digests(xs, ys)
     if test_df is not None:
-        notices += overlap_notices(ids, xs, ys, tags, id_col, test_df.attrs.get("source", "test data"))
+        notices += overlap_notices(ids, xs, ys, tags, id_col, test_df.attrs.get("source", "test data"), digests)
     if not classes and len(ys) > 2 and len(set(ys)) == len(ys):
         raise DataError(
             f"{source}: label column `{label_col}` has a different value for each of the {len(ys)} sequences; expected "
@@ -126,6 +127,7 @@ def prepare_sequences(
         notices.append(f"{truncated} sequence(s) longer than lookback {lookback} were cut to their last {lookback} steps")
     y = np.array([class_list.index(v) for v in ys], dtype=np.int64)
     split = _split_sequences(y, np.array(tags, dtype=object), settings, spec.training.seed, source)
+    notices += split_duplicate_notices(ids, split, digests, test_df is not None)
     untrained = [c for k, c in enumerate(class_list) if not (y[split == "train"] == k).any()]
     if len(class_list) - len(untrained) < 2:
         raise DataError(f"{source}: the training part's sequences have a single class "
@@ -420,28 +422,36 @@ def check_test_classes(labels: list[Any], tags: list[str | None], source: str, t
         )
 
 
-def overlap_notices(ids: list[Any], xs: list[np.ndarray], labels: list[Any], tags: list[str | None],
-                         id_col: str, test_source: str) -> list[str]:
-    """Notices for `--test-data` sequences that the training file also has: step for step the same values
-    and label(s) (under any id: the test scores count sequences the model trained on), or only the same id
-    with other rows (ids are per file: two sequences). labels: one label (classify) or an array of step
-    labels (label_steps) per sequence; tags: "test" for the test file's sequences. One hash per sequence."""
+def sequence_digests(xs: list[np.ndarray], labels: list[Any]) -> list[bytes]:
+    """One hash per sequence of its values (step for step) and label(s): equal hashes are identical
+    sequences whatever their ids. labels: one label (classify) or an array of step labels (label_steps)."""
     def digest(k: int) -> bytes:
         lab = "\x1f".join(str(v) for v in np.atleast_1d(np.asarray(labels[k], dtype=object)))
         x = np.ascontiguousarray(xs[k], dtype=np.float32)
         return hashlib.blake2b(x.tobytes() + str(x.shape).encode() + lab.encode(), digest_size=16).digest()
 
+    return [digest(k) for k in range(len(xs))]
+
+
+def overlap_notices(ids: list[Any], xs: list[np.ndarray], labels: list[Any], tags: list[str | None],
+                    id_col: str, test_source: str, digests: list[bytes] | None = None) -> list[str]:
+    """Notices for `--test-data` sequences that the training file also has: step for step the same values
+    and label(s) (under any id: the test scores count sequences the model trained on), or only the same id
+    with other rows (ids are per file: two sequences). labels: one label (classify) or an array of step
+    labels (label_steps) per sequence; tags: "test" for the test file's sequences. One hash per sequence
+    (`digests`, from `sequence_digests`, when already computed)."""
     test = [k for k, t in enumerate(tags) if t == "test"]
     if not test:
         return []
+    digests = digests if digests is not None else sequence_digests(xs, labels)
     train = [k for k, t in enumerate(tags) if t != "test"]
-    seen = {}
+    seen: dict[bytes, int] = {}
     for k in train:
-        seen.setdefault(digest(k), k)
+        seen.setdefault(digests[k], k)
     train_ids = {str(ids[k]) for k in train}
     leaked, alike = [], []
     for k in test:
-        twin = seen.get(digest(k))
+        twin = seen.get(digests[k])
         if twin is not None:
             same = str(ids[twin]) == str(ids[k])
             leaked.append(repr(str(ids[k])) + ("" if same else f" (training {str(ids[twin])!r})"))
@@ -456,6 +466,31 @@ def overlap_notices(ids: list[Any], xs: list[np.ndarray], labels: list[Any], tag
         notices.append(f"{len(alike)} sequence id(s) of the test file {test_source} in column `{id_col}` also occur in "
                        f"the training file with other rows (first: {', '.join(alike[:5])}); ids are per file: they "
                        "are different sequences")
+    return notices
+
+
+def split_duplicate_notices(ids: list[Any], split: np.ndarray, digests: list[bytes], test_file: bool = False) -> list[str]:
+    """Notices for identical sequences (step for step the same values and label(s), under different ids) that
+    the random split put both in training and in the test or validation part: those scores count sequences
+    the model trained on. `digests`: `sequence_digests` of the sequences; `test_file`: the test part is a
+    `--test-data` file (noted by `overlap_notices`), so only the validation part is checked here."""
+    train: dict[bytes, int] = {}
+    for k in np.flatnonzero(split == "train"):
+        train.setdefault(digests[k], int(k))
+    notices = []
+    for part, word in (("test", "test"), ("val", "validation")):
+        if part == "test" and test_file:
+            continue
+        rows = np.flatnonzero(split == part)
+        twins = [(int(k), train[digests[k]]) for k in rows if digests[k] in train]
+        if not twins:
+            continue
+        shown = ", ".join(f"{str(ids[k])!r} (training {str(ids[t])!r})" for k, t in twins[:5])
+        scores = "the test scores count" if part == "test" else "the validation loss (early stopping) counts"
+        notices.append(f"{len(twins)} of the {len(rows)} {word} sequences of the random split are identical "
+                       f"to training sequences, step for step with the same label, under other ids (first: {shown}); "
+                       f"{scores} sequences the model trained on (drop the repeats from the file, or give the test "
+                       "sequences as --test-data)")
     return notices
 
 

@@ -35,6 +35,8 @@ from builder.data.sequences import (
     order_notices,
     overlap_notices,
     pad_sequences,
+    sequence_digests,
+    split_duplicate_notices,
     unknown_label_notices,
 )
 from builder.data.series import check_window_count
@@ -117,9 +119,10 @@ def prepare_steps(df: pd.DataFrame, spec: ModelSpec, test_df: pd.DataFrame | Non
     check_long_format([len(x) for x in xs], id_col, source)
     notices += order_notices(order_col, [len(x) for x in xs])
     notices += feature_notices(df, order_col, label_col, features, settings.features is not None)
+    digests = sequence_digests(xs, ys)
     if test_df is not None:
         check_test_classes(ys, tags, source, test_df.attrs.get("source", "test data"), label_col)
-        notices += overlap_notices(ids, xs, ys, tags, id_col, test_df.attrs.get("source", "test data"))
+        notices += overlap_notices(ids, xs, ys, tags, id_col, test_df.attrs.get("source", "test data"), digests)
     classes = sorted({str(v) for y in ys for v in y}, key=_label_sort_key)
     notices += case_notices(classes, label_col)
     if len(classes) > MAX_CLASSES:
@@ -139,6 +142,7 @@ def prepare_steps(df: pd.DataFrame, spec: ModelSpec, test_df: pd.DataFrame | Non
     lengths = np.array([min(len(s), lookback) for s in xs])
     split = _split_sequences(np.zeros(len(xs), dtype=np.int64), np.array(tags, dtype=object), settings,
                              spec.training.seed, source)
+    notices += split_duplicate_notices(ids, split, digests, test_df is not None)
     trained = {int(k) for k in np.unique(y[split == "train"])} - {PAD_LABEL}
     untrained = [c for k, c in enumerate(classes) if k not in trained]
     if len(trained) < 2:
