@@ -24,6 +24,7 @@ from builder.app import (
     finished_runs,
     forecast_verdict,
     generate_in_app,
+    generate_notices,
     history_frame,
     interval_chart,
     interval_label,
@@ -255,6 +256,8 @@ def _generate_view() -> None:
         except common.USER_ERRORS as err:
             common.show_error(err)
         else:
+            for note in generate_notices(primary, prompt, temperature, top_k, beam):
+                st.info(note, icon=":material/info:")
             st.code(printable(text), language=None, wrap_lines=True)
 
 

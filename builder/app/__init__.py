@@ -133,6 +133,7 @@ from builder.app.step_labels import (
 )
 from builder.app.text import (
     generate_in_app,
+    generate_notices,
     is_text_source,
     latest_samples,
     printable,
@@ -181,7 +182,7 @@ __all__ = [
     "subdir", "switch_task", "test_predictions", "to_datetime", "validate", "zip_dir_bytes",
     "depth_frame", "tree_columns", "tree_dot", "tree_ids",
     # text tasks (builder.app.text)
-    "generate_in_app", "is_text_source", "latest_samples", "printable", "task_predict_options", "task_reads_text", "text_overview",
+    "generate_in_app", "generate_notices", "is_text_source", "latest_samples", "printable", "task_predict_options", "task_reads_text", "text_overview",
     "text_preview",
 ]
 __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_verdict", "interval_label",

@@ -76,6 +76,25 @@ def generate_in_app(run: Run, model: Any, prompt: str, length: int, temperature:
                              seed=int(seed), beam=int(beam), model=model)
 
 
+def generate_notices(run: Run, prompt: str, temperature: float, top_k: int, beam: int) -> list[str]:
+    """What the app's generate box assumes, as the CLI's `generate` notes it (builder.serving.generate):
+    prompt characters outside the run's vocabulary, a top-k beyond it, and a top-k that greedy decoding
+    (temperature 0) or beam search does not use. [] for a run of another task (generating names it)."""
+    from builder.serving.generate import prompt_notices, sampling_notices
+
+    meta = run.metadata()
+    if meta.get("task") != "generate":
+        return []
+    vocab = tuple(meta["resolved"]["classes"])
+    notes = prompt_notices(prompt, vocab, name="Prompt")
+    if int(top_k) and (int(beam) or float(temperature) == 0):
+        how = f"beam search (width {int(beam)})" if int(beam) else "temperature 0 (greedy)"
+        notes.append(f"Top-k {int(top_k)}: for sampling; {how} takes the most likely text and does not use it")
+    elif not int(beam):
+        notes += sampling_notices(int(top_k), vocab, name="Top-k")
+    return notes
+
+
 def printable(text: str) -> str:
     """Text for st.code: tabs kept, other control characters shown as U+FFFD."""
     return re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "\ufffd", text)

@@ -24,26 +24,28 @@ def check_generate_args(length: int, temperature: float, top_k: int, beam: int, 
         raise ValueError(f"--alpha: expected a finite number, got {alpha}")
 
 
-def prompt_notices(prompt: str, vocab: tuple[str, ...] | list[str]) -> list[str]:
+def prompt_notices(prompt: str, vocab: tuple[str, ...] | list[str], name: str = "--prompt") -> list[str]:
     """What generation assumes about `prompt`: its characters outside the run's vocabulary (the training
-    part's characters) are read as the unknown symbol (id 0)."""
+    part's characters) are read as the unknown symbol (id 0). `name`: how the notice names the prompt
+    (the CLI's flag, or the app's box)."""
     known = set(vocab[1:])
     missing = sorted({c for c in prompt if c not in known})
     if not missing:
         return []
     count = sum(c not in known for c in prompt)
     shown = ", ".join(repr(c) for c in missing[:10]) + (", ..." if len(missing) > 10 else "")
-    return [f"--prompt: {count} character(s) do not occur in the run's training text ({shown}); "
+    return [f"{name}: {count} character(s) do not occur in the run's training text ({shown}); "
             "the model reads them as the unknown symbol"]
 
 
-def sampling_notices(top_k: int, vocab: tuple[str, ...] | list[str]) -> list[str]:
+def sampling_notices(top_k: int, vocab: tuple[str, ...] | list[str], name: str = "--top-k") -> list[str]:
     """What sampling assumes about `top_k`: a k beyond the run's vocabulary (its characters and the unknown
-    symbol: the model's outputs) keeps every character, as top-k 0 does."""
+    symbol: the model's outputs) keeps every character, as top-k 0 does. `name`: how the notice names
+    top-k (the CLI's flag, or the app's box)."""
     if top_k <= len(vocab):
         return []
-    return [f"--top-k {top_k}: more than the {len(vocab)} characters the model knows (the unknown symbol "
-            f"included), so all {len(vocab)} are sampled from, as with --top-k 0"]
+    return [f"{name} {top_k}: more than the {len(vocab)} characters the model knows (the unknown symbol "
+            f"included), so all {len(vocab)} are sampled from, as with {name} 0"]
 
 
 def generate_from_run(run_dir: str | Path, prompt: str, length: int, temperature: float = 1.0, top_k: int = 0,

@@ -112,6 +112,33 @@ def test_evaluate_shows_bits_per_char_and_generates(gen_run: Path, text_path: Pa
     assert meta["serving"]["signature"] == "generate"
 
 
+def test_evaluate_generate_box_notes_what_the_cli_notes(gen_run: Path, text_path: Path) -> None:
+    """Before: a top-k beyond the vocabulary and prompt characters the run never saw went by without a word
+    in the app, while the CLI's `generate` noted both (builder.serving.generate)."""
+    meta = json.loads((gen_run / "metadata.json").read_text())
+    n = len(meta["resolved"]["classes"])
+    at = make_app("pages/evaluate.py", {**_text_seed(text_path), "run_id": gen_run.name})
+    by_label(at.text_input, "Prompt").set_value("A penny€")
+    by_label(at.number_input, "Length").set_value(5)
+    by_label(at.number_input, "Top-k").set_value(n + 10)
+    at.button[0].click().run()
+    assert not at.exception and not errors(at), errors(at)
+    infos = [i.value for i in at.info]
+    assert any(i.startswith("Prompt: 1 character(s) do not occur in the run's training text ('€')") for i in infos), infos
+    assert f"Top-k {n + 10}: more than the {n} characters the model knows (the unknown symbol included), so all {n} " \
+           "are sampled from, as with Top-k 0" in infos, infos
+    assert any(c.value.startswith("A penny") for c in at.code)  # the text still comes
+    by_label(at.text_input, "Prompt").set_value("A penny")
+    by_label(at.number_input, "Top-k").set_value(3)
+    by_label(at.number_input, "Temperature").set_value(0.0)
+    at.button[0].click().run()
+    assert [i.value for i in at.info] == ["Top-k 3: for sampling; temperature 0 (greedy) takes the most likely text "
+                                          "and does not use it"]
+    by_label(at.number_input, "Top-k").set_value(0)
+    at.button[0].click().run()
+    assert not at.info and not errors(at)
+
+
 def test_design_page_edits_the_embedding_size(text_path: Path) -> None:
     at = make_app("pages/design.py", _text_seed(text_path), timeout=300)  # builds the 2x256 model once
     assert not at.exception, at.exception

@@ -48,3 +48,25 @@ def test_flags_that_the_chosen_decoding_ignores_are_refused(tmp_path, capsys, ex
     assert main(["generate", "--run", str(tmp_path / "no-run"), "--prompt", "a", *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith(fragment) and err.count("\n") == 1
+
+
+def test_the_app_generate_box_notes_as_the_cli_with_its_own_names(tmp_path):
+    """builder.app.text.generate_notices: the CLI's notes, naming the app's boxes; top-k beside greedy or beam
+    search (which the CLI refuses) is said to be unused; another task's run gives none."""
+    import json
+
+    from builder.app.text import generate_notices
+    from builder.training.runs import METADATA_FORMAT, Run
+
+    vocab = [UNK, " ", "T", "e", "h"]
+    (tmp_path / "metadata.json").write_text(json.dumps({"format": METADATA_FORMAT, "task": "generate", "resolved": {"classes": vocab}}))
+    run = Run(tmp_path)
+    assert generate_notices(run, "The ", 1.0, 5, 0) == []
+    assert generate_notices(run, "The x", 1.0, 9, 0) == [
+        "Prompt: 1 character(s) do not occur in the run's training text ('x'); the model reads them as the unknown symbol",
+        "Top-k 9: more than the 5 characters the model knows (the unknown symbol included), so all 5 are sampled "
+        "from, as with Top-k 0"]
+    assert generate_notices(run, "The", 1.0, 9, 4) == [
+        "Top-k 9: for sampling; beam search (width 4) takes the most likely text and does not use it"]
+    (tmp_path / "metadata.json").write_text(json.dumps({"format": METADATA_FORMAT, "task": "classify", "resolved": {"classes": ["a", "b"]}}))
+    assert generate_notices(Run(tmp_path), "x", 1.0, 9, 0) == []
