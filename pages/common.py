@@ -32,6 +32,7 @@ from builder.app import (
     save_workspace,
     session_defaults,
     task_reads_text,
+    text_columns_for,
     text_overview,
     workspace_snapshot,
 )
@@ -72,8 +73,9 @@ def rev() -> int:
 
 
 @st.cache_data(show_spinner="Reading the CSV…", max_entries=16)
-def _load_table(path: str, token: str) -> tuple[pd.DataFrame, list[str]]:
-    df = load_table(path)
+def _load_table(path: str, token: str, text_cols: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[str]]:
+    """The CSV and its reading notices; `text_cols` kept as the text the file holds (a task's ids)."""
+    df = load_table(path, text_columns=(lambda _: text_cols) if text_cols else None)
     return df, list(df.attrs.get("notices", []))
 
 
@@ -109,11 +111,12 @@ def presets(folder_token: str) -> list[dict[str, str]]:
     return list_presets()
 
 
-def load_source(source: dict[str, str] | None) -> pd.DataFrame:
-    """The source CSV as a DataFrame (cached on path, size and mtime); raises DataError."""
+def load_source(source: dict[str, str] | None, text_cols: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The source CSV as a DataFrame (cached on path, size and mtime); raises DataError. `text_cols`: columns
+    kept as the text the file holds (`task_columns`: the ids the task compares as written)."""
     if not source:
         raise DataError("no data chosen yet: pick a sample or upload a CSV on the Data page")
-    df, notices = _load_table(source["path"], file_token(source["path"]))
+    df, notices = _load_table(source["path"], file_token(source["path"]), tuple(text_cols))
     df = df.copy()
     df.attrs["source"] = source.get("name") or source["path"]
     df.attrs["notices"] = notices
@@ -121,8 +124,9 @@ def load_source(source: dict[str, str] | None) -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="Checking the data against the spec…", max_entries=64)
-def _overview(path: str, token: str, name: str, data_json: str, task: str, blocks_json: str = "") -> dict[str, Any]:
-    df, notices = _load_table(path, token)
+def _overview(path: str, token: str, name: str, data_json: str, task: str, blocks_json: str = "",
+              text_cols: tuple[str, ...] = ()) -> dict[str, Any]:
+    df, notices = _load_table(path, token, text_cols)
     df = df.copy()
     df.attrs["source"] = name
     df.attrs["notices"] = notices
@@ -147,7 +151,13 @@ def overview(source: dict[str, str] | None, s: ModelSpec) -> dict[str, Any]:
     blocks = json.dumps({"blocks": s.model_dump(mode="json")["blocks"], "loss": s.training.loss}) \
         if TASKS[s.task].structure == "tree" else ""
     return _overview(source["path"], file_token(source["path"]), source.get("name") or source["path"],
-                     s.data.model_dump_json(), s.task, blocks)
+                     s.data.model_dump_json(), s.task, blocks, task_columns(source, s))
+
+
+def task_columns(source: dict[str, str], s: ModelSpec) -> tuple[str, ...]:
+    """The columns the spec's task reads as the text the file holds (its ids), from the file's header."""
+    header = list(_load_table(source["path"], file_token(source["path"]))[0].columns)
+    return text_columns_for(s, header)
 
 
 def show_error(err: BaseException, prefix: str = "") -> None:

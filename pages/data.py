@@ -332,6 +332,8 @@ def _pairs(v: dict[str, Any]) -> None:
 
 
 PREVIEWS = {"series": _series, "sequence": _sequence, "tree": _tree, "steps": _steps, "pairs": _pairs}
+if df is not None and (ids_as_text := common.task_columns(source, current)):
+    df = common.load_source(source, ids_as_text)  # the ids as the task reads them: 001 and 1 two sequences
 if df is not None and TASKS[task].preview in PREVIEWS:
     PREVIEWS[TASKS[task].preview](values)
 

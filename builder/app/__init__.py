@@ -122,6 +122,7 @@ from builder.app.session import (
     sample_files,
     save_upload,
     session_defaults,
+    text_columns_for,
     to_datetime,
 )
 from builder.app.step_labels import (
@@ -171,7 +172,7 @@ __all__ = [
     "label_strip_chart", "label_strips", "sequence_strips", "step_label_counts", "step_predictions",
     "ACTIVE_STATES", "BLOCK_CLASSES", "BLOCK_LABELS", "CELL_LABELS", "cell_options", "FIELD_LABELS", "TASKS", "DataError",
     "ModelSpec", "Run", "SpecError", "apply_preset", "best_val", "block_title", "chart_frame", "column_summary",
-    "compare_table", "confusion_frame", "csv_bytes", "current_run", "data_overview", "default_lookback", "default_proj_units",
+    "compare_table", "confusion_frame", "csv_bytes", "current_run", "data_overview", "text_columns_for", "default_lookback", "default_proj_units",
     "default_source", "default_spec", "detect_time_column", "diagram_dot", "field_specs", "file_token",
     "finished_runs", "forecast_band_frame", "forecast_with_history", "format_seconds", "guess_task", "headline_metric",
     "history_frame", "insert_block", "is_projected", "list_presets", "load_model", "load_preset",

@@ -137,6 +137,14 @@ def chart_frame(df: pd.DataFrame, time_col: str | None, columns: list[str], max_
     return out.iloc[::step]
 
 
+def text_columns_for(spec: ModelSpec, columns: list[str]) -> tuple[str, ...]:
+    """The columns the spec's task reads as the text the file holds (`Task.text_columns`: sequence or tree
+    ids), so that the Data page reads the file as training does (`001` and `1` two sequences there too)."""
+    if spec.task not in TASKS:
+        return ()
+    return tuple(c for c in get_task(spec.task).text_columns(spec, list(columns)) if c in columns)
+
+
 def data_overview(df: pd.DataFrame, spec: ModelSpec) -> dict[str, Any]:
     """Validate the spec's data choices against the table (raises DataError) and summarise the result."""
     task = get_task(spec.task)

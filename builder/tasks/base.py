@@ -138,6 +138,11 @@ class Task:
         """Prepare an already loaded table (the Data page's preview, tests)."""
         raise NotImplementedError
 
+    def text_columns(self, spec: ModelSpec, columns: list[str]) -> list[str]:
+        """The columns of a file with header `columns` that `prepare` reads as the text the file holds (ids:
+        `001` and `1` are two), for a reader of the same file (the Data page) to read them alike. Default: none."""
+        return []
+
     def resolve(self, data: Any, source: str | None = None, test_source: str | None = None) -> Resolved:
         """The frozen record of prepared `data`; `source` / `test_source`: the file paths to record
         (default: the name the data was read under)."""

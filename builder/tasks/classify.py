@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from builder.data.columns import sequence_id_column
 from builder.data.read import DataError
 from builder.data.sequences import (
     SequenceData,
@@ -220,6 +221,11 @@ class ClassifyTask(Task):
     # ---- serving -------------------------------------------------------------------------------------
     def output_meaning(self, resolved: Resolved) -> str:
         return f"[batch, {resolved.n_outputs}] probabilities of {list(resolved.classes)}"
+
+    def text_columns(self, spec: ModelSpec, columns: list[str]) -> list[str]:
+        """The sequence id column (`load_sequence_table`'s)."""
+        col = sequence_id_column(columns, spec.data.id_col)
+        return [col] if col else []
 
     def load_new(self, source: Any, name: str | None = None, resolved: Resolved | None = None) -> pd.DataFrame:
         """A CSV to predict, its sequence id column (the run's) kept as the text the file holds."""

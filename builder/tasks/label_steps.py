@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from builder.data.columns import resolve_sequence_columns
+from builder.data.columns import resolve_sequence_columns, sequence_id_column
 from builder.data.read import DataError
 from builder.data.scaler import Scaler
 from builder.data.sequences import (
@@ -394,6 +394,11 @@ class LabelStepsTask(Task):
     def output_meaning(self, resolved: Resolved) -> str:
         return (f"[batch, time, {resolved.n_outputs}] probabilities of {list(resolved.classes)} at every step "
                 "(padded steps: ignore)")
+
+    def text_columns(self, spec: ModelSpec, columns: list[str]) -> list[str]:
+        """The sequence id column (`load_sequence_table`'s)."""
+        col = sequence_id_column(columns, spec.data.id_col)
+        return [col] if col else []
 
     def load_new(self, source: Any, name: str | None = None, resolved: Resolved | None = None) -> pd.DataFrame:
         """A CSV to predict, its sequence id column (the run's) kept as the text the file holds."""
