@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from builder.data.read import DataError, reading_notices
+from builder.data.read import DataError, Source, load_table, reading_notices
 from builder.limits import current as current_limits
 from builder.limits import describe
 
@@ -60,7 +60,7 @@ class Forest:
     tree_ids: [T] tree ids as text; offsets: [T+1] row ranges; node_ids: [N] node ids as text;
     parent: [N] parent row within the tree (-1 root); depth: [N] edges from the root; rows: [N] the
     CSV line of each node (header = line 1); tokens: [N] text or None; features: [N, F] float32 or
-    None; labels: [N] raw label per node (object) or None.
+    None; labels: [N] raw label per node (object) or None; notices: what reading the ids assumed.
     """
 
     source: str
@@ -73,6 +73,7 @@ class Forest:
     tokens: np.ndarray | None
     features: np.ndarray | None
     labels: np.ndarray | None
+    notices: tuple[str, ...] = ()
 
     @property
     def n_trees(self) -> int:
@@ -107,6 +108,58 @@ def _text(s: pd.Series) -> pd.Series:
         missing = missing | (out == "")
     out[missing] = np.nan
     return pd.Series(out, index=s.index, dtype=object)
+
+
+def tree_id_columns(columns: list[str], overrides: dict[str, str | None] | None = None) -> list[str]:
+    """The tree, node and parent id columns of a header `columns` (`overrides` first, else the first name of
+    ROLE_NAMES found): the columns read as the text the file holds (`load_tree_table`)."""
+    overrides = {k: v for k, v in (overrides or {}).items() if v}
+    lower = {c.lower(): c for c in columns}
+    found = [overrides.get(role) or next((lower[n] for n in ROLE_NAMES[role] if n in lower), None)
+             for role in ("tree_col", "node_col", "parent_col")]
+    return [c for c in found if c]
+
+
+def load_tree_table(source: Source, settings: Any, name: str | None = None) -> pd.DataFrame:
+    """`load_table` with the tree, node and parent id columns (`tree_settings(settings)`, else named like
+    them) kept as the text the file holds: read as numbers, trees `001` and `1` were one tree."""
+    overrides = tree_settings(settings)
+    return load_table(source, name=name, text_columns=lambda cols: tree_id_columns(cols, overrides))
+
+
+def _spellings(text: np.ndarray) -> list[list[str]]:
+    """Groups of distinct ids in `text` (unique, stripped) that are one number written several ways."""
+    ids = pd.Series(pd.unique(text), dtype=object)
+    num = pd.to_numeric(ids, errors="coerce")
+    ids, num = ids[num.notna()], num[num.notna()]
+    if len(ids) < 2 or not num.duplicated().any():
+        return []
+    return [v for v in ids.groupby(num.to_numpy(), sort=False).agg(list) if len(v) > 1]
+
+
+def id_spelling_notices(tree: pd.Series, node: pd.Series, cols: TreeColumns, line: np.ndarray) -> list[str]:
+    """Notices naming tree ids, and node ids within a tree, that are one number written several ways
+    (`001` and `1`; `1` and `1.0`): different trees / nodes, as the ids are compared as the file writes them."""
+    notices = []
+    alike = _spellings(tree.dropna().to_numpy(dtype=object))
+    if alike:
+        rows = line[tree.isin(alike[0]).to_numpy()].tolist()
+        shown = "; ".join(" and ".join(repr(i) for i in v[:3]) for v in alike[:3])
+        notices.append(f"tree id column `{cols.tree_col}` writes {len(alike)} number(s) in several ways ({shown}; first: "
+                       f"rows {rows[:5]}); they are different trees (ids are compared as the file writes them)")
+    pairs = pd.DataFrame({"tree": tree.to_numpy(dtype=object), "node": node.to_numpy(dtype=object), "line": line})
+    pairs["num"] = pd.to_numeric(pairs["node"], errors="coerce")
+    pairs = pairs[pairs["num"].notna() & pairs["tree"].notna()].drop_duplicates(["tree", "node"])
+    if len(pairs) and pairs.duplicated(["tree", "num"]).any():
+        many = pairs[pairs.duplicated(["tree", "num"], keep=False)]
+        first = many[many["tree"] == many["tree"].iloc[0]]
+        first = first[first["num"] == first["num"].iloc[0]]
+        n_trees = many["tree"].nunique()
+        notices.append(f"node id column `{cols.node_col}` writes a number in several ways within {n_trees} tree(s) "
+                       f"(tree {first['tree'].iloc[0]}: {' and '.join(repr(v) for v in first['node'].tolist()[:3])}; "
+                       f"rows {first['line'].tolist()[:5]}); they are different nodes (ids are compared as the file "
+                       "writes them)")
+    return notices
 
 
 def detect_tree_columns(df: pd.DataFrame, overrides: dict[str, str | None] | None = None,
@@ -161,6 +214,7 @@ def read_forest(df: pd.DataFrame, cols: TreeColumns, max_children: int | None = 
     tree = _text(df[cols.tree_col])
     node = _text(df[cols.node_col])
     parent = _text(df[cols.parent_col])
+    notices = id_spelling_notices(tree, node, cols, line)
     missing_tree = tree.isna().to_numpy()
     if missing_tree.any():
         raise DataError(f"{source}: row {line[missing_tree.argmax()]}: column `{cols.tree_col}` is empty; every node needs a tree id")
@@ -197,6 +251,9 @@ def read_forest(df: pd.DataFrame, cols: TreeColumns, max_children: int | None = 
     child_rows = np.flatnonzero(~is_root)
     pos = lookup.reindex(pd.MultiIndex.from_arrays([codes[child_rows], parent_ids[child_rows]])).to_numpy()
     bad = np.isnan(pos.astype(float)) if len(pos) else np.zeros(0, bool)
+    if bad.any():  # a parent written otherwise than its node (1.0 for 1: a float column): matched by number
+        pos, bad, matched = _parents_by_number(pos, bad, child_rows, codes, node_ids, parent_ids, line, cols, tree_ids, source)
+        notices += matched
     if bad.any():
         i = child_rows[int(bad.argmax())]
         rootless = "" if is_root[codes == codes[i]].any() else (
@@ -262,7 +319,46 @@ def read_forest(df: pd.DataFrame, cols: TreeColumns, max_children: int | None = 
         features = num.astype(np.float32)
     labels = df[cols.label_col].to_numpy(dtype=object)[order] if cols.label_col else None
     return Forest(source, tree_ids, offsets, node_ids, local_parent.astype(np.int32), depth.astype(np.int32),
-                  line, tokens, features, labels)
+                  line, tokens, features, labels, tuple(notices))
+
+
+def _parents_by_number(pos: np.ndarray, bad: np.ndarray, child_rows: np.ndarray, codes: np.ndarray,
+                       node_ids: np.ndarray, parent_ids: np.ndarray, line: np.ndarray, cols: TreeColumns,
+                       tree_ids: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Parents that no node id of their tree writes alike, matched by number when exactly one node of the
+    tree is that number (a parent column with empty roots is often written as floats: `1.0` for node `1`).
+    Returns (positions, still unmatched, a notice naming the first rows); DataError when the number is
+    several nodes of the tree (`1` and `1.0`: which one is meant?)."""
+    rows = child_rows[bad]
+    want = pd.to_numeric(pd.Series(parent_ids[rows], dtype=object), errors="coerce").to_numpy()
+    num = pd.to_numeric(pd.Series(node_ids, dtype=object), errors="coerce").to_numpy()
+    nodes = pd.DataFrame({"code": codes, "num": num, "row": np.arange(len(node_ids))}).dropna(subset=["num"])
+    many = nodes.duplicated(["code", "num"], keep=False)
+    found = pd.Series(nodes["row"].to_numpy()[~many.to_numpy()],
+                      index=pd.MultiIndex.from_arrays([nodes["code"][~many], nodes["num"][~many]]))
+    hit = found.reindex(pd.MultiIndex.from_arrays([codes[rows], want])).to_numpy() if len(rows) else np.zeros(0)
+    ok = ~np.isnan(hit.astype(float))
+    twice = pd.MultiIndex.from_arrays([nodes["code"][many], nodes["num"][many]])
+    clash = np.flatnonzero(~ok & pd.MultiIndex.from_arrays([codes[rows], want]).isin(twice))
+    if len(clash):
+        i = rows[clash[0]]
+        same = [str(v) for v in node_ids[(codes == codes[i]) & (num == want[clash[0]])][:3]]
+        raise DataError(f"{source}: tree {tree_ids[codes[i]]}, node {node_ids[i]} (row {line[i]}): parent "
+                        f"{parent_ids[i]} is not written as any node id of the tree, and nodes {' and '.join(map(repr, same))} "
+                        f"are that number; write the parent in `{cols.parent_col}` as its node id is written")
+    if not ok.any():
+        return pos, bad, []
+    pos = pos.astype(float)
+    idx = np.flatnonzero(bad)[ok]
+    pos[idx] = hit[ok]
+    first = rows[ok][:3]
+    shown = ", ".join(f"row {line[r]}: {parent_ids[r]!r} for node {node_ids[int(pos[np.searchsorted(child_rows, r)])]!r}"
+                      for r in first)
+    notice = (f"{int(ok.sum())} parent id(s) in `{cols.parent_col}` are written otherwise than their node ids ({shown}); "
+              "matched by number, as no node id of the tree is written alike")
+    still = bad.copy()
+    still[idx] = False
+    return pos, still, [notice]
 
 
 # ---- labels ------------------------------------------------------------------------------------------
@@ -519,7 +615,7 @@ def _concat(a: Forest, b: Forest) -> Forest:
     return Forest(a.source, np.concatenate([a.tree_ids, b.tree_ids]),
                   np.concatenate([a.offsets, b.offsets[1:] + a.offsets[-1]]), cat(a.node_ids, b.node_ids),
                   cat(a.parent, b.parent), cat(a.depth, b.depth), cat(a.rows, b.rows), cat(a.tokens, b.tokens),
-                  cat(a.features, b.features), cat(a.labels, b.labels))
+                  cat(a.features, b.features), cat(a.labels, b.labels), a.notices + b.notices)
 
 
 def tree_settings(settings: Any) -> dict[str, str | None]:
@@ -594,6 +690,7 @@ def prepare_trees(df: pd.DataFrame, spec: Any, test_df: pd.DataFrame | None = No
     x_scaler = Scaler(settings.scaler if settings.scaler != "none" else "none").fit(features[train_nodes]) if features.shape[1] else None
 
     notices = reading_notices(df, test_df, test_source)  # what reading the file(s) assumed
+    notices += forest.notices
     notices += mixed
     train_raw = raw[train_nodes] if level == "node" else raw[split == "train"]
     y_scaler = None

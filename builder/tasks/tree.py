@@ -24,12 +24,15 @@ import pandas as pd
 from builder.data.read import DataError, load_table
 from builder.data.trees import (
     TreeData,
+    _text,
     detect_tree_columns,
     encode_labels,
+    load_tree_table,
     prepare_trees,
     read_forest,
     token_ids,
     tree_batch,
+    tree_id_columns,
     tree_settings,
     unseen_token_notices,
 )
@@ -60,11 +63,22 @@ class TreeTask(Task):
                               "arity": block.arity or 2 if block.cell == "nary_tree_lstm" else None})
 
     def prepare(self, source: Any, spec: ModelSpec, test_source: Any = None, name: str | None = None) -> TreeData:
-        df = load_table(source, name=name)
-        return prepare_trees(df, spec, load_table(test_source) if test_source is not None else None)
+        df = load_tree_table(source, spec.data, name=name)
+        return prepare_trees(df, spec, load_tree_table(test_source, spec.data) if test_source is not None else None)
 
     def prepare_frame(self, df: pd.DataFrame, spec: ModelSpec) -> TreeData:
         return prepare_trees(df, spec)
+
+    def text_columns(self, spec: ModelSpec, columns: list[str]) -> list[str]:
+        """The tree, node and parent id columns (`load_tree_table`'s)."""
+        return tree_id_columns(columns, tree_settings(spec.data))
+
+    def load_new(self, source: Any, name: str | None = None, resolved: Resolved | None = None) -> pd.DataFrame:
+        """A node table to predict, its id columns (the run's) kept as the text the file holds."""
+        t = (resolved.tree or {}) if resolved else {}
+        roles = {"tree_col": resolved.id_col if resolved else None, "node_col": t.get("node_col"),
+                 "parent_col": t.get("parent_col")}
+        return load_table(source, name=name, text_columns=lambda cols: tree_id_columns(cols, roles))
 
     def resolve(self, data: TreeData, source: str | None = None, test_source: str | None = None) -> Resolved:
         c = data.cols
@@ -356,7 +370,7 @@ def _regression(resolved: Resolved) -> bool:
 
 def _file_order(df: pd.DataFrame, cols: Any) -> np.ndarray:
     """The row order read_forest uses: grouped by tree (first appearance), file order inside."""
-    codes, _ = pd.factorize(df[cols.tree_col].astype(str), sort=False)
+    codes, _ = pd.factorize(_text(df[cols.tree_col]), sort=False)
     return np.argsort(codes, kind="stable")
 
 

@@ -118,3 +118,22 @@ def test_design_page_offers_composition_layers_for_tree_cells_only(tmp_path, tin
     after = int(by_label(at.metric, "Parameters").value.replace(",", ""))
     units = 128  # Child-Sum, token input of the cell's width: A [U, U], B [U, U], C_2, C_3 [U, U], three biases
     assert before - after == 4 * units * units + 3 * units
+
+
+def test_data_page_reads_tree_ids_as_training_does(tmp_path) -> None:
+    """Before: the page read the tree id column as numbers, so trees 001 and 1 were one tree there (two
+    roots: an error) while training reads two."""
+    from builder.tasks.registry import get_task
+    from tests.unit.test_tree_ids import SPEC, trees_file
+
+    csv = trees_file(tmp_path / "nodes.csv", ["001", "1", *[str(k) for k in range(2, 30)]])
+    assert len(get_task("tree").prepare(csv, SPEC).tree_ids) == 30
+    at = make_app("pages/data.py", {**seeded(csv), "spec": _tree_spec()}, timeout=600)
+    assert not at.exception and not errors(at), errors(at)
+    cards = {m.label: m.value for m in at.metric}
+    assert sum(map(int, cards["Trees (train / val / test)"].split(" / "))) == 30, cards
+    assert any("writes 1 number(s) in several ways ('001' and '1'" in c.value for c in at.caption)
+    picker = by_label(at.selectbox, "Tree")
+    assert {"001", "1"} <= set(map(str, picker.options))
+    picker.set_value("001").run()
+    assert not at.exception and not errors(at) and at.get("graphviz_chart")
