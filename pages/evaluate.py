@@ -38,6 +38,7 @@ from builder.app import (
     result_kind,
     run_choices,
     run_data_path,
+    run_table,
     series_chart,
     step_error_chart,
     test_predictions,
@@ -265,7 +266,7 @@ def _generate_view() -> None:
 # ---- why this prediction: integrated gradients and saliency -------------------------------------------
 @st.cache_data(show_spinner="Computing attributions…", max_entries=16)
 def _explain(run_dir: str, token: str, data_path: str, data_token: str, index: int, baseline: str, steps: int) -> dict:
-    return explain_on(Run(run_dir), common.load_path(data_path), index, baseline, steps,
+    return explain_on(Run(run_dir), run_table(Run(run_dir), data_path), index, baseline, steps,
                       common.run_model(run_dir, token))
 
 

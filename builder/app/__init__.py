@@ -66,7 +66,7 @@ from builder.app.design import (
     task_default,
     validate,
 )
-from builder.app.explain import explain_on  # Evaluate: explanation heat map
+from builder.app.explain import explain_on, run_table  # Evaluate: explanation heat map
 from builder.app.forecast_results import (
     backtest_view,
     coverage_frame,
@@ -191,7 +191,7 @@ __all__ += ["backtest_view", "coverage_frame", "error_by_step_frame", "forecast_
 __all__ += ["PALETTE", "display_dates", "confusion_chart", "interval_chart", "step_error_chart"]
 __all__ += ["run_choices", "run_label", "set_run_label", "bar_counts", "depth_bars", "class_counts", "loss_chart", "series_chart", "blank_missing", "table_columns", "training_hint",
             "display_name", "model_size", "sized_for_data", "presets_for", "run_model_size", "task_default", "keep_warm", "WORKSPACE_PARAM", "new_workspace_id", "restore_workspace", "save_workspace", "workspace_snapshot"]
-__all__ += ["CONVERT_FORMATS", "code_for_download", "contract_lines", "export_options", "convert_for_download", "spec_code", "explain_on", "import_torch_upload"]
+__all__ += ["CONVERT_FORMATS", "code_for_download", "contract_lines", "export_options", "convert_for_download", "spec_code", "explain_on", "run_table", "import_torch_upload"]
 from builder.app.form import (  # noqa: E402  Data page: the task's form, drawn from its registry entry
     check_cards,
     cleared_columns,

@@ -10,6 +10,13 @@ import pandas as pd
 from builder.training.runs import Run
 
 
+def run_table(run: Run, path: str) -> pd.DataFrame:
+    """The run's data file read as its task reads it (sequence ids as the text the file holds)."""
+    from builder.serving.explain import load_run_table
+
+    return load_run_table(run.metadata(), path)
+
+
 def explain_on(run: Run, df: pd.DataFrame, index: int, baseline: str, steps: int, model: Any) -> dict[str, Any]:
     """{"table": one row per step and feature, "output", "f_x", "f_baseline", "ig_sum", "gap"} for window
     (forecast) or sequence (classify) `index` of table `df` (which has the run's columns)."""

@@ -225,15 +225,23 @@ def window_from_table(meta: dict[str, Any], df: pd.DataFrame, index: int,
     return x[0], None
 
 
+def load_run_table(meta: dict[str, Any], data: Any, name: str | None = None) -> pd.DataFrame:
+    """CSV `data` read as the run's task reads new data (`Task.load_new` with the run's columns: sequence ids
+    as the text the file holds, so the index-th sequence is the one training numbered)."""
+    from builder.tasks.base import Resolved
+    from builder.tasks.registry import get_task
+
+    return get_task(meta["task"]).load_new(data, name=name, resolved=Resolved.from_dict(meta["resolved"]))
+
+
 def explain_file(run: Run, data: Any, index: int, baseline: str = "mean", steps: int = DEFAULT_STEPS,
                  step: int | None = None, target: int = 0, klass: int | None = None, model: Any = None,
                  name: str | None = None) -> tuple[Explanation, pd.DataFrame]:
     """Explain window `index` of CSV `data` (a path or bytes) with a finished run: (explanation, table)."""
-    from builder.data.read import load_table
     from builder.serving.export import load_run_model
 
     meta = run.metadata()
-    df = load_table(data, name=name)
+    df = load_run_table(meta, data, name)
     notices: list[str] = []
     x, times = window_from_table(meta, df, index, notices)
     expl = explain_window(model or load_run_model(run), meta, x, baseline, steps, step, target, klass)
