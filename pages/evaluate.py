@@ -209,8 +209,7 @@ def _confusion_view() -> None:
 def _classes_view() -> None:
     """The verdict against the baselines, per-class precision and recall, misclassified examples."""
     if metrics.get("verdict"):
-        show = {"success": st.success, "warning": st.warning}.get(result_kind(metrics), st.info)
-        show(f"**Against the baselines:** {metrics['verdict']}")
+        getattr(st, result_kind(metrics))(f"**Against the baselines:** {metrics['verdict']}")
     for note in metrics.get("baseline_notes") or []:
         st.caption(note)
     per_class = per_class_frame(metrics)

@@ -203,8 +203,7 @@ def _draw(run_id: str) -> None:
         metrics = run.read_json("metrics.json") or {}
         summary = result_summary(metrics)
         if summary:
-            show = {"success": st.success, "warning": st.warning}.get(result_kind(metrics), st.info)
-            show(f"{summary} See **Evaluate** for more.")
+            getattr(st, result_kind(metrics))(f"{summary} See **Evaluate** for more.")
     if st.session_state.get("_live_was_active") and not v["active"]:
         st.session_state["_live_was_active"] = False
         st.rerun(scope="app")  # redraw the page: buttons, run list, no more polling

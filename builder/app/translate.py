@@ -18,7 +18,7 @@ def translate_verdict(metrics: dict[str, Any]) -> dict[str, str] | None:
     text = metrics.get("verdict")
     if not text:
         return None
-    return {"kind": "success" if text.startswith("beats") else "warning", "text": text}
+    return {"kind": get_task("translate").result_kind(metrics), "text": text}
 
 
 def translate_examples(run_dir: str | Path, n: int = 8, only_wrong: bool = False) -> pd.DataFrame:

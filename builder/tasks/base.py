@@ -99,6 +99,14 @@ class Resolved:
         return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in names})
 
 
+
+def standing(model: float, best: float, lower_is_better: bool = False) -> str:
+    """`Task.result_kind` of a model's score against the best baseline's: "success" (better), "info" (equal)
+    or "warning" (worse)."""
+    if model == best:
+        return "info"
+    return "success" if (model < best) == lower_is_better else "warning"
+
 class Task:
     """Base class of the tasks; `entry` is the task's registry entry (name, label, losses, ...).
 

@@ -23,7 +23,7 @@ from builder.data.sequences import (
     unknown_label_notices,
 )
 from builder.spec import ModelSpec
-from builder.tasks.base import Resolved, Task
+from builder.tasks.base import Resolved, Task, standing
 
 PARTS = ("train", "val", "test")
 #: classes a spec-only model (no data yet) is drawn with
@@ -191,10 +191,8 @@ class ClassifyTask(Task):
     def result_kind(self, metrics: dict[str, Any]) -> str:
         from builder.tasks.classify_baselines import best_baseline
 
-        best, acc = best_baseline(metrics), metrics["model"]["accuracy"]
-        if best is None or acc == best[1]:
-            return "info"
-        return "success" if acc > best[1] else "warning"
+        best = best_baseline(metrics)
+        return "info" if best is None else standing(metrics["model"]["accuracy"], best[1])
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"accuracy": metrics["model"]["accuracy"], "macro F1": metrics["model"]["macro_f1"],

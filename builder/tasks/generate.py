@@ -21,7 +21,7 @@ import pandas as pd
 from builder.data.read import DataError
 from builder.data.text import PARTS, TextData, encode, prepare_text, read_text
 from builder.spec import ModelSpec
-from builder.tasks.base import LogitsHead, Resolved, Task
+from builder.tasks.base import LogitsHead, Resolved, Task, standing
 
 #: the context (window length in characters) when the spec leaves lookback empty
 DEFAULT_CONTEXT = 100
@@ -198,8 +198,8 @@ class GenerateTask(LogitsHead, Task):
                 f"{metrics['unigram']['bits_per_char']:.3f}.")
 
     def result_kind(self, metrics: dict[str, Any]) -> str:
-        m, best = metrics["model"]["bits_per_char"], min(metrics[k]["bits_per_char"] for k in ("ngram", "unigram"))
-        return "success" if m < best else "info" if m == best else "warning"
+        best = min(metrics[k]["bits_per_char"] for k in ("ngram", "unigram"))
+        return standing(metrics["model"]["bits_per_char"], best, lower_is_better=True)
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"bits/char": metrics["model"]["bits_per_char"], "n-gram bits/char": metrics["ngram"]["bits_per_char"],

@@ -41,7 +41,7 @@ from builder.data.sequences import (
 )
 from builder.data.series import check_window_count
 from builder.spec import ModelSpec
-from builder.tasks.base import Resolved, Task
+from builder.tasks.base import Resolved, Task, standing
 
 PARTS = ("train", "val", "test")
 #: label index of a padded step (ignored by the loss and the metrics)
@@ -374,9 +374,8 @@ class LabelStepsTask(Task):
                 f"{metrics['window_logreg']['accuracy']:.3f} and majority label {metrics['majority_label']['accuracy']:.3f}.")
 
     def result_kind(self, metrics: dict[str, Any]) -> str:
-        m = metrics["model"]["accuracy"]
         best = max(metrics[k]["accuracy"] for k in ("window_logreg", "majority_label"))
-        return "success" if m > best else "info" if m == best else "warning"
+        return standing(metrics["model"]["accuracy"], best)
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         return {"step accuracy": metrics["model"]["accuracy"], "step macro F1": metrics["model"]["macro_f1"],

@@ -37,7 +37,7 @@ from builder.data.trees import (
     unseen_token_notices,
 )
 from builder.spec import ModelSpec
-from builder.tasks.base import Resolved, Task
+from builder.tasks.base import Resolved, Task, standing
 
 PARTS = ("train", "val", "test")
 PLACEHOLDER_CLASSES = 2
@@ -287,11 +287,9 @@ class TreeTask(Task):
 
     def result_kind(self, metrics: dict[str, Any]) -> str:
         if metrics.get("regression"):
-            m, best = metrics["model"]["mae"], metrics["sequence_lstm"]["mae"]
-            return "success" if m < best else "info" if m == best else "warning"
-        m = metrics["model"]["accuracy"]
+            return standing(metrics["model"]["mae"], metrics["sequence_lstm"]["mae"], lower_is_better=True)
         best = max(metrics[k]["accuracy"] for k in ("sequence_lstm", "majority_class"))
-        return "success" if m > best else "info" if m == best else "warning"
+        return standing(metrics["model"]["accuracy"], best)
 
     def compare_row(self, metrics: dict[str, Any]) -> dict[str, Any]:
         m, s = metrics["model"], metrics["sequence_lstm"]
