@@ -204,8 +204,6 @@ _AMBIGUOUS_COMMA = re.compile(r"[-+]?[1-9]\d{0,2},\d{3}")
 _SPACED_WHOLE = re.compile(r"[-+]?\d{1,3}( \d{3})+")
 #: 1.234: 1.234 with a decimal point, 1234 with a thousands dot
 _AMBIGUOUS_DOT = re.compile(r"[-+]?[1-9]\d{0,2}\.\d{3}")
-#: a date written with dots or slashes (07.12.2014, 12/07/2014): never a number
-_DOTTED_DATE = re.compile(r"\d{1,4}[./]\d{1,2}[./]\d{1,4}(\s.*)?")
 _SEPARATOR_NAMES = {";": "semicolon", "\t": "tab", "|": "pipe", ",": "comma"}
 
 
@@ -372,8 +370,8 @@ def head_evidence(text: str, sep: str) -> NumberEvidence:
     return number_evidence(fields, only_numbers=False) or NumberEvidence()
 
 
-def sniff_dialect(text: str) -> tuple[str, str, str | None]:
-    """(separator, decimal mark, thousands separator) for pandas, guessed from the first lines.
+def sniff_dialect(text: str) -> tuple[str, str]:
+    """(separator, decimal mark) for pandas, guessed from the first lines.
 
     pandas never gets a thousands separator: with comma separators it would read a quoted "0,5" beside
     "1,234" as 5, with others 12.5 as 125 (thousands "."). It gets the decimal comma only when the first
@@ -391,8 +389,8 @@ def sniff_dialect(text: str) -> tuple[str, str, str | None]:
         counts = {d: sample.count(d) for d in ",;\t|"}
         sep = max(counts, key=counts.get) if any(counts.values()) else ","
     if sep == ",":  # a field with a comma was quoted: settle_numbers reads it from the whole column
-        return sep, ".", None
-    return sep, "," if head_evidence(text, sep).reading == COMMA else ".", None
+        return sep, "."
+    return sep, "," if head_evidence(text, sep).reading == COMMA else "."
 
 
 def check_comma_numbers(column: pd.Series, sep: str, name: str) -> None:
@@ -422,15 +420,6 @@ def check_comma_numbers(column: pd.Series, sep: str, name: str) -> None:
                     f"{evidence.comma!r}){beside}; expected {expected}")
 
 
-def date_like_columns(text: str, sep: str) -> list[int]:
-    """Positions of the columns whose first values are dates with dots or slashes (07.12.2014): read as
-    text, so that a thousands separator "." never turns them into numbers."""
-    rows = _sample_fields(text, sep)[1:]
-    width = max((len(r) for r in rows), default=0)
-    return [j for j in range(width)
-            if any(j < len(r) and _DOTTED_DATE.fullmatch(r[j]) for r in rows)]
-
-
 def load_table(source: Source, name: str | None = None, max_rows: int | None = None,
                text_columns: Callable[[list[str]], Iterable[str | None]] | None = None) -> pd.DataFrame:
     """Read a CSV (path, bytes or binary file object) into a DataFrame of strings and numbers.
@@ -454,7 +443,7 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         raise DataError(f"{name}: the file is empty; expected a header row and data rows")
     encoding = file_encoding(source, name)
     head_text = head.decode(encoding, errors="ignore")
-    sep, decimal, thousands = sniff_dialect(head_text)
+    sep, decimal = sniff_dialect(head_text)
     notices: list[str] = []
     if encoding == "utf-16":
         notices.append("read as UTF-16 text")
@@ -469,8 +458,6 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
         notices.append(f"separator detected: {sep!r}")
     if decimal == ",":
         notices.append("decimal commas detected")
-    if thousands and (decimal == "." or thousands != "."):
-        notices.append(f"numbers with a thousands separator {thousands!r} read as plain numbers")
 
     header, complete = _header_fields(head_text, sep)
     if len(header) > limits.max_columns:
@@ -488,13 +475,11 @@ def load_table(source: Source, name: str | None = None, max_rows: int | None = N
     else:
         handle = source
     cap = max_rows if max_rows is not None else limits.max_rows + 1
-    as_text = {j for j in date_like_columns(head_text, sep) if j < len(header)} if thousands else set()
-    if text_columns is not None:
-        wanted = set(text_columns(names))
-        as_text |= {j for j, n in enumerate(names) if n in wanted}
+    wanted = set(text_columns(names)) if text_columns is not None else set()
+    as_text = {j for j, n in enumerate(names) if n in wanted}
     try:
         df = pd.read_csv(
-            handle, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
+            handle, sep=sep, decimal=decimal, encoding=encoding,
             skipinitialspace=True, nrows=cap, low_memory=False, dtype={j: str for j in sorted(as_text)} or None,
         )
     except pd.errors.EmptyDataError:

@@ -83,7 +83,7 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
     raw_head, _ = read_head(path)
     encoding = head.attrs.get("encoding") or file_encoding(path, source)  # the whole file's, as load_table read it
     head_text = raw_head.decode(encoding, errors="ignore")
-    sep, decimal, thousands = sniff_dialect(head_text)
+    sep, decimal = sniff_dialect(head_text)
     numbers = _NumberColumns(sep, head_evidence(head_text, sep))
     n = count_data_rows(path)
     limit = current_limits().max_rows
@@ -94,15 +94,15 @@ def read_series_file(path: str | Path, spec: ModelSpec, lookback: int) -> Series
     usecols = ([time_col] if time_col else []) + columns
     time_format = _time_format(head[time_col]) if time_col else None
     row, local, offsets = None, None, set()
-    if decimal == "." and thousands is None and encoding.replace("-", "").lower() in ("utf8", "utf8sig", "ascii") \
+    if decimal == "." and encoding.replace("-", "").lower() in ("utf8", "utf8sig", "ascii") \
             and (time_col is None or (time_format is not None and "%z" not in time_format)):
         row = _read_arrow(path, sep, usecols, columns, time_col, time_format, values, stamps)
     if row is None:  # pyarrow could not take the file as it is: pandas reads it and names any bad cell
-        row, local, offsets = _read_pandas(path, sep, decimal, thousands, encoding, usecols, columns, time_col,
+        row, local, offsets = _read_pandas(path, sep, decimal, encoding, usecols, columns, time_col,
                                            time_format, values, stamps, n, numbers)
         if numbers.unsettled():  # a column read one way in some chunks, another way (or as numbers) in others
             numbers = numbers.from_whole_columns(path, encoding, [c for c in columns if c in numbers.unsettled()])
-            row, local, offsets = _read_pandas(path, sep, decimal, thousands, encoding, usecols, columns, time_col,
+            row, local, offsets = _read_pandas(path, sep, decimal, encoding, usecols, columns, time_col,
                                                time_format, values, stamps, n, numbers)
     values = values[:row]
     head_notes = set(head.attrs.get("number_notices", []))  # what the head's rows alone said; all rows say:
@@ -202,7 +202,7 @@ def _read_arrow(path: Path, sep: str, usecols: list[str], columns: list[str], ti
     return row
 
 
-def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, encoding: str, usecols: list[str],
+def _read_pandas(path: Path, sep: str, decimal: str, encoding: str, usecols: list[str],
                  columns: list[str], time_col: str | None, time_format: str | None, values: np.ndarray,
                  stamps: np.ndarray | None, n: int, numbers: _NumberColumns) -> tuple[int, np.ndarray | None, set[str]]:
     """Fill `values` (and `stamps`) with pandas' chunked C reader; DataError naming row and column.
@@ -216,9 +216,9 @@ def _read_pandas(path: Path, sep: str, decimal: str, thousands: str | None, enco
     offsets: set[str] = set()
     numbers.start()
     dtype = {c: str for c in numbers.forced}
-    if time_col and time_format:  # 07.12.2014 is no number with thousands "."; years and Unix times stay numbers
+    if time_col and time_format:  # 07.12.2014 stays a date; years and Unix times stay numbers
         dtype[time_col] = str
-    reader = pd.read_csv(path, sep=sep, decimal=decimal, thousands=thousands, encoding=encoding, usecols=usecols,
+    reader = pd.read_csv(path, sep=sep, decimal=decimal, encoding=encoding, usecols=usecols,
                          chunksize=CHUNK_ROWS, skipinitialspace=True, dtype=dtype or None)
     try:
         for chunk in reader:
