@@ -155,10 +155,10 @@ def training_hint(epochs: int, steps_per_epoch: int | None, min_steps: int = 300
 def class_counts(df: pd.DataFrame, id_col: str, label_col: str) -> pd.DataFrame:
     """Sequences per class: one label per sequence id (its first row's), counted; columns class, sequences.
     Text ids are compared without surrounding spaces, as training compares them."""
+    from builder.data.sequences import sequence_ids
+
     firsts = df[[id_col, label_col]].dropna()
-    if not pd.api.types.is_numeric_dtype(firsts[id_col]):
-        firsts = firsts.assign(**{id_col: firsts[id_col].astype(str).str.strip()})
-    firsts = firsts.drop_duplicates(subset=[id_col])
+    firsts = firsts.assign(**{id_col: sequence_ids(firsts[id_col])[0]}).drop_duplicates(subset=[id_col])
     counts = firsts[label_col].astype(str).value_counts()
     return pd.DataFrame({"class": counts.index.astype(str), "sequences": counts.to_numpy()})
 

@@ -7,6 +7,7 @@ they are the only places where a column's role is decided.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -272,3 +273,22 @@ def resolve_sequence_columns(df: pd.DataFrame, settings: DataSettings) -> tuple[
             + ("; numbers with a decimal comma need a separator other than the comma (; or tab)" if comma else "")
         )
     return id_col, order_col, label_col, features
+
+
+def number_spellings(values: Any) -> list[list[str]]:
+    """Groups of distinct ids among `values` (text, stripped) that are one number written several ways
+    (`001` and `1`; `1` and `1.0`); [] when there are none."""
+    ids = pd.Series(pd.unique(np.asarray(values, dtype=object)), dtype=object)
+    num = pd.to_numeric(ids, errors="coerce")
+    ids, num = ids[num.notna()], num[num.notna()]
+    if len(ids) < 2 or not num.duplicated().any():
+        return []
+    return [v for v in ids.groupby(num.to_numpy(), sort=False).agg(list) if len(v) > 1]
+
+
+def spelling_notice(what: str, column: str, alike: list[list[str]], rows: list[int]) -> str:
+    """The notice for `number_spellings` groups of the `what` ("sequence", "tree") id column; `rows`: the
+    file rows of the first group."""
+    shown = "; ".join(" and ".join(repr(i) for i in v[:3]) for v in alike[:3])
+    return (f"{what} id column `{column}` writes {len(alike)} number(s) in several ways ({shown}; first: rows "
+            f"{rows[:5]}); they are different {what}s (ids are compared as the file writes them)")

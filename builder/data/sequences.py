@@ -16,9 +16,11 @@ import pandas as pd
 from builder.data.columns import (
     check_columns,
     empty_columns,
+    number_spellings,
     resolve_sequence_columns,
     row_counters,
     sequence_id_column,
+    spelling_notice,
     to_numeric,
 )
 from builder.data.read import DataError, Source, load_table
@@ -230,16 +232,11 @@ def sequence_ids(ids: pd.Series) -> tuple[pd.Series, pd.Series | None, list[str]
     key = pd.to_numeric(text, errors="coerce")
     if key.isna().any():
         return text, None, []
-    spellings = pd.Series(text.unique())
-    by_number = spellings.groupby(pd.to_numeric(spellings).to_numpy(), sort=False).agg(list)
-    alike = [v for v in by_number if len(v) > 1]
+    alike = number_spellings(text)
     if not alike:
         return text, key, []
     rows = (np.flatnonzero(text.isin(alike[0]).to_numpy()) + 2).tolist()
-    shown = "; ".join(" and ".join(repr(i) for i in v[:3]) for v in alike[:3])
-    return text, key, [f"sequence id column `{ids.name}` writes {len(alike)} number(s) in several ways ({shown}; "
-                       f"first: rows {rows[:5]}); they are different sequences (ids are compared as the file "
-                       "writes them)"]
+    return text, key, [spelling_notice("sequence", str(ids.name), alike, rows)]
 
 
 def feature_notices(df: pd.DataFrame, order_col: str | None, label_col: str, features: list[str],

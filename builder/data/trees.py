@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from builder.data.columns import number_spellings, spelling_notice
 from builder.data.read import DataError, Source, load_table, reading_notices
 from builder.limits import current as current_limits
 from builder.limits import describe
@@ -114,10 +115,14 @@ def tree_id_columns(columns: list[str], overrides: dict[str, str | None] | None 
     """The tree, node and parent id columns of a header `columns` (`overrides` first, else the first name of
     ROLE_NAMES found): the columns read as the text the file holds (`load_tree_table`)."""
     overrides = {k: v for k, v in (overrides or {}).items() if v}
-    lower = {c.lower(): c for c in columns}
-    found = [overrides.get(role) or next((lower[n] for n in ROLE_NAMES[role] if n in lower), None)
-             for role in ("tree_col", "node_col", "parent_col")]
+    found = [overrides.get(role) or named_role(columns, role) for role in ("tree_col", "node_col", "parent_col")]
     return [c for c in found if c]
+
+
+def named_role(columns: list[str], role: str) -> str | None:
+    """The first name of ROLE_NAMES[role] (case-insensitive) among `columns`, or None."""
+    lower = {c.lower(): c for c in columns}
+    return next((lower[n] for n in ROLE_NAMES[role] if n in lower), None)
 
 
 def load_tree_table(source: Source, settings: Any, name: str | None = None) -> pd.DataFrame:
@@ -127,26 +132,13 @@ def load_tree_table(source: Source, settings: Any, name: str | None = None) -> p
     return load_table(source, name=name, text_columns=lambda cols: tree_id_columns(cols, overrides))
 
 
-def _spellings(text: np.ndarray) -> list[list[str]]:
-    """Groups of distinct ids in `text` (unique, stripped) that are one number written several ways."""
-    ids = pd.Series(pd.unique(text), dtype=object)
-    num = pd.to_numeric(ids, errors="coerce")
-    ids, num = ids[num.notna()], num[num.notna()]
-    if len(ids) < 2 or not num.duplicated().any():
-        return []
-    return [v for v in ids.groupby(num.to_numpy(), sort=False).agg(list) if len(v) > 1]
-
-
 def id_spelling_notices(tree: pd.Series, node: pd.Series, cols: TreeColumns, line: np.ndarray) -> list[str]:
     """Notices naming tree ids, and node ids within a tree, that are one number written several ways
     (`001` and `1`; `1` and `1.0`): different trees / nodes, as the ids are compared as the file writes them."""
     notices = []
-    alike = _spellings(tree.dropna().to_numpy(dtype=object))
+    alike = number_spellings(tree.dropna())
     if alike:
-        rows = line[tree.isin(alike[0]).to_numpy()].tolist()
-        shown = "; ".join(" and ".join(repr(i) for i in v[:3]) for v in alike[:3])
-        notices.append(f"tree id column `{cols.tree_col}` writes {len(alike)} number(s) in several ways ({shown}; first: "
-                       f"rows {rows[:5]}); they are different trees (ids are compared as the file writes them)")
+        notices.append(spelling_notice("tree", cols.tree_col, alike, line[tree.isin(alike[0]).to_numpy()].tolist()))
     pairs = pd.DataFrame({"tree": tree.to_numpy(dtype=object), "node": node.to_numpy(dtype=object), "line": line})
     pairs["num"] = pd.to_numeric(pairs["node"], errors="coerce")
     pairs = pairs[pairs["num"].notna() & pairs["tree"].notna()].drop_duplicates(["tree", "node"])
@@ -171,16 +163,15 @@ def detect_tree_columns(df: pd.DataFrame, overrides: dict[str, str | None] | Non
     """
     source = df.attrs.get("source", "data")
     overrides = {k: v for k, v in (overrides or {}).items() if v}
-    lower = {c.lower(): c for c in df.columns}
     found: dict[str, str | None] = {}
-    for role, names in ROLE_NAMES.items():
+    for role in ROLE_NAMES:
         if role in overrides:
             col = overrides[role]
             if col not in df.columns:
                 raise DataError(f"{source}: column `{col}` ({role.replace('_col', '')}) not found; columns are {list(df.columns)}")
             found[role] = col
         else:
-            found[role] = next((lower[n] for n in names if n in lower), None)
+            found[role] = named_role(list(df.columns), role)
     for role in ("tree_col", "node_col", "parent_col"):
         if found[role] is None:
             raise DataError(
