@@ -156,8 +156,13 @@ def overview(source: dict[str, str] | None, s: ModelSpec) -> dict[str, Any]:
 
 def task_columns(source: dict[str, str], s: ModelSpec) -> tuple[str, ...]:
     """The columns the spec's task reads as the text the file holds (its ids), from the file's header."""
-    header = list(_load_table(source["path"], file_token(source["path"]))[0].columns)
-    return text_columns_for(s, header)
+    return text_columns_for(s, list(_header(source["path"], file_token(source["path"]))))
+
+
+@st.cache_data(max_entries=16)
+def _header(path: str, token: str) -> tuple[str, ...]:
+    """The file's column names (cached apart from the table: a cached frame is copied on every call)."""
+    return tuple(_load_table(path, token)[0].columns)
 
 
 def show_error(err: BaseException, prefix: str = "") -> None:
